@@ -1,0 +1,1 @@
+//! Writes cpio "newc" archives in memory, as the kernel reads them for an initramfs.

@@ -1,0 +1,6 @@
+mod backend;
+
+fn main() {
+    eprintln!("schedbox: not implemented yet");
+    std::process::exit(2);
+}

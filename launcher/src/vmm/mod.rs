@@ -1,0 +1,1 @@
+//! schedbox's own VMM on KVM.
