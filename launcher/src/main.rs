@@ -1,5 +1,3 @@
-mod backend;
-
 fn main() {
     eprintln!("schedbox: not implemented yet");
     std::process::exit(2);

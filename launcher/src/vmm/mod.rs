@@ -1,1 +1,3 @@
 //! schedbox's own VMM on KVM.
+
+pub mod probe;
