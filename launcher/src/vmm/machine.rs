@@ -177,19 +177,22 @@ fn supervise(
             .unwrap_or_else(|p| p.into_inner())
             .flush_partial();
     }
-    if stopped {
-        for t in threads {
-            let _ = t.join();
-        }
-        drop(resources);
-    } else {
-        // A vCPU still in KVM_RUN may touch guest memory: never unmap it under its feet.
-        std::mem::forget(resources.memory);
+    if !stopped {
         if let VmExit::Crashed(text) = &mut reason {
             text.push_str(&format!(" (and a vCPU did not stop within {STOP_LIMIT:?})"));
         }
     }
     let _ = events.send(VmEvent::Exited(reason));
+    if stopped {
+        for t in threads {
+            let _ = t.join();
+        }
+        // Tearing the VM down takes milliseconds: done after the report.
+        drop(resources);
+    } else {
+        // A vCPU still in KVM_RUN may touch guest memory: never unmap it under its feet.
+        std::mem::forget(resources.memory);
+    }
 }
 
 /// A running VM.
