@@ -62,12 +62,15 @@ fn create_vm(kvm: &Kvm) -> Result<VmFd, VmmError> {
     Ok(vm)
 }
 
+/// The UARTs, kept to flush their last lines at the end.
+type Uarts = Vec<Arc<Mutex<Uart>>>;
+
 /// The two UARTs and the i8042 on a port bus.
 fn devices(
     vm: &VmFd,
     exit: &Arc<ExitState>,
     events: &Sender<VmEvent>,
-) -> Result<(PortBus, Vec<Arc<Mutex<Uart>>>), VmmError> {
+) -> Result<(PortBus, Uarts), VmmError> {
     let mut bus = PortBus::new();
     let mut uarts = Vec::new();
     for (port, irq, kind) in [
@@ -94,7 +97,7 @@ struct Resources {
     _kvm: Kvm,
     _vm: VmFd,
     memory: GuestMemory,
-    uarts: Vec<Arc<Mutex<Uart>>>,
+    uarts: Uarts,
 }
 
 /// Builds and starts the VM; events arrive on `events` until `Exited`.

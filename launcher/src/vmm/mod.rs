@@ -14,6 +14,7 @@ pub mod irq;
 pub mod kernel;
 pub mod kick;
 pub mod lapic;
+pub mod launch;
 pub mod layout;
 pub mod machine;
 pub mod memory;
@@ -28,4 +29,5 @@ pub mod vcpu;
 
 pub use boot::{Boot, CodeMode};
 pub use error::VmmError;
+pub use launch::KvmBackend;
 pub use machine::{start, MachineConfig, RunningVm};

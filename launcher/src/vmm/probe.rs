@@ -1,6 +1,7 @@
 //! Does this host's KVM really execute a guest? A few bytes of long-mode code run the
 //! instructions Linux needs early (cmpxchg16b, xsave/xrstor, a VEX-encoded AVX instruction),
-//! report on a port and halt. A nested or paravirtual KVM that has to emulate them fails.
+//! spin a few million times, report on a port and halt. A nested or paravirtual KVM that
+//! has to emulate instructions either fails on one of them or is far too slow for the spin.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc::channel;
@@ -39,26 +40,31 @@ const XCR0_AVX: u64 = 0b100;
 const CPUID_CX16: u32 = 1 << 13;
 const CPUID_XSAVE: u32 = 1 << 26;
 const CPUID_AVX: u32 = 1 << 28;
-/// The probe gives up after this long (it normally ends in microseconds).
-const PROBE_LIMIT: Duration = Duration::from_secs(1);
+/// The probe gives up after this long: natively it ends within a few milliseconds.
+const PROBE_LIMIT: Duration = Duration::from_millis(500);
 
-/// mov edi, CMPXCHG_DATA; xor eax, eax; xor edx, edx; mov ebx, LOW; mov ecx, HIGH;
-/// lock cmpxchg16b [rdi]
-const CODE_CMPXCHG16B: [u8; 24] = [
-    0xbf, 0x00, 0x30, 0x00, 0x00, 0x31, 0xc0, 0x31, 0xd2, 0xbb, 0x11, 0x11, 0x11, 0x11, 0xb9, 0x22,
-    0x22, 0x22, 0x22, 0xf0, 0x48, 0x0f, 0xc7, 0x0f,
-];
-/// mov edi, XSAVE_AREA; mov eax, 7; xor edx, edx; xsave [rdi]; xrstor [rdi]
-/// (the mask in EAX is patched to the enabled components).
-const CODE_XSAVE: [u8; 18] = [
-    0xbf, 0x00, 0x40, 0x00, 0x00, 0xb8, 0x07, 0x00, 0x00, 0x00, 0x31, 0xd2, 0x0f, 0xae, 0x27, 0x0f,
-    0xae, 0x2f,
-];
-const XSAVE_MASK_OFFSET: usize = 6;
-/// vpxor xmm0, xmm0, xmm0
-const CODE_VPXOR: [u8; 4] = [0xc5, 0xf9, 0xef, 0xc0];
+/// Encodings of the probe's instructions (64-bit mode).
+const MOV_EAX_IMM32: u8 = 0xb8;
+const MOV_ECX_IMM32: u8 = 0xb9;
+const MOV_EBX_IMM32: u8 = 0xbb;
+const MOV_EDI_IMM32: u8 = 0xbf;
+const XOR_EAX_EAX: [u8; 2] = [0x31, 0xc0];
+const XOR_EDX_EDX: [u8; 2] = [0x31, 0xd2];
+const LOCK_CMPXCHG16B_RDI: [u8; 5] = [0xf0, 0x48, 0x0f, 0xc7, 0x0f];
+const XSAVE_RDI: [u8; 3] = [0x0f, 0xae, 0x27];
+const XRSTOR_RDI: [u8; 3] = [0x0f, 0xae, 0x2f];
+const VPXOR_XMM0: [u8; 4] = [0xc5, 0xf9, 0xef, 0xc0];
+/// 1: dec ecx; jnz 1b
+const DEC_ECX_JNZ: [u8; 4] = [0xff, 0xc9, 0x75, 0xfc];
 /// mov al, DONE_VALUE; out DONE_PORT, al; hlt
-const CODE_DONE: [u8; 5] = [0xb0, DONE_VALUE, 0xe6, DONE_PORT, 0xf4];
+const REPORT_AND_HALT: [u8; 5] = [0xb0, DONE_VALUE, 0xe6, DONE_PORT, 0xf4];
+/// Spin iterations: about 4 ms natively; an emulator needs seconds.
+const SPIN_COUNT: u32 = 0x40_0000;
+
+fn mov_imm32(opcode: u8, value: u32) -> [u8; 5] {
+    let b = value.to_le_bytes();
+    [opcode, b[0], b[1], b[2], b[3]]
+}
 
 /// Which checks the host CPU allows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,17 +97,26 @@ impl Features {
 fn probe_code(f: Features) -> Vec<u8> {
     let mut code = Vec::new();
     if f.cx16 {
-        code.extend_from_slice(&CODE_CMPXCHG16B);
+        code.extend(mov_imm32(MOV_EDI_IMM32, CMPXCHG_DATA as u32));
+        code.extend(XOR_EAX_EAX);
+        code.extend(XOR_EDX_EDX);
+        code.extend(mov_imm32(MOV_EBX_IMM32, CMPXCHG_LOW));
+        code.extend(mov_imm32(MOV_ECX_IMM32, CMPXCHG_HIGH));
+        code.extend(LOCK_CMPXCHG16B_RDI);
     }
     if f.xsave {
-        let mut xsave = CODE_XSAVE;
-        xsave[XSAVE_MASK_OFFSET] = f.xcr0() as u8;
-        code.extend_from_slice(&xsave);
+        code.extend(mov_imm32(MOV_EDI_IMM32, XSAVE_AREA as u32));
+        code.extend(mov_imm32(MOV_EAX_IMM32, f.xcr0() as u32));
+        code.extend(XOR_EDX_EDX);
+        code.extend(XSAVE_RDI);
+        code.extend(XRSTOR_RDI);
     }
     if f.avx {
-        code.extend_from_slice(&CODE_VPXOR);
+        code.extend(VPXOR_XMM0);
     }
-    code.extend_from_slice(&CODE_DONE);
+    code.extend(mov_imm32(MOV_ECX_IMM32, SPIN_COUNT));
+    code.extend(DEC_ECX_JNZ);
+    code.extend(REPORT_AND_HALT);
     code
 }
 
@@ -121,10 +136,11 @@ impl PortDevice for DonePort {
 
 /// Ok when a probe guest ran natively on KVM; Err says why not.
 pub fn kvm_usable() -> Result<(), String> {
-    probe().map_err(|e| format!("KVM is not usable on this host: {e}"))
+    probe(false).map_err(|e| format!("KVM is not usable on this host: {e}"))
 }
 
-fn probe() -> Result<(), String> {
+/// Runs the probe guest; with `spin_only`, without the instruction checks.
+fn probe(spin_only: bool) -> Result<(), String> {
     kick::install().map_err(|e| e.to_string())?;
     let kvm = machine::open_kvm().map_err(|e| e.to_string())?;
     let vm = kvm
@@ -133,7 +149,15 @@ fn probe() -> Result<(), String> {
     let mem = memory::create_bytes(PROBE_MEMORY).map_err(|e| e.to_string())?;
     memory::register(&vm, &mem).map_err(|e| e.to_string())?;
     let supported = cpuid::supported(&kvm).map_err(|e| e.to_string())?;
-    let features = Features::of(&supported);
+    let features = if spin_only {
+        Features {
+            cx16: false,
+            xsave: false,
+            avx: false,
+        }
+    } else {
+        Features::of(&supported)
+    };
     let code = probe_code(features);
     mem.write_slice(&code, GuestAddress(CODE_START))
         .map_err(|e| format!("cannot load the probe code: {e}"))?;
@@ -222,7 +246,12 @@ fn run_bounded(mut fd: VcpuFd, bus: PortBus) -> Result<ProbeEnd, String> {
         kick::stop_all(std::slice::from_ref(&thread), PROBE_LIMIT);
     }
     let _ = thread.join();
-    end.map_err(|_| format!("the probe guest did not finish within {PROBE_LIMIT:?}"))
+    end.map_err(|_| {
+        format!(
+            "a probe guest that natively runs in milliseconds did not finish within \
+             {PROBE_LIMIT:?}: KVM here emulates guest code instead of running it"
+        )
+    })
 }
 
 fn check_results(
@@ -259,37 +288,65 @@ fn check_results(
 mod tests {
     use super::*;
 
+    /// The same program assembled by GNU as from:
+    /// mov $0x3000,%edi; xor %eax,%eax; xor %edx,%edx; mov $0x11111111,%ebx;
+    /// mov $0x22222222,%ecx; lock cmpxchg16b (%rdi); mov $0x4000,%edi; mov $7,%eax;
+    /// xor %edx,%edx; xsave (%rdi); xrstor (%rdi); vpxor %xmm0,%xmm0,%xmm0;
+    /// mov $0x400000,%ecx; 1: dec %ecx; jne 1b; mov $0x4b,%al; out %al,$0x80; hlt
+    const ASSEMBLED: [u8; 60] = [
+        0xbf, 0x00, 0x30, 0x00, 0x00, 0x31, 0xc0, 0x31, 0xd2, 0xbb, 0x11, 0x11, 0x11, 0x11, 0xb9,
+        0x22, 0x22, 0x22, 0x22, 0xf0, 0x48, 0x0f, 0xc7, 0x0f, 0xbf, 0x00, 0x40, 0x00, 0x00, 0xb8,
+        0x07, 0x00, 0x00, 0x00, 0x31, 0xd2, 0x0f, 0xae, 0x27, 0x0f, 0xae, 0x2f, 0xc5, 0xf9, 0xef,
+        0xc0, 0xb9, 0x00, 0x00, 0x40, 0x00, 0xff, 0xc9, 0x75, 0xfc, 0xb0, 0x4b, 0xe6, 0x80, 0xf4,
+    ];
+
+    const ALL: Features = Features {
+        cx16: true,
+        xsave: true,
+        avx: true,
+    };
+
     #[test]
-    fn code_ends_by_reporting_and_halting() {
-        let all = probe_code(Features {
-            cx16: true,
-            xsave: true,
-            avx: true,
-        });
-        assert_eq!(all.len(), 24 + 18 + 4 + 5);
-        assert_eq!(&all[all.len() - 5..], &CODE_DONE);
-        assert_eq!(all[24 + XSAVE_MASK_OFFSET], 0b111);
+    fn code_matches_the_assembler() {
+        assert_eq!(probe_code(ALL), ASSEMBLED.to_vec());
+    }
+
+    #[test]
+    fn code_leaves_out_what_the_cpu_lacks() {
         let bare = probe_code(Features {
             cx16: false,
             xsave: false,
             avx: false,
         });
-        assert_eq!(bare, CODE_DONE.to_vec());
+        assert_eq!(bare, ASSEMBLED[46..].to_vec(), "spin, report, halt");
         let no_avx = probe_code(Features {
             cx16: true,
             xsave: true,
             avx: false,
         });
-        assert_eq!(no_avx[24 + XSAVE_MASK_OFFSET], 0b011);
+        assert_eq!(no_avx.len(), ASSEMBLED.len() - VPXOR_XMM0.len());
+        assert_eq!(no_avx[30], 0b011, "XSAVE mask without AVX");
     }
 
+    /// Set on hosts whose KVM runs guests natively (the default expects one that does not,
+    /// or none at all).
+    pub const NATIVE_KVM_ENV: &str = "SCHEDBOX_TEST_KVM_NATIVE";
+
     #[test]
-    fn code_uses_the_data_addresses() {
-        let addr = |code: &[u8]| u64::from(u32::from_le_bytes(code[1..5].try_into().unwrap()));
-        assert_eq!(addr(&CODE_CMPXCHG16B), CMPXCHG_DATA);
-        assert_eq!(addr(&CODE_XSAVE), XSAVE_AREA);
-        assert_eq!(&CODE_CMPXCHG16B[10..14], &CMPXCHG_LOW.to_le_bytes());
-        assert_eq!(&CODE_CMPXCHG16B[15..19], &CMPXCHG_HIGH.to_le_bytes());
+    fn spin_alone_tells_emulation_from_native() {
+        let started = std::time::Instant::now();
+        let verdict = probe(true);
+        let took = started.elapsed();
+        if std::env::var_os(NATIVE_KVM_ENV).is_some() {
+            assert_eq!(verdict, Ok(()));
+            return;
+        }
+        let why = verdict.expect_err("KVM ran the spin natively: set SCHEDBOX_TEST_KVM_NATIVE=1");
+        if why.contains("/dev/kvm") {
+            return; // no KVM at all
+        }
+        assert!(why.contains("emulates guest code"), "{why}");
+        assert!(took < PROBE_LIMIT * 3, "took {took:?}");
     }
 
     #[test]

@@ -96,7 +96,9 @@ fn protected_sregs(
     sregs.gs = data;
     sregs.ss = data;
     sregs.tr = gdt::segment(table[3], TSS_SELECTOR);
-    sregs.cr0 = (sregs.cr0 | CR0_PE | CR0_ET | CR0_NE) & !CR0_PG;
+    // Caches on: KVM's reset value has CD and NW set, which a kernel that does not rewrite
+    // CR0 early (the bzImage decompressor) would run with, uncached.
+    sregs.cr0 = CR0_PE | CR0_ET | CR0_NE;
     sregs.cr4 = 0;
     sregs.efer = 0;
     Ok(())

@@ -185,7 +185,8 @@ pub fn describe_internal_error(index: u32, rip: Option<u64>, e: &InternalError) 
     }
     format!(
         "KVM internal error: emulation failure on vCPU {index} at {at}{insn}. This host's KVM \
-         cannot run this kernel (a nested or paravirtual KVM?); use --backend qemu"
+         cannot run the kernel: it emulates guest code and does not support this instruction \
+         (a nested or software KVM?); use --backend qemu"
     )
 }
 

@@ -1,0 +1,170 @@
+//! Real kernels on the VMM. The ELF vmlinux (PVH entry) must print its "Linux version"
+//! banner on COM1 through our UART and then end by itself with a reason (on a host whose
+//! KVM emulates guest code: an emulation failure; elsewhere: the no-root-fs panic resets
+//! it). The bzImage's decompressor (64-bit boot protocol) must read our command line.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+use schedbox::backend::{Backend, VmEvent, VmExit, VmHandle, VmSpec};
+use schedbox::vmm::KvmBackend;
+
+const KERNELS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/kernels");
+const BANNER: &str = "Linux version";
+/// Printed by a KASLR-capable decompressor (Debian's kernel) when told `nokaslr`.
+const KASLR_OFF: &str = "KASLR disabled: 'nokaslr' on cmdline.";
+/// Bounds: for the first awaited line, and for the VM to end by itself after it.
+const FIRST_LINE_LIMIT: Duration = Duration::from_secs(20);
+const END_LIMIT: Duration = Duration::from_secs(60);
+const MEMORY_MIB: u32 = 128;
+
+fn kernel(relative: &str) -> PathBuf {
+    let path = PathBuf::from(KERNELS).join(relative);
+    assert!(
+        path.is_file(),
+        "test kernel {} is missing: the prebuilt kernels belong in ../shared/kernels beside the \
+         repository (see shared/kernels/README.md), or build one with `make kernel`",
+        path.display()
+    );
+    path
+}
+
+fn launch(kernel: PathBuf, cmdline: &str, cpus: u32) -> (Box<dyn VmHandle>, Receiver<VmEvent>) {
+    let (tx, rx) = channel();
+    let spec = VmSpec {
+        kernel,
+        initramfs: Vec::new(),
+        cmdline: cmdline.to_string(),
+        cpus,
+        memory_mib: MEMORY_MIB,
+    };
+    let vm = KvmBackend
+        .launch(&spec, tx)
+        .unwrap_or_else(|e| panic!("launch failed: {e}"));
+    (vm, rx)
+}
+
+/// Console lines up to the first containing `wanted` (or the end, or the limit).
+struct Watch {
+    lines: Vec<String>,
+    found: Option<Duration>,
+    exit: Option<VmExit>,
+}
+
+fn wait_for(rx: &Receiver<VmEvent>, wanted: &str, limit: Duration) -> Watch {
+    let started = Instant::now();
+    let mut watch = Watch {
+        lines: Vec::new(),
+        found: None,
+        exit: None,
+    };
+    while let Ok(event) = rx.recv_timeout(limit.saturating_sub(started.elapsed())) {
+        match event {
+            VmEvent::Console(line) => {
+                let hit = line.contains(wanted);
+                watch.lines.push(line);
+                if hit {
+                    watch.found = Some(started.elapsed());
+                    return watch;
+                }
+            }
+            VmEvent::Record(r) => panic!("no init, yet a record arrived: {r}"),
+            VmEvent::Exited(reason) => {
+                watch.exit = Some(reason);
+                return watch;
+            }
+        }
+    }
+    watch
+}
+
+/// Kills the VM and returns the `Exited` reason, which must follow.
+fn kill(mut vm: Box<dyn VmHandle>, rx: &Receiver<VmEvent>) -> VmExit {
+    vm.kill();
+    loop {
+        match rx.recv_timeout(Duration::from_secs(5)) {
+            Ok(VmEvent::Exited(reason)) => return reason,
+            Ok(_) => {}
+            Err(e) => panic!("no Exited after kill: {e}"),
+        }
+    }
+}
+
+fn show(name: &str, lines: &[String]) {
+    eprintln!("{name}: {} console lines, the last ones:", lines.len());
+    for line in lines.iter().rev().take(4).rev() {
+        eprintln!("  | {line}");
+    }
+}
+
+#[test]
+fn pvh_vmlinux_prints_its_banner_then_ends_with_a_reason() {
+    let (vm, rx) = launch(kernel("scx/vmlinux"), "panic=-1", 2);
+    let banner = wait_for(&rx, BANNER, FIRST_LINE_LIMIT);
+    show("vmlinux before the banner", &banner.lines);
+    let Some(after) = banner.found else {
+        let exit = banner.exit.unwrap_or_else(|| kill(vm, &rx));
+        panic!("no '{BANNER}' banner on COM1 (VM ended with {exit:?})");
+    };
+    eprintln!("banner after {after:?}: {}", banner.lines.last().unwrap());
+    let rest = wait_for(&rx, "\u{0}never printed", END_LIMIT);
+    show("vmlinux after the banner", &rest.lines);
+    let exit = rest.exit.unwrap_or_else(|| {
+        let killed = kill(vm, &rx);
+        panic!("the kernel neither crashed nor reset within {END_LIMIT:?} ({killed:?})")
+    });
+    eprintln!("ended by itself: {exit:?}");
+    match exit {
+        // No initramfs: the kernel panics and panic=-1 resets through the i8042.
+        VmExit::Reset => {}
+        VmExit::Crashed(why) if why.contains("emulation failure") => {
+            assert!(
+                why.contains("RIP 0x") && why.contains("--backend qemu"),
+                "{why}"
+            );
+        }
+        other => panic!("unexpected end: {other:?}"),
+    }
+}
+
+#[test]
+fn bzimage_decompressor_reads_our_command_line() {
+    let (vm, rx) = launch(
+        kernel("debian/vmlinuz-6.12.107+deb12-cloud-amd64"),
+        "nokaslr",
+        1,
+    );
+    let watch = wait_for(&rx, KASLR_OFF, FIRST_LINE_LIMIT);
+    show("debian bzImage", &watch.lines);
+    let exit = watch.exit.unwrap_or_else(|| kill(vm, &rx));
+    let at = watch.found.unwrap_or_else(|| {
+        panic!("the decompressor did not print {KASLR_OFF:?} on COM1 (VM ended with {exit:?})")
+    });
+    eprintln!("decompressor line after {at:?}; VM ended with {exit:?}");
+    assert!(
+        matches!(exit, VmExit::Killed | VmExit::Crashed(_)),
+        "{exit:?}"
+    );
+}
+
+#[test]
+fn a_file_that_is_no_kernel_is_a_clear_error() {
+    let (tx, _rx) = channel();
+    let spec = VmSpec {
+        kernel: kernel("scx/config"),
+        initramfs: vec![1, 2, 3],
+        cmdline: String::new(),
+        cpus: 1,
+        memory_mib: MEMORY_MIB,
+    };
+    let err = KvmBackend
+        .launch(&spec, tx)
+        .err()
+        .expect("a .config is not a kernel");
+    let text = err.to_string();
+    assert!(
+        text.starts_with("cannot load kernel:") && text.contains("scx/config"),
+        "{text}"
+    );
+}
