@@ -30,13 +30,13 @@ fn kernel(relative: &str) -> PathBuf {
     path
 }
 
-fn launch(kernel: PathBuf, cmdline: &str, cpus: u32) -> (Box<dyn VmHandle>, Receiver<VmEvent>) {
+fn launch(kernel: PathBuf, cmdline: &str) -> (Box<dyn VmHandle>, Receiver<VmEvent>) {
     let (tx, rx) = channel();
     let spec = VmSpec {
         kernel,
         initramfs: Vec::new(),
         cmdline: cmdline.to_string(),
-        cpus,
+        cpus: 1,
         memory_mib: MEMORY_MIB,
     };
     let vm = KvmBackend
@@ -98,14 +98,34 @@ fn show(name: &str, lines: &[String]) {
     }
 }
 
+/// Where the VMM puts an initramfs of `len` bytes: page-aligned at the top of RAM.
+fn expected_ramdisk(len: u64) -> String {
+    let start = ((u64::from(MEMORY_MIB) << 20) - len) & !0xfff;
+    let end = (u64::from(MEMORY_MIB) << 20) - 1;
+    format!("RAMDISK: [mem {start:#010x}-{end:#010x}]")
+}
+
 #[test]
-fn pvh_vmlinux_prints_its_banner_then_ends_with_a_reason() {
-    let (vm, rx) = launch(kernel("scx/vmlinux"), "panic=-1", 2);
+fn pvh_vmlinux_boots_to_its_banner_then_ends_with_a_reason() {
+    let initramfs = vec![0u8; 100_000];
+    let (tx, rx) = channel();
+    let spec = VmSpec {
+        kernel: kernel("scx/vmlinux"),
+        initramfs: initramfs.clone(),
+        cmdline: "panic=-1".to_string(),
+        cpus: 2,
+        memory_mib: MEMORY_MIB,
+    };
+    let vm = KvmBackend
+        .launch(&spec, tx)
+        .unwrap_or_else(|e| panic!("launch failed: {e}"));
     let banner = wait_for(&rx, BANNER, FIRST_LINE_LIMIT);
-    show("vmlinux before the banner", &banner.lines);
     let Some(after) = banner.found else {
         let exit = banner.exit.unwrap_or_else(|| kill(vm, &rx));
-        panic!("no '{BANNER}' banner on COM1 (VM ended with {exit:?})");
+        panic!(
+            "no '{BANNER}' banner on COM1 (VM ended with {exit:?}): {:#?}",
+            banner.lines
+        );
     };
     eprintln!("banner after {after:?}: {}", banner.lines.last().unwrap());
     let rest = wait_for(&rx, "\u{0}never printed", END_LIMIT);
@@ -115,8 +135,32 @@ fn pvh_vmlinux_prints_its_banner_then_ends_with_a_reason() {
         panic!("the kernel neither crashed nor reset within {END_LIMIT:?} ({killed:?})")
     });
     eprintln!("ended by itself: {exit:?}");
+
+    // What the kernel understood of the boot information we gave it.
+    let expected = [
+        format!(
+            "Command line: {} panic=-1",
+            schedbox::vmm::launch::DEVICE_CMDLINE
+        ),
+        "BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable".to_string(),
+        format!(
+            "BIOS-e820: [mem 0x0000000000100000-{:#018x}] usable",
+            (u64::from(MEMORY_MIB) << 20) - 1
+        ),
+        expected_ramdisk(initramfs.len() as u64),
+        "MPTABLE: OEM ID: SCHEDBOX".to_string(),
+        "Processor #1".to_string(),
+        "Processors: 2".to_string(),
+    ];
+    let all: Vec<&String> = banner.lines.iter().chain(&rest.lines).collect();
+    for wanted in &expected {
+        assert!(
+            all.iter().any(|l| l.contains(wanted.as_str())),
+            "no line with {wanted:?} in {all:#?}"
+        );
+    }
     match exit {
-        // No initramfs: the kernel panics and panic=-1 resets through the i8042.
+        // On a native KVM the kernel finds no root fs, panics, and panic=-1 resets.
         VmExit::Reset => {}
         VmExit::Crashed(why) if why.contains("emulation failure") => {
             assert!(
@@ -133,7 +177,6 @@ fn bzimage_decompressor_reads_our_command_line() {
     let (vm, rx) = launch(
         kernel("debian/vmlinuz-6.12.107+deb12-cloud-amd64"),
         "nokaslr",
-        1,
     );
     let watch = wait_for(&rx, KASLR_OFF, FIRST_LINE_LIMIT);
     show("debian bzImage", &watch.lines);

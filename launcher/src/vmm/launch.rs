@@ -6,9 +6,10 @@ use super::boot::Boot;
 use super::machine::{self, MachineConfig};
 use crate::backend::{Backend, BackendError, VmEvent, VmHandle, VmSpec};
 
-/// Kernel options this VMM's devices need: the console on COM1 from the first message on
-/// (early console, then the 8250 driver), and reset through the i8042 (there is no ACPI).
-pub const DEVICE_CMDLINE: &str = "console=ttyS0 earlyprintk=serial,ttyS0,115200 reboot=k";
+/// Kernel options this VMM's machine needs: the console on COM1 from the first message on
+/// (early console, then the 8250 driver), no ACPI tables to look for (the MP table
+/// describes the CPUs), and reset through the i8042.
+pub const DEVICE_CMDLINE: &str = "console=ttyS0 earlyprintk=serial,ttyS0,115200 acpi=off reboot=k";
 
 /// The full command line for a spec's options.
 pub fn kernel_cmdline(spec_cmdline: &str) -> String {

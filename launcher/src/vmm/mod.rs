@@ -1,5 +1,6 @@
 //! schedbox's own VMM on KVM.
 
+pub mod bench;
 pub mod boot;
 pub mod bootparams;
 pub mod bus;
