@@ -8,7 +8,7 @@ use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
 use schedbox::backend::{Backend, VmEvent, VmExit, VmHandle, VmSpec};
-use schedbox::vmm::KvmBackend;
+use schedbox::vmm::{launch, start, Boot, KernelBoot, KvmBackend, MachineConfig, Protocol};
 
 const KERNELS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/kernels");
 const BANNER: &str = "Linux version";
@@ -137,28 +137,8 @@ fn pvh_vmlinux_boots_to_its_banner_then_ends_with_a_reason() {
     eprintln!("ended by itself: {exit:?}");
 
     // What the kernel understood of the boot information we gave it.
-    let expected = [
-        format!(
-            "Command line: {} panic=-1",
-            schedbox::vmm::launch::DEVICE_CMDLINE
-        ),
-        "BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable".to_string(),
-        format!(
-            "BIOS-e820: [mem 0x0000000000100000-{:#018x}] usable",
-            (u64::from(MEMORY_MIB) << 20) - 1
-        ),
-        expected_ramdisk(initramfs.len() as u64),
-        "MPTABLE: OEM ID: SCHEDBOX".to_string(),
-        "Processor #1".to_string(),
-        "Processors: 2".to_string(),
-    ];
     let all: Vec<&String> = banner.lines.iter().chain(&rest.lines).collect();
-    for wanted in &expected {
-        assert!(
-            all.iter().any(|l| l.contains(wanted.as_str())),
-            "no line with {wanted:?} in {all:#?}"
-        );
-    }
+    assert_lines(&all, &boot_info_lines(initramfs.len() as u64));
     match exit {
         // On a native KVM the kernel finds no root fs, panics, and panic=-1 resets.
         VmExit::Reset => {}
@@ -170,6 +150,59 @@ fn pvh_vmlinux_boots_to_its_banner_then_ends_with_a_reason() {
         }
         other => panic!("unexpected end: {other:?}"),
     }
+}
+
+/// The lines that show the kernel understood our boot information, in the order it prints
+/// them; the last one comes right after the MP table was parsed.
+fn boot_info_lines(initramfs_len: u64) -> Vec<String> {
+    vec![
+        format!("Command line: {}", launch::kernel_cmdline("panic=-1")),
+        "BIOS-e820: [mem 0x0000000000000000-0x000000000009fbff] usable".to_string(),
+        format!(
+            "BIOS-e820: [mem 0x0000000000100000-{:#018x}] usable",
+            (u64::from(MEMORY_MIB) << 20) - 1
+        ),
+        expected_ramdisk(initramfs_len),
+        "MPTABLE: OEM ID: SCHEDBOX".to_string(),
+        "Processor #1".to_string(),
+        "Processors: 2".to_string(),
+    ]
+}
+
+fn assert_lines(lines: &[&String], expected: &[String]) {
+    for wanted in expected {
+        assert!(
+            lines.iter().any(|l| l.contains(wanted.as_str())),
+            "no line with {wanted:?} in {lines:#?}"
+        );
+    }
+}
+
+/// The ELF entered at startup_64 with a zero page, as a bzImage's decompressor enters the
+/// kernel: command line, e820, initramfs and MP table reach it through `boot_params`.
+#[test]
+fn vmlinux_through_the_64bit_boot_protocol_reads_the_zero_page() {
+    let initramfs = vec![0u8; 100_000];
+    let (tx, rx) = channel();
+    let config = MachineConfig {
+        cpus: 2,
+        memory_mib: MEMORY_MIB,
+        boot: Boot::Kernel(KernelBoot {
+            path: kernel("scx/vmlinux"),
+            cmdline: launch::kernel_cmdline("panic=-1"),
+            initramfs: initramfs.clone(),
+            protocol: Protocol::Linux64,
+        }),
+    };
+    let vm: Box<dyn VmHandle> = Box::new(start(&config, tx).unwrap_or_else(|e| panic!("{e}")));
+    let expected = boot_info_lines(initramfs.len() as u64);
+    let watch = wait_for(&rx, expected.last().unwrap(), FIRST_LINE_LIMIT);
+    let exit = watch.exit.clone().unwrap_or_else(|| kill(vm, &rx));
+    show("vmlinux (64-bit boot protocol)", &watch.lines);
+    eprintln!("VM ended with {exit:?}");
+    let lines: Vec<&String> = watch.lines.iter().collect();
+    assert_lines(&lines, &[BANNER.to_string()]);
+    assert_lines(&lines, &expected);
 }
 
 #[test]

@@ -24,14 +24,29 @@ const DEFAULT_INITRD_ADDR_MAX: u64 = 0xffff_ffff;
 /// What the VM boots.
 #[derive(Debug, Clone)]
 pub enum Boot {
-    /// A Linux kernel (bzImage or ELF vmlinux) with its full command line.
-    Kernel {
-        path: PathBuf,
-        cmdline: String,
-        initramfs: Vec<u8>,
-    },
+    /// A Linux kernel.
+    Kernel(KernelBoot),
     /// Raw machine code loaded at [`CODE_START`] and entered there.
     Code { bytes: Vec<u8>, mode: CodeMode },
+}
+
+/// A Linux kernel (bzImage or ELF vmlinux) with its full command line and initramfs.
+#[derive(Debug, Clone)]
+pub struct KernelBoot {
+    pub path: PathBuf,
+    pub cmdline: String,
+    pub initramfs: Vec<u8>,
+    pub protocol: Protocol,
+}
+
+/// How an ELF kernel is entered (a bzImage always uses the 64-bit boot protocol).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// PVH when the ELF has the note, the 64-bit boot protocol otherwise.
+    #[default]
+    Auto,
+    /// The 64-bit boot protocol even when the ELF has a PVH note.
+    Linux64,
 }
 
 /// The CPU mode raw code starts in.
@@ -57,23 +72,18 @@ pub fn load(mem: &GuestMemory, mem_bytes: u64, boot: &Boot, cpus: u32) -> Result
                 },
             })
         }
-        Boot::Kernel {
-            path,
-            cmdline,
-            initramfs,
-        } => load_kernel(mem, mem_bytes, path, cmdline, initramfs, cpus),
+        Boot::Kernel(kernel) => load_kernel(mem, mem_bytes, kernel, cpus),
     }
 }
 
 fn load_kernel(
     mem: &GuestMemory,
     mem_bytes: u64,
-    path: &std::path::Path,
-    cmdline: &str,
-    initramfs: &[u8],
+    boot: &KernelBoot,
     cpus: u32,
 ) -> Result<Entry, VmmError> {
-    let loaded = kernel::load(mem, path)?;
+    let loaded = kernel::load(mem, &boot.path, boot.protocol == Protocol::Auto)?;
+    let (cmdline, initramfs) = (boot.cmdline.as_str(), boot.initramfs.as_slice());
     let (cmdline_size, initrd_max) = match &loaded.entry {
         KernelEntry::Linux64 { header, .. } if header.cmdline_size > 0 => (
             header.cmdline_size as usize,

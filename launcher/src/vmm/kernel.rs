@@ -46,8 +46,9 @@ pub struct LoadedKernel {
     pub end: u64,
 }
 
-/// Loads the kernel at `path` into `mem`.
-pub fn load(mem: &GuestMemory, path: &Path) -> Result<LoadedKernel, VmmError> {
+/// Loads the kernel at `path` into `mem`; an ELF with a PVH note is entered through PVH
+/// when `use_pvh` allows it.
+pub fn load(mem: &GuestMemory, path: &Path, use_pvh: bool) -> Result<LoadedKernel, VmmError> {
     let name = path.display();
     let mut file = File::open(path)
         .map_err(|e| VmmError::Kernel(format!("cannot open kernel {name}: {e}")))?;
@@ -56,18 +57,18 @@ pub fn load(mem: &GuestMemory, path: &Path) -> Result<LoadedKernel, VmmError> {
         .and_then(|_| file.seek(SeekFrom::Start(0)))
         .map_err(|e| VmmError::Kernel(format!("cannot read kernel {name}: {e}")))?;
     if magic == ELF_MAGIC {
-        load_elf(mem, &mut file)
+        load_elf(mem, &mut file, use_pvh)
     } else {
         load_bzimage(mem, &mut file)
     }
     .map_err(|e| VmmError::Kernel(format!("{name}: {e}")))
 }
 
-fn load_elf(mem: &GuestMemory, file: &mut File) -> Result<LoadedKernel, String> {
+fn load_elf(mem: &GuestMemory, file: &mut File, use_pvh: bool) -> Result<LoadedKernel, String> {
     let loaded = Elf::load(mem, None, file, Some(GuestAddress(HIMEM_START)))
         .map_err(|e| format!("{e} (is it an x86-64 vmlinux?)"))?;
     let entry = match loaded.pvh_boot_cap {
-        PvhBootCapability::PvhEntryPresent(addr) => KernelEntry::Pvh { entry: addr.0 },
+        PvhBootCapability::PvhEntryPresent(addr) if use_pvh => KernelEntry::Pvh { entry: addr.0 },
         _ => KernelEntry::Linux64 {
             entry: loaded.kernel_load.0,
             header: synthesized_header(),
@@ -152,7 +153,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("schedbox-kernel-test-{}", std::process::id()));
         std::fs::write(&dir, vec![0x42u8; 8192]).unwrap();
         let mem = crate::vmm::memory::create_bytes(64 << 20).unwrap();
-        let err = load(&mem, &dir).unwrap_err();
+        let err = load(&mem, &dir, true).unwrap_err();
         std::fs::remove_file(&dir).unwrap();
         assert!(matches!(err, VmmError::Kernel(_)));
         assert!(
@@ -165,7 +166,7 @@ mod tests {
     #[test]
     fn missing_kernel_names_the_path() {
         let mem = crate::vmm::memory::create_bytes(1 << 20).unwrap();
-        let err = load(&mem, Path::new("/nonexistent/bzImage"))
+        let err = load(&mem, Path::new("/nonexistent/bzImage"), true)
             .unwrap_err()
             .to_string();
         assert!(err.contains("/nonexistent/bzImage"), "{err}");

@@ -2,7 +2,7 @@
 
 use std::sync::mpsc::Sender;
 
-use super::boot::Boot;
+use super::boot::{Boot, KernelBoot, Protocol};
 use super::machine::{self, MachineConfig};
 use crate::backend::{Backend, BackendError, VmEvent, VmHandle, VmSpec};
 
@@ -35,11 +35,12 @@ impl Backend for KvmBackend {
         let config = MachineConfig {
             cpus: spec.cpus,
             memory_mib: spec.memory_mib,
-            boot: Boot::Kernel {
+            boot: Boot::Kernel(KernelBoot {
                 path: spec.kernel.clone(),
                 cmdline: kernel_cmdline(&spec.cmdline),
                 initramfs: spec.initramfs.clone(),
-            },
+                protocol: Protocol::Auto,
+            }),
         };
         Ok(Box::new(machine::start(&config, events)?))
     }

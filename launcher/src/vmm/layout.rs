@@ -44,8 +44,7 @@ pub const MMIO_HOLE_END: u64 = 1 << 32;
 /// IOAPIC and local APIC base addresses (the in-kernel irqchip serves them).
 pub const IOAPIC_ADDR: u32 = 0xfec0_0000;
 pub const LAPIC_ADDR: u32 = 0xfee0_0000;
-/// Identity-map area KVM needs on Intel for real-mode emulation (3 pages at the hole's top).
+/// The 3 pages KVM needs on Intel for its real-mode TSS, in the MMIO hole.
 pub const KVM_TSS_ADDR: usize = 0xfffb_d000;
-pub const KVM_IDENTITY_MAP_ADDR: u64 = 0xfffb_c000;
 /// Page size used for alignment.
 pub const PAGE_SIZE: u64 = 0x1000;

@@ -28,7 +28,7 @@ pub mod regs;
 pub mod serial;
 pub mod vcpu;
 
-pub use boot::{Boot, CodeMode};
+pub use boot::{Boot, CodeMode, KernelBoot, Protocol};
 pub use error::VmmError;
 pub use launch::KvmBackend;
 pub use machine::{start, MachineConfig, RunningVm};
