@@ -20,7 +20,11 @@ impl<const N: usize> Default for Buf<N> {
 
 impl<const N: usize> Buf<N> {
     pub const fn new() -> Self {
-        Self { bytes: [0; N], len: 0, overflow: false }
+        Self {
+            bytes: [0; N],
+            len: 0,
+            overflow: false,
+        }
     }
 
     pub fn from_bytes(b: &[u8]) -> Self {

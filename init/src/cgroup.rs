@@ -37,7 +37,10 @@ pub fn enable_controllers(dir: &[u8]) -> Res<()> {
         .map_err(|e| fail!("cgroup", "read {}: {}", path, Errno(e)))?;
     let mut line: Buf<64> = Buf::new();
     for want in WANTED {
-        if avail[..n].split(|c| c.is_ascii_whitespace()).any(|c| c == *want) {
+        if avail[..n]
+            .split(|c| c.is_ascii_whitespace())
+            .any(|c| c == *want)
+        {
             if !line.is_empty() {
                 line.push_byte(b' ');
             }
@@ -95,19 +98,36 @@ pub fn remove(root: &Path, rel: &[u8]) -> Res<()> {
 /// Writes `value` to `root/rel/file`.
 pub fn set(root: &Path, rel: &[u8], file: &[u8], value: &[u8]) -> Res<()> {
     let path = join(join(root.as_bytes(), rel).as_bytes(), file);
-    sys::write_file(path.as_cstr(), value).map_err(|e| fail!("cgroup", "write {:?} to {}: {}", crate::plan::Lossy(value), path, Errno(e)))
+    sys::write_file(path.as_cstr(), value).map_err(|e| {
+        fail!(
+            "cgroup",
+            "write {:?} to {}: {}",
+            crate::plan::Lossy(value),
+            path,
+            Errno(e)
+        )
+    })
 }
 
 /// Moves every task listed in `from/cgroup.procs` to `to`.
 pub fn move_all(root: &Path, from: &[u8], to: &[u8]) -> Res<()> {
     let src = join(join(root.as_bytes(), from).as_bytes(), b"cgroup.procs");
     let mut buf = [0u8; 8192];
-    let n = sys::read_file(src.as_cstr(), &mut buf).map_err(|e| fail!("cgroup", "read {}: {}", src, Errno(e)))?;
+    let n = sys::read_file(src.as_cstr(), &mut buf)
+        .map_err(|e| fail!("cgroup", "read {}: {}", src, Errno(e)))?;
     let dst = join(join(root.as_bytes(), to).as_bytes(), b"cgroup.procs");
     for pid in buf[..n].split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
         match sys::write_file(dst.as_cstr(), pid) {
             Ok(()) | Err(E::SRCH) => {}
-            Err(e) => return Err(fail!("cgroup", "move pid {:?} to {}: {}", crate::plan::Lossy(pid), dst, Errno(e))),
+            Err(e) => {
+                return Err(fail!(
+                    "cgroup",
+                    "move pid {:?} to {}: {}",
+                    crate::plan::Lossy(pid),
+                    dst,
+                    Errno(e)
+                ))
+            }
         }
     }
     Ok(())
@@ -128,11 +148,17 @@ fn populated(dir: &[u8]) -> bool {
 pub fn destroy_scenario(root: &Path, created: &[Path]) -> Res<()> {
     if populated(root.as_bytes()) {
         let kill = join(root.as_bytes(), b"cgroup.kill");
-        sys::write_file(kill.as_cstr(), b"1").map_err(|e| fail!("cgroup", "write 1 to {}: {}", kill, Errno(e)))?;
+        sys::write_file(kill.as_cstr(), b"1")
+            .map_err(|e| fail!("cgroup", "write 1 to {}: {}", kill, Errno(e)))?;
         let deadline = sys::now_ms() + EMPTY_WAIT_MS;
         while populated(root.as_bytes()) {
             if sys::now_ms() > deadline {
-                return Err(fail!("cgroup", "{} still has tasks {} ms after cgroup.kill", root, EMPTY_WAIT_MS));
+                return Err(fail!(
+                    "cgroup",
+                    "{} still has tasks {} ms after cgroup.kill",
+                    root,
+                    EMPTY_WAIT_MS
+                ));
             }
             crate::worker::reap_strays();
             sys::sleep_ns(POLL_MS * sys::NS_PER_MS);

@@ -6,8 +6,17 @@ use crate::sys::NS_PER_MS;
 use crate::worker::{Name, Outcome, RelPath};
 
 /// Every check of protocol version 1.
-pub const NAMES: &[&str] =
-    &["progress", "stall", "isolation", "fairness", "weight", "bandwidth", "wake-latency", "kernel-log", "scheduler"];
+pub const NAMES: &[&str] = &[
+    "progress",
+    "stall",
+    "isolation",
+    "fairness",
+    "weight",
+    "bandwidth",
+    "wake-latency",
+    "kernel-log",
+    "scheduler",
+];
 
 /// A `check` line of the plan.
 #[derive(Default, Clone)]
@@ -20,8 +29,13 @@ pub struct CheckSpec {
 
 impl CheckSpec {
     fn selects(&self, o: &Outcome) -> bool {
-        self.group.as_ref().is_none_or(|g| g.eq_bytes(o.group.as_bytes()))
-            && self.cgroup.as_ref().is_none_or(|c| c.eq_bytes(o.cgroup.as_bytes()))
+        self.group
+            .as_ref()
+            .is_none_or(|g| g.eq_bytes(o.group.as_bytes()))
+            && self
+                .cgroup
+                .as_ref()
+                .is_none_or(|c| c.eq_bytes(o.cgroup.as_bytes()))
     }
 }
 
@@ -33,20 +47,39 @@ pub struct Verdict {
 
 /// At most the limit passes.
 fn at_most(value: u64, limit: u64) -> Verdict {
-    Verdict { pass: value <= limit, value, detail: None }
+    Verdict {
+        pass: value <= limit,
+        value,
+        detail: None,
+    }
 }
 
 pub fn evaluate(spec: &CheckSpec, outcomes: &[Outcome]) -> Verdict {
     let mut picked = outcomes.iter().filter(|o| spec.selects(o)).peekable();
     let none = picked.peek().is_none();
     match spec.name.as_bytes() {
-        b"progress" if none => Verdict { pass: false, value: 0, detail: Some("no workers") },
+        b"progress" if none => Verdict {
+            pass: false,
+            value: 0,
+            detail: Some("no workers"),
+        },
         b"progress" => {
             let value = picked.map(|o| o.iterations).min().unwrap_or(0);
-            Verdict { pass: value >= spec.limit, value, detail: None }
+            Verdict {
+                pass: value >= spec.limit,
+                value,
+                detail: None,
+            }
         }
-        b"stall" => at_most(picked.map(|o| o.max_gap_ns / NS_PER_MS).max().unwrap_or(0), spec.limit),
-        _ => Verdict { pass: false, value: 0, detail: Some("unsupported") },
+        b"stall" => at_most(
+            picked.map(|o| o.max_gap_ns / NS_PER_MS).max().unwrap_or(0),
+            spec.limit,
+        ),
+        _ => Verdict {
+            pass: false,
+            value: 0,
+            detail: Some("unsupported"),
+        },
     }
 }
 
@@ -68,7 +101,12 @@ mod tests {
     use super::*;
 
     fn out(group: &str, iterations: u64, gap_ms: u64) -> Outcome {
-        Outcome { group: Name::from_bytes(group.as_bytes()), iterations, max_gap_ns: gap_ms * NS_PER_MS, ..Outcome::default() }
+        Outcome {
+            group: Name::from_bytes(group.as_bytes()),
+            iterations,
+            max_gap_ns: gap_ms * NS_PER_MS,
+            ..Outcome::default()
+        }
     }
 
     fn spec(name: &str, limit: u64, group: Option<&str>) -> CheckSpec {

@@ -54,12 +54,18 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     if let Some(loc) = info.location() {
         let _ = write!(msg, " at {}:{}", loc.file(), loc.line());
     }
-    Record::new("error").str("where", b"panic").str("msg", msg.as_bytes()).send();
+    Record::new("error")
+        .str("where", b"panic")
+        .str("msg", msg.as_bytes())
+        .send();
     if !pid1::is_pid1() {
         // A worker: PID 1 sees it die and reports that too.
         sys::exit(101);
     }
-    Record::new("done").str("status", b"error").num("t_ms", sys::now_ms()).send();
+    Record::new("done")
+        .str("status", b"error")
+        .num("t_ms", sys::now_ms())
+        .send();
     power::end_vm()
 }
 
@@ -103,7 +109,10 @@ pub unsafe extern "C" fn memset(dst: *mut u8, c: i32, n: usize) -> *mut u8 {
 pub unsafe extern "C" fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32 {
     let mut i = 0;
     while i < n {
-        let (x, y) = (core::ptr::read_volatile(a.add(i)), core::ptr::read_volatile(b.add(i)));
+        let (x, y) = (
+            core::ptr::read_volatile(a.add(i)),
+            core::ptr::read_volatile(b.add(i)),
+        );
         if x != y {
             return i32::from(x) - i32::from(y);
         }

@@ -5,7 +5,7 @@ use crate::buf::Buf;
 use crate::record::Record;
 use crate::shared::BLOCKED;
 use crate::sys::{self, now_ns, NS_PER_MS};
-use crate::worker::{Pool, Worker};
+use crate::worker::{Pool, Stall, Worker};
 use core::sync::atomic::Ordering::{Acquire, Relaxed};
 
 pub const DEFAULT_HEARTBEAT_MS: u64 = 200;
@@ -68,31 +68,62 @@ impl Monitor {
         }
     }
 
-    /// One look at every live worker.
+    /// One look at every live worker. A gap over the stall limit is confirmed against
+    /// the worker's state (only a runnable worker can be stalled by the scheduler) and
+    /// reported with its full length once progress resumes or the worker is stopped.
     pub fn sample(&mut self, pool: &mut Pool, scenario: &[u8], now: u64) {
         let limit_ns = self.stall_limit_ms.map(|ms| ms * NS_PER_MS);
         for i in 0..pool.live.len() {
             let slot = pool.shared.slot(pool.live.as_slice()[i].slot);
+            let w = &mut pool.live.as_mut_slice()[i];
             let until = slot.sleep_until_ns.load(Acquire);
             if until == BLOCKED || until > now {
+                close_stall(scenario, w);
                 continue;
             }
-            let w = &mut pool.live.as_mut_slice()[i];
             let since = slot.beat_ns.load(Relaxed).max(until).max(w.excused_ns);
             let gap = now.saturating_sub(since);
-            if limit_ns.is_some_and(|l| gap > l) {
-                let stat = proc_stat(w.pid);
-                if stat.state != b'R' {
-                    // Not runnable (frozen, blocked, dead): not the scheduler's doing.
-                    w.excused_ns = now;
-                    continue;
-                }
-                if !w.stalled {
-                    w.stalled = true;
-                    report_stall(scenario, w, &stat, gap);
-                }
+            if limit_ns.is_none_or(|l| gap <= l) {
+                close_stall(scenario, w);
+                w.max_gap_ns = w.max_gap_ns.max(gap);
+                continue;
+            }
+            let stat = proc_stat(w.pid);
+            if stat.state != b'R' {
+                // Not runnable (frozen, blocked, dead): not the scheduler's doing.
+                close_stall(scenario, w);
+                w.excused_ns = now;
+                continue;
             }
             w.max_gap_ns = w.max_gap_ns.max(gap);
+            let s = w.stall.get_or_insert(Stall {
+                cpu: stat.cpu,
+                state: stat.state,
+                gap_ns: 0,
+            });
+            s.gap_ns = gap;
+        }
+    }
+
+    /// Reports the stalls still open (before workers are stopped).
+    pub fn close_stalls(
+        &mut self,
+        pool: &mut Pool,
+        scenario: &[u8],
+        pick: impl Fn(&Worker) -> bool,
+    ) {
+        for w in pool.live.as_mut_slice().iter_mut().filter(|w| pick(w)) {
+            close_stall(scenario, w);
+        }
+    }
+}
+
+/// Ends a watched stall, reporting the first of each worker.
+fn close_stall(scenario: &[u8], w: &mut Worker) {
+    if let Some(s) = w.stall.take() {
+        if !w.stall_reported {
+            w.stall_reported = true;
+            report_stall(scenario, w, &s);
         }
     }
 }
@@ -111,11 +142,20 @@ pub fn proc_stat(pid: i32) -> ProcStat {
     path.push_u64(pid as u64);
     path.push(b"/stat");
     let mut buf = [0u8; 1024];
-    let mut out = ProcStat { state: b'?', cpu: 0 };
-    let Ok(n) = sys::read_file(path.as_cstr(), &mut buf) else { return out };
+    let mut out = ProcStat {
+        state: b'?',
+        cpu: 0,
+    };
+    let Ok(n) = sys::read_file(path.as_cstr(), &mut buf) else {
+        return out;
+    };
     // The comm may contain spaces and parentheses: fields start after the last ')'.
-    let Some(close) = buf[..n].iter().rposition(|&c| c == b')') else { return out };
-    let mut fields = buf[close + 1..n].split(|&c| c == b' ').filter(|f| !f.is_empty());
+    let Some(close) = buf[..n].iter().rposition(|&c| c == b')') else {
+        return out;
+    };
+    let mut fields = buf[close + 1..n]
+        .split(|&c| c == b' ')
+        .filter(|f| !f.is_empty());
     if let Some(s) = fields.next() {
         out.state = s[0];
     }
@@ -125,15 +165,15 @@ pub fn proc_stat(pid: i32) -> ProcStat {
     out
 }
 
-fn report_stall(scenario: &[u8], w: &Worker, stat: &ProcStat, gap_ns: u64) {
+fn report_stall(scenario: &[u8], w: &Worker, s: &Stall) {
     Record::new("stall")
         .str("scenario", scenario)
         .str("group", w.group.as_bytes())
         .num("index", u64::from(w.index))
         .num("pid", w.pid as u64)
         .str("cgroup", w.cgroup.as_bytes())
-        .num("cpu", stat.cpu)
-        .str("state", &[stat.state])
-        .num("gap_ms", gap_ns / NS_PER_MS)
+        .num("cpu", s.cpu)
+        .str("state", &[s.state])
+        .num("gap_ms", s.gap_ns / NS_PER_MS)
         .send();
 }

@@ -1,7 +1,7 @@
 //! The filesystems PID 1 needs: /dev first (for the records port), then the rest.
 
-use crate::fail::{Errno, Res};
 use crate::fail;
+use crate::fail::{Errno, Res};
 use core::ffi::CStr;
 use rustix::fs::Mode;
 use rustix::io::Errno as E;
@@ -16,8 +16,19 @@ struct Mount {
     optional: bool,
 }
 
-const fn m(source: &'static CStr, target: &'static CStr, fstype: &'static CStr, flags: MountFlags) -> Mount {
-    Mount { source, target, fstype, flags, optional: false }
+const fn m(
+    source: &'static CStr,
+    target: &'static CStr,
+    fstype: &'static CStr,
+    flags: MountFlags,
+) -> Mount {
+    Mount {
+        source,
+        target,
+        fstype,
+        flags,
+        optional: false,
+    }
 }
 
 const NOSUID_NODEV: MountFlags = MountFlags::NOSUID.union(MountFlags::NODEV);
@@ -25,24 +36,54 @@ const NOSUID_NODEV: MountFlags = MountFlags::NOSUID.union(MountFlags::NODEV);
 const DEV: Mount = m(c"devtmpfs", c"/dev", c"devtmpfs", MountFlags::NOSUID);
 
 const REST: &[Mount] = &[
-    m(c"proc", c"/proc", c"proc", NOSUID_NODEV.union(MountFlags::NOEXEC)),
-    m(c"sysfs", c"/sys", c"sysfs", NOSUID_NODEV.union(MountFlags::NOEXEC)),
-    m(c"cgroup2", c"/sys/fs/cgroup", c"cgroup2", NOSUID_NODEV.union(MountFlags::NOEXEC)),
+    m(
+        c"proc",
+        c"/proc",
+        c"proc",
+        NOSUID_NODEV.union(MountFlags::NOEXEC),
+    ),
+    m(
+        c"sysfs",
+        c"/sys",
+        c"sysfs",
+        NOSUID_NODEV.union(MountFlags::NOEXEC),
+    ),
+    m(
+        c"cgroup2",
+        c"/sys/fs/cgroup",
+        c"cgroup2",
+        NOSUID_NODEV.union(MountFlags::NOEXEC),
+    ),
     m(c"tmpfs", c"/tmp", c"tmpfs", NOSUID_NODEV),
-    Mount { optional: true, ..m(c"debugfs", c"/sys/kernel/debug", c"debugfs", NOSUID_NODEV) },
+    Mount {
+        optional: true,
+        ..m(c"debugfs", c"/sys/kernel/debug", c"debugfs", NOSUID_NODEV)
+    },
 ];
 
 fn mount_one(mnt: &Mount) -> Res<()> {
     match rustix::fs::mkdir(mnt.target, Mode::from_raw_mode(0o755)) {
         Ok(()) | Err(E::EXIST) => {}
-        Err(e) if mnt.optional => return if e == E::NOENT { Ok(()) } else { Err(fail!("mount", "mkdir {:?}: {}", mnt.target, Errno(e))) },
+        Err(e) if mnt.optional => {
+            return if e == E::NOENT {
+                Ok(())
+            } else {
+                Err(fail!("mount", "mkdir {:?}: {}", mnt.target, Errno(e)))
+            }
+        }
         Err(e) => return Err(fail!("mount", "mkdir {:?}: {}", mnt.target, Errno(e))),
     }
     match rustix::mount::mount(mnt.source, mnt.target, mnt.fstype, mnt.flags, None::<&CStr>) {
         // Already mounted (the kernel's own devtmpfs automount, for instance).
         Ok(()) | Err(E::BUSY) => Ok(()),
         Err(E::NODEV) if mnt.optional => Ok(()),
-        Err(e) => Err(fail!("mount", "mount {:?} on {:?}: {}", mnt.fstype, mnt.target, Errno(e))),
+        Err(e) => Err(fail!(
+            "mount",
+            "mount {:?} on {:?}: {}",
+            mnt.fstype,
+            mnt.target,
+            Errno(e)
+        )),
     }
 }
 

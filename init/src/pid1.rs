@@ -41,7 +41,8 @@ pub fn main() -> ! {
 fn setup() -> Res<()> {
     mount::mount_rest()?;
     let policy = sys::SCHED_FIFO | sys::SCHED_RESET_ON_FORK;
-    sys::set_scheduler(0, policy, PID1_RT_PRIO).map_err(|e| fail!("init", "sched_setscheduler(FIFO) for PID 1: {}", Errno(e)))?;
+    sys::set_scheduler(0, policy, PID1_RT_PRIO)
+        .map_err(|e| fail!("init", "sched_setscheduler(FIFO) for PID 1: {}", Errno(e)))?;
     report_boot();
     Ok(())
 }
@@ -71,24 +72,40 @@ fn read_plan() -> Res<&'static [u8]> {
     use rustix::mm::{MapFlags, ProtFlags};
     let fd = rustix::fs::open(PLAN, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
         .map_err(|e| fail!("plan", "open /plan: {}", Errno(e)))?;
-    let size = rustix::fs::fstat(&fd).map_err(|e| fail!("plan", "stat /plan: {}", Errno(e)))?.st_size as u64;
+    let size = rustix::fs::fstat(&fd)
+        .map_err(|e| fail!("plan", "stat /plan: {}", Errno(e)))?
+        .st_size as u64;
     if size == 0 {
         return Ok(&[]);
     }
     if size > MAX_PLAN {
-        return Err(fail!("plan", "/plan is {} bytes, more than {}", size, MAX_PLAN));
+        return Err(fail!(
+            "plan",
+            "/plan is {} bytes, more than {}",
+            size,
+            MAX_PLAN
+        ));
     }
     // SAFETY: a private read-only mapping of a file nobody writes, never unmapped.
     unsafe {
-        let p = rustix::mm::mmap(core::ptr::null_mut(), size as usize, ProtFlags::READ, MapFlags::PRIVATE, &fd, 0)
-            .map_err(|e| fail!("plan", "mmap /plan: {}", Errno(e)))?;
+        let p = rustix::mm::mmap(
+            core::ptr::null_mut(),
+            size as usize,
+            ProtFlags::READ,
+            MapFlags::PRIVATE,
+            &fd,
+            0,
+        )
+        .map_err(|e| fail!("plan", "mmap /plan: {}", Errno(e)))?;
         Ok(core::slice::from_raw_parts(p as *const u8, size as usize))
     }
 }
 
 fn report_boot() {
     let uname = rustix::system::uname();
-    let cpus = rustix::thread::sched_getaffinity(None).map(|s| s.count()).unwrap_or(0);
+    let cpus = rustix::thread::sched_getaffinity(None)
+        .map(|s| s.count())
+        .unwrap_or(0);
     let mut state: Buf<32> = Buf::from_bytes(b"absent");
     let mut buf = [0u8; 32];
     if let Ok(n) = sys::read_file(SCHED_EXT_STATE, &mut buf) {
@@ -104,12 +121,18 @@ fn report_boot() {
 
 /// Reports the failure, then ends like any run.
 pub fn fatal(f: Fail) -> ! {
-    Record::new("error").str("where", f.place.as_bytes()).str("msg", f.msg.as_bytes()).send();
+    Record::new("error")
+        .str("where", f.place.as_bytes())
+        .str("msg", f.msg.as_bytes())
+        .send();
     finish(false)
 }
 
 fn finish(ok: bool) -> ! {
     let ok = ok && record::errors() == 0;
-    Record::new("done").str("status", if ok { b"ok" } else { b"error" }).num("t_ms", sys::now_ms()).send();
+    Record::new("done")
+        .str("status", if ok { b"ok" } else { b"error" })
+        .num("t_ms", sys::now_ms())
+        .send();
     power::end_vm()
 }

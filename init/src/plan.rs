@@ -54,12 +54,17 @@ impl<'a> Line<'a> {
 
     /// Every value of a repeatable key, in order.
     pub fn all<'s>(&'s self, key: &'s str) -> impl Iterator<Item = &'a [u8]> + 's {
-        self.fields().iter().filter(move |f| f.key == key).map(|f| f.val)
+        self.fields()
+            .iter()
+            .filter(move |f| f.key == key)
+            .map(|f| f.val)
     }
 }
 
 fn is_word(s: &[u8]) -> bool {
-    !s.is_empty() && s.iter().all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"_.-".contains(&c))
+    !s.is_empty()
+        && s.iter()
+            .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"_.-".contains(&c))
 }
 
 fn hex(c: u8) -> Option<u8> {
@@ -81,7 +86,12 @@ fn decode(val: &[u8], out: &mut [u8]) -> Result<usize, ErrMsg> {
             let lo = val.get(i + 2).copied().and_then(hex);
             match (hi, lo) {
                 (Some(h), Some(l)) => out[n] = h << 4 | l,
-                _ => return Err(msg(format_args!("bad percent escape in value {:?}", Lossy(val)))),
+                _ => {
+                    return Err(msg(format_args!(
+                        "bad percent escape in value {:?}",
+                        Lossy(val)
+                    )))
+                }
             }
             i += 3;
         } else {
@@ -131,14 +141,19 @@ pub fn parse_line<'a>(raw: &'a [u8], scratch: &'a mut [u8; MAX_LINE]) -> Result<
     let (mut count, mut used, mut bare) = (0, 0, None);
     for (pos, part) in parts.enumerate() {
         if part.is_empty() {
-            return Err(msg(format_args!("empty field (fields are separated by exactly one space)")));
+            return Err(msg(format_args!(
+                "empty field (fields are separated by exactly one space)"
+            )));
         }
         let Some(eq) = part.iter().position(|&c| c == b'=') else {
             if pos == 0 && is_word(part) {
                 bare = Some(part);
                 continue;
             }
-            return Err(msg(format_args!("field {:?} is not key=value", Lossy(part))));
+            return Err(msg(format_args!(
+                "field {:?} is not key=value",
+                Lossy(part)
+            )));
         };
         let (key, val) = (&part[..eq], &part[eq + 1..]);
         if !is_word(key) {
@@ -166,11 +181,21 @@ pub fn parse_line<'a>(raw: &'a [u8], scratch: &'a mut [u8; MAX_LINE]) -> Result<
         count,
     };
     for (i, &(ks, kl, vs, vl, decoded)) in ranges[..count].iter().enumerate() {
-        let val = if decoded { &scratch[vs..vs + vl] } else { &raw[vs..vs + vl] };
+        let val = if decoded {
+            &scratch[vs..vs + vl]
+        } else {
+            &raw[vs..vs + vl]
+        };
         if core::str::from_utf8(val).is_err() {
-            return Err(msg(format_args!("value of {} is not UTF-8", as_str(&raw[ks..ks + kl]))));
+            return Err(msg(format_args!(
+                "value of {} is not UTF-8",
+                as_str(&raw[ks..ks + kl])
+            )));
         }
-        line.fields[i] = Field { key: as_str(&raw[ks..ks + kl]), val };
+        line.fields[i] = Field {
+            key: as_str(&raw[ks..ks + kl]),
+            val,
+        };
     }
     Ok(line)
 }
@@ -196,29 +221,89 @@ struct Spec {
 }
 
 const VERBS: &[Spec] = &[
-    Spec { name: "schedbox-plan", required: &[], optional: &[] },
-    Spec { name: "config", required: &[], optional: &["heartbeat_ms", "sample_ms", "kmsg"] },
-    Spec { name: "scheduler", required: &["path"], optional: &["name", "attach_ms", "arg", "log"] },
-    Spec { name: "payload", required: &["path"], optional: &["name", "cgroup", "arg", "timeout_ms"] },
-    Spec { name: "scenario", required: &["name"], optional: &[] },
-    Spec { name: "step", required: &["hold_ms"], optional: &[] },
-    Spec { name: "op", required: &[], optional: &[] },
-    Spec { name: "check", required: &["name", "limit"], optional: &["group", "cgroup"] },
-    Spec { name: "end", required: &[], optional: &[] },
+    Spec {
+        name: "schedbox-plan",
+        required: &[],
+        optional: &[],
+    },
+    Spec {
+        name: "config",
+        required: &[],
+        optional: &["heartbeat_ms", "sample_ms", "kmsg"],
+    },
+    Spec {
+        name: "scheduler",
+        required: &["path"],
+        optional: &["name", "attach_ms", "arg", "log"],
+    },
+    Spec {
+        name: "payload",
+        required: &["path"],
+        optional: &["name", "cgroup", "arg", "timeout_ms"],
+    },
+    Spec {
+        name: "scenario",
+        required: &["name"],
+        optional: &[],
+    },
+    Spec {
+        name: "step",
+        required: &["hold_ms"],
+        optional: &[],
+    },
+    Spec {
+        name: "op",
+        required: &[],
+        optional: &[],
+    },
+    Spec {
+        name: "check",
+        required: &["name", "limit"],
+        optional: &["group", "cgroup"],
+    },
+    Spec {
+        name: "end",
+        required: &[],
+        optional: &[],
+    },
 ];
 
 const OPS: &[Spec] = &[
-    Spec { name: "cgroup-add", required: &["path"], optional: &[] },
-    Spec { name: "cgroup-remove", required: &["path"], optional: &[] },
-    Spec { name: "cgroup-set", required: &["path", "file", "value"], optional: &[] },
+    Spec {
+        name: "cgroup-add",
+        required: &["path"],
+        optional: &[],
+    },
+    Spec {
+        name: "cgroup-remove",
+        required: &["path"],
+        optional: &[],
+    },
+    Spec {
+        name: "cgroup-set",
+        required: &["path", "file", "value"],
+        optional: &[],
+    },
     Spec {
         name: "spawn",
         required: &["group", "cgroup", "work"],
         optional: &["count", "nice", "policy", "prio", "affinity"],
     },
-    Spec { name: "stop", required: &["group"], optional: &[] },
-    Spec { name: "move", required: &["from", "to"], optional: &[] },
-    Spec { name: "affinity", required: &["group", "cpus"], optional: &[] },
+    Spec {
+        name: "stop",
+        required: &["group"],
+        optional: &[],
+    },
+    Spec {
+        name: "move",
+        required: &["from", "to"],
+        optional: &[],
+    },
+    Spec {
+        name: "affinity",
+        required: &["group", "cpus"],
+        optional: &[],
+    },
 ];
 
 const REPEATABLE: &[&str] = &["arg"];
@@ -231,7 +316,9 @@ fn find(specs: &'static [Spec], name: &str) -> Option<&'static Spec> {
 /// Checks keys against a spec (plus `extra` keys, the work keys of a spawn).
 fn check_keys(line: &Line<'_>, spec: &Spec, what: &str, extra: &[&str]) -> Result<(), ErrMsg> {
     for (i, f) in line.fields().iter().enumerate() {
-        let known = spec.required.contains(&f.key) || spec.optional.contains(&f.key) || extra.contains(&f.key);
+        let known = spec.required.contains(&f.key)
+            || spec.optional.contains(&f.key)
+            || extra.contains(&f.key);
         if !known {
             return Err(msg(format_args!("unknown key \"{}\" for {}", f.key, what)));
         }
@@ -248,7 +335,12 @@ fn check_keys(line: &Line<'_>, spec: &Spec, what: &str, extra: &[&str]) -> Resul
 }
 
 fn is_name(v: &[u8]) -> bool {
-    !v.is_empty() && v.len() <= MAX_NAME && v != b"." && v != b".." && !v.contains(&b'/') && !v.contains(&0)
+    !v.is_empty()
+        && v.len() <= MAX_NAME
+        && v != b"."
+        && v != b".."
+        && !v.contains(&b'/')
+        && !v.contains(&0)
 }
 
 /// A cgroup path relative to the scenario root: `a/b`; empty means the root itself.
@@ -270,7 +362,9 @@ fn check_value(verb: &str, key: &str, val: &[u8]) -> Result<(), ErrMsg> {
         "cgroup" | "path" | "from" | "to" => is_rel_path(val),
         "count" | "limit" | "prio" | "stride" => parse_u64(val).is_some(),
         "heartbeat_ms" | "sample_ms" => parse_u64(val).is_some_and(|n| n > 0),
-        k if k.ends_with("_ms") || k.ends_with("_us") || k.ends_with("_kb") => parse_u64(val).is_some(),
+        k if k.ends_with("_ms") || k.ends_with("_us") || k.ends_with("_kb") => {
+            parse_u64(val).is_some()
+        }
         _ => true,
     };
     if ok {
@@ -300,7 +394,9 @@ impl Validator {
         };
         if !self.seen_version {
             if line.verb != "schedbox-plan" {
-                return Err(msg(format_args!("plan must start with \"schedbox-plan {VERSION}\"")));
+                return Err(msg(format_args!(
+                    "plan must start with \"schedbox-plan {VERSION}\""
+                )));
             }
         } else if line.verb == "schedbox-plan" {
             return Err(msg(format_args!("schedbox-plan given twice")));
@@ -312,7 +408,10 @@ impl Validator {
                 check_keys(line, spec, "check", &[])?;
                 self.need_scenario("check")?;
                 if !check::NAMES.contains(&line.text("name").unwrap_or("")) {
-                    return Err(msg(format_args!("unknown check {:?}", Lossy(line.get("name").unwrap_or(b"")))));
+                    return Err(msg(format_args!(
+                        "unknown check {:?}",
+                        Lossy(line.get("name").unwrap_or(b""))
+                    )));
                 }
             }
             verb => {
@@ -321,7 +420,10 @@ impl Validator {
             }
         }
         if line.bare.is_some() && !matches!(line.verb, "schedbox-plan" | "op") {
-            return Err(msg(format_args!("{} takes only key=value fields", line.verb)));
+            return Err(msg(format_args!(
+                "{} takes only key=value fields",
+                line.verb
+            )));
         }
         for f in line.fields() {
             check_value(line.verb, f.key, f.val)?;
@@ -331,7 +433,9 @@ impl Validator {
 
     fn version(&mut self, line: &Line<'_>) -> Result<(), ErrMsg> {
         if line.bare != Some(VERSION) || line.count != 0 {
-            return Err(msg(format_args!("unsupported plan version (this init reads \"schedbox-plan {VERSION}\")")));
+            return Err(msg(format_args!(
+                "unsupported plan version (this init reads \"schedbox-plan {VERSION}\")"
+            )));
         }
         self.seen_version = true;
         Ok(())
@@ -350,17 +454,25 @@ impl Validator {
         let verb = line.verb;
         match verb {
             "config" | "scheduler" => {
-                let seen = if verb == "config" { &mut self.seen_config } else { &mut self.seen_scheduler };
+                let seen = if verb == "config" {
+                    &mut self.seen_config
+                } else {
+                    &mut self.seen_scheduler
+                };
                 if core::mem::replace(seen, true) {
                     return Err(msg(format_args!("{verb} given twice")));
                 }
                 if self.seen_scenario {
-                    return Err(msg(format_args!("{verb} must come before the first scenario")));
+                    return Err(msg(format_args!(
+                        "{verb} must come before the first scenario"
+                    )));
                 }
             }
             "scenario" => {
                 if self.in_scenario {
-                    return Err(msg(format_args!("scenario inside a scenario (missing end)")));
+                    return Err(msg(format_args!(
+                        "scenario inside a scenario (missing end)"
+                    )));
                 }
                 self.in_scenario = true;
                 self.seen_scenario = true;
@@ -384,7 +496,9 @@ impl Validator {
 
     fn op(&mut self, line: &Line<'_>) -> Result<(), ErrMsg> {
         let Some(name) = line.bare else {
-            return Err(msg(format_args!("op needs an op name: op <name> key=value ...")));
+            return Err(msg(format_args!(
+                "op needs an op name: op <name> key=value ..."
+            )));
         };
         let Some(spec) = find(OPS, name) else {
             return Err(msg(format_args!("unknown op \"{name}\"")));
@@ -403,7 +517,9 @@ impl Validator {
     /// Checks what can only be known at the end of the plan.
     pub fn finish(&self) -> Result<(), ErrMsg> {
         if !self.seen_version {
-            return Err(msg(format_args!("empty plan (expected \"schedbox-plan {VERSION}\")")));
+            return Err(msg(format_args!(
+                "empty plan (expected \"schedbox-plan {VERSION}\")"
+            )));
         }
         if self.in_scenario {
             return Err(msg(format_args!("last scenario has no end")));
@@ -437,7 +553,7 @@ mod tests {
     const SPIN: &str = include_str!("../../docs/examples/spin.plan");
 
     fn err(plan: &str) -> (usize, String) {
-        let e = validate(plan.as_bytes()).err().expect("plan should be rejected");
+        let e = validate(plan.as_bytes()).expect_err("plan should be rejected");
         (e.line, e.msg.to_string())
     }
 
@@ -449,7 +565,9 @@ mod tests {
     #[test]
     fn parses_the_spin_example_fields() {
         let mut scratch = [0; MAX_LINE];
-        let (no, raw) = lines(SPIN.as_bytes()).find(|(_, l)| l.starts_with(b"op spawn")).unwrap();
+        let (no, raw) = lines(SPIN.as_bytes())
+            .find(|(_, l)| l.starts_with(b"op spawn"))
+            .unwrap();
         assert_eq!(no, 7);
         let line = parse_line(raw, &mut scratch).unwrap();
         assert_eq!(line.verb, "op");
@@ -464,7 +582,11 @@ mod tests {
     #[test]
     fn decodes_percent_escapes() {
         let mut scratch = [0; MAX_LINE];
-        let line = parse_line(b"op cgroup-set path=a file=cpu.max value=50000%20100000 x=%25%3D", &mut scratch).unwrap();
+        let line = parse_line(
+            b"op cgroup-set path=a file=cpu.max value=50000%20100000 x=%25%3D",
+            &mut scratch,
+        )
+        .unwrap();
         assert_eq!(line.get("value"), Some(&b"50000 100000"[..]));
         assert_eq!(line.get("x"), Some(&b"%="[..]));
         assert!(parse_line(b"op x v=%2", &mut scratch).is_err());
@@ -478,7 +600,8 @@ mod tests {
         let args: Vec<&[u8]> = line.all("arg").collect();
         assert_eq!(args, vec![&b"-v"[..], &b"--x y"[..]]);
         let mut v = Validator::default();
-        v.line(&parse_line(b"schedbox-plan 1", &mut [0; MAX_LINE]).unwrap()).unwrap();
+        v.line(&parse_line(b"schedbox-plan 1", &mut [0; MAX_LINE]).unwrap())
+            .unwrap();
         v.line(&line).unwrap();
     }
 

@@ -12,7 +12,8 @@ const S5: &[u8] = b"_S5_";
 /// falls back to halt, which stops the CPUs and hangs the VM; the ACPI driver registers
 /// the handler when the DSDT declares the S5 (soft-off) state.
 fn can_power_off() -> bool {
-    let Ok(fd) = rustix::fs::open(DSDT, rustix::fs::OFlags::RDONLY, rustix::fs::Mode::empty()) else {
+    let Ok(fd) = rustix::fs::open(DSDT, rustix::fs::OFlags::RDONLY, rustix::fs::Mode::empty())
+    else {
         return false;
     };
     // Scan in blocks, keeping a tail so a name across a block boundary is found.

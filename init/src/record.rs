@@ -65,7 +65,10 @@ impl Record {
         let mut line = Buf::new();
         line.push(MARKER);
         line.push(kind.as_bytes());
-        Record { line, error: kind == "error" }
+        Record {
+            line,
+            error: kind == "error",
+        }
     }
 
     fn key(&mut self, key: &str) {
@@ -148,20 +151,28 @@ mod tests {
 
     #[test]
     fn escapes_percent_equals_space_and_non_ascii() {
-        let r = Record::new("kmsg").str("text", "a=b%c d\té~".as_bytes()).num("level", 3);
+        let r = Record::new("kmsg")
+            .str("text", "a=b%c d\té~".as_bytes())
+            .num("level", 3);
         assert_eq!(text(r), "SBX1 kmsg text=a%3Db%25c%20d%09%C3%A9~ level=3\n");
     }
 
     #[test]
     fn empty_values_and_numbers() {
-        let r = Record::new("done").str("status", b"ok").num("t_ms", 2775).str("x", b"");
+        let r = Record::new("done")
+            .str("status", b"ok")
+            .num("t_ms", 2775)
+            .str("x", b"");
         assert_eq!(text(r), "SBX1 done status=ok t_ms=2775 x=\n");
     }
 
     #[test]
     fn reproduces_a_worker_line_of_the_spin_example() {
         let example = include_str!("../../docs/examples/spin.records");
-        let want = example.lines().find(|l| l.contains("worker") && l.contains("index=0")).unwrap();
+        let want = example
+            .lines()
+            .find(|l| l.contains("worker") && l.contains("index=0"))
+            .unwrap();
         let r = Record::new("worker")
             .str("scenario", b"spin-basic")
             .str("group", b"spin")

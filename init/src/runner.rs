@@ -37,7 +37,12 @@ pub struct Runner<'p> {
 
 impl<'p> Runner<'p> {
     pub fn new(plan: &'p [u8], pool: Pool) -> Self {
-        Runner { plan, pool, mon: Monitor::default(), scen: Scenario::default() }
+        Runner {
+            plan,
+            pool,
+            mon: Monitor::default(),
+            scen: Scenario::default(),
+        }
     }
 
     pub fn heartbeat(&mut self) {
@@ -49,7 +54,8 @@ impl<'p> Runner<'p> {
         let plan = self.plan;
         let mut scratch = [0u8; MAX_LINE];
         for (no, raw) in plan::lines(plan) {
-            let line = plan::parse_line(raw, &mut scratch).map_err(|m| fail!("plan", "line {}: {}", no, m))?;
+            let line = plan::parse_line(raw, &mut scratch)
+                .map_err(|m| fail!("plan", "line {}: {}", no, m))?;
             self.exec(no, &line)?;
             self.mon.heartbeat_if_due();
         }
@@ -58,7 +64,9 @@ impl<'p> Runner<'p> {
 
     fn exec(&mut self, no: usize, line: &Line<'_>) -> Res<()> {
         match line.verb {
-            "config" => self.mon.configure(line.num("heartbeat_ms"), line.num("sample_ms")),
+            "config" => self
+                .mon
+                .configure(line.num("heartbeat_ms"), line.num("sample_ms")),
             "scenario" => self.begin_scenario(no, line)?,
             "step" => {
                 self.finish_hold();
@@ -80,12 +88,22 @@ impl<'p> Runner<'p> {
                     cgroup: line.get("cgroup").map(RelPath::from_bytes),
                 };
                 if self.scen.checks.push(spec).is_err() {
-                    return Err(fail!("plan", "line {}: more than {} checks in one scenario", no, MAX_CHECKS));
+                    return Err(fail!(
+                        "plan",
+                        "line {}: more than {} checks in one scenario",
+                        no,
+                        MAX_CHECKS
+                    ));
                 }
             }
             "end" => self.end_scenario()?,
             "scheduler" | "payload" => {
-                return Err(fail!("plan", "line {}: {} is not implemented by this init yet", no, line.verb));
+                return Err(fail!(
+                    "plan",
+                    "line {}: {} is not implemented by this init yet",
+                    no,
+                    line.verb
+                ));
             }
             _ => {}
         }
@@ -94,10 +112,16 @@ impl<'p> Runner<'p> {
 
     fn begin_scenario(&mut self, no: usize, line: &Line<'_>) -> Res<()> {
         let name = line.get("name").unwrap_or_default();
-        self.scen = Scenario { name: Name::from_bytes(name), ..Scenario::default() };
+        self.scen = Scenario {
+            name: Name::from_bytes(name),
+            ..Scenario::default()
+        };
         self.mon.stall_limit_ms = stall_limit(self.plan, no);
         self.pool.done.clear();
-        Record::new("scenario").str("name", name).num("t_ms", sys::now_ms()).send();
+        Record::new("scenario")
+            .str("name", name)
+            .num("t_ms", sys::now_ms())
+            .send();
         self.scen.root = cgroup::create_scenario_root(name)?;
         Ok(())
     }
@@ -112,14 +136,18 @@ impl<'p> Runner<'p> {
         self.finish_hold();
         let name = self.scen.name.clone();
         // Take a last sample so a gap still open at the end counts.
-        self.mon.sample(&mut self.pool, name.as_bytes(), sys::now_ns());
+        self.mon
+            .sample(&mut self.pool, name.as_bytes(), sys::now_ns());
         self.pool.stop(name.as_bytes(), |_| true)?;
         for spec in self.scen.checks.as_slice() {
             let v = check::evaluate(spec, self.pool.done.as_slice());
             check::report(name.as_bytes(), spec, &v);
         }
         cgroup::destroy_scenario(&self.scen.root, self.scen.created.as_slice())?;
-        Record::new("scenario-end").str("name", name.as_bytes()).num("t_ms", sys::now_ms()).send();
+        Record::new("scenario-end")
+            .str("name", name.as_bytes())
+            .num("t_ms", sys::now_ms())
+            .send();
         self.scen = Scenario::default();
         self.mon.stall_limit_ms = None;
         Ok(())
@@ -132,7 +160,11 @@ impl<'p> Runner<'p> {
             "cgroup-add" => {
                 cgroup::add(root, path)?;
                 if self.scen.created.push(Path::from_bytes(path)).is_err() {
-                    return Err(fail!("cgroup", "more than {} cgroups in one scenario", MAX_CGROUPS));
+                    return Err(fail!(
+                        "cgroup",
+                        "more than {} cgroups in one scenario",
+                        MAX_CGROUPS
+                    ));
                 }
             }
             "cgroup-remove" => cgroup::remove(root, path)?,
@@ -145,17 +177,25 @@ impl<'p> Runner<'p> {
             "spawn" => self.spawn(line)?,
             "stop" => {
                 let group = line.get("group").unwrap_or_default();
-                self.mon.sample(&mut self.pool, self.scen.name.as_bytes(), sys::now_ns());
-                self.pool.stop(self.scen.name.as_bytes(), |w| w.group.eq_bytes(group))?;
+                let name = self.scen.name.as_bytes();
+                self.mon.sample(&mut self.pool, name, sys::now_ns());
+                self.mon
+                    .close_stalls(&mut self.pool, name, |w| w.group.eq_bytes(group));
+                self.pool
+                    .stop(self.scen.name.as_bytes(), |w| w.group.eq_bytes(group))?;
             }
             "move" => {
-                let (from, to) = (line.get("from").unwrap_or_default(), line.get("to").unwrap_or_default());
+                let (from, to) = (
+                    line.get("from").unwrap_or_default(),
+                    line.get("to").unwrap_or_default(),
+                );
                 cgroup::move_all(root, from, to)?;
                 self.pool.moved(from, to);
             }
             "affinity" => {
                 let cpus = CpuMask::parse(line.get("cpus").unwrap_or_default()).unwrap_or_default();
-                self.pool.set_affinity(line.get("group").unwrap_or_default(), &cpus)?;
+                self.pool
+                    .set_affinity(line.get("group").unwrap_or_default(), &cpus)?;
             }
             other => return Err(fail!("plan", "unknown op {}", other)),
         }
@@ -168,7 +208,11 @@ impl<'p> Runner<'p> {
             return Err(fail!("spawn", "unknown work {:?}", plan::Lossy(work_name)));
         };
         if spec.run.is_none() {
-            return Err(fail!("spawn", "work \"{}\" is not implemented by this init yet", spec.name));
+            return Err(fail!(
+                "spawn",
+                "work \"{}\" is not implemented by this init yet",
+                spec.name
+            ));
         }
         let sched = SchedParams {
             policy: policy(line.text("policy").unwrap_or("other")),
@@ -204,7 +248,9 @@ fn stall_limit(plan: &[u8], start: usize) -> Option<u64> {
     let mut scratch = [0u8; MAX_LINE];
     let mut limit: Option<u64> = None;
     for (_, raw) in plan::lines(plan).skip_while(|(no, _)| *no <= start) {
-        let Ok(line) = plan::parse_line(raw, &mut scratch) else { continue };
+        let Ok(line) = plan::parse_line(raw, &mut scratch) else {
+            continue;
+        };
         match line.verb {
             "end" => break,
             "check" if line.get("name") == Some(b"stall") => {

@@ -11,7 +11,9 @@ const BAUD: u32 = 115_200;
 
 fn open(path: &core::ffi::CStr) -> Option<i32> {
     let flags = OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC;
-    rustix::fs::open(path, flags, Mode::empty()).ok().map(IntoRawFd::into_raw_fd)
+    rustix::fs::open(path, flags, Mode::empty())
+        .ok()
+        .map(IntoRawFd::into_raw_fd)
 }
 
 /// Raw mode: no ONLCR (a record's `\n` must not become `\r\n`), no echo, 8 bits.

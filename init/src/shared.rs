@@ -2,8 +2,8 @@
 //! written only by that worker (progress, CPUs seen, wake latencies) and read by PID 1.
 
 use crate::cpulist::{CpuMask, MAX_CPUS};
-use crate::fail::{Errno, Res};
 use crate::fail;
+use crate::fail::{Errno, Res};
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
 pub const MAX_SLOTS: usize = 256;
@@ -37,7 +37,13 @@ pub struct Slot {
 
 impl Slot {
     pub fn reset(&self) {
-        for a in [&self.progress, &self.beat_ns, &self.sleep_until_ns, &self.wake_count, &self.wake_max_ns] {
+        for a in [
+            &self.progress,
+            &self.beat_ns,
+            &self.sleep_until_ns,
+            &self.wake_count,
+            &self.wake_max_ns,
+        ] {
             a.store(0, Relaxed);
         }
         for a in self.cpus.iter().chain(self.wake_hist.iter()) {
@@ -72,7 +78,8 @@ impl Slot {
     pub fn add_wake(&self, ns: u64) {
         let b = (63 - ns.max(1).leading_zeros() as usize).min(WAKE_BUCKETS - 1);
         self.wake_hist[b].store(self.wake_hist[b].load(Relaxed) + 1, Relaxed);
-        self.wake_count.store(self.wake_count.load(Relaxed) + 1, Relaxed);
+        self.wake_count
+            .store(self.wake_count.load(Relaxed) + 1, Relaxed);
         if ns > self.wake_max_ns.load(Relaxed) {
             self.wake_max_ns.store(ns, Relaxed);
         }
@@ -116,7 +123,14 @@ impl Shared {
                 ProtFlags::READ | ProtFlags::WRITE,
                 MapFlags::SHARED,
             )
-            .map_err(|e| fail!("init", "mmap of {} bytes of shared memory: {}", len, Errno(e)))?;
+            .map_err(|e| {
+                fail!(
+                    "init",
+                    "mmap of {} bytes of shared memory: {}",
+                    len,
+                    Errno(e)
+                )
+            })?;
             core::slice::from_raw_parts(p as *const Slot, MAX_SLOTS)
         };
         Ok(Shared { slots })

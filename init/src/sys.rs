@@ -22,12 +22,17 @@ pub fn now_ms() -> u64 {
 }
 
 fn timespec(ns: u64) -> Timespec {
-    Timespec { tv_sec: (ns / NS_PER_S) as i64, tv_nsec: (ns % NS_PER_S) as i64 }
+    Timespec {
+        tv_sec: (ns / NS_PER_S) as i64,
+        tv_nsec: (ns % NS_PER_S) as i64,
+    }
 }
 
 /// Sleeps until the `CLOCK_BOOTTIME` instant `ns`, resuming after signals.
 pub fn sleep_until_ns(ns: u64) {
-    while rustix::thread::clock_nanosleep_absolute(ClockId::Boottime, &timespec(ns)) == Err(Errno::INTR) {}
+    while rustix::thread::clock_nanosleep_absolute(ClockId::Boottime, &timespec(ns))
+        == Err(Errno::INTR)
+    {}
 }
 
 pub fn sleep_ns(ns: u64) {
@@ -62,14 +67,20 @@ fn check(ret: isize) -> Result<usize, Errno> {
 pub fn fork() -> Result<i32, Errno> {
     let sigchld = linux_raw_sys::general::SIGCHLD as usize;
     // SAFETY: clone with only SIGCHLD and no stack behaves as fork.
-    check(unsafe { syscall6(linux_raw_sys::general::__NR_clone, [sigchld, 0, 0, 0, 0, 0]) }).map(|p| p as i32)
+    check(unsafe { syscall6(linux_raw_sys::general::__NR_clone, [sigchld, 0, 0, 0, 0, 0]) })
+        .map(|p| p as i32)
 }
 
 /// Ends the calling process at once (no destructors; the child of a fork owns nothing).
 pub fn exit(code: i32) -> ! {
     loop {
         // SAFETY: exit_group takes a plain int and does not return.
-        unsafe { syscall6(linux_raw_sys::general::__NR_exit_group, [code as usize, 0, 0, 0, 0, 0]) };
+        unsafe {
+            syscall6(
+                linux_raw_sys::general::__NR_exit_group,
+                [code as usize, 0, 0, 0, 0, 0],
+            )
+        };
     }
 }
 
@@ -88,7 +99,14 @@ pub fn set_scheduler(pid: i32, policy: u32, prio: u32) -> Result<(), Errno> {
     let ret = unsafe {
         syscall6(
             linux_raw_sys::general::__NR_sched_setscheduler,
-            [pid as usize, policy as usize, &param as *const i32 as usize, 0, 0, 0],
+            [
+                pid as usize,
+                policy as usize,
+                &param as *const i32 as usize,
+                0,
+                0,
+                0,
+            ],
         )
     };
     check(ret).map(|_| ())

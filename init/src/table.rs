@@ -7,7 +7,10 @@ pub struct Table<T, const N: usize> {
 
 impl<T: Default, const N: usize> Default for Table<T, N> {
     fn default() -> Self {
-        Table { items: core::array::from_fn(|_| T::default()), len: 0 }
+        Table {
+            items: core::array::from_fn(|_| T::default()),
+            len: 0,
+        }
     }
 }
 

@@ -61,11 +61,20 @@ pub struct Worker {
     pub index: u32,
     pub work: usize,
     /// Stall monitor state: longest no-progress gap seen while runnable, the instant
-    /// gaps are measured from when the worker was seen not runnable, and whether a
-    /// stall record was sent.
+    /// gaps are measured from when the worker was seen not runnable, the stall being
+    /// watched (reported once it ends), and whether one was reported already.
     pub max_gap_ns: u64,
     pub excused_ns: u64,
-    pub stalled: bool,
+    pub stall: Option<Stall>,
+    pub stall_reported: bool,
+}
+
+/// A gap over the stall limit still going on: where the worker was and how long.
+#[derive(Clone, Copy, Default)]
+pub struct Stall {
+    pub cpu: u64,
+    pub state: u8,
+    pub gap_ns: u64,
 }
 
 /// What a stopped worker did; kept until the scenario's checks are evaluated.
@@ -105,20 +114,41 @@ pub struct Pool {
 
 impl Pool {
     pub fn new(shared: Shared) -> Self {
-        Pool { shared, live: Table::default(), done: Table::default(), used: [false; MAX_SLOTS] }
+        Pool {
+            shared,
+            live: Table::default(),
+            done: Table::default(),
+            used: [false; MAX_SLOTS],
+        }
     }
 
     fn next_index(&self, group: &[u8]) -> u32 {
-        let live = self.live.as_slice().iter().filter(|w| w.group.eq_bytes(group)).count();
-        let done = self.done.as_slice().iter().filter(|o| o.group.eq_bytes(group)).count();
+        let live = self
+            .live
+            .as_slice()
+            .iter()
+            .filter(|w| w.group.eq_bytes(group))
+            .count();
+        let done = self
+            .done
+            .as_slice()
+            .iter()
+            .filter(|o| o.group.eq_bytes(group))
+            .count();
         (live + done) as u32
     }
 
     /// Forks `count` workers and waits until each is in its cgroup with its settings.
     pub fn spawn(&mut self, root: &Path, req: &SpawnReq<'_>) -> Res<()> {
-        let procs = cgroup::join(cgroup::join(root.as_bytes(), req.cgroup).as_bytes(), b"cgroup.procs");
+        let procs = cgroup::join(
+            cgroup::join(root.as_bytes(), req.cgroup).as_bytes(),
+            b"cgroup.procs",
+        );
         let base = self.next_index(req.group);
-        let work = work::WORKS.iter().position(|w| core::ptr::eq(w, req.work)).unwrap_or(0);
+        let work = work::WORKS
+            .iter()
+            .position(|w| core::ptr::eq(w, req.work))
+            .unwrap_or(0);
         let first = self.live.len();
         for i in 0..req.count {
             let Some(slot) = self.used.iter().position(|u| !u) else {
@@ -126,8 +156,21 @@ impl Pool {
             };
             let s = self.shared.slot(slot);
             s.reset();
-            let ctx = Ctx { slot: s, spec: req.work, params: req.params, index: i, count: req.count };
-            let pid = sys::fork().map_err(|e| fail!("spawn", "fork for group {}: {}", Name::from_bytes(req.group), Errno(e)))?;
+            let ctx = Ctx {
+                slot: s,
+                spec: req.work,
+                params: req.params,
+                index: i,
+                count: req.count,
+            };
+            let pid = sys::fork().map_err(|e| {
+                fail!(
+                    "spawn",
+                    "fork for group {}: {}",
+                    Name::from_bytes(req.group),
+                    Errno(e)
+                )
+            })?;
             if pid == 0 {
                 child(procs.as_cstr(), &req.sched, &ctx);
             }
@@ -161,12 +204,22 @@ impl Pool {
                         return Err(fail!(
                             "spawn",
                             "worker {} {} (pid {}) failed {}: {}",
-                            w.group, w.index, w.pid, stage_name(stage),
+                            w.group,
+                            w.index,
+                            w.pid,
+                            stage_name(stage),
                             Errno(rustix::io::Errno::from_raw_os_error(errno as i32))
                         ));
                     }
                     _ if sys::now_ms() > deadline => {
-                        return Err(fail!("spawn", "worker {} {} (pid {}) not ready after {} ms", w.group, w.index, w.pid, READY_TIMEOUT_MS));
+                        return Err(fail!(
+                            "spawn",
+                            "worker {} {} (pid {}) not ready after {} ms",
+                            w.group,
+                            w.index,
+                            w.pid,
+                            READY_TIMEOUT_MS
+                        ));
                     }
                     _ => sys::sleep_ns(READY_POLL_NS),
                 }
@@ -178,16 +231,34 @@ impl Pool {
     /// `sched_setaffinity` on every live worker of `group`.
     pub fn set_affinity(&self, group: &[u8], cpus: &CpuMask) -> Res<()> {
         let set = to_cpuset(cpus);
-        for w in self.live.as_slice().iter().filter(|w| w.group.eq_bytes(group)) {
-            rustix::thread::sched_setaffinity(Pid::from_raw(w.pid), &set)
-                .map_err(|e| fail!("affinity", "worker {} {} (pid {}): {}", w.group, w.index, w.pid, Errno(e)))?;
+        for w in self
+            .live
+            .as_slice()
+            .iter()
+            .filter(|w| w.group.eq_bytes(group))
+        {
+            rustix::thread::sched_setaffinity(Pid::from_raw(w.pid), &set).map_err(|e| {
+                fail!(
+                    "affinity",
+                    "worker {} {} (pid {}): {}",
+                    w.group,
+                    w.index,
+                    w.pid,
+                    Errno(e)
+                )
+            })?;
         }
         Ok(())
     }
 
     /// Renames the cgroup of workers in `from` after a `move` op.
     pub fn moved(&mut self, from: &[u8], to: &[u8]) {
-        for w in self.live.as_mut_slice().iter_mut().filter(|w| w.cgroup.eq_bytes(from)) {
+        for w in self
+            .live
+            .as_mut_slice()
+            .iter_mut()
+            .filter(|w| w.cgroup.eq_bytes(from))
+        {
             w.cgroup = RelPath::from_bytes(to);
         }
     }
@@ -211,7 +282,7 @@ impl Pool {
             let _ = rustix::process::kill_process(pid(self.live.as_slice()[i].pid), Signal::KILL);
         }
         for &i in &chosen[..n] {
-            reap(&self.live.as_slice()[i]);
+            reap(&self.live.as_slice()[i], true);
         }
         // Remove from the back so earlier indices stay valid.
         for &i in chosen[..n].iter().rev() {
@@ -221,7 +292,11 @@ impl Pool {
         for o in outs.as_slice() {
             report(scenario, o);
             if self.done.push(o.clone()).is_err() {
-                return Err(fail!("stop", "more than {} workers in one scenario", MAX_WORKERS));
+                return Err(fail!(
+                    "stop",
+                    "more than {} workers in one scenario",
+                    MAX_WORKERS
+                ));
             }
         }
         Ok(())
@@ -232,7 +307,11 @@ impl Pool {
         let s = self.shared.slot(w.slot);
         let [cpu_ns, wait_ns, slices] = schedstat(w.pid);
         let wake = s.wake_percentile_ns(500).map(|p50| {
-            [p50, s.wake_percentile_ns(990).unwrap_or(0), s.wake_max_ns.load(Relaxed)]
+            [
+                p50,
+                s.wake_percentile_ns(990).unwrap_or(0),
+                s.wake_max_ns.load(Relaxed),
+            ]
         });
         Outcome {
             group: w.group.clone(),
@@ -256,7 +335,7 @@ impl Pool {
             let _ = rustix::process::kill_process(pid(w.pid), Signal::KILL);
         }
         for w in self.live.as_slice() {
-            reap(w);
+            reap(w, false);
         }
         self.live.clear();
         self.used = [false; MAX_SLOTS];
@@ -277,8 +356,9 @@ fn to_cpuset(m: &CpuMask) -> rustix::thread::CpuSet {
     set
 }
 
-/// Waits for a killed worker; one that ended on its own first is reported as an error.
-fn reap(w: &Worker) {
+/// Waits for a killed worker; with `check`, one that had ended on its own before is
+/// reported as an error.
+fn reap(w: &Worker, check: bool) {
     let status = loop {
         match rustix::process::waitpid(Pid::from_raw(w.pid), WaitOptions::empty()) {
             Err(rustix::io::Errno::INTR) => continue,
@@ -287,19 +367,34 @@ fn reap(w: &Worker) {
         }
     };
     let killed = status.is_some_and(|s| s.terminating_signal() == Some(Signal::KILL.as_raw()));
-    if !killed {
+    if check && !killed {
         let mut msg: Buf<160> = Buf::new();
-        let _ = core::fmt::Write::write_fmt(&mut msg, format_args!("worker {} {} (pid {}) ended before it was stopped", w.group, w.index, w.pid));
+        let _ = core::fmt::Write::write_fmt(
+            &mut msg,
+            format_args!(
+                "worker {} {} (pid {}) ended before it was stopped",
+                w.group, w.index, w.pid
+            ),
+        );
         match status {
             Some(s) if s.exit_status().is_some() => {
-                let _ = core::fmt::Write::write_fmt(&mut msg, format_args!(": exit status {}", s.exit_status().unwrap_or(0)));
+                let _ = core::fmt::Write::write_fmt(
+                    &mut msg,
+                    format_args!(": exit status {}", s.exit_status().unwrap_or(0)),
+                );
             }
             Some(s) if s.terminating_signal().is_some() => {
-                let _ = core::fmt::Write::write_fmt(&mut msg, format_args!(": signal {}", s.terminating_signal().unwrap_or(0)));
+                let _ = core::fmt::Write::write_fmt(
+                    &mut msg,
+                    format_args!(": signal {}", s.terminating_signal().unwrap_or(0)),
+                );
             }
             _ => {}
         }
-        Record::new("error").str("where", b"worker").str("msg", msg.as_bytes()).send();
+        Record::new("error")
+            .str("where", b"worker")
+            .str("msg", msg.as_bytes())
+            .send();
     }
 }
 
@@ -316,7 +411,10 @@ pub fn schedstat(pid: i32) -> [u64; 3] {
     let mut buf = [0u8; 96];
     let mut out = [0u64; 3];
     if let Ok(n) = sys::read_file(path.as_cstr(), &mut buf) {
-        for (o, f) in out.iter_mut().zip(buf[..n].split(|c| c.is_ascii_whitespace())) {
+        for (o, f) in out
+            .iter_mut()
+            .zip(buf[..n].split(|c| c.is_ascii_whitespace()))
+        {
             *o = parse_u64(f).unwrap_or(0);
         }
     }
@@ -338,7 +436,10 @@ fn report(scenario: &[u8], o: &Outcome) {
         .num("slices", o.slices)
         .str("cpus", cpus.as_bytes());
     if let Some([p50, p99, max]) = o.wake {
-        r = r.num("wake_p50_us", p50 / sys::NS_PER_US).num("wake_p99_us", p99 / sys::NS_PER_US).num("wake_max_us", max / sys::NS_PER_US);
+        r = r
+            .num("wake_p50_us", p50 / sys::NS_PER_US)
+            .num("wake_p99_us", p99 / sys::NS_PER_US)
+            .num("wake_max_us", max / sys::NS_PER_US);
     }
     r.send();
 }

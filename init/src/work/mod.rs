@@ -25,8 +25,18 @@ pub struct WorkSpec {
     pub run: Option<RunFn>,
 }
 
-const fn w(name: &'static str, keys: &'static [&'static str], defaults: &'static [u64], run: Option<RunFn>) -> WorkSpec {
-    WorkSpec { name, keys, defaults, run }
+const fn w(
+    name: &'static str,
+    keys: &'static [&'static str],
+    defaults: &'static [u64],
+    run: Option<RunFn>,
+) -> WorkSpec {
+    WorkSpec {
+        name,
+        keys,
+        defaults,
+        run,
+    }
 }
 
 /// Every work type of protocol version 1.
@@ -34,7 +44,12 @@ pub static WORKS: &[WorkSpec] = &[
     w("spin", &[], &[], Some(spin::run)),
     w("yield", &[], &[], Some(r#yield::run)),
     w("mixed", &["spin_us"], &[1000], None),
-    w("bursty", &["burst_ms", "sleep_ms"], &[10, 10], Some(bursty::run)),
+    w(
+        "bursty",
+        &["burst_ms", "sleep_ms"],
+        &[10, 10],
+        Some(bursty::run),
+    ),
     w("sleep-wake", &["sleep_us"], &[1000], None),
     w("pipe-pingpong", &[], &[], None),
     w("futex-pingpong", &[], &[], None),
@@ -69,7 +84,10 @@ impl Params {
     }
 
     pub fn get(&self, spec: &WorkSpec, key: &str) -> u64 {
-        spec.keys.iter().position(|k| *k == key).map_or(0, |i| self.vals[i])
+        spec.keys
+            .iter()
+            .position(|k| *k == key)
+            .map_or(0, |i| self.vals[i])
     }
 }
 
@@ -97,7 +115,10 @@ pub struct Beat {
 
 impl Beat {
     pub fn new(slot: &'static Slot) -> Self {
-        let mut b = Beat { slot, iterations: 0 };
+        let mut b = Beat {
+            slot,
+            iterations: 0,
+        };
         b.add(0);
         b
     }
@@ -126,7 +147,10 @@ impl Beat {
 pub fn burn(units: u64) {
     let mut x = core::hint::black_box(0x9e37_79b9_7f4a_7c15u64);
     for _ in 0..units {
-        x = core::hint::black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407));
+        x = core::hint::black_box(
+            x.wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407),
+        );
     }
     core::hint::black_box(x);
 }
