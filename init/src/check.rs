@@ -2,7 +2,7 @@
 
 use crate::buf::Buf;
 use crate::record::Record;
-use crate::sys::NS_PER_MS;
+use crate::sys::{NS_PER_MS, NS_PER_US};
 use crate::worker::{Name, Outcome, RelPath};
 
 /// Every check of protocol version 1.
@@ -75,10 +75,26 @@ pub fn evaluate(spec: &CheckSpec, outcomes: &[Outcome]) -> Verdict {
             picked.map(|o| o.max_gap_ns / NS_PER_MS).max().unwrap_or(0),
             spec.limit,
         ),
+        b"wake-latency" => wake_latency(picked, spec.limit),
         _ => Verdict {
             pass: false,
             value: 0,
             detail: Some("unsupported"),
+        },
+    }
+}
+
+/// The worst p99 wake latency (µs) among the selected sleep-wake workers.
+fn wake_latency<'a>(picked: impl Iterator<Item = &'a Outcome>, limit: u64) -> Verdict {
+    let p99s = picked
+        .filter(|o| crate::work::WORKS[o.work].name == "sleep-wake")
+        .filter_map(|o| o.wake.map(|w| w[1]));
+    match p99s.max() {
+        Some(ns) => at_most(ns / NS_PER_US, limit),
+        None => Verdict {
+            pass: false,
+            value: 0,
+            detail: Some("no sleep-wake workers woke"),
         },
     }
 }
@@ -136,6 +152,29 @@ mod tests {
         assert!(!v.pass && v.value == 1500);
         let v = evaluate(&spec("stall", 2000, None), &outs);
         assert!(v.pass);
+    }
+
+    #[test]
+    fn wake_latency_is_the_worst_p99_of_sleep_wake_workers() {
+        let sw = crate::work::WORKS
+            .iter()
+            .position(|w| w.name == "sleep-wake")
+            .unwrap();
+        let mut a = out("a", 1, 0);
+        a.work = sw;
+        a.wake = Some([10_000, 90_000, 200_000]);
+        let mut b = a.clone();
+        b.wake = Some([10_000, 300_000, 400_000]);
+        let spin = out("a", 1, 0);
+        let v = evaluate(
+            &spec("wake-latency", 250, None),
+            &[a.clone(), b, spin.clone()],
+        );
+        assert!(!v.pass && v.value == 300);
+        let v = evaluate(&spec("wake-latency", 250, None), &[a]);
+        assert!(v.pass && v.value == 90);
+        let v = evaluate(&spec("wake-latency", 250, None), &[spin]);
+        assert!(!v.pass && v.detail.is_some());
     }
 
     #[test]

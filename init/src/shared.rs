@@ -7,8 +7,31 @@ use crate::fail::{Errno, Res};
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
 
 pub const MAX_SLOTS: usize = 256;
-/// Log2 buckets of wake latency in ns: bucket i holds [2^i, 2^(i+1)).
-pub const WAKE_BUCKETS: usize = 40;
+/// Wake latency histogram in ns: log2 buckets, each split in `SUB` linear parts, so a
+/// percentile is known within 25%. Covers up to 2^41 ns (about 37 minutes).
+const SUB_BITS: u32 = 2;
+const SUB: usize = 1 << SUB_BITS;
+pub const WAKE_BUCKETS: usize = 40 * SUB;
+
+/// The histogram bucket of a latency.
+pub fn wake_bucket(ns: u64) -> usize {
+    if ns < SUB as u64 {
+        return ns as usize;
+    }
+    let exp = 63 - ns.leading_zeros();
+    let sub = (ns >> (exp - SUB_BITS)) as usize & (SUB - 1);
+    (((exp - SUB_BITS + 1) as usize) * SUB + sub).min(WAKE_BUCKETS - 1)
+}
+
+/// The largest latency that falls in bucket `b`.
+pub fn wake_bucket_max(b: usize) -> u64 {
+    if b < SUB {
+        return b as u64;
+    }
+    let exp = (b / SUB) as u32 + SUB_BITS - 1;
+    let sub = (b % SUB) as u64;
+    ((SUB as u64 + sub + 1) << (exp - SUB_BITS)) - 1
+}
 /// `sleep_until_ns` value of a worker blocked with no deadline (on a pipe, a futex).
 pub const BLOCKED: u64 = u64::MAX;
 
@@ -76,7 +99,7 @@ impl Slot {
 
     /// Worker side: record one wake-up latency.
     pub fn add_wake(&self, ns: u64) {
-        let b = (63 - ns.max(1).leading_zeros() as usize).min(WAKE_BUCKETS - 1);
+        let b = wake_bucket(ns);
         self.wake_hist[b].store(self.wake_hist[b].load(Relaxed) + 1, Relaxed);
         self.wake_count
             .store(self.wake_count.load(Relaxed) + 1, Relaxed);
@@ -97,8 +120,7 @@ impl Slot {
         for (i, b) in self.wake_hist.iter().enumerate() {
             seen += b.load(Relaxed);
             if seen >= want {
-                let upper = (1u64 << (i + 1)) - 1;
-                return Some(upper.min(self.wake_max_ns.load(Relaxed)));
+                return Some(wake_bucket_max(i).min(self.wake_max_ns.load(Relaxed)));
             }
         }
         Some(self.wake_max_ns.load(Relaxed))
@@ -160,14 +182,30 @@ mod tests {
     fn wake_percentiles_use_bucket_bounds() {
         let s = slot();
         for _ in 0..98 {
-            s.add_wake(1000); // bucket 9: 512..1023
+            s.add_wake(1000); // 896..1023
         }
-        s.add_wake(100_000); // bucket 16
+        s.add_wake(100_000); // 98304..114687
         s.add_wake(5_000_000);
         assert_eq!(s.wake_percentile_ns(500), Some(1023));
-        assert_eq!(s.wake_percentile_ns(990), Some(131_071));
+        assert_eq!(s.wake_percentile_ns(990), Some(114_687));
         assert_eq!(s.wake_percentile_ns(1000), Some(5_000_000));
         assert_eq!(slot().wake_percentile_ns(500), None);
+    }
+
+    #[test]
+    fn buckets_cover_every_latency_in_order() {
+        let mut last = 0;
+        for ns in (0..5000).chain([1 << 20, (1 << 20) + 1, u64::MAX / 2, u64::MAX]) {
+            let b = wake_bucket(ns);
+            assert!(b >= last, "{ns}");
+            last = b;
+            if b < WAKE_BUCKETS - 1 {
+                assert!(ns <= wake_bucket_max(b), "{ns} in bucket {b}");
+                assert!(b == 0 || ns > wake_bucket_max(b - 1), "{ns} in bucket {b}");
+            }
+        }
+        assert_eq!(wake_bucket_max(wake_bucket(1000)), 1023);
+        assert_eq!(wake_bucket_max(wake_bucket(800)), 895);
     }
 
     #[test]

@@ -159,3 +159,16 @@ pub fn write_file(path: &CStr, data: &[u8]) -> Result<(), Errno> {
 pub fn exists(path: &CStr) -> bool {
     rustix::fs::access(path, rustix::fs::Access::EXISTS).is_ok()
 }
+
+/// `prctl(PR_SET_TIMERSLACK, ns)`: how much later than asked the kernel may fire
+/// this thread's timers.
+pub fn set_timer_slack_ns(ns: u64) {
+    const PR_SET_TIMERSLACK: usize = 29;
+    // SAFETY: PR_SET_TIMERSLACK takes a plain integer.
+    unsafe {
+        syscall6(
+            linux_raw_sys::general::__NR_prctl,
+            [PR_SET_TIMERSLACK, ns as usize, 0, 0, 0, 0],
+        )
+    };
+}

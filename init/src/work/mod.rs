@@ -2,12 +2,14 @@
 //! forever (PID 1 kills it) and reports progress through its shared slot.
 
 mod bursty;
+mod mixed;
+mod sleep_wake;
 mod spin;
 mod r#yield;
 
 use crate::shared::Slot;
 use crate::sys::{current_cpu, now_ns};
-use core::sync::atomic::Ordering::Relaxed;
+use core::sync::atomic::Ordering::{Relaxed, Release};
 
 /// Work keys a spawn line may carry: at most this many per work type.
 pub const MAX_KEYS: usize = 4;
@@ -43,14 +45,14 @@ const fn w(
 pub static WORKS: &[WorkSpec] = &[
     w("spin", &[], &[], Some(spin::run)),
     w("yield", &[], &[], Some(r#yield::run)),
-    w("mixed", &["spin_us"], &[1000], None),
+    w("mixed", &["spin_us"], &[1000], Some(mixed::run)),
     w(
         "bursty",
         &["burst_ms", "sleep_ms"],
         &[10, 10],
         Some(bursty::run),
     ),
-    w("sleep-wake", &["sleep_us"], &[1000], None),
+    w("sleep-wake", &["sleep_us"], &[1000], Some(sleep_wake::run)),
     w("pipe-pingpong", &[], &[], None),
     w("futex-pingpong", &[], &[], None),
     w("futex-fanout", &[], &[], None),
@@ -136,9 +138,12 @@ impl Beat {
     pub fn sleep_until(&mut self, deadline_ns: u64) -> u64 {
         self.slot.sleep_until_ns.store(deadline_ns, Relaxed);
         crate::sys::sleep_until_ns(deadline_ns);
-        let late = now_ns().saturating_sub(deadline_ns);
-        self.slot.sleep_until_ns.store(0, Relaxed);
-        late
+        let now = now_ns();
+        // Stamp before clearing the flag, so the monitor never sees an old stamp on an
+        // awake worker.
+        self.slot.beat_ns.store(now, Relaxed);
+        self.slot.sleep_until_ns.store(0, Release);
+        now.saturating_sub(deadline_ns)
     }
 }
 
