@@ -126,20 +126,24 @@ impl core::fmt::Debug for Lossy<'_> {
     }
 }
 
-/// Splits one line (without its `\n`) into verb, bare word and decoded fields. Decoded
-/// values live in `scratch`, so the line borrows both.
-pub fn parse_line<'a>(raw: &'a [u8], scratch: &'a mut [u8; MAX_LINE]) -> Result<Line<'a>, ErrMsg> {
-    if raw.len() >= MAX_LINE {
-        return Err(msg(format_args!("line longer than {} bytes", MAX_LINE - 1)));
-    }
-    let mut parts = raw.split(|&c| c == b' ');
-    let verb = parts.next().unwrap_or_default();
-    if !is_word(verb) {
-        return Err(msg(format_args!("bad verb {:?}", Lossy(verb))));
-    }
-    let mut ranges = [(0usize, 0usize, 0usize, 0usize, false); MAX_FIELDS];
+/// Where a field's key and value are: the key in the raw line, the value there too or,
+/// when it had escapes, decoded in the scratch buffer.
+#[derive(Clone, Copy, Default)]
+struct Span {
+    key: (usize, usize),
+    val: (usize, usize),
+    decoded: bool,
+}
+
+/// The fields of a line after its verb, as spans; decodes escaped values into `scratch`.
+fn split_fields<'a>(
+    raw: &'a [u8],
+    rest: impl Iterator<Item = &'a [u8]>,
+    scratch: &mut [u8; MAX_LINE],
+    spans: &mut [Span; MAX_FIELDS],
+) -> Result<(usize, Option<&'a [u8]>), ErrMsg> {
     let (mut count, mut used, mut bare) = (0, 0, None);
-    for (pos, part) in parts.enumerate() {
+    for (pos, part) in rest.enumerate() {
         if part.is_empty() {
             return Err(msg(format_args!(
                 "empty field (fields are separated by exactly one space)"
@@ -162,17 +166,40 @@ pub fn parse_line<'a>(raw: &'a [u8], scratch: &'a mut [u8; MAX_LINE]) -> Result<
         if count == MAX_FIELDS {
             return Err(msg(format_args!("more than {MAX_FIELDS} fields")));
         }
-        let kstart = key.as_ptr() as usize - raw.as_ptr() as usize;
-        let vstart = val.as_ptr() as usize - raw.as_ptr() as usize;
+        let offset = |s: &[u8]| s.as_ptr() as usize - raw.as_ptr() as usize;
+        let mut span = Span {
+            key: (offset(key), key.len()),
+            val: (offset(val), val.len()),
+            decoded: false,
+        };
         if val.contains(&b'%') {
             let n = decode(val, &mut scratch[used..])?;
-            ranges[count] = (kstart, key.len(), used, n, true);
+            span = Span {
+                val: (used, n),
+                decoded: true,
+                ..span
+            };
             used += n;
-        } else {
-            ranges[count] = (kstart, key.len(), vstart, val.len(), false);
         }
+        spans[count] = span;
         count += 1;
     }
+    Ok((count, bare))
+}
+
+/// Splits one line (without its `\n`) into verb, bare word and decoded fields. Decoded
+/// values live in `scratch`, so the line borrows both.
+pub fn parse_line<'a>(raw: &'a [u8], scratch: &'a mut [u8; MAX_LINE]) -> Result<Line<'a>, ErrMsg> {
+    if raw.len() >= MAX_LINE {
+        return Err(msg(format_args!("line longer than {} bytes", MAX_LINE - 1)));
+    }
+    let mut parts = raw.split(|&c| c == b' ');
+    let verb = parts.next().unwrap_or_default();
+    if !is_word(verb) {
+        return Err(msg(format_args!("bad verb {:?}", Lossy(verb))));
+    }
+    let mut spans = [Span::default(); MAX_FIELDS];
+    let (count, bare) = split_fields(raw, parts, scratch, &mut spans)?;
     let scratch: &'a [u8] = scratch;
     let mut line = Line {
         verb: as_str(verb),
@@ -180,22 +207,14 @@ pub fn parse_line<'a>(raw: &'a [u8], scratch: &'a mut [u8; MAX_LINE]) -> Result<
         fields: [Field { key: "", val: &[] }; MAX_FIELDS],
         count,
     };
-    for (i, &(ks, kl, vs, vl, decoded)) in ranges[..count].iter().enumerate() {
-        let val = if decoded {
-            &scratch[vs..vs + vl]
-        } else {
-            &raw[vs..vs + vl]
-        };
+    for (field, sp) in line.fields.iter_mut().zip(&spans[..count]) {
+        let key = as_str(&raw[sp.key.0..sp.key.0 + sp.key.1]);
+        let src = if sp.decoded { scratch } else { raw };
+        let val = &src[sp.val.0..sp.val.0 + sp.val.1];
         if core::str::from_utf8(val).is_err() {
-            return Err(msg(format_args!(
-                "value of {} is not UTF-8",
-                as_str(&raw[ks..ks + kl])
-            )));
+            return Err(msg(format_args!("value of {key} is not UTF-8")));
         }
-        line.fields[i] = Field {
-            key: as_str(&raw[ks..ks + kl]),
-            val,
-        };
+        *field = Field { key, val };
     }
     Ok(line)
 }
