@@ -532,6 +532,15 @@ pub fn fetch_source(dest: Option<&Path>) -> Result<PathBuf, KbuildError> {
     result.map(|()| tree)
 }
 
+/// The tree to build: `source` when given, else the fetched one (fetching it first when
+/// it is missing).
+pub fn source_or_fetch(source: Option<&Path>) -> Result<PathBuf, KbuildError> {
+    match source {
+        Some(dir) => Ok(dir.to_path_buf()),
+        None => fetch_source(None),
+    }
+}
+
 fn install_source_package() -> Result<(), KbuildError> {
     let mut apt = Command::new("apt-get");
     apt.args(["install", "-y", SOURCE_PACKAGE])

@@ -161,6 +161,18 @@ pub struct KernelFeatures {
     pub config: Option<KernelConfig>,
 }
 
+impl fmt::Display for KernelFeatures {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let release = self.release.as_deref().unwrap_or("unknown release");
+        let sched_ext = match self.has_sched_ext {
+            Some(true) => "yes",
+            Some(false) => "no (CONFIG_SCHED_CLASS_EXT is not set)",
+            None => "unknown",
+        };
+        write!(f, "{release}: sched_ext {sched_ext}; from {}", self.source)
+    }
+}
+
 /// Errors reading a kernel image.
 #[derive(Debug)]
 pub enum KconfigError {

@@ -70,3 +70,43 @@ fn boot_without_initramfs(image: &std::path::Path) -> String {
         .expect("qemu-system-x86_64 runs");
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
+
+/// An option whose dependencies cannot be met is named before any compiling starts.
+#[test]
+#[ignore = "configures a kernel tree: about a minute of CPU"]
+fn options_that_do_not_stick_are_named() {
+    let scratch = std::env::temp_dir().join(format!("schedbox-kbuild-{}", std::process::id()));
+    let opts = BuildOptions {
+        fragment: format!(
+            "{}CONFIG_SCHEDBOX_NO_SUCH_OPTION=y\n# CONFIG_PRINTK is not set\n",
+            kbuild::FRAGMENT
+        ),
+        cache_dir: scratch.join("kernels"),
+        build_dir: Some(scratch.join("build")),
+        ..BuildOptions::default()
+    };
+    let err = kbuild::build(&source(), &opts).unwrap_err();
+    std::fs::remove_dir_all(&scratch).unwrap();
+    let kbuild::KbuildError::OptionsDidNotStick { unmet, .. } = &err else {
+        panic!("{err}")
+    };
+    let names: Vec<&str> = unmet.iter().map(|m| m.name.as_str()).collect();
+    assert!(names.contains(&"SCHEDBOX_NO_SUCH_OPTION"), "{err}");
+    assert!(err
+        .to_string()
+        .contains("CONFIG_SCHEDBOX_NO_SUCH_OPTION wanted y but it is absent"));
+}
+
+/// Untars Debian's linux-source into a fresh folder (installing the package if needed).
+#[test]
+#[ignore = "untars a kernel tree: a minute and 1.5 GB of disk"]
+fn fetches_a_source_tree() {
+    let dest = std::env::temp_dir().join(format!("schedbox-fetch-{}", std::process::id()));
+    let tree = kbuild::fetch_source(Some(&dest)).unwrap_or_else(|e| panic!("{e}"));
+    let version = kbuild::source_version(&tree);
+    let again = kbuild::fetch_source(Some(&dest)).unwrap();
+    std::fs::remove_dir_all(&dest).unwrap();
+    assert_eq!(tree, dest.join("linux-source-6.12"));
+    assert_eq!(again, tree);
+    assert!(version.unwrap().starts_with("6.12."));
+}

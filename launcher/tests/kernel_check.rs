@@ -16,6 +16,10 @@ fn scx_bzimage_has_sched_ext_in_its_embedded_config() {
     assert_eq!(features.source, ConfigSource::Ikconfig);
     assert_eq!(features.has_sched_ext, Some(true));
     assert_eq!(features.release.as_deref(), Some("6.12.117"));
+    assert_eq!(
+        features.to_string(),
+        "6.12.117: sched_ext yes; from embedded config (IKCONFIG)"
+    );
     let config = features.config.unwrap();
     assert_eq!(config.get("IKCONFIG"), Some("y"));
     // The embedded config is the one shipped beside it.
