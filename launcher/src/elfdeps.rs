@@ -75,6 +75,10 @@ pub enum ElfError {
         needed_by: PathBuf,
         searched: Vec<PathBuf>,
     },
+    InterpreterNotFound {
+        path: PathBuf,
+        needed_by: PathBuf,
+    },
 }
 
 impl fmt::Display for ElfError {
@@ -99,6 +103,13 @@ impl fmt::Display for ElfError {
             ElfError::Malformed { path, what } => {
                 write!(f, "{} is a malformed ELF file: {what}", path.display())
             }
+            ElfError::InterpreterNotFound { path, needed_by } => write!(
+                f,
+                "{} needs the loader {}, which this host lacks; pack a program built for \
+                 this host, or a static one",
+                needed_by.display(),
+                path.display()
+            ),
             ElfError::LibraryNotFound {
                 name,
                 needed_by,
@@ -358,7 +369,14 @@ pub fn resolve_with(binary: &Path, search: &SearchPath) -> Result<Dependencies, 
         libraries: Vec::new(),
     };
     if let Some(interp) = &info.interpreter {
-        walk.remember(interp, read_elf(interp).ok().and_then(|i| i.soname));
+        let interp_info = read_elf(interp).map_err(|e| match e {
+            ElfError::Read { .. } => ElfError::InterpreterNotFound {
+                path: interp.clone(),
+                needed_by: binary.into(),
+            },
+            other => other,
+        })?;
+        walk.remember(interp, interp_info.soname);
     }
     let mut queue = VecDeque::from([Object {
         path: origin,
@@ -415,9 +433,12 @@ impl Walk<'_> {
                 continue;
             }
             let (path, found) = self.find(name, object, &origin, &rpaths)?;
+            self.seen.insert(name.clone());
+            if self.seen.contains(&*path.to_string_lossy()) {
+                continue;
+            }
             let info = read_elf(&path)?;
             self.remember(&path, info.soname.clone());
-            self.seen.insert(name.clone());
             self.libraries.push(Library {
                 name: name.clone(),
                 path: path.clone(),

@@ -328,7 +328,8 @@ fn configure(source: &Path, build_dir: &Path, opts: &BuildOptions) -> Result<(),
 /// Copies the results into the cache: a temporary folder renamed into place, so that a
 /// cache entry is complete or absent.
 fn publish(build_dir: &Path, out: &Path) -> Result<(), KbuildError> {
-    let staging = out.with_extension(format!("tmp-{}", std::process::id()));
+    let key = out.file_name().unwrap_or_default().to_string_lossy();
+    let staging = out.with_file_name(format!(".{key}.tmp-{}", std::process::id()));
     let _ = fs::remove_dir_all(&staging);
     fs::create_dir_all(&staging).map_err(io_error(format!("create {}", staging.display())))?;
     for (from, to) in [(IMAGE_IN_TREE, "bzImage"), (".config", "config")] {

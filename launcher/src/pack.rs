@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use crate::elfdeps::{self, ElfError, Found, DEFAULT_DIRS};
 
@@ -154,19 +154,14 @@ pub fn pack_binary(binary: &Path, guest_path: &str) -> Result<Vec<Entry>, PackEr
 }
 
 fn check_guest_path(path: &str) -> Result<(), PackError> {
-    let bad = || PackError::BadGuestPath { path: path.into() };
-    let p = Path::new(path);
-    if !p.is_absolute() || path.ends_with('/') || path.contains("//") {
-        return Err(bad());
+    let mut parts = path.split('/');
+    let absolute = parts.next() == Some("");
+    let normal = parts.all(|p| !p.is_empty() && p != "." && p != "..");
+    if absolute && normal && path.len() > 1 {
+        Ok(())
+    } else {
+        Err(PackError::BadGuestPath { path: path.into() })
     }
-    let normal = p
-        .components()
-        .skip(1)
-        .all(|c| matches!(c, Component::Normal(_)));
-    if !normal || p.components().count() < 2 {
-        return Err(bad());
-    }
-    Ok(())
 }
 
 /// A library that the guest loader would not find at its packed path: found through
@@ -237,7 +232,9 @@ impl Tree {
         let real = canonical(path)?;
         let (data, perm) = read_file(Path::new(&real))?;
         let named = path.to_string_lossy();
-        if named != real {
+        // A relative DT_NEEDED path depends on the guest's working directory: only the
+        // real file is packed then.
+        if named != real && path.is_absolute() {
             self.add(&named, real.clone().into_bytes(), LINK_MODE);
         }
         self.add(&real, data, S_IFREG | perm);

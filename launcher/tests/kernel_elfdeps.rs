@@ -177,3 +177,15 @@ fn a_kernel_is_not_a_program() {
     let err = elfdeps::resolve(&shared_kernels().join("scx/bzImage")).unwrap_err();
     assert!(matches!(err, ElfError::NotElf { .. }), "{err}");
 }
+
+#[test]
+fn a_missing_interpreter_is_named() {
+    let scratch = Scratch::new("interp");
+    let binary = scratch.link("alien", &["-Wl,--dynamic-linker=/nonexistent/ld-sbx.so.1"]);
+    let err = elfdeps::resolve(&binary).unwrap_err();
+    assert!(matches!(err, ElfError::InterpreterNotFound { .. }), "{err}");
+    assert!(
+        err.to_string().contains("/nonexistent/ld-sbx.so.1"),
+        "{err}"
+    );
+}
