@@ -1,13 +1,13 @@
 //! A packed dynamic program runs in a real guest: /bin/ls with its loader and libraries,
 //! started by a tiny static init under QEMU (TCG) with the shared sched_ext kernel.
 
+mod kernel_guest;
+
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
+use kernel_guest::{shared_kernels, Guest};
 use schedbox::pack::{self, Entry};
-
-const QEMU_TIMEOUT_S: &str = "120";
 
 /// Mounts /dev and /proc, runs the payload, reports its exit status, powers off.
 const INIT_C: &str = r#"
@@ -36,10 +36,6 @@ int main(void) {
 }
 "#;
 
-fn shared_kernel() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/kernels/scx/bzImage")
-}
-
 fn write_entry(root: &Path, entry: &Entry) {
     let path = root.join(entry.path.trim_start_matches('/'));
     if entry.is_dir() {
@@ -54,55 +50,14 @@ fn write_entry(root: &Path, entry: &Entry) {
     }
 }
 
-fn run(dir: &Path, program: &str, args: &[&str]) {
-    let status = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .status()
-        .unwrap();
-    assert!(status.success(), "{program} {args:?}");
-}
-
 #[test]
 fn packed_ls_runs_in_a_guest_without_ld_so_cache() {
-    let scratch = std::env::temp_dir().join(format!("schedbox-packguest-{}", std::process::id()));
-    let root = scratch.join("root");
-    let _ = std::fs::remove_dir_all(&scratch);
-    for dir in ["dev", "proc"] {
-        std::fs::create_dir_all(root.join(dir)).unwrap();
-    }
-    std::fs::write(scratch.join("init.c"), INIT_C).unwrap();
-    run(
-        &scratch,
-        "cc",
-        &["-static", "-O1", "-o", "root/init", "init.c"],
-    );
+    let guest = Guest::new("packguest", INIT_C);
     for entry in pack::pack_binary(Path::new("/bin/ls"), "/payload/ls/ls").unwrap() {
-        write_entry(&root, &entry);
+        write_entry(&guest.root(), &entry);
     }
-    assert!(!root.join("etc/ld.so.cache").exists());
-    run(
-        &root,
-        "sh",
-        &["-c", "find . | cpio -o -H newc --quiet > ../initrd"],
-    );
-
-    let output = Command::new("timeout")
-        .args([
-            QEMU_TIMEOUT_S,
-            "qemu-system-x86_64",
-            "-nographic",
-            "-no-reboot",
-        ])
-        .args(["-m", "256", "-smp", "1", "-display", "none", "-kernel"])
-        .arg(shared_kernel())
-        .arg("-initrd")
-        .arg(scratch.join("initrd"))
-        .args(["-append", "console=ttyS0 panic=-1 quiet"])
-        .output()
-        .expect("qemu-system-x86_64 runs");
-    std::fs::remove_dir_all(&scratch).unwrap();
-    let console = String::from_utf8_lossy(&output.stdout);
+    assert!(!guest.root().join("etc/ld.so.cache").exists());
+    let console = guest.boot(&shared_kernels().join("scx/bzImage"), 1);
     assert!(console.contains("PAYLOAD status=0"), "{console}");
     // ls listed the guest's root: the packed tree.
     for name in ["init", "lib64", "payload", "usr"] {
