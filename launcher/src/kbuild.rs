@@ -23,7 +23,8 @@ const SOURCE_TARBALL: &str = "/usr/src/linux-source-6.12.tar.xz";
 const SOURCE_DIR_NAME: &str = "linux-source-6.12";
 
 const FRAGMENT_FILE: &str = "schedbox.config";
-const LOG_FILE: &str = "schedbox-build.log";
+/// make's output, in the build folder.
+pub const LOG_FILE: &str = "schedbox-build.log";
 const IMAGE_IN_TREE: &str = "arch/x86/boot/bzImage";
 const LOG_TAIL_LINES: usize = 25;
 /// Commands the build needs, with the Debian package that provides each.
@@ -240,18 +241,22 @@ pub fn build(source: &Path, opts: &BuildOptions) -> Result<BuiltKernel, KbuildEr
         return Ok(built(true));
     }
     check_tools()?;
-    let build_dir = match &opts.build_dir {
-        Some(dir) => dir.clone(),
-        None => opts
-            .cache_dir
-            .join("build")
-            .join(hex(fnv1a(source.as_os_str().as_encoded_bytes()))),
-    };
+    let build_dir = build_dir(&source, opts);
     configure(&source, &build_dir, opts)?;
     let jobs = format!("-j{}", opts.jobs.max(1));
     Make::new(&source, &build_dir, opts.verbose).run(&[&jobs, "bzImage"])?;
     publish(&build_dir, &out)?;
     Ok(built(false))
+}
+
+/// The `O=` folder a build of `source` uses; make's output goes to `LOG_FILE` in it.
+pub fn build_dir(source: &Path, opts: &BuildOptions) -> PathBuf {
+    if let Some(dir) = &opts.build_dir {
+        return dir.clone();
+    }
+    let source = fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf());
+    let id = hex(fnv1a(source.as_os_str().as_encoded_bytes()));
+    opts.cache_dir.join("build").join(id)
 }
 
 fn is_complete(kernel: &BuiltKernel) -> bool {
