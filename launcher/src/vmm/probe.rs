@@ -171,7 +171,7 @@ fn probe(spin_only: bool) -> Result<(), String> {
         Arc::new(Mutex::new(DonePort(done.clone()))),
     )
     .map_err(|e| e.to_string())?;
-    let end = run_bounded(fd, bus)?;
+    let end = run_bounded(fd, bus, &mem)?;
     check_results(
         &mem,
         &end,
@@ -223,7 +223,7 @@ struct ProbeEnd {
 }
 
 /// Runs the vCPU on its own thread; kicks it out if it takes longer than [`PROBE_LIMIT`].
-fn run_bounded(mut fd: VcpuFd, bus: PortBus) -> Result<ProbeEnd, String> {
+fn run_bounded(mut fd: VcpuFd, bus: PortBus, mem: &GuestMemory) -> Result<ProbeEnd, String> {
     let exit = Arc::new(ExitState::new());
     let thread_exit = exit.clone();
     let (tx, rx) = channel();
@@ -243,7 +243,13 @@ fn run_bounded(mut fd: VcpuFd, bus: PortBus) -> Result<ProbeEnd, String> {
     let end = rx.recv_timeout(PROBE_LIMIT);
     if end.is_err() {
         exit.finish(VmExit::Killed);
-        kick::stop_all(std::slice::from_ref(&thread), PROBE_LIMIT);
+        if !kick::stop_all(std::slice::from_ref(&thread), PROBE_LIMIT) {
+            // Leave the thread and keep its memory mapped rather than hang or unmap it.
+            std::mem::forget(mem.clone());
+            return Err(format!(
+                "the probe guest's vCPU did not stop within {PROBE_LIMIT:?}"
+            ));
+        }
     }
     let _ = thread.join();
     end.map_err(|_| {
