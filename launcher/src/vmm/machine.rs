@@ -1,7 +1,7 @@
 //! A whole VM: KVM, memory, irqchip and PIT, devices, vCPU threads, and the thread that
 //! ends it all and reports why.
 
-use std::sync::mpsc::Sender;
+use std::sync::mpsc::{channel, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -124,6 +124,17 @@ pub fn start(config: &MachineConfig, events: Sender<VmEvent>) -> Result<RunningV
         fds.push(vcpu::create(&vm, &supported, index, config.cpus, true)?);
     }
     regs::setup(&fds[0], &memory, entry)?;
+    // The supervisor starts first: once vCPUs run, nothing they use may be dropped early.
+    let (handoff, handed) = channel::<(Vec<JoinHandle<()>>, Resources)>();
+    let supervisor_exit = exit.clone();
+    let supervisor = std::thread::Builder::new()
+        .name("vm-supervisor".into())
+        .spawn(move || {
+            if let Ok((threads, resources)) = handed.recv() {
+                supervise(&supervisor_exit, threads, resources, &events);
+            }
+        })
+        .map_err(VmmError::Thread)?;
     let threads = spawn_vcpus(fds, Arc::new(bus), &exit)?;
     let resources = Resources {
         _kvm: kvm,
@@ -131,11 +142,8 @@ pub fn start(config: &MachineConfig, events: Sender<VmEvent>) -> Result<RunningV
         memory,
         uarts,
     };
-    let supervisor_exit = exit.clone();
-    let supervisor = std::thread::Builder::new()
-        .name("vm-supervisor".into())
-        .spawn(move || supervise(&supervisor_exit, threads, resources, &events))
-        .map_err(VmmError::Thread)?;
+    // The supervisor only ends after receiving this, so the send cannot fail.
+    let _ = handoff.send((threads, resources));
     Ok(RunningVm {
         exit,
         supervisor: Some(supervisor),
