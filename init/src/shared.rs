@@ -59,10 +59,13 @@ pub struct Slot {
 }
 
 impl Slot {
+    /// Clears the slot for a new worker, whose progress is then counted from now.
     pub fn reset(&self) {
+        // A worker not yet run since its fork has made no progress since the fork,
+        // not since boot.
+        self.beat_ns.store(crate::sys::now_ns(), Relaxed);
         for a in [
             &self.progress,
-            &self.beat_ns,
             &self.sleep_until_ns,
             &self.wake_count,
             &self.wake_max_ns,
