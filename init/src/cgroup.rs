@@ -1,7 +1,8 @@
 //! The cgroup2 tree: `/sys/fs/cgroup/schedbox/<scenario>/<path>`, with the controllers
 //! enabled on every cgroup that gets children.
 
-use crate::buf::Buf;
+use crate::buf::{parse_u64, Buf};
+use crate::cpulist::CpuMask;
 use crate::fail::{Errno, Res};
 use crate::{fail, sys};
 use rustix::fs::Mode;
@@ -133,6 +134,50 @@ pub fn move_all(root: &Path, from: &[u8], to: &[u8]) -> Res<()> {
     Ok(())
 }
 
+/// Reads `root/rel/file`, without its trailing newline; None when unreadable.
+pub fn read<'b>(root: &[u8], rel: &[u8], file: &[u8], buf: &'b mut [u8]) -> Option<&'b [u8]> {
+    let path = join(join(root, rel).as_bytes(), file);
+    let n = sys::read_file(path.as_cstr(), buf).ok()?;
+    Some(crate::buf::trim_end(&buf[..n]))
+}
+
+/// `cpuset.cpus.effective`: the CPUs the cgroup's tasks may run on; None without the
+/// cpuset controller.
+pub fn effective_cpus(root: &[u8], rel: &[u8]) -> Option<CpuMask> {
+    let mut buf = [0u8; 512];
+    CpuMask::parse(read(root, rel, b"cpuset.cpus.effective", &mut buf)?)
+}
+
+/// `usage_usec` of `cpu.stat`: CPU time the cgroup's tasks used since it was made.
+pub fn usage_usec(root: &[u8], rel: &[u8]) -> Option<u64> {
+    let mut buf = [0u8; 1024];
+    let text = read(root, rel, b"cpu.stat", &mut buf)?;
+    let line = text
+        .split(|&c| c == b'\n')
+        .find(|l| l.starts_with(b"usage_usec "))?;
+    parse_u64(&line[b"usage_usec ".len()..])
+}
+
+/// `cpu.max` as (quota, period) in µs; the quota is None for `max` (no limit).
+pub fn cpu_max(root: &[u8], rel: &[u8]) -> Option<(Option<u64>, u64)> {
+    let mut buf = [0u8; 64];
+    let text = read(root, rel, b"cpu.max", &mut buf)?;
+    let mut parts = text.split(|&c| c == b' ');
+    let quota = parts.next()?;
+    let period = parse_u64(parts.next()?)?;
+    if quota == b"max" {
+        Some((None, period))
+    } else {
+        Some((Some(parse_u64(quota)?), period))
+    }
+}
+
+/// `cpu.weight` (1..10000, 100 by default).
+pub fn weight(root: &[u8], rel: &[u8]) -> Option<u64> {
+    let mut buf = [0u8; 32];
+    parse_u64(read(root, rel, b"cpu.weight", &mut buf)?)
+}
+
 /// True while `dir` or a descendant still has tasks (`populated 1` in cgroup.events).
 fn populated(dir: &[u8]) -> bool {
     let mut buf = [0u8; 256];
@@ -182,5 +227,33 @@ mod tests {
         assert_eq!(join(b"/a", b"b").as_bytes(), b"/a/b");
         assert_eq!(join(b"/a/", b"b").as_bytes(), b"/a/b");
         assert_eq!(join(b"/a", b"").as_bytes(), b"/a");
+    }
+
+    #[test]
+    fn reads_cpu_controller_files() {
+        let dir = std::env::temp_dir().join(format!("sbx-cgroup-{}", std::process::id()));
+        let cg = dir.join("g");
+        std::fs::create_dir_all(&cg).unwrap();
+        let files = [
+            (
+                "cpu.stat",
+                "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n",
+            ),
+            ("cpu.max", "20000 100000\n"),
+            ("cpu.weight", "400\n"),
+            ("cpuset.cpus.effective", "0-1\n"),
+        ];
+        for (f, text) in files {
+            std::fs::write(cg.join(f), text).unwrap();
+        }
+        let root = dir.to_str().unwrap().as_bytes();
+        assert_eq!(usage_usec(root, b"g"), Some(1500));
+        assert_eq!(cpu_max(root, b"g"), Some((Some(20000), 100_000)));
+        assert_eq!(weight(root, b"g"), Some(400));
+        assert_eq!(effective_cpus(root, b"g"), CpuMask::parse(b"0-1"));
+        std::fs::write(cg.join("cpu.max"), "max 100000\n").unwrap();
+        assert_eq!(cpu_max(root, b"g"), Some((None, 100_000)));
+        assert_eq!(weight(root, b"missing"), None);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,9 +1,12 @@
 //! Checks evaluated at the end of a scenario over its workers' outcomes.
 
 use crate::buf::Buf;
+use crate::cgroup;
+use crate::monitor::Usage;
 use crate::record::Record;
 use crate::sys::{NS_PER_MS, NS_PER_US};
 use crate::worker::{Name, Outcome, RelPath};
+use core::fmt::Write;
 
 /// Every check of protocol version 1.
 pub const NAMES: &[&str] = &[
@@ -39,63 +42,294 @@ impl CheckSpec {
     }
 }
 
+/// What a check's detail says: who or what is to blame, or why it could not be judged.
+pub type Detail = Buf<256>;
+
 pub struct Verdict {
     pub pass: bool,
     pub value: u64,
-    pub detail: Option<&'static str>,
+    /// Empty for none.
+    pub detail: Detail,
+}
+
+/// What the checks look at once a scenario's workers are stopped.
+pub struct Scene<'a> {
+    pub outcomes: &'a [Outcome],
+    /// The scenario's root cgroup: check cgroups are relative to it.
+    pub root: &'a [u8],
+    pub usage: &'a [Usage],
+    /// Problem lines the kernel logged during the scenario and the first of them, or
+    /// why the log was not read.
+    pub kmsg: Result<(u64, &'a [u8]), &'static str>,
+}
+
+fn detail(args: core::fmt::Arguments<'_>) -> Detail {
+    let mut d = Detail::new();
+    let _ = d.write_fmt(args);
+    d
+}
+
+/// A check that could not be judged: it fails, saying why.
+fn cannot(why: core::fmt::Arguments<'_>) -> Verdict {
+    Verdict {
+        pass: false,
+        value: 0,
+        detail: detail(why),
+    }
 }
 
 /// At most the limit passes.
-fn at_most(value: u64, limit: u64) -> Verdict {
+fn at_most(value: u64, limit: u64, detail: Detail) -> Verdict {
     Verdict {
         pass: value <= limit,
         value,
-        detail: None,
+        detail,
     }
 }
 
-pub fn evaluate(spec: &CheckSpec, outcomes: &[Outcome]) -> Verdict {
-    let mut picked = outcomes.iter().filter(|o| spec.selects(o)).peekable();
-    let none = picked.peek().is_none();
-    match spec.name.as_bytes() {
-        b"progress" if none => Verdict {
-            pass: false,
-            value: 0,
-            detail: Some("no workers"),
-        },
-        b"progress" => {
-            let value = picked.map(|o| o.iterations).min().unwrap_or(0);
-            Verdict {
-                pass: value >= spec.limit,
-                value,
-                detail: None,
-            }
-        }
-        b"stall" => at_most(
-            picked.map(|o| o.max_gap_ns / NS_PER_MS).max().unwrap_or(0),
-            spec.limit,
-        ),
-        b"wake-latency" => wake_latency(picked, spec.limit),
-        _ => Verdict {
-            pass: false,
-            value: 0,
-            detail: Some("unsupported"),
-        },
+/// A worker as details name it: `group/index/pid`.
+struct Who<'a>(&'a Outcome);
+
+impl core::fmt::Display for Who<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}/{}/{}", self.0.group, self.0.index, self.0.pid)
     }
+}
+
+pub fn evaluate(spec: &CheckSpec, scene: &Scene<'_>) -> Verdict {
+    let picked = || scene.outcomes.iter().filter(|o| spec.selects(o));
+    let limit = spec.limit;
+    match spec.name.as_bytes() {
+        b"progress" => progress(picked(), limit),
+        b"stall" => match picked().max_by_key(|o| o.max_gap_ns) {
+            Some(o) => at_most(
+                o.max_gap_ns / NS_PER_MS,
+                limit,
+                detail(format_args!("{}", Who(o))),
+            ),
+            None => at_most(0, limit, Detail::new()),
+        },
+        b"isolation" => isolation(picked(), limit),
+        b"fairness" => fairness(picked(), limit),
+        b"weight" => weight(picked(), scene.root, limit),
+        b"bandwidth" => bandwidth(spec, scene),
+        b"wake-latency" => wake_latency(picked(), limit),
+        b"kernel-log" => match scene.kmsg {
+            Ok((count, first)) => at_most(count, limit, Detail::from_bytes(first)),
+            Err(why) => cannot(format_args!("{why}")),
+        },
+        b"scheduler" => scheduler(spec, scene),
+        _ => cannot(format_args!("unsupported")),
+    }
+}
+
+/// The fewest iterations of a worker; one with none was starved for the whole scenario.
+fn progress<'a>(picked: impl Iterator<Item = &'a Outcome>, limit: u64) -> Verdict {
+    let Some(o) = picked.min_by_key(|o| o.iterations) else {
+        return cannot(format_args!("no workers"));
+    };
+    let what = if o.iterations == 0 {
+        "starved"
+    } else {
+        "slowest"
+    };
+    Verdict {
+        pass: o.iterations >= limit,
+        value: o.iterations,
+        detail: detail(format_args!("{what} {}", Who(o))),
+    }
+}
+
+/// Samples in which a worker had run outside its cgroup's effective cpuset.
+fn isolation<'a>(picked: impl Iterator<Item = &'a Outcome> + Clone, limit: u64) -> Verdict {
+    if picked.clone().next().is_none() {
+        return cannot(format_args!("no workers"));
+    }
+    if picked.clone().all(|o| o.iso.cpuset.is_empty()) {
+        return cannot(format_args!(
+            "no cpuset known (is the cpuset controller missing?)"
+        ));
+    }
+    let value = picked.clone().map(|o| o.iso.violations).sum();
+    let mut d = Detail::new();
+    if let Some(o) = picked.clone().find(|o| o.iso.violations > 0) {
+        let mut set: Buf<128> = Buf::new();
+        o.iso.cpuset.write_list(&mut set);
+        let cpu = o.iso.bad_cpu.unwrap_or(0);
+        d = detail(format_args!(
+            "{} ran on CPU {cpu} outside cpuset {set}",
+            Who(o)
+        ));
+    }
+    at_most(value, limit, d)
+}
+
+/// Spread of CPU time among the selected workers: (max - min) / mean, per mille.
+fn fairness<'a>(picked: impl Iterator<Item = &'a Outcome> + Clone, limit: u64) -> Verdict {
+    let n = picked.clone().count() as u64;
+    let (Some(lo), Some(hi)) = (
+        picked.clone().min_by_key(|o| o.cpu_ns),
+        picked.clone().max_by_key(|o| o.cpu_ns),
+    ) else {
+        return cannot(format_args!("no workers"));
+    };
+    if n < 2 {
+        return cannot(format_args!("fairness needs 2 or more workers, got {n}"));
+    }
+    let total: u64 = picked.map(|o| o.cpu_ns).sum();
+    if total == 0 {
+        return cannot(format_args!("the workers got no CPU time"));
+    }
+    let value = permille(hi.cpu_ns - lo.cpu_ns, total / n);
+    let d = detail(format_args!(
+        "least {} {} ms, most {} {} ms",
+        Who(lo),
+        lo.cpu_ns / NS_PER_MS,
+        Who(hi),
+        hi.cpu_ns / NS_PER_MS
+    ));
+    at_most(value, limit, d)
+}
+
+/// `a / b` in per mille, saturating; b = 0 counts as infinitely far off.
+fn permille(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        return u64::MAX;
+    }
+    u64::try_from(u128::from(a) * 1000 / u128::from(b)).unwrap_or(u64::MAX)
+}
+
+/// For cgroups with `(weight, usage)`, the worst relative deviation of a cgroup's share
+/// of the usage from its share of the weights, per mille, and which cgroup it was.
+pub fn worst_weight_deviation(groups: &[(u64, u64)]) -> Option<(u64, usize)> {
+    let total_w: u128 = groups.iter().map(|g| u128::from(g.0)).sum();
+    let total_u: u128 = groups.iter().map(|g| u128::from(g.1)).sum();
+    if total_w == 0 || total_u == 0 {
+        return None;
+    }
+    // |u/U - w/W| / (w/W) = |u*W - w*U| / (w*U)
+    let dev = |&(w, u): &(u64, u64)| {
+        let (w, u) = (u128::from(w), u128::from(u));
+        let off = (u * total_w).abs_diff(w * total_u);
+        u64::try_from(off * 1000 / (w * total_u).max(1)).unwrap_or(u64::MAX)
+    };
+    // The first of equally bad cgroups.
+    groups
+        .iter()
+        .map(dev)
+        .enumerate()
+        .map(|(i, d)| (d, i))
+        .max_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)))
+}
+
+const MAX_WEIGHT_GROUPS: usize = 16;
+static EMPTY: RelPath = RelPath::new();
+
+/// CPU time share vs `cpu.weight` share across the cgroups holding the selected
+/// workers. Meaningful only when those cgroups are siblings whose workers compete for
+/// the same CPUs the whole time (always runnable, confined to a shared cpuset):
+/// otherwise idle CPUs let every cgroup have what it asks for, whatever its weight.
+fn weight<'a>(picked: impl Iterator<Item = &'a Outcome>, root: &[u8], limit: u64) -> Verdict {
+    let mut names: [&RelPath; MAX_WEIGHT_GROUPS] = [&EMPTY; MAX_WEIGHT_GROUPS];
+    let mut groups = [(0u64, 0u64); MAX_WEIGHT_GROUPS];
+    let mut n = 0;
+    for o in picked {
+        let cg = &o.cgroup;
+        let i = match names[..n]
+            .iter()
+            .position(|c| c.as_bytes() == cg.as_bytes())
+        {
+            Some(i) => i,
+            None if n < MAX_WEIGHT_GROUPS => {
+                let Some(w) = cgroup::weight(root, cg.as_bytes()) else {
+                    return cannot(format_args!("cannot read cpu.weight of cgroup {cg}"));
+                };
+                names[n] = cg;
+                groups[n].0 = w;
+                n += 1;
+                n - 1
+            }
+            None => return cannot(format_args!("more than {MAX_WEIGHT_GROUPS} cgroups")),
+        };
+        groups[i].1 += o.cpu_ns;
+    }
+    if n < 2 {
+        return cannot(format_args!(
+            "weight needs workers in 2 or more cgroups, got {n}"
+        ));
+    }
+    let Some((value, i)) = worst_weight_deviation(&groups[..n]) else {
+        return cannot(format_args!("the workers got no CPU time"));
+    };
+    let total_w: u64 = groups[..n].iter().map(|g| g.0).sum();
+    let total_u: u64 = groups[..n].iter().map(|g| g.1).sum();
+    let d = detail(format_args!(
+        "cgroup {} got {} per mille of the CPU time, its weight {} is {} per mille",
+        names[i],
+        permille(groups[i].1, total_u),
+        groups[i].0,
+        permille(groups[i].0, total_w)
+    ));
+    at_most(value, limit, d)
+}
+
+/// CPU time used over what a `quota`/`period` allows in `elapsed_ns`, per mille.
+pub fn bandwidth_permille(used_us: u64, elapsed_ns: u64, quota: u64, period: u64) -> u64 {
+    let allowed_ns = u128::from(quota) * u128::from(elapsed_ns) / u128::from(period.max(1));
+    let used_ns = u128::from(used_us) * 1000;
+    if allowed_ns == 0 {
+        return u64::MAX;
+    }
+    u64::try_from(used_ns * 1000 / allowed_ns).unwrap_or(u64::MAX)
+}
+
+/// CPU time of `cgroup` while it had workers, over what its `cpu.max` allows.
+fn bandwidth(spec: &CheckSpec, scene: &Scene<'_>) -> Verdict {
+    let Some(cg) = spec.cgroup.as_ref() else {
+        return cannot(format_args!("bandwidth needs cgroup="));
+    };
+    let Some(u) = scene
+        .usage
+        .iter()
+        .find(|u| u.cgroup.eq_bytes(cg.as_bytes()))
+    else {
+        return cannot(format_args!("cgroup {cg} never had workers"));
+    };
+    let (quota, period) = match cgroup::cpu_max(scene.root, cg.as_bytes()) {
+        Some((Some(q), p)) => (q, p),
+        Some((None, _)) => return cannot(format_args!("cgroup {cg} has no cpu.max quota")),
+        None => return cannot(format_args!("cannot read cpu.max of {cg}")),
+    };
+    let (used_us, elapsed_ns) = (u.end_us - u.start_us, u.end_ns - u.start_ns);
+    if elapsed_ns == 0 {
+        return cannot(format_args!("cgroup {cg} had workers for no time"));
+    }
+    let value = bandwidth_permille(used_us, elapsed_ns, quota, period);
+    let d = detail(format_args!(
+        "{cg} used {} ms of CPU in {} ms, cpu.max {quota} {period} allows {} ms",
+        used_us / 1000,
+        elapsed_ns / NS_PER_MS,
+        u128::from(quota) * u128::from(elapsed_ns)
+            / u128::from(period.max(1))
+            / u128::from(NS_PER_MS)
+    ));
+    at_most(value, spec.limit, d)
+}
+
+/// Hook for the sched_ext support: the value is 1 if the scheduler left `enabled`
+/// during the scenario. Until this init runs schedulers it cannot be judged.
+fn scheduler(_spec: &CheckSpec, _scene: &Scene<'_>) -> Verdict {
+    cannot(format_args!("unsupported"))
 }
 
 /// The worst p99 wake latency (µs) among the selected sleep-wake workers.
 fn wake_latency<'a>(picked: impl Iterator<Item = &'a Outcome>, limit: u64) -> Verdict {
     let p99s = picked
         .filter(|o| crate::work::WORKS[o.work].name == "sleep-wake")
-        .filter_map(|o| o.wake.map(|w| w[1]));
-    match p99s.max() {
-        Some(ns) => at_most(ns / NS_PER_US, limit),
-        None => Verdict {
-            pass: false,
-            value: 0,
-            detail: Some("no sleep-wake workers woke"),
-        },
+        .filter_map(|o| o.wake.map(|w| (w[1], o)));
+    match p99s.max_by_key(|(ns, _)| *ns) {
+        Some((ns, o)) => at_most(ns / NS_PER_US, limit, detail(format_args!("{}", Who(o)))),
+        None => cannot(format_args!("no sleep-wake workers woke")),
     }
 }
 
@@ -106,8 +340,8 @@ pub fn report(scenario: &[u8], spec: &CheckSpec, v: &Verdict) {
         .str("result", if v.pass { b"pass" } else { b"fail" })
         .num("value", v.value)
         .num("limit", spec.limit);
-    if let Some(d) = v.detail {
-        r = r.str("detail", d.as_bytes());
+    if !v.detail.is_empty() {
+        r = r.str("detail", v.detail.as_bytes());
     }
     r.send();
 }
@@ -115,13 +349,23 @@ pub fn report(scenario: &[u8], spec: &CheckSpec, v: &Verdict) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cpulist::CpuMask;
 
     fn out(group: &str, iterations: u64, gap_ms: u64) -> Outcome {
         Outcome {
             group: Name::from_bytes(group.as_bytes()),
             iterations,
             max_gap_ns: gap_ms * NS_PER_MS,
+            pid: 40,
             ..Outcome::default()
+        }
+    }
+
+    fn on(cgroup: &str, cpu_ms: u64) -> Outcome {
+        Outcome {
+            cgroup: RelPath::from_bytes(cgroup.as_bytes()),
+            cpu_ns: cpu_ms * NS_PER_MS,
+            ..out("g", 1, 0)
         }
     }
 
@@ -134,23 +378,68 @@ mod tests {
         }
     }
 
+    fn scene(outcomes: &[Outcome]) -> Scene<'_> {
+        Scene {
+            outcomes,
+            root: b"/nonexistent",
+            usage: &[],
+            kmsg: Ok((0, b"")),
+        }
+    }
+
+    fn eval(spec: &CheckSpec, outcomes: &[Outcome]) -> Verdict {
+        evaluate(spec, &scene(outcomes))
+    }
+
+    fn says(v: &Verdict) -> String {
+        String::from_utf8(v.detail.as_bytes().to_vec()).unwrap()
+    }
+
+    /// A scratch cgroup tree: (cgroup, file, contents).
+    struct Tree(std::path::PathBuf);
+
+    impl Tree {
+        fn new(tag: &str, files: &[(&str, &str, &str)]) -> Tree {
+            let dir = std::env::temp_dir().join(format!("sbx-check-{tag}-{}", std::process::id()));
+            for (cg, file, text) in files {
+                std::fs::create_dir_all(dir.join(cg)).unwrap();
+                std::fs::write(dir.join(cg).join(file), text).unwrap();
+            }
+            Tree(dir)
+        }
+
+        fn root(&self) -> &[u8] {
+            self.0.to_str().unwrap().as_bytes()
+        }
+    }
+
+    impl Drop for Tree {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
     #[test]
-    fn progress_is_the_minimum() {
-        let outs = [out("a", 10, 0), out("a", 3, 0), out("b", 1, 0)];
-        let v = evaluate(&spec("progress", 2, Some("a")), &outs);
+    fn progress_is_the_minimum_and_names_the_starved() {
+        let outs = [out("a", 10, 0), out("a", 3, 0), out("b", 0, 0)];
+        let v = eval(&spec("progress", 2, Some("a")), &outs);
         assert!(v.pass && v.value == 3);
-        let v = evaluate(&spec("progress", 2, None), &outs);
-        assert!(!v.pass && v.value == 1);
-        let v = evaluate(&spec("progress", 1, Some("zzz")), &outs);
-        assert!(!v.pass && v.detail == Some("no workers"));
+        assert_eq!(says(&v), "slowest a/0/40");
+        let v = eval(&spec("progress", 1, None), &outs);
+        assert!(!v.pass && v.value == 0);
+        assert_eq!(says(&v), "starved b/0/40");
+        let v = eval(&spec("progress", 1, Some("zzz")), &outs);
+        assert!(!v.pass && says(&v) == "no workers");
     }
 
     #[test]
     fn stall_is_the_longest_gap() {
-        let outs = [out("a", 1, 12), out("a", 1, 1500)];
-        let v = evaluate(&spec("stall", 1000, None), &outs);
+        let mut outs = [out("a", 1, 12), out("a", 1, 1500)];
+        outs[1].index = 1;
+        let v = eval(&spec("stall", 1000, None), &outs);
         assert!(!v.pass && v.value == 1500);
-        let v = evaluate(&spec("stall", 2000, None), &outs);
+        assert_eq!(says(&v), "a/1/40");
+        let v = eval(&spec("stall", 2000, None), &outs);
         assert!(v.pass);
     }
 
@@ -166,20 +455,172 @@ mod tests {
         let mut b = a.clone();
         b.wake = Some([10_000, 300_000, 400_000]);
         let spin = out("a", 1, 0);
-        let v = evaluate(
+        let v = eval(
             &spec("wake-latency", 250, None),
             &[a.clone(), b, spin.clone()],
         );
         assert!(!v.pass && v.value == 300);
-        let v = evaluate(&spec("wake-latency", 250, None), &[a]);
+        let v = eval(&spec("wake-latency", 250, None), &[a]);
         assert!(v.pass && v.value == 90);
-        let v = evaluate(&spec("wake-latency", 250, None), &[spin]);
-        assert!(!v.pass && v.detail.is_some());
+        let v = eval(&spec("wake-latency", 250, None), &[spin]);
+        assert!(!v.pass && !v.detail.is_empty());
+    }
+
+    #[test]
+    fn isolation_sums_violations_and_names_the_first() {
+        let mut a = out("a", 1, 0);
+        a.iso.cpuset = CpuMask::parse(b"0").unwrap();
+        let mut b = a.clone();
+        b.index = 1;
+        b.iso.violations = 3;
+        b.iso.bad_cpu = Some(1);
+        let v = eval(&spec("isolation", 0, None), &[a.clone(), b]);
+        assert!(!v.pass && v.value == 3);
+        assert_eq!(says(&v), "a/1/40 ran on CPU 1 outside cpuset 0");
+        let v = eval(&spec("isolation", 0, None), &[a]);
+        assert!(v.pass && v.value == 0);
+        let v = eval(&spec("isolation", 0, None), &[out("a", 1, 0)]);
+        assert!(!v.pass && says(&v).contains("no cpuset"));
+    }
+
+    #[test]
+    fn fairness_is_the_spread_over_the_mean() {
+        let mut outs = [on("c", 900), on("c", 1100), on("d", 10)];
+        outs[1].index = 1;
+        let mut s = spec("fairness", 250, None);
+        s.cgroup = Some(RelPath::from_bytes(b"c"));
+        let v = eval(&s, &outs);
+        assert!(v.pass && v.value == 200, "{}", v.value);
+        assert_eq!(says(&v), "least g/0/40 900 ms, most g/1/40 1100 ms");
+        s.limit = 199;
+        assert!(!eval(&s, &outs).pass);
+        s.cgroup = Some(RelPath::from_bytes(b"d"));
+        assert!(says(&eval(&s, &outs)).contains("2 or more"));
+    }
+
+    #[test]
+    fn weight_deviation_is_relative_to_the_weight_share() {
+        assert_eq!(
+            worst_weight_deviation(&[(100, 200), (400, 800)]),
+            Some((0, 0))
+        );
+        // Equal use where 1:4 was due: the light cgroup got 2.5 times its share.
+        assert_eq!(
+            worst_weight_deviation(&[(100, 500), (400, 500)]),
+            Some((1500, 0))
+        );
+        assert_eq!(worst_weight_deviation(&[(100, 0), (400, 0)]), None);
+    }
+
+    #[test]
+    fn weight_reads_cpu_weight_of_each_cgroup() {
+        let t = Tree::new(
+            "weight",
+            &[("lo", "cpu.weight", "100\n"), ("hi", "cpu.weight", "400\n")],
+        );
+        let outs = [on("lo", 210), on("hi", 790)];
+        let sc = Scene {
+            root: t.root(),
+            ..scene(&outs)
+        };
+        let v = evaluate(&spec("weight", 100, None), &sc);
+        assert!(v.pass && v.value == 50, "{}", v.value);
+        assert_eq!(
+            says(&v),
+            "cgroup lo got 210 per mille of the CPU time, its weight 100 is 200 per mille"
+        );
+        let skewed = [on("lo", 500), on("hi", 500)];
+        let v = evaluate(
+            &spec("weight", 100, None),
+            &Scene {
+                outcomes: &skewed,
+                ..sc
+            },
+        );
+        assert!(!v.pass && v.value == 1500);
+        let one = [on("lo", 5)];
+        let v = evaluate(
+            &spec("weight", 100, None),
+            &Scene {
+                outcomes: &one,
+                ..sc
+            },
+        );
+        assert!(!v.pass && says(&v).contains("2 or more cgroups"));
+        let v = eval(&spec("weight", 100, None), &outs);
+        assert!(!v.pass && says(&v).contains("cannot read cpu.weight"));
+    }
+
+    #[test]
+    fn bandwidth_is_use_over_quota() {
+        assert_eq!(
+            bandwidth_permille(200_000, 1_000_000_000, 20_000, 100_000),
+            1000
+        );
+        assert_eq!(
+            bandwidth_permille(100_000, 1_000_000_000, 20_000, 100_000),
+            500
+        );
+        let t = Tree::new(
+            "bw",
+            &[
+                ("cap", "cpu.max", "20000 100000\n"),
+                ("free", "cpu.max", "max 100000\n"),
+            ],
+        );
+        let usage = [Usage {
+            cgroup: RelPath::from_bytes(b"cap"),
+            start_us: 1000,
+            start_ns: 0,
+            end_us: 1000 + 300_000,
+            end_ns: 1_500_000_000,
+        }];
+        let sc = Scene {
+            root: t.root(),
+            usage: &usage,
+            ..scene(&[])
+        };
+        let mut s = spec("bandwidth", 1100, None);
+        s.cgroup = Some(RelPath::from_bytes(b"cap"));
+        let v = evaluate(&s, &sc);
+        assert!(v.pass && v.value == 1000, "{}", v.value);
+        assert_eq!(
+            says(&v),
+            "cap used 300 ms of CPU in 1500 ms, cpu.max 20000 100000 allows 300 ms"
+        );
+        s.limit = 900;
+        assert!(!evaluate(&s, &sc).pass);
+        s.cgroup = Some(RelPath::from_bytes(b"free"));
+        assert!(says(&evaluate(&s, &sc)).contains("never had workers"));
+        s.cgroup = None;
+        assert!(says(&evaluate(&s, &sc)).contains("needs cgroup="));
+    }
+
+    #[test]
+    fn kernel_log_counts_problem_lines() {
+        let v = evaluate(
+            &spec("kernel-log", 0, None),
+            &Scene {
+                kmsg: Ok((2, b"WARNING: x")),
+                ..scene(&[])
+            },
+        );
+        assert!(!v.pass && v.value == 2 && says(&v) == "WARNING: x");
+        let v = evaluate(&spec("kernel-log", 0, None), &scene(&[]));
+        assert!(v.pass && v.detail.is_empty());
+        let v = evaluate(
+            &spec("kernel-log", 0, None),
+            &Scene {
+                kmsg: Err("off"),
+                ..scene(&[])
+            },
+        );
+        assert!(!v.pass && says(&v) == "off");
     }
 
     #[test]
     fn unknown_checks_fail_loudly() {
-        let v = evaluate(&spec("fairness", 100, None), &[]);
-        assert!(!v.pass && v.detail == Some("unsupported"));
+        let v = eval(&spec("scheduler", 0, None), &[]);
+        assert!(!v.pass && says(&v) == "unsupported");
     }
 }

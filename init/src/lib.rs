@@ -7,6 +7,7 @@ pub mod cgroup;
 pub mod check;
 pub mod cpulist;
 pub mod fail;
+pub mod kmsg;
 pub mod monitor;
 pub mod mount;
 pub mod pid1;

@@ -1,15 +1,64 @@
-//! Holding a step: heartbeats, and sampling every worker's progress to find the longest
-//! stretch in which a runnable worker made none (a stall).
+//! Watching a scenario: heartbeats; sampling every worker's progress to find the longest
+//! stretch in which a runnable worker made none (a stall) and the CPUs it ran on against
+//! its cgroup's cpuset (isolation); the kernel log; the CPU time of the cgroups.
 
 use crate::buf::Buf;
+use crate::cgroup::{self, Path};
+use crate::cpulist::CpuMask;
+use crate::kmsg::Kmsg;
 use crate::record::Record;
 use crate::shared::BLOCKED;
 use crate::sys::{self, now_ns, NS_PER_MS};
-use crate::worker::{Pool, Stall, Worker};
+use crate::table::Table;
+use crate::worker::{Pool, RelPath, Stall, Worker};
 use core::sync::atomic::Ordering::{Acquire, Relaxed};
 
 pub const DEFAULT_HEARTBEAT_MS: u64 = 200;
 pub const DEFAULT_SAMPLE_MS: u64 = 10;
+/// Cgroups whose CPU time one scenario tracks.
+const MAX_USAGE: usize = 64;
+
+/// The isolation watch of one worker.
+#[derive(Clone, Copy, Default)]
+pub struct Isolation {
+    /// The effective cpuset of the worker's cgroup, read when it changes; empty when
+    /// unknown (no cpuset controller), which turns the watch off.
+    pub cpuset: CpuMask,
+    /// Samples in which the worker had run on a CPU outside it, and the first such CPU.
+    pub violations: u64,
+    pub bad_cpu: Option<usize>,
+}
+
+impl Isolation {
+    /// Counts a sample whose CPUs `seen` leave the cpuset.
+    pub fn observe(&mut self, seen: &CpuMask) {
+        if self.cpuset.is_empty() {
+            return;
+        }
+        let outside = seen
+            .0
+            .iter()
+            .zip(self.cpuset.0.iter())
+            .enumerate()
+            .find(|(_, (s, c))| *s & !*c != 0);
+        if let Some((i, (s, c))) = outside {
+            self.violations += 1;
+            let cpu = i * 64 + (s & !c).trailing_zeros() as usize;
+            self.bad_cpu.get_or_insert(cpu);
+        }
+    }
+}
+
+/// CPU time a cgroup used (`cpu.stat` usage_usec) from when it first had workers to
+/// the last time it had any, for the bandwidth check.
+#[derive(Clone, Default)]
+pub struct Usage {
+    pub cgroup: RelPath,
+    pub start_us: u64,
+    pub start_ns: u64,
+    pub end_us: u64,
+    pub end_ns: u64,
+}
 
 pub struct Monitor {
     heartbeat_ns: u64,
@@ -18,6 +67,8 @@ pub struct Monitor {
     /// The scenario's stall limit: gaps longer than this are checked against the
     /// worker's state and reported. None when the scenario has no stall check.
     pub stall_limit_ms: Option<u64>,
+    pub kmsg: Kmsg,
+    pub usage: Table<Usage, MAX_USAGE>,
 }
 
 impl Default for Monitor {
@@ -27,17 +78,80 @@ impl Default for Monitor {
             sample_ns: DEFAULT_SAMPLE_MS * NS_PER_MS,
             next_heartbeat_ns: 0,
             stall_limit_ms: None,
+            kmsg: Kmsg::default(),
+            usage: Table::default(),
         }
     }
 }
 
 impl Monitor {
-    pub fn configure(&mut self, heartbeat_ms: Option<u64>, sample_ms: Option<u64>) {
+    pub fn configure(&mut self, heartbeat_ms: Option<u64>, sample_ms: Option<u64>, kmsg: bool) {
         if let Some(ms) = heartbeat_ms {
             self.heartbeat_ns = ms * NS_PER_MS;
         }
         if let Some(ms) = sample_ms {
             self.sample_ns = ms * NS_PER_MS;
+        }
+        if !kmsg {
+            self.kmsg.disable();
+        }
+    }
+
+    /// What PID 1 does whenever it waits: heartbeats and reading the kernel log.
+    pub fn idle(&mut self) {
+        self.heartbeat_if_due();
+        self.kmsg.poll();
+    }
+
+    /// A scenario starts: kernel log lines count from here, CPU time is tracked anew.
+    pub fn begin_scenario(&mut self) {
+        self.kmsg.start();
+        self.kmsg.begin();
+        self.usage.clear();
+    }
+
+    /// After an op that may change where workers are or may run (spawn, a cgroup
+    /// write, a move): re-reads each live worker's cpuset and forgets the CPUs seen
+    /// until now (a cpuset write migrates the tasks before it returns), starts the
+    /// stall clock of new workers, and starts tracking the CPU time of new cgroups.
+    pub fn after_change(&mut self, pool: &mut Pool, root: &Path) {
+        let now = now_ns();
+        for i in 0..pool.live.len() {
+            let slot = pool.shared.slot(pool.live.as_slice()[i].slot);
+            let w = &mut pool.live.as_mut_slice()[i];
+            w.iso.cpuset =
+                cgroup::effective_cpus(root.as_bytes(), w.cgroup.as_bytes()).unwrap_or_default();
+            slot.take_recent_cpus();
+            if w.excused_ns == 0 {
+                // Gaps of a new worker count from when it was ready, not from boot.
+                w.excused_ns = now;
+            }
+            let cg = w.cgroup.as_bytes();
+            if !self.usage.as_slice().iter().any(|u| u.cgroup.eq_bytes(cg)) {
+                let us = cgroup::usage_usec(root.as_bytes(), cg).unwrap_or(0);
+                let _ = self.usage.push(Usage {
+                    cgroup: RelPath::from_bytes(cg),
+                    start_us: us,
+                    start_ns: now,
+                    end_us: us,
+                    end_ns: now,
+                });
+            }
+        }
+    }
+
+    /// Moves the end of the CPU time window of every cgroup that still has workers to
+    /// now: called before workers are stopped or moved, and at the end.
+    pub fn mark_usage(&mut self, pool: &Pool, root: &Path) {
+        let now = now_ns();
+        for u in self.usage.as_mut_slice() {
+            let cg = u.cgroup.as_bytes();
+            if pool.live.as_slice().iter().any(|w| w.cgroup.eq_bytes(cg)) {
+                if let Some(us) = cgroup::usage_usec(root.as_bytes(), cg) {
+                    u.end_us = us;
+                    u.end_ns = now;
+                }
+            }
         }
     }
 
@@ -55,7 +169,7 @@ impl Monitor {
         let end = start + ms * NS_PER_MS;
         let mut tick = start;
         loop {
-            self.heartbeat_if_due();
+            self.idle();
             let now = now_ns();
             self.sample(pool, scenario, now);
             if now >= end {
@@ -68,7 +182,8 @@ impl Monitor {
         }
     }
 
-    /// One look at every live worker. A gap over the stall limit is confirmed against
+    /// One look at every live worker: the CPUs it ran on since the last look against
+    /// its cpuset, and its progress. A gap over the stall limit is confirmed against
     /// the worker's state (only a runnable worker can be stalled by the scheduler) and
     /// reported with its full length once progress resumes or the worker is stopped.
     pub fn sample(&mut self, pool: &mut Pool, scenario: &[u8], now: u64) {
@@ -76,6 +191,7 @@ impl Monitor {
         for i in 0..pool.live.len() {
             let slot = pool.shared.slot(pool.live.as_slice()[i].slot);
             let w = &mut pool.live.as_mut_slice()[i];
+            w.iso.observe(&slot.take_recent_cpus());
             let until = slot.sleep_until_ns.load(Acquire);
             if until == BLOCKED || until > now {
                 close_stall(scenario, w);
@@ -176,4 +292,28 @@ fn report_stall(scenario: &[u8], w: &Worker, s: &Stall) {
         .str("state", &[s.state])
         .num("gap_ms", s.gap_ns / NS_PER_MS)
         .send();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn isolation_counts_samples_outside_the_cpuset() {
+        let mask = |s: &[u8]| CpuMask::parse(s).unwrap();
+        let mut iso = Isolation {
+            cpuset: mask(b"0-1"),
+            ..Isolation::default()
+        };
+        iso.observe(&mask(b"0"));
+        iso.observe(&mask(b"0-1"));
+        iso.observe(&CpuMask::default());
+        assert_eq!((iso.violations, iso.bad_cpu), (0, None));
+        iso.observe(&mask(b"1,3"));
+        iso.observe(&mask(b"70"));
+        assert_eq!((iso.violations, iso.bad_cpu), (2, Some(3)));
+        let mut unknown = Isolation::default();
+        unknown.observe(&mask(b"5"));
+        assert_eq!(unknown.violations, 0, "no cpuset known, nothing to judge");
+    }
 }

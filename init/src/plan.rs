@@ -323,6 +323,11 @@ const OPS: &[Spec] = &[
         required: &["group", "cpus"],
         optional: &[],
     },
+    Spec {
+        name: "write",
+        required: &["path", "value"],
+        optional: &[],
+    },
 ];
 
 const REPEATABLE: &[&str] = &["arg"];
@@ -368,9 +373,12 @@ fn is_rel_path(v: &[u8]) -> bool {
 }
 
 /// Checks the value of one key by what the key means (`path` is a file for the
-/// scheduler and payloads, a cgroup for ops).
+/// scheduler, payloads and the `write` op, a cgroup for other ops).
 fn check_value(verb: &str, key: &str, val: &[u8]) -> Result<(), ErrMsg> {
     let ok = match key {
+        "path" if verb == "write" => {
+            val.first() == Some(&b'/') && !val.contains(&0) && val.len() <= MAX_PATH
+        }
         "path" if verb != "op" => val.first() == Some(&b'/') && !val.contains(&0),
         "nice" => parse_i64(val).is_some_and(|n| (-20..=19).contains(&n)),
         "policy" => POLICIES.iter().any(|p| p.as_bytes() == val),
@@ -444,8 +452,12 @@ impl Validator {
                 line.verb
             )));
         }
+        let kind = match line.bare {
+            Some("write") if line.verb == "op" => "write",
+            _ => line.verb,
+        };
         for f in line.fields() {
-            check_value(line.verb, f.key, f.val)?;
+            check_value(kind, f.key, f.val)?;
         }
         Ok(())
     }
@@ -649,6 +661,8 @@ mod tests {
             ("schedbox-plan 1\nscenario name=a  x=1\nend\n", 2, "empty field"),
             ("schedbox-plan 1\nscenario name=a name=b\nend\n", 2, "given twice"),
             ("schedbox-plan 1\nscenario name=a\nstep hold_ms=1\nop cgroup-add path=../x\nend\n", 4, "bad value"),
+            ("schedbox-plan 1\nscenario name=a\nstep hold_ms=1\nop write path=rel value=1\nend\n", 4, "bad value"),
+            ("schedbox-plan 1\nscenario name=a\nstep hold_ms=1\nop write path=/x\nend\n", 4, "write needs value="),
             ("", 0, "empty plan"),
         ];
         for (plan, line, want) in cases {
@@ -664,6 +678,12 @@ mod tests {
         assert!(validate(ok.as_bytes()).is_ok());
         let bad = "schedbox-plan 1\nscenario name=a\nstep hold_ms=1\nop spawn group=g cgroup=c work=spin burst_ms=5\nend\n";
         assert_eq!(err(bad).0, 4);
+    }
+
+    #[test]
+    fn write_takes_an_absolute_path() {
+        let ok = "schedbox-plan 1\nscenario name=a\nstep hold_ms=1\nop write path=/sys/kernel/debug/provoke-crash/DIRECT value=WARNING\nop cgroup-add path=g\nend\n";
+        assert!(validate(ok.as_bytes()).is_ok());
     }
 
     #[test]

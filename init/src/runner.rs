@@ -64,9 +64,11 @@ impl<'p> Runner<'p> {
 
     fn exec(&mut self, no: usize, line: &Line<'_>) -> Res<()> {
         match line.verb {
-            "config" => self
-                .mon
-                .configure(line.num("heartbeat_ms"), line.num("sample_ms")),
+            "config" => self.mon.configure(
+                line.num("heartbeat_ms"),
+                line.num("sample_ms"),
+                line.get("kmsg") != Some(b"0"),
+            ),
             "scenario" => self.begin_scenario(no, line)?,
             "step" => {
                 self.finish_hold();
@@ -117,6 +119,7 @@ impl<'p> Runner<'p> {
             ..Scenario::default()
         };
         self.mon.stall_limit_ms = stall_limit(self.plan, no);
+        self.mon.begin_scenario();
         self.pool.done.clear();
         Record::new("scenario")
             .str("name", name)
@@ -138,10 +141,23 @@ impl<'p> Runner<'p> {
         // Take a last sample so a gap still open at the end counts.
         self.mon
             .sample(&mut self.pool, name.as_bytes(), sys::now_ns());
+        self.mon.mark_usage(&self.pool, &self.scen.root);
+        self.mon
+            .close_stalls(&mut self.pool, name.as_bytes(), |_| true);
         self.pool.stop(name.as_bytes(), |_| true)?;
+        self.mon.kmsg.end();
+        let kmsg = match self.mon.kmsg.off {
+            Some(why) => Err(why),
+            None => Ok((self.mon.kmsg.count, self.mon.kmsg.first.as_bytes())),
+        };
+        let scene = check::Scene {
+            outcomes: self.pool.done.as_slice(),
+            root: self.scen.root.as_bytes(),
+            usage: self.mon.usage.as_slice(),
+            kmsg,
+        };
         for spec in self.scen.checks.as_slice() {
-            let v = check::evaluate(spec, self.pool.done.as_slice());
-            check::report(name.as_bytes(), spec, &v);
+            check::report(name.as_bytes(), spec, &check::evaluate(spec, &scene));
         }
         cgroup::destroy_scenario(&self.scen.root, self.scen.created.as_slice())?;
         Record::new("scenario-end")
@@ -154,9 +170,21 @@ impl<'p> Runner<'p> {
     }
 
     fn op(&mut self, line: &Line<'_>) -> Res<()> {
+        let op = line.bare.unwrap_or("");
+        if matches!(op, "stop" | "move") {
+            self.mon.mark_usage(&self.pool, &self.scen.root);
+        }
+        self.exec_op(op, line)?;
+        if op != "stop" {
+            self.mon.after_change(&mut self.pool, &self.scen.root);
+        }
+        Ok(())
+    }
+
+    fn exec_op(&mut self, op: &str, line: &Line<'_>) -> Res<()> {
         let root = &self.scen.root;
         let path = line.get("path").unwrap_or_default();
-        match line.bare.unwrap_or("") {
+        match op {
             "cgroup-add" => {
                 cgroup::add(root, path)?;
                 if self.scen.created.push(Path::from_bytes(path)).is_err() {
@@ -175,6 +203,7 @@ impl<'p> Runner<'p> {
                 line.get("value").unwrap_or_default(),
             )?,
             "spawn" => self.spawn(line)?,
+            "write" => write(path, line.get("value").unwrap_or_default())?,
             "stop" => {
                 let group = line.get("group").unwrap_or_default();
                 let name = self.scen.name.as_bytes();
@@ -228,8 +257,23 @@ impl<'p> Runner<'p> {
             sched,
             params: Params::from_fn(spec, |k| line.num(k)),
         };
-        self.pool.spawn(&self.scen.root, &req)
+        let mon = &mut self.mon;
+        self.pool.spawn(&self.scen.root, &req, &mut || mon.idle())
     }
+}
+
+/// The `write` op: `value` to a file named by its absolute path.
+fn write(path: &[u8], value: &[u8]) -> Res<()> {
+    let file: Buf<{ plan::MAX_PATH + 1 }> = Buf::from_bytes(path);
+    sys::write_file(file.as_cstr(), value).map_err(|e| {
+        fail!(
+            "write",
+            "write {:?} to {}: {}",
+            plan::Lossy(value),
+            file,
+            fail::Errno(e)
+        )
+    })
 }
 
 fn policy(name: &str) -> u32 {

@@ -66,6 +66,8 @@ pub struct Slot {
     pub err_stage: AtomicU32,
     pub err_errno: AtomicU32,
     pub cpus: [AtomicU64; MAX_CPUS / 64],
+    /// CPUs seen since PID 1 last took them (for the isolation check).
+    pub recent_cpus: [AtomicU64; MAX_CPUS / 64],
     pub wake_count: AtomicU64,
     pub wake_max_ns: AtomicU64,
     pub wake_hist: [AtomicU64; WAKE_BUCKETS],
@@ -88,7 +90,8 @@ impl Slot {
             a.store(0, Relaxed);
         }
         let team = &self.team;
-        for a in self.cpus.iter().chain(&self.wake_hist).chain(&team.members) {
+        let masks = self.cpus.iter().chain(self.recent_cpus.iter());
+        for a in masks.chain(&self.wake_hist).chain(&team.members) {
             a.store(0, Relaxed);
         }
         for a in [&self.state, &self.err_stage, &self.err_errno]
@@ -108,16 +111,31 @@ impl Slot {
             .compare_exchange(BLOCKED, at_ns, AcqRel, Relaxed);
     }
 
-    /// Worker side: record one more CPU seen. Single writer, so load+store suffices.
+    /// Worker side: record one more CPU seen. `cpus` has a single writer, so
+    /// load+store suffices; PID 1 clears `recent_cpus`, so setting a bit there is an
+    /// atomic OR, done only when the bit is missing (once per CPU per sample).
     pub fn saw_cpu(&self, cpu: usize) {
         if cpu < MAX_CPUS {
-            let w = &self.cpus[cpu / 64];
             let bit = 1u64 << (cpu % 64);
+            let w = &self.cpus[cpu / 64];
             let old = w.load(Relaxed);
             if old & bit == 0 {
                 w.store(old | bit, Relaxed);
             }
+            let r = &self.recent_cpus[cpu / 64];
+            if r.load(Relaxed) & bit == 0 {
+                r.fetch_or(bit, Relaxed);
+            }
         }
+    }
+
+    /// PID 1 side: the CPUs seen since the last call.
+    pub fn take_recent_cpus(&self) -> CpuMask {
+        let mut m = CpuMask::default();
+        for (i, w) in self.recent_cpus.iter().enumerate() {
+            m.0[i] = w.swap(0, Relaxed);
+        }
+        m
     }
 
     pub fn cpus_seen(&self) -> CpuMask {
@@ -253,5 +271,9 @@ mod tests {
         let m = s.cpus_seen();
         assert!(m.has(0) && m.has(1) && m.has(70));
         assert_eq!(m.count(), 3);
+        assert_eq!(s.take_recent_cpus(), m);
+        s.saw_cpu(1);
+        assert_eq!(s.take_recent_cpus(), CpuMask::parse(b"1").unwrap());
+        assert_eq!(s.cpus_seen(), m, "the full set is kept");
     }
 }

@@ -5,6 +5,7 @@ use crate::buf::{parse_u64, Buf};
 use crate::cgroup::{self, Path};
 use crate::cpulist::CpuMask;
 use crate::fail::{Errno, Res};
+use crate::monitor::Isolation;
 use crate::record::Record;
 use crate::shared::{Shared, FAILED, MAX_SLOTS, READY};
 use crate::table::Table;
@@ -67,6 +68,7 @@ pub struct Worker {
     pub excused_ns: u64,
     pub stall: Option<Stall>,
     pub stall_reported: bool,
+    pub iso: Isolation,
 }
 
 /// A gap over the stall limit still going on: where the worker was and how long.
@@ -91,6 +93,7 @@ pub struct Outcome {
     pub slices: u64,
     pub cpus: CpuMask,
     pub max_gap_ns: u64,
+    pub iso: Isolation,
     /// Wake latency p50, p99, max in ns, for work that sleeps.
     pub wake: Option<[u64; 3]>,
 }
@@ -138,8 +141,9 @@ impl Pool {
         (live + done) as u32
     }
 
-    /// Forks `count` workers and waits until each is in its cgroup with its settings.
-    pub fn spawn(&mut self, root: &Path, req: &SpawnReq<'_>) -> Res<()> {
+    /// Forks `count` workers and waits until each is in its cgroup with its settings,
+    /// calling `idle` (heartbeats) while it waits.
+    pub fn spawn(&mut self, root: &Path, req: &SpawnReq<'_>, idle: &mut dyn FnMut()) -> Res<()> {
         let procs = cgroup::join(
             cgroup::join(root.as_bytes(), req.cgroup).as_bytes(),
             b"cgroup.procs",
@@ -191,11 +195,11 @@ impl Pool {
                 return Err(fail!("spawn", "more than {} live workers", MAX_WORKERS));
             }
         }
-        self.wait_ready(first)
+        self.wait_ready(first, idle)
     }
 
     /// Waits for the workers from `first` on to report ready; a failed one is an error.
-    fn wait_ready(&self, first: usize) -> Res<()> {
+    fn wait_ready(&self, first: usize, idle: &mut dyn FnMut()) -> Res<()> {
         let deadline = sys::now_ms() + READY_TIMEOUT_MS;
         for w in &self.live.as_slice()[first..] {
             let s = self.shared.slot(w.slot);
@@ -224,7 +228,10 @@ impl Pool {
                             READY_TIMEOUT_MS
                         ));
                     }
-                    _ => sys::sleep_ns(READY_POLL_NS),
+                    _ => {
+                        idle();
+                        sys::sleep_ns(READY_POLL_NS);
+                    }
                 }
             }
         }
@@ -328,6 +335,7 @@ impl Pool {
             slices,
             cpus: s.cpus_seen(),
             max_gap_ns: w.max_gap_ns,
+            iso: w.iso,
             wake,
         }
     }

@@ -1,0 +1,287 @@
+//! The kernel log, read from /dev/kmsg without blocking: lines that show a kernel
+//! problem (warnings, BUGs, oopses, lockups, hung tasks, RCU stalls, sched_ext errors)
+//! become `kmsg` records and are counted per scenario for the `kernel-log` check.
+
+use crate::buf::{parse_u64, Buf};
+use crate::record::Record;
+use rustix::fd::OwnedFd;
+use rustix::fs::{Mode, OFlags};
+use rustix::io::Errno;
+
+const DEV_KMSG: &core::ffi::CStr = c"/dev/kmsg";
+/// Room for one /dev/kmsg record: a smaller buffer makes read() fail with EINVAL.
+/// The kernel's limit is 2048 bytes since 6.x and 8192 before.
+const RECORD_MAX: usize = 8192;
+/// `kmsg` records sent per scenario (and before the first); further matches are only
+/// counted, and summed up in one last record.
+pub const MAX_REPORTS: u64 = 16;
+/// Records read per poll, so a flooding kernel cannot hold up the monitor's sampling.
+const MAX_READS_PER_POLL: usize = 256;
+/// Polls to empty the log at a period's end: more than the kernel's buffer holds, yet
+/// bounded should the kernel log faster than PID 1 reads.
+const MAX_POLLS_PER_DRAIN: usize = 64;
+/// sched_ext reports errors at this level or more urgent; a normal unload is info.
+const LOG_ERR: u8 = 3;
+/// Bytes of the first problem line kept for the check's detail.
+pub type FirstLine = Buf<160>;
+type Text = Buf<1024>;
+
+/// Substrings that mark a problem line. One line counts once however many match.
+/// The hung-task splat's second line (`hung_task_timeout_secs`) is left out so that a
+/// hung task counts once.
+const PATTERNS: &[&[u8]] = &[
+    b"WARNING:",
+    b"BUG:",
+    b"kernel BUG at",
+    b"Oops",
+    b"general protection fault",
+    b"Kernel panic",
+    b"blocked for more than",
+    b"self-detected stall",
+    b"detected stalls on CPU",
+    b"RCU stall",
+    b"rcu: INFO:",
+    b"soft lockup",
+    b"hard LOCKUP",
+    b"runnable task stall",
+    b"failed to run for",
+];
+
+/// True when a kernel log line at syslog `level` shows a problem.
+pub fn is_problem(level: u8, msg: &[u8]) -> bool {
+    PATTERNS.iter().any(|p| contains(msg, p)) || (level <= LOG_ERR && contains(msg, b"sched_ext:"))
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Splits a /dev/kmsg record (`prio,seq,usec,flags[,...];message\n[ KEY=value\n...]`)
+/// into its syslog level and message; None when it is not one.
+pub fn parse(rec: &[u8]) -> Option<(u8, &[u8])> {
+    let semi = rec.iter().position(|&c| c == b';')?;
+    let prio = rec[..semi]
+        .split(|&c| c == b',')
+        .next()
+        .and_then(parse_u64)?;
+    let msg = &rec[semi + 1..];
+    let end = msg.iter().position(|&c| c == b'\n').unwrap_or(msg.len());
+    Some(((prio & 7) as u8, &msg[..end]))
+}
+
+pub struct Kmsg {
+    fd: Option<OwnedFd>,
+    /// Why the log is not read: `config kmsg=0`, or the open failed.
+    pub off: Option<&'static str>,
+    buf: [u8; RECORD_MAX],
+    /// Problem lines since the last `begin`, reported or not.
+    pub count: u64,
+    pub first: FirstLine,
+    reported: u64,
+    dropped: u64,
+    /// The last line not reported because of the cap, for the summary record.
+    last_dropped: (u8, Text),
+}
+
+impl Default for Kmsg {
+    fn default() -> Self {
+        Kmsg {
+            fd: None,
+            off: None,
+            buf: [0; RECORD_MAX],
+            count: 0,
+            first: FirstLine::new(),
+            reported: 0,
+            dropped: 0,
+            last_dropped: (0, Text::new()),
+        }
+    }
+}
+
+impl Kmsg {
+    /// Opens /dev/kmsg at the oldest record the kernel kept, so problems logged
+    /// during boot are reported too. Does nothing once opened or switched off.
+    pub fn start(&mut self) {
+        if self.fd.is_some() || self.off.is_some() {
+            return;
+        }
+        let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        match rustix::fs::open(DEV_KMSG, flags, Mode::empty()) {
+            Ok(fd) => self.fd = Some(fd),
+            Err(_) => self.off = Some("cannot open /dev/kmsg"),
+        }
+    }
+
+    /// `config kmsg=0`: never read the log.
+    pub fn disable(&mut self) {
+        self.fd = None;
+        self.off = Some("kernel log reading is off (config kmsg=0)");
+    }
+
+    /// Reads what the kernel logged since the last poll, up to a bound.
+    pub fn poll(&mut self) {
+        self.read_some(MAX_READS_PER_POLL);
+    }
+
+    /// Reads up to `max` records; true when some may be left.
+    fn read_some(&mut self, max: usize) -> bool {
+        for _ in 0..max {
+            let Some(fd) = &self.fd else { return false };
+            match rustix::io::read(fd, &mut self.buf) {
+                Ok(0) => return false,
+                Ok(n) => self.line(n),
+                // EPIPE: records were overwritten before we read them; the next read
+                // resumes at the oldest one left.
+                Err(Errno::PIPE) | Err(Errno::INTR) => {}
+                Err(_) => return false,
+            }
+        }
+        true
+    }
+
+    fn line(&mut self, n: usize) {
+        let Some((level, msg)) = parse(&self.buf[..n]) else {
+            return;
+        };
+        if !is_problem(level, msg) {
+            return;
+        }
+        if self.count == 0 {
+            self.first = FirstLine::from_bytes(msg);
+        }
+        self.count += 1;
+        if self.reported < MAX_REPORTS {
+            self.reported += 1;
+            report(level, msg, None);
+        } else {
+            self.dropped += 1;
+            self.last_dropped = (level, Text::from_bytes(msg));
+        }
+    }
+
+    /// Starts a new counting period (a scenario): reads what is pending so it counts
+    /// for the period before, and sums up the lines that were not reported.
+    pub fn begin(&mut self) {
+        self.end();
+        self.count = 0;
+        self.first.clear();
+    }
+
+    /// Ends a counting period: reads all that is pending (the boot log, the first
+    /// time), and sends one record for the lines over the cap.
+    pub fn end(&mut self) {
+        for _ in 0..MAX_POLLS_PER_DRAIN {
+            if !self.read_some(MAX_READS_PER_POLL) {
+                break;
+            }
+        }
+        if self.dropped > 0 {
+            let (level, text) = &self.last_dropped;
+            report(*level, text.as_bytes(), Some(self.dropped));
+        }
+        self.reported = 0;
+        self.dropped = 0;
+    }
+}
+
+fn report(level: u8, text: &[u8], suppressed: Option<u64>) {
+    let mut r = Record::new("kmsg")
+        .num("level", u64::from(level))
+        .str("text", text);
+    if let Some(n) = suppressed {
+        r = r.num("suppressed", n);
+    }
+    r.send();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_kmsg_records() {
+        let rec = b"4,321,1234567,-;WARNING: CPU: 1 PID: 40 at drivers/misc/lkdtm/bugs.c:97 lkdtm_WARNING+0x12/0x20\n SUBSYSTEM=x\n";
+        let (level, msg) = parse(rec).unwrap();
+        assert_eq!(level, 4);
+        assert!(msg.starts_with(b"WARNING: CPU: 1") && msg.ends_with(b"0x12/0x20"));
+        // Facility bits above the level are dropped.
+        assert_eq!(parse(b"30,1,2,-;x\n").unwrap().0, 6);
+        assert!(parse(b"no header").is_none());
+        assert!(parse(b"x,1,2,-;y").is_none());
+    }
+
+    #[test]
+    fn matches_problem_lines() {
+        let problems: &[(u8, &[u8])] = &[
+            (4, b"WARNING: CPU: 0 PID: 1 at kernel/x.c:1 f+0x1/0x2"),
+            (
+                1,
+                b"BUG: kernel NULL pointer dereference, address: 0000000000000000",
+            ),
+            (4, b"Oops: 0002 [#1] PREEMPT SMP NOPTI"),
+            (
+                3,
+                b"INFO: task kworker/0:1:12 blocked for more than 120 seconds.",
+            ),
+            (3, b"rcu: INFO: rcu_sched self-detected stall on CPU"),
+            (
+                0,
+                b"watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [spin:40]",
+            ),
+            (0, b"Watchdog detected hard LOCKUP on cpu 1"),
+            (
+                3,
+                b"sched_ext: BPF scheduler \"qmap\" disabled (runnable task stall)",
+            ),
+            (3, b"sched_ext: qmap: spin[42] failed to run for 6.5s"),
+            (
+                3,
+                b"sched_ext: BPF scheduler \"x\" disabled (runtime error)",
+            ),
+        ];
+        for (level, msg) in problems {
+            assert!(is_problem(*level, msg), "{}", String::from_utf8_lossy(msg));
+        }
+        let fine: &[(u8, &[u8])] = &[
+            (
+                6,
+                b"sched_ext: BPF scheduler \"simple\" disabled (unregistered from user space)",
+            ),
+            (6, b"sched_ext: BPF scheduler \"simple\" enabled"),
+            (6, b"lkdtm: Performing direct entry WARNING"),
+            (
+                3,
+                b"\"echo 0 > /proc/sys/kernel/hung_task_timeout_secs\" disables this message.",
+            ),
+            (6, b"Run /init as init process"),
+        ];
+        for (level, msg) in fine {
+            assert!(!is_problem(*level, msg), "{}", String::from_utf8_lossy(msg));
+        }
+    }
+
+    #[test]
+    fn counts_every_match_but_reports_up_to_the_cap() {
+        let mut k = Kmsg::default();
+        let rec = b"4,1,1,-;WARNING: CPU: 0 PID: 1 at x\n";
+        for _ in 0..MAX_REPORTS + 5 {
+            k.buf[..rec.len()].copy_from_slice(rec);
+            k.line(rec.len());
+        }
+        let ok = b"6,2,2,-;all is well\n";
+        k.buf[..ok.len()].copy_from_slice(ok);
+        k.line(ok.len());
+        assert_eq!(k.count, MAX_REPORTS + 5);
+        assert_eq!((k.reported, k.dropped), (MAX_REPORTS, 5));
+        assert_eq!(k.first.as_bytes(), b"WARNING: CPU: 0 PID: 1 at x");
+        k.end();
+        assert_eq!(
+            k.count,
+            MAX_REPORTS + 5,
+            "kept until the next period begins"
+        );
+        k.begin();
+        assert_eq!((k.count, k.reported, k.dropped), (0, 0, 0));
+        assert!(k.first.is_empty());
+    }
+}
