@@ -2,7 +2,9 @@
 //! stretch in which a runnable worker made none (a stall).
 
 use crate::buf::Buf;
+use crate::payload::Payloads;
 use crate::record::Record;
+use crate::scheduler::Scheduler;
 use crate::shared::BLOCKED;
 use crate::sys::{self, now_ns, NS_PER_MS};
 use crate::worker::{Pool, Stall, Worker};
@@ -18,6 +20,9 @@ pub struct Monitor {
     /// The scenario's stall limit: gaps longer than this are checked against the
     /// worker's state and reported. None when the scenario has no stall check.
     pub stall_limit_ms: Option<u64>,
+    /// The sched_ext scheduler under test and the running payloads, looked at each sample.
+    pub sched: Scheduler,
+    pub payloads: Payloads,
 }
 
 impl Default for Monitor {
@@ -27,6 +32,8 @@ impl Default for Monitor {
             sample_ns: DEFAULT_SAMPLE_MS * NS_PER_MS,
             next_heartbeat_ns: 0,
             stall_limit_ms: None,
+            sched: Scheduler::default(),
+            payloads: Payloads::default(),
         }
     }
 }
@@ -58,6 +65,8 @@ impl Monitor {
             self.heartbeat_if_due();
             let now = now_ns();
             self.sample(pool, scenario, now);
+            self.sched.poll();
+            self.payloads.poll(scenario, now);
             if now >= end {
                 return;
             }
