@@ -673,6 +673,12 @@ mod tests {
     }
 
     #[test]
+    fn accepts_the_scheduler_example() {
+        let plan = include_str!("../../docs/examples/scheduler.plan");
+        assert_eq!(validate(plan.as_bytes()).ok(), Some(1));
+    }
+
+    #[test]
     fn scheduler_and_payload_lines() {
         let ok = "schedbox-plan 1\nscheduler path=/payload/scx_qmap name=qmap attach_ms=5000 arg=-t arg=10\nscenario name=a\nstep hold_ms=1\nop payload name=help path=/payload/scx_simple arg=-h cgroup=w timeout_ms=100\nend\n";
         assert_eq!(validate(ok.as_bytes()).ok(), Some(1));
