@@ -51,7 +51,7 @@ impl Payloads {
             .map(|c| cgroup::join(cgroup::join(root.as_bytes(), c).as_bytes(), b"cgroup.procs"));
         let child = exec::spawn(&argv, procs.as_ref().map(|p| p.as_cstr()))?;
         let deadline_ns = line.num("timeout_ms").map_or(u64::MAX, |ms| {
-            sys::now_ns().saturating_add(ms * sys::NS_PER_MS)
+            sys::now_ns().saturating_add(ms.saturating_mul(sys::NS_PER_MS))
         });
         let p = Payload {
             name: Name::from_bytes(name),

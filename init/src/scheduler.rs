@@ -118,7 +118,7 @@ impl Scheduler {
     }
 
     fn wait_attached(&mut self, attach_ms: u64, tick: &mut dyn FnMut()) {
-        let deadline = sys::now_ns() + attach_ms * NS_PER_MS;
+        let deadline = sys::now_ns().saturating_add(attach_ms.saturating_mul(NS_PER_MS));
         loop {
             tick();
             self.drain();
