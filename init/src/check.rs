@@ -346,6 +346,20 @@ pub fn report(scenario: &[u8], spec: &CheckSpec, v: &Verdict) {
     r.send();
 }
 
+/// Reports a check whose detail is built at run time (what happened to the scheduler).
+pub fn report_detail(scenario: &[u8], spec: &CheckSpec, pass: bool, value: u64, detail: &[u8]) {
+    let mut r = Record::new("check")
+        .str("scenario", scenario)
+        .str("name", spec.name.as_bytes())
+        .str("result", if pass { b"pass" } else { b"fail" })
+        .num("value", value)
+        .num("limit", spec.limit);
+    if !detail.is_empty() {
+        r = r.str("detail", detail);
+    }
+    r.send();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,18 +3,22 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod buf;
+pub mod capture;
 pub mod cgroup;
 pub mod check;
 pub mod cpulist;
+pub mod exec;
 pub mod fail;
 pub mod kmsg;
 pub mod monitor;
 pub mod mount;
+pub mod payload;
 pub mod pid1;
 pub mod plan;
 pub mod power;
 pub mod record;
 pub mod runner;
+pub mod scheduler;
 pub mod serial;
 pub mod shared;
 pub mod sys;

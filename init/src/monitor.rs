@@ -6,7 +6,9 @@ use crate::buf::Buf;
 use crate::cgroup::{self, Path};
 use crate::cpulist::CpuMask;
 use crate::kmsg::Kmsg;
+use crate::payload::Payloads;
 use crate::record::Record;
+use crate::scheduler::Scheduler;
 use crate::shared::BLOCKED;
 use crate::sys::{self, now_ns, NS_PER_MS};
 use crate::table::Table;
@@ -69,6 +71,9 @@ pub struct Monitor {
     pub stall_limit_ms: Option<u64>,
     pub kmsg: Kmsg,
     pub usage: Table<Usage, MAX_USAGE>,
+    /// The sched_ext scheduler under test and the running payloads, looked at each sample.
+    pub sched: Scheduler,
+    pub payloads: Payloads,
 }
 
 impl Default for Monitor {
@@ -80,6 +85,8 @@ impl Default for Monitor {
             stall_limit_ms: None,
             kmsg: Kmsg::default(),
             usage: Table::default(),
+            sched: Scheduler::default(),
+            payloads: Payloads::default(),
         }
     }
 }
@@ -101,6 +108,7 @@ impl Monitor {
     pub fn idle(&mut self) {
         self.heartbeat_if_due();
         self.kmsg.poll();
+        self.sched.poll();
     }
 
     /// A scenario starts: kernel log lines count from here, CPU time is tracked anew.
@@ -172,6 +180,7 @@ impl Monitor {
             self.idle();
             let now = now_ns();
             self.sample(pool, scenario, now);
+            self.payloads.poll(scenario, now);
             if now >= end {
                 return;
             }

@@ -63,6 +63,7 @@ fn run() -> Res<()> {
     if r.is_err() {
         runner.pool.kill_all();
     }
+    runner.shutdown();
     r
 }
 

@@ -253,12 +253,7 @@ const VERBS: &[Spec] = &[
     Spec {
         name: "scheduler",
         required: &["path"],
-        optional: &["name", "attach_ms", "arg", "log"],
-    },
-    Spec {
-        name: "payload",
-        required: &["path"],
-        optional: &["name", "cgroup", "arg", "timeout_ms"],
+        optional: &["name", "attach_ms", "arg"],
     },
     Spec {
         name: "scenario",
@@ -328,6 +323,11 @@ const OPS: &[Spec] = &[
         required: &["path", "value"],
         optional: &[],
     },
+    Spec {
+        name: "payload",
+        required: &["name", "path"],
+        optional: &["cgroup", "arg", "timeout_ms"],
+    },
 ];
 
 const REPEATABLE: &[&str] = &["arg"];
@@ -373,13 +373,17 @@ fn is_rel_path(v: &[u8]) -> bool {
 }
 
 /// Checks the value of one key by what the key means (`path` is a file for the
-/// scheduler, payloads and the `write` op, a cgroup for other ops).
-fn check_value(verb: &str, key: &str, val: &[u8]) -> Result<(), ErrMsg> {
+/// scheduler, payloads and the `write` op, a cgroup for the other ops). `what` is the
+/// verb, or the op.
+fn check_value(what: &str, key: &str, val: &[u8]) -> Result<(), ErrMsg> {
     let ok = match key {
-        "path" if verb == "write" => {
+        "path" if what == "write" => {
             val.first() == Some(&b'/') && !val.contains(&0) && val.len() <= MAX_PATH
         }
-        "path" if verb != "op" => val.first() == Some(&b'/') && !val.contains(&0),
+        "path" if matches!(what, "scheduler" | "payload") => {
+            val.first() == Some(&b'/') && !val.contains(&0)
+        }
+        "arg" => !val.contains(&0),
         "nice" => parse_i64(val).is_some_and(|n| (-20..=19).contains(&n)),
         "policy" => POLICIES.iter().any(|p| p.as_bytes() == val),
         "affinity" | "cpus" => CpuMask::parse(val).is_some(),
@@ -452,12 +456,12 @@ impl Validator {
                 line.verb
             )));
         }
-        let kind = match line.bare {
-            Some("write") if line.verb == "op" => "write",
-            _ => line.verb,
+        let what = match (line.verb, line.bare) {
+            ("op", Some(op)) => op,
+            (verb, _) => verb,
         };
         for f in line.fields() {
-            check_value(kind, f.key, f.val)?;
+            check_value(what, f.key, f.val)?;
         }
         Ok(())
     }
@@ -514,7 +518,6 @@ impl Validator {
                 self.need_scenario(verb)?;
                 self.in_step = true;
             }
-            "payload" if !self.in_step => return Err(msg(format_args!("payload outside a step"))),
             "end" => {
                 self.need_scenario(verb)?;
                 self.in_scenario = false;
@@ -684,6 +687,33 @@ mod tests {
     fn write_takes_an_absolute_path() {
         let ok = "schedbox-plan 1\nscenario name=a\nstep hold_ms=1\nop write path=/sys/kernel/debug/provoke-crash/DIRECT value=WARNING\nop cgroup-add path=g\nend\n";
         assert!(validate(ok.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn accepts_the_scheduler_example() {
+        let plan = include_str!("../../docs/examples/scheduler.plan");
+        assert_eq!(validate(plan.as_bytes()).ok(), Some(1));
+    }
+
+    #[test]
+    fn scheduler_and_payload_lines() {
+        let ok = "schedbox-plan 1\nscheduler path=/payload/scx_qmap name=qmap attach_ms=5000 arg=-t arg=10\nscenario name=a\nstep hold_ms=1\nop payload name=help path=/payload/scx_simple arg=-h cgroup=w timeout_ms=100\nend\n";
+        assert_eq!(validate(ok.as_bytes()).ok(), Some(1));
+        let cases = [
+            ("schedbox-plan 1\nscheduler path=/s log=x\n", 2, "unknown key \"log\""),
+            ("schedbox-plan 1\nscheduler path=s\n", 2, "bad value"),
+            ("schedbox-plan 1\nscenario name=a\nstep hold_ms=1\npayload name=p path=/x\nend\n", 4, "unknown verb"),
+            ("schedbox-plan 1\nscenario name=a\nstep hold_ms=1\nop payload name=p path=rel\nend\n", 4, "bad value"),
+            ("schedbox-plan 1\nscenario name=a\nstep hold_ms=1\nop payload path=/x\nend\n", 4, "payload needs name="),
+            ("schedbox-plan 1\nscenario name=a\nstep hold_ms=1\nop payload name=p path=/x cgroup=/abs\nend\n", 4, "bad value"),
+            ("schedbox-plan 1\nscenario name=a\nstep hold_ms=1\nop cgroup-add path=/abs\nend\n", 4, "bad value"),
+            ("schedbox-plan 1\nscenario name=a\nop payload name=p path=/x\nend\n", 3, "op outside a step"),
+        ];
+        for (plan, line, want) in cases {
+            let (got_line, got) = err(plan);
+            assert_eq!(got_line, line, "{plan:?}: {got}");
+            assert!(got.contains(want), "{plan:?}: {got}");
+        }
     }
 
     #[test]

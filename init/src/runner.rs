@@ -8,6 +8,7 @@ use crate::fail::Res;
 use crate::monitor::Monitor;
 use crate::plan::{self, Line, MAX_LINE};
 use crate::record::Record;
+use crate::scheduler::Scheduler;
 use crate::table::Table;
 use crate::work::{self, Params};
 use crate::worker::{Name, Pool, RelPath, SchedParams, SpawnReq};
@@ -47,6 +48,14 @@ impl<'p> Runner<'p> {
 
     pub fn heartbeat(&mut self) {
         self.mon.heartbeat_if_due();
+    }
+
+    /// After the plan (or a failure): kills payloads, stops the scheduler.
+    pub fn shutdown(&mut self) {
+        self.mon.payloads.kill_all();
+        let mut sched = core::mem::take(&mut self.mon.sched);
+        sched.stop(&mut || self.mon.heartbeat_if_due());
+        self.mon.sched = sched;
     }
 
     /// Runs every line of the (already validated) plan.
@@ -99,13 +108,8 @@ impl<'p> Runner<'p> {
                 }
             }
             "end" => self.end_scenario()?,
-            "scheduler" | "payload" => {
-                return Err(fail!(
-                    "plan",
-                    "line {}: {} is not implemented by this init yet",
-                    no,
-                    line.verb
-                ));
+            "scheduler" => {
+                self.mon.sched = Scheduler::start(line, &mut || self.mon.heartbeat_if_due())?;
             }
             _ => {}
         }
@@ -138,6 +142,7 @@ impl<'p> Runner<'p> {
     fn end_scenario(&mut self) -> Res<()> {
         self.finish_hold();
         let name = self.scen.name.clone();
+        self.mon.payloads.end(name.as_bytes());
         // Take a last sample so a gap still open at the end counts.
         self.mon
             .sample(&mut self.pool, name.as_bytes(), sys::now_ns());
@@ -157,6 +162,10 @@ impl<'p> Runner<'p> {
             kmsg,
         };
         for spec in self.scen.checks.as_slice() {
+            if spec.name.eq_bytes(b"scheduler") {
+                self.mon.sched.check(name.as_bytes(), spec);
+                continue;
+            }
             check::report(name.as_bytes(), spec, &check::evaluate(spec, &scene));
         }
         cgroup::destroy_scenario(&self.scen.root, self.scen.created.as_slice())?;
@@ -204,6 +213,7 @@ impl<'p> Runner<'p> {
             )?,
             "spawn" => self.spawn(line)?,
             "write" => write(path, line.get("value").unwrap_or_default())?,
+            "payload" => self.mon.payloads.start(root, line)?,
             "stop" => {
                 let group = line.get("group").unwrap_or_default();
                 let name = self.scen.name.as_bytes();

@@ -4,13 +4,17 @@
 # panic on PID 1. Prints the records. A developer's tool: the project's end-to-end tests
 # go through the launcher.
 #
-# usage: init/tests/boot.sh PLAN [KERNEL] [CPUS]
+# usage: init/tests/boot.sh PLAN [KERNEL] [CPUS] [FILE...]
 #   KERNEL defaults to ../shared/kernels/scx/bzImage (relative to the repo root).
+#   Each FILE is put in the initramfs as /payload/<its name> (schedulers, payloads).
+#   RECORDS=path and CONSOLE=path keep the records and the console log there; VM_TIMEOUT (s, default 120) bounds the run.
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 plan=$1
 kernel=${2:-$here/../../shared/kernels/scx/bzImage}
 cpus=${3:-2}
+shift $(($# < 3 ? $# : 3))
+vm_timeout=${VM_TIMEOUT:-120}
 init=$here/target/release/schedbox-init
 [ -x "$init" ] || { echo "build first: (cd init && cargo build --release)" >&2; exit 2; }
 [ -f "$kernel" ] || { echo "no kernel at $kernel: pass one as the second argument" >&2; exit 2; }
@@ -20,17 +24,28 @@ trap 'rm -rf "$work"' EXIT
 mkdir "$work/root"
 cp "$init" "$work/root/init"
 cp "$plan" "$work/root/plan"
-(cd "$work/root" && printf 'init\nplan\n' | cpio -o -H newc --quiet >"$work/initrd.cpio")
+files='init\nplan\n'
+if [ $# -gt 0 ]; then
+    mkdir "$work/root/payload"
+    files="${files}payload\n"
+    for f in "$@"; do
+        cp "$f" "$work/root/payload/"
+        files="${files}payload/$(basename "$f")\n"
+    done
+fi
+(cd "$work/root" && printf "$files" | cpio -o -H newc --quiet >"$work/initrd.cpio")
 
 rc=0
-timeout 120 qemu-system-x86_64 -nographic -no-reboot -m 256 -smp "$cpus" -display none -monitor none \
+timeout "$vm_timeout" qemu-system-x86_64 -nographic -no-reboot -m 256 -smp "$cpus" -display none -monitor none \
     -kernel "$kernel" -initrd "$work/initrd.cpio" \
     -append "console=ttyS0 rdinit=/init panic=-1 reboot=k" \
     -serial "file:$work/console.log" -serial "file:$work/records.log" || rc=$?
 cat "$work/records.log"
+[ -z "${RECORDS:-}" ] || cp "$work/records.log" "$RECORDS"
+[ -z "${CONSOLE:-}" ] || cp "$work/console.log" "$CONSOLE"
 
 fail=0
-[ "$rc" = 124 ] && { echo "FAIL: the VM did not end within 120 s" >&2; fail=1; }
+[ "$rc" = 124 ] && { echo "FAIL: the VM did not end within $vm_timeout s" >&2; fail=1; }
 grep -q '^SBX1 boot ' "$work/records.log" || { echo "FAIL: no boot record" >&2; fail=1; }
 grep -q '^SBX1 done status=' "$work/records.log" || { echo "FAIL: no done record" >&2; fail=1; }
 if grep -q 'Attempted to kill init' "$work/console.log"; then

@@ -1,0 +1,129 @@
+//! Payloads: binaries a step runs in a cgroup (`op payload`), alongside the workers.
+//! Started without waiting; their output forwarded; their end reported, or they are
+//! killed at their timeout or when their scenario ends.
+
+use crate::capture::Capture;
+use crate::cgroup::{self, Path};
+use crate::exec::{self, Argv, End};
+use crate::fail::Res;
+use crate::plan::{Line, Lossy};
+use crate::record::Record;
+use crate::table::Table;
+use crate::worker::Name;
+use crate::{fail, sys};
+
+pub const MAX_PAYLOADS: usize = 16;
+const MAX_OUTPUT_LINES: u32 = 200;
+
+#[derive(Default)]
+struct Payload {
+    name: Name,
+    pid: i32,
+    out: Capture,
+    /// `CLOCK_BOOTTIME` ns at which it is killed; `u64::MAX` for none.
+    deadline_ns: u64,
+}
+
+#[derive(Default)]
+pub struct Payloads {
+    live: Table<Payload, MAX_PAYLOADS>,
+}
+
+impl Payloads {
+    /// Starts an `op payload` line's binary, in its cgroup under the scenario `root`
+    /// when the line names one.
+    pub fn start(&mut self, root: &Path, line: &Line<'_>) -> Res<()> {
+        let name = line.get("name").unwrap_or_default();
+        let path = line.get("path").unwrap_or_default();
+        if self.live.len() == MAX_PAYLOADS {
+            return Err(fail!(
+                "payload",
+                "more than {} payloads running at once",
+                MAX_PAYLOADS
+            ));
+        }
+        let argv = Argv::new(path, line.all("arg"))
+            .ok_or_else(|| fail!("payload", "arguments of {:?} do not fit", Lossy(path)))?;
+        // Without a cgroup it stays in PID 1's (the scenario root takes no tasks: its
+        // controllers are enabled for its children).
+        let procs = line
+            .get("cgroup")
+            .map(|c| cgroup::join(cgroup::join(root.as_bytes(), c).as_bytes(), b"cgroup.procs"));
+        let child = exec::spawn(&argv, procs.as_ref().map(|p| p.as_cstr()))?;
+        let deadline_ns = line.num("timeout_ms").map_or(u64::MAX, |ms| {
+            sys::now_ns().saturating_add(ms.saturating_mul(sys::NS_PER_MS))
+        });
+        let p = Payload {
+            name: Name::from_bytes(name),
+            pid: child.pid,
+            out: Capture::new(child.out, MAX_OUTPUT_LINES),
+            deadline_ns,
+        };
+        // Checked for room above.
+        let _ = self.live.push(p);
+        Ok(())
+    }
+
+    /// One look at each payload, every monitor sample: its output, whether it ended,
+    /// whether its time is up.
+    pub fn poll(&mut self, scenario: &[u8], now_ns: u64) {
+        let mut i = 0;
+        while i < self.live.len() {
+            let p = &mut self.live.as_mut_slice()[i];
+            let name = &p.name;
+            p.out.drain(&mut |text| output(scenario, name, text));
+            let end = exec::try_reap(p.pid).or_else(|| {
+                (now_ns >= p.deadline_ns).then(|| {
+                    exec::kill(p.pid);
+                    End::Killed
+                })
+            });
+            match end {
+                Some(end) => finish(scenario, self.live.swap_remove(i), end),
+                None => i += 1,
+            }
+        }
+    }
+
+    /// The scenario ends: payloads still running are killed.
+    pub fn end(&mut self, scenario: &[u8]) {
+        self.poll(scenario, sys::now_ns());
+        while !self.live.is_empty() {
+            let p = self.live.swap_remove(0);
+            exec::kill(p.pid);
+            finish(scenario, p, End::Killed);
+        }
+    }
+
+    /// Kills every payload without reporting (the error path).
+    pub fn kill_all(&mut self) {
+        for p in self.live.as_slice() {
+            exec::kill(p.pid);
+        }
+        self.live.clear();
+    }
+}
+
+fn finish(scenario: &[u8], mut p: Payload, end: End) {
+    let name = &p.name;
+    p.out.finish(&mut |text| output(scenario, name, text));
+    let mut r = Record::new("payload")
+        .str("scenario", scenario)
+        .str("name", p.name.as_bytes())
+        .num("pid", p.pid as u64)
+        .str("status", end.text().as_bytes())
+        .num("t_ms", sys::now_ms());
+    if p.out.dropped > 0 {
+        r = r.num("dropped", u64::from(p.out.dropped));
+    }
+    r.str("output", p.out.tail().as_bytes()).send();
+}
+
+fn output(scenario: &[u8], name: &Name, text: &[u8]) {
+    Record::new("output")
+        .str("source", b"payload")
+        .str("scenario", scenario)
+        .str("name", name.as_bytes())
+        .str("text", text)
+        .send();
+}

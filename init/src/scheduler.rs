@@ -1,0 +1,553 @@
+//! The sched_ext scheduler under test: started before the scenarios and waited for
+//! until the kernel reports it enabled, watched while they run (its sysfs state each
+//! sample, its process, its output), judged by the `scheduler` check, stopped at the end.
+
+use crate::buf::{parse_u64, trim_end, Buf};
+use crate::capture::Capture;
+use crate::check::{self, CheckSpec};
+use crate::exec::{self, Argv, End};
+use crate::fail;
+use crate::fail::{Errno, Res};
+use crate::plan::{Line, Lossy};
+use crate::record::Record;
+use crate::sys::{self, NS_PER_MS};
+use core::ffi::CStr;
+use core::fmt::Write;
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use rustix::fd::OwnedFd;
+use rustix::fs::{Mode, OFlags};
+use rustix::process::Signal;
+
+const SCX_DIR: &CStr = c"/sys/kernel/sched_ext";
+const STATE: &CStr = c"/sys/kernel/sched_ext/state";
+const OPS: &CStr = c"/sys/kernel/sched_ext/root/ops";
+const KMSG: &CStr = c"/dev/kmsg";
+pub const DEFAULT_ATTACH_MS: u64 = 10_000;
+const POLL_NS: u64 = 10 * NS_PER_MS;
+/// How long the scheduler gets to detach after SIGINT before it is killed.
+const STOP_MS: u64 = 5_000;
+/// How long after leaving `enabled` the kernel's reason is waited for.
+const REASON_WAIT_MS: u64 = 2_000;
+const MAX_OUTPUT_LINES: u32 = 2_000;
+/// Kernel log records are at most this long (the kernel's own line limit is 1024).
+const KMSG_RECORD: usize = 2048;
+const KMSG_MAX_RECORDS: usize = 100_000;
+
+type Word = Buf<64>;
+type Why = Buf<256>;
+
+#[derive(Default)]
+enum Health {
+    /// The plan starts no scheduler.
+    #[default]
+    Absent,
+    Starting,
+    Enabled,
+    /// Seen out of `enabled` at `at_ms`; the kernel's reason may not be logged yet.
+    Leaving {
+        at_ms: u64,
+    },
+    /// Not (or no longer) the plan's scheduler running; `why` says what happened.
+    Failed,
+}
+
+#[derive(Default)]
+pub struct Scheduler {
+    /// The plan's `name` (what root/ops must say), or empty to accept any.
+    want: Word,
+    /// What records call it: the plan's name, or the binary's file name.
+    label: Word,
+    ops: Word,
+    /// 0 once the process is reaped.
+    pid: i32,
+    /// The process's pid for records, kept after it is reaped.
+    shown_pid: i32,
+    out: Capture,
+    state_fd: Option<OwnedFd>,
+    health: Health,
+    /// What happened to it, for the check's detail, once `Failed`.
+    why: Why,
+}
+
+impl Scheduler {
+    /// Starts the `scheduler` line's binary and waits, calling `tick` (heartbeats),
+    /// until the kernel has it enabled or it failed to get there. Errors only when the
+    /// kernel cannot run a sched_ext scheduler at all; a scheduler that does not
+    /// attach is a `scheduler` record and failing checks.
+    pub fn start(line: &Line<'_>, tick: &mut dyn FnMut()) -> Res<Self> {
+        let path = line.get("path").unwrap_or_default();
+        let mut s = Scheduler {
+            want: Word::from_bytes(line.get("name").unwrap_or_default()),
+            label: Word::from_bytes(line.get("name").unwrap_or(basename(path))),
+            out: Capture::closed(MAX_OUTPUT_LINES),
+            health: Health::Starting,
+            ..Scheduler::default()
+        };
+        s.open_state()?;
+        let argv = Argv::new(path, line.all("arg"))
+            .ok_or_else(|| fail!("scheduler", "arguments of {:?} do not fit", Lossy(path)))?;
+        let child = exec::spawn(&argv, None)?;
+        s.pid = child.pid;
+        s.shown_pid = child.pid;
+        s.out = Capture::new(child.out, MAX_OUTPUT_LINES);
+        s.wait_attached(line.num("attach_ms").unwrap_or(DEFAULT_ATTACH_MS), tick);
+        Ok(s)
+    }
+
+    fn open_state(&mut self) -> Res<()> {
+        if !sys::exists(SCX_DIR) {
+            return Err(fail!(
+                "scheduler",
+                "this kernel has no sched_ext (no {:?}): the plan's scheduler needs a kernel built with CONFIG_SCHED_CLASS_EXT=y",
+                SCX_DIR
+            ));
+        }
+        let fd = rustix::fs::open(STATE, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| fail!("scheduler", "open {:?}: {}", STATE, Errno(e)))?;
+        self.state_fd = Some(fd);
+        let state = self.state();
+        if !state.eq_bytes(b"disabled") {
+            return Err(fail!(
+                "scheduler",
+                "sched_ext is {} before the plan's scheduler started (ops {})",
+                state,
+                read_word(OPS)
+            ));
+        }
+        Ok(())
+    }
+
+    fn wait_attached(&mut self, attach_ms: u64, tick: &mut dyn FnMut()) {
+        let deadline = sys::now_ns().saturating_add(attach_ms.saturating_mul(NS_PER_MS));
+        loop {
+            tick();
+            self.drain();
+            if let Some(end) = exec::try_reap(self.pid) {
+                self.pid = 0;
+                let mut why = Why::new();
+                let _ = write!(why, "exited with status {} before attaching", end.text());
+                return self.attach_failed(&why, Some(end));
+            }
+            let state = self.state();
+            if state.eq_bytes(b"enabled") {
+                let ops = read_word(OPS);
+                if self.want.is_empty() || ops.eq_bytes(self.want.as_bytes()) {
+                    self.ops = ops;
+                    self.health = Health::Enabled;
+                    self.record("attached", sys::now_ms()).send();
+                    return;
+                }
+                let mut why = Why::new();
+                let _ = write!(why, "attached as {:?}, not {:?}", ops, self.want);
+                self.ops = ops;
+                let end = self.stop_process(tick);
+                return self.attach_failed(&why, Some(end));
+            }
+            if sys::now_ns() >= deadline {
+                self.ops = read_word(OPS);
+                let mut why = Why::new();
+                let _ = write!(
+                    why,
+                    "not attached within {} ms (state {}, ops {:?})",
+                    attach_ms, state, self.ops
+                );
+                let end = self.stop_process(tick);
+                return self.attach_failed(&why, Some(end));
+            }
+            sys::sleep_ns(POLL_NS);
+        }
+    }
+
+    fn attach_failed(&mut self, why: &Why, end: Option<End>) {
+        self.finish_output();
+        let mut r = self
+            .record("attach-failed", sys::now_ms())
+            .str("reason", why.as_bytes());
+        if let Some(end) = end {
+            r = r.str("status", end.text().as_bytes());
+        }
+        r.str("output", self.out.tail().as_bytes()).send();
+        let mut detail = Why::new();
+        let _ = write!(detail, "scheduler {} {}", self.label, why);
+        self.failed(detail);
+    }
+
+    fn failed(&mut self, why: Why) {
+        self.why = why;
+        self.health = Health::Failed;
+    }
+
+    /// One look, each monitor sample: the state (a pread of the open sysfs file),
+    /// the process, its output. Cheap while all is well.
+    pub fn poll(&mut self) {
+        if matches!(self.health, Health::Absent) {
+            return;
+        }
+        if matches!(self.health, Health::Enabled) {
+            let state = self.state();
+            if !state.eq_bytes(b"enabled") {
+                self.health = Health::Leaving {
+                    at_ms: sys::now_ms(),
+                };
+            }
+        }
+        if self.pid != 0 {
+            self.drain();
+            if let Some(end) = exec::try_reap(self.pid) {
+                self.resolve(true);
+                self.pid = 0;
+                self.exited(end);
+                return;
+            }
+        }
+        self.resolve(false);
+    }
+
+    /// Reports a departure from `enabled` once the kernel has logged why (or waiting
+    /// longer is pointless, or `now`).
+    fn resolve(&mut self, now: bool) {
+        let Health::Leaving { at_ms } = self.health else {
+            return;
+        };
+        let state = self.state();
+        let noted = NOTED.seq.load(Relaxed) != 0;
+        let settled = state.eq_bytes(b"disabled") || noted;
+        if !now && !settled && sys::now_ms() < at_ms + REASON_WAIT_MS {
+            return;
+        }
+        if !noted {
+            scan_kmsg();
+        }
+        let (reason, msg) = (NOTED.reason.get(), NOTED.msg.get());
+        let mut r = self.record("ejected", at_ms);
+        let t_us = NOTED.t_us.load(Relaxed);
+        if t_us != 0 {
+            r = r.num("kmsg_t_ms", t_us / 1000);
+        }
+        let r = if reason.is_empty() {
+            r.str("reason", b"unknown (the kernel logged none)")
+        } else {
+            r.str("reason", reason.as_bytes())
+        };
+        if msg.is_empty() {
+            r
+        } else {
+            r.str("msg", msg.as_bytes())
+        }
+        .send();
+        let mut why = Why::new();
+        let _ = write!(
+            why,
+            "scheduler {} left enabled at t_ms={}",
+            self.label, at_ms
+        );
+        if !reason.is_empty() {
+            let _ = write!(why, ": {}", reason);
+        }
+        self.failed(why);
+    }
+
+    /// The process ended on its own while the scenarios ran.
+    fn exited(&mut self, end: End) {
+        self.finish_output();
+        let t_ms = sys::now_ms();
+        self.record("exited", t_ms)
+            .str("status", end.text().as_bytes())
+            .str("output", self.out.tail().as_bytes())
+            .send();
+        if let Health::Enabled | Health::Starting = self.health {
+            let mut why = Why::new();
+            let _ = write!(
+                why,
+                "scheduler {} exited with status {} at t_ms={}",
+                self.label,
+                end.text(),
+                t_ms
+            );
+            self.failed(why);
+        }
+    }
+
+    /// The `scheduler` check of a scenario: 0 when the plan's scheduler was enabled
+    /// all along, else 1 with what happened to it.
+    pub fn check(&mut self, scenario: &[u8], spec: &CheckSpec) {
+        self.poll();
+        self.resolve(true);
+        let (value, detail): (u64, &[u8]) = match &self.health {
+            Health::Enabled => (0, b""),
+            Health::Failed => (1, self.why.as_bytes()),
+            Health::Absent => (1, b"the plan starts no scheduler"),
+            Health::Starting | Health::Leaving { .. } => (1, b"scheduler not enabled"),
+        };
+        check::report_detail(scenario, spec, value <= spec.limit, value, detail);
+    }
+
+    /// Stops the scheduler at the end of the run (SIGINT, then SIGKILL) and reports how
+    /// it ended.
+    pub fn stop(&mut self, tick: &mut dyn FnMut()) {
+        if self.pid == 0 {
+            return;
+        }
+        self.poll();
+        if self.pid == 0 {
+            return;
+        }
+        self.resolve(true);
+        let end = self.stop_process(tick);
+        self.finish_output();
+        self.record("stopped", sys::now_ms())
+            .str("status", end.text().as_bytes())
+            .send();
+        self.health = Health::Absent;
+    }
+
+    /// SIGINT, a bounded wait draining output, SIGKILL if it is still there.
+    fn stop_process(&mut self, tick: &mut dyn FnMut()) -> End {
+        exec::signal(self.pid, Signal::INT);
+        let deadline = sys::now_ms() + STOP_MS;
+        let end = loop {
+            tick();
+            self.drain();
+            if let Some(end) = exec::try_reap(self.pid) {
+                break end;
+            }
+            if sys::now_ms() >= deadline {
+                exec::kill(self.pid);
+                break End::Killed;
+            }
+            sys::sleep_ns(POLL_NS);
+        };
+        self.pid = 0;
+        end
+    }
+
+    fn drain(&mut self) {
+        let label = &self.label;
+        self.out.drain(&mut |text| output(label, text));
+    }
+
+    fn finish_output(&mut self) {
+        let label = &self.label;
+        self.out.finish(&mut |text| output(label, text));
+    }
+
+    /// A `scheduler` record with the keys every event has.
+    fn record(&self, event: &str, t_ms: u64) -> Record {
+        let mut r = Record::new("scheduler")
+            .str("event", event.as_bytes())
+            .str("name", self.label.as_bytes())
+            .str("state", self.state().as_bytes())
+            .str("ops", self.ops.as_bytes())
+            .num("pid", self.shown_pid as u64)
+            .num("t_ms", t_ms);
+        if self.out.dropped > 0 {
+            r = r.num("dropped", u64::from(self.out.dropped));
+        }
+        r
+    }
+
+    /// `/sys/kernel/sched_ext/state`, re-read through the open file.
+    fn state(&self) -> Word {
+        let Some(fd) = &self.state_fd else {
+            return Word::from_bytes(b"absent");
+        };
+        let mut buf = [0u8; 32];
+        match rustix::io::pread(fd, &mut buf, 0) {
+            Ok(n) => Word::from_bytes(trim_end(&buf[..n])),
+            Err(_) => Word::from_bytes(b"unreadable"),
+        }
+    }
+}
+
+fn output(label: &Word, text: &[u8]) {
+    Record::new("output")
+        .str("source", b"scheduler")
+        .str("name", label.as_bytes())
+        .str("text", text)
+        .send();
+}
+
+fn basename(path: &[u8]) -> &[u8] {
+    path.rsplit(|&c| c == b'/').next().unwrap_or(path)
+}
+
+/// A small sysfs file's first word-like line; empty when unreadable.
+fn read_word(path: &CStr) -> Word {
+    let mut buf = [0u8; 64];
+    match sys::read_file(path, &mut buf) {
+        Ok(n) => Word::from_bytes(trim_end(&buf[..n])),
+        Err(_) => Word::new(),
+    }
+}
+
+const REASON_LEN: usize = 160;
+
+/// Text kept in a static; PID 1 is single-threaded, atomics only make it `Sync`.
+struct Text {
+    len: AtomicUsize,
+    bytes: [AtomicU8; REASON_LEN],
+}
+
+impl Text {
+    const fn new() -> Self {
+        Text {
+            len: AtomicUsize::new(0),
+            bytes: [const { AtomicU8::new(0) }; REASON_LEN],
+        }
+    }
+
+    fn set(&self, b: &[u8]) {
+        let n = b.len().min(REASON_LEN);
+        for (dst, &src) in self.bytes.iter().zip(&b[..n]) {
+            dst.store(src, Relaxed);
+        }
+        self.len.store(n, Relaxed);
+    }
+
+    fn get(&self) -> Buf<{ REASON_LEN + 1 }> {
+        let mut out = Buf::new();
+        for b in &self.bytes[..self.len.load(Relaxed).min(REASON_LEN)] {
+            out.push_byte(b.load(Relaxed));
+        }
+        out
+    }
+}
+
+/// The last "BPF scheduler ... disabled (reason)" of the kernel log and the message
+/// line that follows it.
+struct Noted {
+    seq: AtomicU32,
+    /// The kernel log's timestamp of the line, µs; 0 when the line came without it.
+    t_us: AtomicU64,
+    name: Text,
+    reason: Text,
+    msg: Text,
+}
+
+static NOTED: Noted = Noted {
+    seq: AtomicU32::new(0),
+    t_us: AtomicU64::new(0),
+    name: Text::new(),
+    reason: Text::new(),
+    msg: Text::new(),
+};
+
+const DISABLED_HEAD: &[u8] = b"sched_ext: BPF scheduler \"";
+const DISABLED_MID: &[u8] = b"\" disabled (";
+
+/// Hook for the kernel log reader: hand it every kernel log line (a `/dev/kmsg` record
+/// or its text) and the scheduler check learns the kernel's reason for an ejection.
+pub fn note_kmsg_line(line: &[u8]) {
+    let (t_us, line) = split_kmsg(trim_end(line));
+    if let Some(at) = find(line, DISABLED_HEAD) {
+        let rest = &line[at + DISABLED_HEAD.len()..];
+        let Some(q) = rest.iter().position(|&c| c == b'"') else {
+            return;
+        };
+        let Some(reason) = rest[q..].strip_prefix(DISABLED_MID) else {
+            return;
+        };
+        NOTED.name.set(&rest[..q]);
+        NOTED
+            .reason
+            .set(reason.strip_suffix(b")").unwrap_or(reason));
+        NOTED.msg.set(b"");
+        NOTED.t_us.store(t_us.unwrap_or(0), Relaxed);
+        NOTED.seq.fetch_add(1, Relaxed);
+        return;
+    }
+    // `sched_ext: <name>: <message>`, logged right after an error exit.
+    if NOTED.seq.load(Relaxed) == 0 || NOTED.msg.len.load(Relaxed) != 0 {
+        return;
+    }
+    let name = NOTED.name.get();
+    let Some(at) = find(line, b"sched_ext: ") else {
+        return;
+    };
+    let rest = &line[at + b"sched_ext: ".len()..];
+    if let Some(msg) = rest
+        .strip_prefix(name.as_bytes())
+        .and_then(|r| r.strip_prefix(b": "))
+    {
+        NOTED.msg.set(msg);
+    }
+}
+
+/// A `/dev/kmsg` record's timestamp (µs) and text: `prio,seq,time_us,flags;text`.
+/// Plain text passes through.
+fn split_kmsg(line: &[u8]) -> (Option<u64>, &[u8]) {
+    let Some(semi) = line.iter().position(|&c| c == b';') else {
+        return (None, line);
+    };
+    let mut head = line[..semi].split(|&c| c == b',');
+    let t_us = head.nth(2).and_then(parse_u64);
+    match t_us {
+        Some(_)
+            if line[..semi]
+                .iter()
+                .all(|c| c.is_ascii_alphanumeric() || *c == b',' || *c == b'-') =>
+        {
+            (t_us, &line[semi + 1..])
+        }
+        _ => (None, line),
+    }
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Reads the kernel log once from its start (an own, non-blocking `/dev/kmsg` open),
+/// noting each line: used when no kernel log reader has noted the reason yet.
+fn scan_kmsg() {
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let Ok(fd) = rustix::fs::open(KMSG, flags, Mode::empty()) else {
+        return;
+    };
+    let mut rec = [0u8; KMSG_RECORD];
+    for _ in 0..KMSG_MAX_RECORDS {
+        match rustix::io::read(&fd, &mut rec) {
+            Ok(0) => return,
+            Ok(n) => {
+                // The record's first line; continuation lines (` KEY=value`) follow.
+                let r = &rec[..n];
+                let end = r.iter().position(|&c| c == b'\n').unwrap_or(n);
+                note_kmsg_line(&r[..end]);
+            }
+            // A record overwritten while reading: the next read gets the next one.
+            Err(rustix::io::Errno::PIPE) | Err(rustix::io::Errno::INTR) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notes_the_kernels_reason_and_message() {
+        note_kmsg_line(b"sched_ext: BPF scheduler \"simple\" enabled");
+        assert_eq!(NOTED.seq.load(Relaxed), 0);
+        note_kmsg_line(
+            b"3,1233,8999000,-;sched_ext: BPF scheduler \"qmap\" disabled (runnable task stall)\n",
+        );
+        note_kmsg_line(b"3,1234,9000000,-;sched_ext: qmap: kworker/1:2[40] failed to run for 6.5s");
+        note_kmsg_line(b"sched_ext: qmap: something later");
+        assert_eq!(NOTED.seq.load(Relaxed), 1);
+        assert_eq!(NOTED.reason.get().as_bytes(), b"runnable task stall");
+        assert_eq!(
+            NOTED.msg.get().as_bytes(),
+            b"kworker/1:2[40] failed to run for 6.5s"
+        );
+        assert_eq!(NOTED.name.get().as_bytes(), b"qmap");
+        assert_eq!(NOTED.t_us.load(Relaxed), 8_999_000);
+        assert_eq!(split_kmsg(b"a;b"), (None, &b"a;b"[..]));
+    }
+
+    #[test]
+    fn names_records_after_the_binary_without_a_name() {
+        assert_eq!(basename(b"/payload/scx_simple"), b"scx_simple");
+        assert_eq!(basename(b"scx"), b"scx");
+    }
+}
