@@ -59,7 +59,7 @@ pub fn write_trailer(out: &mut Vec<u8>) {
 }
 
 fn pad(out: &mut Vec<u8>) {
-    while out.len() % ALIGN != 0 {
+    while !out.len().is_multiple_of(ALIGN) {
         out.push(0);
     }
 }

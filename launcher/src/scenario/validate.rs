@@ -142,7 +142,7 @@ fn lower_workers(ctx: &Ctx, w: &WorkersFile) -> Result<Spawn, ScenarioError> {
             format!("{count} is out of range: give 1 to {MAX_GROUP_WORKERS}"),
         ));
     }
-    if work.paired && count % 2 != 0 {
+    if work.paired && !count.is_multiple_of(2) {
         return Err(ctx.err(
             field("count"),
             format!(
