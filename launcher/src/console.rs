@@ -37,6 +37,30 @@ pub fn panic_hint(message: &str) -> Option<&'static str> {
     }
 }
 
+/// A console line without terminal escape sequences and control characters (firmware
+/// clears the screen over serial), fit for reports.
+pub fn clean(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            // CSI: ESC [ parameters... final byte in '@'..='~'; otherwise ESC + one char.
+            if chars.next_if_eq(&'[').is_some() {
+                while let Some(p) = chars.next() {
+                    if ('@'..='~').contains(&p) {
+                        break;
+                    }
+                }
+            } else {
+                chars.next();
+            }
+        } else if !c.is_control() || c == '\t' {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// How the kernel says it is ending, as printed by kernel/reboot.c.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ending {
@@ -71,6 +95,13 @@ mod tests {
             "No working init found.  Try passing init= option to kernel."
         );
         assert!(panic_hint(&message).unwrap().contains("/init"));
+    }
+
+    #[test]
+    fn escapes_are_removed() {
+        let line = "\x1bc\x1b[?7l\x1b[2JSeaBIOS (version 1.16)\r";
+        assert_eq!(clean(line), "SeaBIOS (version 1.16)");
+        assert_eq!(clean("[ 1.0] ok\tthen"), "[ 1.0] ok\tthen");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::sync::mpsc::{channel, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use crate::backend::{Backend, BackendError, VmEvent, VmExit, VmSpec};
-use crate::console::PanicScanner;
+use crate::console::{self, PanicScanner};
 use crate::record::{self, Line, Record};
 
 /// Console lines kept for reports of untestable runs.
@@ -41,6 +41,28 @@ pub enum RunEnd {
     Silent(Duration),
     /// The guest sent `done` but did not power off in time, and was killed.
     NoPowerOff,
+}
+
+impl std::fmt::Display for RunEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunEnd::TimedOut(after) => {
+                write!(f, "timed out after {} s and was killed", after.as_secs())
+            }
+            RunEnd::Silent(after) => {
+                write!(
+                    f,
+                    "sent no record for {} s (hung?) and was killed",
+                    after.as_secs()
+                )
+            }
+            RunEnd::NoPowerOff => f.write_str("did not power off after done and was killed"),
+            RunEnd::Exited(VmExit::PowerOff) => f.write_str("the VM powered off"),
+            RunEnd::Exited(VmExit::Reset) => f.write_str("the VM reset (kernel panic or reboot)"),
+            RunEnd::Exited(VmExit::Crashed(why)) => write!(f, "the VM crashed: {why}"),
+            RunEnd::Exited(VmExit::Killed) => f.write_str("the VM was killed"),
+        }
+    }
 }
 
 /// Milliseconds from launch to each milestone, where it was reached.
@@ -161,7 +183,7 @@ impl Watch {
         if self.tail.len() == CONSOLE_TAIL_LINES {
             self.tail.pop_front();
         }
-        self.tail.push_back(line.to_string());
+        self.tail.push_back(console::clean(line));
         self.scanner.feed(line);
     }
 

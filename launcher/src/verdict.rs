@@ -2,7 +2,6 @@
 
 use serde::Serialize;
 
-use crate::backend::VmExit;
 use crate::console::panic_hint;
 use crate::record::{CheckRecord, Record};
 use crate::scenario::{catalog, Scenario};
@@ -174,18 +173,7 @@ fn problems(observed: &Observed, expected: &[ExpectedCheck]) -> Vec<String> {
 
 /// How the VM ended, in words, with the panic message if there was one.
 fn end_story(observed: &Observed) -> String {
-    let mut story = match &observed.end {
-        RunEnd::TimedOut(after) => format!("timed out after {} s and was killed", after.as_secs()),
-        RunEnd::Silent(after) => format!(
-            "sent no record for {} s (hung?) and was killed",
-            after.as_secs()
-        ),
-        RunEnd::NoPowerOff => "did not power off after done and was killed".to_string(),
-        RunEnd::Exited(VmExit::PowerOff) => "the VM powered off".to_string(),
-        RunEnd::Exited(VmExit::Reset) => "the VM reset (kernel panic or reboot)".to_string(),
-        RunEnd::Exited(VmExit::Crashed(why)) => format!("the VM crashed: {why}"),
-        RunEnd::Exited(VmExit::Killed) => "the VM was killed".to_string(),
-    };
+    let mut story = observed.end.to_string();
     if let Some(panic) = &observed.panic {
         story.push_str(&format!("; the kernel panicked: \"{panic}\""));
         if let Some(hint) = panic_hint(panic) {

@@ -1,4 +1,5 @@
 use super::*;
+use crate::backend::VmExit;
 use crate::record::{parse_line, Line};
 use crate::session::Timings;
 use std::time::Duration;
