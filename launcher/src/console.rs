@@ -46,7 +46,7 @@ pub fn clean(line: &str) -> String {
         if c == '\x1b' {
             // CSI: ESC [ parameters... final byte in '@'..='~'; otherwise ESC + one char.
             if chars.next_if_eq(&'[').is_some() {
-                while let Some(p) = chars.next() {
+                for p in chars.by_ref() {
                     if ('@'..='~').contains(&p) {
                         break;
                     }
