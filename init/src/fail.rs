@@ -1,0 +1,55 @@
+//! The one error type of the guest: where it happened and a message for the `error` record.
+
+use crate::buf::Buf;
+
+pub type Msg = Buf<512>;
+
+#[derive(Clone)]
+pub struct Fail {
+    /// The `where` key: `plan`, `mount`, `cgroup`, `spawn`, ...
+    pub place: &'static str,
+    pub msg: Msg,
+}
+
+pub type Res<T> = Result<T, Fail>;
+
+/// Builds a `Fail` with a formatted message: `fail!("cgroup", "mkdir {}: {}", p, e)`.
+#[macro_export]
+macro_rules! fail {
+    ($place:expr, $($arg:tt)*) => {{
+        let mut msg = $crate::fail::Msg::new();
+        let _ = core::fmt::Write::write_fmt(&mut msg, format_args!($($arg)*));
+        $crate::fail::Fail { place: $place, msg }
+    }};
+}
+
+/// Shows an errno as `ENOENT (2)`, naming the common ones.
+pub struct Errno(pub rustix::io::Errno);
+
+impl core::fmt::Display for Errno {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        use rustix::io::Errno as E;
+        let name = match self.0 {
+            E::NOENT => "ENOENT",
+            E::PERM => "EPERM",
+            E::ACCESS => "EACCES",
+            E::BUSY => "EBUSY",
+            E::INVAL => "EINVAL",
+            E::EXIST => "EEXIST",
+            E::NOSPC => "ENOSPC",
+            E::NOMEM => "ENOMEM",
+            E::AGAIN => "EAGAIN",
+            E::SRCH => "ESRCH",
+            E::NODEV => "ENODEV",
+            E::NOTDIR => "ENOTDIR",
+            E::OPNOTSUPP => "EOPNOTSUPP",
+            E::NOTEMPTY => "ENOTEMPTY",
+            E::RANGE => "ERANGE",
+            E::NOSYS => "ENOSYS",
+            E::NOEXEC => "ENOEXEC",
+            E::IO => "EIO",
+            _ => "errno",
+        };
+        write!(f, "{} ({})", name, self.0.raw_os_error())
+    }
+}

@@ -1,0 +1,22 @@
+//! schedbox-init, the guest's PID 1: runs a schedbox plan (docs/protocol.md) and
+//! reports records on the second serial port. Freestanding: no libc, no allocator.
+#![cfg_attr(not(test), no_std)]
+
+pub mod buf;
+pub mod cgroup;
+pub mod check;
+pub mod cpulist;
+pub mod fail;
+pub mod monitor;
+pub mod mount;
+pub mod pid1;
+pub mod plan;
+pub mod power;
+pub mod record;
+pub mod runner;
+pub mod serial;
+pub mod shared;
+pub mod sys;
+pub mod table;
+pub mod work;
+pub mod worker;

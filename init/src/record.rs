@@ -1,0 +1,201 @@
+//! Record lines (`SBX1 <kind> key=value ...`) written to the records port.
+
+use crate::buf::{fmt_u64, Buf};
+use core::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+
+/// Longest record line, newline included (protocol limit).
+pub const MAX_LINE: usize = 4096;
+const MARKER: &[u8] = b"SBX1 ";
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+/// The records port; -1 until opened. A static so the panic handler can reach it.
+static FD: AtomicI32 = AtomicI32::new(-1);
+/// The console, where `error` records are echoed for the human reading it; -1 for none.
+static ECHO_FD: AtomicI32 = AtomicI32::new(-1);
+/// `error` records sent so far: any makes the run end with `done status=error`.
+static ERRORS: AtomicU32 = AtomicU32::new(0);
+
+pub fn set_fd(fd: i32) {
+    FD.store(fd, Ordering::Relaxed);
+}
+
+pub fn set_echo_fd(fd: i32) {
+    ECHO_FD.store(fd, Ordering::Relaxed);
+}
+
+pub fn errors() -> u32 {
+    ERRORS.load(Ordering::Relaxed)
+}
+
+pub fn fd() -> i32 {
+    FD.load(Ordering::Relaxed)
+}
+
+/// True when `b` is written as `%XX` in a value: what the protocol requires (not
+/// printable ASCII, `%`, `=`) plus `"`, as the protocol's examples do.
+pub fn needs_escape(b: u8) -> bool {
+    !(0x21..=0x7e).contains(&b) || b == b'%' || b == b'=' || b == b'"'
+}
+
+/// Appends `val` percent-encoded, leaving one byte of `out` free for the newline.
+/// Stops at the first byte that would not fit whole.
+pub fn encode_into<const N: usize>(out: &mut Buf<N>, val: &[u8]) {
+    let room = N - 2;
+    for &b in val {
+        let width = if needs_escape(b) { 3 } else { 1 };
+        if out.len() + width > room {
+            return;
+        }
+        if width == 3 {
+            out.push(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
+        } else {
+            out.push_byte(b);
+        }
+    }
+}
+
+/// One record being built. Values that do not fit are cut; the line always ends in `\n`.
+pub struct Record {
+    line: Buf<MAX_LINE>,
+    error: bool,
+}
+
+impl Record {
+    pub fn new(kind: &str) -> Self {
+        let mut line = Buf::new();
+        line.push(MARKER);
+        line.push(kind.as_bytes());
+        Record {
+            line,
+            error: kind == "error",
+        }
+    }
+
+    fn key(&mut self, key: &str) {
+        self.line.push_byte(b' ');
+        self.line.push(key.as_bytes());
+        self.line.push_byte(b'=');
+    }
+
+    pub fn str(mut self, key: &str, val: &[u8]) -> Self {
+        self.key(key);
+        encode_into(&mut self.line, val);
+        self
+    }
+
+    pub fn num(mut self, key: &str, val: u64) -> Self {
+        self.key(key);
+        let mut tmp = [0; 20];
+        self.line.push(fmt_u64(val, &mut tmp));
+        self
+    }
+
+    /// The finished line, newline included.
+    pub fn line(&mut self) -> &[u8] {
+        self.line.truncate(MAX_LINE - 2);
+        self.line.push_byte(b'\n');
+        self.line.as_bytes()
+    }
+
+    /// Writes the record to the records port; errors also go to the console, without
+    /// the marker so the host never counts them twice.
+    pub fn send(mut self) {
+        let fd = fd();
+        let echo = ECHO_FD.load(Ordering::Relaxed);
+        let error = self.error;
+        let line = self.line();
+        if fd >= 0 {
+            write_all(fd, line);
+        }
+        if error {
+            ERRORS.fetch_add(1, Ordering::Relaxed);
+            if echo >= 0 && echo != fd {
+                write_all(echo, b"schedbox-init: ");
+                write_all(echo, &line[MARKER.len()..]);
+            }
+        }
+    }
+}
+
+/// Writes everything, retrying short writes and EINTR; gives up on other errors since
+/// there is nowhere left to report them.
+pub fn write_all(fd: i32, mut data: &[u8]) {
+    // SAFETY: the fd is one this process opened and keeps open; borrowing it is sound.
+    let fd = unsafe { rustix::fd::BorrowedFd::borrow_raw(fd) };
+    while !data.is_empty() {
+        match rustix::io::write(fd, data) {
+            Ok(0) => return,
+            Ok(n) => data = &data[n..],
+            Err(rustix::io::Errno::INTR) | Err(rustix::io::Errno::AGAIN) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(mut r: Record) -> String {
+        String::from_utf8(r.line().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn matches_the_protocol_error_example() {
+        let example = include_str!("../../docs/examples/error.records");
+        let r = Record::new("error")
+            .str("where", b"plan")
+            .str("msg", b"line 3: unknown verb \"frobnicate\"");
+        assert_eq!(text(r), example.lines().next().unwrap().to_string() + "\n");
+    }
+
+    #[test]
+    fn escapes_percent_equals_space_and_non_ascii() {
+        let r = Record::new("kmsg")
+            .str("text", "a=b%c d\té~".as_bytes())
+            .num("level", 3);
+        assert_eq!(text(r), "SBX1 kmsg text=a%3Db%25c%20d%09%C3%A9~ level=3\n");
+    }
+
+    #[test]
+    fn empty_values_and_numbers() {
+        let r = Record::new("done")
+            .str("status", b"ok")
+            .num("t_ms", 2775)
+            .str("x", b"");
+        assert_eq!(text(r), "SBX1 done status=ok t_ms=2775 x=\n");
+    }
+
+    #[test]
+    fn reproduces_a_worker_line_of_the_spin_example() {
+        let example = include_str!("../../docs/examples/spin.records");
+        let want = example
+            .lines()
+            .find(|l| l.contains("worker") && l.contains("index=0"))
+            .unwrap();
+        let r = Record::new("worker")
+            .str("scenario", b"spin-basic")
+            .str("group", b"spin")
+            .num("index", 0)
+            .num("pid", 42)
+            .str("work", b"spin")
+            .num("iterations", 1234567)
+            .num("cpu_ns", 1995000000)
+            .num("wait_ns", 3000000)
+            .num("slices", 12)
+            .str("cpus", b"0-1");
+        assert_eq!(text(r), format!("{want}\n"));
+    }
+
+    #[test]
+    fn long_values_are_cut_to_one_line() {
+        let big = vec![b' '; 10_000];
+        let mut r = Record::new("error").str("msg", &big);
+        let line = r.line();
+        assert!(line.len() <= MAX_LINE);
+        assert!(line.ends_with(b"\n"));
+        let body = &line[..line.len() - 1];
+        assert!(!body.contains(&b'\n'));
+        assert!(body.ends_with(b"%20"), "escapes are never split");
+    }
+}

@@ -1,0 +1,278 @@
+//! The plan interpreter: executes a validated plan line by line.
+
+use crate::buf::Buf;
+use crate::cgroup::{self, Path};
+use crate::check::{self, CheckSpec};
+use crate::cpulist::CpuMask;
+use crate::fail::Res;
+use crate::monitor::Monitor;
+use crate::plan::{self, Line, MAX_LINE};
+use crate::record::Record;
+use crate::table::Table;
+use crate::work::{self, Params};
+use crate::worker::{Name, Pool, RelPath, SchedParams, SpawnReq};
+use crate::{fail, sys};
+
+const MAX_CHECKS: usize = 32;
+const MAX_CGROUPS: usize = 64;
+
+#[derive(Default)]
+struct Scenario {
+    name: Name,
+    root: Path,
+    steps: u64,
+    /// The current step's hold, done when the next step, check or end comes.
+    pending_hold_ms: Option<u64>,
+    checks: Table<CheckSpec, MAX_CHECKS>,
+    /// Cgroups made by `cgroup-add`, relative to the root, in creation order.
+    created: Table<Path, MAX_CGROUPS>,
+}
+
+pub struct Runner<'p> {
+    plan: &'p [u8],
+    pub pool: Pool,
+    mon: Monitor,
+    scen: Scenario,
+}
+
+impl<'p> Runner<'p> {
+    pub fn new(plan: &'p [u8], pool: Pool) -> Self {
+        Runner {
+            plan,
+            pool,
+            mon: Monitor::default(),
+            scen: Scenario::default(),
+        }
+    }
+
+    pub fn heartbeat(&mut self) {
+        self.mon.heartbeat_if_due();
+    }
+
+    /// Runs every line of the (already validated) plan.
+    pub fn run(&mut self) -> Res<()> {
+        let plan = self.plan;
+        let mut scratch = [0u8; MAX_LINE];
+        for (no, raw) in plan::lines(plan) {
+            let line = plan::parse_line(raw, &mut scratch)
+                .map_err(|m| fail!("plan", "line {}: {}", no, m))?;
+            self.exec(no, &line)?;
+            self.mon.heartbeat_if_due();
+        }
+        Ok(())
+    }
+
+    fn exec(&mut self, no: usize, line: &Line<'_>) -> Res<()> {
+        match line.verb {
+            "config" => self
+                .mon
+                .configure(line.num("heartbeat_ms"), line.num("sample_ms")),
+            "scenario" => self.begin_scenario(no, line)?,
+            "step" => {
+                self.finish_hold();
+                Record::new("step")
+                    .str("scenario", self.scen.name.as_bytes())
+                    .num("index", self.scen.steps)
+                    .num("t_ms", sys::now_ms())
+                    .send();
+                self.scen.steps += 1;
+                self.scen.pending_hold_ms = line.num("hold_ms");
+            }
+            "op" => self.op(line)?,
+            "check" => {
+                self.finish_hold();
+                let spec = CheckSpec {
+                    name: Buf::from_bytes(line.get("name").unwrap_or_default()),
+                    limit: line.num("limit").unwrap_or(0),
+                    group: line.get("group").map(Name::from_bytes),
+                    cgroup: line.get("cgroup").map(RelPath::from_bytes),
+                };
+                if self.scen.checks.push(spec).is_err() {
+                    return Err(fail!(
+                        "plan",
+                        "line {}: more than {} checks in one scenario",
+                        no,
+                        MAX_CHECKS
+                    ));
+                }
+            }
+            "end" => self.end_scenario()?,
+            "scheduler" | "payload" => {
+                return Err(fail!(
+                    "plan",
+                    "line {}: {} is not implemented by this init yet",
+                    no,
+                    line.verb
+                ));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn begin_scenario(&mut self, no: usize, line: &Line<'_>) -> Res<()> {
+        let name = line.get("name").unwrap_or_default();
+        self.scen = Scenario {
+            name: Name::from_bytes(name),
+            ..Scenario::default()
+        };
+        self.mon.stall_limit_ms = stall_limit(self.plan, no);
+        self.pool.done.clear();
+        Record::new("scenario")
+            .str("name", name)
+            .num("t_ms", sys::now_ms())
+            .send();
+        self.scen.root = cgroup::create_scenario_root(name)?;
+        Ok(())
+    }
+
+    fn finish_hold(&mut self) {
+        if let Some(ms) = self.scen.pending_hold_ms.take() {
+            self.mon.hold(&mut self.pool, self.scen.name.as_bytes(), ms);
+        }
+    }
+
+    fn end_scenario(&mut self) -> Res<()> {
+        self.finish_hold();
+        let name = self.scen.name.clone();
+        // Take a last sample so a gap still open at the end counts.
+        self.mon
+            .sample(&mut self.pool, name.as_bytes(), sys::now_ns());
+        self.pool.stop(name.as_bytes(), |_| true)?;
+        for spec in self.scen.checks.as_slice() {
+            let v = check::evaluate(spec, self.pool.done.as_slice());
+            check::report(name.as_bytes(), spec, &v);
+        }
+        cgroup::destroy_scenario(&self.scen.root, self.scen.created.as_slice())?;
+        Record::new("scenario-end")
+            .str("name", name.as_bytes())
+            .num("t_ms", sys::now_ms())
+            .send();
+        self.scen = Scenario::default();
+        self.mon.stall_limit_ms = None;
+        Ok(())
+    }
+
+    fn op(&mut self, line: &Line<'_>) -> Res<()> {
+        let root = &self.scen.root;
+        let path = line.get("path").unwrap_or_default();
+        match line.bare.unwrap_or("") {
+            "cgroup-add" => {
+                cgroup::add(root, path)?;
+                if self.scen.created.push(Path::from_bytes(path)).is_err() {
+                    return Err(fail!(
+                        "cgroup",
+                        "more than {} cgroups in one scenario",
+                        MAX_CGROUPS
+                    ));
+                }
+            }
+            "cgroup-remove" => cgroup::remove(root, path)?,
+            "cgroup-set" => cgroup::set(
+                root,
+                path,
+                line.get("file").unwrap_or_default(),
+                line.get("value").unwrap_or_default(),
+            )?,
+            "spawn" => self.spawn(line)?,
+            "stop" => {
+                let group = line.get("group").unwrap_or_default();
+                let name = self.scen.name.as_bytes();
+                self.mon.sample(&mut self.pool, name, sys::now_ns());
+                self.mon
+                    .close_stalls(&mut self.pool, name, |w| w.group.eq_bytes(group));
+                self.pool
+                    .stop(self.scen.name.as_bytes(), |w| w.group.eq_bytes(group))?;
+            }
+            "move" => {
+                let (from, to) = (
+                    line.get("from").unwrap_or_default(),
+                    line.get("to").unwrap_or_default(),
+                );
+                cgroup::move_all(root, from, to)?;
+                self.pool.moved(from, to);
+            }
+            "affinity" => {
+                let cpus = CpuMask::parse(line.get("cpus").unwrap_or_default()).unwrap_or_default();
+                self.pool
+                    .set_affinity(line.get("group").unwrap_or_default(), &cpus)?;
+            }
+            other => return Err(fail!("plan", "unknown op {}", other)),
+        }
+        Ok(())
+    }
+
+    fn spawn(&mut self, line: &Line<'_>) -> Res<()> {
+        let work_name = line.get("work").unwrap_or_default();
+        let Some(spec) = work::spec(work_name) else {
+            return Err(fail!("spawn", "unknown work {:?}", plan::Lossy(work_name)));
+        };
+        if spec.run.is_none() {
+            return Err(fail!(
+                "spawn",
+                "work \"{}\" is not implemented by this init yet",
+                spec.name
+            ));
+        }
+        let sched = SchedParams {
+            policy: policy(line.text("policy").unwrap_or("other")),
+            prio: line.num("prio").unwrap_or(0) as u32,
+            nice: line.int("nice").unwrap_or(0) as i32,
+            affinity: line.get("affinity").and_then(CpuMask::parse),
+        };
+        let req = SpawnReq {
+            group: line.get("group").unwrap_or_default(),
+            cgroup: line.get("cgroup").unwrap_or_default(),
+            work: spec,
+            count: line.num("count").unwrap_or(1) as u32,
+            sched,
+            params: Params::from_fn(spec, |k| line.num(k)),
+        };
+        self.pool.spawn(&self.scen.root, &req)
+    }
+}
+
+fn policy(name: &str) -> u32 {
+    match name {
+        "batch" => sys::SCHED_BATCH,
+        "idle" => sys::SCHED_IDLE,
+        "fifo" => sys::SCHED_FIFO,
+        "rr" => sys::SCHED_RR,
+        _ => sys::SCHED_OTHER,
+    }
+}
+
+/// The tightest `check name=stall` limit of the scenario starting at line `start`, so
+/// the monitor knows it while holding steps that come before the check lines.
+fn stall_limit(plan: &[u8], start: usize) -> Option<u64> {
+    let mut scratch = [0u8; MAX_LINE];
+    let mut limit: Option<u64> = None;
+    for (_, raw) in plan::lines(plan).skip_while(|(no, _)| *no <= start) {
+        let Ok(line) = plan::parse_line(raw, &mut scratch) else {
+            continue;
+        };
+        match line.verb {
+            "end" => break,
+            "check" if line.get("name") == Some(b"stall") => {
+                let l = line.num("limit").unwrap_or(u64::MAX);
+                limit = Some(limit.map_or(l, |m| m.min(l)));
+            }
+            _ => {}
+        }
+    }
+    limit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_stall_limit_of_each_scenario() {
+        let plan = include_str!("../../docs/examples/spin.plan");
+        assert_eq!(stall_limit(plan.as_bytes(), 3), Some(1000));
+        let two = b"schedbox-plan 1\nscenario name=a\nend\nscenario name=b\ncheck name=stall limit=5\ncheck name=stall limit=3\nend\n";
+        assert_eq!(stall_limit(two, 2), None);
+        assert_eq!(stall_limit(two, 4), Some(3));
+    }
+}

@@ -1,0 +1,74 @@
+//! A fixed-capacity vector: tables of workers and results without an allocator.
+
+pub struct Table<T, const N: usize> {
+    items: [T; N],
+    len: usize,
+}
+
+impl<T: Default, const N: usize> Default for Table<T, N> {
+    fn default() -> Self {
+        Table {
+            items: core::array::from_fn(|_| T::default()),
+            len: 0,
+        }
+    }
+}
+
+impl<T: Default, const N: usize> Table<T, N> {
+    /// Appends, or gives the item back when full.
+    pub fn push(&mut self, item: T) -> Result<(), T> {
+        if self.len == N {
+            return Err(item);
+        }
+        self.items[self.len] = item;
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Removes item `i`, moving the last one into its place.
+    pub fn swap_remove(&mut self, i: usize) -> T {
+        let item = core::mem::take(&mut self.items[i]);
+        self.len -= 1;
+        self.items.swap(i, self.len);
+        item
+    }
+
+    pub fn clear(&mut self) {
+        for it in &mut self.items[..self.len] {
+            *it = T::default();
+        }
+        self.len = 0;
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn as_slice(&self) -> &[T] {
+        &self.items[..self.len]
+    }
+
+    pub fn as_mut_slice(&mut self) -> &mut [T] {
+        &mut self.items[..self.len]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_remove_and_capacity() {
+        let mut t: Table<u32, 3> = Table::default();
+        assert!(t.push(1).is_ok() && t.push(2).is_ok() && t.push(3).is_ok());
+        assert_eq!(t.push(4), Err(4));
+        assert_eq!(t.swap_remove(0), 1);
+        assert_eq!(t.as_slice(), &[3, 2]);
+        t.clear();
+        assert!(t.is_empty());
+    }
+}

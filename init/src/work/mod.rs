@@ -1,0 +1,170 @@
+//! Work types: what a worker process does once it is set up in its cgroup. Each runs
+//! forever (PID 1 kills it) and reports progress through its shared slot.
+
+mod bursty;
+mod mixed;
+mod sleep_wake;
+mod spin;
+mod r#yield;
+
+use crate::shared::Slot;
+use crate::sys::{current_cpu, now_ns};
+use core::sync::atomic::Ordering::{Relaxed, Release};
+
+/// Work keys a spawn line may carry: at most this many per work type.
+pub const MAX_KEYS: usize = 4;
+
+/// The body of a worker; never returns.
+pub type RunFn = fn(&Ctx) -> !;
+
+pub struct WorkSpec {
+    pub name: &'static str,
+    /// Key names a spawn of this work may carry (protocol table).
+    pub keys: &'static [&'static str],
+    /// Their defaults, in the same order.
+    pub defaults: &'static [u64],
+    /// None for work types this init knows by name but cannot run yet.
+    pub run: Option<RunFn>,
+}
+
+const fn w(
+    name: &'static str,
+    keys: &'static [&'static str],
+    defaults: &'static [u64],
+    run: Option<RunFn>,
+) -> WorkSpec {
+    WorkSpec {
+        name,
+        keys,
+        defaults,
+        run,
+    }
+}
+
+/// Every work type of protocol version 1.
+pub static WORKS: &[WorkSpec] = &[
+    w("spin", &[], &[], Some(spin::run)),
+    w("yield", &[], &[], Some(r#yield::run)),
+    w("mixed", &["spin_us"], &[1000], Some(mixed::run)),
+    w(
+        "bursty",
+        &["burst_ms", "sleep_ms"],
+        &[10, 10],
+        Some(bursty::run),
+    ),
+    w("sleep-wake", &["sleep_us"], &[1000], Some(sleep_wake::run)),
+    w("pipe-pingpong", &[], &[], None),
+    w("futex-pingpong", &[], &[], None),
+    w("futex-fanout", &[], &[], None),
+    w("fork-churn", &[], &[], None),
+    w("nice-sweep", &[], &[], None),
+    w("affinity-churn", &[], &[], None),
+    w("policy-churn", &[], &[], None),
+    w("page-fault", &["size_kb"], &[1024], None),
+    w("cache", &["size_kb", "stride"], &[4096, 64], None),
+    w("mutex", &["hold_us"], &[10], None),
+];
+
+pub fn spec(name: &[u8]) -> Option<&'static WorkSpec> {
+    WORKS.iter().find(|w| w.name.as_bytes() == name)
+}
+
+/// A spawn's work key values (defaults filled in), in the spec's key order.
+#[derive(Clone, Copy, Default)]
+pub struct Params {
+    vals: [u64; MAX_KEYS],
+}
+
+impl Params {
+    /// Takes each key of `spec` from `get`, or its default.
+    pub fn from_fn(spec: &WorkSpec, mut get: impl FnMut(&str) -> Option<u64>) -> Self {
+        let mut p = Params::default();
+        for (i, key) in spec.keys.iter().enumerate().take(MAX_KEYS) {
+            p.vals[i] = get(key).unwrap_or(spec.defaults[i]);
+        }
+        p
+    }
+
+    pub fn get(&self, spec: &WorkSpec, key: &str) -> u64 {
+        spec.keys
+            .iter()
+            .position(|k| *k == key)
+            .map_or(0, |i| self.vals[i])
+    }
+}
+
+/// What a worker gets to run with.
+pub struct Ctx {
+    pub slot: &'static Slot,
+    pub spec: &'static WorkSpec,
+    pub params: Params,
+    /// Index within its spawn, and the spawn's count (for work that pairs up).
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Ctx {
+    pub fn param(&self, key: &str) -> u64 {
+        self.params.get(self.spec, key)
+    }
+}
+
+/// Publishes a worker's progress: iterations, the time of the update, the CPU seen.
+pub struct Beat {
+    slot: &'static Slot,
+    iterations: u64,
+}
+
+impl Beat {
+    pub fn new(slot: &'static Slot) -> Self {
+        let mut b = Beat {
+            slot,
+            iterations: 0,
+        };
+        b.add(0);
+        b
+    }
+
+    /// Adds `n` finished iterations and stamps the update.
+    pub fn add(&mut self, n: u64) {
+        self.iterations += n;
+        self.slot.progress.store(self.iterations, Relaxed);
+        self.slot.beat_ns.store(now_ns(), Relaxed);
+        self.slot.saw_cpu(current_cpu());
+    }
+
+    /// Sleeps until `deadline_ns`, telling the monitor not to count the sleep, and
+    /// returns how late the worker ran again (the wake latency).
+    pub fn sleep_until(&mut self, deadline_ns: u64) -> u64 {
+        self.slot.sleep_until_ns.store(deadline_ns, Relaxed);
+        crate::sys::sleep_until_ns(deadline_ns);
+        let now = now_ns();
+        // Stamp before clearing the flag, so the monitor never sees an old stamp on an
+        // awake worker.
+        self.slot.beat_ns.store(now, Relaxed);
+        self.slot.sleep_until_ns.store(0, Release);
+        now.saturating_sub(deadline_ns)
+    }
+}
+
+/// Burns CPU for about `units` steps of integer arithmetic the optimizer cannot drop.
+#[inline(never)]
+pub fn burn(units: u64) {
+    let mut x = core::hint::black_box(0x9e37_79b9_7f4a_7c15u64);
+    for _ in 0..units {
+        x = core::hint::black_box(
+            x.wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407),
+        );
+    }
+    core::hint::black_box(x);
+}
+
+/// Spins for `ns` of wall time, publishing progress every `units` of work.
+pub fn spin_for(beat: &mut Beat, ns: u64, units: u64) {
+    let end = now_ns() + ns;
+    while now_ns() < end {
+        burn(units);
+        beat.add(1);
+    }
+}

@@ -1,0 +1,480 @@
+//! Worker processes: forked into their cgroup with their scheduling settings, watched
+//! through their shared slot, and at `stop`/`end` measured, killed, reaped and reported.
+
+use crate::buf::{parse_u64, Buf};
+use crate::cgroup::{self, Path};
+use crate::cpulist::CpuMask;
+use crate::fail::{Errno, Res};
+use crate::record::Record;
+use crate::shared::{Shared, FAILED, MAX_SLOTS, READY};
+use crate::table::Table;
+use crate::work::{self, Ctx, Params, WorkSpec};
+use crate::{fail, sys};
+use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use rustix::process::{Pid, Signal, WaitOptions};
+
+pub const MAX_WORKERS: usize = MAX_SLOTS;
+pub type Name = Buf<64>;
+pub type RelPath = Buf<192>;
+
+/// How long workers get to join their cgroup and apply their settings (TCG is slow).
+const READY_TIMEOUT_MS: u64 = 10_000;
+const READY_POLL_NS: u64 = 500 * sys::NS_PER_US;
+
+/// Worker setup stages, reported when one fails.
+#[derive(Clone, Copy)]
+#[repr(u32)]
+pub enum Stage {
+    Cgroup = 1,
+    Policy = 2,
+    Nice = 3,
+    Affinity = 4,
+    NoWork = 5,
+}
+
+fn stage_name(v: u32) -> &'static str {
+    match v {
+        1 => "joining its cgroup",
+        2 => "setting its scheduling policy",
+        3 => "setting its nice value",
+        4 => "setting its CPU affinity",
+        5 => "starting work this init does not implement",
+        _ => "setup",
+    }
+}
+
+#[derive(Clone, Copy, Default)]
+pub struct SchedParams {
+    pub policy: u32,
+    pub prio: u32,
+    pub nice: i32,
+    pub affinity: Option<CpuMask>,
+}
+
+/// A running worker, as PID 1 tracks it.
+#[derive(Default)]
+pub struct Worker {
+    pub pid: i32,
+    pub slot: usize,
+    pub group: Name,
+    pub cgroup: RelPath,
+    pub index: u32,
+    pub work: usize,
+    /// Stall monitor state: longest no-progress gap seen while runnable, the instant
+    /// gaps are measured from when the worker was seen not runnable, the stall being
+    /// watched (reported once it ends), and whether one was reported already.
+    pub max_gap_ns: u64,
+    pub excused_ns: u64,
+    pub stall: Option<Stall>,
+    pub stall_reported: bool,
+}
+
+/// A gap over the stall limit still going on: where the worker was and how long.
+#[derive(Clone, Copy, Default)]
+pub struct Stall {
+    pub cpu: u64,
+    pub state: u8,
+    pub gap_ns: u64,
+}
+
+/// What a stopped worker did; kept until the scenario's checks are evaluated.
+#[derive(Default, Clone)]
+pub struct Outcome {
+    pub group: Name,
+    pub cgroup: RelPath,
+    pub index: u32,
+    pub pid: i32,
+    pub work: usize,
+    pub iterations: u64,
+    pub cpu_ns: u64,
+    pub wait_ns: u64,
+    pub slices: u64,
+    pub cpus: CpuMask,
+    pub max_gap_ns: u64,
+    /// Wake latency p50, p99, max in ns, for work that sleeps.
+    pub wake: Option<[u64; 3]>,
+}
+
+/// A spawn op, decoded.
+pub struct SpawnReq<'a> {
+    pub group: &'a [u8],
+    pub cgroup: &'a [u8],
+    pub work: &'static WorkSpec,
+    pub count: u32,
+    pub sched: SchedParams,
+    pub params: Params,
+}
+
+pub struct Pool {
+    pub shared: Shared,
+    pub live: Table<Worker, MAX_WORKERS>,
+    pub done: Table<Outcome, MAX_WORKERS>,
+    used: [bool; MAX_SLOTS],
+}
+
+impl Pool {
+    pub fn new(shared: Shared) -> Self {
+        Pool {
+            shared,
+            live: Table::default(),
+            done: Table::default(),
+            used: [false; MAX_SLOTS],
+        }
+    }
+
+    fn next_index(&self, group: &[u8]) -> u32 {
+        let live = self
+            .live
+            .as_slice()
+            .iter()
+            .filter(|w| w.group.eq_bytes(group))
+            .count();
+        let done = self
+            .done
+            .as_slice()
+            .iter()
+            .filter(|o| o.group.eq_bytes(group))
+            .count();
+        (live + done) as u32
+    }
+
+    /// Forks `count` workers and waits until each is in its cgroup with its settings.
+    pub fn spawn(&mut self, root: &Path, req: &SpawnReq<'_>) -> Res<()> {
+        let procs = cgroup::join(
+            cgroup::join(root.as_bytes(), req.cgroup).as_bytes(),
+            b"cgroup.procs",
+        );
+        let base = self.next_index(req.group);
+        let work = work::WORKS
+            .iter()
+            .position(|w| core::ptr::eq(w, req.work))
+            .unwrap_or(0);
+        let first = self.live.len();
+        for i in 0..req.count {
+            let Some(slot) = self.used.iter().position(|u| !u) else {
+                return Err(fail!("spawn", "more than {} workers at once", MAX_SLOTS));
+            };
+            let s = self.shared.slot(slot);
+            s.reset();
+            let ctx = Ctx {
+                slot: s,
+                spec: req.work,
+                params: req.params,
+                index: i,
+                count: req.count,
+            };
+            let pid = sys::fork().map_err(|e| {
+                fail!(
+                    "spawn",
+                    "fork for group {}: {}",
+                    Name::from_bytes(req.group),
+                    Errno(e)
+                )
+            })?;
+            if pid == 0 {
+                child(procs.as_cstr(), &req.sched, &ctx);
+            }
+            self.used[slot] = true;
+            let w = Worker {
+                pid,
+                slot,
+                group: Name::from_bytes(req.group),
+                cgroup: RelPath::from_bytes(req.cgroup),
+                index: base + i,
+                work,
+                ..Worker::default()
+            };
+            if self.live.push(w).is_err() {
+                return Err(fail!("spawn", "more than {} live workers", MAX_WORKERS));
+            }
+        }
+        self.wait_ready(first)
+    }
+
+    /// Waits for the workers from `first` on to report ready; a failed one is an error.
+    fn wait_ready(&self, first: usize) -> Res<()> {
+        let deadline = sys::now_ms() + READY_TIMEOUT_MS;
+        for w in &self.live.as_slice()[first..] {
+            let s = self.shared.slot(w.slot);
+            loop {
+                match s.state.load(Acquire) {
+                    READY => break,
+                    FAILED => {
+                        let (stage, errno) = (s.err_stage.load(Relaxed), s.err_errno.load(Relaxed));
+                        return Err(fail!(
+                            "spawn",
+                            "worker {} {} (pid {}) failed {}: {}",
+                            w.group,
+                            w.index,
+                            w.pid,
+                            stage_name(stage),
+                            Errno(rustix::io::Errno::from_raw_os_error(errno as i32))
+                        ));
+                    }
+                    _ if sys::now_ms() > deadline => {
+                        return Err(fail!(
+                            "spawn",
+                            "worker {} {} (pid {}) not ready after {} ms",
+                            w.group,
+                            w.index,
+                            w.pid,
+                            READY_TIMEOUT_MS
+                        ));
+                    }
+                    _ => sys::sleep_ns(READY_POLL_NS),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `sched_setaffinity` on every live worker of `group`.
+    pub fn set_affinity(&self, group: &[u8], cpus: &CpuMask) -> Res<()> {
+        let set = to_cpuset(cpus);
+        for w in self
+            .live
+            .as_slice()
+            .iter()
+            .filter(|w| w.group.eq_bytes(group))
+        {
+            rustix::thread::sched_setaffinity(Pid::from_raw(w.pid), &set).map_err(|e| {
+                fail!(
+                    "affinity",
+                    "worker {} {} (pid {}): {}",
+                    w.group,
+                    w.index,
+                    w.pid,
+                    Errno(e)
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Renames the cgroup of workers in `from` after a `move` op.
+    pub fn moved(&mut self, from: &[u8], to: &[u8]) {
+        for w in self
+            .live
+            .as_mut_slice()
+            .iter_mut()
+            .filter(|w| w.cgroup.eq_bytes(from))
+        {
+            w.cgroup = RelPath::from_bytes(to);
+        }
+    }
+
+    /// Stops the live workers `pick` selects: measures them, SIGKILLs and reaps them,
+    /// and reports a `worker` record for each.
+    pub fn stop(&mut self, scenario: &[u8], pick: impl Fn(&Worker) -> bool) -> Res<()> {
+        let mut chosen = [0usize; MAX_WORKERS];
+        let mut n = 0;
+        for (i, w) in self.live.as_slice().iter().enumerate() {
+            if pick(w) {
+                chosen[n] = i;
+                n += 1;
+            }
+        }
+        let mut outs: Table<Outcome, MAX_WORKERS> = Table::default();
+        for &i in &chosen[..n] {
+            let _ = outs.push(self.measure(&self.live.as_slice()[i]));
+        }
+        for &i in &chosen[..n] {
+            let _ = rustix::process::kill_process(pid(self.live.as_slice()[i].pid), Signal::KILL);
+        }
+        for &i in &chosen[..n] {
+            reap(&self.live.as_slice()[i], true);
+        }
+        // Remove from the back so earlier indices stay valid.
+        for &i in chosen[..n].iter().rev() {
+            let w = self.live.swap_remove(i);
+            self.used[w.slot] = false;
+        }
+        for o in outs.as_slice() {
+            report(scenario, o);
+            if self.done.push(o.clone()).is_err() {
+                return Err(fail!(
+                    "stop",
+                    "more than {} workers in one scenario",
+                    MAX_WORKERS
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Snapshot of a live worker: its slot's counters and its /proc schedstat.
+    fn measure(&self, w: &Worker) -> Outcome {
+        let s = self.shared.slot(w.slot);
+        let [cpu_ns, wait_ns, slices] = schedstat(w.pid);
+        let wake = s.wake_percentile_ns(500).map(|p50| {
+            [
+                p50,
+                s.wake_percentile_ns(990).unwrap_or(0),
+                s.wake_max_ns.load(Relaxed),
+            ]
+        });
+        Outcome {
+            group: w.group.clone(),
+            cgroup: w.cgroup.clone(),
+            index: w.index,
+            pid: w.pid,
+            work: w.work,
+            iterations: s.progress.load(Relaxed),
+            cpu_ns,
+            wait_ns,
+            slices,
+            cpus: s.cpus_seen(),
+            max_gap_ns: w.max_gap_ns,
+            wake,
+        }
+    }
+
+    /// Kills every live worker without reporting (the error path).
+    pub fn kill_all(&mut self) {
+        for w in self.live.as_slice() {
+            let _ = rustix::process::kill_process(pid(w.pid), Signal::KILL);
+        }
+        for w in self.live.as_slice() {
+            reap(w, false);
+        }
+        self.live.clear();
+        self.used = [false; MAX_SLOTS];
+    }
+}
+
+fn pid(raw: i32) -> Pid {
+    Pid::from_raw(raw).unwrap_or(Pid::INIT)
+}
+
+fn to_cpuset(m: &CpuMask) -> rustix::thread::CpuSet {
+    let mut set = rustix::thread::CpuSet::new();
+    for cpu in 0..crate::cpulist::MAX_CPUS.min(rustix::thread::CpuSet::MAX_CPU) {
+        if m.has(cpu) {
+            set.set(cpu);
+        }
+    }
+    set
+}
+
+/// Waits for a killed worker; with `check`, one that had ended on its own before is
+/// reported as an error.
+fn reap(w: &Worker, check: bool) {
+    let status = loop {
+        match rustix::process::waitpid(Pid::from_raw(w.pid), WaitOptions::empty()) {
+            Err(rustix::io::Errno::INTR) => continue,
+            Ok(Some((_, st))) => break Some(st),
+            _ => break None,
+        }
+    };
+    let killed = status.is_some_and(|s| s.terminating_signal() == Some(Signal::KILL.as_raw()));
+    if check && !killed {
+        let mut msg: Buf<160> = Buf::new();
+        let _ = core::fmt::Write::write_fmt(
+            &mut msg,
+            format_args!(
+                "worker {} {} (pid {}) ended before it was stopped",
+                w.group, w.index, w.pid
+            ),
+        );
+        match status {
+            Some(s) if s.exit_status().is_some() => {
+                let _ = core::fmt::Write::write_fmt(
+                    &mut msg,
+                    format_args!(": exit status {}", s.exit_status().unwrap_or(0)),
+                );
+            }
+            Some(s) if s.terminating_signal().is_some() => {
+                let _ = core::fmt::Write::write_fmt(
+                    &mut msg,
+                    format_args!(": signal {}", s.terminating_signal().unwrap_or(0)),
+                );
+            }
+            _ => {}
+        }
+        Record::new("error")
+            .str("where", b"worker")
+            .str("msg", msg.as_bytes())
+            .send();
+    }
+}
+
+/// Reaps any exited children without waiting (orphans re-parented to PID 1).
+pub fn reap_strays() {
+    while let Ok(Some(_)) = rustix::process::wait(WaitOptions::NOHANG) {}
+}
+
+/// `/proc/<pid>/schedstat`: time on CPU, time waiting on a runqueue, timeslices.
+pub fn schedstat(pid: i32) -> [u64; 3] {
+    let mut path: Buf<48> = Buf::from_bytes(b"/proc/");
+    path.push_u64(pid as u64);
+    path.push(b"/schedstat");
+    let mut buf = [0u8; 96];
+    let mut out = [0u64; 3];
+    if let Ok(n) = sys::read_file(path.as_cstr(), &mut buf) {
+        for (o, f) in out
+            .iter_mut()
+            .zip(buf[..n].split(|c| c.is_ascii_whitespace()))
+        {
+            *o = parse_u64(f).unwrap_or(0);
+        }
+    }
+    out
+}
+
+fn report(scenario: &[u8], o: &Outcome) {
+    let mut cpus: Buf<128> = Buf::new();
+    o.cpus.write_list(&mut cpus);
+    let mut r = Record::new("worker")
+        .str("scenario", scenario)
+        .str("group", o.group.as_bytes())
+        .num("index", u64::from(o.index))
+        .num("pid", o.pid as u64)
+        .str("work", work::WORKS[o.work].name.as_bytes())
+        .num("iterations", o.iterations)
+        .num("cpu_ns", o.cpu_ns)
+        .num("wait_ns", o.wait_ns)
+        .num("slices", o.slices)
+        .str("cpus", cpus.as_bytes());
+    if let Some([p50, p99, max]) = o.wake {
+        r = r
+            .num("wake_p50_us", p50 / sys::NS_PER_US)
+            .num("wake_p99_us", p99 / sys::NS_PER_US)
+            .num("wake_max_us", max / sys::NS_PER_US);
+    }
+    r.send();
+}
+
+/// The child side of a spawn: join the cgroup, apply settings, report ready, work.
+fn child(procs: &core::ffi::CStr, sched: &SchedParams, ctx: &Ctx) -> ! {
+    let slot = ctx.slot;
+    let die = |stage: Stage, e: rustix::io::Errno| -> ! {
+        slot.err_stage.store(stage as u32, Relaxed);
+        slot.err_errno.store(e.raw_os_error() as u32, Relaxed);
+        slot.state.store(FAILED, Release);
+        sys::exit(1)
+    };
+    // "0" names the writer itself.
+    if let Err(e) = sys::write_file(procs, b"0") {
+        die(Stage::Cgroup, e);
+    }
+    if sched.policy != sys::SCHED_OTHER {
+        if let Err(e) = sys::set_scheduler(0, sched.policy, sched.prio) {
+            die(Stage::Policy, e);
+        }
+    }
+    if sched.nice != 0 {
+        if let Err(e) = rustix::process::setpriority_process(None, sched.nice) {
+            die(Stage::Nice, e);
+        }
+    }
+    if let Some(m) = &sched.affinity {
+        if let Err(e) = rustix::thread::sched_setaffinity(None, &to_cpuset(m)) {
+            die(Stage::Affinity, e);
+        }
+    }
+    let Some(run) = ctx.spec.run else {
+        die(Stage::NoWork, rustix::io::Errno::NOSYS);
+    };
+    slot.state.store(READY, Release);
+    run(ctx)
+}
