@@ -197,6 +197,6 @@ end
         let scenario = parse(crate::scenario::BUILT_IN, "built-in", &VM).unwrap();
         let plan = compile(&[scenario], &DEFAULT_CONFIG);
         assert!(plan.contains("op spawn group=spin cgroup=work work=spin count=2"));
-        assert!(plan.contains("check name=kernel-log limit=0"));
+        assert!(plan.contains("check name=stall limit=1000"));
     }
 }

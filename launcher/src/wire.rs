@@ -18,11 +18,11 @@ impl fmt::Display for WireError {
 
 impl std::error::Error for WireError {}
 
-/// Percent-encodes every byte outside 0x21..=0x7e, and `%` and `=`.
+/// Percent-encodes every byte outside 0x21..=0x7e, and `%`, `=` and `"`.
 pub fn encode_value(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for &byte in value.as_bytes() {
-        let plain = (0x21..=0x7e).contains(&byte) && byte != b'%' && byte != b'=';
+        let plain = (0x21..=0x7e).contains(&byte) && !b"%=\"".contains(&byte);
         if plain {
             out.push(byte as char);
         } else {
@@ -155,7 +155,7 @@ mod tests {
         let encoded = encode_value(value);
         assert_eq!(
             encoded,
-            "line%203:%20unknown%20verb%20\"x\"%20100%25%20a%3Db%20%C3%A9%0A"
+            "line%203:%20unknown%20verb%20%22x%22%20100%25%20a%3Db%20%C3%A9%0A"
         );
         assert_eq!(decode_value(&encoded).unwrap(), value);
     }

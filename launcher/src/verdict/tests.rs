@@ -136,5 +136,19 @@ fn missing_and_inconsistent_checks_are_untestable() {
     let records = example("spin.records").replace("value=12 limit=1000", "value=2000 limit=1000");
     let verdict = judge(&observed(&records, POWER_OFF), &spin_expected());
     assert_eq!(verdict.outcome, Outcome::Untestable);
-    assert!(verdict.reasons[0].contains("say otherwise"), "{verdict:?}");
+    assert!(verdict.reasons[0].contains("outside limit"), "{verdict:?}");
+}
+
+#[test]
+fn unsupported_checks_are_untestable_not_failures() {
+    let records = example("spin.records").replace(
+        "name=stall result=pass value=12 limit=1000",
+        "name=stall result=fail value=0 limit=1000 detail=unsupported",
+    );
+    let verdict = judge(&observed(&records, POWER_OFF), &spin_expected());
+    assert_eq!(verdict.outcome, Outcome::Untestable, "{verdict:?}");
+    assert!(
+        verdict.reasons[0].contains("cannot evaluate check stall"),
+        "{verdict:?}"
+    );
 }
