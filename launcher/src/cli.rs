@@ -13,6 +13,8 @@ pub const MAX_CPUS: u32 = 64;
 /// Below this the kernel cannot unpack itself and the initramfs.
 pub const MIN_MEMORY_MIB: u32 = 64;
 pub const MAX_TIMEOUT_S: u64 = 24 * 3600;
+pub const DEFAULT_BENCH_RUNS: u32 = 5;
+const MAX_BENCH_RUNS: u64 = 1000;
 
 pub const USAGE: &str = "\
 schedbox: boots a kernel with a scheduler test plan and judges the result
@@ -23,6 +25,8 @@ usage:
                                                print the plan the guest would get
   schedbox initramfs --output FILE [--cpus N] [--memory MiB] [SCENARIO.toml ...]
                                                write the initramfs (init + plan) to FILE
+  schedbox bench [--runs N] [run OPTIONS] [SCENARIO.toml ...]
+                                               run N times (default 5), print timings
   schedbox kernel fetch                        cache Debian's cloud kernel (needs apt)
   schedbox help | --version
 
@@ -65,8 +69,16 @@ pub struct RunOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Run(RunOptions),
+    /// Run the same scenarios several times and print timings.
+    Bench {
+        options: RunOptions,
+        runs: u32,
+    },
     Plan(VmOptions),
-    Initramfs { vm: VmOptions, output: PathBuf },
+    Initramfs {
+        vm: VmOptions,
+        output: PathBuf,
+    },
     KernelFetch,
     Help,
     Version,
@@ -97,7 +109,11 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
         Some(other) => return Err(other.unexpected().into()),
     };
     match command.as_str() {
-        "run" => parse_run(&mut parser).map(Command::Run),
+        "run" => parse_run(&mut parser, false).map(|(options, _)| Command::Run(options)),
+        "bench" => parse_run(&mut parser, true).map(|(options, runs)| Command::Bench {
+            options,
+            runs: runs.unwrap_or(DEFAULT_BENCH_RUNS),
+        }),
         "plan" => parse_vm_only(&mut parser, false).map(|(vm, _)| Command::Plan(vm)),
         "initramfs" => match parse_vm_only(&mut parser, true)? {
             (vm, Some(output)) => Ok(Command::Initramfs { vm, output }),
@@ -153,7 +169,11 @@ fn parse_vm_only(
     Ok((vm, output))
 }
 
-fn parse_run(parser: &mut lexopt::Parser) -> Result<RunOptions, UsageError> {
+fn parse_run(
+    parser: &mut lexopt::Parser,
+    bench: bool,
+) -> Result<(RunOptions, Option<u32>), UsageError> {
+    let mut runs = None;
     let mut run = RunOptions {
         vm: default_vm(),
         kernel: None,
@@ -180,10 +200,21 @@ fn parse_run(parser: &mut lexopt::Parser) -> Result<RunOptions, UsageError> {
             Long("json") => run.json = Some(parser.value()?.into()),
             Long("out") => run.out = Some(parser.value()?.into()),
             Short('v') | Long("verbose") => run.verbose = true,
+            Long("runs") if bench => runs = Some(bench_runs(&parser.value()?.string()?)?),
             other => return Err(other.unexpected().into()),
         }
     }
-    Ok(run)
+    Ok((run, runs))
+}
+
+fn bench_runs(text: &str) -> Result<u32, UsageError> {
+    let n = number("runs", text)?;
+    if n == 0 || n > MAX_BENCH_RUNS {
+        return Err(UsageError(format!(
+            "--runs {n} is out of range: give 1 to {MAX_BENCH_RUNS}"
+        )));
+    }
+    Ok(n as u32)
 }
 
 fn number(option: &str, text: &str) -> Result<u64, UsageError> {

@@ -59,6 +59,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
             Err(e) => usage_error(&format!("kernel fetch failed: {e}")),
         },
         Command::Run(options) => run(&options),
+        Command::Bench { options, runs } => benchmark(&options, runs),
     }
 }
 
@@ -155,10 +156,15 @@ fn prepare(options: &RunOptions) -> Result<Prepared, String> {
 }
 
 fn run(options: &RunOptions) -> i32 {
-    let prepared = match prepare(options) {
-        Ok(p) => p,
-        Err(e) => return usage_error(&e),
-    };
+    match run_once(options) {
+        Ok((report, run_dir)) => publish(options, &run_dir, &report),
+        Err(code) => code,
+    }
+}
+
+/// Boots and judges one run; Err is the exit status of a run that never got a report.
+fn run_once(options: &RunOptions) -> Result<(report::Report, PathBuf), i32> {
+    let prepared = prepare(options).map_err(|e| usage_error(&e))?;
     let mut info = RunInfo {
         backend: "none".to_string(),
         kernel: prepared.kernel.path.display().to_string(),
@@ -170,7 +176,7 @@ fn run(options: &RunOptions) -> i32 {
     };
     let selection = match select::backend_for(options.backend, options.accel) {
         Ok(s) => s,
-        Err(e) => return finish_unbooted(options, info, &prepared, &e),
+        Err(e) => return Ok(unbooted(info, &prepared, &e)),
     };
     eprintln!("schedbox: using {}", selection.note);
     info.backend = selection.backend.name();
@@ -195,18 +201,21 @@ fn run(options: &RunOptions) -> i32 {
             };
             session::run(selection.backend.as_ref(), &spec, &limits, &mut sinks)
         }
-        Err(e) => return usage_error(&format!("cannot write to the run directory: {e}")),
+        Err(e) => {
+            let message = format!("cannot write to the run directory: {e}");
+            return Err(usage_error(&message));
+        }
     };
     let observed = match observed {
         Ok(o) => o,
         Err(BackendError::BadKernel(why)) => {
-            return usage_error(&format!("cannot boot the kernel: {why}"))
+            return Err(usage_error(&format!("cannot boot the kernel: {why}")))
         }
-        Err(e) => return finish_unbooted(options, info, &prepared, &e),
+        Err(e) => return Ok(unbooted(info, &prepared, &e)),
     };
     let verdict = verdict::judge(&observed, &verdict::expected_checks(&prepared.scenarios));
     let report = report::build(info, &prepared.scenarios, Some(&observed), verdict);
-    publish(options, &prepared.run_dir, &report)
+    Ok((report, prepared.run_dir))
 }
 
 fn open_logs(dir: &Path) -> std::io::Result<(BufWriter<File>, BufWriter<File>)> {
@@ -216,20 +225,56 @@ fn open_logs(dir: &Path) -> std::io::Result<(BufWriter<File>, BufWriter<File>)> 
     ))
 }
 
-/// Reports a run whose VM could not be started (exit 125).
-fn finish_unbooted(
-    options: &RunOptions,
-    info: RunInfo,
-    prepared: &Prepared,
-    error: &BackendError,
-) -> i32 {
+/// The report of a run whose VM could not be started (exit 125).
+fn unbooted(info: RunInfo, prepared: &Prepared, error: &BackendError) -> (report::Report, PathBuf) {
     let verdict = Verdict {
         outcome: Outcome::Untestable,
         reasons: vec![error.to_string()],
         notes: Vec::new(),
     };
     let report = report::build(info, &prepared.scenarios, None, verdict);
-    publish(options, &prepared.run_dir, &report)
+    (report, prepared.run_dir.clone())
+}
+
+/// Runs the same scenarios `runs` times and prints how long each phase took.
+fn benchmark(options: &RunOptions, runs: u32) -> i32 {
+    let base = options
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new(rundir::DEFAULT_PARENT).join("bench"));
+    let mut samples = Vec::new();
+    println!("run  init-up-ms  done-ms  total-ms");
+    for n in 0..runs {
+        let mut one = options.clone();
+        one.out = Some(base.join(format!("run-{n}")));
+        let report = match run_once(&one) {
+            Ok((report, _)) => report,
+            Err(code) => return code,
+        };
+        if report.outcome != Outcome::Pass {
+            print!("{}", report::human(&report));
+            return report.exit_code;
+        }
+        let t = &report.timings;
+        let ms = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+        println!(
+            "{n:>3}  {:>10}  {:>7}  {:>8}",
+            ms(t.boot_record_ms),
+            ms(t.done_record_ms),
+            t.total_ms
+        );
+        samples.push((t.boot_record_ms.unwrap_or(0), t.total_ms));
+    }
+    let median = |mut v: Vec<u64>| {
+        v.sort_unstable();
+        v[v.len() / 2]
+    };
+    println!(
+        "median of {runs}: init up (first record) {} ms, total {} ms",
+        median(samples.iter().map(|s| s.0).collect()),
+        median(samples.iter().map(|s| s.1).collect())
+    );
+    0
 }
 
 /// Prints the summary, writes report.json (and --json), returns the exit status.

@@ -232,3 +232,6 @@ impl Watch {
         self.observed
     }
 }
+
+#[cfg(test)]
+mod tests;
