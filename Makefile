@@ -52,6 +52,7 @@ initramfs: all
 
 # Caches Debian's cloud kernel in ~/.cache/schedbox/kernels (needs `apt-get update` done).
 kernel-debian: launcher
+	@apt-cache show linux-image-cloud-amd64 >/dev/null 2>&1 || $(SUDO) apt-get update
 	$(SCHEDBOX) kernel fetch
 
 # Boot-to-first-record and total time of the default scenario, QEMU TCG, BENCH_RUNS runs.
