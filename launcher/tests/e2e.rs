@@ -183,13 +183,11 @@ fn an_impossible_limit_fails_the_run() {
         check["value"].as_u64().unwrap() > 0,
         "the worker ran but reported no iterations: {why}"
     );
-    assert!(
-        report["reasons"][0]
-            .as_str()
-            .unwrap()
-            .contains("check progress failed"),
-        "{why}"
-    );
+    let reasons = report["reasons"].as_array().unwrap();
+    let named = reasons
+        .iter()
+        .any(|r| r.as_str().unwrap().contains("check progress failed"));
+    assert!(named, "{why}");
 }
 
 #[test]
