@@ -28,6 +28,10 @@ usage:
   schedbox bench [--runs N] [run OPTIONS] [SCENARIO.toml ...]
                                                run N times (default 5), print timings
   schedbox kernel fetch                        cache Debian's cloud kernel (needs apt)
+  schedbox kernel fetch-source [--dest DIR]    get linux-source-6.12 into the cache
+  schedbox kernel build [--source DIR] [--force] [--jobs N] [--verbose]
+                                               build (or reuse) a schedbox kernel
+  schedbox kernel check IMAGE                  does IMAGE have sched_ext? (exit 0 yes, 1 no)
   schedbox help | --version
 
 run options:
@@ -80,8 +84,23 @@ pub enum Command {
         output: PathBuf,
     },
     KernelFetch,
+    KernelFetchSource {
+        dest: Option<PathBuf>,
+    },
+    KernelBuild(KernelBuildOptions),
+    KernelCheck {
+        image: PathBuf,
+    },
     Help,
     Version,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KernelBuildOptions {
+    pub source: Option<PathBuf>,
+    pub force: bool,
+    pub jobs: Option<usize>,
+    pub verbose: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,17 +138,72 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
             (vm, Some(output)) => Ok(Command::Initramfs { vm, output }),
             (_, None) => Err(UsageError("initramfs needs --output FILE".into())),
         },
-        "kernel" => match parser.next()? {
-            Some(Value(sub)) if sub == "fetch" => Ok(Command::KernelFetch),
-            _ => Err(UsageError(
-                "the kernel command has one subcommand: `schedbox kernel fetch`".into(),
-            )),
-        },
+        "kernel" => parse_kernel(&mut parser),
         "help" => Ok(Command::Help),
         other => Err(UsageError(format!(
-            "unknown command {other:?}: use run, plan, initramfs or kernel fetch"
+            "unknown command {other:?}: use run, bench, plan, initramfs or kernel"
         ))),
     }
+}
+
+const KERNEL_SUBCOMMANDS: &str =
+    "use `schedbox kernel fetch`, `kernel fetch-source [--dest DIR]`, \
+     `kernel build [--source DIR] [--force] [--jobs N] [--verbose]` or `kernel check IMAGE`";
+
+fn parse_kernel(parser: &mut lexopt::Parser) -> Result<Command, UsageError> {
+    let sub = match parser.next()? {
+        Some(Value(sub)) => sub.string()?,
+        _ => return Err(UsageError(KERNEL_SUBCOMMANDS.into())),
+    };
+    let command = match sub.as_str() {
+        "fetch" => Command::KernelFetch,
+        "fetch-source" => {
+            let mut dest = None;
+            while let Some(arg) = parser.next()? {
+                match arg {
+                    Long("dest") => dest = Some(parser.value()?.into()),
+                    other => return Err(other.unexpected().into()),
+                }
+            }
+            return Ok(Command::KernelFetchSource { dest });
+        }
+        "build" => return parse_kernel_build(parser).map(Command::KernelBuild),
+        "check" => match parser.next()? {
+            Some(Value(image)) => Command::KernelCheck {
+                image: image.into(),
+            },
+            _ => return Err(UsageError("kernel check needs an IMAGE".into())),
+        },
+        other => {
+            return Err(UsageError(format!(
+                "unknown kernel command {other:?}: {KERNEL_SUBCOMMANDS}"
+            )))
+        }
+    };
+    match parser.next()? {
+        None => Ok(command),
+        Some(other) => Err(other.unexpected().into()),
+    }
+}
+
+fn parse_kernel_build(parser: &mut lexopt::Parser) -> Result<KernelBuildOptions, UsageError> {
+    let mut options = KernelBuildOptions::default();
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("source") => options.source = Some(parser.value()?.into()),
+            Long("force") => options.force = true,
+            Long("jobs") | Short('j') => {
+                let jobs = number("jobs", &parser.value()?.string()?)?;
+                if jobs == 0 {
+                    return Err(UsageError("--jobs must be at least 1".into()));
+                }
+                options.jobs = Some(jobs as usize);
+            }
+            Short('v') | Long("verbose") => options.verbose = true,
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    Ok(options)
 }
 
 fn default_vm() -> VmOptions {
@@ -357,7 +431,9 @@ mod tests {
             (&["run", "--kernel"], "kernel"),
             (&["launch"], "unknown command"),
             (&["initramfs"], "--output"),
-            (&["kernel", "build"], "kernel fetch"),
+            (&["kernel", "bake"], "kernel fetch"),
+            (&["kernel", "check"], "IMAGE"),
+            (&["kernel", "build", "--jobs", "0"], "at least 1"),
         ] {
             let err = parse_args(args).unwrap_err().to_string();
             assert!(err.contains(hint), "{args:?}: {err}");

@@ -3,19 +3,14 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::kbuild;
+use crate::kimage::{self, ImageKind};
+
 /// Environment variable naming the kernel when `--kernel` is not given.
 pub const KERNEL_ENV: &str = "SCHEDBOX_KERNEL";
-/// Offset of the "HdrS" magic in a bzImage (the x86 boot protocol's setup header).
-const BZIMAGE_MAGIC_AT: usize = 0x202;
-const BZIMAGE_MAGIC: &[u8; 4] = b"HdrS";
-/// Offset of `kernel_version`: a pointer to the version string, minus 0x200.
-const BZIMAGE_VERSION_PTR_AT: usize = 0x20e;
-const BZIMAGE_VERSION_BASE: usize = 0x200;
-const ELF_MAGIC: &[u8; 4] = b"\x7fELF";
-/// e_machine of x86-64 ELF files.
+/// e_machine of x86-64 ELF files, at offset 18.
 const EM_X86_64: u16 = 62;
-/// The kernel's banner, followed by the release, in every vmlinux.
-const BANNER: &[u8] = b"Linux version ";
+const E_MACHINE_AT: usize = 18;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KernelSource {
@@ -49,8 +44,8 @@ pub enum KernelError {
     Unreadable(PathBuf, String),
     /// The file is neither a bzImage nor an x86-64 ELF.
     NotAKernel(PathBuf, String),
-    /// No kernel was named and none is cached.
-    NoneFound(Option<PathBuf>),
+    /// No kernel was named and none is cached (in this directory).
+    NoneFound(PathBuf),
 }
 
 impl fmt::Display for KernelError {
@@ -64,8 +59,9 @@ impl fmt::Display for KernelError {
             ),
             KernelError::NoneFound(cache) => write!(
                 f,
-                "no kernel: pass --kernel PATH, set {KERNEL_ENV}, or run `make kernel-debian` (or `schedbox kernel fetch`) to cache Debian's kernel{}",
-                cache.as_ref().map(|c| format!(" in {}", c.display())).unwrap_or_default()
+                "no kernel: pass --kernel PATH, set {KERNEL_ENV}, or run `make kernel-debian` \
+                 (or `schedbox kernel fetch`) to cache Debian's kernel in {}",
+                cache.display()
             ),
         }
     }
@@ -73,14 +69,10 @@ impl fmt::Display for KernelError {
 
 impl std::error::Error for KernelError {}
 
-/// Where fetched kernels are kept: `$XDG_CACHE_HOME/schedbox/kernels` or
-/// `~/.cache/schedbox/kernels`.
-pub fn cache_dir() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(base.join("schedbox").join("kernels"))
+/// Where kernels are cached: `<cache>/kernels` (see `kbuild::cache_root`), holding
+/// fetched `vmlinuz-*` files and built kernels in `<key>/bzImage`.
+pub fn cache_dir() -> PathBuf {
+    kbuild::cache_root().join("kernels")
 }
 
 /// Picks the kernel: `--kernel`, then `$SCHEDBOX_KERNEL`, then the newest cached one.
@@ -92,19 +84,28 @@ pub fn locate(flag: Option<&Path>) -> Result<Kernel, KernelError> {
         return inspect(Path::new(&path), KernelSource::Env);
     }
     let cache = cache_dir();
-    match cache.as_deref().and_then(newest_cached) {
+    match newest_cached(&cache) {
         Some(path) => inspect(&path, KernelSource::Cache),
         None => Err(KernelError::NoneFound(cache)),
     }
 }
 
-/// The most recently modified `vmlinuz-*` in the cache.
+/// The most recently modified kernel in the cache: a fetched `vmlinuz-*`, or the
+/// `bzImage` of a built kernel.
 pub fn newest_cached(dir: &Path) -> Option<PathBuf> {
     std::fs::read_dir(dir)
         .ok()?
         .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().starts_with("vmlinuz-"))
-        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = entry.path();
+            if name.starts_with("vmlinuz-") {
+                Some(path)
+            } else {
+                Some(path.join("bzImage")).filter(|p| p.is_file())
+            }
+        })
+        .filter_map(|path| Some((path.metadata().ok()?.modified().ok()?, path)))
         .max()
         .map(|(_, path)| path)
 }
@@ -119,20 +120,24 @@ pub fn inspect(path: &Path, source: KernelSource) -> Result<Kernel, KernelError>
         KernelError::Unreadable(path.to_path_buf(), why)
     })?;
     let not = |why: &str| KernelError::NotAKernel(path.to_path_buf(), why.to_string());
-    let (format, release) =
-        if bytes.get(BZIMAGE_MAGIC_AT..BZIMAGE_MAGIC_AT + 4) == Some(BZIMAGE_MAGIC) {
-            (KernelFormat::BzImage, bzimage_release(&bytes))
-        } else if bytes.starts_with(ELF_MAGIC) {
-            let machine = bytes.get(18..20).map(|m| u16::from_le_bytes([m[0], m[1]]));
-            if machine != Some(EM_X86_64) {
+    let kind = kimage::identify(&bytes);
+    let format = match kind {
+        ImageKind::BzImage => KernelFormat::BzImage,
+        ImageKind::Elf => {
+            let machine = bytes.get(E_MACHINE_AT..E_MACHINE_AT + 2);
+            if machine.map(|m| u16::from_le_bytes([m[0], m[1]])) != Some(EM_X86_64) {
                 return Err(not("it is an ELF file, but not for x86-64"));
             }
-            (KernelFormat::Elf, elf_release(&bytes))
-        } else {
+            KernelFormat::Elf
+        }
+        ImageKind::Config => return Err(not("it is a kernel .config, not an image")),
+        ImageKind::Unknown => {
             return Err(not(
                 "no bzImage header (\"HdrS\" at 0x202) and no ELF magic",
-            ));
-        };
+            ))
+        }
+    };
+    let release = kimage::release(&bytes, kind);
     Ok(Kernel {
         path: path.to_path_buf(),
         source,
@@ -141,60 +146,28 @@ pub fn inspect(path: &Path, source: KernelSource) -> Result<Kernel, KernelError>
     })
 }
 
-/// The release from a bzImage's version string ("6.12.117 (user@host) #1 ...").
-pub fn bzimage_release(bytes: &[u8]) -> Option<String> {
-    let ptr = bytes.get(BZIMAGE_VERSION_PTR_AT..BZIMAGE_VERSION_PTR_AT + 2)?;
-    let ptr = u16::from_le_bytes([ptr[0], ptr[1]]) as usize;
-    if ptr == 0 {
-        return None;
-    }
-    first_word(bytes.get(ptr + BZIMAGE_VERSION_BASE..)?)
-}
-
-/// The release from the "Linux version X" banner inside an ELF vmlinux.
-pub fn elf_release(bytes: &[u8]) -> Option<String> {
-    bytes
-        .windows(BANNER.len() + 1)
-        .position(|w| w.starts_with(BANNER) && w[BANNER.len()].is_ascii_digit())
-        .and_then(|at| first_word(&bytes[at + BANNER.len()..]))
-}
-
-fn first_word(bytes: &[u8]) -> Option<String> {
-    let end = bytes
-        .iter()
-        .position(|&b| b == 0 || b == b' ')
-        .unwrap_or(bytes.len());
-    let word = std::str::from_utf8(&bytes[..end]).ok()?;
-    (!word.is_empty()).then(|| word.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn fake_bzimage(version: &str) -> Vec<u8> {
         let mut bytes = vec![0u8; 0x1000];
-        bytes[BZIMAGE_MAGIC_AT..BZIMAGE_MAGIC_AT + 4].copy_from_slice(BZIMAGE_MAGIC);
+        bytes[0x202..0x206].copy_from_slice(b"HdrS");
         let at = 0x600usize;
-        let ptr = (at - BZIMAGE_VERSION_BASE) as u16;
-        bytes[BZIMAGE_VERSION_PTR_AT..BZIMAGE_VERSION_PTR_AT + 2]
-            .copy_from_slice(&ptr.to_le_bytes());
+        // kernel_version at 0x20e points at the string, counted from 0x200.
+        bytes[0x20e..0x210].copy_from_slice(&((at - 0x200) as u16).to_le_bytes());
         bytes[at..at + version.len()].copy_from_slice(version.as_bytes());
         bytes
     }
 
     #[test]
     fn bzimage_version_string_gives_the_release() {
-        let bytes = fake_bzimage("6.12.117 (root@host) #1 SMP");
-        assert_eq!(bzimage_release(&bytes).as_deref(), Some("6.12.117"));
-    }
-
-    #[test]
-    fn elf_banner_gives_the_release() {
-        let mut bytes =
-            b"\x7fELF....Linux version %s\0...Linux version 6.1.0-9-cloud-amd64 (debian".to_vec();
-        bytes.push(0);
-        assert_eq!(elf_release(&bytes).as_deref(), Some("6.1.0-9-cloud-amd64"));
+        let dir = crate::tempdir::TempDir::new("kernel-test").unwrap();
+        let path = dir.path().join("bzImage");
+        std::fs::write(&path, fake_bzimage("6.12.117 (root@host) #1 SMP")).unwrap();
+        let kernel = inspect(&path, KernelSource::Flag).unwrap();
+        assert_eq!(kernel.format, KernelFormat::BzImage);
+        assert_eq!(kernel.release.as_deref(), Some("6.12.117"));
     }
 
     #[test]

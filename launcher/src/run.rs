@@ -15,7 +15,7 @@ use crate::scenario::{self, Scenario, VmShape};
 use crate::select;
 use crate::session::{self, Limits, Sinks};
 use crate::verdict::{self, Outcome, Verdict};
-use crate::{fetch, init_binary, initrd, rundir};
+use crate::{fetch, init_binary, initrd, kbuild, kconfig, rundir};
 
 /// Kernel parameters for every guest: boot straight into our init, turn a panic into an
 /// immediate reset (which ends the VM), reboot without firmware, and keep the console
@@ -58,8 +58,56 @@ pub fn main(args: Vec<OsString>) -> i32 {
             }
             Err(e) => usage_error(&format!("kernel fetch failed: {e}")),
         },
+        Command::KernelFetchSource { dest } => match kbuild::fetch_source(dest.as_deref()) {
+            Ok(path) => {
+                println!("{}", path.display());
+                0
+            }
+            Err(e) => usage_error(&format!("kernel fetch-source failed: {e}")),
+        },
+        Command::KernelBuild(options) => kernel_build(&options),
+        Command::KernelCheck { image } => kernel_check(&image),
         Command::Run(options) => run(&options),
         Command::Bench { options, runs } => benchmark(&options, runs),
+    }
+}
+
+fn kernel_build(options: &cli::KernelBuildOptions) -> i32 {
+    let source = match kbuild::source_or_fetch(options.source.as_deref()) {
+        Ok(source) => source,
+        Err(e) => return usage_error(&format!("kernel build: {e}")),
+    };
+    let mut build = kbuild::BuildOptions {
+        force: options.force,
+        verbose: options.verbose,
+        ..kbuild::BuildOptions::default()
+    };
+    if let Some(jobs) = options.jobs {
+        build.jobs = jobs;
+    }
+    match kbuild::build(&source, &build) {
+        Ok(built) => {
+            let how = if built.reused { "cached" } else { "built" };
+            eprintln!("schedbox: {how} kernel {} ({})", built.version, built.key);
+            println!("{}", built.image.display());
+            0
+        }
+        Err(e) => usage_error(&format!("kernel build failed: {e}")),
+    }
+}
+
+/// `kernel check`: 0 sched_ext present, 1 absent, 2 unknown or error.
+fn kernel_check(image: &Path) -> i32 {
+    match kconfig::check_image(image) {
+        Ok(features) => {
+            println!("{features}");
+            match features.has_sched_ext {
+                Some(true) => 0,
+                Some(false) => 1,
+                None => EXIT_USAGE,
+            }
+        }
+        Err(e) => usage_error(&e.to_string()),
     }
 }
 

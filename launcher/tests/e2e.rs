@@ -31,11 +31,9 @@ fn kernel() -> PathBuf {
     if let Some(env) = std::env::var_os("SCHEDBOX_KERNEL").filter(|v| !v.is_empty()) {
         return env.into();
     }
-    schedbox::kernel::cache_dir()
-        .and_then(|dir| schedbox::kernel::newest_cached(&dir))
-        .expect(
-            "no kernel for the end-to-end tests: run `make kernel-debian` (or set SCHEDBOX_KERNEL)",
-        )
+    schedbox::kernel::newest_cached(&schedbox::kernel::cache_dir()).expect(
+        "no kernel for the end-to-end tests: run `make kernel-debian` (or set SCHEDBOX_KERNEL)",
+    )
 }
 
 struct Scratch(PathBuf);
