@@ -26,6 +26,8 @@ pub const BASE_CMDLINE: &str = "rdinit=/init panic=-1 reboot=k quiet i8042.noaux
 const BOOT_ALLOWANCE_S: u64 = 60;
 
 pub const EXIT_USAGE: i32 = 2;
+/// The backend choice is said once per process, not once per benchmark run.
+static BACKEND_SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 pub const EXIT_UNTESTABLE: i32 = 125;
 
 /// Runs the command line; returns the exit status.
@@ -226,7 +228,9 @@ fn run_once(options: &RunOptions) -> Result<(report::Report, PathBuf), i32> {
         Ok(s) => s,
         Err(e) => return Ok(unbooted(info, &prepared, &e)),
     };
-    eprintln!("schedbox: using {}", selection.note);
+    if !BACKEND_SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        eprintln!("schedbox: using {}", selection.note);
+    }
     info.backend = selection.backend.name();
     let spec = VmSpec {
         kernel: prepared.kernel.path.clone(),
@@ -284,14 +288,15 @@ fn unbooted(info: RunInfo, prepared: &Prepared, error: &BackendError) -> (report
     (report, prepared.run_dir.clone())
 }
 
-/// Runs the same scenarios `runs` times and prints how long each phase took.
+/// Runs the same scenarios `runs` times and prints how long each phase took. A run whose
+/// checks failed still times the harness; an untestable run stops the benchmark.
 fn benchmark(options: &RunOptions, runs: u32) -> i32 {
     let base = options
         .out
         .clone()
         .unwrap_or_else(|| Path::new(rundir::DEFAULT_PARENT).join("bench"));
     let mut samples = Vec::new();
-    println!("run  init-up-ms  done-ms  total-ms");
+    println!("run  init-up-ms  done-ms  total-ms  outcome");
     for n in 0..runs {
         let mut one = options.clone();
         one.out = Some(base.join(format!("run-{n}")));
@@ -299,17 +304,18 @@ fn benchmark(options: &RunOptions, runs: u32) -> i32 {
             Ok((report, _)) => report,
             Err(code) => return code,
         };
-        if report.outcome != Outcome::Pass {
+        if report.outcome == Outcome::Untestable {
             print!("{}", report::human(&report));
             return report.exit_code;
         }
         let t = &report.timings;
         let ms = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
         println!(
-            "{n:>3}  {:>10}  {:>7}  {:>8}",
+            "{n:>3}  {:>10}  {:>7}  {:>8}  {:?}",
             ms(t.boot_record_ms),
             ms(t.done_record_ms),
-            t.total_ms
+            t.total_ms,
+            report.outcome
         );
         samples.push((t.boot_record_ms.unwrap_or(0), t.total_ms));
     }
