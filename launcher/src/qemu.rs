@@ -70,7 +70,11 @@ impl Qemu {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        args.push(format!("socket,id=records,path={socket}"));
+        // QEMU option lists split on ',': a literal comma is written twice.
+        args.push(format!(
+            "socket,id=records,path={}",
+            socket.replace(',', ",,")
+        ));
         args.extend(["-serial".into(), "chardev:records".into()]);
         if let Some(qboot) = QBOOT_PATHS
             .iter()
