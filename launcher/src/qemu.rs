@@ -319,3 +319,45 @@ impl Waiter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_boots_directly_with_two_serial_ports() {
+        let spec = VmSpec {
+            kernel: "/k/bzImage".into(),
+            initramfs: Vec::new(),
+            cmdline: "rdinit=/init quiet".into(),
+            cpus: 3,
+            memory_mib: 300,
+        };
+        let qemu = Qemu {
+            binary: DEFAULT_BINARY.into(),
+            accel: Accel::Tcg,
+        };
+        let args = qemu.args(&spec, "/t/initrd", "/t,x/rec.sock");
+        let after = |flag: &str| -> Vec<&str> {
+            args.windows(2)
+                .filter(|w| w[0] == flag)
+                .map(|w| w[1].as_str())
+                .collect()
+        };
+        for flag in ["-nodefaults", "-nographic", "-no-reboot"] {
+            assert!(args.iter().any(|a| a == flag), "{flag} missing: {args:?}");
+        }
+        assert_eq!(after("-accel"), ["tcg"]);
+        assert_eq!(after("-serial"), ["chardev:console", "chardev:records"]);
+        assert_eq!(
+            after("-chardev")[1],
+            "socket,id=records,path=/t,,x/rec.sock"
+        );
+        assert_eq!(after("-smp"), ["3"]);
+        assert_eq!(after("-m"), ["300"]);
+        assert_eq!(after("-kernel"), ["/k/bzImage"]);
+        assert_eq!(after("-initrd"), ["/t/initrd"]);
+        assert_eq!(after("-append"), ["console=ttyS0 rdinit=/init quiet"]);
+        assert!(after("-cpu").is_empty(), "TCG keeps the default CPU model");
+    }
+}
