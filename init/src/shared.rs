@@ -4,7 +4,7 @@
 use crate::cpulist::{CpuMask, MAX_CPUS};
 use crate::fail;
 use crate::fail::{Errno, Res};
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::AcqRel, Ordering::Relaxed};
 
 pub const MAX_SLOTS: usize = 256;
 /// Wake latency histogram in ns: log2 buckets, each split in `SUB` linear parts, so a
@@ -35,6 +35,18 @@ pub fn wake_bucket_max(b: usize) -> u64 {
 /// `sleep_until_ns` value of a worker blocked with no deadline (on a pipe, a futex).
 pub const BLOCKED: u64 = u64::MAX;
 
+/// Futex words a team of workers (a pair, or a whole spawn) shares.
+pub const TEAM_WORDS: usize = 4;
+
+/// What a team's first worker (its lead) carries for the whole team. On its own cache
+/// line, away from the lead's progress counters that it writes constantly.
+#[repr(C, align(64))]
+pub struct Team {
+    pub words: [AtomicU32; TEAM_WORDS],
+    /// One bit per slot index of the team's members, set by PID 1 as it forks them.
+    pub members: [AtomicU64; MAX_SLOTS / 64],
+}
+
 pub const STARTING: u32 = 0;
 pub const READY: u32 = 1;
 pub const FAILED: u32 = 2;
@@ -46,7 +58,8 @@ pub struct Slot {
     /// `CLOCK_BOOTTIME` ns of the last progress update.
     pub beat_ns: AtomicU64,
     /// Nonzero while the worker sleeps on purpose: the instant it means to wake, or
-    /// `BLOCKED`. The stall monitor does not count such time.
+    /// `BLOCKED`, which a teammate turns into the instant it woke the worker. The stall
+    /// monitor does not count time before that instant.
     pub sleep_until_ns: AtomicU64,
     pub state: AtomicU32,
     /// Setup stage that failed (a `worker::Stage`) and its errno, when `FAILED`.
@@ -56,25 +69,43 @@ pub struct Slot {
     pub wake_count: AtomicU64,
     pub wake_max_ns: AtomicU64,
     pub wake_hist: [AtomicU64; WAKE_BUCKETS],
+    /// Used only while this worker leads a team.
+    pub team: Team,
 }
 
 impl Slot {
+    /// Clears the slot for a new worker, whose progress is then counted from now.
     pub fn reset(&self) {
+        // A worker not yet run since its fork has made no progress since the fork,
+        // not since boot.
+        self.beat_ns.store(crate::sys::now_ns(), Relaxed);
         for a in [
             &self.progress,
-            &self.beat_ns,
             &self.sleep_until_ns,
             &self.wake_count,
             &self.wake_max_ns,
         ] {
             a.store(0, Relaxed);
         }
-        for a in self.cpus.iter().chain(self.wake_hist.iter()) {
+        let team = &self.team;
+        for a in self.cpus.iter().chain(&self.wake_hist).chain(&team.members) {
             a.store(0, Relaxed);
         }
-        for a in [&self.state, &self.err_stage, &self.err_errno] {
+        for a in [&self.state, &self.err_stage, &self.err_errno]
+            .into_iter()
+            .chain(&team.words)
+        {
             a.store(0, Relaxed);
         }
+    }
+
+    /// Waker side, just before waking this worker: if it is blocked, record `at_ns`
+    /// as the instant it was woken. The monitor then counts a runnable worker's gap
+    /// from there, and the worker measures its wake latency against it.
+    pub fn stamp_wake(&self, at_ns: u64) {
+        let _ = self
+            .sleep_until_ns
+            .compare_exchange(BLOCKED, at_ns, AcqRel, Relaxed);
     }
 
     /// Worker side: record one more CPU seen. Single writer, so load+store suffices.
@@ -160,6 +191,10 @@ impl Shared {
 
     pub fn slot(&self, i: usize) -> &'static Slot {
         &self.slots[i]
+    }
+
+    pub fn slots(&self) -> &'static [Slot] {
+        self.slots
     }
 }
 

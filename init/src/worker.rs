@@ -150,6 +150,7 @@ impl Pool {
             .position(|w| core::ptr::eq(w, req.work))
             .unwrap_or(0);
         let first = self.live.len();
+        let mut team = work::TeamSetup::new(req.work, req.count, &req.params)?;
         for i in 0..req.count {
             let Some(slot) = self.used.iter().position(|u| !u) else {
                 return Err(fail!("spawn", "more than {} workers at once", MAX_SLOTS));
@@ -162,6 +163,7 @@ impl Pool {
                 params: req.params,
                 index: i,
                 count: req.count,
+                link: team.join(&self.shared, i, slot)?,
             };
             let pid = sys::fork().map_err(|e| {
                 fail!(
@@ -174,6 +176,7 @@ impl Pool {
             if pid == 0 {
                 child(procs.as_cstr(), &req.sched, &ctx);
             }
+            team.forked(i);
             self.used[slot] = true;
             let w = Worker {
                 pid,

@@ -1,15 +1,33 @@
 //! Work types: what a worker process does once it is set up in its cgroup. Each runs
 //! forever (PID 1 kills it) and reports progress through its shared slot.
 
+mod affinity_churn;
 mod bursty;
+mod cache;
+mod fork_churn;
+mod futex;
+mod futex_fanout;
+mod futex_pingpong;
 mod mixed;
+mod mutex;
+mod nice_sweep;
+mod page_fault;
+mod pipe_pingpong;
+mod policy_churn;
 mod sleep_wake;
 mod spin;
+mod team;
 mod r#yield;
 
-use crate::shared::Slot;
-use crate::sys::{current_cpu, now_ns};
-use core::sync::atomic::Ordering::{Relaxed, Release};
+pub use team::{Link, TeamSetup, Teams};
+
+use crate::buf::Buf;
+use crate::fail::Errno;
+use crate::record::Record;
+use crate::shared::{Slot, BLOCKED};
+use crate::sys::{self, current_cpu, now_ns};
+use core::sync::atomic::Ordering::{AcqRel, Relaxed, Release, SeqCst};
+use team::{CheckFn, PrepareFn};
 
 /// Work keys a spawn line may carry: at most this many per work type.
 pub const MAX_KEYS: usize = 4;
@@ -25,44 +43,64 @@ pub struct WorkSpec {
     pub defaults: &'static [u64],
     /// None for work types this init knows by name but cannot run yet.
     pub run: Option<RunFn>,
+    pub teams: Teams,
+    pub prepare: Option<PrepareFn>,
+    pub check: Option<CheckFn>,
 }
 
 const fn w(
     name: &'static str,
     keys: &'static [&'static str],
     defaults: &'static [u64],
-    run: Option<RunFn>,
+    run: RunFn,
 ) -> WorkSpec {
     WorkSpec {
         name,
         keys,
         defaults,
-        run,
+        run: Some(run),
+        teams: Teams::Solo,
+        prepare: None,
+        check: None,
+    }
+}
+
+impl WorkSpec {
+    const fn teams(mut self, teams: Teams) -> Self {
+        self.teams = teams;
+        self
+    }
+
+    const fn prepare(mut self, f: PrepareFn) -> Self {
+        self.prepare = Some(f);
+        self
+    }
+
+    const fn check(mut self, f: CheckFn) -> Self {
+        self.check = Some(f);
+        self
     }
 }
 
 /// Every work type of protocol version 1.
 pub static WORKS: &[WorkSpec] = &[
-    w("spin", &[], &[], Some(spin::run)),
-    w("yield", &[], &[], Some(r#yield::run)),
-    w("mixed", &["spin_us"], &[1000], Some(mixed::run)),
-    w(
-        "bursty",
-        &["burst_ms", "sleep_ms"],
-        &[10, 10],
-        Some(bursty::run),
-    ),
-    w("sleep-wake", &["sleep_us"], &[1000], Some(sleep_wake::run)),
-    w("pipe-pingpong", &[], &[], None),
-    w("futex-pingpong", &[], &[], None),
-    w("futex-fanout", &[], &[], None),
-    w("fork-churn", &[], &[], None),
-    w("nice-sweep", &[], &[], None),
-    w("affinity-churn", &[], &[], None),
-    w("policy-churn", &[], &[], None),
-    w("page-fault", &["size_kb"], &[1024], None),
-    w("cache", &["size_kb", "stride"], &[4096, 64], None),
-    w("mutex", &["hold_us"], &[10], None),
+    w("spin", &[], &[], spin::run),
+    w("yield", &[], &[], r#yield::run),
+    w("mixed", &["spin_us"], &[1000], mixed::run),
+    w("bursty", &["burst_ms", "sleep_ms"], &[10, 10], bursty::run),
+    w("sleep-wake", &["sleep_us"], &[1000], sleep_wake::run),
+    w("pipe-pingpong", &[], &[], pipe_pingpong::run)
+        .teams(Teams::Pairs)
+        .prepare(pipe_pingpong::prepare),
+    w("futex-pingpong", &[], &[], futex_pingpong::run).teams(Teams::Pairs),
+    w("futex-fanout", &[], &[], futex_fanout::run).teams(Teams::Spawn),
+    w("fork-churn", &[], &[], fork_churn::run),
+    w("nice-sweep", &[], &[], nice_sweep::run),
+    w("affinity-churn", &[], &[], affinity_churn::run),
+    w("policy-churn", &[], &[], policy_churn::run),
+    w("page-fault", &["size_kb"], &[1024], page_fault::run).check(page_fault::check),
+    w("cache", &["size_kb", "stride"], &[4096, 64], cache::run).check(cache::check),
+    w("mutex", &["hold_us"], &[10], mutex::run).teams(Teams::Spawn),
 ];
 
 pub fn spec(name: &[u8]) -> Option<&'static WorkSpec> {
@@ -101,12 +139,39 @@ pub struct Ctx {
     /// Index within its spawn, and the spawn's count (for work that pairs up).
     pub index: u32,
     pub count: u32,
+    pub link: Link,
 }
 
 impl Ctx {
     pub fn param(&self, key: &str) -> u64 {
         self.params.get(self.spec, key)
     }
+
+    /// Ends a worker that cannot go on, with an `error` record saying why; PID 1 then
+    /// also reports that it ended before it was stopped.
+    pub fn quit(&self, what: &str, e: rustix::io::Errno) -> ! {
+        let mut msg: Buf<256> = Buf::new();
+        let _ = core::fmt::Write::write_fmt(
+            &mut msg,
+            format_args!(
+                "{} worker {}: {}: {}",
+                self.spec.name,
+                self.index,
+                what,
+                Errno(e)
+            ),
+        );
+        Record::new("error")
+            .str("where", b"worker")
+            .str("msg", msg.as_bytes())
+            .send();
+        sys::exit(1)
+    }
+}
+
+/// A work key that must be at least 1, for `check` functions.
+fn at_least_one(spec: &WorkSpec, p: &Params, key: &str) -> bool {
+    p.get(spec, key) >= 1
 }
 
 /// Publishes a worker's progress: iterations, the time of the update, the CPU seen.
@@ -123,6 +188,11 @@ impl Beat {
         };
         b.add(0);
         b
+    }
+
+    /// Stamps liveness without counting an iteration (inside long iterations).
+    pub fn touch(&mut self) {
+        self.add(0);
     }
 
     /// Adds `n` finished iterations and stamps the update.
@@ -145,6 +215,19 @@ impl Beat {
         self.slot.sleep_until_ns.store(0, Release);
         now.saturating_sub(deadline_ns)
     }
+
+    /// Runs `wait`, a blocking wait on a teammate (a pipe read, a futex wait), marked
+    /// so the monitor does not count it. Returns its result and, when a teammate
+    /// stamped the wake-up (`Slot::stamp_wake`), how late the worker ran after it.
+    pub fn block<R>(&mut self, wait: impl FnOnce() -> R) -> (R, Option<u64>) {
+        // SeqCst: a waker's stamp must not miss a mark made just before its wake.
+        self.slot.sleep_until_ns.store(BLOCKED, SeqCst);
+        let r = wait();
+        let now = now_ns();
+        self.slot.beat_ns.store(now, Relaxed);
+        let woken = self.slot.sleep_until_ns.swap(0, AcqRel);
+        (r, (woken != BLOCKED).then(|| now.saturating_sub(woken)))
+    }
 }
 
 /// Burns CPU for about `units` steps of integer arithmetic the optimizer cannot drop.
@@ -166,5 +249,15 @@ pub fn spin_for(beat: &mut Beat, ns: u64, units: u64) {
     while now_ns() < end {
         burn(units);
         beat.add(1);
+    }
+}
+
+/// Spins for `ns` of wall time in steps of `units`, stamping liveness without counting
+/// iterations.
+pub fn busy_for(beat: &mut Beat, ns: u64, units: u64) {
+    let end = now_ns() + ns;
+    while now_ns() < end {
+        burn(units);
+        beat.touch();
     }
 }

@@ -1,0 +1,68 @@
+//! `futex-fanout`: worker 0 wakes all the others at once with one `FUTEX_WAKE`, then
+//! waits until every one has run and checked in; the last to check in wakes it. An
+//! iteration is a round for worker 0 and a wake-up for the others, which record how
+//! late they ran after worker 0 woke them.
+
+use super::{futex, Beat, Ctx};
+use crate::sys::now_ns;
+use core::sync::atomic::Ordering::{AcqRel, Acquire, Release};
+
+/// Team words: the round number the waiters wait on, and how many checked in.
+const ROUND: usize = 0;
+const ARRIVED: usize = 1;
+
+pub fn run(ctx: &Ctx) -> ! {
+    if ctx.index == 0 {
+        lead(ctx)
+    } else {
+        wait(ctx)
+    }
+}
+
+fn lead(ctx: &Ctx) -> ! {
+    let (round, arrived) = (ctx.link.word(ROUND), ctx.link.word(ARRIVED));
+    let waiters = ctx.count.saturating_sub(1);
+    let mut beat = Beat::new(ctx.slot);
+    loop {
+        // Every waiter has checked in and waits on `round`: nobody touches `arrived`.
+        arrived.store(0, Release);
+        ctx.link.stamp_mates(ctx.slot);
+        round.fetch_add(1, Release);
+        futex::wake(round, futex::ALL);
+        loop {
+            let a = arrived.load(Acquire);
+            if a >= waiters {
+                break;
+            }
+            beat.block(|| futex::wait(arrived, a));
+        }
+        beat.add(1);
+    }
+}
+
+fn wait(ctx: &Ctx) -> ! {
+    let (round, arrived) = (ctx.link.word(ROUND), ctx.link.word(ARRIVED));
+    let waiters = ctx.count - 1;
+    // The round it last ran in: 0 before the first, which the lead cannot pass
+    // without this worker, however late it starts.
+    let mut seen = 0;
+    let mut beat = Beat::new(ctx.slot);
+    loop {
+        loop {
+            let r = round.load(Acquire);
+            if r != seen {
+                seen = r;
+                break;
+            }
+            let ((), late) = beat.block(|| futex::wait(round, r));
+            if let Some(ns) = late {
+                ctx.slot.add_wake(ns);
+            }
+        }
+        beat.add(1);
+        if arrived.fetch_add(1, AcqRel) + 1 == waiters {
+            ctx.link.lead.stamp_wake(now_ns());
+            futex::wake(arrived, 1);
+        }
+    }
+}
