@@ -42,6 +42,7 @@ run options:
   --timeout S          kill the run after S seconds (default: scenario time + 60 s)
   --accel auto|kvm|tcg QEMU accelerator (default auto: KVM only if it really works)
   --backend auto|qemu|kvm
+                       kvm: schedbox's own VMM; auto: it if the KVM probe passes, else QEMU
   --append ARGS        extra kernel command line (repeatable), e.g. \"loglevel=7\"
   --json FILE          also write the full JSON report to FILE
   --out DIR            run directory (default ./schedbox-runs/<time>-<pid>)
