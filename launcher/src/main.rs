@@ -1,4 +1,4 @@
 fn main() {
-    eprintln!("schedbox: not implemented yet");
-    std::process::exit(2);
+    let args = std::env::args_os().skip(1).collect();
+    std::process::exit(schedbox::run::main(args));
 }

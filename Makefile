@@ -1,0 +1,74 @@
+# schedbox — see README.md. `make` builds; `make test` runs every test.
+CARGO ?= cargo
+INIT := init/target/release/schedbox-init
+SCHEDBOX := target/release/schedbox
+SCENARIO ?= scenarios/spin.toml
+BENCH_RUNS ?= 5
+# The prebuilt sched_ext kernel beside the repository, if there is one; otherwise
+# schedbox uses $SCHEDBOX_KERNEL or the kernel cached by `make kernel-debian`.
+KERNEL ?= $(wildcard ../shared/kernels/scx/bzImage)
+KERNEL_FLAG := $(if $(KERNEL),--kernel $(KERNEL))
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+DEB_PACKAGES := qemu-system-x86 cpio gcc libc6-dev
+
+.PHONY: all init launcher deps test test-kernel run initramfs kernel-debian bench lint clean
+
+# make kernel, kernel-source, kernel-deps: build a schedbox kernel (docs/kernel.md).
+include kernel/kernel.mk
+
+all: init launcher
+
+init:
+	cd init && $(CARGO) build --release
+
+launcher:
+	$(CARGO) build --release
+
+# Installs the host tools (Debian/Ubuntu); does nothing when they are all there.
+deps:
+	@if command -v qemu-system-x86_64 >/dev/null && command -v cpio >/dev/null \
+	    && command -v cc >/dev/null && command -v apt-get >/dev/null; then \
+	    echo "deps: qemu-system-x86_64, cpio and cc are installed"; \
+	else \
+	    $(SUDO) apt-get update && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y --no-install-recommends $(DEB_PACKAGES); \
+	fi
+	@command -v $(CARGO) >/dev/null || { echo "deps: Rust is missing: install it from https://rustup.rs" >&2; exit 1; }
+
+# The end-to-end tests need a kernel: the shared one, $SCHEDBOX_KERNEL, or a cached one.
+test-kernel: launcher
+	@if [ -n "$(KERNEL)" ] || [ -n "$$SCHEDBOX_KERNEL" ] || ls $${XDG_CACHE_HOME:-$$HOME/.cache}/schedbox/kernels/vmlinuz-* >/dev/null 2>&1; then \
+	    :; else $(MAKE) kernel-debian; fi
+
+test: all test-kernel
+	$(CARGO) test --workspace
+	cd init && $(CARGO) test
+
+run: all
+	$(SCHEDBOX) run $(KERNEL_FLAG) $(SCENARIO)
+
+# The initramfs (init + plan) for SCENARIO, e.g. to boot it by hand.
+initramfs: all
+	mkdir -p out
+	$(SCHEDBOX) initramfs --output out/initramfs.cpio $(SCENARIO)
+	@echo "wrote out/initramfs.cpio"
+
+# Caches Debian's cloud kernel in ~/.cache/schedbox/kernels (needs `apt-get update` done).
+kernel-debian: launcher
+	@apt-cache show linux-image-cloud-amd64 >/dev/null 2>&1 || $(SUDO) apt-get update
+	$(SCHEDBOX) kernel fetch
+
+# Boot-to-first-record and total time of the default scenario, QEMU TCG, BENCH_RUNS runs.
+bench: all
+	$(SCHEDBOX) bench --runs $(BENCH_RUNS) --accel tcg $(KERNEL_FLAG) --out out/bench $(SCENARIO)
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	cd init && $(CARGO) fmt --check
+	cd init && $(CARGO) clippy --all-targets -- -D warnings
+
+clean:
+	$(CARGO) clean
+	cd init && $(CARGO) clean
+	rm -rf out

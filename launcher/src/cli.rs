@@ -1,0 +1,449 @@
+//! Command-line parsing. Every mistake becomes a `UsageError` (exit 2) that says what to do.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use lexopt::prelude::*;
+
+use crate::select::{AccelChoice, BackendChoice};
+
+pub const DEFAULT_CPUS: u32 = 2;
+pub const DEFAULT_MEMORY_MIB: u32 = 256;
+pub const MAX_CPUS: u32 = 64;
+/// Below this the kernel cannot unpack itself and the initramfs.
+pub const MIN_MEMORY_MIB: u32 = 64;
+pub const MAX_TIMEOUT_S: u64 = 24 * 3600;
+pub const DEFAULT_BENCH_RUNS: u32 = 5;
+const MAX_BENCH_RUNS: u64 = 1000;
+
+pub const USAGE: &str = "\
+schedbox: boots a kernel with a scheduler test plan and judges the result
+
+usage:
+  schedbox run [OPTIONS] [SCENARIO.toml ...]   run scenarios (default: the built-in spin scenario)
+  schedbox plan [--cpus N] [--memory MiB] [SCENARIO.toml ...]
+                                               print the plan the guest would get
+  schedbox initramfs --output FILE [--cpus N] [--memory MiB] [SCENARIO.toml ...]
+                                               write the initramfs (init + plan) to FILE
+  schedbox bench [--runs N] [run OPTIONS] [SCENARIO.toml ...]
+                                               run N times (default 5), print timings
+  schedbox kernel fetch                        cache Debian's cloud kernel (needs apt)
+  schedbox kernel fetch-source [--dest DIR]    get linux-source-6.12 into the cache
+  schedbox kernel build [--source DIR] [--force] [--jobs N] [--verbose]
+                                               build (or reuse) a schedbox kernel
+  schedbox kernel check IMAGE                  does IMAGE have sched_ext? (exit 0 yes, 1 no)
+  schedbox help | --version
+
+run options:
+  --kernel PATH        bzImage or vmlinux (default: $SCHEDBOX_KERNEL, then the newest
+                       kernel in ~/.cache/schedbox/kernels)
+  --cpus N             vCPUs (default 2, 1-64)
+  --memory MiB         guest memory (default 256)
+  --timeout S          kill the run after S seconds (default: scenario time + 60 s)
+  --accel auto|kvm|tcg QEMU accelerator (default auto: KVM only if it really works)
+  --backend auto|qemu|kvm
+                       kvm: schedbox's own VMM; auto: it if the KVM probe passes, else QEMU
+  --append ARGS        extra kernel command line (repeatable), e.g. \"loglevel=7\"
+  --json FILE          also write the full JSON report to FILE
+  --out DIR            run directory (default ./schedbox-runs/<time>-<pid>)
+  -v, --verbose        echo the guest console to stderr
+
+exit status: 0 pass, 1 a check failed, 2 usage or scenario error, 125 untestable
+";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VmOptions {
+    pub cpus: u32,
+    pub memory_mib: u32,
+    pub scenarios: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOptions {
+    pub vm: VmOptions,
+    pub kernel: Option<PathBuf>,
+    pub timeout_s: Option<u64>,
+    pub accel: AccelChoice,
+    pub backend: BackendChoice,
+    pub append: Vec<String>,
+    pub json: Option<PathBuf>,
+    pub out: Option<PathBuf>,
+    pub verbose: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Run(RunOptions),
+    /// Run the same scenarios several times and print timings.
+    Bench {
+        options: RunOptions,
+        runs: u32,
+    },
+    Plan(VmOptions),
+    Initramfs {
+        vm: VmOptions,
+        output: PathBuf,
+    },
+    KernelFetch,
+    KernelFetchSource {
+        dest: Option<PathBuf>,
+    },
+    KernelBuild(KernelBuildOptions),
+    KernelCheck {
+        image: PathBuf,
+    },
+    Help,
+    Version,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct KernelBuildOptions {
+    pub source: Option<PathBuf>,
+    pub force: bool,
+    pub jobs: Option<usize>,
+    pub verbose: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (see `schedbox help`)", self.0)
+    }
+}
+
+impl From<lexopt::Error> for UsageError {
+    fn from(e: lexopt::Error) -> Self {
+        UsageError(e.to_string())
+    }
+}
+
+pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
+    let mut parser = lexopt::Parser::from_args(args);
+    let command = match parser.next()? {
+        None => return Ok(Command::Help),
+        Some(Value(word)) => word.string()?,
+        Some(Short('h') | Long("help")) => return Ok(Command::Help),
+        Some(Long("version")) => return Ok(Command::Version),
+        Some(other) => return Err(other.unexpected().into()),
+    };
+    match command.as_str() {
+        "run" => parse_run(&mut parser, false).map(|(options, _)| Command::Run(options)),
+        "bench" => parse_run(&mut parser, true).map(|(options, runs)| Command::Bench {
+            options,
+            runs: runs.unwrap_or(DEFAULT_BENCH_RUNS),
+        }),
+        "plan" => parse_vm_only(&mut parser, false).map(|(vm, _)| Command::Plan(vm)),
+        "initramfs" => match parse_vm_only(&mut parser, true)? {
+            (vm, Some(output)) => Ok(Command::Initramfs { vm, output }),
+            (_, None) => Err(UsageError("initramfs needs --output FILE".into())),
+        },
+        "kernel" => parse_kernel(&mut parser),
+        "help" => Ok(Command::Help),
+        other => Err(UsageError(format!(
+            "unknown command {other:?}: use run, bench, plan, initramfs or kernel"
+        ))),
+    }
+}
+
+const KERNEL_SUBCOMMANDS: &str =
+    "use `schedbox kernel fetch`, `kernel fetch-source [--dest DIR]`, \
+     `kernel build [--source DIR] [--force] [--jobs N] [--verbose]` or `kernel check IMAGE`";
+
+fn parse_kernel(parser: &mut lexopt::Parser) -> Result<Command, UsageError> {
+    let sub = match parser.next()? {
+        Some(Value(sub)) => sub.string()?,
+        _ => return Err(UsageError(KERNEL_SUBCOMMANDS.into())),
+    };
+    let command = match sub.as_str() {
+        "fetch" => Command::KernelFetch,
+        "fetch-source" => {
+            let mut dest = None;
+            while let Some(arg) = parser.next()? {
+                match arg {
+                    Long("dest") => dest = Some(parser.value()?.into()),
+                    other => return Err(other.unexpected().into()),
+                }
+            }
+            return Ok(Command::KernelFetchSource { dest });
+        }
+        "build" => return parse_kernel_build(parser).map(Command::KernelBuild),
+        "check" => match parser.next()? {
+            Some(Value(image)) => Command::KernelCheck {
+                image: image.into(),
+            },
+            _ => return Err(UsageError("kernel check needs an IMAGE".into())),
+        },
+        other => {
+            return Err(UsageError(format!(
+                "unknown kernel command {other:?}: {KERNEL_SUBCOMMANDS}"
+            )))
+        }
+    };
+    match parser.next()? {
+        None => Ok(command),
+        Some(other) => Err(other.unexpected().into()),
+    }
+}
+
+fn parse_kernel_build(parser: &mut lexopt::Parser) -> Result<KernelBuildOptions, UsageError> {
+    let mut options = KernelBuildOptions::default();
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("source") => options.source = Some(parser.value()?.into()),
+            Long("force") => options.force = true,
+            Long("jobs") | Short('j') => {
+                let jobs = number("jobs", &parser.value()?.string()?)?;
+                if jobs == 0 {
+                    return Err(UsageError("--jobs must be at least 1".into()));
+                }
+                options.jobs = Some(jobs as usize);
+            }
+            Short('v') | Long("verbose") => options.verbose = true,
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    Ok(options)
+}
+
+fn default_vm() -> VmOptions {
+    VmOptions {
+        cpus: DEFAULT_CPUS,
+        memory_mib: DEFAULT_MEMORY_MIB,
+        scenarios: Vec::new(),
+    }
+}
+
+/// Applies `--cpus`/`--memory`, the options shared by every VM-shaped command.
+fn vm_option(vm: &mut VmOptions, name: &str, value: &str) -> Result<(), UsageError> {
+    match name {
+        "cpus" => vm.cpus = cpus(value)?,
+        _ => vm.memory_mib = memory(value)?,
+    }
+    Ok(())
+}
+
+fn parse_vm_only(
+    parser: &mut lexopt::Parser,
+    wants_output: bool,
+) -> Result<(VmOptions, Option<PathBuf>), UsageError> {
+    let mut vm = default_vm();
+    let mut output = None;
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long(name @ ("cpus" | "memory")) => {
+                let name = name.to_string();
+                vm_option(&mut vm, &name, &parser.value()?.string()?)?;
+            }
+            Value(path) => vm.scenarios.push(path.into()),
+            Long("output") | Short('o') if wants_output => output = Some(parser.value()?.into()),
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    Ok((vm, output))
+}
+
+fn parse_run(
+    parser: &mut lexopt::Parser,
+    bench: bool,
+) -> Result<(RunOptions, Option<u32>), UsageError> {
+    let mut runs = None;
+    let mut run = RunOptions {
+        vm: default_vm(),
+        kernel: None,
+        timeout_s: None,
+        accel: AccelChoice::Auto,
+        backend: BackendChoice::Auto,
+        append: Vec::new(),
+        json: None,
+        out: None,
+        verbose: false,
+    };
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long(name @ ("cpus" | "memory")) => {
+                let name = name.to_string();
+                vm_option(&mut run.vm, &name, &parser.value()?.string()?)?;
+            }
+            Value(path) => run.vm.scenarios.push(path.into()),
+            Long("kernel") => run.kernel = Some(parser.value()?.into()),
+            Long("timeout") => run.timeout_s = Some(timeout(&parser.value()?.string()?)?),
+            Long("accel") => run.accel = accel(&parser.value()?.string()?)?,
+            Long("backend") => run.backend = backend(&parser.value()?.string()?)?,
+            Long("append") => run.append.push(append(parser.value()?.string()?)?),
+            Long("json") => run.json = Some(parser.value()?.into()),
+            Long("out") => run.out = Some(parser.value()?.into()),
+            Short('v') | Long("verbose") => run.verbose = true,
+            Long("runs") if bench => runs = Some(bench_runs(&parser.value()?.string()?)?),
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    Ok((run, runs))
+}
+
+fn bench_runs(text: &str) -> Result<u32, UsageError> {
+    let n = number("runs", text)?;
+    if n == 0 || n > MAX_BENCH_RUNS {
+        return Err(UsageError(format!(
+            "--runs {n} is out of range: give 1 to {MAX_BENCH_RUNS}"
+        )));
+    }
+    Ok(n as u32)
+}
+
+fn number(option: &str, text: &str) -> Result<u64, UsageError> {
+    text.parse()
+        .map_err(|_| UsageError(format!("--{option} {text:?} is not a whole number")))
+}
+
+fn cpus(text: &str) -> Result<u32, UsageError> {
+    let n = number("cpus", text)?;
+    if n == 0 || n > u64::from(MAX_CPUS) {
+        return Err(UsageError(format!(
+            "--cpus {n} is out of range: give 1 to {MAX_CPUS}"
+        )));
+    }
+    Ok(n as u32)
+}
+
+fn memory(text: &str) -> Result<u32, UsageError> {
+    let n = number("memory", text)?;
+    let max = host_memory_mib().unwrap_or(u64::from(u32::MAX));
+    if n < u64::from(MIN_MEMORY_MIB) || n > max {
+        return Err(UsageError(format!(
+            "--memory {n} MiB is out of range: give {MIN_MEMORY_MIB} to {max} MiB (this host's memory)"
+        )));
+    }
+    Ok(n as u32)
+}
+
+/// The host's total memory, from /proc/meminfo.
+fn host_memory_mib() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
+fn timeout(text: &str) -> Result<u64, UsageError> {
+    let n = number("timeout", text)?;
+    if n == 0 || n > MAX_TIMEOUT_S {
+        return Err(UsageError(format!(
+            "--timeout {n} is out of range: give 1 to {MAX_TIMEOUT_S} seconds"
+        )));
+    }
+    Ok(n)
+}
+
+fn accel(text: &str) -> Result<AccelChoice, UsageError> {
+    match text {
+        "auto" => Ok(AccelChoice::Auto),
+        "kvm" => Ok(AccelChoice::Kvm),
+        "tcg" => Ok(AccelChoice::Tcg),
+        _ => Err(UsageError(format!(
+            "--accel {text:?}: use auto, kvm or tcg"
+        ))),
+    }
+}
+
+fn backend(text: &str) -> Result<BackendChoice, UsageError> {
+    match text {
+        "auto" => Ok(BackendChoice::Auto),
+        "qemu" => Ok(BackendChoice::Qemu),
+        "kvm" => Ok(BackendChoice::Kvm),
+        _ => Err(UsageError(format!(
+            "--backend {text:?}: use auto, qemu or kvm"
+        ))),
+    }
+}
+
+fn append(text: String) -> Result<String, UsageError> {
+    if text.contains('\n') || text.contains('\0') {
+        return Err(UsageError(
+            "--append takes one line of kernel parameters".into(),
+        ));
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_args(args: &[&str]) -> Result<Command, UsageError> {
+        parse(args.iter().map(OsString::from).collect())
+    }
+
+    #[test]
+    fn run_options_parse() {
+        let cmd = parse_args(&[
+            "run",
+            "--kernel",
+            "k",
+            "--cpus",
+            "4",
+            "--memory",
+            "512",
+            "--timeout",
+            "30",
+            "--accel",
+            "tcg",
+            "--backend",
+            "qemu",
+            "--append",
+            "loglevel=7",
+            "--json",
+            "r.json",
+            "--out",
+            "d",
+            "-v",
+            "a.toml",
+            "b.toml",
+        ])
+        .unwrap();
+        let Command::Run(run) = cmd else {
+            panic!("{cmd:?}")
+        };
+        assert_eq!(run.vm.cpus, 4);
+        assert_eq!(run.vm.memory_mib, 512);
+        assert_eq!(
+            run.vm.scenarios,
+            [PathBuf::from("a.toml"), PathBuf::from("b.toml")]
+        );
+        assert_eq!(
+            (run.timeout_s, run.accel, run.backend),
+            (Some(30), AccelChoice::Tcg, BackendChoice::Qemu)
+        );
+        assert_eq!(run.append, ["loglevel=7"]);
+        assert!(run.verbose);
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors() {
+        for (args, hint) in [
+            (&["run", "--cpus", "0"][..], "1 to 64"),
+            (&["run", "--cpus", "two"], "whole number"),
+            (&["run", "--memory", "99999999"], "this host's memory"),
+            (&["run", "--memory", "1"], "64 to"),
+            (&["run", "--timeout", "0"], "1 to"),
+            (&["run", "--accel", "hvf"], "auto, kvm or tcg"),
+            (&["run", "--frobnicate"], "frobnicate"),
+            (&["run", "--kernel"], "kernel"),
+            (&["launch"], "unknown command"),
+            (&["initramfs"], "--output"),
+            (&["kernel", "bake"], "kernel fetch"),
+            (&["kernel", "check"], "IMAGE"),
+            (&["kernel", "build", "--jobs", "0"], "at least 1"),
+        ] {
+            let err = parse_args(args).unwrap_err().to_string();
+            assert!(err.contains(hint), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn no_arguments_print_help() {
+        assert_eq!(parse_args(&[]).unwrap(), Command::Help);
+        assert_eq!(parse_args(&["--help"]).unwrap(), Command::Help);
+    }
+}

@@ -1,0 +1,202 @@
+//! Compiles validated scenarios into plan text (docs/protocol.md, "Plan").
+
+use crate::scenario::{Op, Scenario, Spawn};
+use crate::wire::LineBuilder;
+
+pub const PLAN_VERSION: u32 = 1;
+
+/// Global settings for the guest (the plan's `config` line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanConfig {
+    pub heartbeat_ms: u64,
+    pub sample_ms: u64,
+    pub kmsg: bool,
+}
+
+/// A heartbeat every 200 ms keeps the host's silence watchdog (seconds) far from firing;
+/// sampling every 10 ms resolves stalls well below the default stall limit.
+pub const DEFAULT_CONFIG: PlanConfig = PlanConfig {
+    heartbeat_ms: 200,
+    sample_ms: 10,
+    kmsg: true,
+};
+
+/// The whole plan for scenarios run in order.
+pub fn compile(scenarios: &[Scenario], config: &PlanConfig) -> String {
+    let mut lines = vec![
+        format!("schedbox-plan {PLAN_VERSION}"),
+        LineBuilder::new("config")
+            .key("heartbeat_ms", config.heartbeat_ms)
+            .key("sample_ms", config.sample_ms)
+            .key("kmsg", u8::from(config.kmsg))
+            .build(),
+    ];
+    for scenario in scenarios {
+        compile_scenario(scenario, &mut lines);
+    }
+    let mut plan = lines.join("\n");
+    plan.push('\n');
+    plan
+}
+
+fn compile_scenario(scenario: &Scenario, lines: &mut Vec<String>) {
+    lines.push(
+        LineBuilder::new("scenario")
+            .key("name", &scenario.name)
+            .build(),
+    );
+    for step in &scenario.steps {
+        lines.push(
+            LineBuilder::new("step")
+                .key("hold_ms", step.hold_ms)
+                .build(),
+        );
+        lines.extend(step.ops.iter().map(op_line));
+    }
+    for check in &scenario.checks {
+        let line = LineBuilder::new("check")
+            .key("name", &check.name)
+            .key("limit", check.limit)
+            .key_opt("group", check.group.as_ref())
+            .key_opt("cgroup", check.cgroup.as_ref());
+        lines.push(line.build());
+    }
+    lines.push("end".to_string());
+}
+
+fn op_line(op: &Op) -> String {
+    let op_builder = |name: &str| LineBuilder::new("op").bare(name);
+    match op {
+        Op::CgroupAdd { path } => op_builder("cgroup-add").key("path", path).build(),
+        Op::CgroupRemove { path } => op_builder("cgroup-remove").key("path", path).build(),
+        Op::CgroupSet { path, file, value } => op_builder("cgroup-set")
+            .key("path", path)
+            .key("file", file)
+            .key("value", value)
+            .build(),
+        Op::Spawn(spawn) => spawn_line(spawn),
+        Op::Stop { group } => op_builder("stop").key("group", group).build(),
+        Op::Move { from, to } => op_builder("move").key("from", from).key("to", to).build(),
+        Op::Affinity { group, cpus } => op_builder("affinity")
+            .key("group", group)
+            .key("cpus", cpus)
+            .build(),
+    }
+}
+
+fn spawn_line(spawn: &Spawn) -> String {
+    let mut line = LineBuilder::new("op")
+        .bare("spawn")
+        .key("group", &spawn.group)
+        .key("cgroup", &spawn.cgroup)
+        .key("work", &spawn.work)
+        .key("count", spawn.count)
+        .key("nice", spawn.nice)
+        .key("policy", &spawn.policy)
+        .key_opt("prio", spawn.prio)
+        .key_opt("affinity", spawn.affinity.as_ref());
+    for (key, value) in &spawn.params {
+        line = line.key(key, value);
+    }
+    line.build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{parse, VmShape};
+
+    const VM: VmShape = VmShape {
+        cpus: 2,
+        memory_mib: 256,
+    };
+
+    fn example(name: &str) -> String {
+        let path = format!("{}/../docs/examples/{name}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    #[test]
+    fn spin_scenario_compiles_to_the_example_plan() {
+        let toml = r#"
+            name = "spin-basic"
+            duration_ms = 2000
+            [[cgroup]]
+            path = "work"
+            weight = 100
+            [[workers]]
+            group = "spin"
+            cgroup = "work"
+            work = "spin"
+            count = 2
+        "#;
+        let scenario = parse(toml, "test.toml", &VM).unwrap();
+        assert_eq!(compile(&[scenario], &DEFAULT_CONFIG), example("spin.plan"));
+    }
+
+    #[test]
+    fn steps_ops_and_checks_compile_in_order() {
+        let toml = r#"
+            name = "steps"
+            [[cgroup]]
+            path = "a/b"
+            cpus = "1,0"
+            max = "50000 100000"
+            [[workers]]
+            group = "rt"
+            cgroup = "a/b"
+            work = "bursty"
+            policy = "fifo"
+            affinity = "1"
+            burst_ms = 5
+            [[step]]
+            hold_ms = 100
+            ops = [{ op = "spawn", group = "rt" }]
+            [[step]]
+            hold_ms = 50
+            ops = [
+              { op = "cgroup-add", path = "c" },
+              { op = "move", from = "a/b", to = "c" },
+              { op = "affinity", group = "rt", cpus = "0-1" },
+              { op = "stop", group = "rt" },
+              { op = "cgroup-remove", path = "c" },
+            ]
+            [[check]]
+            name = "bandwidth"
+            cgroup = "a/b"
+            limit = 1200
+        "#;
+        let scenario = parse(toml, "test.toml", &VM).unwrap();
+        let plan = compile(&[scenario], &DEFAULT_CONFIG);
+        let expected = "\
+schedbox-plan 1
+config heartbeat_ms=200 sample_ms=10 kmsg=1
+scenario name=steps
+step hold_ms=100
+op cgroup-add path=a
+op cgroup-add path=a/b
+op cgroup-set path=a/b file=cpuset.cpus value=0-1
+op cgroup-set path=a/b file=cpu.max value=50000%20100000
+op spawn group=rt cgroup=a/b work=bursty count=1 nice=0 policy=fifo prio=1 affinity=1 burst_ms=5
+step hold_ms=50
+op cgroup-add path=c
+op move from=a/b to=c
+op affinity group=rt cpus=0-1
+op stop group=rt
+op cgroup-remove path=c
+check name=progress limit=1
+check name=stall limit=1000
+check name=bandwidth limit=1200 cgroup=a/b
+end
+";
+        assert_eq!(plan, expected);
+    }
+
+    #[test]
+    fn built_in_scenario_compiles() {
+        let scenario = parse(crate::scenario::BUILT_IN, "built-in", &VM).unwrap();
+        let plan = compile(&[scenario], &DEFAULT_CONFIG);
+        assert!(plan.contains("op spawn group=spin cgroup=work work=spin count=2"));
+        assert!(plan.contains("check name=stall limit=1000"));
+    }
+}

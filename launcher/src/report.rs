@@ -1,0 +1,218 @@
+//! The run's report: a human summary for stdout and the full JSON document.
+
+use serde::Serialize;
+
+use crate::record::{CheckRecord, PayloadRecord, Record, StallRecord, WorkerRecord};
+use crate::scenario::Scenario;
+use crate::session::{Observed, Timings};
+use crate::verdict::{Outcome, Verdict};
+
+/// Console lines shown on stdout for an untestable run (the JSON keeps the whole tail).
+const HUMAN_CONSOLE_LINES: usize = 15;
+const NS_PER_S: f64 = 1e9;
+const NS_PER_MS: f64 = 1e6;
+
+/// What the run was, independent of how it went.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunInfo {
+    pub backend: String,
+    pub kernel: String,
+    /// The release the kernel image says it is.
+    pub kernel_release: Option<String>,
+    pub cpus: u32,
+    pub memory_mib: u32,
+    pub cmdline: String,
+    pub run_dir: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioReport {
+    pub name: String,
+    pub source: String,
+    pub duration_ms: u64,
+    pub workers: Vec<WorkerRecord>,
+    pub checks: Vec<CheckRecord>,
+    pub stalls: Vec<StallRecord>,
+    pub payloads: Vec<PayloadRecord>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GuestError {
+    #[serde(rename = "where")]
+    pub place: String,
+    pub msg: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub outcome: Outcome,
+    pub exit_code: i32,
+    pub reasons: Vec<String>,
+    pub notes: Vec<String>,
+    pub run: RunInfo,
+    /// The release the guest reported in its boot record.
+    pub release: Option<String>,
+    pub sched_ext: Option<String>,
+    pub scenarios: Vec<ScenarioReport>,
+    pub errors: Vec<GuestError>,
+    pub timings: Timings,
+    /// How the VM ended, in words.
+    pub end: Option<String>,
+    /// The last console lines, for runs that were not judged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub console_tail: Option<Vec<String>>,
+}
+
+pub fn build(
+    info: RunInfo,
+    scenarios: &[Scenario],
+    observed: Option<&Observed>,
+    verdict: Verdict,
+) -> Report {
+    let records: &[Record] = observed.map_or(&[], |o| &o.records);
+    let (release, sched_ext) = records
+        .iter()
+        .find_map(|r| match r {
+            Record::Boot {
+                release, sched_ext, ..
+            } => Some((Some(release.clone()), Some(sched_ext.clone()))),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let errors = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Error { place, msg } => Some(GuestError {
+                place: place.clone(),
+                msg: msg.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+    let console_tail = observed
+        .filter(|_| verdict.outcome == Outcome::Untestable)
+        .map(|o| o.console_tail.clone());
+    Report {
+        outcome: verdict.outcome,
+        exit_code: verdict.outcome.exit_code(),
+        reasons: verdict.reasons,
+        notes: verdict.notes,
+        run: info,
+        release,
+        sched_ext,
+        scenarios: scenarios
+            .iter()
+            .map(|s| scenario_report(s, records))
+            .collect(),
+        errors,
+        timings: observed.map(|o| o.timings.clone()).unwrap_or_default(),
+        end: observed.map(|o| o.end.to_string()),
+        console_tail,
+    }
+}
+
+fn scenario_report(scenario: &Scenario, records: &[Record]) -> ScenarioReport {
+    let name = &scenario.name;
+    let mut report = ScenarioReport {
+        name: name.clone(),
+        source: scenario.source.clone(),
+        duration_ms: scenario.duration_ms(),
+        workers: Vec::new(),
+        checks: Vec::new(),
+        stalls: Vec::new(),
+        payloads: Vec::new(),
+    };
+    for record in records {
+        match record {
+            Record::Worker(w) if &w.scenario == name => report.workers.push(w.clone()),
+            Record::Check(c) if &c.scenario == name => report.checks.push(c.clone()),
+            Record::Stall(s) if &s.scenario == name => report.stalls.push(s.clone()),
+            Record::Payload(p) if &p.scenario == name => report.payloads.push(p.clone()),
+            _ => {}
+        }
+    }
+    report
+}
+
+/// The summary printed on stdout.
+pub fn human(report: &Report) -> String {
+    let run = &report.run;
+    let release = report
+        .release
+        .as_deref()
+        .or(run.kernel_release.as_deref())
+        .unwrap_or("unknown release");
+    let mut out = vec![format!(
+        "schedbox: {} on {}, kernel {release} ({}), {} CPUs, {} MiB",
+        names(report),
+        run.backend,
+        run.kernel,
+        run.cpus,
+        run.memory_mib
+    )];
+    for scenario in &report.scenarios {
+        out.push(format!(
+            "  scenario {} ({} ms)",
+            scenario.name, scenario.duration_ms
+        ));
+        for w in &scenario.workers {
+            out.push(format!(
+                "    worker {}/{} pid {}: {} iterations, {:.3} s CPU, {:.1} ms waiting, {} slices, CPUs {}",
+                w.group,
+                w.index,
+                w.pid,
+                w.iterations,
+                w.cpu_ns as f64 / NS_PER_S,
+                w.wait_ns as f64 / NS_PER_MS,
+                w.slices,
+                w.cpus
+            ));
+        }
+        for c in &scenario.checks {
+            let result = if c.passed { "pass" } else { "FAIL" };
+            out.push(format!(
+                "    check {:<12} {result}: value {} limit {}",
+                c.name, c.value, c.limit
+            ));
+        }
+    }
+    out.extend(report.reasons.iter().map(|r| format!("  reason: {r}")));
+    out.extend(report.notes.iter().map(|n| format!("  note: {n}")));
+    if let Some(tail) = &report.console_tail {
+        out.push("  last console lines:".to_string());
+        let skip = tail.len().saturating_sub(HUMAN_CONSOLE_LINES);
+        out.extend(tail[skip..].iter().map(|l| format!("    | {l}")));
+    }
+    out.push(format!(
+        "{} {}",
+        verdict_word(report.outcome),
+        timing_line(report)
+    ));
+    out.join("\n") + "\n"
+}
+
+fn names(report: &Report) -> String {
+    let names: Vec<&str> = report.scenarios.iter().map(|s| s.name.as_str()).collect();
+    names.join(", ")
+}
+
+fn verdict_word(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Pass => "PASS",
+        Outcome::Fail => "FAIL",
+        Outcome::Untestable => "UNTESTABLE",
+    }
+}
+
+fn timing_line(report: &Report) -> String {
+    let t = &report.timings;
+    let boot = t
+        .boot_record_ms
+        .map(|ms| format!("init up at {:.2} s, ", ms as f64 / 1000.0))
+        .unwrap_or_default();
+    format!(
+        "({boot}total {:.2} s); run directory {}",
+        t.total_ms as f64 / 1000.0,
+        report.run.run_dir
+    )
+}

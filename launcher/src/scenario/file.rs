@@ -1,0 +1,129 @@
+//! The scenario TOML file as written by people (docs/scenarios.md). Unknown fields are
+//! errors so that a typo never silently changes a test.
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    pub name: String,
+    pub description: Option<String>,
+    /// Simple form: one step that starts every worker group and holds this long.
+    pub duration_ms: Option<u64>,
+    #[serde(default)]
+    pub cgroup: Vec<CgroupFile>,
+    #[serde(default)]
+    pub workers: Vec<WorkersFile>,
+    /// Step form: explicit steps with ops (then `duration_ms` is not allowed).
+    #[serde(default)]
+    pub step: Vec<StepFile>,
+    #[serde(default)]
+    pub check: Vec<CheckFile>,
+}
+
+/// A number or a string, for cgroup values such as `memory_max = "256M"` or `= 1048576`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Value {
+    Number(u64),
+    Text(String),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CgroupFile {
+    pub path: String,
+    pub cpus: Option<String>,
+    pub mems: Option<String>,
+    pub weight: Option<u64>,
+    pub max: Option<String>,
+    pub idle: Option<bool>,
+    pub memory_max: Option<Value>,
+    pub memory_high: Option<Value>,
+    pub pids_max: Option<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkersFile {
+    pub group: String,
+    pub cgroup: Option<String>,
+    pub work: String,
+    pub count: Option<u64>,
+    pub nice: Option<i64>,
+    pub policy: Option<String>,
+    pub prio: Option<u64>,
+    pub affinity: Option<String>,
+    pub spin_us: Option<u64>,
+    pub burst_ms: Option<u64>,
+    pub sleep_ms: Option<u64>,
+    pub sleep_us: Option<u64>,
+    pub size_kb: Option<u64>,
+    pub stride: Option<u64>,
+    pub hold_us: Option<u64>,
+}
+
+impl WorkersFile {
+    /// The work parameters that were given, by their plan key.
+    pub fn params(&self) -> Vec<(&'static str, u64)> {
+        let all = [
+            ("spin_us", self.spin_us),
+            ("burst_ms", self.burst_ms),
+            ("sleep_ms", self.sleep_ms),
+            ("sleep_us", self.sleep_us),
+            ("size_kb", self.size_kb),
+            ("stride", self.stride),
+            ("hold_us", self.hold_us),
+        ];
+        all.into_iter()
+            .filter_map(|(key, value)| value.map(|v| (key, v)))
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepFile {
+    pub hold_ms: u64,
+    #[serde(default)]
+    pub ops: Vec<OpFile>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "op", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum OpFile {
+    CgroupAdd {
+        path: String,
+    },
+    CgroupRemove {
+        path: String,
+    },
+    CgroupSet {
+        path: String,
+        file: String,
+        value: Value,
+    },
+    Spawn {
+        group: String,
+    },
+    Stop {
+        group: String,
+    },
+    Move {
+        from: String,
+        to: String,
+    },
+    Affinity {
+        group: String,
+        cpus: String,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckFile {
+    pub name: String,
+    pub limit: Option<u64>,
+    pub group: Option<String>,
+    pub cgroup: Option<String>,
+}

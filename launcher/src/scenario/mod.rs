@@ -1,0 +1,142 @@
+//! Scenarios: what to run in the guest and what to check, loaded from TOML and validated
+//! on the host so that the guest only ever sees a plan it can carry out.
+
+pub mod catalog;
+mod cgroups;
+pub mod file;
+mod steps;
+mod validate;
+
+use std::fmt;
+use std::path::Path;
+
+/// The VM a scenario will run in; lists and sizes are validated against it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VmShape {
+    pub cpus: u32,
+    pub memory_mib: u32,
+}
+
+/// A validated scenario, ready to compile into a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scenario {
+    pub name: String,
+    pub description: Option<String>,
+    /// Where it came from, for messages: a file path or "built-in".
+    pub source: String,
+    pub steps: Vec<Step>,
+    pub checks: Vec<Check>,
+}
+
+impl Scenario {
+    /// Time the guest holds in this scenario's steps.
+    pub fn duration_ms(&self) -> u64 {
+        self.steps.iter().map(|s| s.hold_ms).sum()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub hold_ms: u64,
+    pub ops: Vec<Op>,
+}
+
+/// One plan op, with every reference resolved and checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    CgroupAdd {
+        path: String,
+    },
+    CgroupRemove {
+        path: String,
+    },
+    CgroupSet {
+        path: String,
+        file: String,
+        value: String,
+    },
+    Spawn(Spawn),
+    Stop {
+        group: String,
+    },
+    Move {
+        from: String,
+        to: String,
+    },
+    Affinity {
+        group: String,
+        cpus: String,
+    },
+}
+
+/// A worker group to fork.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spawn {
+    pub group: String,
+    pub cgroup: String,
+    pub work: String,
+    pub count: u64,
+    pub nice: i64,
+    pub policy: String,
+    /// RT priority, only for `fifo` and `rr`.
+    pub prio: Option<u64>,
+    pub affinity: Option<String>,
+    /// Work parameters that were given, as (plan key, value).
+    pub params: Vec<(&'static str, u64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub name: String,
+    pub limit: u64,
+    pub group: Option<String>,
+    pub cgroup: Option<String>,
+}
+
+/// A scenario that cannot run, naming the file, the field and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    pub source: String,
+    /// The field at fault, e.g. `[[workers]] "spin".count`; empty for file-level problems.
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            write!(f, "{}: {}", self.source, self.message)
+        } else {
+            write!(f, "{}: {}: {}", self.source, self.field, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// Reads and validates a scenario file.
+pub fn load(path: &Path, vm: &VmShape) -> Result<Scenario, ScenarioError> {
+    let source = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        source: source.clone(),
+        field: String::new(),
+        message: format!("cannot read the scenario: {e}"),
+    })?;
+    parse(&text, &source, vm)
+}
+
+/// Parses and validates scenario TOML; `source` names it in errors.
+pub fn parse(text: &str, source: &str, vm: &VmShape) -> Result<Scenario, ScenarioError> {
+    let file: file::ScenarioFile = toml::from_str(text).map_err(|e| ScenarioError {
+        source: source.to_string(),
+        field: String::new(),
+        message: format!("not a valid scenario (see docs/scenarios.md):\n{e}"),
+    })?;
+    validate::lower(&file, source, vm)
+}
+
+/// The scenario `schedbox run` uses when given none.
+pub const BUILT_IN: &str = include_str!("../../../scenarios/spin.toml");
+
+#[cfg(test)]
+mod tests;

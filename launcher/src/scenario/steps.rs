@@ -1,0 +1,218 @@
+//! Step-form scenarios: ops are checked in order against the cgroups and worker groups
+//! that exist at that point, as the guest will see them.
+
+use super::cgroups::{check_path, parent};
+use super::file::{OpFile, StepFile, Value};
+use super::validate::{check_hold, Ctx};
+use super::{Op, ScenarioError, Spawn, Step};
+
+/// What exists in the guest after the ops so far.
+struct State<'a> {
+    groups: &'a [Spawn],
+    cgroups: Vec<String>,
+    /// Running worker groups and the cgroup their tasks are in now.
+    running: Vec<(String, String)>,
+    spawned: Vec<String>,
+}
+
+pub fn lower_steps(
+    ctx: &Ctx,
+    files: &[StepFile],
+    setup: Vec<Op>,
+    groups: &[Spawn],
+) -> Result<Vec<Step>, ScenarioError> {
+    let mut state = State {
+        groups,
+        cgroups: added_cgroups(&setup),
+        running: Vec::new(),
+        spawned: Vec::new(),
+    };
+    let mut steps = Vec::new();
+    for (index, file) in files.iter().enumerate() {
+        let hold_ms = check_hold(ctx, &format!("[[step]] {index}.hold_ms"), file.hold_ms)?;
+        let mut ops = if index == 0 {
+            setup.clone()
+        } else {
+            Vec::new()
+        };
+        for (n, op) in file.ops.iter().enumerate() {
+            let field = format!("[[step]] {index}.ops[{n}]");
+            ops.push(state.apply(ctx, &field, op)?);
+        }
+        steps.push(Step { hold_ms, ops });
+    }
+    if let Some(idle) = groups.iter().find(|g| !state.spawned.contains(&g.group)) {
+        return Err(ctx.err(
+            format!("[[workers]] \"{}\"", idle.group),
+            format!(
+                "never spawned: add {{ op = \"spawn\", group = \"{}\" }} to a step's ops",
+                idle.group
+            ),
+        ));
+    }
+    Ok(steps)
+}
+
+/// Every cgroup path any step creates.
+pub fn all_cgroups(steps: &[Step]) -> Vec<String> {
+    steps.iter().flat_map(|s| added_cgroups(&s.ops)).collect()
+}
+
+fn added_cgroups(ops: &[Op]) -> Vec<String> {
+    ops.iter()
+        .filter_map(|op| match op {
+            Op::CgroupAdd { path } => Some(path.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+impl State<'_> {
+    fn apply(&mut self, ctx: &Ctx, field: &str, op: &OpFile) -> Result<Op, ScenarioError> {
+        match op {
+            OpFile::CgroupAdd { path } => self.add(ctx, field, path),
+            OpFile::CgroupRemove { path } => self.remove(ctx, field, path),
+            OpFile::CgroupSet { path, file, value } => self.set(ctx, field, path, file, value),
+            OpFile::Spawn { group } => self.spawn(ctx, field, group),
+            OpFile::Stop { group } => {
+                self.running_group(ctx, field, group)?;
+                self.running.retain(|(g, _)| g != group);
+                Ok(Op::Stop {
+                    group: group.clone(),
+                })
+            }
+            OpFile::Move { from, to } => {
+                self.existing(ctx, &format!("{field}.from"), from)?;
+                self.existing(ctx, &format!("{field}.to"), to)?;
+                for (_, cgroup) in self.running.iter_mut().filter(|(_, c)| c == from) {
+                    cgroup.clone_from(to);
+                }
+                Ok(Op::Move {
+                    from: from.clone(),
+                    to: to.clone(),
+                })
+            }
+            OpFile::Affinity { group, cpus } => {
+                self.running_group(ctx, field, group)?;
+                let cpus = ctx.cpus(&format!("{field}.cpus"), cpus)?;
+                Ok(Op::Affinity {
+                    group: group.clone(),
+                    cpus,
+                })
+            }
+        }
+    }
+
+    fn add(&mut self, ctx: &Ctx, field: &str, path: &str) -> Result<Op, ScenarioError> {
+        check_path(ctx, &format!("{field}.path"), path)?;
+        if self.cgroups.iter().any(|c| c == path) {
+            return Err(ctx.err(field, format!("cgroup {path:?} already exists here")));
+        }
+        if let Some(parent) = parent(path) {
+            self.existing(ctx, &format!("{field}.path"), parent)?;
+        }
+        self.cgroups.push(path.to_string());
+        Ok(Op::CgroupAdd {
+            path: path.to_string(),
+        })
+    }
+
+    fn remove(&mut self, ctx: &Ctx, field: &str, path: &str) -> Result<Op, ScenarioError> {
+        self.existing(ctx, &format!("{field}.path"), path)?;
+        let prefix = format!("{path}/");
+        if self.cgroups.iter().any(|c| c.starts_with(&prefix)) {
+            return Err(ctx.err(
+                field,
+                format!("cgroup {path:?} still has children: remove them first"),
+            ));
+        }
+        if let Some((group, _)) = self.running.iter().find(|(_, c)| c == path) {
+            return Err(ctx.err(
+                field,
+                format!("workers {group:?} are still in {path:?}: stop or move them first"),
+            ));
+        }
+        self.cgroups.retain(|c| c != path);
+        Ok(Op::CgroupRemove {
+            path: path.to_string(),
+        })
+    }
+
+    fn set(
+        &self,
+        ctx: &Ctx,
+        field: &str,
+        path: &str,
+        file: &str,
+        value: &Value,
+    ) -> Result<Op, ScenarioError> {
+        self.existing(ctx, &format!("{field}.path"), path)?;
+        let file_ok = file.contains('.')
+            && !file.starts_with('.')
+            && file
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._".contains(&b));
+        if !file_ok {
+            return Err(ctx.err(
+                format!("{field}.file"),
+                format!("{file:?} is not a cgroup file name like \"cpu.weight\""),
+            ));
+        }
+        let value = match value {
+            Value::Number(n) => n.to_string(),
+            Value::Text(t) if !t.is_empty() && !t.contains('\n') => t.clone(),
+            Value::Text(_) => {
+                return Err(ctx.err(format!("{field}.value"), "give a one-line, non-empty value"))
+            }
+        };
+        Ok(Op::CgroupSet {
+            path: path.to_string(),
+            file: file.to_string(),
+            value,
+        })
+    }
+
+    fn spawn(&mut self, ctx: &Ctx, field: &str, group: &str) -> Result<Op, ScenarioError> {
+        let spawn = self
+            .groups
+            .iter()
+            .find(|g| g.group == group)
+            .ok_or_else(|| ctx.err(field, format!("no [[workers]] group {group:?}")))?;
+        if self.spawned.iter().any(|g| g == group) {
+            return Err(ctx.err(
+                field,
+                format!("group {group:?} is spawned twice: declare a second group"),
+            ));
+        }
+        self.existing(
+            ctx,
+            &format!("[[workers]] \"{group}\".cgroup"),
+            &spawn.cgroup,
+        )?;
+        self.spawned.push(group.to_string());
+        self.running.push((group.to_string(), spawn.cgroup.clone()));
+        Ok(Op::Spawn(spawn.clone()))
+    }
+
+    fn existing(&self, ctx: &Ctx, field: &str, path: &str) -> Result<(), ScenarioError> {
+        if self.cgroups.iter().any(|c| c == path) {
+            Ok(())
+        } else {
+            Err(ctx.err(
+                field,
+                format!("no cgroup {path:?} at this point: declare it in [[cgroup]] or add it with a cgroup-add op first"),
+            ))
+        }
+    }
+
+    fn running_group(&self, ctx: &Ctx, field: &str, group: &str) -> Result<(), ScenarioError> {
+        if self.running.iter().any(|(g, _)| g == group) {
+            Ok(())
+        } else {
+            Err(ctx.err(
+                field,
+                format!("group {group:?} is not running at this point"),
+            ))
+        }
+    }
+}

@@ -1,0 +1,284 @@
+use super::*;
+
+const VM: VmShape = VmShape {
+    cpus: 2,
+    memory_mib: 256,
+};
+
+fn ok(toml: &str) -> Scenario {
+    parse(toml, "s.toml", &VM).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Asserts the scenario is rejected, naming the field and containing `hint`.
+fn rejected(toml: &str, field: &str, hint: &str) {
+    let err = parse(toml, "s.toml", &VM).expect_err("scenario was accepted");
+    assert_eq!(err.source, "s.toml");
+    assert!(
+        err.field.contains(field),
+        "field {:?} does not name {field:?}: {err}",
+        err.field
+    );
+    assert!(
+        err.to_string().contains(hint),
+        "message lacks {hint:?}: {err}"
+    );
+}
+
+const SIMPLE: &str = "name = \"s\"\nduration_ms = 500\n";
+
+fn with_workers(extra: &str) -> String {
+    format!("{SIMPLE}[[workers]]\ngroup = \"w\"\nwork = \"spin\"\n{extra}\n")
+}
+
+#[test]
+fn minimal_scenario_gets_a_cgroup_per_group_and_default_checks() {
+    let s = ok(&with_workers(""));
+    assert_eq!(s.duration_ms(), 500);
+    assert_eq!(s.steps.len(), 1);
+    assert_eq!(
+        s.steps[0].ops[0],
+        Op::CgroupAdd {
+            path: "w".to_string()
+        }
+    );
+    let Op::Spawn(spawn) = &s.steps[0].ops[1] else {
+        panic!("no spawn: {:?}", s.steps[0].ops)
+    };
+    assert_eq!(
+        (spawn.cgroup.as_str(), spawn.count, spawn.policy.as_str()),
+        ("w", 1, "other")
+    );
+    let names: Vec<_> = s
+        .checks
+        .iter()
+        .map(|c| (c.name.as_str(), c.limit))
+        .collect();
+    assert_eq!(
+        names,
+        [("progress", 1), ("stall", catalog::DEFAULT_STALL_LIMIT_MS)]
+    );
+}
+
+#[test]
+fn listed_checks_replace_defaults_of_the_same_name() {
+    let s = ok(&with_workers(
+        "[[check]]\nname = \"stall\"\nlimit = 50\ngroup = \"w\"",
+    ));
+    let names: Vec<_> = s
+        .checks
+        .iter()
+        .map(|c| (c.name.as_str(), c.limit))
+        .collect();
+    assert_eq!(names, [("progress", 1), ("stall", 50)]);
+}
+
+#[test]
+fn toml_errors_and_unknown_fields_are_rejected() {
+    rejected("name = ", "", "not a valid scenario");
+    rejected(&format!("{SIMPLE}colour = 1"), "", "colour");
+    rejected(&with_workers("speed = 3"), "", "speed");
+    rejected(
+        &format!("{SIMPLE}[[cgroup]]\npath = \"a\"\nweigth = 3"),
+        "",
+        "weigth",
+    );
+}
+
+#[test]
+fn names_and_durations_are_checked() {
+    rejected("name = \"Bad Name\"\nduration_ms = 1", "name", "a-z");
+    rejected("name = \"s\"", "duration_ms", "missing");
+    rejected(
+        "name = \"s\"\nduration_ms = 0",
+        "duration_ms",
+        "out of range",
+    );
+    rejected(
+        &format!("{SIMPLE}[[step]]\nhold_ms = 5"),
+        "duration_ms",
+        "not both",
+    );
+}
+
+#[test]
+fn worker_fields_are_checked() {
+    rejected(&with_workers("count = 0"), "\"w\".count", "1 to 512");
+    rejected(&with_workers("nice = 20"), "\"w\".nice", "-20 to 19");
+    rejected(
+        &with_workers("policy = \"deadline\""),
+        "\"w\".policy",
+        "fifo",
+    );
+    rejected(&with_workers("prio = 5"), "\"w\".prio", "fifo");
+    rejected(
+        &with_workers("policy = \"rr\"\nprio = 100"),
+        "\"w\".prio",
+        "1 to 99",
+    );
+    rejected(
+        &with_workers("affinity = \"0-2\""),
+        "\"w\".affinity",
+        "raise --cpus",
+    );
+    rejected(
+        &with_workers("affinity = \"x\""),
+        "\"w\".affinity",
+        "CPU list",
+    );
+    rejected(
+        &with_workers("spin_us = 5"),
+        "\"w\".spin_us",
+        "takes no parameters",
+    );
+    let bad_work = format!("{SIMPLE}[[workers]]\ngroup = \"w\"\nwork = \"dance\"");
+    rejected(&bad_work, "\"w\".work", "sleep-wake");
+    let odd = format!("{SIMPLE}[[workers]]\ngroup = \"p\"\nwork = \"pipe-pingpong\"\ncount = 3");
+    rejected(&odd, "\"p\".count", "even");
+    let huge =
+        format!("{SIMPLE}[[workers]]\ngroup = \"m\"\nwork = \"page-fault\"\nsize_kb = 200000");
+    rejected(&huge, "\"m\".size_kb", "--memory");
+    let twice = format!(
+        "{}[[workers]]\ngroup = \"w\"\nwork = \"yield\"",
+        with_workers("")
+    );
+    rejected(&twice, "\"w\"", "twice");
+}
+
+#[test]
+fn cgroup_fields_are_checked() {
+    let cg = |body: &str| format!("{SIMPLE}[[cgroup]]\npath = \"a\"\n{body}\n");
+    rejected(&cg("cpus = \"5\""), "\"a\".cpus", "raise --cpus");
+    rejected(&cg("weight = 0"), "\"a\".weight", "1 to 10000");
+    rejected(&cg("max = \"500 100000\""), "\"a\".max", "minimum");
+    rejected(&cg("max = \"half\""), "\"a\".max", "50000 100000");
+    rejected(&cg("memory_max = \"12Q\""), "\"a\".memory_max", "256M");
+    rejected(&cg("memory_max = 100"), "\"a\".memory_max", "at least");
+    rejected(&cg("mems = \"1\""), "\"a\".mems", "one memory node");
+    rejected(&cg("pids_max = 0"), "\"a\".pids_max", "≥ 1");
+    rejected(
+        &format!("{SIMPLE}[[cgroup]]\npath = \"../x\""),
+        "path",
+        "not a valid cgroup path",
+    );
+    let s = ok(&cg("memory_max = \"1G\"\nidle = true\npids_max = \"max\""));
+    let sets: Vec<_> = s.steps[0]
+        .ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::CgroupSet { file, value, .. } => Some(format!("{file}={value}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        sets,
+        ["cpu.idle=1", "memory.max=1073741824", "pids.max=max"]
+    );
+}
+
+#[test]
+fn nested_cgroups_get_parents_first() {
+    let s = ok(&format!(
+        "{SIMPLE}[[cgroup]]\npath = \"a/b/c\"\n[[cgroup]]\npath = \"a\"\nweight = 7"
+    ));
+    let ops: Vec<String> = s.steps[0].ops.iter().map(|o| format!("{o:?}")).collect();
+    assert!(ops[0].contains("path: \"a\""), "{ops:?}");
+    assert!(ops[1].contains("cpu.weight"), "{ops:?}");
+    assert!(ops[2].contains("path: \"a/b\""), "{ops:?}");
+    assert!(ops[3].contains("path: \"a/b/c\""), "{ops:?}");
+}
+
+#[test]
+fn step_ops_are_checked_against_what_exists() {
+    let steps = |ops: &str| {
+        format!(
+            "name = \"s\"\n[[workers]]\ngroup = \"w\"\nwork = \"spin\"\n\
+             [[step]]\nhold_ms = 10\nops = [{{ op = \"spawn\", group = \"w\" }}]\n\
+             [[step]]\nhold_ms = 10\nops = [{ops}]\n"
+        )
+    };
+    ok(&steps("{ op = \"stop\", group = \"w\" }"));
+    rejected(
+        &steps("{ op = \"spawn\", group = \"w\" }"),
+        "[[step]] 1.ops[0]",
+        "twice",
+    );
+    rejected(
+        &steps("{ op = \"stop\", group = \"x\" }"),
+        "[[step]] 1.ops[0]",
+        "not running",
+    );
+    rejected(
+        &steps("{ op = \"cgroup-remove\", path = \"w\" }"),
+        "[[step]] 1.ops[0]",
+        "stop or move",
+    );
+    rejected(
+        &steps("{ op = \"move\", from = \"w\", to = \"z\" }"),
+        "ops[0].to",
+        "no cgroup",
+    );
+    rejected(
+        &steps("{ op = \"cgroup-add\", path = \"x/y\" }"),
+        "ops[0].path",
+        "no cgroup \"x\"",
+    );
+    rejected(
+        &steps("{ op = \"cgroup-set\", path = \"w\", file = \"weight\", value = 1 }"),
+        "ops[0].file",
+        "cpu.weight",
+    );
+    rejected(&steps("{ op = \"jump\" }"), "", "jump");
+    rejected(
+        &steps("{ op = \"stop\", group = \"w\", when = 1 }"),
+        "",
+        "when",
+    );
+    let never =
+        "name = \"s\"\n[[workers]]\ngroup = \"w\"\nwork = \"spin\"\n[[step]]\nhold_ms = 10\n";
+    rejected(never, "[[workers]] \"w\"", "never spawned");
+}
+
+#[test]
+fn checks_are_checked() {
+    let check = |body: &str| with_workers(&format!("[[check]]\n{body}"));
+    rejected(&check("name = \"speed\""), "[[check]].name", "fairness");
+    rejected(
+        &check("name = \"fairness\""),
+        "\"fairness\".cgroup",
+        "missing",
+    );
+    rejected(
+        &check("name = \"fairness\"\ncgroup = \"nope\""),
+        "\"fairness\".cgroup",
+        "no cgroup",
+    );
+    rejected(
+        &check("name = \"progress\"\ngroup = \"nope\""),
+        "\"progress\".group",
+        "no [[workers]]",
+    );
+    rejected(
+        &check("name = \"kernel-log\"\ngroup = \"w\""),
+        "\"kernel-log\".group",
+        "does not take",
+    );
+    rejected(
+        &check("name = \"scheduler\"\nlimit = 2"),
+        "\"scheduler\".limit",
+        "never fail",
+    );
+    rejected(
+        &check("name = \"wake-latency\""),
+        "\"wake-latency\".name",
+        "sleep-wake",
+    );
+    let s = ok(&check("name = \"fairness\"\ncgroup = \"w\""));
+    assert_eq!(s.checks[2].limit, 300);
+}
+
+#[test]
+fn built_in_scenario_is_valid() {
+    let s = parse(BUILT_IN, "built-in", &VM).unwrap();
+    assert_eq!(s.name, "spin");
+    assert_eq!(s.duration_ms(), 2000);
+}

@@ -1,0 +1,359 @@
+//! Turns a parsed scenario file into a validated [`Scenario`], or the first error.
+
+use super::catalog::{self, Scope};
+use super::file::{CheckFile, ScenarioFile, WorkersFile};
+use super::{cgroups, steps, Check, Op, Scenario, ScenarioError, Spawn, Step, VmShape};
+use crate::cpulist;
+
+/// Longest scenario, group or cgroup-component name.
+pub const MAX_NAME: usize = 64;
+/// Longest single hold: an hour is far beyond any scheduler test.
+pub const MAX_HOLD_MS: u64 = 3_600_000;
+/// Workers one group may fork; the guest tracks each one.
+pub const MAX_GROUP_WORKERS: u64 = 512;
+/// Workers one scenario may run in all.
+pub const MAX_SCENARIO_WORKERS: u64 = 2048;
+const NICE_RANGE: (i64, i64) = (-20, 19);
+const RT_PRIO_RANGE: (u64, u64) = (1, 99);
+const POLICIES: &[&str] = &["other", "batch", "idle", "fifo", "rr"];
+
+/// Where errors are reported from, and the VM values are checked against.
+pub struct Ctx<'a> {
+    pub source: &'a str,
+    pub vm: &'a VmShape,
+}
+
+impl Ctx<'_> {
+    pub fn err(&self, field: impl Into<String>, message: impl Into<String>) -> ScenarioError {
+        ScenarioError {
+            source: self.source.to_string(),
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Parses a CPU list and checks it fits the VM.
+    pub fn cpus(&self, field: &str, text: &str) -> Result<String, ScenarioError> {
+        let cpus = cpulist::parse(text).map_err(|e| self.err(field, e))?;
+        if let Some(&last) = cpus.iter().next_back() {
+            if last >= self.vm.cpus {
+                return Err(self.err(
+                    field,
+                    format!(
+                        "\"{text}\" names CPU {last} but the VM has {} CPU(s) (0-{}): \
+                         use CPUs below {} or raise --cpus",
+                        self.vm.cpus,
+                        self.vm.cpus - 1,
+                        self.vm.cpus
+                    ),
+                ));
+            }
+        }
+        Ok(cpulist::format(&cpus))
+    }
+}
+
+/// Names of scenarios and worker groups: they end up in cgroup paths and records.
+pub fn check_name(ctx: &Ctx, field: &str, name: &str) -> Result<(), ScenarioError> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_NAME
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ctx.err(
+            field,
+            format!(
+                "{name:?} is not a valid name: use 1-{MAX_NAME} characters from a-z, 0-9, '-' and '_'"
+            ),
+        ))
+    }
+}
+
+pub fn check_hold(ctx: &Ctx, field: &str, hold_ms: u64) -> Result<u64, ScenarioError> {
+    if hold_ms == 0 || hold_ms > MAX_HOLD_MS {
+        return Err(ctx.err(
+            field,
+            format!("{hold_ms} ms is out of range: give 1 to {MAX_HOLD_MS} ms"),
+        ));
+    }
+    Ok(hold_ms)
+}
+
+pub fn lower(file: &ScenarioFile, source: &str, vm: &VmShape) -> Result<Scenario, ScenarioError> {
+    let ctx = Ctx { source, vm };
+    check_name(&ctx, "name", &file.name)?;
+    let groups = file
+        .workers
+        .iter()
+        .map(|w| lower_workers(&ctx, w))
+        .collect::<Result<Vec<_>, _>>()?;
+    check_groups(&ctx, &groups)?;
+    let setup = cgroups::setup_ops(&ctx, &file.cgroup, &groups)?;
+    let steps = match (file.duration_ms, file.step.is_empty()) {
+        (Some(hold), true) => {
+            let hold_ms = check_hold(&ctx, "duration_ms", hold)?;
+            let mut ops = setup;
+            ops.extend(groups.iter().cloned().map(Op::Spawn));
+            vec![Step { hold_ms, ops }]
+        }
+        (None, false) => steps::lower_steps(&ctx, &file.step, setup, &groups)?,
+        (Some(_), false) => {
+            return Err(ctx.err(
+                "duration_ms",
+                "give either duration_ms (one step running every worker group) or [[step]] \
+                 entries, not both",
+            ))
+        }
+        (None, true) => {
+            return Err(ctx.err(
+                "duration_ms",
+                "missing: add e.g. `duration_ms = 2000`, or [[step]] entries",
+            ))
+        }
+    };
+    let cgroup_paths = steps::all_cgroups(&steps);
+    let checks = lower_checks(&ctx, &file.check, &groups, &cgroup_paths)?;
+    Ok(Scenario {
+        name: file.name.clone(),
+        description: file.description.clone(),
+        source: source.to_string(),
+        steps,
+        checks,
+    })
+}
+
+fn lower_workers(ctx: &Ctx, w: &WorkersFile) -> Result<Spawn, ScenarioError> {
+    check_name(ctx, "[[workers]].group", &w.group)?;
+    let field = |key: &str| format!("[[workers]] \"{}\".{key}", w.group);
+    let work = catalog::work_type(&w.work).ok_or_else(|| {
+        let known = catalog::names(catalog::WORK_TYPES, |t| t.name);
+        ctx.err(
+            field("work"),
+            format!("unknown work {:?}: use one of {known}", w.work),
+        )
+    })?;
+    let count = w.count.unwrap_or(1);
+    if count == 0 || count > MAX_GROUP_WORKERS {
+        return Err(ctx.err(
+            field("count"),
+            format!("{count} is out of range: give 1 to {MAX_GROUP_WORKERS}"),
+        ));
+    }
+    if work.paired && !count.is_multiple_of(2) {
+        return Err(ctx.err(
+            field("count"),
+            format!(
+                "{} workers pair up: give an even count, not {count}",
+                work.name
+            ),
+        ));
+    }
+    let nice = w.nice.unwrap_or(0);
+    if nice < NICE_RANGE.0 || nice > NICE_RANGE.1 {
+        return Err(ctx.err(
+            field("nice"),
+            format!("{nice} is out of range: give -20 to 19"),
+        ));
+    }
+    let (policy, prio) = lower_policy(ctx, w, &field)?;
+    let affinity = match &w.affinity {
+        Some(list) => Some(ctx.cpus(&field("affinity"), list)?),
+        None => None,
+    };
+    let params = lower_params(ctx, w, work, &field)?;
+    Ok(Spawn {
+        group: w.group.clone(),
+        cgroup: w.cgroup.clone().unwrap_or_else(|| w.group.clone()),
+        work: work.name.to_string(),
+        count,
+        nice,
+        policy,
+        prio,
+        affinity,
+        params,
+    })
+}
+
+fn lower_policy(
+    ctx: &Ctx,
+    w: &WorkersFile,
+    field: &dyn Fn(&str) -> String,
+) -> Result<(String, Option<u64>), ScenarioError> {
+    let policy = w.policy.clone().unwrap_or_else(|| "other".to_string());
+    if !POLICIES.contains(&policy.as_str()) {
+        return Err(ctx.err(
+            field("policy"),
+            format!(
+                "unknown policy {policy:?}: use one of {}",
+                POLICIES.join(", ")
+            ),
+        ));
+    }
+    let realtime = policy == "fifo" || policy == "rr";
+    let prio = match (realtime, w.prio) {
+        (true, None) => Some(RT_PRIO_RANGE.0),
+        (true, Some(p)) if (RT_PRIO_RANGE.0..=RT_PRIO_RANGE.1).contains(&p) => Some(p),
+        (true, Some(p)) => {
+            return Err(ctx.err(field("prio"), format!("{p} is out of range: give 1 to 99")))
+        }
+        (false, None) => None,
+        (false, Some(_)) => {
+            return Err(ctx.err(
+                field("prio"),
+                format!("prio applies to policy \"fifo\" or \"rr\" only, not {policy:?}"),
+            ))
+        }
+    };
+    Ok((policy, prio))
+}
+
+fn lower_params(
+    ctx: &Ctx,
+    w: &WorkersFile,
+    work: &catalog::WorkType,
+    field: &dyn Fn(&str) -> String,
+) -> Result<Vec<(&'static str, u64)>, ScenarioError> {
+    let params = w.params();
+    let mut memory_kb = 0;
+    for &(key, value) in &params {
+        if !work.params.contains(&key) {
+            let takes = match work.params {
+                [] => "takes no parameters".to_string(),
+                some => format!("takes {}", some.join(", ")),
+            };
+            return Err(ctx.err(
+                field(key),
+                format!("work \"{}\" {takes}; remove {key}", work.name),
+            ));
+        }
+        let (min, max) = catalog::param_range(key);
+        if value < min || value > max {
+            return Err(ctx.err(
+                field(key),
+                format!("{value} is out of range: give {min} to {max}"),
+            ));
+        }
+        if key == "size_kb" {
+            memory_kb = value.saturating_mul(w.count.unwrap_or(1));
+        }
+    }
+    let vm_kb = u64::from(ctx.vm.memory_mib) * 1024;
+    if memory_kb > vm_kb / 2 {
+        return Err(ctx.err(
+            field("size_kb"),
+            format!(
+                "{} workers × size_kb need {memory_kb} KiB, more than half the VM's {} MiB: \
+                 lower size_kb or count, or raise --memory",
+                w.count.unwrap_or(1),
+                ctx.vm.memory_mib
+            ),
+        ));
+    }
+    Ok(params)
+}
+
+fn check_groups(ctx: &Ctx, groups: &[Spawn]) -> Result<(), ScenarioError> {
+    let mut total = 0;
+    for (i, group) in groups.iter().enumerate() {
+        if groups[..i].iter().any(|g| g.group == group.group) {
+            return Err(ctx.err(
+                format!("[[workers]] \"{}\"", group.group),
+                "this group name is used twice: give each [[workers]] entry its own group",
+            ));
+        }
+        total += group.count;
+    }
+    if total > MAX_SCENARIO_WORKERS {
+        return Err(ctx.err(
+            "[[workers]]",
+            format!("{total} workers in all, more than {MAX_SCENARIO_WORKERS}: lower the counts"),
+        ));
+    }
+    Ok(())
+}
+
+fn lower_checks(
+    ctx: &Ctx,
+    listed: &[CheckFile],
+    groups: &[Spawn],
+    cgroup_paths: &[String],
+) -> Result<Vec<Check>, ScenarioError> {
+    let mut checks: Vec<Check> = catalog::DEFAULT_CHECKS
+        .iter()
+        .filter(|name| !listed.iter().any(|c| c.name == **name))
+        .map(|name| Check {
+            name: name.to_string(),
+            limit: catalog::check_kind(name).map_or(0, |k| k.default_limit),
+            group: None,
+            cgroup: None,
+        })
+        .collect();
+    // Defaults first, in catalog order, then the scenario's own in file order.
+    for check in listed {
+        checks.push(lower_check(ctx, check, groups, cgroup_paths)?);
+    }
+    Ok(checks)
+}
+
+fn lower_check(
+    ctx: &Ctx,
+    check: &CheckFile,
+    groups: &[Spawn],
+    cgroup_paths: &[String],
+) -> Result<Check, ScenarioError> {
+    let field = |key: &str| format!("[[check]] \"{}\".{key}", check.name);
+    let kind = catalog::check_kind(&check.name).ok_or_else(|| {
+        let known = catalog::names(catalog::CHECKS, |c| c.name);
+        ctx.err(
+            "[[check]].name",
+            format!("unknown check {:?}: use one of {known}", check.name),
+        )
+    })?;
+    let limit = check.limit.unwrap_or(kind.default_limit);
+    if limit > kind.max_limit {
+        return Err(ctx.err(
+            field("limit"),
+            format!(
+                "{limit} is above {}, where the check could never fail",
+                kind.max_limit
+            ),
+        ));
+    }
+    if let Some(group) = &check.group {
+        if kind.scope != Scope::Group {
+            return Err(ctx.err(field("group"), "this check does not take a group"));
+        }
+        if !groups.iter().any(|g| &g.group == group) {
+            return Err(ctx.err(field("group"), format!("no [[workers]] group {group:?}")));
+        }
+    }
+    match (&check.cgroup, kind.scope) {
+        (Some(cg), Scope::Cgroup) if !cgroup_paths.contains(cg) => {
+            return Err(ctx.err(
+                field("cgroup"),
+                format!("no cgroup {cg:?} in this scenario"),
+            ))
+        }
+        (Some(_), Scope::Cgroup) => {}
+        (Some(_), _) => return Err(ctx.err(field("cgroup"), "this check does not take a cgroup")),
+        (None, Scope::Cgroup) => {
+            return Err(ctx.err(field("cgroup"), "missing: name the cgroup to check"))
+        }
+        (None, _) => {}
+    }
+    if kind.name == "wake-latency" && !groups.iter().any(|g| g.work == "sleep-wake") {
+        return Err(ctx.err(
+            field("name"),
+            "wake-latency measures sleep-wake workers: add a group with work = \"sleep-wake\"",
+        ));
+    }
+    Ok(Check {
+        name: kind.name.to_string(),
+        limit,
+        group: check.group.clone(),
+        cgroup: check.cgroup.clone(),
+    })
+}

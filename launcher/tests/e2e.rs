@@ -1,0 +1,304 @@
+//! End-to-end: the `schedbox` binary boots a real kernel under QEMU (TCG) with the real
+//! guest init, and the assertions are on what the guest reported.
+//!
+//! Needs `make` (the release init) and a kernel: ../shared/kernels/scx/bzImage beside the
+//! repository, $SCHEDBOX_KERNEL, or one cached by `make kernel-debian`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Boots one VM at a time: parallel TCG guests on a small CI runner would starve each
+/// other's vCPUs and turn scheduling checks into noise.
+static VM: Mutex<()> = Mutex::new(());
+
+const SCHEDBOX: &str = env!("CARGO_BIN_EXE_schedbox");
+const CPUS: u32 = 2;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The kernel to boot, or a failure that says how to get one.
+fn kernel() -> PathBuf {
+    let shared = repo().join("../shared/kernels/scx/bzImage");
+    if shared.exists() {
+        return shared;
+    }
+    if let Some(env) = std::env::var_os("SCHEDBOX_KERNEL").filter(|v| !v.is_empty()) {
+        return env.into();
+    }
+    schedbox::kernel::newest_cached(&schedbox::kernel::cache_dir()).expect(
+        "no kernel for the end-to-end tests: run `make kernel-debian` (or set SCHEDBOX_KERNEL)",
+    )
+}
+
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("schedbox-e2e-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn schedbox(args: &[&str]) -> Output {
+    Command::new(SCHEDBOX)
+        .args(args)
+        .output()
+        .expect("cannot run schedbox")
+}
+
+/// Boots a VM with the real kernel and init; returns the output and the JSON report.
+fn boot(scratch: &Scratch, extra: &[&str]) -> (Output, Value) {
+    let _one_at_a_time = VM.lock().unwrap_or_else(|p| p.into_inner());
+    let kernel = kernel();
+    let out = scratch.0.join("run");
+    let json = scratch.0.join("report.json");
+    let cpus = CPUS.to_string();
+    let mut args = vec![
+        "run",
+        "--accel",
+        "tcg",
+        "--cpus",
+        &cpus,
+        "--kernel",
+        kernel.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let output = schedbox(&args);
+    let text = std::fs::read_to_string(&json).unwrap_or_else(|e| {
+        panic!(
+            "no report ({e}); stdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (output, serde_json::from_str(&text).unwrap())
+}
+
+fn describe(output: &Output, report: &Value) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}\nreport: {report:#}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn default_scenario_passes_on_what_the_guest_measured() {
+    let scratch = Scratch::new("pass");
+    let (output, report) = boot(&scratch, &[]);
+    let why = describe(&output, &report);
+    assert_eq!(output.status.code(), Some(0), "{why}");
+    assert_eq!(report["outcome"], "pass", "{why}");
+
+    let expected = schedbox::kernel::inspect(&kernel(), schedbox::kernel::KernelSource::Flag)
+        .unwrap()
+        .release
+        .expect("the kernel image carries no version string");
+    assert_eq!(
+        report["release"],
+        expected.as_str(),
+        "guest release vs image: {why}"
+    );
+
+    let scenario = &report["scenarios"][0];
+    let workers = scenario["workers"].as_array().unwrap();
+    assert_eq!(workers.len(), 2, "{why}");
+    for w in workers {
+        assert!(
+            w["iterations"].as_u64().unwrap() > 0,
+            "a worker made no progress: {w}"
+        );
+    }
+    // Two spinners on two CPUs for the whole hold: together about duration × CPUs.
+    let cpu_ns: u64 = workers.iter().map(|w| w["cpu_ns"].as_u64().unwrap()).sum();
+    let budget_ns = scenario["duration_ms"].as_u64().unwrap() * 1_000_000 * u64::from(CPUS);
+    assert!(
+        cpu_ns > budget_ns / 2 && cpu_ns < budget_ns * 11 / 10,
+        "CPU time {cpu_ns} ns is not about {budget_ns} ns: {why}"
+    );
+    let checks: Vec<&str> = scenario["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(checks, ["progress", "stall"], "{why}");
+
+    let records = std::fs::read_to_string(scratch.0.join("run/records.log")).unwrap();
+    assert!(records.starts_with("SBX1 boot "), "{records}");
+    assert!(records.contains("SBX1 done status=ok"), "{records}");
+    assert!(scratch.0.join("run/console.log").exists());
+    assert!(std::fs::read_to_string(scratch.0.join("run/plan"))
+        .unwrap()
+        .starts_with("schedbox-plan 1\n"));
+}
+
+#[test]
+fn an_impossible_limit_fails_the_run() {
+    let scratch = Scratch::new("fail");
+    let scenario = scratch.file(
+        "greedy.toml",
+        "name = \"greedy\"\nduration_ms = 500\n\
+         [[workers]]\ngroup = \"spin\"\nwork = \"spin\"\n\
+         [[check]]\nname = \"progress\"\nlimit = 1000000000000\n",
+    );
+    let (output, report) = boot(&scratch, &[scenario.to_str().unwrap()]);
+    let why = describe(&output, &report);
+    assert_eq!(output.status.code(), Some(1), "{why}");
+    assert_eq!(report["outcome"], "fail", "{why}");
+    let checks = report["scenarios"][0]["checks"].as_array().unwrap();
+    let check = checks
+        .iter()
+        .find(|c| c["name"] == "progress")
+        .expect("no progress check");
+    assert_eq!(check["passed"], false, "{why}");
+    assert!(
+        check["value"].as_u64().unwrap() > 0,
+        "the worker ran but reported no iterations: {why}"
+    );
+    let reasons = report["reasons"].as_array().unwrap();
+    let named = reasons
+        .iter()
+        .any(|r| r.as_str().unwrap().contains("check progress failed"));
+    assert!(named, "{why}");
+}
+
+#[test]
+fn a_kernel_that_cannot_run_init_is_untestable_with_its_console() {
+    let scratch = Scratch::new("panic");
+    let started = Instant::now();
+    let (output, report) = boot(
+        &scratch,
+        &["--timeout", "60", "--append", "rdinit=/nonexistent"],
+    );
+    let why = describe(&output, &report);
+    assert_eq!(output.status.code(), Some(125), "{why}");
+    assert_eq!(report["outcome"], "untestable", "{why}");
+    assert!(started.elapsed() < Duration::from_secs(60), "{why}");
+    let reason = report["reasons"][0].as_str().unwrap();
+    assert!(reason.contains("kernel panicked"), "{why}");
+    let tail = report["console_tail"].as_array().expect("no console tail");
+    assert!(
+        tail.iter()
+            .any(|l| l.as_str().unwrap().contains("Kernel panic")),
+        "{why}"
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("Kernel panic"),
+        "{why}"
+    );
+}
+
+#[test]
+fn a_guest_that_overruns_is_killed_and_untestable() {
+    let scratch = Scratch::new("hang");
+    // The guest keeps sending heartbeats, so only the run's timeout can end this.
+    let scenario = scratch.file(
+        "long.toml",
+        "name = \"long\"\nduration_ms = 600000\n[[workers]]\ngroup = \"spin\"\nwork = \"spin\"\n",
+    );
+    let started = Instant::now();
+    let (output, report) = boot(&scratch, &["--timeout", "15", scenario.to_str().unwrap()]);
+    let why = describe(&output, &report);
+    assert_eq!(output.status.code(), Some(125), "{why}");
+    assert!(started.elapsed() < Duration::from_secs(40), "{why}");
+    assert!(
+        report["end"]
+            .as_str()
+            .unwrap()
+            .contains("timed out after 15 s"),
+        "{why}"
+    );
+    assert!(
+        report["timings"]["boot_record_ms"].is_u64(),
+        "init never came up: {why}"
+    );
+}
+
+/// A file that passes the kernel check, so that scenario errors are what is tested.
+fn fake_kernel(scratch: &Scratch) -> PathBuf {
+    let mut bytes = vec![0u8; 0x400];
+    bytes[0x202..0x206].copy_from_slice(b"HdrS");
+    let path = scratch.0.join("bzImage");
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+fn assert_usage_error(args: &[&str], hint: &str) {
+    let output = schedbox(args);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+    assert!(
+        stderr.contains(hint),
+        "{args:?}: stderr lacks {hint:?}: {stderr}"
+    );
+}
+
+#[test]
+fn bad_input_is_a_usage_error() {
+    let scratch = Scratch::new("bad");
+    let kernel = fake_kernel(&scratch);
+    let kernel = kernel.to_str().unwrap();
+    let not_kernel = scratch.file("notes.txt", "hello");
+    let malformed = scratch.file("malformed.toml", "name = \n");
+    let unknown = scratch.file(
+        "unknown.toml",
+        "name = \"x\"\nduration_ms = 10\ncolour = \"red\"\n",
+    );
+    let wide = scratch.file(
+        "wide.toml",
+        "name = \"x\"\nduration_ms = 10\n[[workers]]\ngroup = \"g\"\nwork = \"spin\"\naffinity = \"3\"\n",
+    );
+    assert_usage_error(&["run", "--kernel", "/nonexistent/bzImage"], "no such file");
+    assert_usage_error(
+        &["run", "--kernel", not_kernel.to_str().unwrap()],
+        "not a kernel image",
+    );
+    assert_usage_error(
+        &["run", "--kernel", kernel, malformed.to_str().unwrap()],
+        "malformed.toml",
+    );
+    assert_usage_error(
+        &["run", "--kernel", kernel, unknown.to_str().unwrap()],
+        "colour",
+    );
+    assert_usage_error(
+        &["run", "--kernel", kernel, wide.to_str().unwrap()],
+        "raise --cpus",
+    );
+    assert_usage_error(
+        &["run", "--kernel", kernel, "/nonexistent.toml"],
+        "cannot read the scenario",
+    );
+    assert_usage_error(&["run", "--kernel", kernel, "--cpus", "0"], "--cpus 0");
+    assert_usage_error(
+        &["run", "--kernel", kernel, "--memory", "99999999"],
+        "--memory",
+    );
+    assert_usage_error(&["run", "--bogus"], "bogus");
+}
