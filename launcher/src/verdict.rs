@@ -5,7 +5,11 @@ use serde::Serialize;
 use crate::console::panic_hint;
 use crate::record::{CheckRecord, Record};
 use crate::scenario::{catalog, Scenario};
+use crate::scheduler;
 use crate::session::{Observed, RunEnd};
+
+mod payloads;
+pub use payloads::{ends_as_expected, expected_payloads, ExpectedPayload};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -55,6 +59,15 @@ pub fn expected_checks(scenarios: &[Scenario]) -> Vec<ExpectedCheck> {
 }
 
 pub fn judge(observed: &Observed, expected: &[ExpectedCheck]) -> Verdict {
+    judge_with(observed, expected, &[])
+}
+
+/// Judges a run that also started payloads, each expected to end with a status.
+pub fn judge_with(
+    observed: &Observed,
+    expected: &[ExpectedCheck],
+    expected_payloads: &[ExpectedPayload],
+) -> Verdict {
     let notes = notes(observed);
     let booted = observed
         .records
@@ -64,10 +77,12 @@ pub fn judge(observed: &Observed, expected: &[ExpectedCheck]) -> Verdict {
         let reason = format!("init never reported: {}", end_story(observed));
         return untestable(vec![reason], notes);
     }
-    let failed: Vec<String> = checks(observed)
+    let mut failed: Vec<String> = checks(observed)
         .filter(|c| !c.passed && !unsupported(c))
         .map(describe_failure)
         .collect();
+    failed.extend(scheduler::failures(&observed.records));
+    failed.extend(payloads::failures(observed, expected_payloads));
     if !failed.is_empty() {
         return Verdict {
             outcome: Outcome::Fail,
@@ -75,7 +90,10 @@ pub fn judge(observed: &Observed, expected: &[ExpectedCheck]) -> Verdict {
             notes,
         };
     }
-    let problems = problems(observed, expected);
+    let mut problems = problems(observed, expected);
+    if done_at_all(observed) {
+        problems.extend(payloads::missing(observed, expected_payloads));
+    }
     if problems.is_empty() {
         Verdict {
             outcome: Outcome::Pass,
@@ -133,7 +151,12 @@ fn problems(observed: &Observed, expected: &[ExpectedCheck]) -> Vec<String> {
         .iter()
         .filter_map(|r| match r {
             Record::Error { place, msg } => {
-                Some(format!("the guest reported an error in {place}: {msg}"))
+                let hint = scheduler::error_hint(place, &observed.records)
+                    .map(|h| format!(" ({h})"))
+                    .unwrap_or_default();
+                Some(format!(
+                    "the guest reported an error in {place}: {msg}{hint}"
+                ))
             }
             _ => None,
         })
@@ -179,6 +202,13 @@ fn problems(observed: &Observed, expected: &[ExpectedCheck]) -> Vec<String> {
         }
     }
     problems
+}
+
+fn done_at_all(observed: &Observed) -> bool {
+    observed
+        .records
+        .iter()
+        .any(|r| matches!(r, Record::Done { .. }))
 }
 
 /// How the VM ended, in words, with the panic message if there was one.
