@@ -121,8 +121,8 @@ pub fn kernel_lacks_sched_ext(kernel: &Path) -> Option<String> {
 }
 
 /// The hint for a guest that found no /sys/kernel/sched_ext.
-pub const NO_SCHED_EXT_HINT: &str = "this kernel has no sched_ext (CONFIG_SCHED_CLASS_EXT): \
-     build one that has it with `make kernel` (or `schedbox kernel build`) and pass it with --kernel";
+pub const NO_SCHED_EXT_HINT: &str = "to test a sched_ext scheduler, build a kernel that has \
+     it with `make kernel` (or `schedbox kernel build`) and pass it with --kernel";
 
 /// What to do about a guest error, when it is the scheduler's and the kernel said at
 /// boot that it has no sched_ext.
@@ -174,7 +174,7 @@ pub fn failures(records: &[Record]) -> Vec<String> {
 }
 
 fn failure(s: &SchedulerRecord, place: &str, records: &[Record]) -> String {
-    let at = format!("at {}", seconds(s.t_ms));
+    let at = seconds(s.t_ms);
     let mut text = match s.event.as_str() {
         "attach-failed" => format!(
             "scheduler {} did not attach ({place}, {at}): {}",
@@ -198,13 +198,11 @@ fn failure(s: &SchedulerRecord, place: &str, records: &[Record]) -> String {
             s.status.as_deref().unwrap_or("unknown")
         ),
     };
-    if let Some(output) = s
-        .output
-        .as_deref()
-        .map(last_lines)
-        .filter(|o| !o.is_empty())
-    {
-        text.push_str(&format!("; its last output: {output}"));
+    // A scheduler that fails to start says why first (then, often, its usage).
+    let first_too = s.event == "attach-failed";
+    let output = s.output.as_deref().map(|o| quote(o, first_too));
+    if let Some(output) = output.filter(|o| !o.is_empty()) {
+        text.push_str(&format!("; its output: {output}"));
     }
     text
 }
@@ -231,25 +229,34 @@ fn blame(msg: &str, records: &[Record]) -> String {
         .unwrap_or_default()
 }
 
-/// The last few non-empty lines of some output, on one line.
-fn last_lines(output: &str) -> String {
+/// Some output on one line: its last few lines with words, after its first one when
+/// `first_too`.
+fn quote(output: &str, first_too: bool) -> String {
+    // Rules (lines of `=` or `-`) carry no words.
     let lines: Vec<&str> = output
         .lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty())
+        .filter(|l| l.chars().any(char::is_alphanumeric))
         .collect();
-    let tail = lines[lines.len().saturating_sub(REASON_OUTPUT_LINES)..].join(" | ");
-    if tail.chars().count() > REASON_OUTPUT_CHARS {
-        let skip = tail.chars().count() - REASON_OUTPUT_CHARS;
-        format!("…{}", tail.chars().skip(skip).collect::<String>())
+    let mut start = lines.len().saturating_sub(REASON_OUTPUT_LINES);
+    let mut text = String::new();
+    if first_too && start > 0 {
+        text = format!("{} | … | ", lines[0]);
+        start += 1;
+    }
+    text.push_str(&lines[start..].join(" | "));
+    let chars = text.chars().count();
+    if chars > REASON_OUTPUT_CHARS {
+        let skip = chars - REASON_OUTPUT_CHARS;
+        format!("…{}", text.chars().skip(skip).collect::<String>())
     } else {
-        tail
+        text
     }
 }
 
 /// Guest time (CLOCK_BOOTTIME ms) as people read it.
 fn seconds(t_ms: u64) -> String {
-    format!("{:.2} s", t_ms as f64 / 1000.0)
+    format!("{:.2} s after boot", t_ms as f64 / 1000.0)
 }
 
 /// The scheduler's part of the report.
@@ -325,22 +332,15 @@ fn summary(info: &SchedulerInfo, events: &[SchedulerRecord]) -> String {
         .file_name()
         .map_or_else(String::new, |f| f.to_string_lossy().into_owned());
     let Some(first) = events.first() else {
-        return format!(
-            "{} ({file}): not started (the guest did not get that far)",
-            info.label()
-        );
+        return format!("{} ({file}): not started", info.label());
     };
     if first.event != "attached" {
         let reason = first.reason.as_deref().unwrap_or("no reason given");
         return format!("{} ({file}) did not attach: {reason}", info.label());
     }
-    let mut text = format!(
-        "{} ({file}), attached at {}",
-        first.ops,
-        seconds(first.t_ms)
-    );
+    let mut text = format!("{} ({file}), attached {}", first.ops, seconds(first.t_ms));
     for e in events[1..].iter().filter(|e| e.is_failure()) {
-        text.push_str(&format!(", {} at {}", e.event, seconds(e.t_ms)));
+        text.push_str(&format!(", {} {}", e.event, seconds(e.t_ms)));
         if let Some(reason) = &e.reason {
             text.push_str(&format!(" ({reason})"));
         }
@@ -380,12 +380,12 @@ mod tests {
         assert_eq!(reasons.len(), 2, "{reasons:?}");
         assert_eq!(
             reasons[0],
-            "the kernel ejected scheduler qmap during scenario spin-qmap at 10.99 s: runnable \
+            "the kernel ejected scheduler qmap during scenario spin-qmap 10.99 s after boot: runnable \
              task stall (init[41] failed to run for 7.532s; pid 41 is worker spin/1 of \
              scenario spin-qmap)"
         );
         assert!(reasons[1].starts_with(
-            "scheduler qmap exited with status 0 during scenario spin-qmap at 11.56 s; its last \
+            "scheduler qmap exited with status 0 during scenario spin-qmap 11.56 s after boot; its \
              output: "
         ));
         assert!(
@@ -398,8 +398,8 @@ mod tests {
         );
         assert_eq!(
             report.summary,
-            "qmap (scx_qmap), attached at 3.38 s, ejected at 10.99 s (runnable task stall), \
-             exited at 11.56 s"
+            "qmap (scx_qmap), attached 3.38 s after boot, ejected 10.99 s after boot \
+             (runnable task stall), exited 11.56 s after boot"
         );
         assert_eq!(report.attached_ms, Some(3378));
         assert_eq!(report.output_lines, 4);
@@ -411,7 +411,10 @@ mod tests {
         assert!(failures(&records).is_empty());
         let report = report(Some(&qmap()), &records, Path::new("l"));
         assert_eq!(report.name.as_deref(), Some("simple"));
-        assert_eq!(report.summary, "simple (scx_qmap), attached at 1.82 s");
+        assert_eq!(
+            report.summary,
+            "simple (scx_qmap), attached 1.82 s after boot"
+        );
         assert_eq!(
             report.output_tail.last().unwrap(),
             "EXIT: unregistered from user space"
@@ -423,7 +426,7 @@ mod tests {
     fn a_failed_attach_is_placed_before_the_first_scenario() {
         let line = "SBX1 scheduler event=attach-failed name=simple state=disabled ops= pid=36 \
                     t_ms=1500 reason=exited%20with%20status%202%20before%20attaching status=2 \
-                    output=scx_simple:%20invalid%20option%20--%20'Z'%0AUsage";
+                    output=scx_simple:%20invalid%20option%20--%20'Z'%0AUsage%0A%0A%20-f%0A%20-v%0A%20-h";
         let Line::Record(record) = parse_line(line) else {
             panic!("not a record")
         };
@@ -431,9 +434,9 @@ mod tests {
         assert_eq!(
             reasons,
             [
-                "scheduler simple did not attach (before the first scenario, at 1.50 s): exited \
-              with status 2 before attaching; its last output: scx_simple: invalid option -- \
-              'Z' | Usage"
+                "scheduler simple did not attach (before the first scenario, 1.50 s after boot): exited \
+              with status 2 before attaching; its output: scx_simple: invalid option -- \
+              'Z' | … | -v | -h"
             ]
         );
     }

@@ -134,8 +134,13 @@ fn describe_failure(check: &CheckRecord) -> String {
         Some(k) => ("above the limit", k.unit),
         None => ("outside the limit", ""),
     };
+    let unit = if unit.is_empty() {
+        String::new()
+    } else {
+        format!(" {unit}")
+    };
     let mut text = format!(
-        "scenario {}: check {} failed: {} {unit} is {relation} {} {unit}",
+        "scenario {}: check {} failed: {}{unit} is {relation} {}{unit}",
         check.scenario, check.name, check.value, check.limit
     );
     if let Some(detail) = &check.detail {
