@@ -231,7 +231,7 @@ fn blame(msg: &str, records: &[Record]) -> String {
 
 /// Some output on one line: its last few lines with words, after its first one when
 /// `first_too`.
-fn quote(output: &str, first_too: bool) -> String {
+pub fn quote(output: &str, first_too: bool) -> String {
     // Rules (lines of `=` or `-`) carry no words.
     let lines: Vec<&str> = output
         .lines()
