@@ -538,3 +538,39 @@ fn a_dynamically_linked_scheduler_runs_with_its_libraries() {
     );
     assert_eq!(run.check(0, "scheduler")["passed"], true, "{why}");
 }
+
+#[test]
+fn bad_scheduler_and_payload_input_is_a_usage_error() {
+    let scratch = Scratch::new("usage");
+    let kernel = scx_kernel();
+    let script = scratch.file("script.sh", "#!/bin/sh\necho hi\n");
+    let missing = scratch.file(
+        "missing.toml",
+        "name = \"m\"\nduration_ms = 10\n[[payload]]\npath = \"./not-here\"\n",
+    );
+    for (args, hint) in [
+        (
+            vec!["--scheduler", "/nonexistent/scx_x"],
+            "--scheduler: /nonexistent/scx_x: no such file",
+        ),
+        (vec!["--scheduler", &script], "is not an ELF"),
+        (
+            vec!["--payload", &script],
+            "cannot pack payload \"script-sh\"",
+        ),
+        (vec![&missing], "missing.toml: [[payload]] \"0\".path"),
+        (vec!["--", "-x"], "give --payload PATH first"),
+    ] {
+        let output = Command::new(SCHEDBOX)
+            .args(["run", "--kernel", path_str(&kernel)])
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(hint),
+            "{args:?}: stderr lacks {hint:?}: {stderr}"
+        );
+    }
+}

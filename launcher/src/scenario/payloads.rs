@@ -251,6 +251,61 @@ mod tests {
     }
 
     #[test]
+    fn payload_mistakes_name_the_field() {
+        let vm = crate::scenario::VmShape {
+            cpus: 2,
+            memory_mib: 256,
+        };
+        let base = "name = \"p\"\n[[cgroup]]\npath = \"w\"\n[[step]]\nhold_ms = 10\n\
+                    [[step]]\nhold_ms = 10\nops = [{ op = \"cgroup-remove\", path = \"w\" }]\n";
+        for (payload, hint) in [
+            (
+                "path = \"/nonexistent/x\"",
+                "[[payload]] \"0\".path: /nonexistent/x: no such file",
+            ),
+            (
+                "path = \"sh\"\nstep = 2",
+                "step 2 does not exist: the scenario has 2 step(s)",
+            ),
+            (
+                "path = \"sh\"\nstep = 1\ncgroup = \"w\"",
+                "no cgroup \"w\" exists after step 1",
+            ),
+            ("path = \"sh\"\nname = \"A\"", "\"A\" is not a valid name"),
+            (
+                "path = \"sh\"\nexpect_status = \"ok\"",
+                "expect_status: \"ok\" is not a status",
+            ),
+            (
+                "path = \"sh\"\ntimeout_ms = 0",
+                "timeout_ms: 0 ms is out of range",
+            ),
+            ("path = \"sh\"\ncolour = 1", "unknown field `colour`"),
+        ] {
+            let toml = format!("{base}[[payload]]\n{payload}\n");
+            let err = crate::scenario::parse(&toml, "p.toml", &vm)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(hint), "{payload}: {err}");
+        }
+        let twice = format!("{base}[[payload]]\npath = \"sh\"\n[[payload]]\npath = \"/bin/sh\"\n");
+        let err = crate::scenario::parse(&twice, "p.toml", &vm)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("two payloads share this name"), "{err}");
+        let ok = format!("{base}[[payload]]\npath = \"sh\"\ncgroup = \"w\"\nexpect_status = 2\n");
+        let scenario = crate::scenario::parse(&ok, "p.toml", &vm).unwrap();
+        let payload = scenario.payloads().next().unwrap();
+        assert_eq!(
+            (payload.name.as_str(), payload.guest_path.as_str()),
+            ("sh", "/payload/sh/sh")
+        );
+        assert_eq!(payload.expect_status, "2");
+        // Started after the first step's own ops.
+        assert!(matches!(scenario.steps[0].ops.last(), Some(Op::Payload(_))));
+    }
+
+    #[test]
     fn names_come_from_the_program() {
         assert_eq!(
             default_name(Path::new("/usr/bin/X11-Tool.sh")),
