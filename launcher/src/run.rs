@@ -14,7 +14,7 @@ use crate::report::{self, RunInfo};
 use crate::scenario::{self, payloads, Scenario, VmShape};
 use crate::scheduler::{self, SchedulerInfo};
 use crate::select;
-use crate::session::{self, Limits, Sinks};
+use crate::session::{self, Limits, Observed, Sinks};
 use crate::verdict::{self, Outcome, Verdict};
 use crate::{fetch, init_binary, initrd, kbuild, kconfig, programs, rundir};
 
@@ -315,17 +315,22 @@ fn run_once(options: &RunOptions) -> Result<(report::Report, PathBuf), i32> {
         }
         Err(e) => return Ok(unbooted(info, &prepared, e.to_string())),
     };
+    Ok(judged(info, prepared, &observed))
+}
+
+/// Writes the programs' logs, judges what the guest reported and builds the report.
+fn judged(info: RunInfo, prepared: Prepared, observed: &Observed) -> (report::Report, PathBuf) {
     let scheduler_asked = prepared.scheduler.is_some();
     if let Err(e) = rundir::write_outputs(&prepared.run_dir, &observed.records, scheduler_asked) {
         eprintln!("schedbox: cannot write the program logs to the run directory: {e}");
     }
     let verdict = verdict::judge_with(
-        &observed,
+        observed,
         &verdict::expected_checks(&prepared.scenarios),
         &verdict::expected_payloads(&prepared.scenarios),
     );
-    let report = report::build(info, &prepared.scenarios, Some(&observed), verdict);
-    Ok((report, prepared.run_dir))
+    let report = report::build(info, &prepared.scenarios, Some(observed), verdict);
+    (report, prepared.run_dir)
 }
 
 fn open_logs(dir: &Path) -> std::io::Result<(BufWriter<File>, BufWriter<File>)> {
