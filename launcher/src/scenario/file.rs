@@ -141,5 +141,13 @@ pub struct PayloadFile {
     pub timeout_ms: Option<u64>,
     /// Index of the step whose ops start it (default 0).
     pub step: Option<u64>,
-    pub expect_status: Option<Value>,
+    pub expect_status: Option<StatusValue>,
+}
+
+/// `expect_status`: an exit status, or a word (`"killed"`, `"signal:N"`, `"any"`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum StatusValue {
+    Code(i64),
+    Word(String),
 }

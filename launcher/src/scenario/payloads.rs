@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::file::{PayloadFile, Value};
+use super::file::{PayloadFile, StatusValue};
 use super::validate::{check_hold, check_name, Ctx, MAX_NAME};
 use super::{Op, Payload, Scenario, ScenarioError, Step};
 use crate::pack;
@@ -120,11 +120,10 @@ fn cgroups_after(steps: &[Step]) -> Vec<String> {
 }
 
 /// `expect_status`: an exit status, `"killed"`, `"signal:N"` or `"any"`.
-fn expect_status(value: &Value) -> Result<String, String> {
+fn expect_status(value: &StatusValue) -> Result<String, String> {
     let text = match value {
-        Value::Number(n) if *n <= MAX_EXIT_STATUS => return Ok(n.to_string()),
-        Value::Number(n) => n.to_string(),
-        Value::Text(t) => t.clone(),
+        StatusValue::Code(n) => n.to_string(),
+        StatusValue::Word(t) => t.clone(),
     };
     let status_ok = text.parse::<u64>().is_ok_and(|n| n <= MAX_EXIT_STATUS);
     let signal_ok = text
@@ -239,15 +238,17 @@ mod tests {
 
     #[test]
     fn statuses_are_checked() {
-        assert_eq!(expect_status(&Value::Number(3)).unwrap(), "3");
+        assert_eq!(expect_status(&StatusValue::Code(3)).unwrap(), "3");
         for ok in ["any", "killed", "signal:9", "0"] {
-            assert_eq!(expect_status(&Value::Text(ok.into())).unwrap(), ok);
+            assert_eq!(expect_status(&StatusValue::Word(ok.into())).unwrap(), ok);
         }
         for bad in ["256", "signal:0", "signal:x", "crashed"] {
-            let err = expect_status(&Value::Text(bad.into())).unwrap_err();
+            let err = expect_status(&StatusValue::Word(bad.into())).unwrap_err();
             assert!(err.contains("\"any\""), "{bad}: {err}");
         }
-        assert!(expect_status(&Value::Number(256)).is_err());
+        for bad in [256, -1] {
+            assert!(expect_status(&StatusValue::Code(bad)).is_err(), "{bad}");
+        }
     }
 
     #[test]
