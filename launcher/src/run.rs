@@ -216,7 +216,8 @@ fn run(options: &RunOptions) -> i32 {
 fn run_once(options: &RunOptions) -> Result<(report::Report, PathBuf), i32> {
     let prepared = prepare(options).map_err(|e| usage_error(&e))?;
     let mut info = RunInfo {
-        backend: "none".to_string(),
+        backend: report::NO_BACKEND.to_string(),
+        backend_reason: String::new(),
         kernel: prepared.kernel.path.display().to_string(),
         kernel_release: prepared.kernel.release.clone(),
         cpus: options.vm.cpus,
@@ -226,12 +227,16 @@ fn run_once(options: &RunOptions) -> Result<(report::Report, PathBuf), i32> {
     };
     let selection = match select::backend_for(options.backend, options.accel) {
         Ok(s) => s,
-        Err(e) => return Ok(unbooted(info, &prepared, &e)),
+        Err(e) => {
+            info.backend_reason = e.to_string();
+            return Ok(unbooted(info, &prepared, &e));
+        }
     };
     if !BACKEND_SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
         eprintln!("schedbox: using {}", selection.note);
     }
     info.backend = selection.backend.name();
+    info.backend_reason = selection.note.clone();
     let spec = VmSpec {
         kernel: prepared.kernel.path.clone(),
         initramfs: prepared.initramfs.clone(),
