@@ -26,7 +26,8 @@ usage:
   schedbox initramfs --output FILE [--cpus N] [--memory MiB] [SCENARIO.toml ...]
                                                write the initramfs (init + plan) to FILE
   schedbox bench [--runs N] [run OPTIONS] [SCENARIO.toml ...]
-                                               run N times (default 5), print timings
+                                               boot, monitor and stall costs per backend,
+                                               medians of N runs (default 5)
   schedbox kernel fetch                        cache Debian's cloud kernel (needs apt)
   schedbox kernel fetch-source [--dest DIR]    get linux-source-6.12 into the cache
   schedbox kernel build [--source DIR] [--force] [--jobs N] [--verbose]

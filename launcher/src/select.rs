@@ -53,7 +53,7 @@ pub fn backend_for(backend: BackendChoice, accel: AccelChoice) -> Result<Selecti
 
 /// Why `--backend kvm` will not run, and what to do instead.
 fn kvm_refusal(why: &str) -> String {
-    let why = why.trim_end_matches(|c| c == '.' || c == ' ');
+    let why = why.trim_end_matches(['.', ' ']);
     let advice = if why.contains("--backend qemu") {
         String::new()
     } else {
