@@ -56,7 +56,8 @@ pub fn has_symbols(elf: &[u8]) -> Option<bool> {
 
 /// A binary's size, saying whether it carries symbols.
 pub fn binary(label: &str, path: &Path) -> Size {
-    let value = match std::fs::read(path) {
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let value = match std::fs::read(&path) {
         Ok(bytes) => {
             let stripped = match has_symbols(&bytes) {
                 Some(false) => "stripped",

@@ -247,7 +247,10 @@ fn monitor_section(out: &mut String, rows: &[Row], notes: &mut Notes) {
         if let Some(us) = per_sample_us(fast, slow) {
             cells(
                 out,
-                "  cost of one sample (from the difference)",
+                &format!(
+                    "  one sample of {} workers (from the difference)",
+                    plans::MONITOR_WORKERS
+                ),
                 &[(&format!("{us:.0} µs"), VALUE)],
             );
         }
