@@ -32,7 +32,8 @@ usage:
   schedbox initramfs --output FILE [--cpus N] [--memory MiB] [SCENARIO.toml ...]
                                                write the initramfs (init + plan) to FILE
   schedbox bench [--runs N] [run OPTIONS] [SCENARIO.toml ...]
-                                               run N times (default 5), print timings
+                                               boot, monitor and stall costs per backend,
+                                               medians of N runs (default 5)
   schedbox kernel fetch                        cache Debian's cloud kernel (needs apt)
   schedbox kernel fetch-source [--dest DIR]    get linux-source-6.12 into the cache
   schedbox kernel build [--source DIR] [--force] [--jobs N] [--verbose]
@@ -165,9 +166,9 @@ pub fn parse(mut args: Vec<OsString>) -> Result<Command, UsageError> {
         Some(other) => return Err(other.unexpected().into()),
     };
     let bench = command == "bench";
-    if trailing.is_some() && !matches!(command.as_str(), "run" | "bench") {
+    if trailing.is_some() && command != "run" {
         return Err(UsageError(format!(
-            "`--` passes arguments to --payload's program, which only run and bench take, not {command}"
+            "`--` passes arguments to --payload's program, which only run takes, not {command}"
         )));
     }
     match command.as_str() {
@@ -397,6 +398,11 @@ fn parse_run(
         }
     }
     (run.scheduler, run.payload) = programs.finish(trailing)?;
+    if bench && (run.scheduler.is_some() || run.payload.is_some()) {
+        return Err(UsageError(
+            "bench times the harness: --scheduler and --payload are options of run".into(),
+        ));
+    }
     Ok((run, runs))
 }
 
@@ -658,7 +664,8 @@ mod tests {
                 "ops name",
             ),
             (&["run", "--", "-l"], "give --payload PATH first"),
-            (&["plan", "--", "-l"], "only run and bench"),
+            (&["plan", "--", "-l"], "only run takes"),
+            (&["bench", "--scheduler", "s"], "options of run"),
             (&["run", "--payload"], "payload"),
         ] {
             let err = parse_args(args).unwrap_err().to_string();

@@ -1,6 +1,7 @@
 //! schedbox: boots a kernel with a test plan and judges how its scheduler behaved.
 
 pub mod backend;
+pub mod bench;
 pub mod cli;
 pub mod console;
 pub mod cpulist;

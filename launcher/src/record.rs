@@ -37,6 +37,12 @@ pub struct StallRecord {
     pub cpu: String,
     pub state: String,
     pub gap_ms: u64,
+    /// Guest time (ms) of the worker's last progress before the gap.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_progress_ms: Option<u64>,
+    /// Guest time (ms) the monitor first saw the gap over the stall limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detected_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -144,6 +150,8 @@ pub enum Record {
     ScenarioEnd {
         name: String,
         t_ms: u64,
+        /// CPU time PID 1 itself used during the scenario (the monitor's cost).
+        init_cpu_ns: Option<u64>,
     },
     Error {
         place: String,
@@ -257,6 +265,7 @@ fn typed(fields: &Fields) -> Result<Record, String> {
         "scenario-end" => Record::ScenarioEnd {
             name: g.text("name")?,
             t_ms: g.num("t_ms")?,
+            init_cpu_ns: g.opt_num("init_cpu_ns")?,
         },
         "error" => Record::Error {
             place: g.text("where")?,
@@ -326,6 +335,8 @@ fn stall(g: &Get) -> Result<StallRecord, String> {
         cpu: g.text("cpu")?,
         state: g.text("state")?,
         gap_ms: g.num("gap_ms")?,
+        last_progress_ms: g.opt_num("last_progress_ms")?,
+        detected_ms: g.opt_num("detected_ms")?,
     })
 }
 
@@ -396,11 +407,60 @@ mod tests {
             ("progress", 1234001, 1)
         );
         assert_eq!(
+            records[9],
+            Record::ScenarioEnd {
+                name: "spin-basic".into(),
+                t_ms: 2770,
+                init_cpu_ns: Some(31_000_000)
+            }
+        );
+        assert_eq!(
             records[10],
             Record::Done {
                 ok: true,
                 t_ms: 2775
             }
+        );
+    }
+
+    #[test]
+    fn stall_example_says_when_the_gap_began_and_was_seen() {
+        let records = records(example("stall.records"));
+        let Record::Stall(stall) = &records[3] else {
+            panic!("{:?}", records[3])
+        };
+        assert_eq!(
+            (stall.gap_ms, stall.last_progress_ms, stall.detected_ms),
+            (1003, Some(1081), Some(1584))
+        );
+        assert!(matches!(
+            records[8],
+            Record::ScenarioEnd {
+                init_cpu_ns: Some(89_114_073),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn optional_keys_may_be_absent() {
+        let Line::Record(Record::ScenarioEnd { init_cpu_ns, .. }) =
+            parse_line("SBX1 scenario-end name=s t_ms=5")
+        else {
+            panic!("not a scenario-end")
+        };
+        assert_eq!(init_cpu_ns, None);
+        let records = records(example("scheduler-ejected.records"));
+        let stall = records
+            .iter()
+            .find_map(|r| match r {
+                Record::Stall(s) => Some(s),
+                _ => None,
+            })
+            .expect("no stall record");
+        assert_eq!(
+            (stall.gap_ms, stall.last_progress_ms, stall.detected_ms),
+            (6120, None, None)
         );
     }
 

@@ -17,11 +17,16 @@ const HUMAN_CONSOLE_LINES: usize = 15;
 const HUMAN_PAYLOAD_LINES: usize = 5;
 const NS_PER_S: f64 = 1e9;
 const NS_PER_MS: f64 = 1e6;
+/// `RunInfo::backend` of a run for which no backend could be chosen.
+pub const NO_BACKEND: &str = "none";
 
 /// What the run was, independent of how it went.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunInfo {
     pub backend: String,
+    /// Why this backend ran (what `--backend`/`--accel` asked, what the KVM probe said),
+    /// or why none could.
+    pub backend_reason: String,
     pub kernel: String,
     /// The release the kernel image says it is.
     pub kernel_release: Option<String>,
@@ -196,6 +201,10 @@ pub fn human(report: &Report) -> String {
         run.cpus,
         run.memory_mib
     )];
+    if run.backend != NO_BACKEND {
+        // Otherwise the reasons below say why none ran.
+        out.push(format!("  backend: {}", run.backend_reason));
+    }
     out.push(format!("  scheduler: {}", report.scheduler.summary));
     for scenario in &report.scenarios {
         out.push(format!(

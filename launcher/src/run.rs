@@ -27,8 +27,6 @@ pub const BASE_CMDLINE: &str = "rdinit=/init panic=-1 reboot=k quiet i8042.noaux
 const BOOT_ALLOWANCE_S: u64 = 60;
 
 pub const EXIT_USAGE: i32 = 2;
-/// The backend choice is said once per process, not once per benchmark run.
-static BACKEND_SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 pub const EXIT_UNTESTABLE: i32 = 125;
 
 /// Runs the command line; returns the exit status.
@@ -71,7 +69,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         Command::KernelBuild(options) => kernel_build(&options),
         Command::KernelCheck { image } => kernel_check(&image),
         Command::Run(options) => run(&options),
-        Command::Bench { options, runs } => benchmark(&options, runs),
+        Command::Bench { options, runs } => crate::bench::main(&options, runs),
     }
 }
 
@@ -120,7 +118,7 @@ fn usage_error(message: &str) -> i32 {
 }
 
 /// The scenarios named on the command line, or the built-in one.
-fn load_scenarios(vm: &VmOptions) -> Result<Vec<Scenario>, String> {
+pub(crate) fn load_scenarios(vm: &VmOptions) -> Result<Vec<Scenario>, String> {
     let shape = VmShape {
         cpus: vm.cpus,
         memory_mib: vm.memory_mib,
@@ -156,7 +154,7 @@ fn initramfs_for(
     let plan = plan::compile_with_scheduler(scenarios, &DEFAULT_CONFIG, line.as_ref());
     let programs = programs::collect(scheduler, scenarios)?;
     let (_, init) = init_binary::load()?;
-    let image = initrd::build(&init, &plan, &programs).map_err(|e| e.to_string())?;
+    let image = initrd::build_with_programs(&init, &plan, &programs).map_err(|e| e.to_string())?;
     Ok((plan, image))
 }
 
@@ -262,7 +260,8 @@ fn run(options: &RunOptions) -> i32 {
 fn run_once(options: &RunOptions) -> Result<(report::Report, PathBuf), i32> {
     let prepared = prepare(options).map_err(|e| usage_error(&e))?;
     let mut info = RunInfo {
-        backend: "none".to_string(),
+        backend: report::NO_BACKEND.to_string(),
+        backend_reason: String::new(),
         kernel: prepared.kernel.path.display().to_string(),
         kernel_release: prepared.kernel.release.clone(),
         cpus: options.vm.cpus,
@@ -276,12 +275,14 @@ fn run_once(options: &RunOptions) -> Result<(report::Report, PathBuf), i32> {
     }
     let selection = match select::backend_for(options.backend, options.accel) {
         Ok(s) => s,
-        Err(e) => return Ok(unbooted(info, &prepared, e.to_string())),
+        Err(e) => {
+            info.backend_reason = e.to_string();
+            return Ok(unbooted(info, &prepared, e.to_string()));
+        }
     };
-    if !BACKEND_SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
-        eprintln!("schedbox: using {}", selection.note);
-    }
+    eprintln!("schedbox: using {}", selection.note);
     info.backend = selection.backend.name();
+    info.backend_reason = selection.note.clone();
     let spec = VmSpec {
         kernel: prepared.kernel.path.clone(),
         initramfs: prepared.initramfs.clone(),
@@ -349,49 +350,6 @@ fn unbooted(info: RunInfo, prepared: &Prepared, reason: String) -> (report::Repo
     };
     let report = report::build(info, &prepared.scenarios, None, verdict);
     (report, prepared.run_dir.clone())
-}
-
-/// Runs the same scenarios `runs` times and prints how long each phase took. A run whose
-/// checks failed still times the harness; an untestable run stops the benchmark.
-fn benchmark(options: &RunOptions, runs: u32) -> i32 {
-    let base = options
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new(rundir::DEFAULT_PARENT).join("bench"));
-    let mut samples = Vec::new();
-    println!("run  init-up-ms  done-ms  total-ms  outcome");
-    for n in 0..runs {
-        let mut one = options.clone();
-        one.out = Some(base.join(format!("run-{n}")));
-        let report = match run_once(&one) {
-            Ok((report, _)) => report,
-            Err(code) => return code,
-        };
-        if report.outcome == Outcome::Untestable {
-            print!("{}", report::human(&report));
-            return report.exit_code;
-        }
-        let t = &report.timings;
-        let ms = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
-        println!(
-            "{n:>3}  {:>10}  {:>7}  {:>8}  {:?}",
-            ms(t.boot_record_ms),
-            ms(t.done_record_ms),
-            t.total_ms,
-            report.outcome
-        );
-        samples.push((t.boot_record_ms.unwrap_or(0), t.total_ms));
-    }
-    let median = |mut v: Vec<u64>| {
-        v.sort_unstable();
-        v[v.len() / 2]
-    };
-    println!(
-        "median of {runs}: init up (first record) {} ms, total {} ms",
-        median(samples.iter().map(|s| s.0).collect()),
-        median(samples.iter().map(|s| s.1).collect())
-    );
-    0
 }
 
 /// Prints the summary, writes report.json (and --json), returns the exit status.
