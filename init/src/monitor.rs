@@ -5,6 +5,7 @@
 use crate::buf::Buf;
 use crate::cgroup::{self, Path};
 use crate::cpulist::CpuMask;
+use crate::fail::Res;
 use crate::kmsg::Kmsg;
 use crate::payload::Payloads;
 use crate::record::Record;
@@ -19,6 +20,10 @@ pub const DEFAULT_HEARTBEAT_MS: u64 = 200;
 pub const DEFAULT_SAMPLE_MS: u64 = 10;
 /// Cgroups whose CPU time one scenario tracks.
 const MAX_USAGE: usize = 64;
+/// How long new workers get to join their cgroup and apply their settings (TCG is
+/// slow), and how often PID 1 looks whether they have.
+const READY_TIMEOUT_MS: u64 = 10_000;
+const READY_POLL_NS: u64 = 500 * sys::NS_PER_US;
 
 /// The isolation watch of one worker.
 #[derive(Clone, Copy, Default)]
@@ -120,8 +125,8 @@ impl Monitor {
 
     /// After an op that may change where workers are or may run (spawn, a cgroup
     /// write, a move): re-reads each live worker's cpuset and forgets the CPUs seen
-    /// until now (a cpuset write migrates the tasks before it returns), starts the
-    /// stall clock of new workers, and starts tracking the CPU time of new cgroups.
+    /// until now (a cpuset write migrates the tasks before it returns), and starts
+    /// tracking the CPU time of new cgroups.
     pub fn after_change(&mut self, pool: &mut Pool, root: &Path) {
         let now = now_ns();
         for i in 0..pool.live.len() {
@@ -130,10 +135,6 @@ impl Monitor {
             w.iso.cpuset =
                 cgroup::effective_cpus(root.as_bytes(), w.cgroup.as_bytes()).unwrap_or_default();
             slot.take_recent_cpus();
-            if w.excused_ns == 0 {
-                // Gaps of a new worker count from when it was ready, not from boot.
-                w.excused_ns = now;
-            }
             let cg = w.cgroup.as_bytes();
             if !self.usage.as_slice().iter().any(|u| u.cgroup.eq_bytes(cg)) {
                 let us = cgroup::usage_usec(root.as_bytes(), cg).unwrap_or(0);
@@ -188,6 +189,37 @@ impl Monitor {
                 tick += self.sample_ns;
             }
             sys::sleep_until_ns(tick.min(end).min(self.next_heartbeat_ns));
+        }
+    }
+
+    /// Waits until the workers from `first` on (just forked) are ready, watching like
+    /// a hold meanwhile: a worker the scheduler does not run while it sets itself up
+    /// is stalled like any other, its gap counted from its fork.
+    pub fn wait_ready(&mut self, pool: &mut Pool, scenario: &[u8], first: usize) -> Res<()> {
+        let start = now_ns();
+        let deadline = start + READY_TIMEOUT_MS * NS_PER_MS;
+        let mut tick = start;
+        loop {
+            self.idle();
+            let now = now_ns();
+            if now >= tick {
+                self.sample(pool, scenario, now);
+                self.payloads.poll(scenario, now);
+                while tick <= now {
+                    tick += self.sample_ns;
+                }
+            }
+            if pool.ready(first)? {
+                return Ok(());
+            }
+            if now >= deadline {
+                // Not ready in time is no setup failure (that is `FAILED`): workers
+                // the scheduler never ran go on under the watch, and the stall and
+                // progress checks judge them.
+                return Ok(());
+            }
+            let poll = now + READY_POLL_NS;
+            sys::sleep_until_ns(poll.min(tick).min(self.next_heartbeat_ns));
         }
     }
 
@@ -337,6 +369,73 @@ mod tests {
         };
         let mut r = stall_record(b"starve", &w, &s);
         assert_eq!(r.line(), format!("{want}\n").as_bytes());
+    }
+
+    /// A pool with one live worker in slot 0 that is this (running) test thread, so
+    /// /proc says it is runnable, forked `ago_ms` ago and never run since.
+    fn pool_with_unrun_worker(ago_ms: u64) -> Pool {
+        let mut pool = Pool::new(crate::shared::Shared::map().ok().unwrap());
+        let slot = pool.shared.slot(0);
+        slot.reset();
+        slot.beat_ns.store(now_ns() - ago_ms * NS_PER_MS, Relaxed);
+        let w = Worker {
+            pid: rustix::thread::gettid().as_raw_nonzero().get(),
+            group: Name::from_bytes(b"spin"),
+            ..Worker::default()
+        };
+        assert!(pool.live.push(w).is_ok());
+        pool
+    }
+
+    #[test]
+    fn a_worker_not_run_since_its_fork_is_stalled_from_its_fork() {
+        let mut pool = pool_with_unrun_worker(3000);
+        let mut mon = Monitor {
+            stall_limit_ms: Some(1000),
+            ..Monitor::default()
+        };
+        let root = Path::from_bytes(b"/nonexistent-schedbox-test");
+        // The spawn is over: its own op must not restart the new worker's clock.
+        mon.after_change(&mut pool, &root);
+        mon.sample(&mut pool, b"s", now_ns());
+        let w = &pool.live.as_slice()[0];
+        assert!(w.max_gap_ns >= 3000 * NS_PER_MS, "{}", w.max_gap_ns);
+        let stall = w.stall.expect("a stall is watched");
+        assert_eq!(stall.state, b'R');
+    }
+
+    #[test]
+    fn ready_waits_for_every_new_worker_and_names_a_failed_one() {
+        use crate::shared::{FAILED, READY};
+        let mut pool = pool_with_unrun_worker(0);
+        let second = Worker {
+            slot: 1,
+            index: 1,
+            pid: 99,
+            group: Name::from_bytes(b"spin"),
+            ..Worker::default()
+        };
+        assert!(pool.live.push(second).is_ok());
+        let (a, b) = (pool.shared.slot(0), pool.shared.slot(1));
+        b.reset();
+        assert!(!pool.ready(0).ok().unwrap());
+        a.state.store(READY, Relaxed);
+        assert!(!pool.ready(0).ok().unwrap());
+        assert!(pool.ready(2).ok().unwrap(), "no new workers: all ready");
+        b.err_stage
+            .store(crate::worker::Stage::Cgroup as u32, Relaxed);
+        b.err_errno.store(2, Relaxed);
+        b.state.store(FAILED, Relaxed);
+        let Err(e) = pool.ready(0) else {
+            panic!("a failed worker is an error");
+        };
+        assert_eq!(e.place, "spawn");
+        assert_eq!(
+            e.msg.as_bytes(),
+            b"worker spin 1 (pid 99) failed joining its cgroup: ENOENT (2)"
+        );
+        b.state.store(READY, Relaxed);
+        assert!(pool.ready(0).ok().unwrap());
     }
 
     #[test]

@@ -274,8 +274,9 @@ impl<'p> Runner<'p> {
             sched,
             params: Params::from_fn(spec, |k| line.num(k)),
         };
-        let mon = &mut self.mon;
-        self.pool.spawn(&self.scen.root, &req, &mut || mon.idle())
+        let first = self.pool.spawn(&self.scen.root, &req)?;
+        self.mon
+            .wait_ready(&mut self.pool, self.scen.name.as_bytes(), first)
     }
 }
 

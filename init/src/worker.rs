@@ -18,10 +18,6 @@ pub const MAX_WORKERS: usize = MAX_SLOTS;
 pub type Name = Buf<64>;
 pub type RelPath = Buf<192>;
 
-/// How long workers get to join their cgroup and apply their settings (TCG is slow).
-const READY_TIMEOUT_MS: u64 = 10_000;
-const READY_POLL_NS: u64 = 500 * sys::NS_PER_US;
-
 /// Worker setup stages, reported when one fails.
 #[derive(Clone, Copy)]
 #[repr(u32)]
@@ -62,8 +58,9 @@ pub struct Worker {
     pub index: u32,
     pub work: usize,
     /// Stall monitor state: longest no-progress gap seen while runnable, the instant
-    /// gaps are measured from when the worker was seen not runnable, the stall being
-    /// watched (reported once it ends), and whether one was reported already.
+    /// gaps are measured from when the worker was seen not runnable (before that, from
+    /// its fork: `Slot::reset`), the stall being watched (reported once it ends), and
+    /// whether one was reported already.
     pub max_gap_ns: u64,
     pub excused_ns: u64,
     pub stall: Option<Stall>,
@@ -144,9 +141,10 @@ impl Pool {
         (live + done) as u32
     }
 
-    /// Forks `count` workers and waits until each is in its cgroup with its settings,
-    /// calling `idle` (heartbeats) while it waits.
-    pub fn spawn(&mut self, root: &Path, req: &SpawnReq<'_>, idle: &mut dyn FnMut()) -> Res<()> {
+    /// Forks `count` workers into their cgroup with their settings; returns the index
+    /// in `live` of the first new one. They set themselves up on their own: `ready`
+    /// says when they are done.
+    pub fn spawn(&mut self, root: &Path, req: &SpawnReq<'_>) -> Res<usize> {
         let procs = cgroup::join(
             cgroup::join(root.as_bytes(), req.cgroup).as_bytes(),
             b"cgroup.procs",
@@ -198,47 +196,33 @@ impl Pool {
                 return Err(fail!("spawn", "more than {} live workers", MAX_WORKERS));
             }
         }
-        self.wait_ready(first, idle)
+        Ok(first)
     }
 
-    /// Waits for the workers from `first` on to report ready; a failed one is an error.
-    fn wait_ready(&self, first: usize, idle: &mut dyn FnMut()) -> Res<()> {
-        let deadline = sys::now_ms() + READY_TIMEOUT_MS;
+    /// Whether every worker from `first` on has reported ready; one whose setup failed
+    /// is an error naming the stage and the errno.
+    pub fn ready(&self, first: usize) -> Res<bool> {
+        let mut all = true;
         for w in &self.live.as_slice()[first..] {
             let s = self.shared.slot(w.slot);
-            loop {
-                match s.state.load(Acquire) {
-                    READY => break,
-                    FAILED => {
-                        let (stage, errno) = (s.err_stage.load(Relaxed), s.err_errno.load(Relaxed));
-                        return Err(fail!(
-                            "spawn",
-                            "worker {} {} (pid {}) failed {}: {}",
-                            w.group,
-                            w.index,
-                            w.pid,
-                            stage_name(stage),
-                            Errno(rustix::io::Errno::from_raw_os_error(errno as i32))
-                        ));
-                    }
-                    _ if sys::now_ms() > deadline => {
-                        return Err(fail!(
-                            "spawn",
-                            "worker {} {} (pid {}) not ready after {} ms",
-                            w.group,
-                            w.index,
-                            w.pid,
-                            READY_TIMEOUT_MS
-                        ));
-                    }
-                    _ => {
-                        idle();
-                        sys::sleep_ns(READY_POLL_NS);
-                    }
+            match s.state.load(Acquire) {
+                READY => {}
+                FAILED => {
+                    let (stage, errno) = (s.err_stage.load(Relaxed), s.err_errno.load(Relaxed));
+                    return Err(fail!(
+                        "spawn",
+                        "worker {} {} (pid {}) failed {}: {}",
+                        w.group,
+                        w.index,
+                        w.pid,
+                        stage_name(stage),
+                        Errno(rustix::io::Errno::from_raw_os_error(errno as i32))
+                    ));
                 }
+                _ => all = false,
             }
         }
-        Ok(())
+        Ok(all)
     }
 
     /// `sched_setaffinity` on every live worker of `group`.
