@@ -113,7 +113,12 @@ fn worker_fields_are_checked() {
     rejected(
         &with_workers("policy = \"rr\"\nprio = 100"),
         "\"w\".prio",
-        "1 to 99",
+        "1 to 98",
+    );
+    rejected(
+        &with_workers("policy = \"fifo\"\nprio = 99"),
+        "\"w\".prio",
+        "PID 1",
     );
     rejected(
         &with_workers("affinity = \"0-2\""),
@@ -236,6 +241,78 @@ fn step_ops_are_checked_against_what_exists() {
     let never =
         "name = \"s\"\n[[workers]]\ngroup = \"w\"\nwork = \"spin\"\n[[step]]\nhold_ms = 10\n";
     rejected(never, "[[workers]] \"w\"", "never spawned");
+}
+
+fn one_step(ops: &str) -> String {
+    format!(
+        "name = \"s\"\n[[workers]]\ngroup = \"w\"\nwork = \"spin\"\n\
+         [[step]]\nhold_ms = 10\nops = [{{ op = \"spawn\", group = \"w\" }}, {ops}]\n"
+    )
+}
+
+#[test]
+fn write_ops_take_an_absolute_path_and_one_line() {
+    let s = ok(&one_step(
+        "{ op = \"write\", path = \"/proc/sys/kernel/sched_rt_runtime_us\", value = -1 }, \
+         { op = \"write\", path = \"/sys/kernel/debug/provoke-crash/DIRECT\", value = \"WARNING\" }",
+    ));
+    let writes: Vec<_> = s.steps[0]
+        .ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::Write { path, value } => Some(format!("{path}={value}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        writes,
+        [
+            "/proc/sys/kernel/sched_rt_runtime_us=-1",
+            "/sys/kernel/debug/provoke-crash/DIRECT=WARNING"
+        ]
+    );
+    for bad in [
+        "proc/sys/x",
+        "/proc/../etc",
+        "/proc//x",
+        "/proc/x/",
+        "/a b",
+        "",
+        &format!("/{}", "x".repeat(200)),
+    ] {
+        rejected(
+            &one_step(&format!("{{ op = \"write\", path = {bad:?}, value = 1 }}")),
+            "ops[1].path",
+            "absolute path",
+        );
+    }
+    rejected(
+        &one_step("{ op = \"write\", path = \"/proc/sys/x\", value = \"a\\nb\" }"),
+        "ops[1].value",
+        "one-line",
+    );
+    rejected(&one_step("{ op = \"write\", path = \"/x\" }"), "", "value");
+}
+
+#[test]
+fn freeze_and_thaw_write_cgroup_freeze() {
+    let s = ok(&one_step(
+        "{ op = \"freeze\", path = \"w\" }, { op = \"thaw\", path = \"w\" }",
+    ));
+    let sets: Vec<_> = s.steps[0]
+        .ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::CgroupSet { path, file, value } => Some(format!("{path}/{file}={value}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sets, ["w/cgroup.freeze=1", "w/cgroup.freeze=0"]);
+    rejected(
+        &one_step("{ op = \"freeze\", path = \"nope\" }"),
+        "ops[1].path",
+        "no cgroup",
+    );
 }
 
 #[test]
