@@ -68,6 +68,13 @@ pub fn judge(observed: &Observed, expected: &[ExpectedCheck]) -> Verdict {
         .filter(|c| !c.passed && !unsupported(c))
         .map(describe_failure)
         .collect();
+    // A guest that could not carry out the plan (a worker that could not fork, was
+    // killed, ...) measured something else than the scenario asked for: its failed
+    // checks are listed, but they do not judge the kernel.
+    let errors = guest_errors(observed);
+    if !errors.is_empty() {
+        return untestable(errors.into_iter().chain(failed).collect(), notes);
+    }
     if !failed.is_empty() {
         return Verdict {
             outcome: Outcome::Fail,
@@ -126,9 +133,8 @@ fn describe_failure(check: &CheckRecord) -> String {
     text
 }
 
-/// What keeps a run whose checks all passed from being a pass.
-fn problems(observed: &Observed, expected: &[ExpectedCheck]) -> Vec<String> {
-    let mut problems: Vec<String> = observed
+fn guest_errors(observed: &Observed) -> Vec<String> {
+    observed
         .records
         .iter()
         .filter_map(|r| match r {
@@ -137,7 +143,12 @@ fn problems(observed: &Observed, expected: &[ExpectedCheck]) -> Vec<String> {
             }
             _ => None,
         })
-        .collect();
+        .collect()
+}
+
+/// What keeps a run whose checks all passed from being a pass.
+fn problems(observed: &Observed, expected: &[ExpectedCheck]) -> Vec<String> {
+    let mut problems = Vec::new();
     for check in checks(observed) {
         if unsupported(check) {
             problems.push(format!(
