@@ -115,8 +115,11 @@ pub const CHECKS: &[CheckKind] = &[
     check("scheduler", 0, 1, Scope::Scenario, false, ""),
 ];
 
-/// Checks every scenario gets unless it lists a check of the same name.
-pub const DEFAULT_CHECKS: &[&str] = &["progress", "stall"];
+/// Checks every scenario gets unless it lists a check of the same name. `kernel-log`
+/// counts only lines logged while the scenario runs, so boot noise cannot fail it; a
+/// problem line in the kernel log during a scheduler test is worth a failure (a
+/// scenario that expects one can raise its limit).
+pub const DEFAULT_CHECKS: &[&str] = &["progress", "stall", "kernel-log"];
 
 const fn check(
     name: &'static str,
