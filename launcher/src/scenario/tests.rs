@@ -359,3 +359,28 @@ fn built_in_scenario_is_valid() {
     assert_eq!(s.name, "spin");
     assert_eq!(s.duration_ms(), 2000);
 }
+
+/// Every catalog file under scenarios/ is valid, and their names are unique, so that
+/// any of them can run together in one VM.
+#[test]
+fn catalog_scenarios_are_valid_and_uniquely_named() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let mut dirs = vec![root];
+    let mut names: Vec<(String, String)> = Vec::new();
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "toml") {
+                let s = load(&path, &VM).unwrap_or_else(|e| panic!("{e}"));
+                let file = path.display().to_string();
+                if let Some((_, other)) = names.iter().find(|(n, _)| *n == s.name) {
+                    panic!("{file} and {other} are both named {:?}", s.name);
+                }
+                names.push((s.name, file));
+            }
+        }
+    }
+    assert!(names.len() > 30, "catalog not found: {names:?}");
+}
