@@ -303,9 +303,17 @@ fn weight<'a>(
     at_most(value, limit, d)
 }
 
+/// What a `quota`/`period` (µs) lets a cgroup use in a window of `elapsed_ns`, in ns.
+/// The window need not start on a period boundary, and the kernel hands out a whole
+/// quota for the period in progress, so the window counts one period more.
+pub fn allowed_ns(elapsed_ns: u64, quota: u64, period: u64) -> u128 {
+    let window_ns = u128::from(elapsed_ns) + u128::from(period) * u128::from(NS_PER_US);
+    u128::from(quota) * window_ns / u128::from(period.max(1))
+}
+
 /// CPU time used over what a `quota`/`period` allows in `elapsed_ns`, per mille.
 pub fn bandwidth_permille(used_us: u64, elapsed_ns: u64, quota: u64, period: u64) -> u64 {
-    let allowed_ns = u128::from(quota) * u128::from(elapsed_ns) / u128::from(period.max(1));
+    let allowed_ns = allowed_ns(elapsed_ns, quota, period);
     let used_ns = u128::from(used_us) * 1000;
     if allowed_ns == 0 {
         return u64::MAX;
@@ -339,9 +347,7 @@ fn bandwidth(spec: &CheckSpec, scene: &Scene<'_>) -> Verdict {
         "{cg} used {} ms of CPU in {} ms, cpu.max {quota} {period} allows {} ms",
         used_us / 1000,
         elapsed_ns / NS_PER_MS,
-        u128::from(quota) * u128::from(elapsed_ns)
-            / u128::from(period.max(1))
-            / u128::from(NS_PER_MS)
+        allowed_ns(elapsed_ns, quota, period) / u128::from(NS_PER_MS)
     ));
     at_most(value, spec.limit, d)
 }
@@ -635,12 +641,13 @@ mod tests {
 
     #[test]
     fn bandwidth_is_use_over_quota() {
+        // One second and the period in progress: 11 periods of 20 ms.
         assert_eq!(
-            bandwidth_permille(200_000, 1_000_000_000, 20_000, 100_000),
+            bandwidth_permille(220_000, 1_000_000_000, 20_000, 100_000),
             1000
         );
         assert_eq!(
-            bandwidth_permille(100_000, 1_000_000_000, 20_000, 100_000),
+            bandwidth_permille(110_000, 1_000_000_000, 20_000, 100_000),
             500
         );
         let t = Tree::new(
@@ -654,7 +661,7 @@ mod tests {
             cgroup: RelPath::from_bytes(b"cap"),
             start_us: 1000,
             start_ns: 0,
-            end_us: 1000 + 300_000,
+            end_us: 1000 + 320_000,
             end_ns: 1_500_000_000,
         }];
         let sc = Scene {
@@ -668,7 +675,7 @@ mod tests {
         assert!(v.pass && v.value == 1000, "{}", v.value);
         assert_eq!(
             says(&v),
-            "cap used 300 ms of CPU in 1500 ms, cpu.max 20000 100000 allows 300 ms"
+            "cap used 320 ms of CPU in 1500 ms, cpu.max 20000 100000 allows 320 ms"
         );
         s.limit = 900;
         assert!(!evaluate(&s, &sc).pass);
