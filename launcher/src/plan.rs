@@ -194,6 +194,7 @@ op write path=/proc/sys/kernel/sched_rt_runtime_us value=-1
 op cgroup-set path=a/b file=cgroup.freeze value=1
 check name=progress limit=1
 check name=stall limit=1000
+check name=kernel-log limit=0
 check name=bandwidth limit=1200 cgroup=a/b
 end
 ";

@@ -296,7 +296,7 @@ mod tests {
     #[test]
     fn spin_example_parses() {
         let records = records(example("spin.records"));
-        assert_eq!(records.len(), 11);
+        assert_eq!(records.len(), 12);
         assert_eq!(
             records[0],
             Record::Boot {
@@ -323,7 +323,7 @@ mod tests {
             ("progress", 1234001, 1)
         );
         assert_eq!(
-            records[10],
+            records[11],
             Record::Done {
                 ok: true,
                 t_ms: 2775
