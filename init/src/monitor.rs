@@ -235,6 +235,8 @@ impl Monitor {
                 cpu: stat.cpu,
                 state: stat.state,
                 gap_ns: 0,
+                since_ns: since,
+                detected_ns: now,
             });
             s.gap_ns = gap;
         }
@@ -301,6 +303,10 @@ pub fn proc_stat(pid: i32) -> ProcStat {
 }
 
 fn report_stall(scenario: &[u8], w: &Worker, s: &Stall) {
+    stall_record(scenario, w, s).send();
+}
+
+fn stall_record(scenario: &[u8], w: &Worker, s: &Stall) -> Record {
     Record::new("stall")
         .str("scenario", scenario)
         .str("group", w.group.as_bytes())
@@ -310,12 +316,38 @@ fn report_stall(scenario: &[u8], w: &Worker, s: &Stall) {
         .num("cpu", s.cpu)
         .str("state", &[s.state])
         .num("gap_ms", s.gap_ns / NS_PER_MS)
-        .send();
+        .num("last_progress_ms", s.since_ns / NS_PER_MS)
+        .num("detected_ms", s.detected_ns / NS_PER_MS)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::worker::Name;
+
+    #[test]
+    fn stall_record_matches_the_protocol_example() {
+        let example = include_str!("../../docs/examples/stall.records");
+        let want = example
+            .lines()
+            .find(|l| l.starts_with("SBX1 stall "))
+            .unwrap();
+        let w = Worker {
+            pid: 35,
+            group: Name::from_bytes(b"victim"),
+            cgroup: RelPath::from_bytes(b"c"),
+            ..Worker::default()
+        };
+        let s = Stall {
+            cpu: 0,
+            state: b'R',
+            gap_ns: 1003 * NS_PER_MS,
+            since_ns: 1081 * NS_PER_MS + 400_000,
+            detected_ns: 1584 * NS_PER_MS + 900_000,
+        };
+        let mut r = stall_record(b"starve", &w, &s);
+        assert_eq!(r.line(), format!("{want}\n").as_bytes());
+    }
 
     #[test]
     fn isolation_counts_samples_outside_the_cpuset() {

@@ -188,6 +188,20 @@ mod tests {
     }
 
     #[test]
+    fn reproduces_the_scenario_end_of_the_spin_example() {
+        let example = include_str!("../../docs/examples/spin.records");
+        let want = example
+            .lines()
+            .find(|l| l.starts_with("SBX1 scenario-end "))
+            .unwrap();
+        let r = Record::new("scenario-end")
+            .str("name", b"spin-basic")
+            .num("t_ms", 2770)
+            .num("init_cpu_ns", 31_000_000);
+        assert_eq!(text(r), format!("{want}\n"));
+    }
+
+    #[test]
     fn long_values_are_cut_to_one_line() {
         let big = vec![b' '; 10_000];
         let mut r = Record::new("error").str("msg", &big);

@@ -27,6 +27,8 @@ struct Scenario {
     checks: Table<CheckSpec, MAX_CHECKS>,
     /// Cgroups made by `cgroup-add`, relative to the root, in creation order.
     created: Table<Path, MAX_CGROUPS>,
+    /// PID 1's own CPU time when the scenario began: its cost is reported at the end.
+    init_cpu_start_ns: u64,
 }
 
 pub struct Runner<'p> {
@@ -120,6 +122,7 @@ impl<'p> Runner<'p> {
         let name = line.get("name").unwrap_or_default();
         self.scen = Scenario {
             name: Name::from_bytes(name),
+            init_cpu_start_ns: sys::own_cpu_ns(),
             ..Scenario::default()
         };
         self.mon.stall_limit_ms = stall_limit(self.plan, no);
@@ -172,6 +175,10 @@ impl<'p> Runner<'p> {
         Record::new("scenario-end")
             .str("name", name.as_bytes())
             .num("t_ms", sys::now_ms())
+            .num(
+                "init_cpu_ns",
+                sys::own_cpu_ns().saturating_sub(self.scen.init_cpu_start_ns),
+            )
             .send();
         self.scen = Scenario::default();
         self.mon.stall_limit_ms = None;

@@ -21,6 +21,12 @@ pub fn now_ms() -> u64 {
     now_ns() / NS_PER_MS
 }
 
+/// CPU time this process (PID 1: the monitor, never its workers) has used, user and system.
+pub fn own_cpu_ns() -> u64 {
+    let t = rustix::time::clock_gettime(ClockId::ProcessCPUTime);
+    t.tv_sec as u64 * NS_PER_S + t.tv_nsec as u64
+}
+
 fn timespec(ns: u64) -> Timespec {
     Timespec {
         tv_sec: (ns / NS_PER_S) as i64,

@@ -71,12 +71,15 @@ pub struct Worker {
     pub iso: Isolation,
 }
 
-/// A gap over the stall limit still going on: where the worker was and how long.
+/// A gap over the stall limit still going on: where the worker was, how long, when it
+/// last made progress and when the monitor first saw the gap over the limit.
 #[derive(Clone, Copy, Default)]
 pub struct Stall {
     pub cpu: u64,
     pub state: u8,
     pub gap_ns: u64,
+    pub since_ns: u64,
+    pub detected_ns: u64,
 }
 
 /// What a stopped worker did; kept until the scenario's checks are evaluated.

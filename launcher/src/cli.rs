@@ -15,6 +15,12 @@ pub const MIN_MEMORY_MIB: u32 = 64;
 pub const MAX_TIMEOUT_S: u64 = 24 * 3600;
 pub const DEFAULT_BENCH_RUNS: u32 = 5;
 const MAX_BENCH_RUNS: u64 = 1000;
+/// Longest `--attach-timeout`, in seconds.
+const MAX_ATTACH_S: f64 = 3600.0;
+/// sched_ext ops names are at most this long (SCX_OPS_NAME_LEN less its NUL).
+const MAX_OPS_NAME: usize = 127;
+/// Ends the options; what follows is `--payload`'s arguments.
+const END_OF_OPTIONS: &str = "--";
 
 pub const USAGE: &str = "\
 schedbox: boots a kernel with a scheduler test plan and judges the result
@@ -26,7 +32,8 @@ usage:
   schedbox initramfs --output FILE [--cpus N] [--memory MiB] [SCENARIO.toml ...]
                                                write the initramfs (init + plan) to FILE
   schedbox bench [--runs N] [run OPTIONS] [SCENARIO.toml ...]
-                                               run N times (default 5), print timings
+                                               boot, monitor and stall costs per backend,
+                                               medians of N runs (default 5)
   schedbox kernel fetch                        cache Debian's cloud kernel (needs apt)
   schedbox kernel fetch-source [--dest DIR]    get linux-source-6.12 into the cache
   schedbox kernel build [--source DIR] [--force] [--jobs N] [--verbose]
@@ -47,6 +54,14 @@ run options:
   --json FILE          also write the full JSON report to FILE
   --out DIR            run directory (default ./schedbox-runs/<time>-<pid>)
   -v, --verbose        echo the guest console to stderr
+  --scheduler PATH     sched_ext scheduler to test (packed with its libraries), started
+                       before the scenarios; each scenario gets the `scheduler` check
+  --scheduler-arg A    one argument for it (repeatable, in order)
+  --scheduler-name N   the ops name it must attach as (default: any)
+  --attach-timeout S   seconds it may take to attach (default 20)
+  --payload PATH [-- ARGS]
+                       a program run in every scenario beside the workers, with ARGS
+                       (everything after `--`); it must exit 0 before the scenario ends
 
 exit status: 0 pass, 1 a check failed, 2 usage or scenario error, 125 untestable
 ";
@@ -61,6 +76,8 @@ pub struct VmOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunOptions {
     pub vm: VmOptions,
+    pub scheduler: Option<SchedulerOptions>,
+    pub payload: Option<PayloadOptions>,
     pub kernel: Option<PathBuf>,
     pub timeout_s: Option<u64>,
     pub accel: AccelChoice,
@@ -69,6 +86,22 @@ pub struct RunOptions {
     pub json: Option<PathBuf>,
     pub out: Option<PathBuf>,
     pub verbose: bool,
+}
+
+/// `--scheduler` and its companions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchedulerOptions {
+    pub path: PathBuf,
+    pub args: Vec<String>,
+    pub name: Option<String>,
+    pub attach_ms: Option<u64>,
+}
+
+/// `--payload PATH [-- ARGS]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayloadOptions {
+    pub path: PathBuf,
+    pub args: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,7 +152,11 @@ impl From<lexopt::Error> for UsageError {
     }
 }
 
-pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
+pub fn parse(mut args: Vec<OsString>) -> Result<Command, UsageError> {
+    let trailing = args
+        .iter()
+        .position(|a| a == END_OF_OPTIONS)
+        .map(|at| args.split_off(at).split_off(1));
     let mut parser = lexopt::Parser::from_args(args);
     let command = match parser.next()? {
         None => return Ok(Command::Help),
@@ -128,12 +165,24 @@ pub fn parse(args: Vec<OsString>) -> Result<Command, UsageError> {
         Some(Long("version")) => return Ok(Command::Version),
         Some(other) => return Err(other.unexpected().into()),
     };
+    let bench = command == "bench";
+    if trailing.is_some() && command != "run" {
+        return Err(UsageError(format!(
+            "`--` passes arguments to --payload's program, which only run takes, not {command}"
+        )));
+    }
     match command.as_str() {
-        "run" => parse_run(&mut parser, false).map(|(options, _)| Command::Run(options)),
-        "bench" => parse_run(&mut parser, true).map(|(options, runs)| Command::Bench {
-            options,
-            runs: runs.unwrap_or(DEFAULT_BENCH_RUNS),
-        }),
+        "run" | "bench" => {
+            let (options, runs) = parse_run(&mut parser, bench, trailing)?;
+            Ok(if bench {
+                Command::Bench {
+                    options,
+                    runs: runs.unwrap_or(DEFAULT_BENCH_RUNS),
+                }
+            } else {
+                Command::Run(options)
+            })
+        }
         "plan" => parse_vm_only(&mut parser, false).map(|(vm, _)| Command::Plan(vm)),
         "initramfs" => match parse_vm_only(&mut parser, true)? {
             (vm, Some(output)) => Ok(Command::Initramfs { vm, output }),
@@ -244,13 +293,76 @@ fn parse_vm_only(
     Ok((vm, output))
 }
 
+/// `--scheduler*` and `--payload` values as they come, checked together at the end.
+#[derive(Default)]
+struct Programs {
+    scheduler: Option<PathBuf>,
+    scheduler_args: Vec<String>,
+    scheduler_name: Option<String>,
+    attach_ms: Option<u64>,
+    payload: Option<PathBuf>,
+}
+
+impl Programs {
+    /// Takes the option if it is one of these; false if not.
+    fn take(&mut self, name: &str, parser: &mut lexopt::Parser) -> Result<bool, UsageError> {
+        match name {
+            "scheduler" => self.scheduler = Some(parser.value()?.into()),
+            "scheduler-arg" => self.scheduler_args.push(argument(parser.value()?)?),
+            "scheduler-name" => self.scheduler_name = Some(ops_name(parser.value()?.string()?)?),
+            "attach-timeout" => self.attach_ms = Some(attach_ms(&parser.value()?.string()?)?),
+            "payload" => self.payload = Some(parser.value()?.into()),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    fn finish(
+        self,
+        trailing: Option<Vec<OsString>>,
+    ) -> Result<(Option<SchedulerOptions>, Option<PayloadOptions>), UsageError> {
+        let companions = !self.scheduler_args.is_empty()
+            || self.scheduler_name.is_some()
+            || self.attach_ms.is_some();
+        if self.scheduler.is_none() && companions {
+            return Err(UsageError(
+                "--scheduler-arg, --scheduler-name and --attach-timeout need --scheduler PATH"
+                    .into(),
+            ));
+        }
+        if self.payload.is_none() && trailing.is_some() {
+            return Err(UsageError(
+                "`-- ARGS` passes arguments to --payload's program: give --payload PATH first"
+                    .into(),
+            ));
+        }
+        let scheduler = self.scheduler.map(|path| SchedulerOptions {
+            path,
+            args: self.scheduler_args,
+            name: self.scheduler_name,
+            attach_ms: self.attach_ms,
+        });
+        let args = trailing
+            .unwrap_or_default()
+            .into_iter()
+            .map(argument)
+            .collect::<Result<Vec<_>, _>>()?;
+        let payload = self.payload.map(|path| PayloadOptions { path, args });
+        Ok((scheduler, payload))
+    }
+}
+
 fn parse_run(
     parser: &mut lexopt::Parser,
     bench: bool,
+    trailing: Option<Vec<OsString>>,
 ) -> Result<(RunOptions, Option<u32>), UsageError> {
     let mut runs = None;
+    let mut programs = Programs::default();
     let mut run = RunOptions {
         vm: default_vm(),
+        scheduler: None,
+        payload: None,
         kernel: None,
         timeout_s: None,
         accel: AccelChoice::Auto,
@@ -276,10 +388,52 @@ fn parse_run(
             Long("out") => run.out = Some(parser.value()?.into()),
             Short('v') | Long("verbose") => run.verbose = true,
             Long("runs") if bench => runs = Some(bench_runs(&parser.value()?.string()?)?),
+            Long(name) => {
+                let name = name.to_string();
+                if !programs.take(&name, parser)? {
+                    return Err(Long(&name).unexpected().into());
+                }
+            }
             other => return Err(other.unexpected().into()),
         }
     }
+    (run.scheduler, run.payload) = programs.finish(trailing)?;
+    if bench && (run.scheduler.is_some() || run.payload.is_some()) {
+        return Err(UsageError(
+            "bench times the harness: --scheduler and --payload are options of run".into(),
+        ));
+    }
     Ok((run, runs))
+}
+
+/// One argument for a program in the guest: plan values are text without NUL bytes.
+fn argument(value: OsString) -> Result<String, UsageError> {
+    value
+        .into_string()
+        .map_err(|v| UsageError(format!("argument {v:?} is not valid UTF-8")))
+}
+
+fn ops_name(name: String) -> Result<String, UsageError> {
+    let ok = !name.is_empty()
+        && name.len() <= MAX_OPS_NAME
+        && name.bytes().all(|b| b.is_ascii_graphic());
+    if ok {
+        Ok(name)
+    } else {
+        Err(UsageError(format!(
+            "--scheduler-name {name:?}: give the scheduler's ops name as /sys/kernel/sched_ext/root/ops shows it (e.g. simple)"
+        )))
+    }
+}
+
+/// `--attach-timeout` in seconds (decimals allowed) → milliseconds, at least 1.
+fn attach_ms(text: &str) -> Result<u64, UsageError> {
+    match text.parse::<f64>() {
+        Ok(s) if s > 0.0 && s <= MAX_ATTACH_S => Ok(((s * 1000.0).ceil() as u64).max(1)),
+        _ => Err(UsageError(format!(
+            "--attach-timeout {text:?}: give seconds, more than 0 and at most {MAX_ATTACH_S}, e.g. 20 or 0.5"
+        ))),
+    }
 }
 
 fn bench_runs(text: &str) -> Result<u32, UsageError> {
@@ -435,6 +589,84 @@ mod tests {
             (&["kernel", "bake"], "kernel fetch"),
             (&["kernel", "check"], "IMAGE"),
             (&["kernel", "build", "--jobs", "0"], "at least 1"),
+        ] {
+            let err = parse_args(args).unwrap_err().to_string();
+            assert!(err.contains(hint), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn scheduler_and_payload_options_parse() {
+        let cmd = parse_args(&[
+            "run",
+            "--scheduler",
+            "scx_qmap",
+            "--scheduler-arg",
+            "-t",
+            "--scheduler-arg=10",
+            "--scheduler-name",
+            "qmap",
+            "--attach-timeout",
+            "0.5",
+            "a.toml",
+            "--payload",
+            "/bin/ls",
+            "--",
+            "-l",
+            "a.toml",
+        ])
+        .unwrap();
+        let Command::Run(run) = cmd else {
+            panic!("{cmd:?}")
+        };
+        assert_eq!(
+            run.scheduler,
+            Some(SchedulerOptions {
+                path: "scx_qmap".into(),
+                args: vec!["-t".into(), "10".into()],
+                name: Some("qmap".into()),
+                attach_ms: Some(500),
+            })
+        );
+        assert_eq!(
+            run.payload,
+            Some(PayloadOptions {
+                path: "/bin/ls".into(),
+                args: vec!["-l".into(), "a.toml".into()],
+            })
+        );
+        assert_eq!(run.vm.scenarios, [PathBuf::from("a.toml")]);
+        let Command::Run(plain) = parse_args(&["run", "--payload", "/bin/true", "--"]).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(plain.payload.unwrap().args, Vec::<String>::new());
+    }
+
+    #[test]
+    fn scheduler_and_payload_mistakes_are_usage_errors() {
+        for (args, hint) in [
+            (
+                &["run", "--scheduler-arg", "-t"][..],
+                "need --scheduler PATH",
+            ),
+            (&["run", "--attach-timeout", "5"], "need --scheduler PATH"),
+            (
+                &["run", "--scheduler", "s", "--attach-timeout", "0"],
+                "more than 0",
+            ),
+            (
+                &["run", "--scheduler", "s", "--attach-timeout", "soon"],
+                "give seconds",
+            ),
+            (
+                &["run", "--scheduler", "s", "--scheduler-name", "a b"],
+                "ops name",
+            ),
+            (&["run", "--", "-l"], "give --payload PATH first"),
+            (&["plan", "--", "-l"], "only run takes"),
+            (&["bench", "--scheduler", "s"], "options of run"),
+            (&["run", "--payload"], "payload"),
         ] {
             let err = parse_args(args).unwrap_err().to_string();
             assert!(err.contains(hint), "{args:?}: {err}");

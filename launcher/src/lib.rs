@@ -1,6 +1,7 @@
 //! schedbox: boots a kernel with a test plan and judges how its scheduler behaved.
 
 pub mod backend;
+pub mod bench;
 pub mod cli;
 pub mod console;
 pub mod cpulist;
@@ -15,12 +16,14 @@ pub mod kimage;
 pub mod ldcache;
 pub mod pack;
 pub mod plan;
+pub mod programs;
 pub mod qemu;
 pub mod record;
 pub mod report;
 pub mod run;
 pub mod rundir;
 pub mod scenario;
+pub mod scheduler;
 pub mod select;
 pub mod session;
 pub mod tempdir;

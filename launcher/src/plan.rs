@@ -1,6 +1,6 @@
 //! Compiles validated scenarios into plan text (docs/protocol.md, "Plan").
 
-use crate::scenario::{Op, Scenario, Spawn};
+use crate::scenario::{Op, Payload, Scenario, Spawn};
 use crate::wire::LineBuilder;
 
 pub const PLAN_VERSION: u32 = 1;
@@ -21,8 +21,28 @@ pub const DEFAULT_CONFIG: PlanConfig = PlanConfig {
     kmsg: true,
 };
 
+/// The sched_ext scheduler the guest starts before the scenarios (the `scheduler` line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanScheduler {
+    /// Absolute path in the initramfs.
+    pub path: String,
+    /// The ops name the kernel must report; `None` accepts any.
+    pub name: Option<String>,
+    pub attach_ms: u64,
+    pub args: Vec<String>,
+}
+
 /// The whole plan for scenarios run in order.
 pub fn compile(scenarios: &[Scenario], config: &PlanConfig) -> String {
+    compile_with_scheduler(scenarios, config, None)
+}
+
+/// The whole plan, with the scheduler under test when there is one.
+pub fn compile_with_scheduler(
+    scenarios: &[Scenario],
+    config: &PlanConfig,
+    scheduler: Option<&PlanScheduler>,
+) -> String {
     let mut lines = vec![
         format!("schedbox-plan {PLAN_VERSION}"),
         LineBuilder::new("config")
@@ -31,6 +51,16 @@ pub fn compile(scenarios: &[Scenario], config: &PlanConfig) -> String {
             .key("kmsg", u8::from(config.kmsg))
             .build(),
     ];
+    if let Some(scheduler) = scheduler {
+        let mut line = LineBuilder::new("scheduler")
+            .key("path", &scheduler.path)
+            .key_opt("name", scheduler.name.as_ref())
+            .key("attach_ms", scheduler.attach_ms);
+        for arg in &scheduler.args {
+            line = line.key("arg", arg);
+        }
+        lines.push(line.build());
+    }
     for scenario in scenarios {
         compile_scenario(scenario, &mut lines);
     }
@@ -85,7 +115,21 @@ fn op_line(op: &Op) -> String {
             .key("path", path)
             .key("value", value)
             .build(),
+        Op::Payload(payload) => payload_line(payload),
     }
+}
+
+fn payload_line(payload: &Payload) -> String {
+    let mut line = LineBuilder::new("op")
+        .bare("payload")
+        .key("name", &payload.name)
+        .key("path", &payload.guest_path)
+        .key_opt("cgroup", payload.cgroup.as_ref())
+        .key_opt("timeout_ms", payload.timeout_ms);
+    for arg in &payload.args {
+        line = line.key("arg", arg);
+    }
+    line.build()
 }
 
 fn spawn_line(spawn: &Spawn) -> String {
@@ -199,6 +243,60 @@ check name=bandwidth limit=1200 cgroup=a/b
 end
 ";
         assert_eq!(plan, expected);
+    }
+
+    #[test]
+    fn scheduler_and_payloads_compile_like_the_example() {
+        let toml = r#"
+            name = "spin-simple"
+            duration_ms = 3000
+            [[workers]]
+            group = "spin"
+            cgroup = "work"
+            work = "spin"
+            count = 2
+            [[payload]]
+            name = "help"
+            path = "/bin/sh"
+            args = ["-h"]
+            cgroup = "work"
+            [[check]]
+            name = "scheduler"
+        "#;
+        let mut scenario = parse(toml, "test.toml", &VM).unwrap();
+        // The example's payload is the scheduler binary itself, packed at its path.
+        for op in scenario.steps.iter_mut().flat_map(|s| &mut s.ops) {
+            if let Op::Payload(p) = op {
+                p.guest_path = "/payload/scx_simple".into();
+            }
+        }
+        let scheduler = PlanScheduler {
+            path: "/payload/scx_simple".into(),
+            name: Some("simple".into()),
+            attach_ms: 20000,
+            args: Vec::new(),
+        };
+        let plan = compile_with_scheduler(&[scenario], &DEFAULT_CONFIG, Some(&scheduler));
+        let example = example("scheduler.plan");
+        for line in [
+            "scheduler path=/payload/scx_simple name=simple attach_ms=20000",
+            "op payload name=help path=/payload/scx_simple cgroup=work arg=-h",
+            "check name=scheduler limit=0",
+        ] {
+            assert!(example.lines().any(|l| l == line), "example lacks {line}");
+            assert!(plan.lines().any(|l| l == line), "{line} not in\n{plan}");
+        }
+        assert!(plan.find("scheduler path=").unwrap() < plan.find("scenario name=").unwrap());
+        let qmap = PlanScheduler {
+            path: "/payload/scheduler/scx_qmap".into(),
+            name: None,
+            attach_ms: 5,
+            args: vec!["-t".into(), "10 x".into()],
+        };
+        let plan = compile_with_scheduler(&[], &DEFAULT_CONFIG, Some(&qmap));
+        assert!(plan.contains(
+            "\nscheduler path=/payload/scheduler/scx_qmap attach_ms=5 arg=-t arg=10%20x\n"
+        ));
     }
 
     #[test]

@@ -37,6 +37,12 @@ pub struct StallRecord {
     pub cpu: String,
     pub state: String,
     pub gap_ms: u64,
+    /// Guest time (ms) of the worker's last progress before the gap.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_progress_ms: Option<u64>,
+    /// Guest time (ms) the monitor first saw the gap over the stall limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detected_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -55,8 +61,59 @@ pub struct PayloadRecord {
     pub scenario: String,
     pub name: String,
     pub pid: u64,
+    /// Exit code, `signal:N`, or `killed` when PID 1 killed it.
     pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub t_ms: Option<u64>,
+    /// Its last output bytes.
     pub output: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<u64>,
+}
+
+/// An event in the life of the sched_ext scheduler under test.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SchedulerRecord {
+    /// `attached`, `attach-failed`, `ejected`, `exited` or `stopped`.
+    pub event: String,
+    pub name: String,
+    /// `/sys/kernel/sched_ext/state` when the record was sent.
+    pub state: String,
+    pub ops: String,
+    pub pid: u64,
+    pub t_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub msg: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kmsg_t_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<u64>,
+}
+
+impl SchedulerRecord {
+    /// The scheduler under test did not hold: it never attached, the kernel ejected it,
+    /// or its process ended while the scenarios ran.
+    pub fn is_failure(&self) -> bool {
+        matches!(self.event.as_str(), "attach-failed" | "ejected" | "exited")
+    }
+}
+
+/// One line of a scheduler's or payload's stdout/stderr.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutputRecord {
+    /// `scheduler` or `payload`.
+    pub source: String,
+    pub name: String,
+    /// The scenario a payload ran in; `None` for the scheduler.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<String>,
+    pub text: String,
 }
 
 /// One record from the guest.
@@ -71,11 +128,8 @@ pub enum Record {
     Heartbeat {
         t_ms: u64,
     },
-    Scheduler {
-        name: String,
-        state: String,
-        t_ms: u64,
-    },
+    Scheduler(Box<SchedulerRecord>),
+    Output(OutputRecord),
     Scenario {
         name: String,
         t_ms: u64,
@@ -96,6 +150,8 @@ pub enum Record {
     ScenarioEnd {
         name: String,
         t_ms: u64,
+        /// CPU time PID 1 itself used during the scenario (the monitor's cost).
+        init_cpu_ns: Option<u64>,
     },
     Error {
         place: String,
@@ -156,6 +212,10 @@ impl Get<'_> {
     fn opt_num(&self, key: &str) -> Result<Option<u64>, String> {
         self.0.get(key).map(|_| self.num(key)).transpose()
     }
+
+    fn opt_text(&self, key: &str) -> Option<String> {
+        self.0.get(key).map(str::to_string)
+    }
 }
 
 fn typed(fields: &Fields) -> Result<Record, String> {
@@ -170,11 +230,13 @@ fn typed(fields: &Fields) -> Result<Record, String> {
         "heartbeat" => Record::Heartbeat {
             t_ms: g.num("t_ms")?,
         },
-        "scheduler" => Record::Scheduler {
+        "scheduler" => Record::Scheduler(Box::new(scheduler(&g)?)),
+        "output" => Record::Output(OutputRecord {
+            source: g.text("source")?,
             name: g.text("name")?,
-            state: g.text("state")?,
-            t_ms: g.num("t_ms")?,
-        },
+            scenario: g.opt_text("scenario"),
+            text: g.text("text")?,
+        }),
         "scenario" => Record::Scenario {
             name: g.text("name")?,
             t_ms: g.num("t_ms")?,
@@ -195,12 +257,15 @@ fn typed(fields: &Fields) -> Result<Record, String> {
             name: g.text("name")?,
             pid: g.num("pid")?,
             status: g.text("status")?,
+            t_ms: g.opt_num("t_ms")?,
             output: g.text("output")?,
+            dropped: g.opt_num("dropped")?,
         }),
         "check" => Record::Check(check(&g)?),
         "scenario-end" => Record::ScenarioEnd {
             name: g.text("name")?,
             t_ms: g.num("t_ms")?,
+            init_cpu_ns: g.opt_num("init_cpu_ns")?,
         },
         "error" => Record::Error {
             place: g.text("where")?,
@@ -243,6 +308,23 @@ fn worker(g: &Get) -> Result<WorkerRecord, String> {
     })
 }
 
+fn scheduler(g: &Get) -> Result<SchedulerRecord, String> {
+    Ok(SchedulerRecord {
+        event: g.text("event")?,
+        name: g.text("name")?,
+        state: g.text("state")?,
+        ops: g.text("ops")?,
+        pid: g.num("pid")?,
+        t_ms: g.num("t_ms")?,
+        reason: g.opt_text("reason"),
+        msg: g.opt_text("msg"),
+        kmsg_t_ms: g.opt_num("kmsg_t_ms")?,
+        status: g.opt_text("status"),
+        output: g.opt_text("output"),
+        dropped: g.opt_num("dropped")?,
+    })
+}
+
 fn stall(g: &Get) -> Result<StallRecord, String> {
     Ok(StallRecord {
         scenario: g.text("scenario")?,
@@ -253,6 +335,8 @@ fn stall(g: &Get) -> Result<StallRecord, String> {
         cpu: g.text("cpu")?,
         state: g.text("state")?,
         gap_ms: g.num("gap_ms")?,
+        last_progress_ms: g.opt_num("last_progress_ms")?,
+        detected_ms: g.opt_num("detected_ms")?,
     })
 }
 
@@ -323,11 +407,60 @@ mod tests {
             ("progress", 1234001, 1)
         );
         assert_eq!(
+            records[10],
+            Record::ScenarioEnd {
+                name: "spin-basic".into(),
+                t_ms: 2770,
+                init_cpu_ns: Some(31_000_000)
+            }
+        );
+        assert_eq!(
             records[11],
             Record::Done {
                 ok: true,
                 t_ms: 2775
             }
+        );
+    }
+
+    #[test]
+    fn stall_example_says_when_the_gap_began_and_was_seen() {
+        let records = records(example("stall.records"));
+        let Record::Stall(stall) = &records[3] else {
+            panic!("{:?}", records[3])
+        };
+        assert_eq!(
+            (stall.gap_ms, stall.last_progress_ms, stall.detected_ms),
+            (1003, Some(1081), Some(1584))
+        );
+        assert!(matches!(
+            records[8],
+            Record::ScenarioEnd {
+                init_cpu_ns: Some(89_114_073),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn optional_keys_may_be_absent() {
+        let Line::Record(Record::ScenarioEnd { init_cpu_ns, .. }) =
+            parse_line("SBX1 scenario-end name=s t_ms=5")
+        else {
+            panic!("not a scenario-end")
+        };
+        assert_eq!(init_cpu_ns, None);
+        let records = records(example("scheduler-ejected.records"));
+        let stall = records
+            .iter()
+            .find_map(|r| match r {
+                Record::Stall(s) => Some(s),
+                _ => None,
+            })
+            .expect("no stall record");
+        assert_eq!(
+            (stall.gap_ms, stall.last_progress_ms, stall.detected_ms),
+            (6120, None, None)
         );
     }
 
@@ -348,6 +481,58 @@ mod tests {
                 t_ms: 12
             }
         );
+    }
+
+    #[test]
+    fn scheduler_examples_parse() {
+        let simple = records(example("scheduler.records"));
+        let Record::Scheduler(attached) = &simple[3] else {
+            panic!("{:?}", simple[3])
+        };
+        assert_eq!(
+            (
+                attached.event.as_str(),
+                attached.ops.as_str(),
+                attached.t_ms
+            ),
+            ("attached", "simple", 1824)
+        );
+        assert!(!attached.is_failure());
+        let payload = simple
+            .iter()
+            .find_map(|r| match r {
+                Record::Payload(p) => Some(p),
+                _ => None,
+            })
+            .expect("no payload record");
+        assert_eq!(
+            (payload.name.as_str(), payload.status.as_str()),
+            ("help", "0")
+        );
+        assert!(payload
+            .output
+            .starts_with("A simple sched_ext scheduler.\n"));
+        let outputs = simple
+            .iter()
+            .filter(|r| matches!(r, Record::Output(o) if o.source == "scheduler"))
+            .count();
+        assert_eq!(outputs, 4);
+
+        let qmap = records(example("scheduler-ejected.records"));
+        let ejected = qmap
+            .iter()
+            .find_map(|r| match r {
+                Record::Scheduler(s) if s.event == "ejected" => Some(s),
+                _ => None,
+            })
+            .expect("no ejected record");
+        assert!(ejected.is_failure());
+        assert_eq!(ejected.reason.as_deref(), Some("runnable task stall"));
+        assert_eq!(
+            ejected.msg.as_deref(),
+            Some("init[41] failed to run for 7.532s")
+        );
+        assert_eq!(ejected.kmsg_t_ms, Some(11149));
     }
 
     #[test]

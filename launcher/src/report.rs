@@ -1,21 +1,32 @@
 //! The run's report: a human summary for stdout and the full JSON document.
 
+use std::path::Path;
+
 use serde::Serialize;
 
 use crate::record::{CheckRecord, PayloadRecord, Record, StallRecord, WorkerRecord};
+use crate::rundir;
 use crate::scenario::Scenario;
+use crate::scheduler::{self, SchedulerInfo, SchedulerReport};
 use crate::session::{Observed, Timings};
-use crate::verdict::{Outcome, Verdict};
+use crate::verdict::{ends_as_expected, Outcome, Verdict};
 
 /// Console lines shown on stdout for an untestable run (the JSON keeps the whole tail).
 const HUMAN_CONSOLE_LINES: usize = 15;
+/// Output lines of each payload shown on stdout (its log has them all).
+const HUMAN_PAYLOAD_LINES: usize = 5;
 const NS_PER_S: f64 = 1e9;
 const NS_PER_MS: f64 = 1e6;
+/// `RunInfo::backend` of a run for which no backend could be chosen.
+pub const NO_BACKEND: &str = "none";
 
 /// What the run was, independent of how it went.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunInfo {
     pub backend: String,
+    /// Why this backend ran (what `--backend`/`--accel` asked, what the KVM probe said),
+    /// or why none could.
+    pub backend_reason: String,
     pub kernel: String,
     /// The release the kernel image says it is.
     pub kernel_release: Option<String>,
@@ -23,6 +34,9 @@ pub struct RunInfo {
     pub memory_mib: u32,
     pub cmdline: String,
     pub run_dir: String,
+    /// The sched_ext scheduler under test (the report's `scheduler` says how it went).
+    #[serde(skip)]
+    pub scheduler: Option<SchedulerInfo>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -33,7 +47,18 @@ pub struct ScenarioReport {
     pub workers: Vec<WorkerRecord>,
     pub checks: Vec<CheckRecord>,
     pub stalls: Vec<StallRecord>,
-    pub payloads: Vec<PayloadRecord>,
+    pub payloads: Vec<PayloadReport>,
+}
+
+/// How a payload ended, against what its scenario expected.
+#[derive(Debug, Clone, Serialize)]
+pub struct PayloadReport {
+    #[serde(flatten)]
+    pub record: PayloadRecord,
+    pub expect_status: String,
+    pub passed: bool,
+    /// Its whole output, in the run directory.
+    pub log: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -53,6 +78,8 @@ pub struct Report {
     /// The release the guest reported in its boot record.
     pub release: Option<String>,
     pub sched_ext: Option<String>,
+    /// Which scheduler ran: EEVDF, or the sched_ext scheduler under test and its fate.
+    pub scheduler: SchedulerReport,
     pub scenarios: Vec<ScenarioReport>,
     pub errors: Vec<GuestError>,
     pub timings: Timings,
@@ -92,6 +119,16 @@ pub fn build(
     let console_tail = observed
         .filter(|_| verdict.outcome == Outcome::Untestable)
         .map(|o| o.console_tail.clone());
+    let run_dir = Path::new(&info.run_dir);
+    let scheduler = scheduler::report(
+        info.scheduler.as_ref(),
+        records,
+        &run_dir.join(rundir::SCHEDULER_LOG),
+    );
+    let scenarios = scenarios
+        .iter()
+        .map(|s| scenario_report(s, records, run_dir))
+        .collect();
     Report {
         outcome: verdict.outcome,
         exit_code: verdict.outcome.exit_code(),
@@ -100,10 +137,8 @@ pub fn build(
         run: info,
         release,
         sched_ext,
-        scenarios: scenarios
-            .iter()
-            .map(|s| scenario_report(s, records))
-            .collect(),
+        scheduler,
+        scenarios,
         errors,
         timings: observed.map(|o| o.timings.clone()).unwrap_or_default(),
         end: observed.map(|o| o.end.to_string()),
@@ -111,7 +146,7 @@ pub fn build(
     }
 }
 
-fn scenario_report(scenario: &Scenario, records: &[Record]) -> ScenarioReport {
+fn scenario_report(scenario: &Scenario, records: &[Record], run_dir: &Path) -> ScenarioReport {
     let name = &scenario.name;
     let mut report = ScenarioReport {
         name: name.clone(),
@@ -127,11 +162,27 @@ fn scenario_report(scenario: &Scenario, records: &[Record]) -> ScenarioReport {
             Record::Worker(w) if &w.scenario == name => report.workers.push(w.clone()),
             Record::Check(c) if &c.scenario == name => report.checks.push(c.clone()),
             Record::Stall(s) if &s.scenario == name => report.stalls.push(s.clone()),
-            Record::Payload(p) if &p.scenario == name => report.payloads.push(p.clone()),
+            Record::Payload(p) if &p.scenario == name => {
+                report.payloads.push(payload_report(scenario, p, run_dir))
+            }
             _ => {}
         }
     }
     report
+}
+
+fn payload_report(scenario: &Scenario, record: &PayloadRecord, run_dir: &Path) -> PayloadReport {
+    let expect_status = scenario
+        .payloads()
+        .find(|p| p.name == record.name)
+        .map_or_else(|| "any".to_string(), |p| p.expect_status.clone());
+    let log = run_dir.join(rundir::payload_log(&scenario.name, &record.name));
+    PayloadReport {
+        passed: ends_as_expected(&expect_status, &record.status),
+        expect_status,
+        log: log.display().to_string(),
+        record: record.clone(),
+    }
 }
 
 /// The summary printed on stdout.
@@ -150,6 +201,11 @@ pub fn human(report: &Report) -> String {
         run.cpus,
         run.memory_mib
     )];
+    if run.backend != NO_BACKEND {
+        // Otherwise the reasons below say why none ran.
+        out.push(format!("  backend: {}", run.backend_reason));
+    }
+    out.push(format!("  scheduler: {}", report.scheduler.summary));
     for scenario in &report.scenarios {
         out.push(format!(
             "  scenario {} ({} ms)",
@@ -175,6 +231,9 @@ pub fn human(report: &Report) -> String {
                 c.name, c.value, c.limit
             ));
         }
+        for p in &scenario.payloads {
+            out.extend(human_payload(p));
+        }
     }
     out.extend(report.reasons.iter().map(|r| format!("  reason: {r}")));
     out.extend(report.notes.iter().map(|n| format!("  note: {n}")));
@@ -189,6 +248,18 @@ pub fn human(report: &Report) -> String {
         timing_line(report)
     ));
     out.join("\n") + "\n"
+}
+
+fn human_payload(p: &PayloadReport) -> Vec<String> {
+    let result = if p.passed { "pass" } else { "FAIL" };
+    let mut lines = vec![format!(
+        "    payload {} {result}: status {} (expected {})",
+        p.record.name, p.record.status, p.expect_status
+    )];
+    let output: Vec<&str> = p.record.output.lines().collect();
+    let skip = output.len().saturating_sub(HUMAN_PAYLOAD_LINES);
+    lines.extend(output[skip..].iter().map(|l| format!("      | {l}")));
+    lines
 }
 
 fn names(report: &Report) -> String {

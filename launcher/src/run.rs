@@ -11,11 +11,12 @@ use crate::cli::{self, Command, RunOptions, VmOptions};
 use crate::kernel::{self, Kernel};
 use crate::plan::{self, DEFAULT_CONFIG};
 use crate::report::{self, RunInfo};
-use crate::scenario::{self, Scenario, VmShape};
+use crate::scenario::{self, payloads, Scenario, VmShape};
+use crate::scheduler::{self, SchedulerInfo};
 use crate::select;
-use crate::session::{self, Limits, Sinks};
+use crate::session::{self, Limits, Observed, Sinks};
 use crate::verdict::{self, Outcome, Verdict};
-use crate::{fetch, init_binary, initrd, kbuild, kconfig, rundir};
+use crate::{fetch, init_binary, initrd, kbuild, kconfig, programs, rundir};
 
 /// Kernel parameters for every guest: boot straight into our init, turn a panic into an
 /// immediate reset (which ends the VM), reboot without firmware, and keep the console
@@ -26,8 +27,6 @@ pub const BASE_CMDLINE: &str = "rdinit=/init panic=-1 reboot=k quiet i8042.noaux
 const BOOT_ALLOWANCE_S: u64 = 60;
 
 pub const EXIT_USAGE: i32 = 2;
-/// The backend choice is said once per process, not once per benchmark run.
-static BACKEND_SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 pub const EXIT_UNTESTABLE: i32 = 125;
 
 /// Runs the command line; returns the exit status.
@@ -70,7 +69,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         Command::KernelBuild(options) => kernel_build(&options),
         Command::KernelCheck { image } => kernel_check(&image),
         Command::Run(options) => run(&options),
-        Command::Bench { options, runs } => benchmark(&options, runs),
+        Command::Bench { options, runs } => crate::bench::main(&options, runs),
     }
 }
 
@@ -119,7 +118,7 @@ fn usage_error(message: &str) -> i32 {
 }
 
 /// The scenarios named on the command line, or the built-in one.
-fn load_scenarios(vm: &VmOptions) -> Result<Vec<Scenario>, String> {
+pub(crate) fn load_scenarios(vm: &VmOptions) -> Result<Vec<Scenario>, String> {
     let shape = VmShape {
         cpus: vm.cpus,
         memory_mib: vm.memory_mib,
@@ -146,16 +145,22 @@ fn load_scenarios(vm: &VmOptions) -> Result<Vec<Scenario>, String> {
     Ok(scenarios)
 }
 
-fn initramfs_for(scenarios: &[Scenario]) -> Result<(String, Vec<u8>), String> {
-    let plan = plan::compile(scenarios, &DEFAULT_CONFIG);
+/// The plan and the initramfs: init, plan, and the programs it runs.
+fn initramfs_for(
+    scenarios: &[Scenario],
+    scheduler: Option<&SchedulerInfo>,
+) -> Result<(String, Vec<u8>), String> {
+    let line = scheduler.map(SchedulerInfo::plan_line);
+    let plan = plan::compile_with_scheduler(scenarios, &DEFAULT_CONFIG, line.as_ref());
+    let programs = programs::collect(scheduler, scenarios)?;
     let (_, init) = init_binary::load()?;
-    let image = initrd::build(&init, &plan).map_err(|e| e.to_string())?;
+    let image = initrd::build_with_programs(&init, &plan, &programs).map_err(|e| e.to_string())?;
     Ok((plan, image))
 }
 
 fn write_initramfs(vm: &VmOptions, output: &Path) -> i32 {
     let result = load_scenarios(vm)
-        .and_then(|s| initramfs_for(&s))
+        .and_then(|s| initramfs_for(&s, None))
         .and_then(|(_, image)| {
             std::fs::write(output, image)
                 .map_err(|e| format!("cannot write {}: {e}", output.display()))
@@ -174,12 +179,47 @@ struct Prepared {
     run_dir: PathBuf,
     cmdline: String,
     timeout: Duration,
+    scheduler: Option<SchedulerInfo>,
+    /// Why the kernel cannot run the scheduler, when its config says so: no boot then.
+    no_sched_ext: Option<String>,
+}
+
+/// The scenarios with what the command line adds: the `--payload` program in each, and
+/// the `scheduler` check in each when a scheduler is under test.
+fn run_scenarios(
+    options: &RunOptions,
+    scheduler: Option<&SchedulerInfo>,
+) -> Result<Vec<Scenario>, String> {
+    let mut scenarios = load_scenarios(&options.vm)?;
+    if let Some(p) = &options.payload {
+        let payload = payloads::cli_payload(&p.path, p.args.clone())?;
+        payloads::run_in_every_scenario(&mut scenarios, &payload)?;
+    }
+    if scheduler.is_some() {
+        scheduler::add_check(&mut scenarios);
+    }
+    Ok(scenarios)
+}
+
+fn scheduler_info(options: &RunOptions) -> Result<Option<SchedulerInfo>, String> {
+    options
+        .scheduler
+        .as_ref()
+        .map(|s| {
+            let attach_ms = s.attach_ms.unwrap_or(scheduler::DEFAULT_ATTACH_MS);
+            SchedulerInfo::new(&s.path, s.args.clone(), s.name.clone(), attach_ms)
+        })
+        .transpose()
 }
 
 fn prepare(options: &RunOptions) -> Result<Prepared, String> {
     let kernel = kernel::locate(options.kernel.as_deref()).map_err(|e| e.to_string())?;
-    let scenarios = load_scenarios(&options.vm)?;
-    let (plan, initramfs) = initramfs_for(&scenarios)?;
+    let scheduler = scheduler_info(options)?;
+    let scenarios = run_scenarios(options, scheduler.as_ref())?;
+    let (plan, initramfs) = initramfs_for(&scenarios, scheduler.as_ref())?;
+    let no_sched_ext = scheduler
+        .as_ref()
+        .and_then(|_| scheduler::kernel_lacks_sched_ext(&kernel.path));
     let run_dir = rundir::create(options.out.as_deref())
         .map_err(|e| format!("cannot create the run directory: {e}"))?;
     let plan_path = run_dir.join(rundir::PLAN);
@@ -194,7 +234,9 @@ fn prepare(options: &RunOptions) -> Result<Prepared, String> {
         .iter()
         .map(|s| s.duration_ms().div_ceil(1000))
         .sum();
-    let timeout = Duration::from_secs(options.timeout_s.unwrap_or(scenario_s + BOOT_ALLOWANCE_S));
+    let attach_s = scheduler.as_ref().map_or(0, |s| s.attach_ms.div_ceil(1000));
+    let default_s = scenario_s + attach_s + BOOT_ALLOWANCE_S;
+    let timeout = Duration::from_secs(options.timeout_s.unwrap_or(default_s));
     Ok(Prepared {
         kernel,
         scenarios,
@@ -202,6 +244,8 @@ fn prepare(options: &RunOptions) -> Result<Prepared, String> {
         run_dir,
         cmdline,
         timeout,
+        scheduler,
+        no_sched_ext,
     })
 }
 
@@ -216,22 +260,29 @@ fn run(options: &RunOptions) -> i32 {
 fn run_once(options: &RunOptions) -> Result<(report::Report, PathBuf), i32> {
     let prepared = prepare(options).map_err(|e| usage_error(&e))?;
     let mut info = RunInfo {
-        backend: "none".to_string(),
+        backend: report::NO_BACKEND.to_string(),
+        backend_reason: String::new(),
         kernel: prepared.kernel.path.display().to_string(),
         kernel_release: prepared.kernel.release.clone(),
         cpus: options.vm.cpus,
         memory_mib: options.vm.memory_mib,
         cmdline: prepared.cmdline.clone(),
         run_dir: prepared.run_dir.display().to_string(),
+        scheduler: prepared.scheduler.clone(),
     };
+    if let Some(why) = &prepared.no_sched_ext {
+        return Ok(unbooted(info, &prepared, why.clone()));
+    }
     let selection = match select::backend_for(options.backend, options.accel) {
         Ok(s) => s,
-        Err(e) => return Ok(unbooted(info, &prepared, &e)),
+        Err(e) => {
+            info.backend_reason = e.to_string();
+            return Ok(unbooted(info, &prepared, e.to_string()));
+        }
     };
-    if !BACKEND_SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
-        eprintln!("schedbox: using {}", selection.note);
-    }
+    eprintln!("schedbox: using {}", selection.note);
     info.backend = selection.backend.name();
+    info.backend_reason = selection.note.clone();
     let spec = VmSpec {
         kernel: prepared.kernel.path.clone(),
         initramfs: prepared.initramfs.clone(),
@@ -263,11 +314,24 @@ fn run_once(options: &RunOptions) -> Result<(report::Report, PathBuf), i32> {
         Err(BackendError::BadKernel(why)) => {
             return Err(usage_error(&format!("cannot boot the kernel: {why}")))
         }
-        Err(e) => return Ok(unbooted(info, &prepared, &e)),
+        Err(e) => return Ok(unbooted(info, &prepared, e.to_string())),
     };
-    let verdict = verdict::judge(&observed, &verdict::expected_checks(&prepared.scenarios));
-    let report = report::build(info, &prepared.scenarios, Some(&observed), verdict);
-    Ok((report, prepared.run_dir))
+    Ok(judged(info, prepared, &observed))
+}
+
+/// Writes the programs' logs, judges what the guest reported and builds the report.
+fn judged(info: RunInfo, prepared: Prepared, observed: &Observed) -> (report::Report, PathBuf) {
+    let scheduler_asked = prepared.scheduler.is_some();
+    if let Err(e) = rundir::write_outputs(&prepared.run_dir, &observed.records, scheduler_asked) {
+        eprintln!("schedbox: cannot write the program logs to the run directory: {e}");
+    }
+    let verdict = verdict::judge_with(
+        observed,
+        &verdict::expected_checks(&prepared.scenarios),
+        &verdict::expected_payloads(&prepared.scenarios),
+    );
+    let report = report::build(info, &prepared.scenarios, Some(observed), verdict);
+    (report, prepared.run_dir)
 }
 
 fn open_logs(dir: &Path) -> std::io::Result<(BufWriter<File>, BufWriter<File>)> {
@@ -277,58 +341,15 @@ fn open_logs(dir: &Path) -> std::io::Result<(BufWriter<File>, BufWriter<File>)> 
     ))
 }
 
-/// The report of a run whose VM could not be started (exit 125).
-fn unbooted(info: RunInfo, prepared: &Prepared, error: &BackendError) -> (report::Report, PathBuf) {
+/// The report of a run whose VM could not be, or was not, started (exit 125).
+fn unbooted(info: RunInfo, prepared: &Prepared, reason: String) -> (report::Report, PathBuf) {
     let verdict = Verdict {
         outcome: Outcome::Untestable,
-        reasons: vec![error.to_string()],
+        reasons: vec![reason],
         notes: Vec::new(),
     };
     let report = report::build(info, &prepared.scenarios, None, verdict);
     (report, prepared.run_dir.clone())
-}
-
-/// Runs the same scenarios `runs` times and prints how long each phase took. A run whose
-/// checks failed still times the harness; an untestable run stops the benchmark.
-fn benchmark(options: &RunOptions, runs: u32) -> i32 {
-    let base = options
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new(rundir::DEFAULT_PARENT).join("bench"));
-    let mut samples = Vec::new();
-    println!("run  init-up-ms  done-ms  total-ms  outcome");
-    for n in 0..runs {
-        let mut one = options.clone();
-        one.out = Some(base.join(format!("run-{n}")));
-        let report = match run_once(&one) {
-            Ok((report, _)) => report,
-            Err(code) => return code,
-        };
-        if report.outcome == Outcome::Untestable {
-            print!("{}", report::human(&report));
-            return report.exit_code;
-        }
-        let t = &report.timings;
-        let ms = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
-        println!(
-            "{n:>3}  {:>10}  {:>7}  {:>8}  {:?}",
-            ms(t.boot_record_ms),
-            ms(t.done_record_ms),
-            t.total_ms,
-            report.outcome
-        );
-        samples.push((t.boot_record_ms.unwrap_or(0), t.total_ms));
-    }
-    let median = |mut v: Vec<u64>| {
-        v.sort_unstable();
-        v[v.len() / 2]
-    };
-    println!(
-        "median of {runs}: init up (first record) {} ms, total {} ms",
-        median(samples.iter().map(|s| s.0).collect()),
-        median(samples.iter().map(|s| s.1).collect())
-    );
-    0
 }
 
 /// Prints the summary, writes report.json (and --json), returns the exit status.

@@ -1,13 +1,58 @@
-//! The run directory: console.log (COM1), records.log (COM2), plan, report.json.
+//! The run directory: console.log (COM1), records.log (COM2), plan, report.json, and the
+//! output of the scheduler (scheduler.log) and of each payload (payload-<scenario>-<name>.log).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::record::Record;
 
 pub const DEFAULT_PARENT: &str = "schedbox-runs";
 pub const CONSOLE_LOG: &str = "console.log";
 pub const RECORDS_LOG: &str = "records.log";
 pub const PLAN: &str = "plan";
 pub const REPORT: &str = "report.json";
+pub const SCHEDULER_LOG: &str = "scheduler.log";
+
+/// The file a payload's output goes to. The names are plain words in a plan the host
+/// wrote; anything else is replaced so that a record can never name another path.
+pub fn payload_log(scenario: &str, name: &str) -> String {
+    let plain = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    format!("payload-{}-{}.log", plain(scenario), plain(name))
+}
+
+/// Writes the scheduler's and the payloads' output lines to their logs; scheduler.log is
+/// written whenever a scheduler was asked for, even when it printed nothing.
+pub fn write_outputs(dir: &Path, records: &[Record], scheduler: bool) -> std::io::Result<()> {
+    let mut logs: BTreeMap<String, String> = BTreeMap::new();
+    if scheduler {
+        logs.insert(SCHEDULER_LOG.to_string(), String::new());
+    }
+    for record in records {
+        let Record::Output(o) = record else { continue };
+        let file = match &o.scenario {
+            Some(scenario) if o.source == "payload" => payload_log(scenario, &o.name),
+            _ => SCHEDULER_LOG.to_string(),
+        };
+        let log = logs.entry(file).or_default();
+        log.push_str(&o.text);
+        log.push('\n');
+    }
+    for (file, text) in logs {
+        std::fs::write(dir.join(file), text)?;
+    }
+    Ok(())
+}
 
 /// Creates `dir`, or `./schedbox-runs/<UTC time>-<pid>` when none is given.
 pub fn create(dir: Option<&Path>) -> std::io::Result<PathBuf> {
@@ -54,6 +99,12 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn payload_logs_stay_in_the_directory() {
+        assert_eq!(payload_log("spin", "ls"), "payload-spin-ls.log");
+        assert_eq!(payload_log("../x", "a/b"), "payload-___x-a_b.log");
+    }
 
     #[test]
     fn stamps_are_utc_dates() {

@@ -25,12 +25,23 @@ pub struct Selection {
     pub note: String,
 }
 
+/// Set (to anything) to run `--backend kvm` even when the KVM probe fails: for developers
+/// of the VMM, on hosts whose KVM the probe misjudges.
+pub const SKIP_KVM_PROBE_ENV: &str = "SCHEDBOX_SKIP_KVM_PROBE";
+
 /// `--backend auto` takes schedbox's own VMM when the KVM probe passes, else QEMU (with
-/// TCG under `--accel auto`, since the same probe just failed).
+/// TCG under `--accel auto`, since the same probe just failed). `--backend kvm` runs the
+/// probe too: a KVM that cannot run Linux fails at once instead of at the timeout.
 pub fn backend_for(backend: BackendChoice, accel: AccelChoice) -> Result<Selection, BackendError> {
     let probe = || -> Result<(), String> { kvm_usable() };
     match backend {
-        BackendChoice::Kvm => Ok(own_vmm("--backend kvm".to_string())),
+        BackendChoice::Kvm if std::env::var_os(SKIP_KVM_PROBE_ENV).is_some() => Ok(own_vmm(
+            format!("--backend kvm, probe skipped: {SKIP_KVM_PROBE_ENV} is set"),
+        )),
+        BackendChoice::Kvm => match kvm_usable() {
+            Ok(()) => Ok(own_vmm("--backend kvm; the KVM probe passed".to_string())),
+            Err(why) => Err(BackendError::Unavailable(kvm_refusal(&why))),
+        },
         BackendChoice::Qemu => Ok(qemu(accel, probe)),
         BackendChoice::Auto if accel == AccelChoice::Tcg => Ok(qemu(accel, probe)),
         BackendChoice::Auto => match kvm_usable() {
@@ -38,6 +49,17 @@ pub fn backend_for(backend: BackendChoice, accel: AccelChoice) -> Result<Selecti
             Err(why) => Ok(qemu(accel, || Err(why.clone()))),
         },
     }
+}
+
+/// Why `--backend kvm` will not run, and what to do instead.
+fn kvm_refusal(why: &str) -> String {
+    let why = why.trim_end_matches(['.', ' ']);
+    let advice = if why.contains("--backend qemu") {
+        String::new()
+    } else {
+        "; use --backend qemu".to_string()
+    };
+    format!("--backend kvm: {why}{advice} (or set {SKIP_KVM_PROBE_ENV}=1 to try the VMM anyway)")
 }
 
 fn own_vmm(why: String) -> Selection {
@@ -59,5 +81,24 @@ fn qemu(accel: AccelChoice, probe: impl Fn() -> Result<(), String>) -> Selection
     Selection {
         backend: Box::new(Qemu::new(accel)),
         note,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusal_says_what_to_do_once() {
+        let plain = kvm_refusal("KVM is not usable on this host: too slow.");
+        assert_eq!(
+            plain,
+            format!(
+                "--backend kvm: KVM is not usable on this host: too slow; use --backend qemu \
+                 (or set {SKIP_KVM_PROBE_ENV}=1 to try the VMM anyway)"
+            )
+        );
+        let advised = kvm_refusal("emulation failure; use --backend qemu");
+        assert_eq!(advised.matches("--backend qemu").count(), 1, "{advised}");
     }
 }

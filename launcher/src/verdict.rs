@@ -5,7 +5,11 @@ use serde::Serialize;
 use crate::console::panic_hint;
 use crate::record::{CheckRecord, Record};
 use crate::scenario::{catalog, Scenario};
+use crate::scheduler;
 use crate::session::{Observed, RunEnd};
+
+mod payloads;
+pub use payloads::{ends_as_expected, expected_payloads, ExpectedPayload};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -55,6 +59,15 @@ pub fn expected_checks(scenarios: &[Scenario]) -> Vec<ExpectedCheck> {
 }
 
 pub fn judge(observed: &Observed, expected: &[ExpectedCheck]) -> Verdict {
+    judge_with(observed, expected, &[])
+}
+
+/// Judges a run that also started payloads, each expected to end with a status.
+pub fn judge_with(
+    observed: &Observed,
+    expected: &[ExpectedCheck],
+    expected_payloads: &[ExpectedPayload],
+) -> Verdict {
     let notes = notes(observed);
     let booted = observed
         .records
@@ -64,17 +77,22 @@ pub fn judge(observed: &Observed, expected: &[ExpectedCheck]) -> Verdict {
         let reason = format!("init never reported: {}", end_story(observed));
         return untestable(vec![reason], notes);
     }
-    let failed: Vec<String> = checks(observed)
+    let failed_checks: Vec<String> = checks(observed)
         .filter(|c| !c.passed && !unsupported(c))
         .map(describe_failure)
         .collect();
-    // A guest that could not carry out the plan (a worker that could not fork, was
-    // killed, ...) measured something else than the scenario asked for: its failed
-    // checks are listed, but they do not judge the kernel.
+    let mut held_up = scheduler::failures(&observed.records);
+    held_up.extend(payloads::failures(observed, expected_payloads));
+    // A guest that could not carry out the plan (a worker could not fork, was killed)
+    // measured something else than the scenario asked for: its failed checks are
+    // listed but do not judge the kernel. What the scheduler under test or a payload
+    // did still does.
     let errors = guest_errors(observed);
-    if !errors.is_empty() {
-        return untestable(errors.into_iter().chain(failed).collect(), notes);
+    if !errors.is_empty() && held_up.is_empty() {
+        return untestable(errors.into_iter().chain(failed_checks).collect(), notes);
     }
+    let mut failed = failed_checks;
+    failed.extend(held_up);
     if !failed.is_empty() {
         return Verdict {
             outcome: Outcome::Fail,
@@ -82,7 +100,10 @@ pub fn judge(observed: &Observed, expected: &[ExpectedCheck]) -> Verdict {
             notes,
         };
     }
-    let problems = problems(observed, expected);
+    let mut problems = problems(observed, expected);
+    if done_at_all(observed) {
+        problems.extend(payloads::missing(observed, expected_payloads));
+    }
     if problems.is_empty() {
         Verdict {
             outcome: Outcome::Pass,
@@ -123,8 +144,13 @@ fn describe_failure(check: &CheckRecord) -> String {
         Some(k) => ("above the limit", k.unit),
         None => ("outside the limit", ""),
     };
+    let unit = if unit.is_empty() {
+        String::new()
+    } else {
+        format!(" {unit}")
+    };
     let mut text = format!(
-        "scenario {}: check {} failed: {} {unit} is {relation} {} {unit}",
+        "scenario {}: check {} failed: {}{unit} is {relation} {}{unit}",
         check.scenario, check.name, check.value, check.limit
     );
     if let Some(detail) = &check.detail {
@@ -139,7 +165,12 @@ fn guest_errors(observed: &Observed) -> Vec<String> {
         .iter()
         .filter_map(|r| match r {
             Record::Error { place, msg } => {
-                Some(format!("the guest reported an error in {place}: {msg}"))
+                let hint = scheduler::error_hint(place, &observed.records)
+                    .map(|h| format!(" ({h})"))
+                    .unwrap_or_default();
+                Some(format!(
+                    "the guest reported an error in {place}: {msg}{hint}"
+                ))
             }
             _ => None,
         })
@@ -190,6 +221,13 @@ fn problems(observed: &Observed, expected: &[ExpectedCheck]) -> Vec<String> {
         }
     }
     problems
+}
+
+fn done_at_all(observed: &Observed) -> bool {
+    observed
+        .records
+        .iter()
+        .any(|r| matches!(r, Record::Done { .. }))
 }
 
 /// How the VM ended, in words, with the panic message if there was one.

@@ -19,6 +19,8 @@ pub struct ScenarioFile {
     pub step: Vec<StepFile>,
     #[serde(default)]
     pub check: Vec<CheckFile>,
+    #[serde(default)]
+    pub payload: Vec<PayloadFile>,
 }
 
 /// A number or a string, for cgroup values such as `memory_max = "256M"` or `= 1048576`,
@@ -140,4 +142,26 @@ pub struct CheckFile {
     pub limit: Option<u64>,
     pub group: Option<String>,
     pub cgroup: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PayloadFile {
+    pub name: Option<String>,
+    pub path: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+    pub cgroup: Option<String>,
+    pub timeout_ms: Option<u64>,
+    /// Index of the step whose ops start it (default 0).
+    pub step: Option<u64>,
+    pub expect_status: Option<StatusValue>,
+}
+
+/// `expect_status`: an exit status, or a word (`"killed"`, `"signal:N"`, `"any"`).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum StatusValue {
+    Code(i64),
+    Word(String),
 }

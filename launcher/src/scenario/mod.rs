@@ -4,11 +4,12 @@
 pub mod catalog;
 mod cgroups;
 pub mod file;
+pub mod payloads;
 mod steps;
 mod validate;
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The VM a scenario will run in; lists and sizes are validated against it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +33,17 @@ impl Scenario {
     /// Time the guest holds in this scenario's steps.
     pub fn duration_ms(&self) -> u64 {
         self.steps.iter().map(|s| s.hold_ms).sum()
+    }
+
+    /// The payloads its steps start, in order.
+    pub fn payloads(&self) -> impl Iterator<Item = &Payload> {
+        self.steps
+            .iter()
+            .flat_map(|s| &s.ops)
+            .filter_map(|op| match op {
+                Op::Payload(p) => Some(p),
+                _ => None,
+            })
     }
 }
 
@@ -72,6 +84,25 @@ pub enum Op {
         path: String,
         value: String,
     },
+    Payload(Payload),
+}
+
+/// A host program run in the guest beside the workers (docs/scenarios.md, `[[payload]]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payload {
+    /// Unique in its scenario; records name it.
+    pub name: String,
+    /// The program on the host, packed with its loader and libraries.
+    pub host_path: PathBuf,
+    /// Where the program is in the guest.
+    pub guest_path: String,
+    pub args: Vec<String>,
+    /// Relative to the scenario's cgroup; `None` leaves it in PID 1's cgroup.
+    pub cgroup: Option<String>,
+    pub timeout_ms: Option<u64>,
+    /// The status the run needs it to end with: an exit status, `killed`, `signal:N`,
+    /// or `any`.
+    pub expect_status: String,
 }
 
 /// A worker group to fork.

@@ -2,7 +2,7 @@
 
 use super::catalog::{self, Scope};
 use super::file::{CheckFile, ScenarioFile, WorkersFile};
-use super::{cgroups, steps, Check, Op, Scenario, ScenarioError, Spawn, Step, VmShape};
+use super::{cgroups, payloads, steps, Check, Op, Scenario, ScenarioError, Spawn, Step, VmShape};
 use crate::cpulist;
 
 /// Longest scenario, group or cgroup-component name.
@@ -94,7 +94,7 @@ pub fn lower(file: &ScenarioFile, source: &str, vm: &VmShape) -> Result<Scenario
         .collect::<Result<Vec<_>, _>>()?;
     check_groups(&ctx, &groups)?;
     let setup = cgroups::setup_ops(&ctx, &file.cgroup, &groups)?;
-    let steps = match (file.duration_ms, file.step.is_empty()) {
+    let mut steps = match (file.duration_ms, file.step.is_empty()) {
         (Some(hold), true) => {
             let hold_ms = check_hold(&ctx, "duration_ms", hold)?;
             let mut ops = setup;
@@ -116,6 +116,7 @@ pub fn lower(file: &ScenarioFile, source: &str, vm: &VmShape) -> Result<Scenario
             ))
         }
     };
+    payloads::lower(&ctx, &file.payload, &mut steps)?;
     let cgroup_paths = steps::all_cgroups(&steps);
     let checks = lower_checks(&ctx, &file.check, &groups, &cgroup_paths)?;
     Ok(Scenario {

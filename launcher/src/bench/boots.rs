@@ -1,0 +1,164 @@
+//! One timed boot of a Linux guest under the watchdog, and what each benchmark reads
+//! from its records.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::backend::{Backend, VmSpec};
+use crate::record::Record;
+use crate::rundir;
+use crate::session::{self, Limits, Observed, Sinks};
+
+const NS_PER_MS: f64 = 1e6;
+
+/// Boots `spec` on `backend`, keeping console.log, records.log and the plan in `dir`.
+/// A guest that never reported, or reported an error, is an Err saying so.
+pub fn boot(
+    backend: &dyn Backend,
+    spec: &VmSpec,
+    plan: &str,
+    timeout: Duration,
+    dir: &Path,
+) -> Result<Observed, String> {
+    let io = |e: std::io::Error| format!("{}: {e}", dir.display());
+    std::fs::create_dir_all(dir).map_err(io)?;
+    std::fs::write(dir.join(rundir::PLAN), plan).map_err(io)?;
+    let mut console = BufWriter::new(File::create(dir.join(rundir::CONSOLE_LOG)).map_err(io)?);
+    let mut records = BufWriter::new(File::create(dir.join(rundir::RECORDS_LOG)).map_err(io)?);
+    let mut sinks = Sinks {
+        console: &mut console,
+        records: &mut records,
+        echo_console: false,
+    };
+    let limits = Limits {
+        timeout,
+        silence: session::SILENCE_LIMIT,
+        power_off_grace: session::POWER_OFF_GRACE,
+    };
+    let observed = session::run(backend, spec, &limits, &mut sinks).map_err(|e| e.to_string())?;
+    let logs = dir.display();
+    if observed.timings.boot_record_ms.is_none() {
+        return Err(format!("init never reported: {}; see {logs}", observed.end));
+    }
+    if let Some((place, msg)) = observed.records.iter().find_map(|r| match r {
+        Record::Error { place, msg } => Some((place, msg)),
+        _ => None,
+    }) {
+        return Err(format!(
+            "the guest reported an error ({place}: {msg}); see {logs}"
+        ));
+    }
+    Ok(observed)
+}
+
+/// Milliseconds from launch to the `boot` record, and to the end of the VM. The guest
+/// must have finished its plan (`done`).
+pub fn spin_times(observed: &Observed) -> Result<(f64, f64), String> {
+    let t = &observed.timings;
+    match (t.boot_record_ms, t.done_record_ms) {
+        (Some(boot), Some(_)) => Ok((boot as f64, t.total_ms as f64)),
+        _ => Err(format!("the guest did not finish: {}", observed.end)),
+    }
+}
+
+/// PID 1's CPU time in the scenario over its wall time on all guest CPUs (a fraction),
+/// and that CPU time in ms.
+pub fn monitor_share(observed: &Observed) -> Result<(f64, f64), String> {
+    let mut cpus = None;
+    let mut start = None;
+    for record in &observed.records {
+        match record {
+            Record::Boot { cpus: n, .. } => cpus = Some(*n),
+            Record::Scenario { t_ms, .. } => start = Some(*t_ms),
+            Record::ScenarioEnd {
+                t_ms,
+                init_cpu_ns: Some(cpu_ns),
+                ..
+            } => {
+                let (cpus, start) = (cpus.unwrap_or(1).max(1), start.unwrap_or(0));
+                let wall_ns = t_ms.saturating_sub(start).max(1) as f64 * NS_PER_MS;
+                let cpu_ns = *cpu_ns as f64;
+                return Ok((cpu_ns / (wall_ns * cpus as f64), cpu_ns / NS_PER_MS));
+            }
+            _ => {}
+        }
+    }
+    Err("no scenario-end record with init_cpu_ns (an older init?)".to_string())
+}
+
+/// From the worker's last progress to the monitor seeing its gap over the limit, ms.
+pub fn stall_latency(observed: &Observed) -> Result<f64, String> {
+    observed
+        .records
+        .iter()
+        .find_map(|r| match r {
+            Record::Stall(s) => Some(s),
+            _ => None,
+        })
+        .ok_or_else(|| "the starved worker was not reported stalled".to_string())
+        .and_then(|s| match (s.last_progress_ms, s.detected_ms) {
+            (Some(last), Some(seen)) => Ok(seen.saturating_sub(last) as f64),
+            _ => Err("the stall record lacks last_progress_ms/detected_ms".to_string()),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{parse_line, Line};
+    use crate::session::{RunEnd, Timings};
+
+    fn observed(example: &str) -> Observed {
+        let path = format!("{}/../docs/examples/{example}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(path).unwrap();
+        let records = text
+            .lines()
+            .filter_map(|l| match parse_line(l) {
+                Line::Record(r) => Some(r),
+                _ => None,
+            })
+            .collect();
+        Observed {
+            records,
+            malformed: Vec::new(),
+            console_tail: Vec::new(),
+            panic: None,
+            end: RunEnd::Exited(crate::backend::VmExit::PowerOff),
+            timings: Timings {
+                boot_record_ms: Some(900),
+                done_record_ms: Some(3000),
+                total_ms: 3100,
+                ..Timings::default()
+            },
+        }
+    }
+
+    #[test]
+    fn reads_the_measures_from_real_records() {
+        let stall = observed("stall.records");
+        assert_eq!(stall_latency(&stall), Ok(1584.0 - 1081.0));
+        // 89.1 ms of PID 1 over 1083 ms on 2 CPUs.
+        let (share, cpu_ms) = monitor_share(&stall).unwrap();
+        assert!(
+            (share - 0.089_114_073 / (1.083 * 2.0)).abs() < 1e-6,
+            "{share}"
+        );
+        assert!((cpu_ms - 89.114_073).abs() < 1e-6, "{cpu_ms}");
+        assert_eq!(spin_times(&stall), Ok((900.0, 3100.0)));
+    }
+
+    #[test]
+    fn missing_measures_are_errors() {
+        let spin = observed("spin.records");
+        assert!(stall_latency(&spin).unwrap_err().contains("not reported"));
+        let mut unfinished = spin.clone();
+        unfinished.timings.done_record_ms = None;
+        assert!(spin_times(&unfinished).is_err());
+        let mut old = spin;
+        old.records
+            .retain(|r| !matches!(r, Record::ScenarioEnd { .. }));
+        assert!(monitor_share(&old).is_err());
+    }
+}

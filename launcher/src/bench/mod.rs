@@ -1,0 +1,395 @@
+//! `schedbox bench` (`make bench`): boots and measures, in one run, side by side:
+//! launch-to-first-record and wall time of the user's scenarios per backend and kernel
+//! format, a tiny guest's start-up on the VMM and on QEMU, the monitor's own CPU time at
+//! two sampling periods, stall detection latency, and sizes. Medians over `--runs`.
+
+pub mod boots;
+pub mod plans;
+pub mod sizes;
+pub mod stats;
+pub mod table;
+pub mod tiny;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::backend::{Backend, VmSpec};
+use crate::cli::RunOptions;
+use crate::kernel::{self, KernelFormat};
+use crate::qemu::{Accel, Qemu};
+use crate::run::{self, BASE_CMDLINE};
+use crate::select::{AccelChoice, BackendChoice};
+use crate::vmm::launch::KvmBackend;
+use crate::vmm::probe::kvm_usable;
+use crate::{init_binary, initrd, plan, rundir};
+use stats::Samples;
+
+/// Time for boot and teardown on top of a plan's own, per run.
+const BOOT_ALLOWANCE: Duration = Duration::from_secs(60);
+
+/// What a Linux row measures in each run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measure {
+    /// Launch to the `boot` record, and launch to the VM's end (two samples per run).
+    Spin,
+    /// PID 1's CPU share over the scenario.
+    Monitor,
+    /// Stall detection latency.
+    Stall,
+}
+
+/// One line of the table: measured each run, or why it is not.
+pub struct Row {
+    pub label: String,
+    pub measure: Measure,
+    backend: Option<Box<dyn Backend>>,
+    kernel: PathBuf,
+    plan: String,
+    hold_ms: u64,
+    /// Launch to first record (Spin), PID 1's CPU share (Monitor), latency (Stall).
+    pub first: Samples,
+    /// Launch to the VM's end (Spin), PID 1's CPU time in ms (Monitor).
+    pub total: Samples,
+    /// Why the row has no (more) samples.
+    pub not_measured: Option<String>,
+}
+
+impl Row {
+    fn new(label: &str, measure: Measure, backend: Result<Box<dyn Backend>, String>) -> Row {
+        let (backend, not_measured) = match backend {
+            Ok(b) => (Some(b), None),
+            Err(why) => (None, Some(why)),
+        };
+        Row {
+            label: label.to_string(),
+            measure,
+            backend,
+            kernel: PathBuf::new(),
+            plan: String::new(),
+            hold_ms: 0,
+            first: Samples::default(),
+            total: Samples::default(),
+            not_measured,
+        }
+    }
+
+    fn with(mut self, kernel: &Path, plan: String, hold_ms: u64) -> Row {
+        self.kernel = kernel.to_path_buf();
+        self.plan = plan;
+        self.hold_ms = hold_ms;
+        self
+    }
+
+    pub fn hold_ms(&self) -> u64 {
+        self.hold_ms
+    }
+}
+
+/// A tiny-guest row: a measuring function and its samples.
+pub struct TinyRow {
+    pub label: String,
+    run: fn() -> Result<Duration, String>,
+    pub ms: Samples,
+    pub not_measured: Option<String>,
+}
+
+/// Everything fixed before the first boot.
+struct Inputs {
+    kernel: kernel::Kernel,
+    init: Vec<u8>,
+    plan: String,
+    hold_ms: u64,
+    out: PathBuf,
+}
+
+pub fn main(options: &RunOptions, runs: u32) -> i32 {
+    let inputs = match inputs(options) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("schedbox: bench: {e}");
+            return run::EXIT_USAGE;
+        }
+    };
+    let started = Instant::now();
+    let load_before = table::load_average();
+    let probe = kvm_usable();
+    let mut rows = linux_rows(&inputs, &probe);
+    let mut tiny = tiny_rows();
+    for n in 0..runs {
+        for row in rows.iter_mut() {
+            measure(row, &inputs, options, n);
+        }
+        for row in tiny.iter_mut() {
+            measure_tiny(row, n);
+        }
+    }
+    let header = table::Header {
+        runs,
+        kernel: &inputs.kernel,
+        cpus: options.vm.cpus,
+        memory_mib: options.vm.memory_mib,
+        load_before,
+        load_after: table::load_average(),
+        took: started.elapsed(),
+    };
+    let sizes = size_rows(&inputs);
+    print!("{}", table::render(&header, &rows, &tiny, &sizes));
+    0
+}
+
+fn inputs(options: &RunOptions) -> Result<Inputs, String> {
+    if options.backend != BackendChoice::Auto || options.accel != AccelChoice::Auto {
+        return Err(
+            "--backend and --accel do not apply: the bench measures every backend \
+                    this host can run"
+                .to_string(),
+        );
+    }
+    if options.json.is_some() {
+        return Err("--json does not apply: the bench prints a table".to_string());
+    }
+    let kernel = kernel::locate(options.kernel.as_deref()).map_err(|e| e.to_string())?;
+    let scenarios = run::load_scenarios(&options.vm)?;
+    let (_, init) = init_binary::load()?;
+    let plan = plan::compile(&scenarios, &plan::DEFAULT_CONFIG);
+    let hold_ms = scenarios.iter().map(|s| s.duration_ms()).sum();
+    let out = options
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new(rundir::DEFAULT_PARENT).join("bench"));
+    Ok(Inputs {
+        kernel,
+        init,
+        plan,
+        hold_ms,
+        out,
+    })
+}
+
+/// The other format of the same kernel beside it: `vmlinux` for a bzImage and back.
+fn sibling(kernel: &kernel::Kernel) -> Option<(PathBuf, KernelFormat)> {
+    let (name, format) = match kernel.format {
+        KernelFormat::BzImage => ("vmlinux", KernelFormat::Elf),
+        KernelFormat::Elf => ("bzImage", KernelFormat::BzImage),
+    };
+    let path = kernel.path.parent()?.join(name);
+    let found = kernel::inspect(&path, kernel::KernelSource::Flag).ok()?;
+    (found.format == format).then_some((path, format))
+}
+
+fn format_name(format: &KernelFormat) -> &'static str {
+    match format {
+        KernelFormat::BzImage => "bzImage",
+        KernelFormat::Elf => "vmlinux (PVH)",
+    }
+}
+
+fn qemu(accel: Accel) -> Result<Box<dyn Backend>, String> {
+    Ok(Box::new(Qemu::new(accel)))
+}
+
+fn linux_rows(inputs: &Inputs, probe: &Result<(), String>) -> Vec<Row> {
+    let k = &inputs.kernel;
+    let (plan, hold) = (&inputs.plan, inputs.hold_ms);
+    let spin = |label: &str, backend, kernel: &Path| {
+        Row::new(label, Measure::Spin, backend).with(kernel, plan.clone(), hold)
+    };
+    let own = format_name(&k.format);
+    let mut rows = vec![spin(&format!("QEMU TCG, {own}"), qemu(Accel::Tcg), &k.path)];
+    match sibling(k) {
+        Some((path, format)) => rows.push(spin(
+            &format!("QEMU TCG, {}", format_name(&format)),
+            qemu(Accel::Tcg),
+            &path,
+        )),
+        None => rows.push(spin(
+            "QEMU TCG, the other format",
+            Err(format!(
+                "no bzImage/vmlinux pair beside {}",
+                k.path.display()
+            )),
+            &k.path,
+        )),
+    }
+    let kvm = |backend: Box<dyn Backend>| probe.clone().map(|()| backend);
+    rows.push(spin(
+        &format!("QEMU KVM, {own}"),
+        kvm(Box::new(Qemu::new(Accel::Kvm))),
+        &k.path,
+    ));
+    rows.push(spin(
+        &format!("schedbox VMM (KVM), {own}"),
+        kvm(Box::new(KvmBackend)),
+        &k.path,
+    ));
+    rows.extend(extra_rows(inputs, probe));
+    rows
+}
+
+/// The monitor-cost and stall rows, on the backend `schedbox run` would choose.
+fn extra_rows(inputs: &Inputs, probe: &Result<(), String>) -> Vec<Row> {
+    let (name, backend): (&str, fn() -> Box<dyn Backend>) = match probe {
+        Ok(()) => ("schedbox VMM", || Box::new(KvmBackend)),
+        Err(_) => ("QEMU TCG", || Box::new(Qemu::new(Accel::Tcg))),
+    };
+    let k = &inputs.kernel.path;
+    let row = |label: String, measure, plan: String, hold| {
+        Row::new(&label, measure, Ok(backend())).with(k, plan, hold)
+    };
+    let workers = plans::MONITOR_WORKERS;
+    vec![
+        row(
+            format!(
+                "{workers} spinners, sample every {} ms, {name}",
+                plans::FAST_SAMPLE_MS
+            ),
+            Measure::Monitor,
+            plans::monitor(plans::FAST_SAMPLE_MS),
+            plans::MONITOR_HOLD_MS,
+        ),
+        row(
+            format!(
+                "{workers} spinners, sample every {} ms, {name}",
+                plans::SLOW_SAMPLE_MS
+            ),
+            Measure::Monitor,
+            plans::monitor(plans::SLOW_SAMPLE_MS),
+            plans::MONITOR_HOLD_MS,
+        ),
+        row(
+            format!("FIFO hog starves a pinned spinner, {name}"),
+            Measure::Stall,
+            plans::stall(),
+            0,
+        ),
+    ]
+}
+
+fn tiny_rows() -> Vec<TinyRow> {
+    let row = |label: &str, run| TinyRow {
+        label: label.to_string(),
+        run,
+        ms: Samples::default(),
+        not_measured: None,
+    };
+    vec![
+        row("schedbox VMM (KVM): launch() → line", tiny::vmm),
+        row("QEMU TCG: process spawn → line", || {
+            tiny::qemu(Accel::Tcg)
+        }),
+        row("QEMU KVM: process spawn → line", || {
+            tiny::qemu(Accel::Kvm)
+        }),
+    ]
+}
+
+/// Boots one run of a row and records its samples; a failure ends the row.
+fn measure(row: &mut Row, inputs: &Inputs, options: &RunOptions, n: u32) {
+    if row.not_measured.is_some() {
+        return;
+    }
+    let Some(backend) = row.backend.take() else {
+        return;
+    };
+    let result = boot_row(row, backend.as_ref(), inputs, options, n);
+    row.backend = Some(backend);
+    match result {
+        Ok(line) => eprintln!("bench: run {}: {}: {line}", n + 1, row.label),
+        Err(why) => {
+            eprintln!("bench: run {}: {}: failed: {why}", n + 1, row.label);
+            row.not_measured = Some(format!("failed: {why}"));
+        }
+    }
+}
+
+fn boot_row(
+    row: &mut Row,
+    backend: &dyn Backend,
+    inputs: &Inputs,
+    options: &RunOptions,
+    n: u32,
+) -> Result<String, String> {
+    let initramfs = initrd::build(&inputs.init, &row.plan).map_err(|e| e.to_string())?;
+    let mut cmdline = BASE_CMDLINE.to_string();
+    for extra in &options.append {
+        cmdline.push(' ');
+        cmdline.push_str(extra);
+    }
+    let spec = VmSpec {
+        kernel: row.kernel.clone(),
+        initramfs,
+        cmdline,
+        cpus: options.vm.cpus,
+        memory_mib: options.vm.memory_mib,
+    };
+    let timeout = options.timeout_s.map_or(
+        Duration::from_millis(row.hold_ms) + BOOT_ALLOWANCE,
+        Duration::from_secs,
+    );
+    let dir = inputs.out.join(format!("{}-{n}", table::slug(&row.label)));
+    let observed = boots::boot(backend, &spec, &row.plan, timeout, &dir)?;
+    match row.measure {
+        Measure::Spin => {
+            let (first, total) = boots::spin_times(&observed)?;
+            row.first.push(first);
+            row.total.push(total);
+            Ok(format!("first record {first:.0} ms, total {total:.0} ms"))
+        }
+        Measure::Monitor => {
+            let (share, cpu_ms) = boots::monitor_share(&observed)?;
+            row.first.push(share);
+            row.total.push(cpu_ms);
+            Ok(format!(
+                "PID 1 used {cpu_ms:.0} ms of CPU, a share of {} %",
+                stats::percent(share)
+            ))
+        }
+        Measure::Stall => {
+            let ms = boots::stall_latency(&observed)?;
+            row.first.push(ms);
+            Ok(format!("stall seen {ms:.0} ms after the last progress"))
+        }
+    }
+}
+
+fn measure_tiny(row: &mut TinyRow, n: u32) {
+    if row.not_measured.is_some() {
+        return;
+    }
+    match (row.run)() {
+        Ok(took) => row.ms.push(took.as_secs_f64() * 1000.0),
+        Err(why) => {
+            eprintln!("bench: run {}: {}: failed: {why}", n + 1, row.label);
+            row.not_measured = Some(format!("failed: {why}"));
+        }
+    }
+}
+
+fn size_rows(inputs: &Inputs) -> Vec<sizes::Size> {
+    let mut rows = Vec::new();
+    if let Ok((path, _)) = init_binary::load() {
+        rows.push(sizes::binary("guest init (static)", &path));
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        rows.push(sizes::binary("launcher (release)", &exe));
+    }
+    let initramfs = initrd::build(&inputs.init, &inputs.plan).map_or(0, |i| i.len());
+    rows.push(sizes::Size {
+        label: "initramfs, these scenarios (uncompressed cpio)".into(),
+        value: sizes::human_bytes(initramfs as u64),
+    });
+    for (label, lock) in [
+        ("Cargo.lock packages, launcher", sizes::LAUNCHER_LOCK),
+        ("Cargo.lock packages, guest init", sizes::INIT_LOCK),
+    ] {
+        let (all, external) = sizes::locked_packages(lock);
+        rows.push(sizes::Size {
+            label: label.into(),
+            value: format!(
+                "{all} ({external} from crates.io, {} our own)",
+                all - external
+            ),
+        });
+    }
+    rows
+}

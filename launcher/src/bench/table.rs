@@ -1,0 +1,327 @@
+//! The benchmark's table: one section per question, ratios beside the values they
+//! compare, and the reasons for rows not measured as numbered notes.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use super::plans;
+use super::sizes::Size;
+use super::stats::{millis, percent, ratio, seconds, Samples};
+use super::{Measure, Row, TinyRow};
+use crate::kernel::Kernel;
+
+const LABEL: usize = 46;
+const VALUE: usize = 24;
+const RATIO: usize = 9;
+/// ktstr's published figure for a 2 s test: 11 to 14 s of wall time.
+const KTSTR_LOW_S: f64 = 11.0;
+const KTSTR_HIGH_S: f64 = 14.0;
+const KTSTR_HOLD_S: f64 = 2.0;
+
+pub struct Header<'a> {
+    pub runs: u32,
+    pub kernel: &'a Kernel,
+    pub cpus: u32,
+    pub memory_mib: u32,
+    pub load_before: String,
+    pub load_after: String,
+    pub took: Duration,
+}
+
+/// `/proc/loadavg`'s three averages.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|t| t.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// A label as a directory name: lower-case letters and digits joined by '-'.
+pub fn slug(label: &str) -> String {
+    let mut out = String::new();
+    for c in label.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').to_string()
+}
+
+/// Reasons for rows not measured, each written once and referred to as `[n]`.
+#[derive(Default)]
+struct Notes(Vec<String>);
+
+impl Notes {
+    fn cite(&mut self, why: &str) -> String {
+        let n = match self.0.iter().position(|w| w == why) {
+            Some(i) => i + 1,
+            None => {
+                self.0.push(why.to_string());
+                self.0.len()
+            }
+        };
+        let short = if why.starts_with("failed") {
+            "failed"
+        } else {
+            "not measured"
+        };
+        format!("{short} [{n}]")
+    }
+}
+
+fn cells(out: &mut String, label: &str, values: &[(&str, usize)]) {
+    let mut line = format!("  {label:<LABEL$}");
+    for (text, width) in values {
+        let _ = write!(line, " {text:<width$}");
+    }
+    let _ = writeln!(out, "{}", line.trim_end());
+}
+
+/// A section's title on its own line, then its column heads.
+fn title(out: &mut String, text: &str, columns: &[(&str, usize)]) {
+    let _ = writeln!(out, "\n{text}");
+    if !columns.is_empty() {
+        cells(out, "", columns);
+    }
+}
+
+pub fn render(header: &Header, rows: &[Row], tiny: &[TinyRow], sizes: &[Size]) -> String {
+    let mut out = String::new();
+    let mut notes = Notes::default();
+    let k = header.kernel;
+    let _ = writeln!(
+        out,
+        "schedbox bench: every value measured in this run; median (min–max) of {} runs, \
+         rows interleaved",
+        header.runs
+    );
+    let _ = writeln!(
+        out,
+        "host: {} CPUs, load average {} before and {} after; took {:.0} s",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        header.load_before,
+        header.load_after,
+        header.took.as_secs_f64()
+    );
+    let _ = writeln!(
+        out,
+        "guest: kernel {} ({}), {} vCPUs, {} MiB",
+        k.release.as_deref().unwrap_or("of unknown release"),
+        k.path.display(),
+        header.cpus,
+        header.memory_mib
+    );
+    boot_section(&mut out, rows, &mut notes);
+    tiny_section(&mut out, tiny, &mut notes);
+    monitor_section(&mut out, rows, &mut notes);
+    stall_section(&mut out, rows, &mut notes);
+    size_section(&mut out, sizes);
+    if !notes.0.is_empty() {
+        let _ = writeln!(out);
+        for (i, why) in notes.0.iter().enumerate() {
+            let _ = writeln!(out, "[{}] {why}", i + 1);
+        }
+    }
+    out
+}
+
+fn boot_section(out: &mut String, rows: &[Row], notes: &mut Notes) {
+    let spin: Vec<&Row> = rows.iter().filter(|r| r.measure == Measure::Spin).collect();
+    let hold_ms = spin.first().map_or(0, |r| r.hold_ms());
+    title(
+        out,
+        &format!("Boot and run the scenarios ({hold_ms} ms of holds)"),
+        &[
+            ("launch → boot record", VALUE),
+            ("÷ row 1", RATIO),
+            ("launch → VM ended", VALUE),
+            ("÷ row 1", RATIO),
+            ("total ÷ hold", RATIO),
+        ],
+    );
+    let base = spin.first();
+    for row in &spin {
+        if row.first.is_empty() {
+            let why = row.not_measured.as_deref().unwrap_or("no samples");
+            cells(out, &row.label, &[(&notes.cite(why), VALUE)]);
+            continue;
+        }
+        let first_ratio = base.map_or("-".into(), |b| ratio(&row.first, &b.first));
+        let total_ratio = base.map_or("-".into(), |b| ratio(&row.total, &b.total));
+        let per_hold = ratio(&row.total, &Samples(vec![hold_ms as f64]));
+        cells(
+            out,
+            &row.label,
+            &[
+                (&row.first.summary(seconds, "s"), VALUE),
+                (&first_ratio, RATIO),
+                (&row.total.summary(seconds, "s"), VALUE),
+                (&total_ratio, RATIO),
+                (&per_hold, RATIO),
+            ],
+        );
+    }
+    let ktstr = format!("{KTSTR_LOW_S:.0}–{KTSTR_HIGH_S:.0} s");
+    let ktstr_ratio = format!(
+        "{:.1}–{:.1}×",
+        KTSTR_LOW_S / KTSTR_HOLD_S,
+        KTSTR_HIGH_S / KTSTR_HOLD_S
+    );
+    cells(
+        out,
+        "ktstr, 2 s test (reference, NOT measured)",
+        &[
+            ("-", VALUE),
+            ("", RATIO),
+            (&ktstr, VALUE),
+            ("", RATIO),
+            (&ktstr_ratio, RATIO),
+        ],
+    );
+}
+
+fn tiny_section(out: &mut String, tiny: &[TinyRow], notes: &mut Notes) {
+    title(
+        out,
+        "Tiny guest: real-mode code writes one line to COM2",
+        &[("start → line", VALUE), ("÷ VMM", RATIO)],
+    );
+    let base = tiny.first().map(|r| &r.ms);
+    for row in tiny {
+        if row.ms.is_empty() {
+            let why = row.not_measured.as_deref().unwrap_or("no samples");
+            cells(out, &row.label, &[(&notes.cite(why), VALUE)]);
+            continue;
+        }
+        let r = base.map_or("-".into(), |b| ratio(&row.ms, b));
+        cells(
+            out,
+            &row.label,
+            &[(&row.ms.summary(millis, "ms"), VALUE), (&r, RATIO)],
+        );
+    }
+}
+
+fn monitor_section(out: &mut String, rows: &[Row], notes: &mut Notes) {
+    title(
+        out,
+        "Monitor cost: PID 1's CPU time in the scenario ÷ (its wall time × vCPUs)",
+        &[
+            ("PID 1 share", VALUE),
+            ("÷ row 1", RATIO),
+            ("PID 1 CPU time", VALUE),
+        ],
+    );
+    let monitor: Vec<&Row> = rows
+        .iter()
+        .filter(|r| r.measure == Measure::Monitor)
+        .collect();
+    let base = monitor.first().map(|r| &r.first);
+    for row in &monitor {
+        if row.first.is_empty() {
+            let why = row.not_measured.as_deref().unwrap_or("no samples");
+            cells(out, &row.label, &[(&notes.cite(why), VALUE)]);
+            continue;
+        }
+        let r = base.map_or("-".into(), |b| ratio(&row.first, b));
+        cells(
+            out,
+            &row.label,
+            &[
+                (&row.first.summary(percent, "%"), VALUE),
+                (&r, RATIO),
+                (&row.total.summary(millis, "ms"), VALUE),
+            ],
+        );
+    }
+    if monitor.iter().any(|r| r.label.contains("TCG")) {
+        let _ = writeln!(
+            out,
+            "  (TCG emulates every guest instruction while guest clocks run in real time: \
+             guest CPU times are many times what they are on KVM)"
+        );
+    }
+    if let [fast, slow] = monitor[..] {
+        if let Some(us) = per_sample_us(fast, slow) {
+            cells(
+                out,
+                &format!(
+                    "  one sample of {} workers (from the difference)",
+                    plans::MONITOR_WORKERS
+                ),
+                &[(&format!("{us:.0} µs"), VALUE)],
+            );
+        }
+    }
+}
+
+/// PID 1's extra CPU time per extra sample between the fast and the slow sampling
+/// runs, µs: the cost of one look at every worker.
+fn per_sample_us(fast: &Row, slow: &Row) -> Option<f64> {
+    let hold = plans::MONITOR_HOLD_MS as f64;
+    let extra = hold / plans::FAST_SAMPLE_MS as f64 - hold / plans::SLOW_SAMPLE_MS as f64;
+    let cpu_ms = fast.total.median()? - slow.total.median()?;
+    Some(cpu_ms * 1000.0 / extra)
+}
+
+fn stall_section(out: &mut String, rows: &[Row], notes: &mut Notes) {
+    title(
+        out,
+        &format!(
+            "Stall detection: a worker's last progress → the monitor sees it over the \
+             {} ms limit (sampling every {} ms)",
+            plans::STALL_LIMIT_MS,
+            plans::STALL_SAMPLE_MS
+        ),
+        &[("latency", VALUE), ("beyond the limit", VALUE)],
+    );
+    for row in rows.iter().filter(|r| r.measure == Measure::Stall) {
+        if row.first.is_empty() {
+            let why = row.not_measured.as_deref().unwrap_or("no samples");
+            cells(out, &row.label, &[(&notes.cite(why), VALUE)]);
+            continue;
+        }
+        let limit = plans::STALL_LIMIT_MS as f64;
+        let beyond = Samples(row.first.0.iter().map(|ms| ms - limit).collect());
+        cells(
+            out,
+            &row.label,
+            &[
+                (&row.first.summary(millis, "ms"), VALUE),
+                (&beyond.summary(millis, "ms"), VALUE),
+            ],
+        );
+    }
+}
+
+fn size_section(out: &mut String, sizes: &[Size]) {
+    title(out, "Sizes", &[]);
+    for size in sizes {
+        cells(out, &size.label, &[(&size.value, 0)]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_are_directory_names() {
+        assert_eq!(slug("QEMU TCG, vmlinux (PVH)"), "qemu-tcg-vmlinux-pvh");
+        assert_eq!(
+            slug("64 spinners, sample every 10 ms"),
+            "64-spinners-sample-every-10-ms"
+        );
+    }
+
+    #[test]
+    fn notes_are_numbered_once() {
+        let mut notes = Notes::default();
+        assert_eq!(notes.cite("KVM is not usable"), "not measured [1]");
+        assert_eq!(notes.cite("failed: boom"), "failed [2]");
+        assert_eq!(notes.cite("KVM is not usable"), "not measured [1]");
+        assert_eq!(notes.0.len(), 2);
+    }
+}

@@ -1,0 +1,326 @@
+//! Payloads: host programs a step runs in the guest beside the workers (`[[payload]]` in
+//! a scenario, `--payload` on the command line), lowered to `op payload` lines.
+
+use std::path::{Path, PathBuf};
+
+use super::file::{PayloadFile, StatusValue};
+use super::validate::{check_hold, check_name, Ctx, MAX_NAME};
+use super::{Op, Payload, Scenario, ScenarioError, Step};
+use crate::pack;
+
+/// Payloads the guest runs at once (its `MAX_PAYLOADS`); a scenario may start no more.
+pub const MAX_PAYLOADS: usize = 16;
+/// What a payload must end with unless the scenario says otherwise.
+pub const DEFAULT_EXPECT: &str = "0";
+/// `expect_status` that accepts any end.
+pub const EXPECT_ANY: &str = "any";
+/// The status the guest reports for a payload it killed (timeout or scenario end).
+pub const KILLED: &str = "killed";
+/// Largest signal number a `signal:N` status can carry.
+const MAX_SIGNAL: u64 = 64;
+const MAX_EXIT_STATUS: u64 = 255;
+
+/// Adds each `[[payload]]` to the end of its step's ops.
+pub fn lower(ctx: &Ctx, files: &[PayloadFile], steps: &mut [Step]) -> Result<(), ScenarioError> {
+    if files.len() > MAX_PAYLOADS {
+        return Err(ctx.err(
+            "[[payload]]",
+            format!(
+                "{} payloads, more than the {MAX_PAYLOADS} the guest runs at once: split the scenario",
+                files.len()
+            ),
+        ));
+    }
+    let base = Path::new(ctx.source).parent().unwrap_or(Path::new(""));
+    let mut names: Vec<String> = Vec::new();
+    for (index, file) in files.iter().enumerate() {
+        let payload = lower_one(ctx, index, file, base, steps)?;
+        if names.contains(&payload.name) {
+            return Err(ctx.err(
+                format!("[[payload]] \"{}\"", payload.name),
+                "two payloads share this name: give each its own `name`",
+            ));
+        }
+        names.push(payload.name.clone());
+        let step = file.step.unwrap_or(0) as usize;
+        steps[step].ops.push(Op::Payload(payload));
+    }
+    Ok(())
+}
+
+fn lower_one(
+    ctx: &Ctx,
+    index: usize,
+    file: &PayloadFile,
+    base: &Path,
+    steps: &[Step],
+) -> Result<Payload, ScenarioError> {
+    let label = file.name.clone().unwrap_or_else(|| index.to_string());
+    let field = |key: &str| format!("[[payload]] \"{label}\".{key}");
+    let host_path = find_program(&file.path, base).map_err(|e| ctx.err(field("path"), e))?;
+    let name = match &file.name {
+        Some(name) => {
+            check_name(ctx, &field("name"), name)?;
+            name.clone()
+        }
+        None => default_name(&host_path),
+    };
+    let step = file.step.unwrap_or(0);
+    if step >= steps.len() as u64 {
+        return Err(ctx.err(
+            field("step"),
+            format!(
+                "step {step} does not exist: the scenario has {} step(s), numbered from 0",
+                steps.len()
+            ),
+        ));
+    }
+    if let Some(cgroup) = &file.cgroup {
+        if !cgroups_after(&steps[..=step as usize]).contains(cgroup) {
+            return Err(ctx.err(
+                field("cgroup"),
+                format!("no cgroup {cgroup:?} exists after step {step}'s ops: declare it in [[cgroup]] or add it in an earlier op"),
+            ));
+        }
+    }
+    let timeout_ms = match file.timeout_ms {
+        Some(ms) => Some(check_hold(ctx, &field("timeout_ms"), ms)?),
+        None => None,
+    };
+    let expect_status = match &file.expect_status {
+        Some(value) => expect_status(value).map_err(|e| ctx.err(field("expect_status"), e))?,
+        None => DEFAULT_EXPECT.to_string(),
+    };
+    let args = file.args.clone();
+    if let Some(bad) = args.iter().find(|a| a.contains('\0')) {
+        return Err(ctx.err(field("args"), format!("{bad:?} contains a NUL byte")));
+    }
+    Ok(Payload {
+        guest_path: guest_path(&name, &host_path).map_err(|e| ctx.err(field("name"), e))?,
+        name,
+        host_path,
+        args,
+        cgroup: file.cgroup.clone(),
+        timeout_ms,
+        expect_status,
+    })
+}
+
+/// The cgroups that exist once these steps' ops have run.
+fn cgroups_after(steps: &[Step]) -> Vec<String> {
+    let mut cgroups: Vec<String> = Vec::new();
+    for op in steps.iter().flat_map(|s| &s.ops) {
+        match op {
+            Op::CgroupAdd { path } => cgroups.push(path.clone()),
+            Op::CgroupRemove { path } => cgroups.retain(|c| c != path),
+            _ => {}
+        }
+    }
+    cgroups
+}
+
+/// `expect_status`: an exit status, `"killed"`, `"signal:N"` or `"any"`.
+fn expect_status(value: &StatusValue) -> Result<String, String> {
+    let text = match value {
+        StatusValue::Code(n) => n.to_string(),
+        StatusValue::Word(t) => t.clone(),
+    };
+    let status_ok = text.parse::<u64>().is_ok_and(|n| n <= MAX_EXIT_STATUS);
+    let signal_ok = text
+        .strip_prefix("signal:")
+        .and_then(|n| n.parse::<u64>().ok())
+        .is_some_and(|n| (1..=MAX_SIGNAL).contains(&n));
+    if text == EXPECT_ANY || text == KILLED || signal_ok || status_ok {
+        Ok(text)
+    } else {
+        Err(format!(
+            "{text:?} is not a status: give an exit status 0-{MAX_EXIT_STATUS}, \"killed\", \
+             \"signal:N\" or \"any\""
+        ))
+    }
+}
+
+/// Finds a program as a shell would: a path with a `/` is taken as it is (relative to
+/// `base`, the scenario's directory), a bare name is looked up in `$PATH`.
+pub fn find_program(path: &str, base: &Path) -> Result<PathBuf, String> {
+    if path.is_empty() {
+        return Err("give the program's path".to_string());
+    }
+    if path.contains('/') {
+        let full = base.join(path);
+        return if full.is_file() {
+            Ok(full)
+        } else {
+            Err(format!("{}: no such file", full.display()))
+        };
+    }
+    let search = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&search)
+        .map(|dir| dir.join(path))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            format!("{path:?} is not a file in $PATH: give its path (e.g. \"./{path}\")")
+        })
+}
+
+/// A payload name from its program's file name: lower case, other characters as `-`.
+pub fn default_name(program: &Path) -> String {
+    let file = program
+        .file_name()
+        .map(|f| f.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    let name: String = file
+        .chars()
+        .map(|c| {
+            if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(MAX_NAME)
+        .collect();
+    if name.is_empty() {
+        "payload".to_string()
+    } else {
+        name
+    }
+}
+
+fn guest_path(name: &str, host_path: &Path) -> Result<String, String> {
+    pack::payload_path(name, host_path).map_err(|e| e.to_string())
+}
+
+/// A payload for every scenario (`--payload`): started at the end of the first step's
+/// ops, in PID 1's cgroup, stopped when the scenario ends.
+pub fn cli_payload(program: &Path, args: Vec<String>) -> Result<Payload, String> {
+    let host_path = find_program(&program.to_string_lossy(), Path::new(""))
+        .map_err(|e| format!("--payload: {e}"))?;
+    let name = default_name(&host_path);
+    Ok(Payload {
+        guest_path: guest_path(&name, &host_path).map_err(|e| format!("--payload: {e}"))?,
+        name,
+        host_path,
+        args,
+        cgroup: None,
+        timeout_ms: None,
+        expect_status: DEFAULT_EXPECT.to_string(),
+    })
+}
+
+/// Adds `payload` to the first step of every scenario.
+pub fn run_in_every_scenario(scenarios: &mut [Scenario], payload: &Payload) -> Result<(), String> {
+    for scenario in scenarios {
+        let taken: Vec<&Payload> = scenario.payloads().collect();
+        if taken.iter().any(|p| p.name == payload.name) {
+            return Err(format!(
+                "{}: a [[payload]] is already named {:?}, like --payload's program: rename it",
+                scenario.source, payload.name
+            ));
+        }
+        if taken.len() >= MAX_PAYLOADS {
+            return Err(format!(
+                "{}: has {MAX_PAYLOADS} payloads already, the most the guest runs at once: \
+                 --payload does not fit",
+                scenario.source
+            ));
+        }
+        if let Some(first) = scenario.steps.first_mut() {
+            first.ops.push(Op::Payload(payload.clone()));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_checked() {
+        assert_eq!(expect_status(&StatusValue::Code(3)).unwrap(), "3");
+        for ok in ["any", "killed", "signal:9", "0"] {
+            assert_eq!(expect_status(&StatusValue::Word(ok.into())).unwrap(), ok);
+        }
+        for bad in ["256", "signal:0", "signal:x", "crashed"] {
+            let err = expect_status(&StatusValue::Word(bad.into())).unwrap_err();
+            assert!(err.contains("\"any\""), "{bad}: {err}");
+        }
+        for bad in [256, -1] {
+            assert!(expect_status(&StatusValue::Code(bad)).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn payload_mistakes_name_the_field() {
+        let vm = crate::scenario::VmShape {
+            cpus: 2,
+            memory_mib: 256,
+        };
+        let base = "name = \"p\"\n[[cgroup]]\npath = \"w\"\n[[step]]\nhold_ms = 10\n\
+                    [[step]]\nhold_ms = 10\nops = [{ op = \"cgroup-remove\", path = \"w\" }]\n";
+        for (payload, hint) in [
+            (
+                "path = \"/nonexistent/x\"",
+                "[[payload]] \"0\".path: /nonexistent/x: no such file",
+            ),
+            (
+                "path = \"sh\"\nstep = 2",
+                "step 2 does not exist: the scenario has 2 step(s)",
+            ),
+            (
+                "path = \"sh\"\nstep = 1\ncgroup = \"w\"",
+                "no cgroup \"w\" exists after step 1",
+            ),
+            ("path = \"sh\"\nname = \"A\"", "\"A\" is not a valid name"),
+            (
+                "path = \"sh\"\nexpect_status = \"ok\"",
+                "expect_status: \"ok\" is not a status",
+            ),
+            (
+                "path = \"sh\"\ntimeout_ms = 0",
+                "timeout_ms: 0 ms is out of range",
+            ),
+            ("path = \"sh\"\ncolour = 1", "unknown field `colour`"),
+        ] {
+            let toml = format!("{base}[[payload]]\n{payload}\n");
+            let err = crate::scenario::parse(&toml, "p.toml", &vm)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(hint), "{payload}: {err}");
+        }
+        let twice = format!("{base}[[payload]]\npath = \"sh\"\n[[payload]]\npath = \"/bin/sh\"\n");
+        let err = crate::scenario::parse(&twice, "p.toml", &vm)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("two payloads share this name"), "{err}");
+        let ok = format!("{base}[[payload]]\npath = \"sh\"\ncgroup = \"w\"\nexpect_status = 2\n");
+        let scenario = crate::scenario::parse(&ok, "p.toml", &vm).unwrap();
+        let payload = scenario.payloads().next().unwrap();
+        assert_eq!(
+            (payload.name.as_str(), payload.guest_path.as_str()),
+            ("sh", "/payload/sh/sh")
+        );
+        assert_eq!(payload.expect_status, "2");
+        // Started after the first step's own ops.
+        assert!(matches!(scenario.steps[0].ops.last(), Some(Op::Payload(_))));
+    }
+
+    #[test]
+    fn names_come_from_the_program() {
+        assert_eq!(
+            default_name(Path::new("/usr/bin/X11-Tool.sh")),
+            "x11-tool-sh"
+        );
+        assert_eq!(default_name(Path::new("/")), "payload");
+    }
+
+    #[test]
+    fn programs_are_found_like_a_shell_would() {
+        assert!(find_program("sh", Path::new("")).is_ok());
+        let err = find_program("no-such-program-here", Path::new("")).unwrap_err();
+        assert!(err.contains("$PATH"), "{err}");
+        let err = find_program("./nope", Path::new("/tmp")).unwrap_err();
+        assert!(err.contains("/tmp/./nope"), "{err}");
+    }
+}

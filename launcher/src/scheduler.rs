@@ -1,0 +1,459 @@
+//! The sched_ext scheduler under test, host side: what `--scheduler` asks for, whether
+//! the kernel can run it, why a run failed because of it, and its part of the report.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::kconfig::{self, ConfigSource};
+use crate::pack;
+use crate::plan::PlanScheduler;
+use crate::record::{Record, SchedulerRecord};
+use crate::scenario::payloads::find_program;
+use crate::scenario::{Check, Scenario};
+
+/// How long the guest waits for the scheduler to attach when `--attach-timeout` is not
+/// given: loading BPF programs under TCG emulation on a busy host takes seconds.
+pub const DEFAULT_ATTACH_MS: u64 = 20_000;
+/// The check every scenario gets when a scheduler is under test.
+pub const CHECK: &str = "scheduler";
+/// The `where` of the guest's errors about the scheduler.
+const ERROR_PLACE: &str = "scheduler";
+/// What runs without `--scheduler`.
+pub const NONE: &str = "EEVDF (no sched_ext scheduler)";
+/// The payload directory the scheduler binary is packed under.
+const GUEST_DIR: &str = "scheduler";
+/// Output lines kept in the report (all of them go to scheduler.log).
+const REPORT_OUTPUT_LINES: usize = 20;
+/// Output lines quoted in a failure reason, and their length in all.
+const REASON_OUTPUT_LINES: usize = 3;
+const REASON_OUTPUT_CHARS: usize = 300;
+
+/// The scheduler a run starts, as the command line gave it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SchedulerInfo {
+    /// The program on the host.
+    pub path: PathBuf,
+    /// Where it is packed in the guest.
+    pub guest_path: String,
+    pub args: Vec<String>,
+    /// The ops name it must attach as, if given.
+    pub name: Option<String>,
+    pub attach_ms: u64,
+}
+
+impl SchedulerInfo {
+    /// Finds the program (a bare name is looked up in `$PATH`).
+    pub fn new(
+        program: &Path,
+        args: Vec<String>,
+        name: Option<String>,
+        attach_ms: u64,
+    ) -> Result<Self, String> {
+        let as_given = program.to_string_lossy();
+        let path = if program.is_file() {
+            program.to_path_buf()
+        } else {
+            find_program(&as_given, Path::new("")).map_err(|e| format!("--scheduler: {e}"))?
+        };
+        let guest_path = pack::payload_path(GUEST_DIR, &path)
+            .map_err(|e| format!("--scheduler {}: {e}", path.display()))?;
+        Ok(SchedulerInfo {
+            path,
+            guest_path,
+            args,
+            name,
+            attach_ms,
+        })
+    }
+
+    pub fn plan_line(&self) -> PlanScheduler {
+        PlanScheduler {
+            path: self.guest_path.clone(),
+            name: self.name.clone(),
+            attach_ms: self.attach_ms,
+            args: self.args.clone(),
+        }
+    }
+
+    /// What records call it before it attached: its name, or its file name.
+    fn label(&self) -> String {
+        self.name.clone().unwrap_or_else(|| {
+            self.path
+                .file_name()
+                .map_or_else(String::new, |f| f.to_string_lossy().into_owned())
+        })
+    }
+}
+
+/// Gives every scenario the `scheduler` check, unless it lists one itself.
+pub fn add_check(scenarios: &mut [Scenario]) {
+    for scenario in scenarios {
+        if !scenario.checks.iter().any(|c| c.name == CHECK) {
+            scenario.checks.push(Check {
+                name: CHECK.to_string(),
+                limit: 0,
+                group: None,
+                cgroup: None,
+            });
+        }
+    }
+}
+
+/// Why the kernel cannot run a sched_ext scheduler, when its configuration says so.
+/// `None` when it can, or when nobody can tell (then the guest finds out).
+pub fn kernel_lacks_sched_ext(kernel: &Path) -> Option<String> {
+    let features = kconfig::check_image(kernel).ok()?;
+    if features.has_sched_ext != Some(false) {
+        return None;
+    }
+    let release = features.release.as_deref().unwrap_or("unknown release");
+    let from = match &features.source {
+        ConfigSource::File(path) => format!("its config {}", path.display()),
+        other => other.to_string(),
+    };
+    Some(format!(
+        "kernel {} ({release}) has no sched_ext (CONFIG_SCHED_CLASS_EXT is not set, says {from}), \
+         so a sched_ext scheduler cannot run on it: build one that has it with `make kernel` \
+         (or `schedbox kernel build`) and pass the image it prints with --kernel",
+        kernel.display()
+    ))
+}
+
+/// The hint for a guest that found no /sys/kernel/sched_ext.
+pub const NO_SCHED_EXT_HINT: &str = "to test a sched_ext scheduler, build a kernel that has \
+     it with `make kernel` (or `schedbox kernel build`) and pass it with --kernel";
+
+/// What to do about a guest error, when it is the scheduler's and the kernel said at
+/// boot that it has no sched_ext.
+pub fn error_hint(place: &str, records: &[Record]) -> Option<&'static str> {
+    let absent = records
+        .iter()
+        .any(|r| matches!(r, Record::Boot { sched_ext, .. } if sched_ext == "absent"));
+    (place == ERROR_PLACE && absent).then_some(NO_SCHED_EXT_HINT)
+}
+
+/// Where the guest was in the plan when a record came.
+struct Place<'a> {
+    running: Option<&'a str>,
+    last_ended: Option<&'a str>,
+}
+
+impl Place<'_> {
+    fn describe(&self) -> String {
+        match (self.running, self.last_ended) {
+            (Some(s), _) => format!("during scenario {s}"),
+            (None, Some(s)) => format!("after scenario {s}"),
+            (None, None) => "before the first scenario".to_string(),
+        }
+    }
+}
+
+/// One sentence for each scheduler record that fails the run (attach-failed, ejected,
+/// exited): which scheduler, during which scenario, when, and the kernel's reason.
+pub fn failures(records: &[Record]) -> Vec<String> {
+    let mut place = Place {
+        running: None,
+        last_ended: None,
+    };
+    let mut reasons = Vec::new();
+    for record in records {
+        match record {
+            Record::Scenario { name, .. } => place.running = Some(name),
+            Record::ScenarioEnd { name, .. } => {
+                place.running = None;
+                place.last_ended = Some(name);
+            }
+            Record::Scheduler(s) if s.is_failure() => {
+                reasons.push(failure(s, &place.describe(), records));
+            }
+            _ => {}
+        }
+    }
+    reasons
+}
+
+fn failure(s: &SchedulerRecord, place: &str, records: &[Record]) -> String {
+    let at = seconds(s.t_ms);
+    let mut text = match s.event.as_str() {
+        "attach-failed" => format!(
+            "scheduler {} did not attach ({place}, {at}): {}",
+            s.name,
+            s.reason.as_deref().unwrap_or("no reason given")
+        ),
+        "ejected" => {
+            let mut text = format!(
+                "the kernel ejected scheduler {} {place} {at}: {}",
+                s.name,
+                s.reason.as_deref().unwrap_or("no reason given")
+            );
+            if let Some(msg) = &s.msg {
+                text.push_str(&format!(" ({msg}{})", blame(msg, records)));
+            }
+            text
+        }
+        _ => format!(
+            "scheduler {} exited with status {} {place} {at}",
+            s.name,
+            s.status.as_deref().unwrap_or("unknown")
+        ),
+    };
+    // A scheduler that fails to start says why first (then, often, its usage).
+    let first_too = s.event == "attach-failed";
+    let output = s.output.as_deref().map(|o| quote(o, first_too));
+    if let Some(output) = output.filter(|o| !o.is_empty()) {
+        text.push_str(&format!("; its output: {output}"));
+    }
+    text
+}
+
+/// The worker behind a `comm[pid]` the kernel named, if it was one.
+fn blame(msg: &str, records: &[Record]) -> String {
+    let pid = msg
+        .split('[')
+        .nth(1)
+        .and_then(|rest| rest.split(']').next())
+        .and_then(|n| n.parse::<u64>().ok());
+    let Some(pid) = pid else {
+        return String::new();
+    };
+    records
+        .iter()
+        .find_map(|r| match r {
+            Record::Worker(w) if w.pid == pid => Some(format!(
+                "; pid {pid} is worker {}/{} of scenario {}",
+                w.group, w.index, w.scenario
+            )),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// Some output on one line: its last few lines with words, after its first one when
+/// `first_too`.
+pub fn quote(output: &str, first_too: bool) -> String {
+    // Rules (lines of `=` or `-`) carry no words.
+    let lines: Vec<&str> = output
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.chars().any(char::is_alphanumeric))
+        .collect();
+    let mut start = lines.len().saturating_sub(REASON_OUTPUT_LINES);
+    let mut text = String::new();
+    if first_too && start > 0 {
+        text = format!("{} | … | ", lines[0]);
+        start += 1;
+    }
+    text.push_str(&lines[start..].join(" | "));
+    let chars = text.chars().count();
+    if chars > REASON_OUTPUT_CHARS {
+        let skip = chars - REASON_OUTPUT_CHARS;
+        format!("…{}", text.chars().skip(skip).collect::<String>())
+    } else {
+        text
+    }
+}
+
+/// Guest time (CLOCK_BOOTTIME ms) as people read it.
+fn seconds(t_ms: u64) -> String {
+    format!("{:.2} s after boot", t_ms as f64 / 1000.0)
+}
+
+/// The scheduler's part of the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SchedulerReport {
+    /// One line: `EEVDF (no sched_ext scheduler)`, or the scheduler and how it went.
+    pub summary: String,
+    /// The ops name it attached as; `None` without a sched_ext scheduler.
+    pub name: Option<String>,
+    pub path: Option<String>,
+    pub args: Vec<String>,
+    /// Guest time (ms since boot) at which the kernel had it enabled.
+    pub attached_ms: Option<u64>,
+    pub events: Vec<SchedulerRecord>,
+    /// Lines of output it printed (all are in `log`).
+    pub output_lines: usize,
+    pub output_tail: Vec<String>,
+    pub log: Option<String>,
+}
+
+pub fn report(info: Option<&SchedulerInfo>, records: &[Record], log: &Path) -> SchedulerReport {
+    let Some(info) = info else {
+        return SchedulerReport {
+            summary: NONE.to_string(),
+            name: None,
+            path: None,
+            args: Vec::new(),
+            attached_ms: None,
+            events: Vec::new(),
+            output_lines: 0,
+            output_tail: Vec::new(),
+            log: None,
+        };
+    };
+    let events: Vec<SchedulerRecord> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Scheduler(s) => Some(s.as_ref().clone()),
+            _ => None,
+        })
+        .collect();
+    let output = output_lines(records);
+    let attached = events.iter().find(|e| e.event == "attached");
+    SchedulerReport {
+        summary: summary(info, &events),
+        name: attached
+            .map(|a| a.ops.clone())
+            .or_else(|| info.name.clone()),
+        path: Some(info.path.display().to_string()),
+        args: info.args.clone(),
+        attached_ms: attached.map(|a| a.t_ms),
+        output_lines: output.len(),
+        output_tail: output[output.len().saturating_sub(REPORT_OUTPUT_LINES)..].to_vec(),
+        events,
+        log: Some(log.display().to_string()),
+    }
+}
+
+/// The scheduler's output lines, in order.
+pub fn output_lines(records: &[Record]) -> Vec<String> {
+    records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Output(o) if o.source == "scheduler" => Some(o.text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn summary(info: &SchedulerInfo, events: &[SchedulerRecord]) -> String {
+    let file = info
+        .path
+        .file_name()
+        .map_or_else(String::new, |f| f.to_string_lossy().into_owned());
+    let Some(first) = events.first() else {
+        return format!("{} ({file}): not started", info.label());
+    };
+    if first.event != "attached" {
+        let reason = first.reason.as_deref().unwrap_or("no reason given");
+        return format!("{} ({file}) did not attach: {reason}", info.label());
+    }
+    let mut text = format!("{} ({file}), attached {}", first.ops, seconds(first.t_ms));
+    for e in events[1..].iter().filter(|e| e.is_failure()) {
+        text.push_str(&format!(", {} {}", e.event, seconds(e.t_ms)));
+        if let Some(reason) = &e.reason {
+            text.push_str(&format!(" ({reason})"));
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{parse_line, Line};
+
+    fn example(name: &str) -> Vec<Record> {
+        let path = format!("{}/../docs/examples/{name}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        text.lines()
+            .filter_map(|l| match parse_line(l) {
+                Line::Record(r) => Some(r),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn qmap() -> SchedulerInfo {
+        SchedulerInfo {
+            path: "/x/scx_qmap".into(),
+            guest_path: "/payload/scheduler/scx_qmap".into(),
+            args: vec!["-t".into(), "10".into()],
+            name: None,
+            attach_ms: DEFAULT_ATTACH_MS,
+        }
+    }
+
+    #[test]
+    fn an_ejection_names_the_scenario_time_reason_and_task() {
+        let reasons = failures(&example("scheduler-ejected.records"));
+        assert_eq!(reasons.len(), 2, "{reasons:?}");
+        assert_eq!(
+            reasons[0],
+            "the kernel ejected scheduler qmap during scenario spin-qmap 10.99 s after boot: runnable \
+             task stall (init[41] failed to run for 7.532s; pid 41 is worker spin/1 of \
+             scenario spin-qmap)"
+        );
+        assert!(reasons[1].starts_with(
+            "scheduler qmap exited with status 0 during scenario spin-qmap 11.56 s after boot; its \
+             output: "
+        ));
+        assert!(
+            reasons[1].ends_with("EXIT: runnable task stall (init[41] failed to run for 7.532s)")
+        );
+        let report = report(
+            Some(&qmap()),
+            &example("scheduler-ejected.records"),
+            Path::new("l"),
+        );
+        assert_eq!(
+            report.summary,
+            "qmap (scx_qmap), attached 3.38 s after boot, ejected 10.99 s after boot \
+             (runnable task stall), exited 11.56 s after boot"
+        );
+        assert_eq!(report.attached_ms, Some(3378));
+        assert_eq!(report.output_lines, 4);
+    }
+
+    #[test]
+    fn a_clean_run_has_no_failures() {
+        let records = example("scheduler.records");
+        assert!(failures(&records).is_empty());
+        let report = report(Some(&qmap()), &records, Path::new("l"));
+        assert_eq!(report.name.as_deref(), Some("simple"));
+        assert_eq!(
+            report.summary,
+            "simple (scx_qmap), attached 1.82 s after boot"
+        );
+        assert_eq!(
+            report.output_tail.last().unwrap(),
+            "EXIT: unregistered from user space"
+        );
+        assert_eq!(super::report(None, &records, Path::new("l")).summary, NONE);
+    }
+
+    #[test]
+    fn a_failed_attach_is_placed_before_the_first_scenario() {
+        let line = "SBX1 scheduler event=attach-failed name=simple state=disabled ops= pid=36 \
+                    t_ms=1500 reason=exited%20with%20status%202%20before%20attaching status=2 \
+                    output=scx_simple:%20invalid%20option%20--%20'Z'%0AUsage%0A%0A%20-f%0A%20-v%0A%20-h";
+        let Line::Record(record) = parse_line(line) else {
+            panic!("not a record")
+        };
+        let reasons = failures(&[record]);
+        assert_eq!(
+            reasons,
+            [
+                "scheduler simple did not attach (before the first scenario, 1.50 s after boot): exited \
+              with status 2 before attaching; its output: scx_simple: invalid option -- \
+              'Z' | … | -v | -h"
+            ]
+        );
+    }
+
+    #[test]
+    fn every_scenario_gets_the_check_once() {
+        let vm = crate::scenario::VmShape {
+            cpus: 2,
+            memory_mib: 256,
+        };
+        let toml = "name = \"a\"\nduration_ms = 10\n[[check]]\nname = \"scheduler\"\n";
+        let listed = crate::scenario::parse(toml, "a.toml", &vm).unwrap();
+        let plain = crate::scenario::parse(crate::scenario::BUILT_IN, "b", &vm).unwrap();
+        let mut scenarios = [listed, plain];
+        add_check(&mut scenarios);
+        for s in &scenarios {
+            assert_eq!(s.checks.iter().filter(|c| c.name == CHECK).count(), 1);
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! `schedbox run` and the KVM backend: which backend runs is decided by the KVM probe and
+//! said in the report; `--backend kvm` on a host whose KVM cannot run Linux is refused at
+//! once (untestable, 125) with the probe's reason; on a host whose KVM can
+//! (`SCHEDBOX_TEST_KVM_NATIVE=1`), the default scenario passes on schedbox's own VMM.
+//!
+//! Needs `make` (the release init) and a kernel, like the end-to-end tests.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+use serde_json::Value;
+
+/// One VM at a time, as in the other end-to-end tests.
+static VM: Mutex<()> = Mutex::new(());
+
+const SCHEDBOX: &str = env!("CARGO_BIN_EXE_schedbox");
+/// Set on hosts whose KVM runs guests natively (as in the VMM's tests).
+const NATIVE_KVM_ENV: &str = "SCHEDBOX_TEST_KVM_NATIVE";
+
+fn native_kvm() -> bool {
+    std::env::var_os(NATIVE_KVM_ENV).is_some()
+}
+
+fn kernel() -> PathBuf {
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/kernels/scx/bzImage");
+    if shared.exists() {
+        return shared;
+    }
+    if let Some(env) = std::env::var_os("SCHEDBOX_KERNEL").filter(|v| !v.is_empty()) {
+        return env.into();
+    }
+    schedbox::kernel::newest_cached(&schedbox::kernel::cache_dir()).expect(
+        "no kernel for the end-to-end tests: run `make kernel-debian` (or set SCHEDBOX_KERNEL)",
+    )
+}
+
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("schedbox-kvm-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs `schedbox run` with `extra` options; returns the output and the JSON report.
+fn run(scratch: &Scratch, extra: &[&str]) -> (Output, Value) {
+    let _one_at_a_time = VM.lock().unwrap_or_else(|p| p.into_inner());
+    let kernel = kernel();
+    let json = scratch.0.join("report.json");
+    let out = scratch.0.join("run");
+    let mut args = vec![
+        "run",
+        "--kernel",
+        kernel.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let output = Command::new(SCHEDBOX)
+        .args(&args)
+        .env_remove("SCHEDBOX_SKIP_KVM_PROBE")
+        .output()
+        .expect("cannot run schedbox");
+    let text = std::fs::read_to_string(&json).unwrap_or_else(|e| {
+        panic!("no report ({e}): {}", describe(&output, &Value::Null));
+    });
+    (output, serde_json::from_str(&text).unwrap())
+}
+
+fn describe(output: &Output, report: &Value) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}\nreport: {report:#}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn backend_kvm_is_refused_at_once_where_kvm_cannot_run_linux() {
+    if native_kvm() {
+        eprintln!("skipped: {NATIVE_KVM_ENV} says this host's KVM runs Linux");
+        return;
+    }
+    let scratch = Scratch::new("refused");
+    let (output, report) = run(&scratch, &["--backend", "kvm"]);
+    let why = describe(&output, &report);
+    assert_eq!(output.status.code(), Some(125), "{why}");
+    assert_eq!(report["outcome"], "untestable", "{why}");
+    let reason = report["reasons"][0].as_str().unwrap();
+    assert!(reason.contains("--backend kvm: "), "{why}");
+    assert!(
+        reason.contains("KVM is not usable on this host")
+            || reason.contains("cannot open /dev/kvm"),
+        "the probe's reason is missing: {why}"
+    );
+    assert!(reason.contains("use --backend qemu"), "{why}");
+    assert!(reason.contains("SCHEDBOX_SKIP_KVM_PROBE"), "{why}");
+    assert_eq!(report["run"]["backend"], "none", "{why}");
+    assert_eq!(report["run"]["backend_reason"], reason, "{why}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("use --backend qemu"), "{why}");
+    // Refused before any VM started: nothing was booted, no console was opened.
+    assert!(report["timings"]["first_console_ms"].is_null(), "{why}");
+    assert!(!scratch.0.join("run/console.log").exists(), "{why}");
+}
+
+#[test]
+fn the_report_says_which_backend_auto_chose_and_why() {
+    let scratch = Scratch::new("auto");
+    let short = scratch.0.join("short.toml");
+    std::fs::write(
+        &short,
+        "name = \"short\"\nduration_ms = 200\n[[workers]]\ngroup = \"spin\"\nwork = \"spin\"\n",
+    )
+    .unwrap();
+    let (output, report) = run(&scratch, &[short.to_str().unwrap()]);
+    let why = describe(&output, &report);
+    assert_eq!(output.status.code(), Some(0), "{why}");
+    let (backend, reason) = (
+        report["run"]["backend"].as_str().unwrap(),
+        report["run"]["backend_reason"].as_str().unwrap(),
+    );
+    if native_kvm() {
+        assert_eq!(backend, "kvm", "{why}");
+        assert!(reason.contains("probe passed"), "{why}");
+    } else {
+        assert_eq!(backend, "qemu-tcg", "{why}");
+        assert!(
+            reason.contains("KVM is not usable") || reason.contains("/dev/kvm"),
+            "{why}"
+        );
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains(&format!("  backend: {reason}")), "{why}");
+}
+
+#[test]
+fn default_scenario_passes_on_the_own_vmm() {
+    if !native_kvm() {
+        eprintln!(
+            "skipped: needs a host whose KVM runs Linux natively (set {NATIVE_KVM_ENV}=1 there)"
+        );
+        return;
+    }
+    let scratch = Scratch::new("vmm");
+    let (output, report) = run(&scratch, &["--backend", "kvm", "--cpus", "2"]);
+    let why = describe(&output, &report);
+    assert_eq!(output.status.code(), Some(0), "{why}");
+    assert_eq!(report["outcome"], "pass", "{why}");
+    assert_eq!(report["run"]["backend"], "kvm", "{why}");
+    assert!(report["release"].is_string(), "no boot record: {why}");
+    let scenario = &report["scenarios"][0];
+    let workers = scenario["workers"].as_array().unwrap();
+    assert_eq!(workers.len(), 2, "{why}");
+    for w in workers {
+        assert!(w["iterations"].as_u64().unwrap() > 0, "no progress: {why}");
+    }
+    // Two spinners on two vCPUs for the whole hold: about duration × CPUs of CPU time.
+    let cpu_ns: u64 = workers.iter().map(|w| w["cpu_ns"].as_u64().unwrap()).sum();
+    let budget_ns = scenario["duration_ms"].as_u64().unwrap() * 2_000_000;
+    assert!(
+        cpu_ns > budget_ns / 2 && cpu_ns < budget_ns * 11 / 10,
+        "CPU time {cpu_ns} ns is not about {budget_ns} ns: {why}"
+    );
+    let records = std::fs::read_to_string(scratch.0.join("run/records.log")).unwrap();
+    assert!(records.contains("SBX1 done status=ok"), "{records}");
+}

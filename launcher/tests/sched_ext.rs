@@ -1,0 +1,576 @@
+//! End-to-end: `schedbox run --scheduler` and `--payload` / `[[payload]]` boot the shared
+//! sched_ext kernel under QEMU (TCG) with the real init, and the assertions are on what
+//! the guest reported: the kernel's sched_ext state, the scheduler's and payloads' fates.
+//!
+//! Needs `make` (the release init) and ../shared/kernels beside the repository (scx/bzImage,
+//! scx/scx_simple, scx/scx_qmap, debian/vmlinuz-*). Opt-in: SCHEDBOX_TEST_DYNAMIC_SCHED=
+//! a dynamically linked scx_simple (`make schedulers` builds one) is run as the scheduler.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+use serde_json::Value;
+
+/// Boots one VM at a time: parallel TCG guests on a small CI runner would starve each
+/// other's vCPUs and turn scheduling checks into noise.
+static VM: Mutex<()> = Mutex::new(());
+
+const SCHEDBOX: &str = env!("CARGO_BIN_EXE_schedbox");
+const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/kernels");
+const DEBIAN_KERNEL: &str = "debian/vmlinuz-6.12.107+deb12-cloud-amd64";
+const DYNAMIC_SCHED_ENV: &str = "SCHEDBOX_TEST_DYNAMIC_SCHED";
+
+/// A file from ../shared/kernels, or a failure that says what is missing.
+fn shared(name: &str) -> PathBuf {
+    let path = Path::new(SHARED).join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: these tests need the prebuilt kernels and schedulers in \
+         shared/kernels beside the repository (see shared/kernels/README.md; `make kernel` \
+         and `make schedulers` build your own)",
+        path.display()
+    );
+    path
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("schedbox-scx-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn file(&self, name: &str, text: &str) -> String {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    }
+
+    fn run_file(&self, name: &str) -> String {
+        let path = self.0.join("run").join(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// What a run left: its exit status, output, and JSON report.
+struct Run {
+    output: Output,
+    report: Value,
+}
+
+impl Run {
+    fn code(&self) -> Option<i32> {
+        self.output.status.code()
+    }
+
+    fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    /// Everything, for assertion messages.
+    fn why(&self) -> String {
+        format!(
+            "exit {:?}\nstdout:\n{}\nstderr:\n{}\nreport: {:#}",
+            self.code(),
+            self.stdout(),
+            String::from_utf8_lossy(&self.output.stderr),
+            self.report
+        )
+    }
+
+    fn reasons(&self) -> Vec<String> {
+        strings(&self.report["reasons"])
+    }
+
+    /// The reason containing `text`, or a failure that shows them all.
+    fn reason(&self, text: &str) -> String {
+        self.reasons()
+            .into_iter()
+            .find(|r| r.contains(text))
+            .unwrap_or_else(|| panic!("no reason mentions {text:?}: {}", self.why()))
+    }
+
+    fn check(&self, scenario: usize, name: &str) -> &Value {
+        let checks = self.report["scenarios"][scenario]["checks"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no checks: {}", self.why()));
+        checks
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} check: {}", self.why()))
+    }
+
+    fn payload(&self, scenario: usize, name: &str) -> &Value {
+        let payloads = self.report["scenarios"][scenario]["payloads"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no payloads: {}", self.why()));
+        payloads
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("no payload {name}: {}", self.why()))
+    }
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Runs `schedbox run` on `kernel` with the run directory and report in `scratch`.
+fn run(scratch: &Scratch, kernel: &Path, extra: &[&str]) -> Run {
+    let _one_at_a_time = VM.lock().unwrap_or_else(|p| p.into_inner());
+    let out = scratch.0.join("run");
+    let json = scratch.0.join("report.json");
+    let mut command = Command::new(SCHEDBOX);
+    command
+        .args(["run", "--accel", "tcg", "--cpus", "2", "--kernel"])
+        .arg(kernel)
+        .arg("--out")
+        .arg(&out)
+        .arg("--json")
+        .arg(&json)
+        .args(extra);
+    let output = command.output().expect("cannot run schedbox");
+    let text = std::fs::read_to_string(&json).unwrap_or_else(|e| {
+        panic!(
+            "no report ({e}); stdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    Run {
+        output,
+        report: serde_json::from_str(&text).unwrap(),
+    }
+}
+
+fn scx_kernel() -> PathBuf {
+    shared("scx/bzImage")
+}
+
+fn path_str(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// One spinning worker for `ms`, the least a scheduler must carry.
+fn short_scenario(scratch: &Scratch, ms: u64) -> String {
+    scratch.file(
+        "short.toml",
+        &format!("name = \"short\"\nduration_ms = {ms}\n[[workers]]\ngroup = \"spin\"\nwork = \"spin\"\n"),
+    )
+}
+
+#[test]
+fn scx_simple_attaches_and_the_catalog_passes_under_it() {
+    let scratch = Scratch::new("simple");
+    let simple = shared("scx/scx_simple");
+    let spin = repo().join("scenarios/spin.toml");
+    let mixed = repo().join("scenarios/sched_ext/mixed.toml");
+    let run = run(
+        &scratch,
+        &scx_kernel(),
+        &[
+            "--scheduler",
+            path_str(&simple),
+            path_str(&spin),
+            path_str(&mixed),
+            "--payload",
+            "env",
+            "--",
+            "SCHEDBOX_PAYLOAD=ran",
+        ],
+    );
+    let why = run.why();
+    assert_eq!(run.code(), Some(0), "{why}");
+    let scheduler = &run.report["scheduler"];
+    assert_eq!(scheduler["name"], "simple", "{why}");
+    let attached = &scheduler["events"][0];
+    assert_eq!(attached["event"], "attached", "{why}");
+    assert_eq!(
+        (&attached["state"], &attached["ops"]),
+        (&"enabled".into(), &"simple".into())
+    );
+    assert!(scheduler["attached_ms"].as_u64().unwrap() > 0, "{why}");
+    let last = scheduler["events"].as_array().unwrap().last().unwrap();
+    assert_eq!(last["event"], "stopped", "{why}");
+    assert!(
+        run.stdout()
+            .contains("scheduler: simple (scx_simple), attached "),
+        "{why}"
+    );
+    let records = scratch.run_file("records.log");
+    assert!(
+        records.contains("SBX1 scheduler event=attached name=scx_simple state=enabled ops=simple")
+    );
+    // The scheduler's own output, stopped by SIGINT at the end.
+    assert!(
+        scratch
+            .run_file("scheduler.log")
+            .contains("EXIT: unregistered from user space"),
+        "{why}"
+    );
+    for (index, name) in ["spin", "sched-ext-mixed"].iter().enumerate() {
+        assert_eq!(run.report["scenarios"][index]["name"], *name, "{why}");
+        let check = run.check(index, "scheduler");
+        assert_eq!(
+            (&check["passed"], &check["value"]),
+            (&true.into(), &0.into()),
+            "{why}"
+        );
+        // The dynamically linked env ran in the guest with the guest's environment.
+        let env = run.payload(index, "env");
+        assert_eq!(env["status"], "0", "{why}");
+        let output = env["output"].as_str().unwrap();
+        assert!(output.contains("SCHEDBOX_PAYLOAD=ran"), "{why}");
+        assert!(output.contains("PATH=/bin:"), "{why}");
+    }
+}
+
+#[test]
+fn qmap_stall_injection_is_caught() {
+    let scratch = Scratch::new("qmap");
+    let qmap = shared("scx/scx_qmap");
+    // scx_qmap -t 10 leaves every 10th user task unscheduled; the kernel's watchdog
+    // ejects it some seconds later, well inside this hold.
+    let hold = scratch.file(
+        "hold.toml",
+        "name = \"hold\"\nduration_ms = 15000\n\
+         [[workers]]\ngroup = \"spin\"\nwork = \"spin\"\ncount = 3\n",
+    );
+    let run = run(
+        &scratch,
+        &scx_kernel(),
+        &[
+            "--scheduler",
+            path_str(&qmap),
+            "--scheduler-arg",
+            "-t",
+            "--scheduler-arg",
+            "10",
+            &hold,
+        ],
+    );
+    let why = run.why();
+    assert_eq!(run.code(), Some(1), "{why}");
+    for name in ["stall", "scheduler"] {
+        assert_eq!(run.check(0, name)["passed"], false, "{name}: {why}");
+    }
+    assert!(
+        run.check(0, "stall")["value"].as_u64().unwrap() > 1000,
+        "{why}"
+    );
+    let ejected = run.reason("the kernel ejected scheduler scx_qmap during scenario hold");
+    assert!(ejected.contains(": runnable task stall ("), "{ejected}");
+    // The kernel names the task it found stalled; the report says which worker it is.
+    let pid: u64 = ejected
+        .split("; pid ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("the stalled task is not named: {ejected}"));
+    assert!(
+        ejected.contains(&format!("init[{pid}] failed to run for ")),
+        "{ejected}"
+    );
+    let stalled: Vec<u64> = run.report["scenarios"][0]["stalls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["pid"].as_u64().unwrap())
+        .collect();
+    assert!(
+        stalled.contains(&pid),
+        "pid {pid} not among the stalls {stalled:?}: {why}"
+    );
+    let events = run.report["scheduler"]["events"].as_array().unwrap();
+    let ejection = events
+        .iter()
+        .find(|e| e["event"] == "ejected")
+        .expect("no ejected event");
+    assert_eq!(ejection["reason"], "runnable task stall", "{why}");
+    assert_eq!(run.report["scheduler"]["name"], "qmap", "{why}");
+}
+
+#[test]
+fn a_scheduler_that_exits_at_once_fails_the_run() {
+    let scratch = Scratch::new("exits");
+    let simple = shared("scx/scx_simple");
+    let short = short_scenario(&scratch, 300);
+    let run = run(
+        &scratch,
+        &scx_kernel(),
+        &[
+            "--scheduler",
+            path_str(&simple),
+            "--scheduler-arg",
+            "-Z",
+            &short,
+        ],
+    );
+    let why = run.why();
+    assert_eq!(run.code(), Some(1), "{why}");
+    let reason = run.reason("did not attach");
+    assert!(
+        reason.starts_with("scheduler scx_simple did not attach (before the first scenario"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("exited with status 1 before attaching"),
+        "{reason}"
+    );
+    assert!(reason.contains("invalid option -- 'Z'"), "{reason}");
+    assert_eq!(run.check(0, "scheduler")["passed"], false, "{why}");
+    assert!(
+        run.stdout()
+            .contains("did not attach: exited with status 1"),
+        "{why}"
+    );
+}
+
+#[test]
+fn a_scheduler_that_does_not_attach_in_time_fails_the_run() {
+    let scratch = Scratch::new("timeout");
+    let simple = shared("scx/scx_simple");
+    let short = short_scenario(&scratch, 300);
+    let run = run(
+        &scratch,
+        &scx_kernel(),
+        &[
+            "--scheduler",
+            path_str(&simple),
+            "--attach-timeout",
+            "0.001",
+            &short,
+        ],
+    );
+    let why = run.why();
+    assert_eq!(run.code(), Some(1), "{why}");
+    let reason = run.reason("did not attach");
+    assert!(
+        reason.contains("not attached within 1 ms (state "),
+        "{reason}"
+    );
+    assert_eq!(run.check(0, "scheduler")["passed"], false, "{why}");
+}
+
+#[test]
+fn a_scheduler_attached_under_another_name_fails_the_run() {
+    let scratch = Scratch::new("name");
+    let simple = shared("scx/scx_simple");
+    let short = short_scenario(&scratch, 300);
+    let run = run(
+        &scratch,
+        &scx_kernel(),
+        &[
+            "--scheduler",
+            path_str(&simple),
+            "--scheduler-name",
+            "other",
+            &short,
+        ],
+    );
+    let why = run.why();
+    assert_eq!(run.code(), Some(1), "{why}");
+    let reason = run.reason("scheduler other did not attach");
+    assert!(
+        reason.contains("attached as \"simple\", not \"other\""),
+        "{reason}"
+    );
+    assert_eq!(run.check(0, "scheduler")["passed"], false, "{why}");
+}
+
+#[test]
+fn a_kernel_without_sched_ext_is_untestable_before_booting() {
+    let scratch = Scratch::new("nosched");
+    let simple = shared("scx/scx_simple");
+    let kernel = shared(DEBIAN_KERNEL);
+    let run = run(&scratch, &kernel, &["--scheduler", path_str(&simple)]);
+    let why = run.why();
+    assert_eq!(run.code(), Some(125), "{why}");
+    let reason = run.reason("has no sched_ext");
+    assert!(
+        reason.contains("CONFIG_SCHED_CLASS_EXT is not set"),
+        "{reason}"
+    );
+    assert!(reason.contains("make kernel"), "{reason}");
+    // Nothing was booted: no backend, no console, no timings.
+    assert_eq!(run.report["run"]["backend"], "none", "{why}");
+    assert!(run.report["end"].is_null(), "{why}");
+    assert!(!scratch.0.join("run/console.log").exists(), "{why}");
+}
+
+#[test]
+fn a_guest_without_sched_ext_is_untestable_with_what_to_do() {
+    let scratch = Scratch::new("noscx-guest");
+    let simple = shared("scx/scx_simple");
+    // Without its config beside it, nobody can tell before booting.
+    let kernel = scratch.0.join("vmlinuz");
+    std::fs::copy(shared(DEBIAN_KERNEL), &kernel).unwrap();
+    let short = short_scenario(&scratch, 300);
+    let run = run(
+        &scratch,
+        &kernel,
+        &["--scheduler", path_str(&simple), &short],
+    );
+    let why = run.why();
+    assert_eq!(run.code(), Some(125), "{why}");
+    assert_eq!(run.report["sched_ext"], "absent", "{why}");
+    let reason = run.reason("the guest reported an error in scheduler");
+    assert!(reason.contains("no sched_ext"), "{reason}");
+    assert!(reason.contains("make kernel"), "{reason}");
+}
+
+#[test]
+fn payloads_run_with_their_libraries_and_are_judged() {
+    let scratch = Scratch::new("payloads");
+    let scenario = scratch.file(
+        "payloads.toml",
+        r#"
+name = "payloads"
+duration_ms = 1500
+
+[[workers]]
+group = "spin"
+cgroup = "work"
+work = "spin"
+
+[[payload]]
+path = "/bin/ls"
+args = ["-1", "/payload"]
+cgroup = "work"
+
+[[payload]]
+name = "sleeper"
+path = "sleep"
+args = ["600"]
+expect_status = "killed"
+
+[[payload]]
+path = "/bin/false"
+"#,
+    );
+    let run = run(&scratch, &scx_kernel(), &[&scenario]);
+    let why = run.why();
+    assert_eq!(run.code(), Some(1), "{why}");
+    assert_eq!(
+        run.report["scheduler"]["summary"], "EEVDF (no sched_ext scheduler)",
+        "{why}"
+    );
+    // ls listed the guest's /payload: one directory per packed program.
+    let ls = run.payload(0, "ls");
+    assert_eq!(
+        (&ls["status"], &ls["passed"]),
+        (&"0".into(), &true.into()),
+        "{why}"
+    );
+    let listed: Vec<&str> = ls["output"].as_str().unwrap().lines().collect();
+    assert_eq!(listed, ["false", "ls", "sleeper"], "{why}");
+    assert_eq!(
+        scratch.run_file("payload-payloads-ls.log"),
+        "false\nls\nsleeper\n"
+    );
+    let sleeper = run.payload(0, "sleeper");
+    assert_eq!(
+        (&sleeper["status"], &sleeper["passed"]),
+        (&"killed".into(), &true.into()),
+        "{why}"
+    );
+    let failed = run.payload(0, "false");
+    assert_eq!(
+        (&failed["status"], &failed["passed"]),
+        (&"1".into(), &false.into()),
+        "{why}"
+    );
+    assert_eq!(
+        run.reasons(),
+        ["scenario payloads: payload false ended with status 1, expected 0"],
+        "{why}"
+    );
+}
+
+#[test]
+fn a_dynamically_linked_scheduler_runs_with_its_libraries() {
+    let Some(path) = std::env::var_os(DYNAMIC_SCHED_ENV).filter(|v| !v.is_empty()) else {
+        eprintln!("skipped: set {DYNAMIC_SCHED_ENV} to a dynamically linked scx_simple (`make schedulers`)");
+        return;
+    };
+    let scheduler = PathBuf::from(path);
+    let deps = schedbox::elfdeps::resolve(&scheduler).expect("not a program schedbox can pack");
+    assert!(
+        deps.interpreter.is_some() && !deps.libraries.is_empty(),
+        "{} is statically linked: this test is about one that needs its libraries",
+        scheduler.display()
+    );
+    let scratch = Scratch::new("dynamic");
+    let short = short_scenario(&scratch, 1000);
+    let run = run(
+        &scratch,
+        &scx_kernel(),
+        &["--scheduler", path_str(&scheduler), &short],
+    );
+    let why = run.why();
+    assert_eq!(run.code(), Some(0), "{why}");
+    let attached = &run.report["scheduler"]["events"][0];
+    assert_eq!(
+        (&attached["event"], &attached["ops"]),
+        (&"attached".into(), &"simple".into()),
+        "{why}"
+    );
+    assert_eq!(run.check(0, "scheduler")["passed"], true, "{why}");
+}
+
+#[test]
+fn bad_scheduler_and_payload_input_is_a_usage_error() {
+    let scratch = Scratch::new("usage");
+    let kernel = scx_kernel();
+    let script = scratch.file("script.sh", "#!/bin/sh\necho hi\n");
+    let missing = scratch.file(
+        "missing.toml",
+        "name = \"m\"\nduration_ms = 10\n[[payload]]\npath = \"./not-here\"\n",
+    );
+    for (args, hint) in [
+        (
+            vec!["--scheduler", "/nonexistent/scx_x"],
+            "--scheduler: /nonexistent/scx_x: no such file",
+        ),
+        (vec!["--scheduler", &script], "is not an ELF"),
+        (
+            vec!["--payload", &script],
+            "cannot pack payload \"script-sh\"",
+        ),
+        (vec![&missing], "missing.toml: [[payload]] \"0\".path"),
+        (vec!["--", "-x"], "give --payload PATH first"),
+    ] {
+        let output = Command::new(SCHEDBOX)
+            .args(["run", "--kernel", path_str(&kernel)])
+            .args(&args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(hint),
+            "{args:?}: stderr lacks {hint:?}: {stderr}"
+        );
+    }
+}
