@@ -12,8 +12,10 @@
 //!
 //! `isolation` has no failing scenario: a correct kernel never runs a task outside its
 //! cgroup's effective cpuset, so no honest scenario fails it; the guest's unit tests
-//! cover the detector's failing path (init/src/check.rs, init/src/monitor.rs). The
-//! `scheduler` check needs a sched_ext scheduler and is tested with that support.
+//! cover the detector's failing path (init/src/check.rs, init/src/monitor.rs). A correct
+//! kernel cannot exceed cpu.max either: `bandwidth` fails honestly at its default limit
+//! under scx_simple, which ignores it (as it ignores cgroup weights). The `scheduler`
+//! check is tested in tests/sched_ext.rs.
 //!
 //! Needs `make` (the release init) and a kernel, as tests/e2e.rs.
 
@@ -132,8 +134,13 @@ fn is_limit(path: &Path) -> bool {
 }
 
 fn run(tag: &str, files: &[PathBuf]) -> Result<Batch, String> {
+    run_with(tag, &[], files)
+}
+
+fn run_with(tag: &str, options: &[&str], files: &[PathBuf]) -> Result<Batch, String> {
     let scratch = Scratch::new(&format!("catalog-{tag}"));
-    let args: Vec<&str> = files.iter().map(|p| p.to_str().unwrap()).collect();
+    let mut args = options.to_vec();
+    args.extend(files.iter().map(|p| p.to_str().unwrap()));
     let (output, report): (Output, Value) = try_boot(&scratch, &args)?;
     Ok(Batch {
         exit: output.status.code(),
@@ -194,6 +201,26 @@ fn limits() -> &'static Batch {
             .filter(|p| is_limit(p))
             .collect()
     })
+}
+
+/// The cgroup scenarios with a bandwidth or weight check, under scx_simple: a sched_ext
+/// scheduler that (on this kernel) honours neither cpu.max nor cgroup weights.
+fn under_scx_simple() -> &'static Batch {
+    static CELL: OnceLock<Result<Batch, String>> = OnceLock::new();
+    let simple = repo().join("../shared/kernels/scx/scx_simple");
+    assert!(
+        simple.exists(),
+        "{} is missing: this test needs the prebuilt schedulers in shared/kernels beside \
+         the repository (`make schedulers` builds your own)",
+        simple.display()
+    );
+    let cgroup = repo().join("scenarios/cgroup");
+    let files = [cgroup.join("cpu-max.toml"), cgroup.join("weight.toml")];
+    let options = ["--scheduler", simple.to_str().unwrap()];
+    match CELL.get_or_init(|| run_with("scx-simple", &options, &files)) {
+        Ok(batch) => batch,
+        Err(e) => panic!("batch scx-simple: {e}"),
+    }
 }
 
 fn ms(ns: u64) -> u64 {
@@ -686,6 +713,23 @@ fn every_check_fails_in_one_scenario_and_passes_in_another() {
                 kind.name
             );
         }
+    }
+}
+
+/// The bandwidth and weight checks fail at their default limits where the scheduler,
+/// not the scenario, is at fault: scx_simple runs every task by its own weight and
+/// knows nothing of cpu.max, while the kernel keeps it attached.
+#[test]
+fn a_scheduler_that_ignores_cgroup_controls_fails_bandwidth_and_weight() {
+    let b = under_scx_simple();
+    assert_eq!(b.exit, Some(1), "{}", b.why);
+    let bandwidth = assert_fails(b, "cgroup-cpu-max", "bandwidth", "cpu.max 20000 100000");
+    assert!(bandwidth.value > bandwidth.limit * 2, "{bandwidth:?}");
+    let weight = assert_fails(b, "cgroup-weight", "weight", "cgroup share/lo");
+    assert!(weight.value > weight.limit * 2, "{weight:?}");
+    for s in ["cgroup-cpu-max", "cgroup-weight"] {
+        let held = b.check(s, "scheduler");
+        assert!(held.passed, "{held:?}: {}", b.says(s));
     }
 }
 
