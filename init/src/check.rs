@@ -32,13 +32,17 @@ pub struct CheckSpec {
 
 impl CheckSpec {
     fn selects(&self, o: &Outcome) -> bool {
-        self.group
-            .as_ref()
-            .is_none_or(|g| g.eq_bytes(o.group.as_bytes()))
+        self.selects_group(o)
             && self
                 .cgroup
                 .as_ref()
                 .is_none_or(|c| c.eq_bytes(o.cgroup.as_bytes()))
+    }
+
+    fn selects_group(&self, o: &Outcome) -> bool {
+        self.group
+            .as_ref()
+            .is_none_or(|g| g.eq_bytes(o.group.as_bytes()))
     }
 }
 
@@ -111,7 +115,11 @@ pub fn evaluate(spec: &CheckSpec, scene: &Scene<'_>) -> Verdict {
         },
         b"isolation" => isolation(picked(), limit),
         b"fairness" => fairness(picked(), limit),
-        b"weight" => weight(picked(), scene.root, limit),
+        b"weight" => {
+            let parent = spec.cgroup.as_ref().map(|c| c.as_bytes());
+            let in_group = scene.outcomes.iter().filter(|o| spec.selects_group(o));
+            weight(in_group, parent, scene.root, limit)
+        }
         b"bandwidth" => bandwidth(spec, scene),
         b"wake-latency" => wake_latency(picked(), limit),
         b"kernel-log" => match scene.kmsg {
@@ -223,26 +231,48 @@ pub fn worst_weight_deviation(groups: &[(u64, u64)]) -> Option<(u64, usize)> {
 }
 
 const MAX_WEIGHT_GROUPS: usize = 16;
-static EMPTY: RelPath = RelPath::new();
 
-/// CPU time share vs `cpu.weight` share across the cgroups holding the selected
-/// workers. Meaningful only when those cgroups are siblings whose workers compete for
-/// the same CPUs the whole time (always runnable, confined to a shared cpuset):
-/// otherwise idle CPUs let every cgroup have what it asks for, whatever its weight.
-fn weight<'a>(picked: impl Iterator<Item = &'a Outcome>, root: &[u8], limit: u64) -> Verdict {
-    let mut names: [&RelPath; MAX_WEIGHT_GROUPS] = [&EMPTY; MAX_WEIGHT_GROUPS];
+/// The cgroup whose `cpu.weight` a worker's CPU time counts for: with `parent` (the
+/// check's cgroup), the child of `parent` the worker is in or below; None for a worker
+/// elsewhere. Without `parent`, the worker's own cgroup.
+pub fn weight_cgroup<'a>(cgroup: &'a [u8], parent: Option<&[u8]>) -> Option<&'a [u8]> {
+    let Some(p) = parent else {
+        return Some(cgroup);
+    };
+    let rest = cgroup.strip_prefix(p)?.strip_prefix(b"/")?;
+    let child = rest
+        .split(|&c| c == b'/')
+        .next()
+        .filter(|c| !c.is_empty())?;
+    Some(&cgroup[..p.len() + 1 + child.len()])
+}
+
+/// CPU time share vs `cpu.weight` share across the children of `parent` that hold
+/// selected workers (without `parent`, across the workers' own cgroups). Meaningful
+/// only when those cgroups are siblings whose workers compete for the same CPUs the
+/// whole time (always runnable, confined to a shared cpuset): otherwise idle CPUs let
+/// every cgroup have what it asks for, whatever its weight.
+fn weight<'a>(
+    picked: impl Iterator<Item = &'a Outcome>,
+    parent: Option<&[u8]>,
+    root: &[u8],
+    limit: u64,
+) -> Verdict {
+    let mut names: [&[u8]; MAX_WEIGHT_GROUPS] = [b""; MAX_WEIGHT_GROUPS];
     let mut groups = [(0u64, 0u64); MAX_WEIGHT_GROUPS];
     let mut n = 0;
     for o in picked {
-        let cg = &o.cgroup;
-        let i = match names[..n]
-            .iter()
-            .position(|c| c.as_bytes() == cg.as_bytes())
-        {
+        let Some(cg) = weight_cgroup(o.cgroup.as_bytes(), parent) else {
+            continue;
+        };
+        let i = match names[..n].iter().position(|c| *c == cg) {
             Some(i) => i,
             None if n < MAX_WEIGHT_GROUPS => {
-                let Some(w) = cgroup::weight(root, cg.as_bytes()) else {
-                    return cannot(format_args!("cannot read cpu.weight of cgroup {cg}"));
+                let Some(w) = cgroup::weight(root, cg) else {
+                    return cannot(format_args!(
+                        "cannot read cpu.weight of cgroup {}",
+                        RelPath::from_bytes(cg)
+                    ));
                 };
                 names[n] = cg;
                 groups[n].0 = w;
@@ -265,7 +295,7 @@ fn weight<'a>(picked: impl Iterator<Item = &'a Outcome>, root: &[u8], limit: u64
     let total_u: u64 = groups[..n].iter().map(|g| g.1).sum();
     let d = detail(format_args!(
         "cgroup {} got {} per mille of the CPU time, its weight {} is {} per mille",
-        names[i],
+        RelPath::from_bytes(names[i]),
         permille(groups[i].1, total_u),
         groups[i].0,
         permille(groups[i].0, total_w)
@@ -273,9 +303,17 @@ fn weight<'a>(picked: impl Iterator<Item = &'a Outcome>, root: &[u8], limit: u64
     at_most(value, limit, d)
 }
 
+/// What a `quota`/`period` (µs) lets a cgroup use in a window of `elapsed_ns`, in ns.
+/// The window need not start on a period boundary, and the kernel hands out a whole
+/// quota for the period in progress, so the window counts one period more.
+pub fn allowed_ns(elapsed_ns: u64, quota: u64, period: u64) -> u128 {
+    let window_ns = u128::from(elapsed_ns) + u128::from(period) * u128::from(NS_PER_US);
+    u128::from(quota) * window_ns / u128::from(period.max(1))
+}
+
 /// CPU time used over what a `quota`/`period` allows in `elapsed_ns`, per mille.
 pub fn bandwidth_permille(used_us: u64, elapsed_ns: u64, quota: u64, period: u64) -> u64 {
-    let allowed_ns = u128::from(quota) * u128::from(elapsed_ns) / u128::from(period.max(1));
+    let allowed_ns = allowed_ns(elapsed_ns, quota, period);
     let used_ns = u128::from(used_us) * 1000;
     if allowed_ns == 0 {
         return u64::MAX;
@@ -309,9 +347,7 @@ fn bandwidth(spec: &CheckSpec, scene: &Scene<'_>) -> Verdict {
         "{cg} used {} ms of CPU in {} ms, cpu.max {quota} {period} allows {} ms",
         used_us / 1000,
         elapsed_ns / NS_PER_MS,
-        u128::from(quota) * u128::from(elapsed_ns)
-            / u128::from(period.max(1))
-            / u128::from(NS_PER_MS)
+        allowed_ns(elapsed_ns, quota, period) / u128::from(NS_PER_MS)
     ));
     at_most(value, spec.limit, d)
 }
@@ -566,13 +602,52 @@ mod tests {
     }
 
     #[test]
+    fn weight_with_a_cgroup_compares_its_children() {
+        let t = Tree::new(
+            "weight-parent",
+            &[
+                ("p/lo", "cpu.weight", "100\n"),
+                ("p/hi", "cpu.weight", "400\n"),
+            ],
+        );
+        // Workers below a child count for the child; workers elsewhere do not count.
+        let outs = [
+            on("p/lo", 100),
+            on("p/lo/deep", 110),
+            on("p/hi", 790),
+            on("q", 5000),
+        ];
+        let mut s = spec("weight", 100, None);
+        s.cgroup = Some(RelPath::from_bytes(b"p"));
+        let sc = Scene {
+            root: t.root(),
+            ..scene(&outs)
+        };
+        let v = evaluate(&s, &sc);
+        assert!(v.pass && v.value == 50, "{} {}", v.value, says(&v));
+        assert!(says(&v).starts_with("cgroup p/lo got 210"), "{}", says(&v));
+        s.cgroup = Some(RelPath::from_bytes(b"q"));
+        assert!(says(&evaluate(&s, &sc)).contains("got 0"));
+    }
+
+    #[test]
+    fn weight_cgroup_is_the_child_of_the_parent() {
+        assert_eq!(weight_cgroup(b"a/b/c", Some(b"a")), Some(&b"a/b"[..]));
+        assert_eq!(weight_cgroup(b"a/b", Some(b"a")), Some(&b"a/b"[..]));
+        assert_eq!(weight_cgroup(b"a", Some(b"a")), None);
+        assert_eq!(weight_cgroup(b"ab/c", Some(b"a")), None);
+        assert_eq!(weight_cgroup(b"x/y", None), Some(&b"x/y"[..]));
+    }
+
+    #[test]
     fn bandwidth_is_use_over_quota() {
+        // One second and the period in progress: 11 periods of 20 ms.
         assert_eq!(
-            bandwidth_permille(200_000, 1_000_000_000, 20_000, 100_000),
+            bandwidth_permille(220_000, 1_000_000_000, 20_000, 100_000),
             1000
         );
         assert_eq!(
-            bandwidth_permille(100_000, 1_000_000_000, 20_000, 100_000),
+            bandwidth_permille(110_000, 1_000_000_000, 20_000, 100_000),
             500
         );
         let t = Tree::new(
@@ -586,7 +661,7 @@ mod tests {
             cgroup: RelPath::from_bytes(b"cap"),
             start_us: 1000,
             start_ns: 0,
-            end_us: 1000 + 300_000,
+            end_us: 1000 + 320_000,
             end_ns: 1_500_000_000,
         }];
         let sc = Scene {
@@ -600,7 +675,7 @@ mod tests {
         assert!(v.pass && v.value == 1000, "{}", v.value);
         assert_eq!(
             says(&v),
-            "cap used 300 ms of CPU in 1500 ms, cpu.max 20000 100000 allows 300 ms"
+            "cap used 320 ms of CPU in 1500 ms, cpu.max 20000 100000 allows 320 ms"
         );
         s.limit = 900;
         assert!(!evaluate(&s, &sc).pass);

@@ -24,6 +24,11 @@ const MAX_USAGE: usize = 64;
 /// slow), and how often PID 1 looks whether they have.
 const READY_TIMEOUT_MS: u64 = 10_000;
 const READY_POLL_NS: u64 = 500 * sys::NS_PER_US;
+/// A gap without progress longer than this is checked against the worker's state, and
+/// counts only while the worker is runnable: time frozen or blocked outside the work's
+/// own marked waits (memory reclaim, a cgroup freeze) is no stall. Shorter gaps are
+/// counted unchecked, so the error is bounded by this.
+const STATE_CHECK_NS: u64 = 50 * NS_PER_MS;
 
 /// The isolation watch of one worker.
 #[derive(Clone, Copy, Default)]
@@ -224,9 +229,10 @@ impl Monitor {
     }
 
     /// One look at every live worker: the CPUs it ran on since the last look against
-    /// its cpuset, and its progress. A gap over the stall limit is confirmed against
-    /// the worker's state (only a runnable worker can be stalled by the scheduler) and
-    /// reported with its full length once progress resumes or the worker is stopped.
+    /// its cpuset, and its progress. A gap of more than `STATE_CHECK_NS` is confirmed
+    /// against the worker's state (only a runnable worker can be stalled by the
+    /// scheduler); one over the stall limit is reported with its full length once
+    /// progress resumes or the worker is stopped.
     pub fn sample(&mut self, pool: &mut Pool, scenario: &[u8], now: u64) {
         let limit_ns = self.stall_limit_ms.map(|ms| ms * NS_PER_MS);
         for i in 0..pool.live.len() {
@@ -240,7 +246,7 @@ impl Monitor {
             }
             let since = slot.beat_ns.load(Relaxed).max(until).max(w.excused_ns);
             let gap = now.saturating_sub(since);
-            if limit_ns.is_none_or(|l| gap <= l) {
+            if gap <= STATE_CHECK_NS {
                 close_stall(scenario, w);
                 w.max_gap_ns = w.max_gap_ns.max(gap);
                 continue;
@@ -253,6 +259,10 @@ impl Monitor {
                 continue;
             }
             w.max_gap_ns = w.max_gap_ns.max(gap);
+            if limit_ns.is_none_or(|l| gap <= l) {
+                close_stall(scenario, w);
+                continue;
+            }
             let s = w.stall.get_or_insert(Stall {
                 cpu: stat.cpu,
                 state: stat.state,

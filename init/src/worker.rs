@@ -275,11 +275,28 @@ impl Pool {
         for &i in &chosen[..n] {
             let _ = outs.push(self.measure(&self.live.as_slice()[i]));
         }
-        for &i in &chosen[..n] {
-            let _ = rustix::process::kill_process(pid(self.live.as_slice()[i].pid), Signal::KILL);
+        // A worker that already ended (the OOM killer's SIGKILL, a crash) is reaped
+        // and reported first, so that its end is not taken for PID 1's own kill.
+        let mut gone = [false; MAX_WORKERS];
+        for (k, &i) in chosen[..n].iter().enumerate() {
+            let w = &self.live.as_slice()[i];
+            if let Ok(Some((_, st))) =
+                rustix::process::waitpid(Pid::from_raw(w.pid), WaitOptions::NOHANG)
+            {
+                report_early_end(w, Some(st));
+                gone[k] = true;
+            }
         }
-        for &i in &chosen[..n] {
-            reap(&self.live.as_slice()[i], true);
+        for (k, &i) in chosen[..n].iter().enumerate() {
+            if !gone[k] {
+                let _ =
+                    rustix::process::kill_process(pid(self.live.as_slice()[i].pid), Signal::KILL);
+            }
+        }
+        for (k, &i) in chosen[..n].iter().enumerate() {
+            if !gone[k] {
+                reap(&self.live.as_slice()[i], true);
+            }
         }
         // Remove from the back so earlier indices stay valid.
         for &i in chosen[..n].iter().rev() {
@@ -366,34 +383,39 @@ fn reap(w: &Worker, check: bool) {
     };
     let killed = status.is_some_and(|s| s.terminating_signal() == Some(Signal::KILL.as_raw()));
     if check && !killed {
-        let mut msg: Buf<160> = Buf::new();
-        let _ = core::fmt::Write::write_fmt(
-            &mut msg,
-            format_args!(
-                "worker {} {} (pid {}) ended before it was stopped",
-                w.group, w.index, w.pid
-            ),
-        );
-        match status {
-            Some(s) if s.exit_status().is_some() => {
-                let _ = core::fmt::Write::write_fmt(
-                    &mut msg,
-                    format_args!(": exit status {}", s.exit_status().unwrap_or(0)),
-                );
-            }
-            Some(s) if s.terminating_signal().is_some() => {
-                let _ = core::fmt::Write::write_fmt(
-                    &mut msg,
-                    format_args!(": signal {}", s.terminating_signal().unwrap_or(0)),
-                );
-            }
-            _ => {}
-        }
-        Record::new("error")
-            .str("where", b"worker")
-            .str("msg", msg.as_bytes())
-            .send();
+        report_early_end(w, status);
     }
+}
+
+/// An `error` record for a worker that ended before PID 1 stopped it, with how.
+fn report_early_end(w: &Worker, status: Option<rustix::process::WaitStatus>) {
+    let mut msg: Buf<160> = Buf::new();
+    let _ = core::fmt::Write::write_fmt(
+        &mut msg,
+        format_args!(
+            "worker {} {} (pid {}) ended before it was stopped",
+            w.group, w.index, w.pid
+        ),
+    );
+    match status {
+        Some(s) if s.exit_status().is_some() => {
+            let _ = core::fmt::Write::write_fmt(
+                &mut msg,
+                format_args!(": exit status {}", s.exit_status().unwrap_or(0)),
+            );
+        }
+        Some(s) if s.terminating_signal().is_some() => {
+            let _ = core::fmt::Write::write_fmt(
+                &mut msg,
+                format_args!(": signal {}", s.terminating_signal().unwrap_or(0)),
+            );
+        }
+        _ => {}
+    }
+    Record::new("error")
+        .str("where", b"worker")
+        .str("msg", msg.as_bytes())
+        .send();
 }
 
 /// Reaps any exited children without waiting (orphans re-parented to PID 1).

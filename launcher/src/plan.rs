@@ -111,6 +111,10 @@ fn op_line(op: &Op) -> String {
             .key("group", group)
             .key("cpus", cpus)
             .build(),
+        Op::Write { path, value } => op_builder("write")
+            .key("path", path)
+            .key("value", value)
+            .build(),
         Op::Payload(payload) => payload_line(payload),
     }
 }
@@ -204,6 +208,8 @@ mod tests {
               { op = "affinity", group = "rt", cpus = "0-1" },
               { op = "stop", group = "rt" },
               { op = "cgroup-remove", path = "c" },
+              { op = "write", path = "/proc/sys/kernel/sched_rt_runtime_us", value = -1 },
+              { op = "freeze", path = "a/b" },
             ]
             [[check]]
             name = "bandwidth"
@@ -228,8 +234,11 @@ op move from=a/b to=c
 op affinity group=rt cpus=0-1
 op stop group=rt
 op cgroup-remove path=c
+op write path=/proc/sys/kernel/sched_rt_runtime_us value=-1
+op cgroup-set path=a/b file=cgroup.freeze value=1
 check name=progress limit=1
 check name=stall limit=1000
+check name=kernel-log limit=0
 check name=bandwidth limit=1200 cgroup=a/b
 end
 ";

@@ -380,7 +380,7 @@ mod tests {
     #[test]
     fn spin_example_parses() {
         let records = records(example("spin.records"));
-        assert_eq!(records.len(), 11);
+        assert_eq!(records.len(), 12);
         assert_eq!(
             records[0],
             Record::Boot {
@@ -407,7 +407,7 @@ mod tests {
             ("progress", 1234001, 1)
         );
         assert_eq!(
-            records[9],
+            records[10],
             Record::ScenarioEnd {
                 name: "spin-basic".into(),
                 t_ms: 2770,
@@ -415,7 +415,7 @@ mod tests {
             }
         );
         assert_eq!(
-            records[10],
+            records[11],
             Record::Done {
                 ok: true,
                 t_ms: 2775

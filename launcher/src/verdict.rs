@@ -77,12 +77,22 @@ pub fn judge_with(
         let reason = format!("init never reported: {}", end_story(observed));
         return untestable(vec![reason], notes);
     }
-    let mut failed: Vec<String> = checks(observed)
+    let failed_checks: Vec<String> = checks(observed)
         .filter(|c| !c.passed && !unsupported(c))
         .map(describe_failure)
         .collect();
-    failed.extend(scheduler::failures(&observed.records));
-    failed.extend(payloads::failures(observed, expected_payloads));
+    let mut held_up = scheduler::failures(&observed.records);
+    held_up.extend(payloads::failures(observed, expected_payloads));
+    // A guest that could not carry out the plan (a worker could not fork, was killed)
+    // measured something else than the scenario asked for: its failed checks are
+    // listed but do not judge the kernel. What the scheduler under test or a payload
+    // did still does.
+    let errors = guest_errors(observed);
+    if !errors.is_empty() && held_up.is_empty() {
+        return untestable(errors.into_iter().chain(failed_checks).collect(), notes);
+    }
+    let mut failed = failed_checks;
+    failed.extend(held_up);
     if !failed.is_empty() {
         return Verdict {
             outcome: Outcome::Fail,
@@ -149,9 +159,8 @@ fn describe_failure(check: &CheckRecord) -> String {
     text
 }
 
-/// What keeps a run whose checks all passed from being a pass.
-fn problems(observed: &Observed, expected: &[ExpectedCheck]) -> Vec<String> {
-    let mut problems: Vec<String> = observed
+fn guest_errors(observed: &Observed) -> Vec<String> {
+    observed
         .records
         .iter()
         .filter_map(|r| match r {
@@ -165,7 +174,12 @@ fn problems(observed: &Observed, expected: &[ExpectedCheck]) -> Vec<String> {
             }
             _ => None,
         })
-        .collect();
+        .collect()
+}
+
+/// What keeps a run whose checks all passed from being a pass.
+fn problems(observed: &Observed, expected: &[ExpectedCheck]) -> Vec<String> {
+    let mut problems = Vec::new();
     for check in checks(observed) {
         if unsupported(check) {
             problems.push(format!(

@@ -4,108 +4,12 @@
 //! Needs `make` (the release init) and a kernel: ../shared/kernels/scx/bzImage beside the
 //! repository, $SCHEDBOX_KERNEL, or one cached by `make kernel-debian`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::Mutex;
+mod common;
+
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
-/// Boots one VM at a time: parallel TCG guests on a small CI runner would starve each
-/// other's vCPUs and turn scheduling checks into noise.
-static VM: Mutex<()> = Mutex::new(());
-
-const SCHEDBOX: &str = env!("CARGO_BIN_EXE_schedbox");
-const CPUS: u32 = 2;
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The kernel to boot, or a failure that says how to get one.
-fn kernel() -> PathBuf {
-    let shared = repo().join("../shared/kernels/scx/bzImage");
-    if shared.exists() {
-        return shared;
-    }
-    if let Some(env) = std::env::var_os("SCHEDBOX_KERNEL").filter(|v| !v.is_empty()) {
-        return env.into();
-    }
-    schedbox::kernel::newest_cached(&schedbox::kernel::cache_dir()).expect(
-        "no kernel for the end-to-end tests: run `make kernel-debian` (or set SCHEDBOX_KERNEL)",
-    )
-}
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("schedbox-e2e-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn file(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn schedbox(args: &[&str]) -> Output {
-    Command::new(SCHEDBOX)
-        .args(args)
-        .output()
-        .expect("cannot run schedbox")
-}
-
-/// Boots a VM with the real kernel and init; returns the output and the JSON report.
-fn boot(scratch: &Scratch, extra: &[&str]) -> (Output, Value) {
-    let _one_at_a_time = VM.lock().unwrap_or_else(|p| p.into_inner());
-    let kernel = kernel();
-    let out = scratch.0.join("run");
-    let json = scratch.0.join("report.json");
-    let cpus = CPUS.to_string();
-    let mut args = vec![
-        "run",
-        "--accel",
-        "tcg",
-        "--cpus",
-        &cpus,
-        "--kernel",
-        kernel.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--json",
-        json.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    let output = schedbox(&args);
-    let text = std::fs::read_to_string(&json).unwrap_or_else(|e| {
-        panic!(
-            "no report ({e}); stdout:\n{}\nstderr:\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    (output, serde_json::from_str(&text).unwrap())
-}
-
-fn describe(output: &Output, report: &Value) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}\nreport: {report:#}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
+use common::{boot, describe, kernel, schedbox, Scratch, CPUS};
 
 #[test]
 fn default_scenario_passes_on_what_the_guest_measured() {
@@ -147,7 +51,7 @@ fn default_scenario_passes_on_what_the_guest_measured() {
         .iter()
         .map(|c| c["name"].as_str().unwrap())
         .collect();
-    assert_eq!(checks, ["progress", "stall"], "{why}");
+    assert_eq!(checks, ["progress", "stall", "kernel-log"], "{why}");
 
     let records = std::fs::read_to_string(scratch.0.join("run/records.log")).unwrap();
     assert!(records.starts_with("SBX1 boot "), "{records}");

@@ -183,6 +183,9 @@ fn cpu_max(text: &str) -> Result<String, String> {
 fn memory(value: &Value) -> Result<String, String> {
     let bytes = match value {
         Value::Number(n) => *n,
+        Value::Negative(_) => {
+            return Err("give bytes ≥ 1M, a size like \"256M\", or \"max\"".into())
+        }
         Value::Text(t) if t == "max" => return Ok("max".to_string()),
         Value::Text(t) => parse_size(t).ok_or_else(|| {
             format!("{t:?}: give bytes, a size like \"256M\" or \"1G\", or \"max\"")

@@ -23,11 +23,13 @@ pub struct ScenarioFile {
     pub payload: Vec<PayloadFile>,
 }
 
-/// A number or a string, for cgroup values such as `memory_max = "256M"` or `= 1048576`.
+/// A number or a string, for cgroup values such as `memory_max = "256M"` or `= 1048576`,
+/// and knob values such as `value = -1`.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(untagged)]
 pub enum Value {
     Number(u64),
+    Negative(i64),
     Text(String),
 }
 
@@ -118,6 +120,18 @@ pub enum OpFile {
     Affinity {
         group: String,
         cpus: String,
+    },
+    Write {
+        path: String,
+        value: Value,
+    },
+    /// `cgroup.freeze` = 1 on `path`.
+    Freeze {
+        path: String,
+    },
+    /// `cgroup.freeze` = 0 on `path`.
+    Thaw {
+        path: String,
     },
 }
 

@@ -79,6 +79,11 @@ pub enum Op {
         group: String,
         cpus: String,
     },
+    /// A value for a kernel knob: a file named by its absolute path.
+    Write {
+        path: String,
+        value: String,
+    },
     Payload(Payload),
 }
 

@@ -6,6 +6,9 @@ use super::file::{OpFile, StepFile, Value};
 use super::validate::{check_hold, Ctx};
 use super::{Op, ScenarioError, Spawn, Step};
 
+/// Longest path a `write` op may name: the guest's limit for a path in a plan.
+pub const MAX_WRITE_PATH: usize = 191;
+
 /// What exists in the guest after the ops so far.
 struct State<'a> {
     groups: &'a [Spawn],
@@ -100,7 +103,19 @@ impl State<'_> {
                     cpus,
                 })
             }
+            OpFile::Write { path, value } => Ok(Op::Write {
+                path: write_path(ctx, &format!("{field}.path"), path)?,
+                value: one_line(ctx, &format!("{field}.value"), value)?,
+            }),
+            OpFile::Freeze { path } => self.freeze(ctx, field, path, 1),
+            OpFile::Thaw { path } => self.freeze(ctx, field, path, 0),
         }
+    }
+
+    /// `freeze` and `thaw` are `cgroup.freeze` writes.
+    fn freeze(&self, ctx: &Ctx, field: &str, path: &str, on: u64) -> Result<Op, ScenarioError> {
+        let value = Value::Number(on);
+        self.set(ctx, field, path, "cgroup.freeze", &value)
     }
 
     fn add(&mut self, ctx: &Ctx, field: &str, path: &str) -> Result<Op, ScenarioError> {
@@ -158,13 +173,7 @@ impl State<'_> {
                 format!("{file:?} is not a cgroup file name like \"cpu.weight\""),
             ));
         }
-        let value = match value {
-            Value::Number(n) => n.to_string(),
-            Value::Text(t) if !t.is_empty() && !t.contains('\n') => t.clone(),
-            Value::Text(_) => {
-                return Err(ctx.err(format!("{field}.value"), "give a one-line, non-empty value"))
-            }
-        };
+        let value = one_line(ctx, &format!("{field}.value"), value)?;
         Ok(Op::CgroupSet {
             path: path.to_string(),
             file: file.to_string(),
@@ -215,4 +224,35 @@ impl State<'_> {
             ))
         }
     }
+}
+
+/// A value as the guest writes it: a number, or one line of text.
+fn one_line(ctx: &Ctx, field: &str, value: &Value) -> Result<String, ScenarioError> {
+    match value {
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Negative(n) => Ok(n.to_string()),
+        Value::Text(t) if !t.is_empty() && !t.contains('\n') => Ok(t.clone()),
+        Value::Text(_) => Err(ctx.err(field, "give a one-line, non-empty value")),
+    }
+}
+
+/// The file a `write` op names: an absolute path without `.` or `..` steps, short
+/// enough for the plan.
+fn write_path(ctx: &Ctx, field: &str, path: &str) -> Result<String, ScenarioError> {
+    let steps_ok = path
+        .split('/')
+        .skip(1)
+        .all(|p| !p.is_empty() && p != "." && p != "..");
+    let bytes_ok = path.bytes().all(|b| b.is_ascii_graphic());
+    if !path.starts_with('/') || !steps_ok || !bytes_ok || path.len() > MAX_WRITE_PATH {
+        return Err(ctx.err(
+            field,
+            format!(
+                "{path:?} is not a file to write: give an absolute path such as \
+                 \"/proc/sys/kernel/sched_rt_runtime_us\", without '.', '..' or empty \
+                 steps, at most {MAX_WRITE_PATH} bytes"
+            ),
+        ));
+    }
+    Ok(path.to_string())
 }

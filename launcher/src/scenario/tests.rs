@@ -55,7 +55,11 @@ fn minimal_scenario_gets_a_cgroup_per_group_and_default_checks() {
         .collect();
     assert_eq!(
         names,
-        [("progress", 1), ("stall", catalog::DEFAULT_STALL_LIMIT_MS)]
+        [
+            ("progress", 1),
+            ("stall", catalog::DEFAULT_STALL_LIMIT_MS),
+            ("kernel-log", 0)
+        ]
     );
 }
 
@@ -69,7 +73,7 @@ fn listed_checks_replace_defaults_of_the_same_name() {
         .iter()
         .map(|c| (c.name.as_str(), c.limit))
         .collect();
-    assert_eq!(names, [("progress", 1), ("stall", 50)]);
+    assert_eq!(names, [("progress", 1), ("kernel-log", 0), ("stall", 50)]);
 }
 
 #[test]
@@ -113,7 +117,12 @@ fn worker_fields_are_checked() {
     rejected(
         &with_workers("policy = \"rr\"\nprio = 100"),
         "\"w\".prio",
-        "1 to 99",
+        "1 to 98",
+    );
+    rejected(
+        &with_workers("policy = \"fifo\"\nprio = 99"),
+        "\"w\".prio",
+        "PID 1",
     );
     rejected(
         &with_workers("affinity = \"0-2\""),
@@ -238,6 +247,78 @@ fn step_ops_are_checked_against_what_exists() {
     rejected(never, "[[workers]] \"w\"", "never spawned");
 }
 
+fn one_step(ops: &str) -> String {
+    format!(
+        "name = \"s\"\n[[workers]]\ngroup = \"w\"\nwork = \"spin\"\n\
+         [[step]]\nhold_ms = 10\nops = [{{ op = \"spawn\", group = \"w\" }}, {ops}]\n"
+    )
+}
+
+#[test]
+fn write_ops_take_an_absolute_path_and_one_line() {
+    let s = ok(&one_step(
+        "{ op = \"write\", path = \"/proc/sys/kernel/sched_rt_runtime_us\", value = -1 }, \
+         { op = \"write\", path = \"/sys/kernel/debug/provoke-crash/DIRECT\", value = \"WARNING\" }",
+    ));
+    let writes: Vec<_> = s.steps[0]
+        .ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::Write { path, value } => Some(format!("{path}={value}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        writes,
+        [
+            "/proc/sys/kernel/sched_rt_runtime_us=-1",
+            "/sys/kernel/debug/provoke-crash/DIRECT=WARNING"
+        ]
+    );
+    for bad in [
+        "proc/sys/x",
+        "/proc/../etc",
+        "/proc//x",
+        "/proc/x/",
+        "/a b",
+        "",
+        &format!("/{}", "x".repeat(200)),
+    ] {
+        rejected(
+            &one_step(&format!("{{ op = \"write\", path = {bad:?}, value = 1 }}")),
+            "ops[1].path",
+            "absolute path",
+        );
+    }
+    rejected(
+        &one_step("{ op = \"write\", path = \"/proc/sys/x\", value = \"a\\nb\" }"),
+        "ops[1].value",
+        "one-line",
+    );
+    rejected(&one_step("{ op = \"write\", path = \"/x\" }"), "", "value");
+}
+
+#[test]
+fn freeze_and_thaw_write_cgroup_freeze() {
+    let s = ok(&one_step(
+        "{ op = \"freeze\", path = \"w\" }, { op = \"thaw\", path = \"w\" }",
+    ));
+    let sets: Vec<_> = s.steps[0]
+        .ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::CgroupSet { path, file, value } => Some(format!("{path}/{file}={value}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sets, ["w/cgroup.freeze=1", "w/cgroup.freeze=0"]);
+    rejected(
+        &one_step("{ op = \"freeze\", path = \"nope\" }"),
+        "ops[1].path",
+        "no cgroup",
+    );
+}
+
 #[test]
 fn checks_are_checked() {
     let check = |body: &str| with_workers(&format!("[[check]]\n{body}"));
@@ -273,7 +354,8 @@ fn checks_are_checked() {
         "sleep-wake",
     );
     let s = ok(&check("name = \"fairness\"\ncgroup = \"w\""));
-    assert_eq!(s.checks[2].limit, 300);
+    let fairness = s.checks.iter().find(|c| c.name == "fairness").unwrap();
+    assert_eq!(fairness.limit, 300);
 }
 
 #[test]
@@ -281,4 +363,29 @@ fn built_in_scenario_is_valid() {
     let s = parse(BUILT_IN, "built-in", &VM).unwrap();
     assert_eq!(s.name, "spin");
     assert_eq!(s.duration_ms(), 2000);
+}
+
+/// Every catalog file under scenarios/ is valid, and their names are unique, so that
+/// any of them can run together in one VM.
+#[test]
+fn catalog_scenarios_are_valid_and_uniquely_named() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+    let mut dirs = vec![root];
+    let mut names: Vec<(String, String)> = Vec::new();
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "toml") {
+                let s = load(&path, &VM).unwrap_or_else(|e| panic!("{e}"));
+                let file = path.display().to_string();
+                if let Some((_, other)) = names.iter().find(|(n, _)| *n == s.name) {
+                    panic!("{file} and {other} are both named {:?}", s.name);
+                }
+                names.push((s.name, file));
+            }
+        }
+    }
+    assert!(names.len() > 30, "catalog not found: {names:?}");
 }

@@ -14,7 +14,9 @@ pub const MAX_GROUP_WORKERS: u64 = 512;
 /// Workers one scenario may run in all.
 pub const MAX_SCENARIO_WORKERS: u64 = 2048;
 const NICE_RANGE: (i64, i64) = (-20, 19);
-const RT_PRIO_RANGE: (u64, u64) = (1, 99);
+/// The guest's PID 1 runs at SCHED_FIFO 99 so that it can always sample and stop
+/// workers; a worker at 99 would tie with it and could starve it on its CPU.
+const RT_PRIO_RANGE: (u64, u64) = (1, 98);
 const POLICIES: &[&str] = &["other", "batch", "idle", "fifo", "rr"];
 
 /// Where errors are reported from, and the VM values are checked against.
@@ -198,7 +200,13 @@ fn lower_policy(
         (true, None) => Some(RT_PRIO_RANGE.0),
         (true, Some(p)) if (RT_PRIO_RANGE.0..=RT_PRIO_RANGE.1).contains(&p) => Some(p),
         (true, Some(p)) => {
-            return Err(ctx.err(field("prio"), format!("{p} is out of range: give 1 to 99")))
+            return Err(ctx.err(
+                field("prio"),
+                format!(
+                    "{p} is out of range: give 1 to 98 (99 is kept for the guest's PID 1, \
+                     which must always be able to stop workers)"
+                ),
+            ))
         }
         (false, None) => None,
         (false, Some(_)) => {

@@ -65,6 +65,37 @@ fn a_failed_check_fails_the_run() {
 }
 
 #[test]
+fn a_guest_error_makes_failed_checks_untestable() {
+    let records = example("spin.records")
+        .replace(
+            "name=stall result=pass value=12",
+            "name=stall result=fail value=1500",
+        )
+        .replace(
+            "SBX1 done status=ok",
+            "SBX1 error where=worker msg=fork:%20EAGAIN\nSBX1 done status=error",
+        );
+    let verdict = judge(&observed(&records, POWER_OFF), &spin_expected());
+    assert_eq!(verdict.outcome, Outcome::Untestable, "{verdict:?}");
+    assert!(verdict.reasons[0].contains("fork: EAGAIN"), "{verdict:?}");
+    assert!(
+        verdict.reasons[1].contains("check stall failed"),
+        "{verdict:?}"
+    );
+}
+
+#[test]
+fn a_guest_error_does_not_hide_an_ejected_scheduler() {
+    // A scheduler that stalls tasks can keep a worker from starting: still its failure.
+    let records = example("scheduler-ejected.records").replace(
+        "SBX1 done status=ok",
+        "SBX1 error where=spawn msg=worker%20not%20ready\nSBX1 done status=error",
+    );
+    let verdict = judge(&observed(&records, POWER_OFF), &[]);
+    assert_eq!(verdict.outcome, Outcome::Fail, "{verdict:?}");
+}
+
+#[test]
 fn error_example_is_untestable() {
     let verdict = judge(
         &observed(&example("error.records"), POWER_OFF),

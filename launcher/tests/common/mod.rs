@@ -1,0 +1,112 @@
+//! Shared by the end-to-end tests: the kernel to boot, scratch directories, and one VM at
+//! a time through the `schedbox` binary. Each test binary uses its own part of it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+use serde_json::Value;
+
+/// Boots one VM at a time: parallel TCG guests on a small CI runner would starve each
+/// other's vCPUs and turn scheduling checks into noise.
+static VM: Mutex<()> = Mutex::new(());
+
+pub const SCHEDBOX: &str = env!("CARGO_BIN_EXE_schedbox");
+pub const CPUS: u32 = 2;
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The kernel to boot, or a failure that says how to get one.
+pub fn kernel() -> PathBuf {
+    let shared = repo().join("../shared/kernels/scx/bzImage");
+    if shared.exists() {
+        return shared;
+    }
+    if let Some(env) = std::env::var_os("SCHEDBOX_KERNEL").filter(|v| !v.is_empty()) {
+        return env.into();
+    }
+    schedbox::kernel::newest_cached(&schedbox::kernel::cache_dir()).expect(
+        "no kernel for the end-to-end tests: run `make kernel-debian` (or set SCHEDBOX_KERNEL)",
+    )
+}
+
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("schedbox-e2e-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    pub fn file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn schedbox(args: &[&str]) -> Output {
+    Command::new(SCHEDBOX)
+        .args(args)
+        .output()
+        .expect("cannot run schedbox")
+}
+
+/// Boots a VM with the real kernel and init under TCG; returns the output and the JSON
+/// report, or why there is no report.
+pub fn try_boot(scratch: &Scratch, extra: &[&str]) -> Result<(Output, Value), String> {
+    let _one_at_a_time = VM.lock().unwrap_or_else(|p| p.into_inner());
+    let kernel = kernel();
+    let out = scratch.0.join("run");
+    let json = scratch.0.join("report.json");
+    let cpus = CPUS.to_string();
+    let mut args = vec![
+        "run",
+        "--accel",
+        "tcg",
+        "--cpus",
+        &cpus,
+        "--kernel",
+        kernel.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let output = schedbox(&args);
+    let text = std::fs::read_to_string(&json).map_err(|e| {
+        format!(
+            "no report ({e}); stdout:\n{}\nstderr:\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })?;
+    let report = serde_json::from_str(&text).map_err(|e| format!("bad report: {e}"))?;
+    Ok((output, report))
+}
+
+/// As [`try_boot`], failing the test when there is no report.
+pub fn boot(scratch: &Scratch, extra: &[&str]) -> (Output, Value) {
+    try_boot(scratch, extra).unwrap_or_else(|e| panic!("{e}"))
+}
+
+pub fn describe(output: &Output, report: &Value) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}\nreport: {report:#}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
