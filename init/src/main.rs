@@ -69,6 +69,13 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     power::end_vm()
 }
 
+/// The precompiled `core` refers to this even with panic=abort; unoptimised builds keep
+/// that reference, so `cargo build` (debug) links only with it. Never called: nothing
+/// unwinds.
+#[cfg(debug_assertions)]
+#[no_mangle]
+pub extern "C" fn rust_eh_personality() {}
+
 // Without libc, the memory functions the compiler calls must come from here.
 
 /// # Safety
