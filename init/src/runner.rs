@@ -253,13 +253,6 @@ impl<'p> Runner<'p> {
         let Some(spec) = work::spec(work_name) else {
             return Err(fail!("spawn", "unknown work {:?}", plan::Lossy(work_name)));
         };
-        if spec.run.is_none() {
-            return Err(fail!(
-                "spawn",
-                "work \"{}\" is not implemented by this init yet",
-                spec.name
-            ));
-        }
         let sched = SchedParams {
             policy: policy(line.text("policy").unwrap_or("other")),
             prio: line.num("prio").unwrap_or(0) as u32,

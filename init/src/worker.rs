@@ -26,7 +26,6 @@ pub enum Stage {
     Policy = 2,
     Nice = 3,
     Affinity = 4,
-    NoWork = 5,
 }
 
 fn stage_name(v: u32) -> &'static str {
@@ -35,7 +34,6 @@ fn stage_name(v: u32) -> &'static str {
         2 => "setting its scheduling policy",
         3 => "setting its nice value",
         4 => "setting its CPU affinity",
-        5 => "starting work this init does not implement",
         _ => "setup",
     }
 }
@@ -492,9 +490,6 @@ fn child(procs: &core::ffi::CStr, sched: &SchedParams, ctx: &Ctx) -> ! {
             die(Stage::Affinity, e);
         }
     }
-    let Some(run) = ctx.spec.run else {
-        die(Stage::NoWork, rustix::io::Errno::NOSYS);
-    };
     slot.state.store(READY, Release);
-    run(ctx)
+    (ctx.spec.run)(ctx)
 }

@@ -41,8 +41,7 @@ pub struct WorkSpec {
     pub keys: &'static [&'static str],
     /// Their defaults, in the same order.
     pub defaults: &'static [u64],
-    /// None for work types this init knows by name but cannot run yet.
-    pub run: Option<RunFn>,
+    pub run: RunFn,
     pub teams: Teams,
     pub prepare: Option<PrepareFn>,
     pub check: Option<CheckFn>,
@@ -58,7 +57,7 @@ const fn w(
         name,
         keys,
         defaults,
-        run: Some(run),
+        run,
         teams: Teams::Solo,
         prepare: None,
         check: None,
