@@ -48,17 +48,7 @@ fn wait(ctx: &Ctx) -> ! {
     let mut seen = 0;
     let mut beat = Beat::new(ctx.slot);
     loop {
-        loop {
-            let r = round.load(Acquire);
-            if r != seen {
-                seen = r;
-                break;
-            }
-            let ((), late) = beat.block(|| futex::wait(round, r));
-            if let Some(ns) = late {
-                ctx.slot.add_wake(ns);
-            }
-        }
+        seen = futex::wait_until(&mut beat, round, Acquire, |r| r != seen);
         beat.add(1);
         if arrived.fetch_add(1, AcqRel) + 1 == waiters {
             ctx.link.lead.stamp_wake(now_ns());

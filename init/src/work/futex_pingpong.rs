@@ -13,16 +13,7 @@ pub fn run(ctx: &Ctx) -> ! {
     let turn = ctx.link.word(TURN);
     let mut beat = Beat::new(ctx.slot);
     loop {
-        loop {
-            let t = turn.load(Acquire);
-            if t == me {
-                break;
-            }
-            let ((), late) = beat.block(|| futex::wait(turn, t));
-            if let Some(ns) = late {
-                ctx.slot.add_wake(ns);
-            }
-        }
+        futex::wait_until(&mut beat, turn, Acquire, |t| t == me);
         beat.add(1);
         ctx.link.stamp_mates(ctx.slot);
         turn.store(1 - me, Release);

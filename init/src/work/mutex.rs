@@ -19,16 +19,7 @@ pub fn run(ctx: &Ctx) -> ! {
     let mut beat = Beat::new(ctx.slot);
     loop {
         let ticket = next.fetch_add(1, SeqCst);
-        loop {
-            let s = serving.load(SeqCst);
-            if s == ticket {
-                break;
-            }
-            let ((), late) = beat.block(|| futex::wait(serving, s));
-            if let Some(ns) = late {
-                ctx.slot.add_wake(ns);
-            }
-        }
+        futex::wait_until(&mut beat, serving, SeqCst, |s| s == ticket);
         busy_for(&mut beat, hold, HOLD_CHUNK);
         beat.add(1);
         // Release before looking for waiters: one that takes a ticket after the look
