@@ -591,6 +591,15 @@ mod tests {
         (e.line, e.msg.to_string())
     }
 
+    /// Each plan is rejected at its line with a message containing its text.
+    fn assert_rejected(cases: &[(&str, usize, &str)]) {
+        for &(plan, line, want) in cases {
+            let (got_line, got) = err(plan);
+            assert_eq!(got_line, line, "{plan:?}: {got}");
+            assert!(got.contains(want), "{plan:?}: {got}");
+        }
+    }
+
     #[test]
     fn accepts_the_spin_example() {
         assert_eq!(validate(SPIN.as_bytes()).ok(), Some(1));
@@ -668,11 +677,7 @@ mod tests {
             ("schedbox-plan 1\nscenario name=a\nstep hold_ms=1\nop write path=/x\nend\n", 4, "write needs value="),
             ("", 0, "empty plan"),
         ];
-        for (plan, line, want) in cases {
-            let (got_line, got) = err(plan);
-            assert_eq!(got_line, line, "{plan:?}: {got}");
-            assert!(got.contains(want), "{plan:?}: {got}");
-        }
+        assert_rejected(&cases);
     }
 
     #[test]
@@ -709,11 +714,7 @@ mod tests {
             ("schedbox-plan 1\nscenario name=a\nstep hold_ms=1\nop cgroup-add path=/abs\nend\n", 4, "bad value"),
             ("schedbox-plan 1\nscenario name=a\nop payload name=p path=/x\nend\n", 3, "op outside a step"),
         ];
-        for (plan, line, want) in cases {
-            let (got_line, got) = err(plan);
-            assert_eq!(got_line, line, "{plan:?}: {got}");
-            assert!(got.contains(want), "{plan:?}: {got}");
-        }
+        assert_rejected(&cases);
     }
 
     #[test]
