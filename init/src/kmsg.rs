@@ -11,7 +11,7 @@ use rustix::io::Errno;
 const DEV_KMSG: &core::ffi::CStr = c"/dev/kmsg";
 /// Room for one /dev/kmsg record: a smaller buffer makes read() fail with EINVAL.
 /// The kernel's limit is 2048 bytes since 6.x and 8192 before.
-const RECORD_MAX: usize = 8192;
+pub const RECORD_MAX: usize = 8192;
 /// `kmsg` records sent per scenario (and before the first); further matches are only
 /// counted, and summed up in one last record.
 pub const MAX_REPORTS: u64 = 16;
@@ -69,6 +69,32 @@ pub fn parse(rec: &[u8]) -> Option<(u8, &[u8])> {
     Some(((prio & 7) as u8, &msg[..end]))
 }
 
+/// Opens /dev/kmsg for non-blocking reads from the oldest record the kernel kept.
+pub fn open() -> rustix::io::Result<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    rustix::fs::open(DEV_KMSG, flags, Mode::empty())
+}
+
+/// What one read of an [`open`]ed /dev/kmsg gave.
+pub enum Read {
+    /// A record of this many bytes.
+    Record(usize),
+    /// Nothing this time, but more may follow: records were overwritten before they
+    /// were read (the next read resumes at the oldest one left), or a signal.
+    Lost,
+    /// Nothing pending, or the log cannot be read.
+    End,
+}
+
+pub fn read(fd: &OwnedFd, buf: &mut [u8; RECORD_MAX]) -> Read {
+    match rustix::io::read(fd, buf) {
+        Ok(0) => Read::End,
+        Ok(n) => Read::Record(n),
+        Err(Errno::PIPE) | Err(Errno::INTR) => Read::Lost,
+        Err(_) => Read::End,
+    }
+}
+
 pub struct Kmsg {
     fd: Option<OwnedFd>,
     /// Why the log is not read: `config kmsg=0`, or the open failed.
@@ -105,8 +131,7 @@ impl Kmsg {
         if self.fd.is_some() || self.off.is_some() {
             return;
         }
-        let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
-        match rustix::fs::open(DEV_KMSG, flags, Mode::empty()) {
+        match open() {
             Ok(fd) => self.fd = Some(fd),
             Err(_) => self.off = Some("cannot open /dev/kmsg"),
         }
@@ -127,13 +152,10 @@ impl Kmsg {
     fn read_some(&mut self, max: usize) -> bool {
         for _ in 0..max {
             let Some(fd) = &self.fd else { return false };
-            match rustix::io::read(fd, &mut self.buf) {
-                Ok(0) => return false,
-                Ok(n) => self.line(n),
-                // EPIPE: records were overwritten before we read them; the next read
-                // resumes at the oldest one left.
-                Err(Errno::PIPE) | Err(Errno::INTR) => {}
-                Err(_) => return false,
+            match read(fd, &mut self.buf) {
+                Read::Record(n) => self.line(n),
+                Read::Lost => {}
+                Read::End => return false,
             }
         }
         true

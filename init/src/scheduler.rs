@@ -6,11 +6,11 @@ use crate::buf::{parse_u64, trim_end, Buf};
 use crate::capture::Capture;
 use crate::check::{self, CheckSpec};
 use crate::exec::{self, Argv, End};
-use crate::fail;
 use crate::fail::{Errno, Res};
 use crate::plan::{Line, Lossy};
 use crate::record::Record;
 use crate::sys::{self, NS_PER_MS};
+use crate::{fail, kmsg};
 use core::ffi::CStr;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
@@ -21,7 +21,6 @@ use rustix::process::Signal;
 const SCX_DIR: &CStr = c"/sys/kernel/sched_ext";
 const STATE: &CStr = c"/sys/kernel/sched_ext/state";
 const OPS: &CStr = c"/sys/kernel/sched_ext/root/ops";
-const KMSG: &CStr = c"/dev/kmsg";
 pub const DEFAULT_ATTACH_MS: u64 = 10_000;
 const POLL_NS: u64 = 10 * NS_PER_MS;
 /// How long the scheduler gets to detach after SIGINT before it is killed.
@@ -29,8 +28,8 @@ const STOP_MS: u64 = 5_000;
 /// How long after leaving `enabled` the kernel's reason is waited for.
 const REASON_WAIT_MS: u64 = 2_000;
 const MAX_OUTPUT_LINES: u32 = 2_000;
-/// Kernel log records are at most this long (the kernel's own line limit is 1024).
-const KMSG_RECORD: usize = 2048;
+/// Kernel log records read looking for the reason, at most: the log is finite, but a
+/// kernel that logs faster than PID 1 reads must not hold it up.
 const KMSG_MAX_RECORDS: usize = 100_000;
 
 type Word = Buf<64>;
@@ -435,9 +434,9 @@ static NOTED: Noted = Noted {
 const DISABLED_HEAD: &[u8] = b"sched_ext: BPF scheduler \"";
 const DISABLED_MID: &[u8] = b"\" disabled (";
 
-/// Hook for the kernel log reader: hand it every kernel log line (a `/dev/kmsg` record
-/// or its text) and the scheduler check learns the kernel's reason for an ejection.
-pub fn note_kmsg_line(line: &[u8]) {
+/// Notes a kernel log line (a `/dev/kmsg` record or its text) that tells the kernel's
+/// reason for an ejection, or the scheduler's message right after it.
+fn note_kmsg_line(line: &[u8]) {
     let (t_us, line) = split_kmsg(trim_end(line));
     if let Some(at) = find(line, DISABLED_HEAD) {
         let rest = &line[at + DISABLED_HEAD.len()..];
@@ -497,26 +496,23 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-/// Reads the kernel log once from its start (an own, non-blocking `/dev/kmsg` open),
-/// noting each line: used when no kernel log reader has noted the reason yet.
+/// Reads the kernel log once from its start, on its own `/dev/kmsg` open (so it works
+/// whether or not the kernel log check reads the log), noting each line.
 fn scan_kmsg() {
-    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    let Ok(fd) = rustix::fs::open(KMSG, flags, Mode::empty()) else {
+    let Ok(fd) = kmsg::open() else {
         return;
     };
-    let mut rec = [0u8; KMSG_RECORD];
+    let mut rec = [0u8; kmsg::RECORD_MAX];
     for _ in 0..KMSG_MAX_RECORDS {
-        match rustix::io::read(&fd, &mut rec) {
-            Ok(0) => return,
-            Ok(n) => {
+        match kmsg::read(&fd, &mut rec) {
+            kmsg::Read::Record(n) => {
                 // The record's first line; continuation lines (` KEY=value`) follow.
                 let r = &rec[..n];
                 let end = r.iter().position(|&c| c == b'\n').unwrap_or(n);
                 note_kmsg_line(&r[..end]);
             }
-            // A record overwritten while reading: the next read gets the next one.
-            Err(rustix::io::Errno::PIPE) | Err(rustix::io::Errno::INTR) => {}
-            Err(_) => return,
+            kmsg::Read::Lost => {}
+            kmsg::Read::End => return,
         }
     }
 }
