@@ -4,7 +4,7 @@ use crate::buf::Buf;
 use crate::cgroup;
 use crate::monitor::Usage;
 use crate::record::Record;
-use crate::sys::{NS_PER_MS, NS_PER_US};
+use crate::sys::{NS_PER_MS, NS_PER_US, US_PER_MS};
 use crate::worker::{Name, Outcome, RelPath};
 use core::fmt::Write;
 
@@ -188,7 +188,7 @@ fn fairness<'a>(picked: impl Iterator<Item = &'a Outcome> + Clone, limit: u64) -
     if total == 0 {
         return cannot(format_args!("the workers got no CPU time"));
     }
-    let value = permille(hi.cpu_ns - lo.cpu_ns, total / n);
+    let value = permille(u128::from(hi.cpu_ns - lo.cpu_ns), u128::from(total / n));
     let d = detail(format_args!(
         "least {} {} ms, most {} {} ms",
         Who(lo),
@@ -199,12 +199,14 @@ fn fairness<'a>(picked: impl Iterator<Item = &'a Outcome> + Clone, limit: u64) -
     at_most(value, limit, d)
 }
 
+const PER_MILLE: u128 = 1000;
+
 /// `a / b` in per mille, saturating; b = 0 counts as infinitely far off.
-fn permille(a: u64, b: u64) -> u64 {
+fn permille(a: u128, b: u128) -> u64 {
     if b == 0 {
         return u64::MAX;
     }
-    u64::try_from(u128::from(a) * 1000 / u128::from(b)).unwrap_or(u64::MAX)
+    u64::try_from(a * PER_MILLE / b).unwrap_or(u64::MAX)
 }
 
 /// For cgroups with `(weight, usage)`, the worst relative deviation of a cgroup's share
@@ -219,7 +221,7 @@ pub fn worst_weight_deviation(groups: &[(u64, u64)]) -> Option<(u64, usize)> {
     let dev = |&(w, u): &(u64, u64)| {
         let (w, u) = (u128::from(w), u128::from(u));
         let off = (u * total_w).abs_diff(w * total_u);
-        u64::try_from(off * 1000 / (w * total_u).max(1)).unwrap_or(u64::MAX)
+        permille(off, (w * total_u).max(1))
     };
     // The first of equally bad cgroups.
     groups
@@ -296,9 +298,9 @@ fn weight<'a>(
     let d = detail(format_args!(
         "cgroup {} got {} per mille of the CPU time, its weight {} is {} per mille",
         RelPath::from_bytes(names[i]),
-        permille(groups[i].1, total_u),
+        permille(u128::from(groups[i].1), u128::from(total_u)),
         groups[i].0,
-        permille(groups[i].0, total_w)
+        permille(u128::from(groups[i].0), u128::from(total_w))
     ));
     at_most(value, limit, d)
 }
@@ -314,11 +316,7 @@ pub fn allowed_ns(elapsed_ns: u64, quota: u64, period: u64) -> u128 {
 /// CPU time used over what a `quota`/`period` allows in `elapsed_ns`, per mille.
 pub fn bandwidth_permille(used_us: u64, elapsed_ns: u64, quota: u64, period: u64) -> u64 {
     let allowed_ns = allowed_ns(elapsed_ns, quota, period);
-    let used_ns = u128::from(used_us) * 1000;
-    if allowed_ns == 0 {
-        return u64::MAX;
-    }
-    u64::try_from(used_ns * 1000 / allowed_ns).unwrap_or(u64::MAX)
+    permille(u128::from(used_us) * u128::from(NS_PER_US), allowed_ns)
 }
 
 /// CPU time of `cgroup` while it had workers, over what its `cpu.max` allows.
@@ -345,7 +343,7 @@ fn bandwidth(spec: &CheckSpec, scene: &Scene<'_>) -> Verdict {
     let value = bandwidth_permille(used_us, elapsed_ns, quota, period);
     let d = detail(format_args!(
         "{cg} used {} ms of CPU in {} ms, cpu.max {quota} {period} allows {} ms",
-        used_us / 1000,
+        used_us / US_PER_MS,
         elapsed_ns / NS_PER_MS,
         allowed_ns(elapsed_ns, quota, period) / u128::from(NS_PER_MS)
     ));

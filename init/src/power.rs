@@ -34,6 +34,9 @@ fn can_power_off() -> bool {
     }
 }
 
+/// How long to wait before asking for a restart again, should one not happen.
+const RESTART_RETRY_NS: u64 = 1000 * sys::NS_PER_MS;
+
 /// Powers the VM off (or restarts it); never returns.
 pub fn end_vm() -> ! {
     serial::drain();
@@ -48,6 +51,6 @@ pub fn end_vm() -> ! {
     }
     loop {
         let _ = reboot(RebootCommand::Restart);
-        sys::sleep_ns(sys::NS_PER_MS * 1000);
+        sys::sleep_ns(RESTART_RETRY_NS);
     }
 }

@@ -221,7 +221,7 @@ impl Scheduler {
         let mut r = self.record("ejected", at_ms);
         let t_us = NOTED.t_us.load(Relaxed);
         if t_us != 0 {
-            r = r.num("kmsg_t_ms", t_us / 1000);
+            r = r.num("kmsg_t_ms", t_us / sys::US_PER_MS);
         }
         let r = if reason.is_empty() {
             r.str("reason", b"unknown (the kernel logged none)")

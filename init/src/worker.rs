@@ -28,14 +28,18 @@ pub enum Stage {
     Affinity = 4,
 }
 
+/// What a worker was doing at the stage its slot reports.
 fn stage_name(v: u32) -> &'static str {
-    match v {
-        1 => "joining its cgroup",
-        2 => "setting its scheduling policy",
-        3 => "setting its nice value",
-        4 => "setting its CPU affinity",
-        _ => "setup",
-    }
+    const NAMES: [(Stage, &str); 4] = [
+        (Stage::Cgroup, "joining its cgroup"),
+        (Stage::Policy, "setting its scheduling policy"),
+        (Stage::Nice, "setting its nice value"),
+        (Stage::Affinity, "setting its CPU affinity"),
+    ];
+    NAMES
+        .iter()
+        .find(|(s, _)| *s as u32 == v)
+        .map_or("setup", |(_, name)| name)
 }
 
 #[derive(Clone, Copy, Default)]
