@@ -185,13 +185,9 @@ impl Monitor {
         loop {
             self.idle();
             let now = now_ns();
-            self.sample(pool, scenario, now);
-            self.payloads.poll(scenario, now);
+            self.watch(pool, scenario, now, &mut tick);
             if now >= end {
                 return;
-            }
-            while tick <= now {
-                tick += self.sample_ns;
             }
             sys::sleep_until_ns(tick.min(end).min(self.next_heartbeat_ns));
         }
@@ -208,11 +204,7 @@ impl Monitor {
             self.idle();
             let now = now_ns();
             if now >= tick {
-                self.sample(pool, scenario, now);
-                self.payloads.poll(scenario, now);
-                while tick <= now {
-                    tick += self.sample_ns;
-                }
+                self.watch(pool, scenario, now, &mut tick);
             }
             if pool.ready(first)? {
                 return Ok(());
@@ -225,6 +217,16 @@ impl Monitor {
             }
             let poll = now + READY_POLL_NS;
             sys::sleep_until_ns(poll.min(tick).min(self.next_heartbeat_ns));
+        }
+    }
+
+    /// A sample of the workers and a look at the payloads, then the next sampling
+    /// `tick` of the grid after `now`.
+    fn watch(&mut self, pool: &mut Pool, scenario: &[u8], now: u64, tick: &mut u64) {
+        self.sample(pool, scenario, now);
+        self.payloads.poll(scenario, now);
+        while *tick <= now {
+            *tick += self.sample_ns;
         }
     }
 
