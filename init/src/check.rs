@@ -100,6 +100,8 @@ impl core::fmt::Display for Who<'_> {
     }
 }
 
+/// Judges a check from the scenario's outcomes. Not `scheduler`: the scheduler module
+/// judges that one from what it saw.
 pub fn evaluate(spec: &CheckSpec, scene: &Scene<'_>) -> Verdict {
     let picked = || scene.outcomes.iter().filter(|o| spec.selects(o));
     let limit = spec.limit;
@@ -126,7 +128,6 @@ pub fn evaluate(spec: &CheckSpec, scene: &Scene<'_>) -> Verdict {
             Ok((count, first)) => at_most(count, limit, Detail::from_bytes(first)),
             Err(why) => cannot(format_args!("{why}")),
         },
-        b"scheduler" => scheduler(spec, scene),
         _ => cannot(format_args!("unsupported")),
     }
 }
@@ -348,12 +349,6 @@ fn bandwidth(spec: &CheckSpec, scene: &Scene<'_>) -> Verdict {
         allowed_ns(elapsed_ns, quota, period) / u128::from(NS_PER_MS)
     ));
     at_most(value, spec.limit, d)
-}
-
-/// Hook for the sched_ext support: the value is 1 if the scheduler left `enabled`
-/// during the scenario. Until this init runs schedulers it cannot be judged.
-fn scheduler(_spec: &CheckSpec, _scene: &Scene<'_>) -> Verdict {
-    cannot(format_args!("unsupported"))
 }
 
 /// The worst p99 wake latency (µs) among the selected sleep-wake workers.
