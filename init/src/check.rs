@@ -363,16 +363,7 @@ fn wake_latency<'a>(picked: impl Iterator<Item = &'a Outcome>, limit: u64) -> Ve
 }
 
 pub fn report(scenario: &[u8], spec: &CheckSpec, v: &Verdict) {
-    let mut r = Record::new("check")
-        .str("scenario", scenario)
-        .str("name", spec.name.as_bytes())
-        .str("result", if v.pass { b"pass" } else { b"fail" })
-        .num("value", v.value)
-        .num("limit", spec.limit);
-    if !v.detail.is_empty() {
-        r = r.str("detail", v.detail.as_bytes());
-    }
-    r.send();
+    report_detail(scenario, spec, v.pass, v.value, v.detail.as_bytes());
 }
 
 /// Reports a check whose detail is built at run time (what happened to the scheduler).
