@@ -12,7 +12,7 @@ use crate::table::Table;
 use crate::work::{self, Ctx, Params, WorkSpec};
 use crate::{fail, sys};
 use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-use rustix::process::{Pid, Signal, WaitOptions};
+use rustix::process::{waitid, Pid, Signal, WaitId, WaitIdOptions, WaitOptions};
 
 pub const MAX_WORKERS: usize = MAX_SLOTS;
 pub type Name = Buf<64>;
@@ -273,21 +273,11 @@ impl Pool {
                 n += 1;
             }
         }
-        let mut outs: Table<Outcome, MAX_WORKERS> = Table::default();
-        for &i in &chosen[..n] {
-            let _ = outs.push(self.measure(&self.live.as_slice()[i]));
-        }
-        // A worker that already ended (the OOM killer's SIGKILL, a crash) is reaped
-        // and reported first, so that its end is not taken for PID 1's own kill.
+        // A worker that already ended (the OOM killer's SIGKILL, a crash) is reported as
+        // such, so that its end is not taken for PID 1's own kill.
         let mut gone = [false; MAX_WORKERS];
         for (k, &i) in chosen[..n].iter().enumerate() {
-            let w = &self.live.as_slice()[i];
-            if let Ok(Some((_, st))) =
-                rustix::process::waitpid(Pid::from_raw(w.pid), WaitOptions::NOHANG)
-            {
-                report_early_end(w, Some(st));
-                gone[k] = true;
-            }
+            gone[k] = has_ended(self.live.as_slice()[i].pid);
         }
         for (k, &i) in chosen[..n].iter().enumerate() {
             if !gone[k] {
@@ -295,9 +285,22 @@ impl Pool {
                     rustix::process::kill_process(pid(self.live.as_slice()[i].pid), Signal::KILL);
             }
         }
+        // Measure only once every chosen worker is dead, as a zombie (its slot and its
+        // /proc entry last until it is reaped): workers that work together, like a
+        // ping-pong pair, are then read at one instant, not one after the other while
+        // the rest still run.
+        let mut outs: Table<Outcome, MAX_WORKERS> = Table::default();
+        for &i in &chosen[..n] {
+            let w = &self.live.as_slice()[i];
+            wait_ended(w.pid);
+            let _ = outs.push(self.measure(w));
+        }
         for (k, &i) in chosen[..n].iter().enumerate() {
-            if !gone[k] {
-                reap(&self.live.as_slice()[i], true);
+            let w = &self.live.as_slice()[i];
+            if gone[k] {
+                report_early_end(w, reap_status(w.pid));
+            } else {
+                reap(w, true);
             }
         }
         // Remove from the back so earlier indices stay valid.
@@ -376,17 +379,34 @@ fn to_cpuset(m: &CpuMask) -> rustix::thread::CpuSet {
 /// Waits for a killed worker; with `check`, one that had ended on its own before is
 /// reported as an error.
 fn reap(w: &Worker, check: bool) {
-    let status = loop {
-        match rustix::process::waitpid(Pid::from_raw(w.pid), WaitOptions::empty()) {
-            Err(rustix::io::Errno::INTR) => continue,
-            Ok(Some((_, st))) => break Some(st),
-            _ => break None,
-        }
-    };
+    let status = reap_status(w.pid);
     let killed = status.is_some_and(|s| s.terminating_signal() == Some(Signal::KILL.as_raw()));
     if check && !killed {
         report_early_end(w, status);
     }
+}
+
+/// Waits for the child `p` to end and collects it; None when there is none to collect.
+fn reap_status(p: i32) -> Option<rustix::process::WaitStatus> {
+    loop {
+        match rustix::process::waitpid(Pid::from_raw(p), WaitOptions::empty()) {
+            Err(rustix::io::Errno::INTR) => continue,
+            Ok(Some((_, st))) => return Some(st),
+            _ => return None,
+        }
+    }
+}
+
+/// Whether the child `p` has ended, leaving it to be collected later.
+fn has_ended(p: i32) -> bool {
+    let opts = WaitIdOptions::EXITED | WaitIdOptions::NOHANG | WaitIdOptions::NOWAIT;
+    matches!(waitid(WaitId::Pid(pid(p)), opts), Ok(Some(_)))
+}
+
+/// Waits until the child `p` has ended, leaving it to be collected later.
+fn wait_ended(p: i32) {
+    let opts = WaitIdOptions::EXITED | WaitIdOptions::NOWAIT;
+    while let Err(rustix::io::Errno::INTR) = waitid(WaitId::Pid(pid(p)), opts) {}
 }
 
 /// An `error` record for a worker that ended before PID 1 stopped it, with how.
