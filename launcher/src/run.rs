@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::backend::{BackendError, VmSpec};
 use crate::cli::{self, Command, RunOptions, VmOptions};
 use crate::kernel::{self, Kernel};
-use crate::plan::{self, DEFAULT_CONFIG};
+use crate::plan::{self, PlanConfig, DEFAULT_CONFIG};
 use crate::report::{self, RunInfo};
 use crate::scenario::{self, payloads, Scenario, VmShape};
 use crate::scheduler::{self, SchedulerInfo};
@@ -150,8 +150,11 @@ fn initramfs_for(
     scenarios: &[Scenario],
     scheduler: Option<&SchedulerInfo>,
 ) -> Result<(String, Vec<u8>), String> {
-    let line = scheduler.map(SchedulerInfo::plan_line);
-    let plan = plan::compile_with_scheduler(scenarios, &DEFAULT_CONFIG, line.as_ref());
+    let config = PlanConfig {
+        scheduler: scheduler.map(SchedulerInfo::plan_line),
+        ..DEFAULT_CONFIG
+    };
+    let plan = plan::compile(scenarios, &config);
     let programs = programs::collect(scheduler, scenarios)?;
     let (_, init) = init_binary::load()?;
     let image = initrd::build_with_programs(&init, &plan, &programs).map_err(|e| e.to_string())?;
