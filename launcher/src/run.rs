@@ -328,7 +328,7 @@ fn judged(info: RunInfo, prepared: Prepared, observed: &Observed) -> (report::Re
     if let Err(e) = rundir::write_outputs(&prepared.run_dir, &observed.records, scheduler_asked) {
         eprintln!("schedbox: cannot write the program logs to the run directory: {e}");
     }
-    let verdict = verdict::judge_with(
+    let verdict = verdict::judge(
         observed,
         &verdict::expected_checks(&prepared.scenarios),
         &verdict::expected_payloads(&prepared.scenarios),
