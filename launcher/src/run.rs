@@ -157,7 +157,7 @@ fn initramfs_for(
     let plan = plan::compile(scenarios, &config);
     let programs = programs::collect(scheduler, scenarios)?;
     let (_, init) = init_binary::load()?;
-    let image = initrd::build_with_programs(&init, &plan, &programs).map_err(|e| e.to_string())?;
+    let image = initrd::build(&init, &plan, &programs).map_err(|e| e.to_string())?;
     Ok((plan, image))
 }
 

@@ -309,7 +309,7 @@ fn boot_row(
     options: &RunOptions,
     n: u32,
 ) -> Result<String, String> {
-    let initramfs = initrd::build(&inputs.init, &row.plan).map_err(|e| e.to_string())?;
+    let initramfs = initrd::build(&inputs.init, &row.plan, &[]).map_err(|e| e.to_string())?;
     let mut cmdline = BASE_CMDLINE.to_string();
     for extra in &options.append {
         cmdline.push(' ');
@@ -373,7 +373,7 @@ fn size_rows(inputs: &Inputs) -> Vec<sizes::Size> {
     if let Ok(exe) = std::env::current_exe() {
         rows.push(sizes::binary("launcher (release)", &exe));
     }
-    let initramfs = initrd::build(&inputs.init, &inputs.plan).map_or(0, |i| i.len());
+    let initramfs = initrd::build(&inputs.init, &inputs.plan, &[]).map_or(0, |i| i.len());
     rows.push(sizes::Size {
         label: "initramfs, these scenarios (uncompressed cpio)".into(),
         value: sizes::human_bytes(initramfs as u64),
