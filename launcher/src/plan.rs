@@ -147,17 +147,13 @@ fn spawn_line(spawn: &Spawn) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::examples::text as example;
     use crate::scenario::{parse, VmShape};
 
     const VM: VmShape = VmShape {
         cpus: 2,
         memory_mib: 256,
     };
-
-    fn example(name: &str) -> String {
-        let path = format!("{}/../docs/examples/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
 
     #[test]
     fn spin_scenario_compiles_to_the_example_plan() {

@@ -96,24 +96,13 @@ pub fn missing(observed: &Observed, expected: &[ExpectedPayload]) -> Vec<String>
 mod tests {
     use super::*;
     use crate::backend::VmExit;
-    use crate::record::{parse_line, Line};
+    use crate::examples::{self, text as example};
     use crate::session::{RunEnd, Timings};
     use crate::verdict::{judge, ExpectedCheck, Outcome};
 
-    fn example(name: &str) -> String {
-        let path = format!("{}/../docs/examples/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
-
     fn observed(records: &str) -> Observed {
         Observed {
-            records: records
-                .lines()
-                .filter_map(|l| match parse_line(l) {
-                    Line::Record(r) => Some(r),
-                    _ => None,
-                })
-                .collect(),
+            records: examples::records(records),
             malformed: Vec::new(),
             console_tail: Vec::new(),
             panic: None,
