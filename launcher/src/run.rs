@@ -22,9 +22,9 @@ use crate::{fetch, init_binary, initrd, kbuild, kconfig, programs, rundir};
 /// immediate reset (which ends the VM), reboot without firmware, and keep the console
 /// short (panics and power-off messages still show; `--append loglevel=7` for more).
 /// `i8042.noaux` skips probing for a PS/2 mouse, which costs about 0.4 s under TCG.
-pub const BASE_CMDLINE: &str = "rdinit=/init panic=-1 reboot=k quiet i8042.noaux";
+const BASE_CMDLINE: &str = "rdinit=/init panic=-1 reboot=k quiet i8042.noaux";
 /// Time for boot and teardown on top of the scenarios' own, when --timeout is not given.
-const BOOT_ALLOWANCE_S: u64 = 60;
+pub const BOOT_ALLOWANCE_S: u64 = 60;
 
 pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_UNTESTABLE: i32 = 125;
@@ -228,11 +228,7 @@ fn prepare(options: &RunOptions) -> Result<Prepared, String> {
     let plan_path = run_dir.join(rundir::PLAN);
     std::fs::write(&plan_path, &plan)
         .map_err(|e| format!("cannot write {}: {e}", plan_path.display()))?;
-    let mut cmdline = BASE_CMDLINE.to_string();
-    for extra in &options.append {
-        cmdline.push(' ');
-        cmdline.push_str(extra);
-    }
+    let cmdline = kernel_cmdline(&options.append);
     let scenario_s: u64 = scenarios
         .iter()
         .map(|s| s.duration_ms().div_ceil(1000))
@@ -335,6 +331,16 @@ fn judged(info: RunInfo, prepared: Prepared, observed: &Observed) -> (report::Re
     );
     let report = report::build(info, &prepared.scenarios, Some(observed), verdict);
     (report, prepared.run_dir)
+}
+
+/// The guest kernel's command line: schedbox's own, then each `--append` in order.
+pub fn kernel_cmdline(append: &[String]) -> String {
+    let mut cmdline = BASE_CMDLINE.to_string();
+    for extra in append {
+        cmdline.push(' ');
+        cmdline.push_str(extra);
+    }
+    cmdline
 }
 
 fn open_logs(dir: &Path) -> std::io::Result<(BufWriter<File>, BufWriter<File>)> {
