@@ -223,8 +223,9 @@ fn prepare(options: &RunOptions) -> Result<Prepared, String> {
     let no_sched_ext = scheduler
         .as_ref()
         .and_then(|_| scheduler::kernel_lacks_sched_ext(&kernel.path));
-    let run_dir = rundir::create(options.out.as_deref())
-        .map_err(|e| format!("cannot create the run directory: {e}"))?;
+    let run_dir = rundir::create(options.out.as_deref()).map_err(|e| {
+        format!("cannot create the run directory: {e}; choose another with --out DIR")
+    })?;
     let plan_path = run_dir.join(rundir::PLAN);
     std::fs::write(&plan_path, &plan)
         .map_err(|e| format!("cannot write {}: {e}", plan_path.display()))?;
@@ -304,7 +305,8 @@ fn run_once(options: &RunOptions) -> Result<(report::Report, PathBuf), i32> {
             session::run(selection.backend.as_ref(), &spec, &limits, &mut sinks)
         }
         Err(e) => {
-            let message = format!("cannot write to the run directory: {e}");
+            let message =
+                format!("cannot write to the run directory: {e}; choose another with --out DIR");
             return Err(usage_error(&message));
         }
     };
