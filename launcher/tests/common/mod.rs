@@ -53,6 +53,12 @@ impl Scratch {
         std::fs::write(&path, text).unwrap();
         path
     }
+
+    /// A file the run left in its run directory (`--out` is `run` here).
+    pub fn run_file(&self, name: &str) -> String {
+        let path = self.0.join("run").join(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
 }
 
 impl Drop for Scratch {
