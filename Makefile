@@ -47,7 +47,7 @@ test: all test-kernel
 run: all
 	$(SCHEDBOX) run $(KERNEL_FLAG) $(SCENARIO)
 
-# The initramfs (init + plan) for SCENARIO, e.g. to boot it by hand.
+# The initramfs (init, plan, the scenarios' payloads) for SCENARIO, e.g. to boot it by hand.
 initramfs: all
 	mkdir -p out
 	$(SCHEDBOX) initramfs --output out/initramfs.cpio $(SCENARIO)

@@ -30,7 +30,8 @@ usage:
   schedbox plan [--cpus N] [--memory MiB] [SCENARIO.toml ...]
                                                print the plan the guest would get
   schedbox initramfs --output FILE [--cpus N] [--memory MiB] [SCENARIO.toml ...]
-                                               write the initramfs (init + plan) to FILE
+                                               write the initramfs (init, plan, the
+                                               scenarios' payloads) to FILE
   schedbox bench [--runs N] [run OPTIONS] [SCENARIO.toml ...]
                                                boot, monitor and stall costs per backend,
                                                medians of N runs (default 5)

@@ -39,7 +39,13 @@ pub fn load() -> Result<(PathBuf, Vec<u8>), String> {
     for path in &candidates {
         match std::fs::read(path) {
             Ok(bytes) if bytes.starts_with(ELF_MAGIC) => return Ok((path.clone(), bytes)),
-            Ok(_) => return Err(format!("{} is not an ELF executable", path.display())),
+            Ok(_) => {
+                return Err(format!(
+                    "{} is not an ELF executable: rebuild the init with `make`, or point \
+                     {INIT_ENV} at a built {INIT_NAME}",
+                    path.display()
+                ))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
         }

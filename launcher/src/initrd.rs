@@ -14,13 +14,9 @@ const DIRS: &[&str] = &["dev", "proc", "sys", "tmp", "run"];
 /// The permission bits of an `st_mode`.
 const PERMISSIONS: u32 = 0o7777;
 
-pub fn build(init: &[u8], plan: &str) -> Result<Vec<u8>, Error> {
-    build_with_programs(init, plan, &[])
-}
-
-/// `build` with the programs the plan runs; `programs` must list parent directories
-/// before their contents, as `programs::collect` returns them.
-pub fn build_with_programs(init: &[u8], plan: &str, programs: &[Entry]) -> Result<Vec<u8>, Error> {
+/// The archive of init, the plan and the programs the plan runs; `programs` must list
+/// parent directories before their contents, as `programs::collect` returns them.
+pub fn build(init: &[u8], plan: &str, programs: &[Entry]) -> Result<Vec<u8>, Error> {
     let mut archive = Archive::new();
     for dir in DIRS {
         archive.dir(dir, 0o755)?;
@@ -47,7 +43,7 @@ mod tests {
 
     #[test]
     fn archive_holds_init_and_plan() {
-        let bytes = build(b"\x7fELF-init", "schedbox-plan 1\n").unwrap();
+        let bytes = build(b"\x7fELF-init", "schedbox-plan 1\n", &[]).unwrap();
         let text = String::from_utf8_lossy(&bytes);
         for name in [
             "dev/console\0",
@@ -68,7 +64,7 @@ mod tests {
     fn programs_are_packed_with_their_links() {
         let programs =
             crate::pack::pack_binary(std::path::Path::new("/bin/ls"), "/payload/ls/ls").unwrap();
-        let bytes = build_with_programs(b"init", "plan", &programs).unwrap();
+        let bytes = build(b"init", "plan", &programs).unwrap();
         let text = String::from_utf8_lossy(&bytes);
         assert!(text.contains("payload/ls/ls\0"));
         assert!(text.contains("libc.so.6\0"), "no libc");

@@ -6,6 +6,8 @@ pub mod cli;
 pub mod console;
 pub mod cpulist;
 pub mod elfdeps;
+#[cfg(test)]
+mod examples;
 pub mod fetch;
 pub mod init_binary;
 pub mod initrd;

@@ -5,12 +5,14 @@ use crate::wire::LineBuilder;
 
 pub const PLAN_VERSION: u32 = 1;
 
-/// Global settings for the guest (the plan's `config` line).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Global settings for the guest: the plan's `config` line, and its `scheduler` line
+/// when a scheduler is under test.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanConfig {
     pub heartbeat_ms: u64,
     pub sample_ms: u64,
     pub kmsg: bool,
+    pub scheduler: Option<PlanScheduler>,
 }
 
 /// A heartbeat every 200 ms keeps the host's silence watchdog (seconds) far from firing;
@@ -19,6 +21,7 @@ pub const DEFAULT_CONFIG: PlanConfig = PlanConfig {
     heartbeat_ms: 200,
     sample_ms: 10,
     kmsg: true,
+    scheduler: None,
 };
 
 /// The sched_ext scheduler the guest starts before the scenarios (the `scheduler` line).
@@ -32,17 +35,9 @@ pub struct PlanScheduler {
     pub args: Vec<String>,
 }
 
-/// The whole plan for scenarios run in order.
+/// The whole plan for scenarios run in order, after the scheduler under test when
+/// `config` names one.
 pub fn compile(scenarios: &[Scenario], config: &PlanConfig) -> String {
-    compile_with_scheduler(scenarios, config, None)
-}
-
-/// The whole plan, with the scheduler under test when there is one.
-pub fn compile_with_scheduler(
-    scenarios: &[Scenario],
-    config: &PlanConfig,
-    scheduler: Option<&PlanScheduler>,
-) -> String {
     let mut lines = vec![
         format!("schedbox-plan {PLAN_VERSION}"),
         LineBuilder::new("config")
@@ -51,7 +46,7 @@ pub fn compile_with_scheduler(
             .key("kmsg", u8::from(config.kmsg))
             .build(),
     ];
-    if let Some(scheduler) = scheduler {
+    if let Some(scheduler) = &config.scheduler {
         let mut line = LineBuilder::new("scheduler")
             .key("path", &scheduler.path)
             .key_opt("name", scheduler.name.as_ref())
@@ -152,17 +147,13 @@ fn spawn_line(spawn: &Spawn) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::examples::text as example;
     use crate::scenario::{parse, VmShape};
 
     const VM: VmShape = VmShape {
         cpus: 2,
         memory_mib: 256,
     };
-
-    fn example(name: &str) -> String {
-        let path = format!("{}/../docs/examples/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
 
     #[test]
     fn spin_scenario_compiles_to_the_example_plan() {
@@ -276,7 +267,11 @@ end
             attach_ms: 20000,
             args: Vec::new(),
         };
-        let plan = compile_with_scheduler(&[scenario], &DEFAULT_CONFIG, Some(&scheduler));
+        let config = PlanConfig {
+            scheduler: Some(scheduler),
+            ..DEFAULT_CONFIG
+        };
+        let plan = compile(&[scenario], &config);
         let example = example("scheduler.plan");
         for line in [
             "scheduler path=/payload/scx_simple name=simple attach_ms=20000",
@@ -293,7 +288,11 @@ end
             attach_ms: 5,
             args: vec!["-t".into(), "10 x".into()],
         };
-        let plan = compile_with_scheduler(&[], &DEFAULT_CONFIG, Some(&qmap));
+        let config = PlanConfig {
+            scheduler: Some(qmap),
+            ..DEFAULT_CONFIG
+        };
+        let plan = compile(&[], &config);
         assert!(plan.contains(
             "\nscheduler path=/payload/scheduler/scx_qmap attach_ms=5 arg=-t arg=10%20x\n"
         ));

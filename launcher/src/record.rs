@@ -362,9 +362,10 @@ mod tests {
     use super::*;
 
     fn example(name: &str) -> Vec<Line> {
-        let path = format!("{}/../docs/examples/{name}", env!("CARGO_MANIFEST_DIR"));
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        text.lines().map(parse_line).collect()
+        crate::examples::text(name)
+            .lines()
+            .map(parse_line)
+            .collect()
     }
 
     fn records(lines: Vec<Line>) -> Vec<Record> {

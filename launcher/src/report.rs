@@ -17,6 +17,7 @@ const HUMAN_CONSOLE_LINES: usize = 15;
 const HUMAN_PAYLOAD_LINES: usize = 5;
 const NS_PER_S: f64 = 1e9;
 const NS_PER_MS: f64 = 1e6;
+const MS_PER_S: f64 = 1e3;
 /// `RunInfo::backend` of a run for which no backend could be chosen.
 pub const NO_BACKEND: &str = "none";
 
@@ -207,33 +208,7 @@ pub fn human(report: &Report) -> String {
     }
     out.push(format!("  scheduler: {}", report.scheduler.summary));
     for scenario in &report.scenarios {
-        out.push(format!(
-            "  scenario {} ({} ms)",
-            scenario.name, scenario.duration_ms
-        ));
-        for w in &scenario.workers {
-            out.push(format!(
-                "    worker {}/{} pid {}: {} iterations, {:.3} s CPU, {:.1} ms waiting, {} slices, CPUs {}",
-                w.group,
-                w.index,
-                w.pid,
-                w.iterations,
-                w.cpu_ns as f64 / NS_PER_S,
-                w.wait_ns as f64 / NS_PER_MS,
-                w.slices,
-                w.cpus
-            ));
-        }
-        for c in &scenario.checks {
-            let result = if c.passed { "pass" } else { "FAIL" };
-            out.push(format!(
-                "    check {:<12} {result}: value {} limit {}",
-                c.name, c.value, c.limit
-            ));
-        }
-        for p in &scenario.payloads {
-            out.extend(human_payload(p));
-        }
+        out.extend(human_scenario(scenario));
     }
     out.extend(report.reasons.iter().map(|r| format!("  reason: {r}")));
     out.extend(report.notes.iter().map(|n| format!("  note: {n}")));
@@ -248,6 +223,38 @@ pub fn human(report: &Report) -> String {
         timing_line(report)
     ));
     out.join("\n") + "\n"
+}
+
+/// A scenario's lines: its workers, checks and payloads.
+fn human_scenario(scenario: &ScenarioReport) -> Vec<String> {
+    let mut lines = vec![format!(
+        "  scenario {} ({} ms)",
+        scenario.name, scenario.duration_ms
+    )];
+    for w in &scenario.workers {
+        lines.push(format!(
+            "    worker {}/{} pid {}: {} iterations, {:.3} s CPU, {:.1} ms waiting, {} slices, CPUs {}",
+            w.group,
+            w.index,
+            w.pid,
+            w.iterations,
+            w.cpu_ns as f64 / NS_PER_S,
+            w.wait_ns as f64 / NS_PER_MS,
+            w.slices,
+            w.cpus
+        ));
+    }
+    for c in &scenario.checks {
+        let result = if c.passed { "pass" } else { "FAIL" };
+        lines.push(format!(
+            "    check {:<12} {result}: value {} limit {}",
+            c.name, c.value, c.limit
+        ));
+    }
+    for p in &scenario.payloads {
+        lines.extend(human_payload(p));
+    }
+    lines
 }
 
 fn human_payload(p: &PayloadReport) -> Vec<String> {
@@ -279,11 +286,11 @@ fn timing_line(report: &Report) -> String {
     let t = &report.timings;
     let boot = t
         .boot_record_ms
-        .map(|ms| format!("init up at {:.2} s, ", ms as f64 / 1000.0))
+        .map(|ms| format!("init up at {:.2} s, ", ms as f64 / MS_PER_S))
         .unwrap_or_default();
     format!(
         "({boot}total {:.2} s); run directory {}",
-        t.total_ms as f64 / 1000.0,
+        t.total_ms as f64 / MS_PER_S,
         report.run.run_dir
     )
 }

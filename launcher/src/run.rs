@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::backend::{BackendError, VmSpec};
 use crate::cli::{self, Command, RunOptions, VmOptions};
 use crate::kernel::{self, Kernel};
-use crate::plan::{self, DEFAULT_CONFIG};
+use crate::plan::{self, PlanConfig, DEFAULT_CONFIG};
 use crate::report::{self, RunInfo};
 use crate::scenario::{self, payloads, Scenario, VmShape};
 use crate::scheduler::{self, SchedulerInfo};
@@ -22,9 +22,9 @@ use crate::{fetch, init_binary, initrd, kbuild, kconfig, programs, rundir};
 /// immediate reset (which ends the VM), reboot without firmware, and keep the console
 /// short (panics and power-off messages still show; `--append loglevel=7` for more).
 /// `i8042.noaux` skips probing for a PS/2 mouse, which costs about 0.4 s under TCG.
-pub const BASE_CMDLINE: &str = "rdinit=/init panic=-1 reboot=k quiet i8042.noaux";
+const BASE_CMDLINE: &str = "rdinit=/init panic=-1 reboot=k quiet i8042.noaux";
 /// Time for boot and teardown on top of the scenarios' own, when --timeout is not given.
-const BOOT_ALLOWANCE_S: u64 = 60;
+pub const BOOT_ALLOWANCE_S: u64 = 60;
 
 pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_UNTESTABLE: i32 = 125;
@@ -150,11 +150,14 @@ fn initramfs_for(
     scenarios: &[Scenario],
     scheduler: Option<&SchedulerInfo>,
 ) -> Result<(String, Vec<u8>), String> {
-    let line = scheduler.map(SchedulerInfo::plan_line);
-    let plan = plan::compile_with_scheduler(scenarios, &DEFAULT_CONFIG, line.as_ref());
+    let config = PlanConfig {
+        scheduler: scheduler.map(SchedulerInfo::plan_line),
+        ..DEFAULT_CONFIG
+    };
+    let plan = plan::compile(scenarios, &config);
     let programs = programs::collect(scheduler, scenarios)?;
     let (_, init) = init_binary::load()?;
-    let image = initrd::build_with_programs(&init, &plan, &programs).map_err(|e| e.to_string())?;
+    let image = initrd::build(&init, &plan, &programs).map_err(|e| e.to_string())?;
     Ok((plan, image))
 }
 
@@ -220,16 +223,13 @@ fn prepare(options: &RunOptions) -> Result<Prepared, String> {
     let no_sched_ext = scheduler
         .as_ref()
         .and_then(|_| scheduler::kernel_lacks_sched_ext(&kernel.path));
-    let run_dir = rundir::create(options.out.as_deref())
-        .map_err(|e| format!("cannot create the run directory: {e}"))?;
+    let run_dir = rundir::create(options.out.as_deref()).map_err(|e| {
+        format!("cannot create the run directory: {e}; choose another with --out DIR")
+    })?;
     let plan_path = run_dir.join(rundir::PLAN);
     std::fs::write(&plan_path, &plan)
         .map_err(|e| format!("cannot write {}: {e}", plan_path.display()))?;
-    let mut cmdline = BASE_CMDLINE.to_string();
-    for extra in &options.append {
-        cmdline.push(' ');
-        cmdline.push_str(extra);
-    }
+    let cmdline = kernel_cmdline(&options.append);
     let scenario_s: u64 = scenarios
         .iter()
         .map(|s| s.duration_ms().div_ceil(1000))
@@ -305,7 +305,8 @@ fn run_once(options: &RunOptions) -> Result<(report::Report, PathBuf), i32> {
             session::run(selection.backend.as_ref(), &spec, &limits, &mut sinks)
         }
         Err(e) => {
-            let message = format!("cannot write to the run directory: {e}");
+            let message =
+                format!("cannot write to the run directory: {e}; choose another with --out DIR");
             return Err(usage_error(&message));
         }
     };
@@ -325,13 +326,23 @@ fn judged(info: RunInfo, prepared: Prepared, observed: &Observed) -> (report::Re
     if let Err(e) = rundir::write_outputs(&prepared.run_dir, &observed.records, scheduler_asked) {
         eprintln!("schedbox: cannot write the program logs to the run directory: {e}");
     }
-    let verdict = verdict::judge_with(
+    let verdict = verdict::judge(
         observed,
         &verdict::expected_checks(&prepared.scenarios),
         &verdict::expected_payloads(&prepared.scenarios),
     );
     let report = report::build(info, &prepared.scenarios, Some(observed), verdict);
     (report, prepared.run_dir)
+}
+
+/// The guest kernel's command line: schedbox's own, then each `--append` in order.
+pub fn kernel_cmdline(append: &[String]) -> String {
+    let mut cmdline = BASE_CMDLINE.to_string();
+    for extra in append {
+        cmdline.push(' ');
+        cmdline.push_str(extra);
+    }
+    cmdline
 }
 
 fn open_logs(dir: &Path) -> std::io::Result<(BufWriter<File>, BufWriter<File>)> {

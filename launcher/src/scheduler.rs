@@ -351,17 +351,11 @@ fn summary(info: &SchedulerInfo, events: &[SchedulerRecord]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::examples;
     use crate::record::{parse_line, Line};
 
     fn example(name: &str) -> Vec<Record> {
-        let path = format!("{}/../docs/examples/{name}", env!("CARGO_MANIFEST_DIR"));
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        text.lines()
-            .filter_map(|l| match parse_line(l) {
-                Line::Record(r) => Some(r),
-                _ => None,
-            })
-            .collect()
+        examples::records(&examples::text(name))
     }
 
     fn qmap() -> SchedulerInfo {

@@ -58,12 +58,9 @@ pub fn expected_checks(scenarios: &[Scenario]) -> Vec<ExpectedCheck> {
         .collect()
 }
 
-pub fn judge(observed: &Observed, expected: &[ExpectedCheck]) -> Verdict {
-    judge_with(observed, expected, &[])
-}
-
-/// Judges a run that also started payloads, each expected to end with a status.
-pub fn judge_with(
+/// Judges a run from its records: the checks the plan asked for, and the payloads it
+/// started, each expected to end with a status.
+pub fn judge(
     observed: &Observed,
     expected: &[ExpectedCheck],
     expected_payloads: &[ExpectedPayload],

@@ -5,16 +5,13 @@
 //!
 //! Needs `make` (the release init) and a kernel, like the end-to-end tests.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::Mutex;
+mod common;
 
+use std::process::{Command, Output};
+
+use common::{describe, kernel, one_vm_at_a_time, Scratch, SCHEDBOX};
 use serde_json::Value;
 
-/// One VM at a time, as in the other end-to-end tests.
-static VM: Mutex<()> = Mutex::new(());
-
-const SCHEDBOX: &str = env!("CARGO_BIN_EXE_schedbox");
 /// Set on hosts whose KVM runs guests natively (as in the VMM's tests).
 const NATIVE_KVM_ENV: &str = "SCHEDBOX_TEST_KVM_NATIVE";
 
@@ -22,39 +19,9 @@ fn native_kvm() -> bool {
     std::env::var_os(NATIVE_KVM_ENV).is_some()
 }
 
-fn kernel() -> PathBuf {
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/kernels/scx/bzImage");
-    if shared.exists() {
-        return shared;
-    }
-    if let Some(env) = std::env::var_os("SCHEDBOX_KERNEL").filter(|v| !v.is_empty()) {
-        return env.into();
-    }
-    schedbox::kernel::newest_cached(&schedbox::kernel::cache_dir()).expect(
-        "no kernel for the end-to-end tests: run `make kernel-debian` (or set SCHEDBOX_KERNEL)",
-    )
-}
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("schedbox-kvm-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Runs `schedbox run` with `extra` options; returns the output and the JSON report.
 fn run(scratch: &Scratch, extra: &[&str]) -> (Output, Value) {
-    let _one_at_a_time = VM.lock().unwrap_or_else(|p| p.into_inner());
+    let _one_at_a_time = one_vm_at_a_time();
     let kernel = kernel();
     let json = scratch.0.join("report.json");
     let out = scratch.0.join("run");
@@ -77,15 +44,6 @@ fn run(scratch: &Scratch, extra: &[&str]) -> (Output, Value) {
         panic!("no report ({e}): {}", describe(&output, &Value::Null));
     });
     (output, serde_json::from_str(&text).unwrap())
-}
-
-fn describe(output: &Output, report: &Value) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}\nreport: {report:#}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 #[test]

@@ -6,17 +6,14 @@
 //! scx/scx_simple, scx/scx_qmap, debian/vmlinuz-*). Opt-in: SCHEDBOX_TEST_DYNAMIC_SCHED=
 //! a dynamically linked scx_simple (`make schedulers` builds one) is run as the scheduler.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Mutex;
 
+use common::{one_vm_at_a_time, repo, Scratch, SCHEDBOX};
 use serde_json::Value;
 
-/// Boots one VM at a time: parallel TCG guests on a small CI runner would starve each
-/// other's vCPUs and turn scheduling checks into noise.
-static VM: Mutex<()> = Mutex::new(());
-
-const SCHEDBOX: &str = env!("CARGO_BIN_EXE_schedbox");
 const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/kernels");
 const DEBIAN_KERNEL: &str = "debian/vmlinuz-6.12.107+deb12-cloud-amd64";
 const DYNAMIC_SCHED_ENV: &str = "SCHEDBOX_TEST_DYNAMIC_SCHED";
@@ -32,38 +29,6 @@ fn shared(name: &str) -> PathBuf {
         path.display()
     );
     path
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("schedbox-scx-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn file(&self, name: &str, text: &str) -> String {
-        let path = self.0.join(name);
-        std::fs::write(&path, text).unwrap();
-        path.display().to_string()
-    }
-
-    fn run_file(&self, name: &str) -> String {
-        let path = self.0.join("run").join(name);
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// What a run left: its exit status, output, and JSON report.
@@ -138,7 +103,7 @@ fn strings(value: &Value) -> Vec<String> {
 
 /// Runs `schedbox run` on `kernel` with the run directory and report in `scratch`.
 fn run(scratch: &Scratch, kernel: &Path, extra: &[&str]) -> Run {
-    let _one_at_a_time = VM.lock().unwrap_or_else(|p| p.into_inner());
+    let _one_at_a_time = one_vm_at_a_time();
     let out = scratch.0.join("run");
     let json = scratch.0.join("report.json");
     let mut command = Command::new(SCHEDBOX);
@@ -173,7 +138,7 @@ fn path_str(path: &Path) -> &str {
 }
 
 /// One spinning worker for `ms`, the least a scheduler must carry.
-fn short_scenario(scratch: &Scratch, ms: u64) -> String {
+fn short_scenario(scratch: &Scratch, ms: u64) -> PathBuf {
     scratch.file(
         "short.toml",
         &format!("name = \"short\"\nduration_ms = {ms}\n[[workers]]\ngroup = \"spin\"\nwork = \"spin\"\n"),
@@ -267,7 +232,7 @@ fn qmap_stall_injection_is_caught() {
             "-t",
             "--scheduler-arg",
             "10",
-            &hold,
+            path_str(&hold),
         ],
     );
     let why = run.why();
@@ -324,7 +289,7 @@ fn a_scheduler_that_exits_at_once_fails_the_run() {
             path_str(&simple),
             "--scheduler-arg",
             "-Z",
-            &short,
+            path_str(&short),
         ],
     );
     let why = run.why();
@@ -360,7 +325,7 @@ fn a_scheduler_that_does_not_attach_in_time_fails_the_run() {
             path_str(&simple),
             "--attach-timeout",
             "0.001",
-            &short,
+            path_str(&short),
         ],
     );
     let why = run.why();
@@ -386,7 +351,7 @@ fn a_scheduler_attached_under_another_name_fails_the_run() {
             path_str(&simple),
             "--scheduler-name",
             "other",
-            &short,
+            path_str(&short),
         ],
     );
     let why = run.why();
@@ -430,7 +395,7 @@ fn a_guest_without_sched_ext_is_untestable_with_what_to_do() {
     let run = run(
         &scratch,
         &kernel,
-        &["--scheduler", path_str(&simple), &short],
+        &["--scheduler", path_str(&simple), path_str(&short)],
     );
     let why = run.why();
     assert_eq!(run.code(), Some(125), "{why}");
@@ -469,7 +434,7 @@ expect_status = "killed"
 path = "/bin/false"
 "#,
     );
-    let run = run(&scratch, &scx_kernel(), &[&scenario]);
+    let run = run(&scratch, &scx_kernel(), &[path_str(&scenario)]);
     let why = run.why();
     assert_eq!(run.code(), Some(1), "{why}");
     assert_eq!(
@@ -526,7 +491,7 @@ fn a_dynamically_linked_scheduler_runs_with_its_libraries() {
     let run = run(
         &scratch,
         &scx_kernel(),
-        &["--scheduler", path_str(&scheduler), &short],
+        &["--scheduler", path_str(&scheduler), path_str(&short)],
     );
     let why = run.why();
     assert_eq!(run.code(), Some(0), "{why}");
@@ -553,12 +518,15 @@ fn bad_scheduler_and_payload_input_is_a_usage_error() {
             vec!["--scheduler", "/nonexistent/scx_x"],
             "--scheduler: /nonexistent/scx_x: no such file",
         ),
-        (vec!["--scheduler", &script], "is not an ELF"),
+        (vec!["--scheduler", path_str(&script)], "is not an ELF"),
         (
-            vec!["--payload", &script],
+            vec!["--payload", path_str(&script)],
             "cannot pack payload \"script-sh\"",
         ),
-        (vec![&missing], "missing.toml: [[payload]] \"0\".path"),
+        (
+            vec![path_str(&missing)],
+            "missing.toml: [[payload]] \"0\".path",
+        ),
         (vec!["--", "-x"], "give --payload PATH first"),
     ] {
         let output = Command::new(SCHEDBOX)

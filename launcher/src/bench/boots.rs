@@ -107,21 +107,12 @@ pub fn stall_latency(observed: &Observed) -> Result<f64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::{parse_line, Line};
+    use crate::examples;
     use crate::session::{RunEnd, Timings};
 
     fn observed(example: &str) -> Observed {
-        let path = format!("{}/../docs/examples/{example}", env!("CARGO_MANIFEST_DIR"));
-        let text = std::fs::read_to_string(path).unwrap();
-        let records = text
-            .lines()
-            .filter_map(|l| match parse_line(l) {
-                Line::Record(r) => Some(r),
-                _ => None,
-            })
-            .collect();
         Observed {
-            records,
+            records: examples::records(&examples::text(example)),
             malformed: Vec::new(),
             console_tail: Vec::new(),
             panic: None,

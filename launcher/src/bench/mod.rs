@@ -17,15 +17,11 @@ use crate::backend::{Backend, VmSpec};
 use crate::cli::RunOptions;
 use crate::kernel::{self, KernelFormat};
 use crate::qemu::{Accel, Qemu};
-use crate::run::{self, BASE_CMDLINE};
 use crate::select::{AccelChoice, BackendChoice};
 use crate::vmm::launch::KvmBackend;
 use crate::vmm::probe::kvm_usable;
-use crate::{init_binary, initrd, plan, rundir};
+use crate::{init_binary, initrd, plan, run, rundir};
 use stats::Samples;
-
-/// Time for boot and teardown on top of a plan's own, per run.
-const BOOT_ALLOWANCE: Duration = Duration::from_secs(60);
 
 /// What a Linux row measures in each run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -309,21 +305,16 @@ fn boot_row(
     options: &RunOptions,
     n: u32,
 ) -> Result<String, String> {
-    let initramfs = initrd::build(&inputs.init, &row.plan).map_err(|e| e.to_string())?;
-    let mut cmdline = BASE_CMDLINE.to_string();
-    for extra in &options.append {
-        cmdline.push(' ');
-        cmdline.push_str(extra);
-    }
+    let initramfs = initrd::build(&inputs.init, &row.plan, &[]).map_err(|e| e.to_string())?;
     let spec = VmSpec {
         kernel: row.kernel.clone(),
         initramfs,
-        cmdline,
+        cmdline: run::kernel_cmdline(&options.append),
         cpus: options.vm.cpus,
         memory_mib: options.vm.memory_mib,
     };
     let timeout = options.timeout_s.map_or(
-        Duration::from_millis(row.hold_ms) + BOOT_ALLOWANCE,
+        Duration::from_millis(row.hold_ms) + Duration::from_secs(run::BOOT_ALLOWANCE_S),
         Duration::from_secs,
     );
     let dir = inputs.out.join(format!("{}-{n}", table::slug(&row.label)));
@@ -373,7 +364,7 @@ fn size_rows(inputs: &Inputs) -> Vec<sizes::Size> {
     if let Ok(exe) = std::env::current_exe() {
         rows.push(sizes::binary("launcher (release)", &exe));
     }
-    let initramfs = initrd::build(&inputs.init, &inputs.plan).map_or(0, |i| i.len());
+    let initramfs = initrd::build(&inputs.init, &inputs.plan, &[]).map_or(0, |i| i.len());
     rows.push(sizes::Size {
         label: "initramfs, these scenarios (uncompressed cpio)".into(),
         value: sizes::human_bytes(initramfs as u64),

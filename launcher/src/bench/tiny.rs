@@ -53,7 +53,7 @@ pub fn firmware() -> Vec<u8> {
 }
 
 /// The tiny guest on schedbox's VMM, as a backend (the spec's kernel is not used).
-struct TinyVmm;
+pub struct TinyVmm;
 
 impl Backend for TinyVmm {
     fn name(&self) -> String {

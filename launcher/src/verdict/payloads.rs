@@ -96,24 +96,13 @@ pub fn missing(observed: &Observed, expected: &[ExpectedPayload]) -> Vec<String>
 mod tests {
     use super::*;
     use crate::backend::VmExit;
-    use crate::record::{parse_line, Line};
+    use crate::examples::{self, text as example};
     use crate::session::{RunEnd, Timings};
-    use crate::verdict::{judge_with, ExpectedCheck, Outcome};
-
-    fn example(name: &str) -> String {
-        let path = format!("{}/../docs/examples/{name}", env!("CARGO_MANIFEST_DIR"));
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-    }
+    use crate::verdict::{judge, ExpectedCheck, Outcome};
 
     fn observed(records: &str) -> Observed {
         Observed {
-            records: records
-                .lines()
-                .filter_map(|l| match parse_line(l) {
-                    Line::Record(r) => Some(r),
-                    _ => None,
-                })
-                .collect(),
+            records: examples::records(records),
             malformed: Vec::new(),
             console_tail: Vec::new(),
             panic: None,
@@ -146,16 +135,16 @@ mod tests {
     #[test]
     fn a_scheduler_run_with_its_payload_passes() {
         let run = observed(&example("scheduler.records"));
-        let verdict = judge_with(&run, &checks("spin-simple", SIMPLE_CHECKS), &help("0"));
+        let verdict = judge(&run, &checks("spin-simple", SIMPLE_CHECKS), &help("0"));
         assert_eq!(verdict.outcome, Outcome::Pass, "{verdict:?}");
-        let verdict = judge_with(&run, &checks("spin-simple", SIMPLE_CHECKS), &help("any"));
+        let verdict = judge(&run, &checks("spin-simple", SIMPLE_CHECKS), &help("any"));
         assert_eq!(verdict.outcome, Outcome::Pass, "{verdict:?}");
     }
 
     #[test]
     fn a_payload_with_another_status_fails_the_run() {
         let run = observed(&example("scheduler.records"));
-        let verdict = judge_with(&run, &checks("spin-simple", SIMPLE_CHECKS), &help("3"));
+        let verdict = judge(&run, &checks("spin-simple", SIMPLE_CHECKS), &help("3"));
         assert_eq!(verdict.outcome, Outcome::Fail);
         assert_eq!(verdict.reasons.len(), 1, "{verdict:?}");
         assert_eq!(
@@ -168,7 +157,7 @@ mod tests {
             "name=help pid=42 status=0",
             "name=help pid=42 status=killed",
         );
-        let verdict = judge_with(
+        let verdict = judge(
             &observed(&killed),
             &checks("spin-simple", SIMPLE_CHECKS),
             &help("0"),
@@ -187,7 +176,7 @@ mod tests {
             .filter(|l| !l.starts_with("SBX1 payload "))
             .map(|l| format!("{l}\n"))
             .collect();
-        let verdict = judge_with(
+        let verdict = judge(
             &observed(&records),
             &checks("spin-simple", SIMPLE_CHECKS),
             &help("0"),
@@ -202,7 +191,7 @@ mod tests {
     #[test]
     fn an_ejected_scheduler_fails_the_run() {
         let run = observed(&example("scheduler-ejected.records"));
-        let verdict = judge_with(&run, &checks("spin-qmap", SIMPLE_CHECKS), &[]);
+        let verdict = judge(&run, &checks("spin-qmap", SIMPLE_CHECKS), &[]);
         assert_eq!(verdict.outcome, Outcome::Fail);
         assert!(
             verdict
@@ -218,7 +207,7 @@ mod tests {
         let records = "SBX1 boot release=6.1 cpus=2 uptime_ms=1 sched_ext=absent\n\
                        SBX1 error where=scheduler msg=no%20sched_ext\n\
                        SBX1 done status=error t_ms=2\n";
-        let verdict = judge_with(&observed(records), &[], &[]);
+        let verdict = judge(&observed(records), &[], &[]);
         assert_eq!(verdict.outcome, Outcome::Untestable);
         assert!(verdict.reasons[0].contains("`make kernel`"), "{verdict:?}");
     }

@@ -1,24 +1,12 @@
 use super::*;
 use crate::backend::VmExit;
-use crate::record::{parse_line, Line};
+use crate::examples::{self, text as example};
 use crate::session::Timings;
 use std::time::Duration;
 
-fn example(name: &str) -> String {
-    let path = format!("{}/../docs/examples/{name}", env!("CARGO_MANIFEST_DIR"));
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
 fn observed(records: &str, end: RunEnd) -> Observed {
-    let records = records
-        .lines()
-        .filter_map(|l| match parse_line(l) {
-            Line::Record(r) => Some(r),
-            _ => None,
-        })
-        .collect();
     Observed {
-        records,
+        records: examples::records(records),
         malformed: Vec::new(),
         console_tail: Vec::new(),
         panic: None,
@@ -44,6 +32,7 @@ fn spin_example_passes() {
     let verdict = judge(
         &observed(&example("spin.records"), POWER_OFF),
         &spin_expected(),
+        &[],
     );
     assert_eq!(verdict.outcome, Outcome::Pass, "{verdict:?}");
     assert_eq!(verdict.outcome.exit_code(), 0);
@@ -55,7 +44,7 @@ fn a_failed_check_fails_the_run() {
         "name=stall result=pass value=12",
         "name=stall result=fail value=1500 detail=worker%20spin/1",
     );
-    let verdict = judge(&observed(&records, POWER_OFF), &spin_expected());
+    let verdict = judge(&observed(&records, POWER_OFF), &spin_expected(), &[]);
     assert_eq!(verdict.outcome, Outcome::Fail);
     assert_eq!(verdict.outcome.exit_code(), 1);
     assert_eq!(
@@ -75,7 +64,7 @@ fn a_guest_error_makes_failed_checks_untestable() {
             "SBX1 done status=ok",
             "SBX1 error where=worker msg=fork:%20EAGAIN\nSBX1 done status=error",
         );
-    let verdict = judge(&observed(&records, POWER_OFF), &spin_expected());
+    let verdict = judge(&observed(&records, POWER_OFF), &spin_expected(), &[]);
     assert_eq!(verdict.outcome, Outcome::Untestable, "{verdict:?}");
     assert!(verdict.reasons[0].contains("fork: EAGAIN"), "{verdict:?}");
     assert!(
@@ -91,7 +80,7 @@ fn a_guest_error_does_not_hide_an_ejected_scheduler() {
         "SBX1 done status=ok",
         "SBX1 error where=spawn msg=worker%20not%20ready\nSBX1 done status=error",
     );
-    let verdict = judge(&observed(&records, POWER_OFF), &[]);
+    let verdict = judge(&observed(&records, POWER_OFF), &[], &[]);
     assert_eq!(verdict.outcome, Outcome::Fail, "{verdict:?}");
 }
 
@@ -100,6 +89,7 @@ fn error_example_is_untestable() {
     let verdict = judge(
         &observed(&example("error.records"), POWER_OFF),
         &spin_expected(),
+        &[],
     );
     assert_eq!(verdict.outcome, Outcome::Untestable);
     assert!(
@@ -110,7 +100,7 @@ fn error_example_is_untestable() {
         "SBX1 boot release=1 cpus=1 uptime_ms=1 sched_ext=absent\n{}",
         example("error.records")
     );
-    let verdict = judge(&observed(&booted, POWER_OFF), &spin_expected());
+    let verdict = judge(&observed(&booted, POWER_OFF), &spin_expected(), &[]);
     assert_eq!(verdict.outcome.exit_code(), 125);
     assert!(
         verdict.reasons[0].contains("unknown verb \"frobnicate\""),
@@ -122,7 +112,7 @@ fn error_example_is_untestable() {
 fn no_boot_record_explains_the_panic() {
     let mut seen = observed("", RunEnd::Exited(VmExit::Reset));
     seen.panic = Some("No working init found.".into());
-    let verdict = judge(&seen, &[]);
+    let verdict = judge(&seen, &[], &[]);
     assert_eq!(verdict.outcome, Outcome::Untestable);
     assert!(
         verdict.reasons[0].contains("No working init found"),
@@ -144,6 +134,7 @@ fn a_hung_guest_is_untestable() {
     let verdict = judge(
         &observed(&records, RunEnd::Silent(Duration::from_secs(10))),
         &spin_expected(),
+        &[],
     );
     assert_eq!(verdict.outcome, Outcome::Untestable);
     assert!(
@@ -158,14 +149,14 @@ fn missing_and_inconsistent_checks_are_untestable() {
         "SBX1 check scenario=spin-basic name=stall result=pass value=12 limit=1000\n",
         "",
     );
-    let verdict = judge(&observed(&records, POWER_OFF), &spin_expected());
+    let verdict = judge(&observed(&records, POWER_OFF), &spin_expected(), &[]);
     assert_eq!(verdict.outcome, Outcome::Untestable);
     assert!(
         verdict.reasons[0].contains("no result for check stall"),
         "{verdict:?}"
     );
     let records = example("spin.records").replace("value=12 limit=1000", "value=2000 limit=1000");
-    let verdict = judge(&observed(&records, POWER_OFF), &spin_expected());
+    let verdict = judge(&observed(&records, POWER_OFF), &spin_expected(), &[]);
     assert_eq!(verdict.outcome, Outcome::Untestable);
     assert!(verdict.reasons[0].contains("outside limit"), "{verdict:?}");
 }
@@ -176,7 +167,7 @@ fn unsupported_checks_are_untestable_not_failures() {
         "name=stall result=pass value=12 limit=1000",
         "name=stall result=fail value=0 limit=1000 detail=unsupported",
     );
-    let verdict = judge(&observed(&records, POWER_OFF), &spin_expected());
+    let verdict = judge(&observed(&records, POWER_OFF), &spin_expected(), &[]);
     assert_eq!(verdict.outcome, Outcome::Untestable, "{verdict:?}");
     assert!(
         verdict.reasons[0].contains("cannot evaluate check stall"),

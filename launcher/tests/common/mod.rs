@@ -4,13 +4,18 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use serde_json::Value;
 
 /// Boots one VM at a time: parallel TCG guests on a small CI runner would starve each
 /// other's vCPUs and turn scheduling checks into noise.
 static VM: Mutex<()> = Mutex::new(());
+
+/// Held while a test's VM runs.
+pub fn one_vm_at_a_time() -> MutexGuard<'static, ()> {
+    VM.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 pub const SCHEDBOX: &str = env!("CARGO_BIN_EXE_schedbox");
 pub const CPUS: u32 = 2;
@@ -48,6 +53,12 @@ impl Scratch {
         std::fs::write(&path, text).unwrap();
         path
     }
+
+    /// A file the run left in its run directory (`--out` is `run` here).
+    pub fn run_file(&self, name: &str) -> String {
+        let path = self.0.join("run").join(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
 }
 
 impl Drop for Scratch {
@@ -66,7 +77,7 @@ pub fn schedbox(args: &[&str]) -> Output {
 /// Boots a VM with the real kernel and init under TCG; returns the output and the JSON
 /// report, or why there is no report.
 pub fn try_boot(scratch: &Scratch, extra: &[&str]) -> Result<(Output, Value), String> {
-    let _one_at_a_time = VM.lock().unwrap_or_else(|p| p.into_inner());
+    let _one_at_a_time = one_vm_at_a_time();
     let kernel = kernel();
     let out = scratch.0.join("run");
     let json = scratch.0.join("report.json");
