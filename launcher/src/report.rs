@@ -45,6 +45,9 @@ pub struct ScenarioReport {
     pub name: String,
     pub source: String,
     pub duration_ms: u64,
+    /// Guest time from the scenario's start to its end, as the guest's records say
+    /// (longer than `duration_ms` by setup and stop, and by vCPU delays on a busy host).
+    pub guest_ms: Option<u64>,
     pub workers: Vec<WorkerRecord>,
     pub checks: Vec<CheckRecord>,
     pub stalls: Vec<StallRecord>,
@@ -153,13 +156,19 @@ fn scenario_report(scenario: &Scenario, records: &[Record], run_dir: &Path) -> S
         name: name.clone(),
         source: scenario.source.clone(),
         duration_ms: scenario.duration_ms(),
+        guest_ms: None,
         workers: Vec::new(),
         checks: Vec::new(),
         stalls: Vec::new(),
         payloads: Vec::new(),
     };
+    let mut started_ms = None;
     for record in records {
         match record {
+            Record::Scenario { name: n, t_ms } if n == name => started_ms = Some(*t_ms),
+            Record::ScenarioEnd { name: n, t_ms, .. } if n == name => {
+                report.guest_ms = started_ms.map(|start| t_ms.saturating_sub(start));
+            }
             Record::Worker(w) if &w.scenario == name => report.workers.push(w.clone()),
             Record::Check(c) if &c.scenario == name => report.checks.push(c.clone()),
             Record::Stall(s) if &s.scenario == name => report.stalls.push(s.clone()),

@@ -211,6 +211,36 @@ fn scx_simple_attaches_and_the_catalog_passes_under_it() {
     }
 }
 
+/// The whole work-type catalog under scx_simple, in one VM: every scenario passes, the
+/// scheduler stays attached through each, and every worker made progress.
+#[test]
+fn every_work_type_passes_under_scx_simple() {
+    let scratch = Scratch::new("simple-work");
+    let simple = shared("scx/scx_simple");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo().join("scenarios/work"))
+        .expect("scenarios/work is readable")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    let mut args = vec!["--scheduler", path_str(&simple)];
+    args.extend(files.iter().map(|f| path_str(f)));
+    let run = run(&scratch, &scx_kernel(), &args);
+    let why = run.why();
+    assert_eq!(run.code(), Some(0), "{why}");
+    let scenarios = run.report["scenarios"].as_array().unwrap();
+    assert_eq!(scenarios.len(), files.len(), "{why}");
+    for (index, scenario) in scenarios.iter().enumerate() {
+        let check = run.check(index, "scheduler");
+        assert_eq!(check["passed"], true, "{}: {why}", scenario["name"]);
+        let workers = scenario["workers"].as_array().unwrap();
+        assert!(!workers.is_empty(), "{}: {why}", scenario["name"]);
+        for w in workers {
+            assert!(w["iterations"].as_u64().unwrap() > 0, "{w}: {why}");
+        }
+    }
+}
+
 #[test]
 fn qmap_stall_injection_is_caught() {
     let scratch = Scratch::new("qmap");
