@@ -40,9 +40,9 @@ test-kernel: launcher
 	@if [ -n "$(KERNEL)" ] || [ -n "$$SCHEDBOX_KERNEL" ] || ls $${XDG_CACHE_HOME:-$$HOME/.cache}/schedbox/kernels/vmlinuz-* >/dev/null 2>&1; then \
 	    :; else $(MAKE) kernel-debian; fi
 
+# The init's tests live in its library: its freestanding binary has no test harness.
 test: all test-kernel
 	$(CARGO) test --workspace
-	# The init's tests live in its library (its freestanding binary has no test harness).
 	cd init && $(CARGO) test --lib
 
 run: all
