@@ -144,6 +144,12 @@ fn inputs(options: &RunOptions) -> Result<Inputs, String> {
     if options.json.is_some() {
         return Err("--json does not apply: the bench prints a table".to_string());
     }
+    if options.verbose {
+        return Err(
+            "--verbose does not apply: the bench keeps each boot's console under its --out"
+                .to_string(),
+        );
+    }
     let kernel = kernel::locate(options.kernel.as_deref()).map_err(|e| e.to_string())?;
     let scenarios = run::load_scenarios(&options.vm)?;
     let (_, init) = init_binary::load()?;
