@@ -232,9 +232,9 @@ impl Monitor {
 
     /// One look at every live worker: the CPUs it ran on since the last look against
     /// its cpuset, and its progress. A gap of more than `STATE_CHECK_NS` is confirmed
-    /// against the worker's state (only a runnable worker can be stalled by the
-    /// scheduler); one over the stall limit is reported with its full length once
-    /// progress resumes or the worker is stopped.
+    /// against the worker's state, read at least that often (only a runnable worker
+    /// can be stalled by the scheduler); one over the stall limit is reported with its
+    /// full length once progress resumes or the worker is stopped.
     pub fn sample(&mut self, pool: &mut Pool, scenario: &[u8], now: u64) {
         let limit_ns = self.stall_limit_ms.map(|ms| ms * NS_PER_MS);
         for i in 0..pool.live.len() {
@@ -253,24 +253,39 @@ impl Monitor {
                 w.max_gap_ns = w.max_gap_ns.max(gap);
                 continue;
             }
-            let stat = proc_stat(w.pid);
-            if stat.state != b'R' {
-                // Not runnable (frozen, blocked, dead): not the scheduler's doing.
-                close_stall(scenario, w);
-                w.excused_ns = now;
-                continue;
-            }
+            let over = limit_ns.is_some_and(|l| gap > l);
+            // The state is read again only after STATE_CHECK_NS, or to name a new
+            // stall: with many runnable workers waiting their turn, a read each sample
+            // would be most of the monitor's cost.
+            let stat = if now.saturating_sub(w.runnable_ns) > STATE_CHECK_NS
+                || (over && w.stall.is_none())
+            {
+                let stat = proc_stat(w.pid);
+                if stat.state != b'R' {
+                    // Not runnable (frozen, blocked, dead): not the scheduler's doing.
+                    close_stall(scenario, w);
+                    w.excused_ns = now;
+                    continue;
+                }
+                w.runnable_ns = now;
+                Some(stat)
+            } else {
+                None
+            };
             w.max_gap_ns = w.max_gap_ns.max(gap);
-            if limit_ns.is_none_or(|l| gap <= l) {
+            if !over {
                 close_stall(scenario, w);
                 continue;
             }
-            let s = w.stall.get_or_insert(Stall {
-                cpu: stat.cpu,
-                state: stat.state,
-                gap_ns: 0,
-                since_ns: since,
-                detected_ns: now,
+            let s = w.stall.get_or_insert_with(|| {
+                let stat = stat.unwrap_or_default();
+                Stall {
+                    cpu: stat.cpu,
+                    state: stat.state,
+                    gap_ns: 0,
+                    since_ns: since,
+                    detected_ns: now,
+                }
             });
             s.gap_ns = gap;
         }
@@ -300,6 +315,7 @@ fn close_stall(scenario: &[u8], w: &mut Worker) {
 }
 
 /// The fields of /proc/<pid>/stat a stall record needs.
+#[derive(Clone, Copy, Default)]
 pub struct ProcStat {
     pub state: u8,
     pub cpu: u64,

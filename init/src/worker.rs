@@ -61,10 +61,11 @@ pub struct Worker {
     pub work: usize,
     /// Stall monitor state: longest no-progress gap seen while runnable, the instant
     /// gaps are measured from when the worker was seen not runnable (before that, from
-    /// its fork: `Slot::reset`), the stall being watched (reported once it ends), and
-    /// whether one was reported already.
+    /// its fork: `Slot::reset`), when it was last seen runnable, the stall being watched
+    /// (reported once it ends), and whether one was reported already.
     pub max_gap_ns: u64,
     pub excused_ns: u64,
+    pub runnable_ns: u64,
     pub stall: Option<Stall>,
     pub stall_reported: bool,
     pub iso: Isolation,
