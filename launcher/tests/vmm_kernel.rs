@@ -5,7 +5,6 @@
 
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver};
-use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use schedbox::backend::{Backend, VmEvent, VmExit, VmHandle, VmSpec};
@@ -20,12 +19,9 @@ const KASLR_OFF: &str = "KASLR disabled: 'nokaslr' on cmdline.";
 const FIRST_LINE_LIMIT: Duration = Duration::from_secs(60);
 const END_LIMIT: Duration = Duration::from_secs(120);
 
-/// One kernel at a time: where KVM emulates guest code, parallel guests starve each other.
-static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+mod common;
+use common::one_vm_at_a_time as one_at_a_time;
 
-fn one_at_a_time() -> MutexGuard<'static, ()> {
-    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
-}
 const MEMORY_MIB: u32 = 128;
 
 fn kernel(relative: &str) -> PathBuf {

@@ -2,6 +2,8 @@
 //! a time through the `schedbox` binary. Each test binary uses its own part of it.
 #![allow(dead_code)]
 
+use std::fs::File;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard};
@@ -12,9 +14,30 @@ use serde_json::Value;
 /// other's vCPUs and turn scheduling checks into noise.
 static VM: Mutex<()> = Mutex::new(());
 
-/// Held while a test's VM runs.
-pub fn one_vm_at_a_time() -> MutexGuard<'static, ()> {
-    VM.lock().unwrap_or_else(|p| p.into_inner())
+/// The machine-wide lock file, so test runs of several checkouts also take turns.
+const VM_LOCK_FILE: &str = "/tmp/schedbox-vm.lock";
+
+/// Held while a test's VM runs: the in-process mutex and an `flock` on [`VM_LOCK_FILE`].
+pub struct VmTurn {
+    _file: Option<File>,
+    _guard: MutexGuard<'static, ()>,
+}
+
+pub fn one_vm_at_a_time() -> VmTurn {
+    let guard = VM.lock().unwrap_or_else(|p| p.into_inner());
+    let file = File::options()
+        .create(true)
+        .append(true)
+        .open(VM_LOCK_FILE)
+        .ok();
+    if let Some(f) = &file {
+        // SAFETY: flock on a file descriptor this function owns; blocks until it is ours.
+        unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
+    }
+    VmTurn {
+        _file: file,
+        _guard: guard,
+    }
 }
 
 pub const SCHEDBOX: &str = env!("CARGO_BIN_EXE_schedbox");
