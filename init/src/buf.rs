@@ -133,31 +133,7 @@ pub fn fmt_u64(mut v: u64, tmp: &mut [u8; 20]) -> &[u8] {
     &tmp[i..]
 }
 
-/// Parses an unsigned decimal without sign or spaces; None on anything else or overflow.
-pub fn parse_u64(s: &[u8]) -> Option<u64> {
-    if s.is_empty() {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &c in s {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
-    }
-    Some(v)
-}
-
-/// Parses a decimal with an optional leading `-` or `+`.
-pub fn parse_i64(s: &[u8]) -> Option<i64> {
-    let (neg, digits) = match s.first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let v = i64::try_from(parse_u64(digits)?).ok()?;
-    Some(if neg { -v } else { v })
-}
+pub use schedbox_protocol::msg::{parse_i64, parse_u64};
 
 /// Strips trailing whitespace (newlines from sysfs and procfs files).
 pub fn trim_end(s: &[u8]) -> &[u8] {
@@ -190,16 +166,5 @@ mod tests {
         b.push_u64(u64::MAX);
         write!(b, " {}", -5).unwrap();
         assert_eq!(b.as_bytes(), b"0 18446744073709551615 -5");
-    }
-
-    #[test]
-    fn parses_numbers() {
-        assert_eq!(parse_u64(b"2000"), Some(2000));
-        assert_eq!(parse_u64(b""), None);
-        assert_eq!(parse_u64(b"1x"), None);
-        assert_eq!(parse_u64(b"99999999999999999999"), None);
-        assert_eq!(parse_i64(b"-20"), Some(-20));
-        assert_eq!(parse_i64(b"19"), Some(19));
-        assert_eq!(parse_i64(b"-"), None);
     }
 }

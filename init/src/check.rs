@@ -8,19 +8,6 @@ use crate::sys::{NS_PER_MS, NS_PER_US, US_PER_MS};
 use crate::worker::{Name, Outcome, RelPath};
 use core::fmt::Write;
 
-/// Every check of protocol version 1.
-pub const NAMES: &[&str] = &[
-    "progress",
-    "stall",
-    "isolation",
-    "fairness",
-    "weight",
-    "bandwidth",
-    "wake-latency",
-    "kernel-log",
-    "scheduler",
-];
-
 /// A `check` line of the plan.
 #[derive(Default, Clone)]
 pub struct CheckSpec {
@@ -163,7 +150,7 @@ fn isolation<'a>(picked: impl Iterator<Item = &'a Outcome> + Clone, limit: u64) 
     let mut d = Detail::new();
     if let Some(o) = picked.clone().find(|o| o.iso.violations > 0) {
         let mut set: Buf<128> = Buf::new();
-        o.iso.cpuset.write_list(&mut set);
+        let _ = o.iso.cpuset.write_list(&mut set);
         let cpu = o.iso.bad_cpu.unwrap_or(0);
         d = detail(format_args!(
             "{} ran on CPU {cpu} outside cpuset {set}",

@@ -14,7 +14,7 @@ const DEV_KMSG: &core::ffi::CStr = c"/dev/kmsg";
 pub const RECORD_MAX: usize = 8192;
 /// `kmsg` records sent per scenario (and before the first); further matches are only
 /// counted, and summed up in one last record.
-pub const MAX_REPORTS: u64 = 16;
+pub use schedbox_protocol::limits::KMSG_REPORTS as MAX_REPORTS;
 /// Records read per poll, so a flooding kernel cannot hold up the monitor's sampling.
 const MAX_READS_PER_POLL: usize = 256;
 /// Polls to empty the log at a period's end: more than the kernel's buffer holds, yet

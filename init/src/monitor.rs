@@ -16,8 +16,7 @@ use crate::table::Table;
 use crate::worker::{Pool, RelPath, Stall, Worker};
 use core::sync::atomic::Ordering::{Acquire, Relaxed};
 
-pub const DEFAULT_HEARTBEAT_MS: u64 = 200;
-pub const DEFAULT_SAMPLE_MS: u64 = 10;
+pub use schedbox_protocol::limits::{DEFAULT_HEARTBEAT_MS, DEFAULT_SAMPLE_MS};
 /// Cgroups whose CPU time one scenario tracks.
 const MAX_USAGE: usize = 64;
 /// How long new workers get to join their cgroup and apply their settings (TCG is

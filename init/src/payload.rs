@@ -12,7 +12,7 @@ use crate::table::Table;
 use crate::worker::Name;
 use crate::{fail, sys};
 
-pub const MAX_PAYLOADS: usize = 16;
+pub use schedbox_protocol::limits::MAX_PAYLOADS;
 const MAX_OUTPUT_LINES: u32 = 200;
 
 #[derive(Default)]

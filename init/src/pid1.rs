@@ -11,7 +11,7 @@ use crate::{cgroup, fail, mount, plan, power, serial, sys};
 use core::sync::atomic::{AtomicBool, Ordering};
 
 const PLAN: &core::ffi::CStr = c"/plan";
-const MAX_PLAN: u64 = 16 << 20;
+const MAX_PLAN: u64 = schedbox_protocol::limits::MAX_PLAN_BYTES as u64;
 const SCHED_EXT_STATE: &core::ffi::CStr = c"/sys/kernel/sched_ext/state";
 /// PID 1 runs as a top real-time task so the monitor samples on time and can always
 /// stop workers, whatever they and the scheduler under test do.

@@ -3,8 +3,7 @@
 use crate::buf::{fmt_u64, Buf};
 use core::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 
-/// Longest record line, newline included (protocol limit).
-pub const MAX_LINE: usize = 4096;
+pub use schedbox_protocol::limits::MAX_LINE;
 const MARKER: &[u8] = b"SBX1 ";
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
 

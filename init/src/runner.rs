@@ -14,8 +14,7 @@ use crate::work::{self, Params};
 use crate::worker::{Name, Pool, RelPath, SchedParams, SpawnReq};
 use crate::{fail, sys};
 
-const MAX_CHECKS: usize = 32;
-const MAX_CGROUPS: usize = 64;
+use schedbox_protocol::limits::{MAX_CGROUPS, MAX_CHECKS};
 
 #[derive(Default)]
 struct Scenario {

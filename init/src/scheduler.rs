@@ -17,6 +17,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::
 use rustix::fd::OwnedFd;
 use rustix::fs::{Mode, OFlags};
 use rustix::process::Signal;
+use schedbox_protocol::limits::SCHEDULER_OUTPUT_LINES as MAX_OUTPUT_LINES;
 
 const SCX_DIR: &CStr = c"/sys/kernel/sched_ext";
 const STATE: &CStr = c"/sys/kernel/sched_ext/state";
@@ -27,7 +28,6 @@ const POLL_NS: u64 = 10 * NS_PER_MS;
 const STOP_MS: u64 = 5_000;
 /// How long after leaving `enabled` the kernel's reason is waited for.
 const REASON_WAIT_MS: u64 = 2_000;
-const MAX_OUTPUT_LINES: u32 = 2_000;
 /// Kernel log records read looking for the reason, at most: the log is finite, but a
 /// kernel that logs faster than PID 1 reads must not hold it up.
 const KMSG_MAX_RECORDS: usize = 100_000;

@@ -2,8 +2,8 @@
 
 use crate::scenario::{Op, Payload, Scenario, Spawn};
 use crate::wire::LineBuilder;
-
-pub const PLAN_VERSION: u32 = 1;
+use schedbox_protocol::limits::{DEFAULT_HEARTBEAT_MS, DEFAULT_SAMPLE_MS, PLAN_VERSION};
+use schedbox_protocol::plan::{self as guest_plan, Summary};
 
 /// Global settings for the guest: the plan's `config` line, and its `scheduler` line
 /// when a scheduler is under test.
@@ -15,11 +15,9 @@ pub struct PlanConfig {
     pub scheduler: Option<PlanScheduler>,
 }
 
-/// A heartbeat every 200 ms keeps the host's silence watchdog (seconds) far from firing;
-/// sampling every 10 ms resolves stalls well below the default stall limit.
 pub const DEFAULT_CONFIG: PlanConfig = PlanConfig {
-    heartbeat_ms: 200,
-    sample_ms: 10,
+    heartbeat_ms: DEFAULT_HEARTBEAT_MS,
+    sample_ms: DEFAULT_SAMPLE_MS,
     kmsg: true,
     scheduler: None,
 };
@@ -62,6 +60,41 @@ pub fn compile(scenarios: &[Scenario], config: &PlanConfig) -> String {
     let mut plan = lines.join("\n");
     plan.push('\n');
     plan
+}
+
+/// A compiled plan the guest's own validator refuses: something the scenario checks let
+/// through. The message names the line, its scenario and the guest's reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanRefused(pub String);
+
+impl std::fmt::Display for PlanRefused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// [`compile`], then the guest's validator over the result, so that anything the guest
+/// would refuse is refused before a VM starts.
+pub fn compile_checked(
+    scenarios: &[Scenario],
+    config: &PlanConfig,
+) -> Result<(String, Summary), PlanRefused> {
+    let plan = compile(scenarios, config);
+    match guest_plan::validate(plan.as_bytes()) {
+        Ok(summary) => Ok((plan, summary)),
+        Err(e) => {
+            let scenario = plan
+                .lines()
+                .take(e.line)
+                .filter_map(|l| l.strip_prefix("scenario name="))
+                .last()
+                .map_or(String::new(), |name| format!(" (scenario {name})"));
+            Err(PlanRefused(format!(
+                "the guest would refuse this plan{scenario}: {e}; see `schedbox plan` and \
+                 docs/protocol.md for the limits"
+            )))
+        }
+    }
 }
 
 fn compile_scenario(scenario: &Scenario, lines: &mut Vec<String>) {

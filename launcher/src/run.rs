@@ -44,9 +44,11 @@ pub fn main(args: Vec<OsString>) -> i32 {
             println!("schedbox {}", env!("CARGO_PKG_VERSION"));
             0
         }
-        Command::Plan(vm) => match load_scenarios(&vm) {
-            Ok(scenarios) => {
-                print!("{}", plan::compile(&scenarios, &DEFAULT_CONFIG));
+        Command::Plan(vm) => match load_scenarios(&vm).and_then(|scenarios| {
+            plan::compile_checked(&scenarios, &DEFAULT_CONFIG).map_err(|e| e.to_string())
+        }) {
+            Ok((plan, _)) => {
+                print!("{plan}");
                 0
             }
             Err(e) => usage_error(&e),
@@ -154,7 +156,7 @@ fn initramfs_for(
         scheduler: scheduler.map(SchedulerInfo::plan_line),
         ..DEFAULT_CONFIG
     };
-    let plan = plan::compile(scenarios, &config);
+    let (plan, _) = plan::compile_checked(scenarios, &config).map_err(|e| e.to_string())?;
     let programs = programs::collect(scheduler, scenarios)?;
     let (_, init) = init_binary::load()?;
     let image = initrd::build(&init, &plan, &programs).map_err(|e| e.to_string())?;

@@ -3,8 +3,8 @@
 
 use std::fmt;
 
-/// The longest line either side may write, newline included.
-pub const MAX_LINE: usize = 4096;
+pub use schedbox_protocol::limits::MAX_LINE;
+use schedbox_protocol::{escape, line::is_word};
 
 /// A line that does not follow the common syntax.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,45 +21,23 @@ impl std::error::Error for WireError {}
 /// Percent-encodes every byte outside 0x21..=0x7e, and `%`, `=` and `"`.
 pub fn encode_value(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
-    for &byte in value.as_bytes() {
-        let plain = (0x21..=0x7e).contains(&byte) && !b"%=\"".contains(&byte);
-        if plain {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
+    // Writing into a String cannot fail.
+    let _ = escape::encode(value.as_bytes(), &mut out);
     out
 }
 
 /// Decodes `%XX` escapes; invalid UTF-8 in the result is replaced, not rejected, since
 /// values such as kernel log text are only shown to people.
 pub fn decode_value(value: &str) -> Result<String, WireError> {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut at = 0;
-    while at < bytes.len() {
-        if bytes[at] == b'%' {
-            let hex = bytes
-                .get(at + 1..at + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .ok_or_else(|| WireError(format!("bad percent escape in {value:?}")))?;
-            out.push(hex);
-            at += 3;
-        } else {
-            out.push(bytes[at]);
-            at += 1;
-        }
-    }
+    let mut out = vec![0; value.len()];
+    let n = escape::decode(value.as_bytes(), &mut out)
+        .map_err(|_| WireError(format!("bad percent escape in {value:?}")))?;
+    out.truncate(n);
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
 fn valid_key(key: &str) -> bool {
-    !key.is_empty()
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_.-".contains(&b))
+    is_word(key.as_bytes())
 }
 
 /// Builds a line: the word, optional bare fields, then `key=value` pairs, values encoded.

@@ -29,34 +29,25 @@ use crate::sys::{self, current_cpu, now_ns};
 use core::sync::atomic::Ordering::{AcqRel, Relaxed, Release, SeqCst};
 use team::{CheckFn, PrepareFn};
 
-/// Work keys a spawn line may carry: at most this many per work type.
-pub const MAX_KEYS: usize = 4;
+use schedbox_protocol::works::{self as proto, Key, MAX_KEYS};
 
 /// The body of a worker; never returns.
 pub type RunFn = fn(&Ctx) -> !;
 
 pub struct WorkSpec {
     pub name: &'static str,
-    /// Key names a spawn of this work may carry (protocol table).
-    pub keys: &'static [&'static str],
-    /// Their defaults, in the same order.
-    pub defaults: &'static [u64],
+    /// Keys a spawn of this work may carry, with their defaults (the protocol's table).
+    pub keys: &'static [Key],
     pub run: RunFn,
     pub teams: Teams,
     pub prepare: Option<PrepareFn>,
     pub check: Option<CheckFn>,
 }
 
-const fn w(
-    name: &'static str,
-    keys: &'static [&'static str],
-    defaults: &'static [u64],
-    run: RunFn,
-) -> WorkSpec {
+const fn w(work: &'static proto::Work, run: RunFn) -> WorkSpec {
     WorkSpec {
-        name,
-        keys,
-        defaults,
+        name: work.name,
+        keys: work.keys,
         run,
         teams: Teams::Solo,
         prepare: None,
@@ -83,23 +74,23 @@ impl WorkSpec {
 
 /// Every work type of protocol version 1.
 pub static WORKS: &[WorkSpec] = &[
-    w("spin", &[], &[], spin::run),
-    w("yield", &[], &[], r#yield::run),
-    w("mixed", &["spin_us"], &[1000], mixed::run),
-    w("bursty", &["burst_ms", "sleep_ms"], &[10, 10], bursty::run),
-    w("sleep-wake", &["sleep_us"], &[1000], sleep_wake::run),
-    w("pipe-pingpong", &[], &[], pipe_pingpong::run)
+    w(&proto::SPIN, spin::run),
+    w(&proto::YIELD, r#yield::run),
+    w(&proto::MIXED, mixed::run),
+    w(&proto::BURSTY, bursty::run),
+    w(&proto::SLEEP_WAKE, sleep_wake::run),
+    w(&proto::PIPE_PINGPONG, pipe_pingpong::run)
         .teams(Teams::Pairs)
         .prepare(pipe_pingpong::prepare),
-    w("futex-pingpong", &[], &[], futex_pingpong::run).teams(Teams::Pairs),
-    w("futex-fanout", &[], &[], futex_fanout::run).teams(Teams::Spawn),
-    w("fork-churn", &[], &[], fork_churn::run),
-    w("nice-sweep", &[], &[], nice_sweep::run),
-    w("affinity-churn", &[], &[], affinity_churn::run),
-    w("policy-churn", &[], &[], policy_churn::run),
-    w("page-fault", &["size_kb"], &[1024], page_fault::run).check(page_fault::check),
-    w("cache", &["size_kb", "stride"], &[4096, 64], cache::run).check(cache::check),
-    w("mutex", &["hold_us"], &[10], mutex::run).teams(Teams::Spawn),
+    w(&proto::FUTEX_PINGPONG, futex_pingpong::run).teams(Teams::Pairs),
+    w(&proto::FUTEX_FANOUT, futex_fanout::run).teams(Teams::Spawn),
+    w(&proto::FORK_CHURN, fork_churn::run),
+    w(&proto::NICE_SWEEP, nice_sweep::run),
+    w(&proto::AFFINITY_CHURN, affinity_churn::run),
+    w(&proto::POLICY_CHURN, policy_churn::run),
+    w(&proto::PAGE_FAULT, page_fault::run).check(page_fault::check),
+    w(&proto::CACHE, cache::run).check(cache::check),
+    w(&proto::MUTEX, mutex::run).teams(Teams::Spawn),
 ];
 
 pub fn spec(name: &[u8]) -> Option<&'static WorkSpec> {
@@ -117,7 +108,7 @@ impl Params {
     pub fn from_fn(spec: &WorkSpec, mut get: impl FnMut(&str) -> Option<u64>) -> Self {
         let mut p = Params::default();
         for (i, key) in spec.keys.iter().enumerate().take(MAX_KEYS) {
-            p.vals[i] = get(key).unwrap_or(spec.defaults[i]);
+            p.vals[i] = get(key.name).unwrap_or(key.default);
         }
         p
     }
@@ -125,7 +116,7 @@ impl Params {
     pub fn get(&self, spec: &WorkSpec, key: &str) -> u64 {
         spec.keys
             .iter()
-            .position(|k| *k == key)
+            .position(|k| k.name == key)
             .map_or(0, |i| self.vals[i])
     }
 }
@@ -258,5 +249,24 @@ pub fn busy_for(beat: &mut Beat, ns: u64, units: u64) {
     while now_ns() < end {
         burn(units);
         beat.touch();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_protocol_work_runs_here_with_its_pairing() {
+        assert_eq!(WORKS.len(), proto::WORKS.len());
+        for (ours, theirs) in WORKS.iter().zip(proto::WORKS) {
+            assert_eq!(ours.name, theirs.name);
+            assert_eq!(
+                matches!(ours.teams, Teams::Pairs),
+                theirs.paired,
+                "{}",
+                ours.name
+            );
+        }
     }
 }

@@ -153,7 +153,8 @@ fn inputs(options: &RunOptions) -> Result<Inputs, String> {
     let kernel = kernel::locate(options.kernel.as_deref()).map_err(|e| e.to_string())?;
     let scenarios = run::load_scenarios(&options.vm)?;
     let (_, init) = init_binary::load()?;
-    let plan = plan::compile(&scenarios, &plan::DEFAULT_CONFIG);
+    let (plan, _) =
+        plan::compile_checked(&scenarios, &plan::DEFAULT_CONFIG).map_err(|e| e.to_string())?;
     let hold_ms = scenarios.iter().map(|s| s.duration_ms()).sum();
     let out = options
         .out

@@ -3,9 +3,8 @@
 use super::file::{CgroupFile, Value};
 use super::validate::{Ctx, MAX_NAME};
 use super::{Op, ScenarioError, Spawn};
+use schedbox_protocol::limits::{MAX_CGROUP_DEPTH as MAX_DEPTH, MAX_PATH};
 
-/// Nesting deeper than this is a mistake, not a test.
-const MAX_DEPTH: usize = 8;
 const WEIGHT_RANGE: (u64, u64) = (1, 10_000);
 /// cpu.max quota and period limits enforced by the kernel, in µs.
 const MIN_QUOTA_US: u64 = 1_000;
@@ -22,13 +21,13 @@ pub fn check_path(ctx: &Ctx, field: &str, path: &str) -> Result<(), ScenarioErro
             && p.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     };
-    if parts.len() > MAX_DEPTH || !parts.iter().all(part_ok) {
+    if parts.len() > MAX_DEPTH || path.len() > MAX_PATH || !parts.iter().all(part_ok) {
         return Err(ctx.err(
             field,
             format!(
                 "{path:?} is not a valid cgroup path: use names of a-z, A-Z, 0-9, '-', '_' \
                  joined by '/', relative to the scenario (e.g. \"work\" or \"work/fast\"), at \
-                 most {MAX_DEPTH} deep"
+                 most {MAX_DEPTH} deep and {MAX_PATH} bytes long"
             ),
         ));
     }

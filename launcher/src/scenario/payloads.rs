@@ -8,8 +8,8 @@ use super::validate::{check_hold, check_name, Ctx, MAX_NAME};
 use super::{Op, Payload, Scenario, ScenarioError, Step};
 use crate::pack;
 
-/// Payloads the guest runs at once (its `MAX_PAYLOADS`); a scenario may start no more.
-pub const MAX_PAYLOADS: usize = 16;
+/// Payloads the guest runs at once; a scenario may start no more.
+pub use schedbox_protocol::limits::MAX_PAYLOADS;
 /// What a payload must end with unless the scenario says otherwise.
 pub const DEFAULT_EXPECT: &str = "0";
 /// `expect_status` that accepts any end.

@@ -7,7 +7,7 @@ use super::validate::{check_hold, Ctx};
 use super::{Op, ScenarioError, Spawn, Step};
 
 /// Longest path a `write` op may name: the guest's limit for a path in a plan.
-pub const MAX_WRITE_PATH: usize = 191;
+pub use schedbox_protocol::limits::MAX_PATH as MAX_WRITE_PATH;
 
 /// What exists in the guest after the ops so far.
 struct State<'a> {

@@ -4,20 +4,12 @@ use super::catalog::{self, Scope};
 use super::file::{CheckFile, ScenarioFile, WorkersFile};
 use super::{cgroups, payloads, steps, Check, Op, Scenario, ScenarioError, Spawn, Step, VmShape};
 use crate::cpulist;
+use schedbox_protocol::limits::{memory_needed_mib, MAX_WORKERS, NICE_RANGE, RT_PRIO_RANGE};
+pub use schedbox_protocol::limits::{MAX_HOLD_MS, MAX_NAME};
+use schedbox_protocol::vocab::{POLICIES, RT_POLICIES};
 
-/// Longest scenario, group or cgroup-component name.
-pub const MAX_NAME: usize = 64;
-/// Longest single hold: an hour is far beyond any scheduler test.
-pub const MAX_HOLD_MS: u64 = 3_600_000;
-/// Workers one group may fork; the guest tracks each one.
-pub const MAX_GROUP_WORKERS: u64 = 512;
-/// Workers one scenario may run in all.
-pub const MAX_SCENARIO_WORKERS: u64 = 2048;
-const NICE_RANGE: (i64, i64) = (-20, 19);
-/// The guest's PID 1 runs at SCHED_FIFO 99 so that it can always sample and stop
-/// workers; a worker at 99 would tie with it and could starve it on its CPU.
-const RT_PRIO_RANGE: (u64, u64) = (1, 98);
-const POLICIES: &[&str] = &["other", "batch", "idle", "fifo", "rr"];
+/// Workers one scenario may run in all: the guest keeps a slot for each.
+const MAX_SCENARIO_WORKERS: u64 = MAX_WORKERS as u64;
 
 /// Where errors are reported from, and the VM values are checked against.
 pub struct Ctx<'a> {
@@ -139,10 +131,10 @@ fn lower_workers(ctx: &Ctx, w: &WorkersFile) -> Result<Spawn, ScenarioError> {
         )
     })?;
     let count = w.count.unwrap_or(1);
-    if count == 0 || count > MAX_GROUP_WORKERS {
+    if count == 0 || count > MAX_SCENARIO_WORKERS {
         return Err(ctx.err(
             field("count"),
-            format!("{count} is out of range: give 1 to {MAX_GROUP_WORKERS}"),
+            format!("{count} is out of range: give 1 to {MAX_SCENARIO_WORKERS}"),
         ));
     }
     if work.paired && !count.is_multiple_of(2) {
@@ -158,7 +150,10 @@ fn lower_workers(ctx: &Ctx, w: &WorkersFile) -> Result<Spawn, ScenarioError> {
     if nice < NICE_RANGE.0 || nice > NICE_RANGE.1 {
         return Err(ctx.err(
             field("nice"),
-            format!("{nice} is out of range: give -20 to 19"),
+            format!(
+                "{nice} is out of range: give {} to {}",
+                NICE_RANGE.0, NICE_RANGE.1
+            ),
         ));
     }
     let (policy, prio) = lower_policy(ctx, w, &field)?;
@@ -195,7 +190,7 @@ fn lower_policy(
             ),
         ));
     }
-    let realtime = policy == "fifo" || policy == "rr";
+    let realtime = RT_POLICIES.contains(&policy.as_str());
     let prio = match (realtime, w.prio) {
         (true, None) => Some(RT_PRIO_RANGE.0),
         (true, Some(p)) if (RT_PRIO_RANGE.0..=RT_PRIO_RANGE.1).contains(&p) => Some(p),
@@ -203,8 +198,9 @@ fn lower_policy(
             return Err(ctx.err(
                 field("prio"),
                 format!(
-                    "{p} is out of range: give 1 to 98 (99 is kept for the guest's PID 1, \
-                     which must always be able to stop workers)"
+                    "{p} is out of range: give {} to {} (higher is kept for the guest's PID 1, \
+                     which must always be able to stop workers)",
+                    RT_PRIO_RANGE.0, RT_PRIO_RANGE.1
                 ),
             ))
         }
@@ -228,17 +224,17 @@ fn lower_params(
     let params = w.params();
     let mut memory_kb = 0;
     for &(key, value) in &params {
-        if !work.params.contains(&key) {
-            let takes = match work.params {
+        let Some(range) = work.key(key) else {
+            let takes = match work.keys {
                 [] => "takes no parameters".to_string(),
-                some => format!("takes {}", some.join(", ")),
+                some => format!("takes {}", catalog::names(some, |k| k.name)),
             };
             return Err(ctx.err(
                 field(key),
                 format!("work \"{}\" {takes}; remove {key}", work.name),
             ));
-        }
-        let (min, max) = catalog::param_range(key);
+        };
+        let (min, max) = (range.min, range.max);
         if value < min || value > max {
             return Err(ctx.err(
                 field(key),
@@ -279,6 +275,17 @@ fn check_groups(ctx: &Ctx, groups: &[Spawn]) -> Result<(), ScenarioError> {
         return Err(ctx.err(
             "[[workers]]",
             format!("{total} workers in all, more than {MAX_SCENARIO_WORKERS}: lower the counts"),
+        ));
+    }
+    let needed = memory_needed_mib(total);
+    if u64::from(ctx.vm.memory_mib) < needed {
+        return Err(ctx.err(
+            "[[workers]]",
+            format!(
+                "{total} workers need at least {needed} MiB of guest memory, more than the \
+                 VM's {} MiB: raise --memory to {needed} or lower the counts",
+                ctx.vm.memory_mib
+            ),
         ));
     }
     Ok(())

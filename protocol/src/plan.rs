@@ -1,0 +1,372 @@
+//! The plan validator: syntax, structure, values and resources, line by line. The
+//! guest runs it over the whole plan before executing anything, so a bad line 50 never
+//! leaves scenarios half run; the host runs it over every plan it compiles, so anything
+//! the guest would refuse is refused before a VM starts.
+
+use crate::checks;
+use crate::cpulist::CpuMask;
+use crate::limits::{
+    MAX_CGROUPS, MAX_CGROUP_DEPTH, MAX_CHECKS, MAX_HOLD_MS, MAX_LINE, MAX_NAME, MAX_PATH,
+    MAX_PAYLOADS, MAX_WORKERS, NICE_RANGE, PLAN_VERSION, RT_PRIO_RANGE,
+};
+use crate::line::{lines, parse_line, Line};
+use crate::msg;
+use crate::msg::{parse_i64, parse_u64, Lossy, Msg};
+use crate::vocab::{self, Spec, POLICIES, REPEATABLE, RT_POLICIES};
+use crate::works;
+
+/// Checks keys against a spec (plus `extra` keys, the work keys of a spawn).
+fn check_keys(line: &Line<'_>, spec: &Spec, what: &str, extra: &[works::Key]) -> Result<(), Msg> {
+    for (i, f) in line.fields().iter().enumerate() {
+        let known = spec.required.contains(&f.key)
+            || spec.optional.contains(&f.key)
+            || extra.iter().any(|k| k.name == f.key);
+        if !known {
+            return Err(msg!("unknown key \"{}\" for {}", f.key, what));
+        }
+        if !REPEATABLE.contains(&f.key) && line.fields()[..i].iter().any(|g| g.key == f.key) {
+            return Err(msg!("key \"{}\" given twice", f.key));
+        }
+    }
+    for key in spec.required {
+        if line.get(key).is_none() {
+            return Err(msg!("{} needs {}=", what, key));
+        }
+    }
+    Ok(())
+}
+
+/// A name: one cgroup component, group, scenario, file or payload name.
+pub fn is_name(v: &[u8]) -> bool {
+    !v.is_empty()
+        && v.len() <= MAX_NAME
+        && v != b"."
+        && v != b".."
+        && !v.contains(&b'/')
+        && !v.contains(&0)
+}
+
+/// A cgroup path relative to the scenario root: `a/b`; empty means the root itself.
+pub fn is_rel_path(v: &[u8]) -> bool {
+    v.len() <= MAX_PATH
+        && (v.is_empty()
+            || (v.split(|&c| c == b'/').all(is_name)
+                && v.split(|&c| c == b'/').count() <= MAX_CGROUP_DEPTH))
+}
+
+/// Checks the value of one key by what the key means (`path` is a file for the
+/// scheduler, payloads and the `write` op, a cgroup for the other ops). `what` is the
+/// verb, or the op.
+fn check_value(what: &str, key: &str, val: &[u8]) -> Result<(), Msg> {
+    let in_range = |(lo, hi): (u64, u64)| parse_u64(val).is_some_and(|n| (lo..=hi).contains(&n));
+    let ok = match key {
+        "path" if what == vocab::OP_WRITE => {
+            val.first() == Some(&b'/') && !val.contains(&0) && val.len() <= MAX_PATH
+        }
+        "path" if matches!(what, vocab::VERB_SCHEDULER | vocab::OP_PAYLOAD) => {
+            val.first() == Some(&b'/') && !val.contains(&0) && val.len() <= MAX_PATH
+        }
+        "arg" => !val.contains(&0),
+        "nice" => parse_i64(val).is_some_and(|n| (NICE_RANGE.0..=NICE_RANGE.1).contains(&n)),
+        "policy" => POLICIES.iter().any(|p| p.as_bytes() == val),
+        "prio" => parse_u64(val).is_some(),
+        "affinity" | "cpus" => CpuMask::parse(val).is_some_and(|m| !m.is_empty()),
+        "kmsg" => val == b"0" || val == b"1",
+        "work" => works::work(val).is_some(),
+        "group" | "file" | "name" => is_name(val),
+        "cgroup" | "path" | "from" | "to" => is_rel_path(val),
+        "count" => in_range((1, MAX_WORKERS as u64)),
+        "limit" => parse_u64(val).is_some(),
+        "hold_ms" => in_range((1, MAX_HOLD_MS)),
+        "heartbeat_ms" | "sample_ms" => in_range((1, u64::MAX)),
+        k if k.ends_with("_ms") || k.ends_with("_us") || k.ends_with("_kb") => {
+            parse_u64(val).is_some()
+        }
+        _ => true,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(msg!("bad value {:?} for {}", Lossy(val), key))
+    }
+}
+
+/// What a plan holds at most, for the host to size the VM by.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    pub scenarios: usize,
+    /// The most workers one scenario forks.
+    pub max_workers: usize,
+}
+
+/// What the current scenario has used of the guest's tables.
+#[derive(Default)]
+struct Used {
+    workers: usize,
+    checks: usize,
+    cgroups: usize,
+    payloads: usize,
+}
+
+/// Where the validator is in the plan's structure.
+#[derive(Default)]
+pub struct Validator {
+    seen_version: bool,
+    seen_config: bool,
+    seen_scheduler: bool,
+    seen_scenario: bool,
+    in_scenario: bool,
+    in_step: bool,
+    used: Used,
+    pub summary: Summary,
+}
+
+impl Validator {
+    /// Validates one parsed line in context.
+    pub fn line(&mut self, line: &Line<'_>) -> Result<(), Msg> {
+        let Some(spec) = vocab::verb(line.verb) else {
+            return Err(msg!("unknown verb \"{}\"", line.verb));
+        };
+        self.order_of_version(line)?;
+        match line.verb {
+            vocab::VERB_VERSION => self.version(line)?,
+            vocab::VERB_OP => self.op(line)?,
+            vocab::VERB_CHECK => self.check(line, spec)?,
+            verb => {
+                check_keys(line, spec, verb, &[])?;
+                self.structure(line)?;
+            }
+        }
+        if line.bare.is_some() && !matches!(line.verb, vocab::VERB_VERSION | vocab::VERB_OP) {
+            return Err(msg!("{} takes only key=value fields", line.verb));
+        }
+        let what = match (line.verb, line.bare) {
+            (vocab::VERB_OP, Some(op)) => op,
+            (verb, _) => verb,
+        };
+        for f in line.fields() {
+            check_value(what, f.key, f.val)?;
+        }
+        Ok(())
+    }
+
+    fn order_of_version(&self, line: &Line<'_>) -> Result<(), Msg> {
+        let is_version = line.verb == vocab::VERB_VERSION;
+        match (self.seen_version, is_version) {
+            (false, false) => Err(msg!(
+                "plan must start with \"schedbox-plan {PLAN_VERSION}\""
+            )),
+            (true, true) => Err(msg!("schedbox-plan given twice")),
+            _ => Ok(()),
+        }
+    }
+
+    fn version(&mut self, line: &Line<'_>) -> Result<(), Msg> {
+        if line.bare != Some(PLAN_VERSION) || !line.fields().is_empty() {
+            return Err(msg!(
+                "unsupported plan version (this init reads \"schedbox-plan {PLAN_VERSION}\")"
+            ));
+        }
+        self.seen_version = true;
+        Ok(())
+    }
+
+    fn need_scenario(&self, what: &str) -> Result<(), Msg> {
+        if self.in_scenario {
+            Ok(())
+        } else {
+            Err(msg!("{what} outside a scenario"))
+        }
+    }
+
+    fn check(&mut self, line: &Line<'_>, spec: &Spec) -> Result<(), Msg> {
+        check_keys(line, spec, vocab::VERB_CHECK, &[])?;
+        self.need_scenario(vocab::VERB_CHECK)?;
+        let name = line.get("name").unwrap_or_default();
+        let Some(kind) = checks::check(name) else {
+            return Err(msg!("unknown check {:?}", Lossy(name)));
+        };
+        if line.num("limit").is_some_and(|l| l > kind.max_limit) {
+            return Err(msg!(
+                "limit of {} above {}, where it could never fail",
+                kind.name,
+                kind.max_limit
+            ));
+        }
+        self.used.checks += 1;
+        if self.used.checks > MAX_CHECKS {
+            return Err(msg!("more than {MAX_CHECKS} checks in one scenario"));
+        }
+        Ok(())
+    }
+
+    /// The ordering rules of the verbs other than op and check.
+    fn structure(&mut self, line: &Line<'_>) -> Result<(), Msg> {
+        let verb = line.verb;
+        match verb {
+            vocab::VERB_CONFIG | vocab::VERB_SCHEDULER => {
+                let seen = if verb == vocab::VERB_CONFIG {
+                    &mut self.seen_config
+                } else {
+                    &mut self.seen_scheduler
+                };
+                if core::mem::replace(seen, true) {
+                    return Err(msg!("{verb} given twice"));
+                }
+                if self.seen_scenario {
+                    return Err(msg!("{verb} must come before the first scenario"));
+                }
+            }
+            vocab::VERB_SCENARIO => {
+                if self.in_scenario {
+                    return Err(msg!("scenario inside a scenario (missing end)"));
+                }
+                self.in_scenario = true;
+                self.seen_scenario = true;
+                self.in_step = false;
+                self.used = Used::default();
+                self.summary.scenarios += 1;
+            }
+            vocab::VERB_STEP => {
+                self.need_scenario(verb)?;
+                self.in_step = true;
+            }
+            vocab::VERB_END => {
+                self.need_scenario(verb)?;
+                self.in_scenario = false;
+                self.in_step = false;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn op(&mut self, line: &Line<'_>) -> Result<(), Msg> {
+        let Some(name) = line.bare else {
+            return Err(msg!("op needs an op name: op <name> key=value ..."));
+        };
+        let Some(spec) = vocab::op(name) else {
+            return Err(msg!("unknown op \"{name}\""));
+        };
+        let work = line.get("work").and_then(works::work);
+        let work_keys = match work {
+            Some(w) if name == vocab::OP_SPAWN => w.keys,
+            _ => &[],
+        };
+        check_keys(line, spec, name, work_keys)?;
+        if !self.in_step {
+            return Err(msg!("op outside a step"));
+        }
+        match name {
+            vocab::OP_SPAWN => self.spawn(line, work),
+            vocab::OP_CGROUP_ADD => self.count_use(UsedKind::Cgroup),
+            vocab::OP_PAYLOAD => self.count_use(UsedKind::Payload),
+            _ => Ok(()),
+        }
+    }
+
+    fn count_use(&mut self, kind: UsedKind) -> Result<(), Msg> {
+        let (used, max, what) = match kind {
+            UsedKind::Cgroup => (&mut self.used.cgroups, MAX_CGROUPS, "cgroups"),
+            UsedKind::Payload => (&mut self.used.payloads, MAX_PAYLOADS, "payloads"),
+        };
+        *used += 1;
+        if *used > max {
+            return Err(msg!("more than {max} {what} in one scenario"));
+        }
+        Ok(())
+    }
+
+    /// A spawn's count, work keys and scheduling settings, and the scenario's workers.
+    fn spawn(&mut self, line: &Line<'_>, work: Option<&works::Work>) -> Result<(), Msg> {
+        let count = line.num("count").unwrap_or(1) as usize;
+        if let Some(work) = work {
+            if work.paired && !count.is_multiple_of(2) {
+                return Err(msg!("{} pairs workers up: give an even count", work.name));
+            }
+            for key in work.keys {
+                if line
+                    .num(key.name)
+                    .is_some_and(|v| v < key.min || v > key.max)
+                {
+                    return Err(msg!(
+                        "{} of {} is out of range: give {} to {}",
+                        key.name,
+                        work.name,
+                        key.min,
+                        key.max
+                    ));
+                }
+            }
+        }
+        let rt = line
+            .get("policy")
+            .is_some_and(|p| RT_POLICIES.iter().any(|r| r.as_bytes() == p));
+        match (rt, line.num("prio")) {
+            (true, Some(p)) if (RT_PRIO_RANGE.0..=RT_PRIO_RANGE.1).contains(&p) => {}
+            (true, _) => {
+                return Err(msg!(
+                    "fifo and rr need prio={}..{}",
+                    RT_PRIO_RANGE.0,
+                    RT_PRIO_RANGE.1
+                ))
+            }
+            (false, Some(p)) if p != 0 => return Err(msg!("prio is for fifo and rr only")),
+            (false, _) => {}
+        }
+        self.used.workers += count;
+        if self.used.workers > MAX_WORKERS {
+            return Err(msg!("more than {MAX_WORKERS} workers in one scenario"));
+        }
+        self.summary.max_workers = self.summary.max_workers.max(self.used.workers);
+        Ok(())
+    }
+
+    /// Checks what can only be known at the end of the plan.
+    pub fn finish(&self) -> Result<Summary, Msg> {
+        if !self.seen_version {
+            return Err(msg!(
+                "empty plan (expected \"schedbox-plan {PLAN_VERSION}\")"
+            ));
+        }
+        if self.in_scenario {
+            return Err(msg!("last scenario has no end"));
+        }
+        Ok(self.summary)
+    }
+}
+
+enum UsedKind {
+    Cgroup,
+    Payload,
+}
+
+/// A plan error: the line number (0 for end of plan) and the message.
+#[derive(Debug)]
+pub struct PlanError {
+    pub line: usize,
+    pub msg: Msg,
+}
+
+impl core::fmt::Display for PlanError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.line {
+            0 => write!(f, "end of plan: {}", self.msg),
+            n => write!(f, "line {n}: {}", self.msg),
+        }
+    }
+}
+
+/// Validates a whole plan.
+pub fn validate(plan: &[u8]) -> Result<Summary, PlanError> {
+    let mut v = Validator::default();
+    let mut scratch = [0u8; MAX_LINE];
+    for (no, raw) in lines(plan) {
+        let line = parse_line(raw, &mut scratch).map_err(|msg| PlanError { line: no, msg })?;
+        v.line(&line).map_err(|msg| PlanError { line: no, msg })?;
+    }
+    v.finish().map_err(|msg| PlanError { line: 0, msg })
+}
+
+#[cfg(test)]
+mod tests;

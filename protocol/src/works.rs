@@ -1,0 +1,138 @@
+//! Work types: what a worker group can run, with the keys a spawn of each may carry,
+//! their defaults and their ranges.
+
+/// One work key: `spawn ... <name>=<value>`.
+pub struct Key {
+    pub name: &'static str,
+    pub default: u64,
+    /// Allowed values, inclusive.
+    pub min: u64,
+    pub max: u64,
+}
+
+/// A workload a worker group can run.
+pub struct Work {
+    pub name: &'static str,
+    pub keys: &'static [Key],
+    /// Workers pair up, so a spawn's count must be even.
+    pub paired: bool,
+}
+
+/// Most keys one work type takes (the guest keeps their values in a fixed array).
+pub const MAX_KEYS: usize = 4;
+
+const fn key(name: &'static str, default: u64, min: u64, max: u64) -> Key {
+    Key {
+        name,
+        default,
+        min,
+        max,
+    }
+}
+
+const fn solo(name: &'static str, keys: &'static [Key]) -> Work {
+    Work {
+        name,
+        keys,
+        paired: false,
+    }
+}
+
+const fn paired(name: &'static str) -> Work {
+    Work {
+        name,
+        keys: &[],
+        paired: true,
+    }
+}
+
+const SPIN_US: Key = key("spin_us", 1000, 1, 1_000_000);
+const BURST_MS: Key = key("burst_ms", 10, 1, 10_000);
+const SLEEP_MS: Key = key("sleep_ms", 10, 1, 10_000);
+const SLEEP_US: Key = key("sleep_us", 1000, 1, 10_000_000);
+/// Working sets from a page to 4 GiB.
+const PAGE_FAULT_KB: Key = key("size_kb", 1024, 4, 4 << 20);
+const CACHE_KB: Key = key("size_kb", 4096, 4, 4 << 20);
+const STRIDE: Key = key("stride", 64, 1, 1 << 20);
+const HOLD_US: Key = key("hold_us", 10, 1, 1_000_000);
+
+pub const SPIN: Work = solo("spin", &[]);
+pub const YIELD: Work = solo("yield", &[]);
+pub const MIXED: Work = solo("mixed", &[SPIN_US]);
+pub const BURSTY: Work = solo("bursty", &[BURST_MS, SLEEP_MS]);
+pub const SLEEP_WAKE: Work = solo("sleep-wake", &[SLEEP_US]);
+pub const PIPE_PINGPONG: Work = paired("pipe-pingpong");
+pub const FUTEX_PINGPONG: Work = paired("futex-pingpong");
+pub const FUTEX_FANOUT: Work = solo("futex-fanout", &[]);
+pub const FORK_CHURN: Work = solo("fork-churn", &[]);
+pub const NICE_SWEEP: Work = solo("nice-sweep", &[]);
+pub const AFFINITY_CHURN: Work = solo("affinity-churn", &[]);
+pub const POLICY_CHURN: Work = solo("policy-churn", &[]);
+pub const PAGE_FAULT: Work = solo("page-fault", &[PAGE_FAULT_KB]);
+pub const CACHE: Work = solo("cache", &[CACHE_KB, STRIDE]);
+pub const MUTEX: Work = solo("mutex", &[HOLD_US]);
+
+/// Every work type of protocol version 1.
+pub const WORKS: &[Work] = &[
+    SPIN,
+    YIELD,
+    MIXED,
+    BURSTY,
+    SLEEP_WAKE,
+    PIPE_PINGPONG,
+    FUTEX_PINGPONG,
+    FUTEX_FANOUT,
+    FORK_CHURN,
+    NICE_SWEEP,
+    AFFINITY_CHURN,
+    POLICY_CHURN,
+    PAGE_FAULT,
+    CACHE,
+    MUTEX,
+];
+
+pub fn work(name: &[u8]) -> Option<&'static Work> {
+    WORKS.iter().find(|w| w.name.as_bytes() == name)
+}
+
+impl Work {
+    pub fn key(&self, name: &str) -> Option<&'static Key> {
+        self.keys.iter().find(|k| k.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOC: &str = include_str!("../../docs/protocol.md");
+
+    #[test]
+    fn the_protocol_doc_lists_every_work_key_with_its_default_and_range() {
+        for w in WORKS {
+            let row = DOC
+                .lines()
+                .find(|l| l.starts_with("| `") && l.contains(&std::format!("`{}`", w.name)))
+                .unwrap_or_else(|| panic!("docs/protocol.md lists no work {}", w.name));
+            for k in w.keys {
+                let cell = std::format!("`{}` ({}; {}..{})", k.name, k.default, k.min, k.max);
+                assert!(row.contains(&cell), "{}: {row} lacks {cell}", w.name);
+            }
+        }
+    }
+
+    #[test]
+    fn keys_fit_the_guest_and_defaults_fit_their_ranges() {
+        for w in WORKS {
+            assert!(w.keys.len() <= MAX_KEYS, "{}", w.name);
+            for k in w.keys {
+                assert!(
+                    (k.min..=k.max).contains(&k.default),
+                    "{}.{}",
+                    w.name,
+                    k.name
+                );
+            }
+        }
+    }
+}
