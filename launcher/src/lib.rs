@@ -28,6 +28,7 @@ pub mod scenario;
 pub mod scheduler;
 pub mod select;
 pub mod session;
+pub mod soak;
 pub mod tempdir;
 pub mod verdict;
 pub mod vmm;
