@@ -349,7 +349,12 @@ mod tests {
         }
         let why = verdict.expect_err("KVM ran the spin natively: set SCHEDBOX_TEST_KVM_NATIVE=1");
         if why.contains("/dev/kvm") {
-            return; // no KVM at all
+            // No KVM at all: then the probe must say so, and there must be none.
+            assert!(
+                std::fs::File::open("/dev/kvm").is_err(),
+                "/dev/kvm opens here, yet the probe said {why}"
+            );
+            return;
         }
         assert!(why.contains("emulates guest code"), "{why}");
         assert!(took < PROBE_LIMIT * 3, "took {took:?}");

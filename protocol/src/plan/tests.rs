@@ -3,6 +3,8 @@ use std::string::{String, ToString};
 
 const SPIN: &str = include_str!("../../../docs/examples/spin.plan");
 const SCHEDULER: &str = include_str!("../../../docs/examples/scheduler.plan");
+const EJECTED: &str = include_str!("../../../docs/examples/scheduler-ejected.plan");
+const STALL: &str = include_str!("../../../docs/examples/stall.plan");
 
 fn err(plan: &str) -> (usize, String) {
     let e = validate(plan.as_bytes()).expect_err("plan should be rejected");
@@ -28,6 +30,8 @@ fn accepts_the_examples() {
     assert_eq!(validate(SPIN.as_bytes()).unwrap().scenarios, 1);
     assert_eq!(validate(SPIN.as_bytes()).unwrap().max_workers, 2);
     assert_eq!(validate(SCHEDULER.as_bytes()).unwrap().scenarios, 1);
+    assert_eq!(validate(EJECTED.as_bytes()).unwrap().scenarios, 1);
+    assert_eq!(validate(STALL.as_bytes()).unwrap().scenarios, 1);
 }
 
 #[test]
