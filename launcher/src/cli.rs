@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use lexopt::prelude::*;
 
-use crate::select::{AccelChoice, BackendChoice};
+use crate::vm::select::{AccelChoice, BackendChoice};
 
 pub const DEFAULT_CPUS: u32 = 2;
 pub const DEFAULT_MEMORY_MIB: u32 = 256;

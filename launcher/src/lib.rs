@@ -1,35 +1,29 @@
 //! schedbox: boots a kernel with a test plan and judges how its scheduler behaved.
+//!
+//! The data flows one way, and the folders follow it:
+//! - [`cli`]: the command line, parsed into a [`cli::Command`].
+//! - [`commands`]: one module per subcommand; `run` drives the pipeline below.
+//! - [`scenario`]: scenario TOML files, validated into [`scenario::Scenario`]s.
+//! - [`protocol`]: scenarios compiled into the plan, the line syntax, the guest's records
+//!   parsed (the limits and vocabularies are the shared `schedbox-protocol` crate's).
+//! - [`guest`]: the init binary, packed programs and the initramfs.
+//! - [`kernel`]: the kernel image: locate, inspect, fetch, build.
+//! - [`scheduler`]: the sched_ext scheduler under test.
+//! - [`vm`]: backends (QEMU, the own KVM VMM), selection, and the watchdog session.
+//! - [`pipeline`]: what joins the pieces for a run (the programs it packs).
+//! - [`outcome`]: records judged into a verdict, the report, the run directory.
+//! - [`bench`]: `schedbox bench`, measured through the same pieces.
 
-pub mod backend;
 pub mod bench;
 pub mod cli;
-pub mod console;
+pub mod commands;
 pub mod cpulist;
-pub mod elfdeps;
-#[cfg(test)]
-mod examples;
-pub mod fetch;
-pub mod init_binary;
-pub mod initrd;
-pub mod kbuild;
-pub mod kconfig;
+pub mod guest;
 pub mod kernel;
-pub mod kimage;
-pub mod ldcache;
-pub mod pack;
-pub mod plan;
-pub mod programs;
-pub mod qemu;
-pub mod record;
-pub mod report;
-pub mod run;
-pub mod rundir;
+pub mod outcome;
+pub mod pipeline;
+pub mod protocol;
 pub mod scenario;
 pub mod scheduler;
-pub mod select;
-pub mod session;
-pub mod soak;
 pub mod tempdir;
-pub mod verdict;
-pub mod vmm;
-pub mod wire;
+pub mod vm;

@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::kconfig::{self, ConfigSource};
-use crate::pack;
-use crate::plan::PlanScheduler;
-use crate::record::{Record, SchedulerRecord};
+use crate::guest::pack;
+use crate::kernel::config::{self, ConfigSource};
+use crate::protocol::plan::PlanScheduler;
+use crate::protocol::record::{Record, SchedulerRecord};
 use crate::scenario::payloads::find_program;
 use crate::scenario::{Check, Scenario};
 
@@ -103,7 +103,7 @@ pub fn add_check(scenarios: &mut [Scenario]) {
 /// Why the kernel cannot run a sched_ext scheduler, when its configuration says so.
 /// `None` when it can, or when nobody can tell (then the guest finds out).
 pub fn kernel_lacks_sched_ext(kernel: &Path) -> Option<String> {
-    let features = kconfig::check_image(kernel).ok()?;
+    let features = config::check_image(kernel).ok()?;
     if features.has_sched_ext != Some(false) {
         return None;
     }
@@ -351,8 +351,8 @@ fn summary(info: &SchedulerInfo, events: &[SchedulerRecord]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::examples;
-    use crate::record::{parse_line, Line};
+    use crate::protocol::examples;
+    use crate::protocol::record::{parse_line, Line};
 
     fn example(name: &str) -> Vec<Record> {
         examples::records(&examples::text(name))

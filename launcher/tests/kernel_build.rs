@@ -7,8 +7,8 @@ mod kernel_guest;
 use std::path::PathBuf;
 
 use kernel_guest::{shared_kernels, Guest};
-use schedbox::kbuild::{self, BuildOptions};
-use schedbox::kconfig::{self, ConfigSource, KernelConfig};
+use schedbox::kernel::build::{self, BuildOptions};
+use schedbox::kernel::config::{self, ConfigSource, KernelConfig};
 
 /// Mounts what a sched_ext scheduler needs, reports the kernel's release, cgroup v2
 /// controllers and sched_ext state before, during and after running scx_simple.
@@ -62,14 +62,14 @@ int main(void) {
 "#;
 
 fn source() -> PathBuf {
-    std::env::var_os("SCHEDBOX_KSRC").map_or_else(kbuild::default_source_dir, PathBuf::from)
+    std::env::var_os("SCHEDBOX_KSRC").map_or_else(build::default_source_dir, PathBuf::from)
 }
 
 #[test]
 #[ignore = "builds a kernel: minutes of CPU"]
 fn builds_caches_and_boots_a_sched_ext_kernel() {
     let opts = BuildOptions::default();
-    let built = kbuild::build(&source(), &opts).unwrap_or_else(|e| panic!("{e}"));
+    let built = build::build(&source(), &opts).unwrap_or_else(|e| panic!("{e}"));
     eprintln!(
         "built {} ({}) in {:.1?}, reused={}",
         built.image.display(),
@@ -79,14 +79,14 @@ fn builds_caches_and_boots_a_sched_ext_kernel() {
     );
     let config = KernelConfig::parse(&std::fs::read_to_string(&built.config).unwrap());
     assert_eq!(config.get("SCHED_CLASS_EXT"), Some("y"));
-    assert!(kconfig::unmet(&KernelConfig::parse(kbuild::FRAGMENT), &config).is_empty());
+    assert!(config::unmet(&KernelConfig::parse(build::FRAGMENT), &config).is_empty());
 
-    let features = kconfig::check_image(&built.image).unwrap();
+    let features = config::check_image(&built.image).unwrap();
     assert_eq!(features.source, ConfigSource::Ikconfig);
     assert_eq!(features.has_sched_ext, Some(true));
     assert!(features.release.unwrap().starts_with(&built.version));
 
-    let again = kbuild::build(&source(), &opts).unwrap();
+    let again = build::build(&source(), &opts).unwrap();
     assert!(
         again.reused,
         "second build with the same inputs must come from the cache"
@@ -123,15 +123,15 @@ fn options_that_do_not_stick_are_named() {
     let opts = BuildOptions {
         fragment: format!(
             "{}CONFIG_SCHEDBOX_NO_SUCH_OPTION=y\n# CONFIG_PRINTK is not set\n",
-            kbuild::FRAGMENT
+            build::FRAGMENT
         ),
         cache_dir: scratch.join("kernels"),
         build_dir: Some(scratch.join("build")),
         ..BuildOptions::default()
     };
-    let err = kbuild::build(&source(), &opts).unwrap_err();
+    let err = build::build(&source(), &opts).unwrap_err();
     std::fs::remove_dir_all(&scratch).unwrap();
-    let kbuild::KbuildError::OptionsDidNotStick { unmet, .. } = &err else {
+    let build::KbuildError::OptionsDidNotStick { unmet, .. } = &err else {
         panic!("{err}")
     };
     let names: Vec<&str> = unmet.iter().map(|m| m.name.as_str()).collect();
@@ -146,9 +146,9 @@ fn options_that_do_not_stick_are_named() {
 #[ignore = "untars a kernel tree: a minute and 1.5 GB of disk"]
 fn fetches_a_source_tree() {
     let dest = std::env::temp_dir().join(format!("schedbox-fetch-{}", std::process::id()));
-    let tree = kbuild::fetch_source(Some(&dest)).unwrap_or_else(|e| panic!("{e}"));
-    let version = kbuild::source_version(&tree);
-    let again = kbuild::fetch_source(Some(&dest)).unwrap();
+    let tree = build::fetch_source(Some(&dest)).unwrap_or_else(|e| panic!("{e}"));
+    let version = build::source_version(&tree);
+    let again = build::fetch_source(Some(&dest)).unwrap();
     std::fs::remove_dir_all(&dest).unwrap();
     assert_eq!(tree, dest.join("linux-source-6.12"));
     assert_eq!(again, tree);

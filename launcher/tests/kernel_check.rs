@@ -1,8 +1,8 @@
-//! `kconfig::check_image` against the shared test kernels.
+//! `config::check_image` against the shared test kernels.
 
 use std::path::{Path, PathBuf};
 
-use schedbox::kconfig::{self, ConfigSource, KconfigError};
+use schedbox::kernel::config::{self, ConfigSource, KconfigError};
 
 fn shared(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -12,7 +12,7 @@ fn shared(rel: &str) -> PathBuf {
 
 #[test]
 fn scx_bzimage_has_sched_ext_in_its_embedded_config() {
-    let features = kconfig::check_image(&shared("scx/bzImage")).unwrap();
+    let features = config::check_image(&shared("scx/bzImage")).unwrap();
     assert_eq!(features.source, ConfigSource::Ikconfig);
     assert_eq!(features.has_sched_ext, Some(true));
     assert_eq!(features.release.as_deref(), Some("6.12.117"));
@@ -24,13 +24,13 @@ fn scx_bzimage_has_sched_ext_in_its_embedded_config() {
     assert_eq!(config.get("IKCONFIG"), Some("y"));
     // The embedded config is the one shipped beside it.
     let beside =
-        kconfig::KernelConfig::parse(&std::fs::read_to_string(shared("scx/config")).unwrap());
+        config::KernelConfig::parse(&std::fs::read_to_string(shared("scx/config")).unwrap());
     assert_eq!(config, beside);
 }
 
 #[test]
 fn scx_vmlinux_has_sched_ext() {
-    let features = kconfig::check_image(&shared("scx/vmlinux")).unwrap();
+    let features = config::check_image(&shared("scx/vmlinux")).unwrap();
     assert_eq!(features.source, ConfigSource::Ikconfig);
     assert_eq!(features.has_sched_ext, Some(true));
     assert_eq!(features.release.as_deref(), Some("6.12.117"));
@@ -39,7 +39,7 @@ fn scx_vmlinux_has_sched_ext() {
 #[test]
 fn debian_kernel_lacks_sched_ext_per_its_neighbour_config() {
     let image = shared("debian/vmlinuz-6.12.107+deb12-cloud-amd64");
-    let features = kconfig::check_image(&image).unwrap();
+    let features = config::check_image(&image).unwrap();
     assert_eq!(
         features.source,
         ConfigSource::File(shared("debian/config-6.12.107+deb12-cloud-amd64"))
@@ -57,7 +57,7 @@ fn debian_kernel_alone_is_unknown_and_says_why() {
     std::fs::create_dir_all(&dir).unwrap();
     let image = dir.join("vmlinuz-test");
     std::fs::copy(shared("debian/vmlinuz-6.12.107+deb12-cloud-amd64"), &image).unwrap();
-    let features = kconfig::check_image(&image).unwrap();
+    let features = config::check_image(&image).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(features.has_sched_ext, None);
     let ConfigSource::Unknown { reason } = features.source else {
@@ -79,15 +79,15 @@ fn debian_kernel_alone_is_unknown_and_says_why() {
 
 #[test]
 fn a_config_file_can_be_checked_directly() {
-    let features = kconfig::check_image(&shared("scx/config")).unwrap();
+    let features = config::check_image(&shared("scx/config")).unwrap();
     assert_eq!(features.has_sched_ext, Some(true));
     assert_eq!(features.release.as_deref(), Some("6.12.117"));
 }
 
 #[test]
 fn other_files_are_rejected() {
-    let err = kconfig::check_image(&shared("README.md")).unwrap_err();
+    let err = config::check_image(&shared("README.md")).unwrap_err();
     assert!(matches!(err, KconfigError::NotAKernel { .. }), "{err}");
-    let err = kconfig::check_image(Path::new("/nonexistent/bzImage")).unwrap_err();
+    let err = config::check_image(Path::new("/nonexistent/bzImage")).unwrap_err();
     assert!(matches!(err, KconfigError::Read { .. }), "{err}");
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use schedbox::elfdeps::{self, ElfError, Found};
+use schedbox::guest::elfdeps::{self, ElfError, Found};
 
 fn shared_kernels() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/kernels")

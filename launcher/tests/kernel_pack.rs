@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use schedbox::pack::{self, Entry, PackError};
+use schedbox::guest::pack::{self, Entry, PackError};
 
 fn by_path(entries: Vec<Entry>) -> BTreeMap<String, Entry> {
     entries.into_iter().map(|e| (e.path.clone(), e)).collect()

@@ -7,7 +7,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use kernel_guest::{shared_kernels, Guest};
-use schedbox::pack::{self, Entry};
+use schedbox::guest::pack::{self, Entry};
 
 /// Mounts /dev and /proc, runs the payload, reports its exit status, powers off.
 const INIT_C: &str = r#"

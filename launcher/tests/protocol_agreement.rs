@@ -2,7 +2,7 @@
 //! every limit: each edge case is given to the host as a scenario and to the guest's
 //! validator as the plan line it stands for, and both must accept it or both refuse it.
 
-use schedbox::plan::{compile_checked, DEFAULT_CONFIG};
+use schedbox::protocol::plan::{compile_checked, DEFAULT_CONFIG};
 use schedbox::scenario::{parse, VmShape};
 use schedbox_protocol::limits::{
     MAX_CGROUP_DEPTH, MAX_HOLD_MS, MAX_NAME, MAX_PATH, MAX_WORKERS, NICE_RANGE, RT_PRIO_RANGE,

@@ -510,7 +510,8 @@ fn a_dynamically_linked_scheduler_runs_with_its_libraries() {
         return;
     };
     let scheduler = PathBuf::from(path);
-    let deps = schedbox::elfdeps::resolve(&scheduler).expect("not a program schedbox can pack");
+    let deps =
+        schedbox::guest::elfdeps::resolve(&scheduler).expect("not a program schedbox can pack");
     assert!(
         deps.interpreter.is_some() && !deps.libraries.is_empty(),
         "{} is statically linked: this test is about one that needs its libraries",

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use schedbox::backend::VmSpec;
 use schedbox::bench::tiny::TinyVmm;
-use schedbox::vmm::bench::{kvm_launch_to_first_record, launch_to_first_record};
+use schedbox::vm::backend::VmSpec;
+use schedbox::vm::vmm::bench::{kvm_launch_to_first_record, launch_to_first_record};
 
 const LIMIT: Duration = Duration::from_secs(10);
 

@@ -4,8 +4,8 @@
 use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
-use schedbox::backend::{VmEvent, VmExit, VmHandle};
-use schedbox::vmm::{start, Boot, CodeMode, MachineConfig};
+use schedbox::vm::backend::{VmEvent, VmExit, VmHandle};
+use schedbox::vm::vmm::{start, Boot, CodeMode, MachineConfig};
 
 /// Longest a tiny guest may take to reach its end before the test kills it.
 const GUEST_LIMIT: Duration = Duration::from_secs(10);

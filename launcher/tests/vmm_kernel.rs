@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
-use schedbox::backend::{Backend, VmEvent, VmExit, VmHandle, VmSpec};
-use schedbox::vmm::{launch, start, Boot, KernelBoot, KvmBackend, MachineConfig, Protocol};
+use schedbox::vm::backend::{Backend, VmEvent, VmExit, VmHandle, VmSpec};
+use schedbox::vm::vmm::{launch, start, Boot, KernelBoot, KvmBackend, MachineConfig, Protocol};
 
 const KERNELS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/kernels");
 const BANNER: &str = "Linux version";

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use schedbox::vmm::probe::kvm_usable;
+use schedbox::vm::vmm::probe::kvm_usable;
 
 /// "Quickly": the verdict must come within this.
 const PROBE_BUDGET: Duration = Duration::from_secs(1);

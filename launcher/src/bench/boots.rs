@@ -6,10 +6,10 @@ use std::io::BufWriter;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::backend::{Backend, VmSpec};
-use crate::record::Record;
-use crate::rundir;
-use crate::session::{self, Limits, Observed, Sinks};
+use crate::outcome::rundir;
+use crate::protocol::record::Record;
+use crate::vm::backend::{Backend, VmSpec};
+use crate::vm::session::{self, Limits, Observed, Sinks};
 
 const NS_PER_MS: f64 = 1e6;
 
@@ -107,8 +107,8 @@ pub fn stall_latency(observed: &Observed) -> Result<f64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::examples;
-    use crate::session::{RunEnd, Timings};
+    use crate::protocol::examples;
+    use crate::vm::session::{RunEnd, Timings};
 
     fn observed(example: &str) -> Observed {
         Observed {
@@ -116,7 +116,7 @@ mod tests {
             malformed: Vec::new(),
             console_tail: Vec::new(),
             panic: None,
-            end: RunEnd::Exited(crate::backend::VmExit::PowerOff),
+            end: RunEnd::Exited(crate::vm::backend::VmExit::PowerOff),
             timings: Timings {
                 boot_record_ms: Some(900),
                 done_record_ms: Some(3000),

@@ -13,14 +13,18 @@ pub mod tiny;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::backend::{Backend, VmSpec};
 use crate::cli::RunOptions;
+use crate::commands::run;
+use crate::guest::init;
+use crate::guest::initramfs;
 use crate::kernel::{self, KernelFormat};
-use crate::qemu::{Accel, Qemu};
-use crate::select::{AccelChoice, BackendChoice};
-use crate::vmm::launch::KvmBackend;
-use crate::vmm::probe::kvm_usable;
-use crate::{init_binary, initrd, plan, run, rundir};
+use crate::outcome::rundir;
+use crate::protocol::plan;
+use crate::vm::backend::{Backend, VmSpec};
+use crate::vm::qemu::{Accel, Qemu};
+use crate::vm::select::{AccelChoice, BackendChoice};
+use crate::vm::vmm::launch::KvmBackend;
+use crate::vm::vmm::probe::kvm_usable;
 use stats::Samples;
 
 /// What a Linux row measures in each run.
@@ -152,7 +156,7 @@ fn inputs(options: &RunOptions) -> Result<Inputs, String> {
     }
     let kernel = kernel::locate(options.kernel.as_deref()).map_err(|e| e.to_string())?;
     let scenarios = run::load_scenarios(&options.vm)?;
-    let (_, init) = init_binary::load()?;
+    let (_, init) = init::load()?;
     let (plan, _) =
         plan::compile_checked(&scenarios, &plan::DEFAULT_CONFIG).map_err(|e| e.to_string())?;
     let hold_ms = scenarios.iter().map(|s| s.duration_ms()).sum();
@@ -312,7 +316,7 @@ fn boot_row(
     options: &RunOptions,
     n: u32,
 ) -> Result<String, String> {
-    let initramfs = initrd::build(&inputs.init, &row.plan, &[]).map_err(|e| e.to_string())?;
+    let initramfs = initramfs::build(&inputs.init, &row.plan, &[]).map_err(|e| e.to_string())?;
     let spec = VmSpec {
         kernel: row.kernel.clone(),
         initramfs,
@@ -365,13 +369,13 @@ fn measure_tiny(row: &mut TinyRow, n: u32) {
 
 fn size_rows(inputs: &Inputs) -> Vec<sizes::Size> {
     let mut rows = Vec::new();
-    if let Ok((path, _)) = init_binary::load() {
+    if let Ok((path, _)) = init::load() {
         rows.push(sizes::binary("guest init (static)", &path));
     }
     if let Ok(exe) = std::env::current_exe() {
         rows.push(sizes::binary("launcher (release)", &exe));
     }
-    let initramfs = initrd::build(&inputs.init, &inputs.plan, &[]).map_or(0, |i| i.len());
+    let initramfs = initramfs::build(&inputs.init, &inputs.plan, &[]).map_or(0, |i| i.len());
     rows.push(sizes::Size {
         label: "initramfs, these scenarios (uncompressed cpio)".into(),
         value: sizes::human_bytes(initramfs as u64),

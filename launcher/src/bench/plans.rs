@@ -52,7 +52,7 @@ pub fn stall() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire;
+    use crate::protocol::wire;
 
     #[test]
     fn plans_are_well_formed_lines() {

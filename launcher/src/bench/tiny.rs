@@ -7,12 +7,12 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc::{channel, Sender};
 use std::time::{Duration, Instant};
 
-use crate::backend::{Backend, BackendError, VmEvent, VmHandle, VmSpec};
-use crate::qemu::{Accel, Qemu};
 use crate::tempdir::TempDir;
-use crate::vmm::bench::launch_to_first_record;
-use crate::vmm::serial::COM2_PORT;
-use crate::vmm::{start, Boot, CodeMode, MachineConfig};
+use crate::vm::backend::{Backend, BackendError, VmEvent, VmHandle, VmSpec};
+use crate::vm::qemu::{Accel, Qemu};
+use crate::vm::vmm::bench::launch_to_first_record;
+use crate::vm::vmm::serial::COM2_PORT;
+use crate::vm::vmm::{start, Boot, CodeMode, MachineConfig};
 
 /// The line the guest writes.
 pub const LINE: &str = "SBX1 boot";

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::file::{PayloadFile, StatusValue};
 use super::validate::{check_hold, check_name, Ctx, MAX_NAME};
 use super::{Op, Payload, Scenario, ScenarioError, Step};
-use crate::pack;
+use crate::guest::pack;
 
 /// Payloads the guest runs at once; a scenario may start no more.
 pub use schedbox_protocol::limits::MAX_PAYLOADS;

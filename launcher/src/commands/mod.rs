@@ -1,0 +1,4 @@
+//! The subcommands: `run` (and plan, initramfs, kernel), `soak`.
+
+pub mod run;
+pub mod soak;

@@ -1,0 +1,305 @@
+//! The run's report: a human summary for stdout and the full JSON document.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::outcome::rundir;
+use crate::outcome::verdict::{ends_as_expected, Outcome, Verdict};
+use crate::protocol::record::{CheckRecord, PayloadRecord, Record, StallRecord, WorkerRecord};
+use crate::scenario::Scenario;
+use crate::scheduler::{self, SchedulerInfo, SchedulerReport};
+use crate::vm::session::{Observed, Timings};
+
+/// Console lines shown on stdout for an untestable run (the JSON keeps the whole tail).
+const HUMAN_CONSOLE_LINES: usize = 15;
+/// Output lines of each payload shown on stdout (its log has them all).
+const HUMAN_PAYLOAD_LINES: usize = 5;
+const NS_PER_S: f64 = 1e9;
+const NS_PER_MS: f64 = 1e6;
+const MS_PER_S: f64 = 1e3;
+/// `RunInfo::backend` of a run for which no backend could be chosen.
+pub const NO_BACKEND: &str = "none";
+
+/// What the run was, independent of how it went.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunInfo {
+    pub backend: String,
+    /// Why this backend ran (what `--backend`/`--accel` asked, what the KVM probe said),
+    /// or why none could.
+    pub backend_reason: String,
+    pub kernel: String,
+    /// The release the kernel image says it is.
+    pub kernel_release: Option<String>,
+    pub cpus: u32,
+    pub memory_mib: u32,
+    pub cmdline: String,
+    pub run_dir: String,
+    /// The sched_ext scheduler under test (the report's `scheduler` says how it went).
+    #[serde(skip)]
+    pub scheduler: Option<SchedulerInfo>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioReport {
+    pub name: String,
+    pub source: String,
+    pub duration_ms: u64,
+    /// Guest time from the scenario's start to its end, as the guest's records say
+    /// (longer than `duration_ms` by setup and stop, and by vCPU delays on a busy host).
+    pub guest_ms: Option<u64>,
+    pub workers: Vec<WorkerRecord>,
+    pub checks: Vec<CheckRecord>,
+    pub stalls: Vec<StallRecord>,
+    pub payloads: Vec<PayloadReport>,
+}
+
+/// How a payload ended, against what its scenario expected.
+#[derive(Debug, Clone, Serialize)]
+pub struct PayloadReport {
+    #[serde(flatten)]
+    pub record: PayloadRecord,
+    pub expect_status: String,
+    pub passed: bool,
+    /// Its whole output, in the run directory.
+    pub log: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GuestError {
+    #[serde(rename = "where")]
+    pub place: String,
+    pub msg: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub outcome: Outcome,
+    pub exit_code: i32,
+    pub reasons: Vec<String>,
+    pub notes: Vec<String>,
+    pub run: RunInfo,
+    /// The release the guest reported in its boot record.
+    pub release: Option<String>,
+    pub sched_ext: Option<String>,
+    /// Which scheduler ran: EEVDF, or the sched_ext scheduler under test and its fate.
+    pub scheduler: SchedulerReport,
+    pub scenarios: Vec<ScenarioReport>,
+    pub errors: Vec<GuestError>,
+    pub timings: Timings,
+    /// How the VM ended, in words.
+    pub end: Option<String>,
+    /// The last console lines, for runs that were not judged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub console_tail: Option<Vec<String>>,
+}
+
+pub fn build(
+    info: RunInfo,
+    scenarios: &[Scenario],
+    observed: Option<&Observed>,
+    verdict: Verdict,
+) -> Report {
+    let records: &[Record] = observed.map_or(&[], |o| &o.records);
+    let (release, sched_ext) = records
+        .iter()
+        .find_map(|r| match r {
+            Record::Boot {
+                release, sched_ext, ..
+            } => Some((Some(release.clone()), Some(sched_ext.clone()))),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let errors = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Error { place, msg } => Some(GuestError {
+                place: place.clone(),
+                msg: msg.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+    let console_tail = observed
+        .filter(|_| verdict.outcome == Outcome::Untestable)
+        .map(|o| o.console_tail.clone());
+    let run_dir = Path::new(&info.run_dir);
+    let scheduler = scheduler::report(
+        info.scheduler.as_ref(),
+        records,
+        &run_dir.join(rundir::SCHEDULER_LOG),
+    );
+    let scenarios = scenarios
+        .iter()
+        .map(|s| scenario_report(s, records, run_dir))
+        .collect();
+    Report {
+        outcome: verdict.outcome,
+        exit_code: verdict.outcome.exit_code(),
+        reasons: verdict.reasons,
+        notes: verdict.notes,
+        run: info,
+        release,
+        sched_ext,
+        scheduler,
+        scenarios,
+        errors,
+        timings: observed.map(|o| o.timings.clone()).unwrap_or_default(),
+        end: observed.map(|o| o.end.to_string()),
+        console_tail,
+    }
+}
+
+fn scenario_report(scenario: &Scenario, records: &[Record], run_dir: &Path) -> ScenarioReport {
+    let name = &scenario.name;
+    let mut report = ScenarioReport {
+        name: name.clone(),
+        source: scenario.source.clone(),
+        duration_ms: scenario.duration_ms(),
+        guest_ms: None,
+        workers: Vec::new(),
+        checks: Vec::new(),
+        stalls: Vec::new(),
+        payloads: Vec::new(),
+    };
+    let mut started_ms = None;
+    for record in records {
+        match record {
+            Record::Scenario { name: n, t_ms } if n == name => started_ms = Some(*t_ms),
+            Record::ScenarioEnd { name: n, t_ms, .. } if n == name => {
+                report.guest_ms = started_ms.map(|start| t_ms.saturating_sub(start));
+            }
+            Record::Worker(w) if &w.scenario == name => report.workers.push(w.clone()),
+            Record::Check(c) if &c.scenario == name => report.checks.push(c.clone()),
+            Record::Stall(s) if &s.scenario == name => report.stalls.push(s.clone()),
+            Record::Payload(p) if &p.scenario == name => {
+                report.payloads.push(payload_report(scenario, p, run_dir))
+            }
+            _ => {}
+        }
+    }
+    report
+}
+
+fn payload_report(scenario: &Scenario, record: &PayloadRecord, run_dir: &Path) -> PayloadReport {
+    let expect_status = scenario
+        .payloads()
+        .find(|p| p.name == record.name)
+        .map_or_else(|| "any".to_string(), |p| p.expect_status.clone());
+    let log = run_dir.join(rundir::payload_log(&scenario.name, &record.name));
+    PayloadReport {
+        passed: ends_as_expected(&expect_status, &record.status),
+        expect_status,
+        log: log.display().to_string(),
+        record: record.clone(),
+    }
+}
+
+/// The summary printed on stdout.
+pub fn human(report: &Report) -> String {
+    let run = &report.run;
+    let release = report
+        .release
+        .as_deref()
+        .or(run.kernel_release.as_deref())
+        .unwrap_or("unknown release");
+    let mut out = vec![format!(
+        "schedbox: {} on {}, kernel {release} ({}), {} CPUs, {} MiB",
+        names(report),
+        run.backend,
+        run.kernel,
+        run.cpus,
+        run.memory_mib
+    )];
+    if run.backend != NO_BACKEND {
+        // Otherwise the reasons below say why none ran.
+        out.push(format!("  backend: {}", run.backend_reason));
+    }
+    out.push(format!("  scheduler: {}", report.scheduler.summary));
+    for scenario in &report.scenarios {
+        out.extend(human_scenario(scenario));
+    }
+    out.extend(report.reasons.iter().map(|r| format!("  reason: {r}")));
+    out.extend(report.notes.iter().map(|n| format!("  note: {n}")));
+    if let Some(tail) = &report.console_tail {
+        out.push("  last console lines:".to_string());
+        let skip = tail.len().saturating_sub(HUMAN_CONSOLE_LINES);
+        out.extend(tail[skip..].iter().map(|l| format!("    | {l}")));
+    }
+    out.push(format!(
+        "{} {}",
+        verdict_word(report.outcome),
+        timing_line(report)
+    ));
+    out.join("\n") + "\n"
+}
+
+/// A scenario's lines: its workers, checks and payloads.
+fn human_scenario(scenario: &ScenarioReport) -> Vec<String> {
+    let mut lines = vec![format!(
+        "  scenario {} ({} ms)",
+        scenario.name, scenario.duration_ms
+    )];
+    for w in &scenario.workers {
+        lines.push(format!(
+            "    worker {}/{} pid {}: {} iterations, {:.3} s CPU, {:.1} ms waiting, {} slices, CPUs {}",
+            w.group,
+            w.index,
+            w.pid,
+            w.iterations,
+            w.cpu_ns as f64 / NS_PER_S,
+            w.wait_ns as f64 / NS_PER_MS,
+            w.slices,
+            w.cpus
+        ));
+    }
+    for c in &scenario.checks {
+        let result = if c.passed { "pass" } else { "FAIL" };
+        lines.push(format!(
+            "    check {:<12} {result}: value {} limit {}",
+            c.name, c.value, c.limit
+        ));
+    }
+    for p in &scenario.payloads {
+        lines.extend(human_payload(p));
+    }
+    lines
+}
+
+fn human_payload(p: &PayloadReport) -> Vec<String> {
+    let result = if p.passed { "pass" } else { "FAIL" };
+    let mut lines = vec![format!(
+        "    payload {} {result}: status {} (expected {})",
+        p.record.name, p.record.status, p.expect_status
+    )];
+    let output: Vec<&str> = p.record.output.lines().collect();
+    let skip = output.len().saturating_sub(HUMAN_PAYLOAD_LINES);
+    lines.extend(output[skip..].iter().map(|l| format!("      | {l}")));
+    lines
+}
+
+fn names(report: &Report) -> String {
+    let names: Vec<&str> = report.scenarios.iter().map(|s| s.name.as_str()).collect();
+    names.join(", ")
+}
+
+fn verdict_word(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Pass => "PASS",
+        Outcome::Fail => "FAIL",
+        Outcome::Untestable => "UNTESTABLE",
+    }
+}
+
+fn timing_line(report: &Report) -> String {
+    let t = &report.timings;
+    let boot = t
+        .boot_record_ms
+        .map(|ms| format!("init up at {:.2} s, ", ms as f64 / MS_PER_S))
+        .unwrap_or_default();
+    format!(
+        "({boot}total {:.2} s); run directory {}",
+        t.total_ms as f64 / MS_PER_S,
+        report.run.run_dir
+    )
+}

@@ -1,0 +1,575 @@
+//! Parses the guest's record lines (docs/protocol.md, "Records").
+
+use serde::Serialize;
+
+use crate::protocol::wire::{self, Fields};
+
+/// Every record line starts with this field; other lines are not records.
+pub const MARKER: &str = "SBX1";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WorkerRecord {
+    pub scenario: String,
+    pub group: String,
+    pub index: u64,
+    pub pid: u64,
+    pub work: String,
+    pub iterations: u64,
+    pub cpu_ns: u64,
+    pub wait_ns: u64,
+    pub slices: u64,
+    pub cpus: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wake_p50_us: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wake_p99_us: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wake_max_us: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StallRecord {
+    pub scenario: String,
+    pub group: String,
+    pub index: u64,
+    pub pid: u64,
+    pub cgroup: String,
+    pub cpu: String,
+    pub state: String,
+    pub gap_ms: u64,
+    /// Guest time (ms) of the worker's last progress before the gap.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_progress_ms: Option<u64>,
+    /// Guest time (ms) the monitor first saw the gap over the stall limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detected_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckRecord {
+    pub scenario: String,
+    pub name: String,
+    pub passed: bool,
+    pub value: u64,
+    pub limit: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PayloadRecord {
+    pub scenario: String,
+    pub name: String,
+    pub pid: u64,
+    /// Exit code, `signal:N`, or `killed` when PID 1 killed it.
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub t_ms: Option<u64>,
+    /// Its last output bytes.
+    pub output: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<u64>,
+}
+
+/// An event in the life of the sched_ext scheduler under test.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SchedulerRecord {
+    /// `attached`, `attach-failed`, `ejected`, `exited` or `stopped`.
+    pub event: String,
+    pub name: String,
+    /// `/sys/kernel/sched_ext/state` when the record was sent.
+    pub state: String,
+    pub ops: String,
+    pub pid: u64,
+    pub t_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub msg: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kmsg_t_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<u64>,
+}
+
+impl SchedulerRecord {
+    /// The scheduler under test did not hold: it never attached, the kernel ejected it,
+    /// or its process ended while the scenarios ran.
+    pub fn is_failure(&self) -> bool {
+        matches!(self.event.as_str(), "attach-failed" | "ejected" | "exited")
+    }
+}
+
+/// One line of a scheduler's or payload's stdout/stderr.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutputRecord {
+    /// `scheduler` or `payload`.
+    pub source: String,
+    pub name: String,
+    /// The scenario a payload ran in; `None` for the scheduler.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<String>,
+    pub text: String,
+}
+
+/// One record from the guest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    Boot {
+        release: String,
+        cpus: u64,
+        uptime_ms: u64,
+        sched_ext: String,
+    },
+    Heartbeat {
+        t_ms: u64,
+    },
+    Scheduler(Box<SchedulerRecord>),
+    Output(OutputRecord),
+    Scenario {
+        name: String,
+        t_ms: u64,
+    },
+    Step {
+        scenario: String,
+        index: u64,
+        t_ms: u64,
+    },
+    Worker(WorkerRecord),
+    Stall(StallRecord),
+    Kmsg {
+        level: String,
+        text: String,
+    },
+    Payload(PayloadRecord),
+    Check(CheckRecord),
+    ScenarioEnd {
+        name: String,
+        t_ms: u64,
+        /// CPU time PID 1 itself used during the scenario (the monitor's cost).
+        init_cpu_ns: Option<u64>,
+    },
+    Error {
+        place: String,
+        msg: String,
+    },
+    Done {
+        ok: bool,
+        t_ms: u64,
+    },
+    /// A kind this host does not know (a newer guest): reported, never fatal.
+    Unknown {
+        kind: String,
+    },
+}
+
+/// What a line from the record port turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Line {
+    Record(Record),
+    /// No marker: stray output, ignored.
+    NotRecord,
+    /// Had the marker but could not be parsed; the text says why.
+    Malformed(String),
+}
+
+/// Parses one line (without its newline; a trailing `\r` is tolerated).
+pub fn parse_line(line: &str) -> Line {
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let Some(rest) = line.strip_prefix(MARKER).and_then(|r| r.strip_prefix(' ')) else {
+        return Line::NotRecord;
+    };
+    match wire::parse_line(rest)
+        .map_err(|e| e.0)
+        .and_then(|f| typed(&f))
+    {
+        Ok(record) => Line::Record(record),
+        Err(why) => Line::Malformed(format!("{why} in record {line:?}")),
+    }
+}
+
+/// Typed access to a record's fields, failing with the missing key's name.
+struct Get<'a>(&'a Fields);
+
+impl Get<'_> {
+    fn text(&self, key: &str) -> Result<String, String> {
+        self.0
+            .get(key)
+            .map(str::to_string)
+            .ok_or_else(|| format!("missing {key}="))
+    }
+
+    fn num(&self, key: &str) -> Result<u64, String> {
+        let text = self.text(key)?;
+        text.parse()
+            .map_err(|_| format!("{key}={text:?} is not a number"))
+    }
+
+    fn opt_num(&self, key: &str) -> Result<Option<u64>, String> {
+        self.0.get(key).map(|_| self.num(key)).transpose()
+    }
+
+    fn opt_text(&self, key: &str) -> Option<String> {
+        self.0.get(key).map(str::to_string)
+    }
+}
+
+fn typed(fields: &Fields) -> Result<Record, String> {
+    let g = Get(fields);
+    let record = match fields.word.as_str() {
+        "boot" => Record::Boot {
+            release: g.text("release")?,
+            cpus: g.num("cpus")?,
+            uptime_ms: g.num("uptime_ms")?,
+            sched_ext: g.text("sched_ext")?,
+        },
+        "heartbeat" => Record::Heartbeat {
+            t_ms: g.num("t_ms")?,
+        },
+        "scheduler" => Record::Scheduler(Box::new(scheduler(&g)?)),
+        "output" => Record::Output(OutputRecord {
+            source: g.text("source")?,
+            name: g.text("name")?,
+            scenario: g.opt_text("scenario"),
+            text: g.text("text")?,
+        }),
+        "scenario" => Record::Scenario {
+            name: g.text("name")?,
+            t_ms: g.num("t_ms")?,
+        },
+        "step" => Record::Step {
+            scenario: g.text("scenario")?,
+            index: g.num("index")?,
+            t_ms: g.num("t_ms")?,
+        },
+        "worker" => Record::Worker(worker(&g)?),
+        "stall" => Record::Stall(stall(&g)?),
+        "kmsg" => Record::Kmsg {
+            level: g.text("level")?,
+            text: g.text("text")?,
+        },
+        "payload" => Record::Payload(PayloadRecord {
+            scenario: g.text("scenario")?,
+            name: g.text("name")?,
+            pid: g.num("pid")?,
+            status: g.text("status")?,
+            t_ms: g.opt_num("t_ms")?,
+            output: g.text("output")?,
+            dropped: g.opt_num("dropped")?,
+        }),
+        "check" => Record::Check(check(&g)?),
+        "scenario-end" => Record::ScenarioEnd {
+            name: g.text("name")?,
+            t_ms: g.num("t_ms")?,
+            init_cpu_ns: g.opt_num("init_cpu_ns")?,
+        },
+        "error" => Record::Error {
+            place: g.text("where")?,
+            msg: g.text("msg")?,
+        },
+        "done" => Record::Done {
+            ok: status_ok(&g.text("status")?)?,
+            t_ms: g.num("t_ms")?,
+        },
+        other => Record::Unknown {
+            kind: other.to_string(),
+        },
+    };
+    Ok(record)
+}
+
+fn status_ok(status: &str) -> Result<bool, String> {
+    match status {
+        "ok" => Ok(true),
+        "error" => Ok(false),
+        other => Err(format!("status={other:?} is neither ok nor error")),
+    }
+}
+
+fn worker(g: &Get) -> Result<WorkerRecord, String> {
+    Ok(WorkerRecord {
+        scenario: g.text("scenario")?,
+        group: g.text("group")?,
+        index: g.num("index")?,
+        pid: g.num("pid")?,
+        work: g.text("work")?,
+        iterations: g.num("iterations")?,
+        cpu_ns: g.num("cpu_ns")?,
+        wait_ns: g.num("wait_ns")?,
+        slices: g.num("slices")?,
+        cpus: g.text("cpus")?,
+        wake_p50_us: g.opt_num("wake_p50_us")?,
+        wake_p99_us: g.opt_num("wake_p99_us")?,
+        wake_max_us: g.opt_num("wake_max_us")?,
+    })
+}
+
+fn scheduler(g: &Get) -> Result<SchedulerRecord, String> {
+    Ok(SchedulerRecord {
+        event: g.text("event")?,
+        name: g.text("name")?,
+        state: g.text("state")?,
+        ops: g.text("ops")?,
+        pid: g.num("pid")?,
+        t_ms: g.num("t_ms")?,
+        reason: g.opt_text("reason"),
+        msg: g.opt_text("msg"),
+        kmsg_t_ms: g.opt_num("kmsg_t_ms")?,
+        status: g.opt_text("status"),
+        output: g.opt_text("output"),
+        dropped: g.opt_num("dropped")?,
+    })
+}
+
+fn stall(g: &Get) -> Result<StallRecord, String> {
+    Ok(StallRecord {
+        scenario: g.text("scenario")?,
+        group: g.text("group")?,
+        index: g.num("index")?,
+        pid: g.num("pid")?,
+        cgroup: g.text("cgroup")?,
+        cpu: g.text("cpu")?,
+        state: g.text("state")?,
+        gap_ms: g.num("gap_ms")?,
+        last_progress_ms: g.opt_num("last_progress_ms")?,
+        detected_ms: g.opt_num("detected_ms")?,
+    })
+}
+
+fn check(g: &Get) -> Result<CheckRecord, String> {
+    let result = g.text("result")?;
+    let passed = match result.as_str() {
+        "pass" => true,
+        "fail" => false,
+        other => return Err(format!("result={other:?} is neither pass nor fail")),
+    };
+    Ok(CheckRecord {
+        scenario: g.text("scenario")?,
+        name: g.text("name")?,
+        passed,
+        value: g.num("value")?,
+        limit: g.num("limit")?,
+        detail: g.0.get("detail").map(str::to_string),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example(name: &str) -> Vec<Line> {
+        crate::protocol::examples::text(name)
+            .lines()
+            .map(parse_line)
+            .collect()
+    }
+
+    fn records(lines: Vec<Line>) -> Vec<Record> {
+        lines
+            .into_iter()
+            .map(|l| match l {
+                Line::Record(r) => r,
+                other => panic!("not a record: {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn spin_example_parses() {
+        let records = records(example("spin.records"));
+        assert_eq!(records.len(), 12);
+        assert_eq!(
+            records[0],
+            Record::Boot {
+                release: "6.12.117".into(),
+                cpus: 2,
+                uptime_ms: 751,
+                sched_ext: "disabled".into()
+            }
+        );
+        let Record::Worker(w) = &records[5] else {
+            panic!("{:?}", records[5])
+        };
+        assert_eq!(
+            (w.pid, w.iterations, w.cpu_ns, w.cpus.as_str()),
+            (42, 1234567, 1995000000, "0-1")
+        );
+        assert_eq!(w.wake_p99_us, None);
+        let Record::Check(c) = &records[7] else {
+            panic!("{:?}", records[7])
+        };
+        assert!(c.passed);
+        assert_eq!(
+            (c.name.as_str(), c.value, c.limit),
+            ("progress", 1234001, 1)
+        );
+        assert_eq!(
+            records[10],
+            Record::ScenarioEnd {
+                name: "spin-basic".into(),
+                t_ms: 2770,
+                init_cpu_ns: Some(31_000_000)
+            }
+        );
+        assert_eq!(
+            records[11],
+            Record::Done {
+                ok: true,
+                t_ms: 2775
+            }
+        );
+    }
+
+    #[test]
+    fn stall_example_says_when_the_gap_began_and_was_seen() {
+        let records = records(example("stall.records"));
+        let Record::Stall(stall) = &records[3] else {
+            panic!("{:?}", records[3])
+        };
+        assert_eq!(
+            (stall.gap_ms, stall.last_progress_ms, stall.detected_ms),
+            (1003, Some(1081), Some(1584))
+        );
+        assert!(matches!(
+            records[8],
+            Record::ScenarioEnd {
+                init_cpu_ns: Some(89_114_073),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn optional_keys_may_be_absent() {
+        let Line::Record(Record::ScenarioEnd { init_cpu_ns, .. }) =
+            parse_line("SBX1 scenario-end name=s t_ms=5")
+        else {
+            panic!("not a scenario-end")
+        };
+        assert_eq!(init_cpu_ns, None);
+        let records = records(example("scheduler-ejected.records"));
+        let stall = records
+            .iter()
+            .find_map(|r| match r {
+                Record::Stall(s) => Some(s),
+                _ => None,
+            })
+            .expect("no stall record");
+        assert_eq!(
+            (stall.gap_ms, stall.last_progress_ms, stall.detected_ms),
+            (6120, None, None)
+        );
+    }
+
+    #[test]
+    fn error_example_decodes_the_message() {
+        let records = records(example("error.records"));
+        assert_eq!(
+            records[0],
+            Record::Error {
+                place: "plan".into(),
+                msg: "line 3: unknown verb \"frobnicate\"".into()
+            }
+        );
+        assert_eq!(
+            records[1],
+            Record::Done {
+                ok: false,
+                t_ms: 12
+            }
+        );
+    }
+
+    #[test]
+    fn scheduler_examples_parse() {
+        let simple = records(example("scheduler.records"));
+        let Record::Scheduler(attached) = &simple[3] else {
+            panic!("{:?}", simple[3])
+        };
+        assert_eq!(
+            (
+                attached.event.as_str(),
+                attached.ops.as_str(),
+                attached.t_ms
+            ),
+            ("attached", "simple", 1824)
+        );
+        assert!(!attached.is_failure());
+        let payload = simple
+            .iter()
+            .find_map(|r| match r {
+                Record::Payload(p) => Some(p),
+                _ => None,
+            })
+            .expect("no payload record");
+        assert_eq!(
+            (payload.name.as_str(), payload.status.as_str()),
+            ("help", "0")
+        );
+        assert!(payload
+            .output
+            .starts_with("A simple sched_ext scheduler.\n"));
+        let outputs = simple
+            .iter()
+            .filter(|r| matches!(r, Record::Output(o) if o.source == "scheduler"))
+            .count();
+        assert_eq!(outputs, 4);
+
+        let qmap = records(example("scheduler-ejected.records"));
+        let ejected = qmap
+            .iter()
+            .find_map(|r| match r {
+                Record::Scheduler(s) if s.event == "ejected" => Some(s),
+                _ => None,
+            })
+            .expect("no ejected record");
+        assert!(ejected.is_failure());
+        assert_eq!(ejected.reason.as_deref(), Some("runnable task stall"));
+        assert_eq!(
+            ejected.msg.as_deref(),
+            Some("init[41] failed to run for 7.532s")
+        );
+        assert_eq!(ejected.kmsg_t_ms, Some(11149));
+    }
+
+    #[test]
+    fn lines_without_the_marker_are_ignored() {
+        for line in [
+            "",
+            "[    0.1] Linux version",
+            "SBX1",
+            "SBX10 boot",
+            " SBX1 heartbeat t_ms=1",
+            "sbx1 done status=ok t_ms=1",
+        ] {
+            assert_eq!(parse_line(line), Line::NotRecord, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn broken_records_are_malformed_not_fatal() {
+        for line in [
+            "SBX1 heartbeat",
+            "SBX1 heartbeat t_ms=x",
+            "SBX1 done status=maybe t_ms=1",
+            "SBX1 check scenario=s name=n result=ok value=1 limit=1",
+            "SBX1 boot  release=1",
+        ] {
+            assert!(matches!(parse_line(line), Line::Malformed(_)), "{line:?}");
+        }
+        assert_eq!(
+            parse_line("SBX1 teleport to=mars"),
+            Line::Record(Record::Unknown {
+                kind: "teleport".into()
+            })
+        );
+        assert_eq!(
+            parse_line("SBX1 heartbeat t_ms=5 extra=1\r"),
+            Line::Record(Record::Heartbeat { t_ms: 5 })
+        );
+    }
+}

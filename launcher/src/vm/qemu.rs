@@ -1,0 +1,363 @@
+//! The QEMU backend: qemu-system-x86_64 with direct kernel boot, TCG or KVM.
+//!
+//! COM1 (the kernel console) is QEMU's stdout; COM2 (records) is a unix socket QEMU
+//! connects to at startup. Each is read by its own thread and turned into `VmEvent`s.
+
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crate::tempdir::TempDir;
+use crate::vm::backend::{Backend, BackendError, VmEvent, VmExit, VmHandle, VmSpec};
+use crate::vm::console::{self, Ending};
+
+/// The QEMU binary; `$SCHEDBOX_QEMU` overrides it.
+pub const DEFAULT_BINARY: &str = "qemu-system-x86_64";
+/// How long QEMU may take to start and connect to the record socket.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
+const POLL: Duration = Duration::from_millis(10);
+/// qboot, a minimal firmware that starts a -kernel faster than SeaBIOS and prints
+/// nothing; used when installed (Debian's qemu-system-data ships it).
+const QBOOT_PATHS: &[&str] = &[
+    "/usr/share/qemu/qboot.rom",
+    "/usr/local/share/qemu/qboot.rom",
+];
+/// Bytes of QEMU's stderr kept for error messages.
+const STDERR_KEEP: usize = 2000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accel {
+    Kvm,
+    Tcg,
+}
+
+#[derive(Debug, Clone)]
+pub struct Qemu {
+    pub binary: PathBuf,
+    pub accel: Accel,
+}
+
+impl Qemu {
+    pub fn new(accel: Accel) -> Self {
+        let binary =
+            std::env::var_os("SCHEDBOX_QEMU").map_or_else(|| DEFAULT_BINARY.into(), PathBuf::from);
+        Qemu { binary, accel }
+    }
+
+    fn args(&self, spec: &VmSpec, initrd: &str, socket: &str) -> Vec<String> {
+        let accel = match self.accel {
+            Accel::Kvm => "kvm",
+            Accel::Tcg => "tcg",
+        };
+        let mut args: Vec<String> = [
+            "-nodefaults",
+            "-nographic",
+            "-no-reboot",
+            "-accel",
+            accel,
+            "-chardev",
+            "stdio,id=console,signal=off",
+            "-serial",
+            "chardev:console",
+            "-chardev",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        // QEMU option lists split on ',': a literal comma is written twice.
+        args.push(format!(
+            "socket,id=records,path={}",
+            socket.replace(',', ",,")
+        ));
+        args.extend(["-serial".into(), "chardev:records".into()]);
+        if let Some(qboot) = QBOOT_PATHS
+            .iter()
+            .find(|p| std::path::Path::new(p).exists())
+        {
+            args.extend(["-bios".into(), qboot.to_string()]);
+        }
+        if self.accel == Accel::Kvm {
+            args.extend(["-cpu".into(), "host".into()]);
+        }
+        args.extend([
+            "-smp".into(),
+            spec.cpus.to_string(),
+            "-m".into(),
+            spec.memory_mib.to_string(),
+            "-kernel".into(),
+            spec.kernel.display().to_string(),
+            "-initrd".into(),
+            initrd.to_string(),
+            "-append".into(),
+            format!("console=ttyS0 {}", spec.cmdline),
+        ]);
+        args
+    }
+}
+
+impl Backend for Qemu {
+    fn name(&self) -> String {
+        match self.accel {
+            Accel::Kvm => "qemu-kvm".into(),
+            Accel::Tcg => "qemu-tcg".into(),
+        }
+    }
+
+    fn launch(
+        &self,
+        spec: &VmSpec,
+        events: Sender<VmEvent>,
+    ) -> Result<Box<dyn VmHandle>, BackendError> {
+        let host = |what: &str, e: std::io::Error| BackendError::Host(format!("{what}: {e}"));
+        let dir =
+            TempDir::new("qemu").map_err(|e| host("cannot create a temporary directory", e))?;
+        let initrd = dir.path().join("initramfs.cpio");
+        std::fs::write(&initrd, &spec.initramfs)
+            .map_err(|e| host("cannot write the initramfs", e))?;
+        let socket = dir.path().join("records.sock");
+        let listener =
+            UnixListener::bind(&socket).map_err(|e| host("cannot create the record socket", e))?;
+        let args = self.args(
+            spec,
+            &initrd.display().to_string(),
+            &socket.display().to_string(),
+        );
+        let mut child = Command::new(&self.binary)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => BackendError::Unavailable(format!(
+                    "{} not found: install it with `make deps` (Debian: apt-get install qemu-system-x86) or set SCHEDBOX_QEMU",
+                    self.binary.display()
+                )),
+                _ => host(&format!("cannot start {}", self.binary.display()), e),
+            })?;
+        let records = match accept(&listener, &mut child) {
+            Ok(stream) => stream,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(e);
+            }
+        };
+        Ok(Box::new(Running::start(child, records, events, dir)))
+    }
+}
+
+/// Waits for QEMU to connect to the record socket, or to die trying.
+fn accept(listener: &UnixListener, child: &mut Child) -> Result<UnixStream, BackendError> {
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| BackendError::Host(format!("record socket: {e}")))?;
+    let deadline = Instant::now() + CONNECT_TIMEOUT;
+    loop {
+        match listener.accept() {
+            Ok((stream, _)) => {
+                let _ = stream.set_nonblocking(false);
+                return Ok(stream);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(BackendError::Host(format!("record socket: {e}"))),
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let stderr = child.stderr.take().map(read_tail).unwrap_or_default();
+            return Err(startup_error(status, &stderr));
+        }
+        if Instant::now() > deadline {
+            return Err(BackendError::Host(format!(
+                "QEMU did not open its serial ports within {} s",
+                CONNECT_TIMEOUT.as_secs()
+            )));
+        }
+        thread::sleep(POLL);
+    }
+}
+
+fn startup_error(status: ExitStatus, stderr: &str) -> BackendError {
+    let text = format!("QEMU exited at startup ({status}): {}", stderr.trim());
+    if stderr.contains("kvm") || stderr.contains("KVM") {
+        BackendError::Unavailable(format!("{text}; try --accel tcg"))
+    } else {
+        BackendError::Host(text)
+    }
+}
+
+fn read_tail(mut stderr: ChildStderr) -> String {
+    let mut text = String::new();
+    let _ = stderr.read_to_string(&mut text);
+    let cut = text.len().saturating_sub(STDERR_KEEP);
+    let cut = (cut..text.len())
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
+    text[cut..].to_string()
+}
+
+/// A running QEMU and the threads reading it.
+struct Running {
+    child: Arc<Mutex<Child>>,
+    killed: Arc<AtomicBool>,
+}
+
+impl Running {
+    fn start(mut child: Child, records: UnixStream, events: Sender<VmEvent>, dir: TempDir) -> Self {
+        let ending: Arc<Mutex<Option<Ending>>> = Arc::default();
+        let stdout = child.stdout.take();
+        let stderr = child.stderr.take();
+        let console_reader = {
+            let (events, ending) = (events.clone(), ending.clone());
+            thread::spawn(move || {
+                if let Some(out) = stdout {
+                    read_lines(out, &events, |line| {
+                        if let Some(e) = console::ending(&line) {
+                            *ending.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                        }
+                        VmEvent::Console(line)
+                    });
+                }
+            })
+        };
+        let record_reader = {
+            let events = events.clone();
+            thread::spawn(move || read_lines(records, &events, VmEvent::Record))
+        };
+        let stderr_reader = thread::spawn(move || stderr.map(read_tail).unwrap_or_default());
+        let child = Arc::new(Mutex::new(child));
+        let killed = Arc::new(AtomicBool::new(false));
+        let waiter = Waiter {
+            child: child.clone(),
+            killed: killed.clone(),
+            ending,
+            readers: vec![console_reader, record_reader],
+            stderr: stderr_reader,
+            dir,
+        };
+        thread::spawn(move || {
+            let exit = waiter.wait();
+            let _ = events.send(VmEvent::Exited(exit));
+        });
+        Running { child, killed }
+    }
+}
+
+impl VmHandle for Running {
+    fn kill(&mut self) {
+        self.killed.store(true, Ordering::SeqCst);
+        let _ = self.child.lock().unwrap_or_else(|p| p.into_inner()).kill();
+    }
+}
+
+/// Sends each line (lossily decoded, without `\r\n`) as an event until EOF.
+fn read_lines(source: impl Read, events: &Sender<VmEvent>, event: impl Fn(String) -> VmEvent) {
+    let mut reader = BufReader::new(source);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                while matches!(buf.last(), Some(b'\n' | b'\r')) {
+                    buf.pop();
+                }
+                let line = String::from_utf8_lossy(&buf).into_owned();
+                if events.send(event(line)).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Collects QEMU's end once its output has closed, and removes its temporary files.
+struct Waiter {
+    child: Arc<Mutex<Child>>,
+    killed: Arc<AtomicBool>,
+    ending: Arc<Mutex<Option<Ending>>>,
+    readers: Vec<JoinHandle<()>>,
+    stderr: JoinHandle<String>,
+    dir: TempDir,
+}
+
+impl Waiter {
+    fn wait(self) -> VmExit {
+        for reader in self.readers {
+            let _ = reader.join();
+        }
+        // Not `wait()` under the lock: `kill` must be able to take it meanwhile.
+        let status = loop {
+            let polled = self
+                .child
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .try_wait();
+            match polled {
+                Ok(Some(status)) => break Some(status),
+                Ok(None) => thread::sleep(POLL),
+                Err(_) => break None,
+            }
+        };
+        let stderr = self.stderr.join().unwrap_or_default();
+        drop(self.dir);
+        if self.killed.load(Ordering::SeqCst) {
+            return VmExit::Killed;
+        }
+        let ending = *self.ending.lock().unwrap_or_else(|p| p.into_inner());
+        match status {
+            Some(s) if s.success() && ending == Some(Ending::PowerOff) => VmExit::PowerOff,
+            // With -no-reboot every reset, including a panic's, ends QEMU with status 0.
+            Some(s) if s.success() => VmExit::Reset,
+            Some(s) => VmExit::Crashed(format!("QEMU exited with {s}: {}", stderr.trim())),
+            None => VmExit::Crashed("lost track of the QEMU process".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_boots_directly_with_two_serial_ports() {
+        let spec = VmSpec {
+            kernel: "/k/bzImage".into(),
+            initramfs: Vec::new(),
+            cmdline: "rdinit=/init quiet".into(),
+            cpus: 3,
+            memory_mib: 300,
+        };
+        let qemu = Qemu {
+            binary: DEFAULT_BINARY.into(),
+            accel: Accel::Tcg,
+        };
+        let args = qemu.args(&spec, "/t/initrd", "/t,x/rec.sock");
+        let after = |flag: &str| -> Vec<&str> {
+            args.windows(2)
+                .filter(|w| w[0] == flag)
+                .map(|w| w[1].as_str())
+                .collect()
+        };
+        for flag in ["-nodefaults", "-nographic", "-no-reboot"] {
+            assert!(args.iter().any(|a| a == flag), "{flag} missing: {args:?}");
+        }
+        assert_eq!(after("-accel"), ["tcg"]);
+        assert_eq!(after("-serial"), ["chardev:console", "chardev:records"]);
+        assert_eq!(
+            after("-chardev")[1],
+            "socket,id=records,path=/t,,x/rec.sock"
+        );
+        assert_eq!(after("-smp"), ["3"]);
+        assert_eq!(after("-m"), ["300"]);
+        assert_eq!(after("-kernel"), ["/k/bzImage"]);
+        assert_eq!(after("-initrd"), ["/t/initrd"]);
+        assert_eq!(after("-append"), ["console=ttyS0 rdinit=/init quiet"]);
+        assert!(after("-cpu").is_empty(), "TCG keeps the default CPU model");
+    }
+}

@@ -1,0 +1,147 @@
+use super::*;
+use crate::vm::backend::VmHandle;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::Arc;
+use std::thread;
+
+/// A VM double: sends its script, then either exits or waits to be killed.
+struct Scripted {
+    script: Vec<(u64, VmEvent)>,
+    exits: bool,
+}
+
+struct Handle(Arc<AtomicBool>);
+
+impl VmHandle for Handle {
+    fn kill(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Backend for Scripted {
+    fn name(&self) -> String {
+        "scripted".into()
+    }
+
+    fn launch(
+        &self,
+        _: &VmSpec,
+        events: Sender<VmEvent>,
+    ) -> Result<Box<dyn VmHandle>, BackendError> {
+        let killed = Arc::new(AtomicBool::new(false));
+        let (script, exits, flag) = (self.script.clone(), self.exits, killed.clone());
+        thread::spawn(move || {
+            for (delay_ms, event) in script {
+                thread::sleep(Duration::from_millis(delay_ms));
+                if flag.load(Ordering::SeqCst) {
+                    break;
+                }
+                let _ = events.send(event);
+            }
+            if exits {
+                let _ = events.send(VmEvent::Exited(VmExit::PowerOff));
+                return;
+            }
+            while !flag.load(Ordering::SeqCst) {
+                thread::sleep(Duration::from_millis(5));
+            }
+            let _ = events.send(VmEvent::Exited(VmExit::Killed));
+        });
+        Ok(Box::new(Handle(killed)))
+    }
+}
+
+const LIMITS: Limits = Limits {
+    timeout: Duration::from_millis(1500),
+    silence: Duration::from_millis(400),
+    power_off_grace: Duration::from_millis(300),
+};
+
+fn record(line: &str) -> VmEvent {
+    VmEvent::Record(line.to_string())
+}
+
+fn watch(script: Vec<(u64, VmEvent)>, exits: bool) -> (Observed, String, String) {
+    let spec = VmSpec {
+        kernel: "k".into(),
+        initramfs: Vec::new(),
+        cmdline: String::new(),
+        cpus: 1,
+        memory_mib: 64,
+    };
+    let (mut console, mut records) = (Vec::new(), Vec::new());
+    let mut sinks = Sinks {
+        console: &mut console,
+        records: &mut records,
+        echo_console: false,
+    };
+    let observed = run(&Scripted { script, exits }, &spec, &LIMITS, &mut sinks).unwrap();
+    let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
+    (observed, text(console), text(records))
+}
+
+const BOOT: &str = "SBX1 boot release=6.1 cpus=1 uptime_ms=5 sched_ext=absent";
+
+#[test]
+fn a_run_that_powers_off_keeps_everything() {
+    let script = vec![
+        (
+            0,
+            VmEvent::Console("\x1b[2J[ 0.5] Kernel panic - not syncing: nope".into()),
+        ),
+        (0, record(BOOT)),
+        (0, record("not a record")),
+        (0, record("SBX1 heartbeat t_ms=x")),
+        (0, record("SBX1 done status=ok t_ms=9")),
+    ];
+    let (observed, console, records) = watch(script, true);
+    assert_eq!(observed.end, RunEnd::Exited(VmExit::PowerOff));
+    assert_eq!(observed.records.len(), 2);
+    assert_eq!(observed.malformed.len(), 1);
+    assert_eq!(observed.panic.as_deref(), Some("nope"));
+    assert_eq!(
+        observed.console_tail,
+        ["[ 0.5] Kernel panic - not syncing: nope"]
+    );
+    assert!(
+        console.starts_with("\x1b[2J"),
+        "console.log keeps raw bytes"
+    );
+    assert_eq!(records.lines().count(), 4, "records.log keeps every line");
+    assert!(observed.timings.boot_record_ms.is_some() && observed.timings.done_record_ms.is_some());
+}
+
+#[test]
+fn a_silent_guest_is_killed() {
+    let (observed, _, _) = watch(
+        vec![(0, record(BOOT)), (100, record("SBX1 heartbeat t_ms=1"))],
+        false,
+    );
+    assert_eq!(observed.end, RunEnd::Silent(LIMITS.silence));
+    assert!(observed.timings.total_ms < LIMITS.timeout.as_millis() as u64);
+}
+
+#[test]
+fn silence_before_boot_waits_for_the_timeout() {
+    let (observed, _, _) = watch(vec![(0, VmEvent::Console("booting".into()))], false);
+    assert_eq!(observed.end, RunEnd::TimedOut(LIMITS.timeout));
+    assert!(observed.timings.total_ms >= LIMITS.timeout.as_millis() as u64);
+}
+
+#[test]
+fn heartbeats_do_not_outlive_the_timeout() {
+    let beats = (0..40).map(|_| (50, record("SBX1 heartbeat t_ms=1")));
+    let script = std::iter::once((0, record(BOOT))).chain(beats).collect();
+    let (observed, _, _) = watch(script, false);
+    assert_eq!(observed.end, RunEnd::TimedOut(LIMITS.timeout));
+}
+
+#[test]
+fn a_guest_that_does_not_power_off_after_done_is_killed() {
+    let (observed, _, _) = watch(
+        vec![(0, record(BOOT)), (0, record("SBX1 done status=ok t_ms=9"))],
+        false,
+    );
+    assert_eq!(observed.end, RunEnd::NoPowerOff);
+}

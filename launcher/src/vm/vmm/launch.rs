@@ -1,0 +1,61 @@
+//! The VMM as a launcher backend.
+
+use std::sync::mpsc::Sender;
+
+use super::boot::{Boot, KernelBoot, Protocol};
+use super::machine::{self, MachineConfig};
+use crate::vm::backend::{Backend, BackendError, VmEvent, VmHandle, VmSpec};
+
+/// Kernel options this VMM's machine needs: the console on COM1 from the first message on
+/// (early console, then the 8250 driver), no ACPI tables to look for (the MP table
+/// describes the CPUs), and reset through the i8042.
+pub const DEVICE_CMDLINE: &str = "console=ttyS0 earlyprintk=serial,ttyS0,115200 acpi=off reboot=k";
+
+/// The full command line for a spec's options.
+pub fn kernel_cmdline(spec_cmdline: &str) -> String {
+    format!("{DEVICE_CMDLINE} {}", spec_cmdline.trim())
+        .trim()
+        .to_string()
+}
+
+/// schedbox's own VMM on KVM.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KvmBackend;
+
+impl Backend for KvmBackend {
+    fn name(&self) -> String {
+        "kvm".to_string()
+    }
+
+    fn launch(
+        &self,
+        spec: &VmSpec,
+        events: Sender<VmEvent>,
+    ) -> Result<Box<dyn VmHandle>, BackendError> {
+        let config = MachineConfig {
+            cpus: spec.cpus,
+            memory_mib: spec.memory_mib,
+            boot: Boot::Kernel(KernelBoot {
+                path: spec.kernel.clone(),
+                cmdline: kernel_cmdline(&spec.cmdline),
+                initramfs: spec.initramfs.clone(),
+                protocol: Protocol::Auto,
+            }),
+        };
+        Ok(Box::new(machine::start(&config, events)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_options_come_first() {
+        assert_eq!(
+            kernel_cmdline("  quiet panic=-1 "),
+            format!("{DEVICE_CMDLINE} quiet panic=-1")
+        );
+        assert_eq!(kernel_cmdline(""), DEVICE_CMDLINE);
+    }
+}

@@ -1,0 +1,228 @@
+//! A whole VM: KVM, memory, irqchip and PIT, devices, vCPU threads, and the thread that
+//! ends it all and reports why.
+
+use std::sync::mpsc::{channel, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use kvm_bindings::{kvm_pit_config, KVM_PIT_SPEAKER_DUMMY};
+use kvm_ioctls::{Kvm, VcpuFd, VmFd};
+
+use super::boot::{self, Boot};
+use super::bus::PortBus;
+use super::error::VmmError;
+use super::exit::ExitState;
+use super::i8042::{I8042, I8042_PORT, I8042_PORTS};
+use super::irq::IrqLine;
+use super::layout::KVM_TSS_ADDR;
+use super::memory::{self, GuestMemory};
+use super::serial::{
+    LineKind, LineSink, Uart, COM1_IRQ, COM1_PORT, COM2_IRQ, COM2_PORT, UART_PORTS,
+};
+use super::{cpuid, kick, mptable, regs, vcpu};
+use crate::vm::backend::{VmEvent, VmExit, VmHandle};
+
+/// How long vCPU threads get to leave KVM_RUN once the VM ends.
+const STOP_LIMIT: Duration = Duration::from_secs(2);
+
+/// The VM to build.
+#[derive(Debug, Clone)]
+pub struct MachineConfig {
+    pub cpus: u32,
+    pub memory_mib: u32,
+    pub boot: Boot,
+}
+
+/// Opens /dev/kvm with an error that says what to do.
+pub fn open_kvm() -> Result<Kvm, VmmError> {
+    Kvm::new().map_err(|e| {
+        VmmError::NoKvm(format!(
+            "cannot open /dev/kvm: {e}; check that KVM is enabled and you may use it, \
+             or use --backend qemu"
+        ))
+    })
+}
+
+/// Creates a VM with the in-kernel irqchip and PIT.
+fn create_vm(kvm: &Kvm) -> Result<VmFd, VmmError> {
+    let vm = kvm
+        .create_vm()
+        .map_err(|e| VmmError::kvm("KVM_CREATE_VM", e))?;
+    vm.set_tss_address(KVM_TSS_ADDR)
+        .map_err(|e| VmmError::kvm("KVM_SET_TSS_ADDR", e))?;
+    vm.create_irq_chip()
+        .map_err(|e| VmmError::kvm("KVM_CREATE_IRQCHIP", e))?;
+    let pit = kvm_pit_config {
+        flags: KVM_PIT_SPEAKER_DUMMY,
+        ..Default::default()
+    };
+    vm.create_pit2(pit)
+        .map_err(|e| VmmError::kvm("KVM_CREATE_PIT2", e))?;
+    Ok(vm)
+}
+
+/// The UARTs, kept to flush their last lines at the end.
+type Uarts = Vec<Arc<Mutex<Uart>>>;
+
+/// The two UARTs and the i8042 on a port bus.
+fn devices(
+    vm: &VmFd,
+    exit: &Arc<ExitState>,
+    events: &Sender<VmEvent>,
+) -> Result<(PortBus, Uarts), VmmError> {
+    let mut bus = PortBus::new();
+    let mut uarts = Vec::new();
+    for (port, irq, kind) in [
+        (COM1_PORT, COM1_IRQ, LineKind::Console),
+        (COM2_PORT, COM2_IRQ, LineKind::Record),
+    ] {
+        let uart = Arc::new(Mutex::new(Uart::new(
+            IrqLine::connect(vm, irq)?,
+            LineSink::new(kind, events.clone()),
+        )));
+        bus.insert(port, UART_PORTS, uart.clone())?;
+        uarts.push(uart);
+    }
+    bus.insert(
+        I8042_PORT,
+        I8042_PORTS,
+        Arc::new(Mutex::new(I8042::new(exit.clone()))),
+    )?;
+    Ok((bus, uarts))
+}
+
+/// Everything that must live as long as the guest runs.
+struct Resources {
+    _kvm: Kvm,
+    _vm: VmFd,
+    memory: GuestMemory,
+    uarts: Uarts,
+}
+
+/// Builds and starts the VM; events arrive on `events` until `Exited`.
+pub fn start(config: &MachineConfig, events: Sender<VmEvent>) -> Result<RunningVm, VmmError> {
+    if config.cpus == 0 || config.cpus > mptable::MAX_CPUS {
+        return Err(VmmError::Config(format!(
+            "{} vCPUs requested: give 1 to {}",
+            config.cpus,
+            mptable::MAX_CPUS
+        )));
+    }
+    kick::install()?;
+    let kvm = open_kvm()?;
+    let vm = create_vm(&kvm)?;
+    let memory = memory::create(config.memory_mib)?;
+    memory::register(&vm, &memory)?;
+    let mem_bytes = u64::from(config.memory_mib) << 20;
+    let entry = boot::load(&memory, mem_bytes, &config.boot, config.cpus)?;
+    let exit = Arc::new(ExitState::new());
+    let (bus, uarts) = devices(&vm, &exit, &events)?;
+    let supported = cpuid::supported(&kvm)?;
+    let mut fds = Vec::new();
+    for index in 0..config.cpus {
+        fds.push(vcpu::create(&vm, &supported, index, config.cpus, true)?);
+    }
+    regs::setup(&fds[0], &memory, entry)?;
+    // The supervisor starts first: once vCPUs run, nothing they use may be dropped early.
+    let (handoff, handed) = channel::<(Vec<JoinHandle<()>>, Resources)>();
+    let supervisor_exit = exit.clone();
+    let supervisor = std::thread::Builder::new()
+        .name("vm-supervisor".into())
+        .spawn(move || {
+            if let Ok((threads, resources)) = handed.recv() {
+                supervise(&supervisor_exit, threads, resources, &events);
+            }
+        })
+        .map_err(VmmError::Thread)?;
+    let threads = spawn_vcpus(fds, Arc::new(bus), &exit)?;
+    let resources = Resources {
+        _kvm: kvm,
+        _vm: vm,
+        memory,
+        uarts,
+    };
+    // The supervisor only ends after receiving this, so the send cannot fail.
+    let _ = handoff.send((threads, resources));
+    Ok(RunningVm {
+        exit,
+        supervisor: Some(supervisor),
+    })
+}
+
+fn spawn_vcpus(
+    fds: Vec<VcpuFd>,
+    bus: Arc<PortBus>,
+    exit: &Arc<ExitState>,
+) -> Result<Vec<JoinHandle<()>>, VmmError> {
+    let mut threads = Vec::new();
+    for (index, fd) in fds.into_iter().enumerate() {
+        let (bus, thread_exit) = (bus.clone(), exit.clone());
+        let spawned = std::thread::Builder::new()
+            .name(format!("vcpu{index}"))
+            .spawn(move || vcpu::run(fd, index as u32, bus, thread_exit));
+        match spawned {
+            Ok(t) => threads.push(t),
+            Err(e) => {
+                // Stop the ones already running before giving up.
+                exit.finish(VmExit::Crashed(format!("cannot start vCPU {index}: {e}")));
+                kick::stop_all(&threads, STOP_LIMIT);
+                return Err(VmmError::Thread(e));
+            }
+        }
+    }
+    Ok(threads)
+}
+
+/// Waits for the end, stops the vCPUs, flushes the UARTs, reports `Exited`.
+fn supervise(
+    exit: &ExitState,
+    threads: Vec<JoinHandle<()>>,
+    resources: Resources,
+    events: &Sender<VmEvent>,
+) {
+    let mut reason = exit.wait();
+    let stopped = kick::stop_all(&threads, STOP_LIMIT);
+    for uart in &resources.uarts {
+        uart.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .flush_partial();
+    }
+    if !stopped {
+        if let VmExit::Crashed(text) = &mut reason {
+            text.push_str(&format!(" (and a vCPU did not stop within {STOP_LIMIT:?})"));
+        }
+    }
+    let _ = events.send(VmEvent::Exited(reason));
+    if stopped {
+        for t in threads {
+            let _ = t.join();
+        }
+        // Tearing the VM down takes milliseconds: done after the report.
+        drop(resources);
+    } else {
+        // A vCPU still in KVM_RUN may touch guest memory: never unmap it under its feet.
+        std::mem::forget(resources.memory);
+    }
+}
+
+/// A running VM.
+pub struct RunningVm {
+    exit: Arc<ExitState>,
+    supervisor: Option<JoinHandle<()>>,
+}
+
+impl VmHandle for RunningVm {
+    fn kill(&mut self) {
+        self.exit.finish(VmExit::Killed);
+        if let Some(supervisor) = self.supervisor.take() {
+            let _ = supervisor.join();
+        }
+    }
+}
+
+impl Drop for RunningVm {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -1,0 +1,188 @@
+//! 8250/16550 UARTs (vm-superio's model) whose output becomes line events: COM1 carries the
+//! kernel console, COM2 the guest's records.
+
+use std::io::{self, Write};
+use std::sync::mpsc::Sender;
+
+use vm_superio::serial::NoEvents;
+use vm_superio::Serial;
+
+use super::bus::PortDevice;
+use super::irq::IrqLine;
+use crate::vm::backend::VmEvent;
+
+/// COM1: the kernel console.
+pub const COM1_PORT: u16 = 0x3f8;
+pub const COM1_IRQ: u32 = 4;
+/// COM2: the record port.
+pub const COM2_PORT: u16 = 0x2f8;
+pub const COM2_IRQ: u32 = 3;
+/// Registers of one UART.
+pub const UART_PORTS: u16 = 8;
+/// A longer line is cut (the protocol's lines are at most 4096 bytes).
+pub const MAX_LINE: usize = 8192;
+
+/// Which event a port's lines become.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineKind {
+    Console,
+    Record,
+}
+
+/// Cuts the byte stream into lines and sends each as an event.
+pub struct LineSink {
+    kind: LineKind,
+    line: Vec<u8>,
+    events: Sender<VmEvent>,
+}
+
+impl LineSink {
+    pub fn new(kind: LineKind, events: Sender<VmEvent>) -> Self {
+        Self {
+            kind,
+            line: Vec::new(),
+            events,
+        }
+    }
+
+    fn emit(&mut self) {
+        if self.line.last() == Some(&b'\r') {
+            self.line.pop();
+        }
+        let text = String::from_utf8_lossy(&self.line).into_owned();
+        self.line.clear();
+        let event = match self.kind {
+            LineKind::Console => VmEvent::Console(text),
+            LineKind::Record => VmEvent::Record(text),
+        };
+        // Nobody listening any more is not the guest's problem.
+        let _ = self.events.send(event);
+    }
+
+    /// Sends what is left of an unfinished line (at the end of the VM).
+    pub fn flush_partial(&mut self) {
+        if !self.line.is_empty() {
+            self.emit();
+        }
+    }
+}
+
+impl Write for LineSink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        for &b in buf {
+            if b == b'\n' {
+                self.emit();
+            } else {
+                self.line.push(b);
+                if self.line.len() >= MAX_LINE {
+                    self.emit();
+                }
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// One UART on the port bus.
+pub struct Uart {
+    serial: Serial<IrqLine, NoEvents, LineSink>,
+}
+
+impl Uart {
+    pub fn new(irq: IrqLine, sink: LineSink) -> Self {
+        Self {
+            serial: Serial::new(irq, sink),
+        }
+    }
+
+    /// Sends an unfinished last line.
+    pub fn flush_partial(&mut self) {
+        self.serial.writer_mut().flush_partial();
+    }
+
+    /// The interrupt line (tests).
+    pub fn irq(&self) -> &IrqLine {
+        self.serial.interrupt_evt()
+    }
+}
+
+impl PortDevice for Uart {
+    fn read(&mut self, offset: u16, data: &mut [u8]) {
+        let value = self.serial.read(offset as u8);
+        data.fill(value);
+    }
+
+    fn write(&mut self, offset: u16, data: &[u8]) {
+        for &b in data {
+            // A failed interrupt or a lost byte must not stop the guest.
+            let _ = self.serial.write(offset as u8, b);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc::channel;
+
+    const THR: u16 = 0;
+    const IER: u16 = 1;
+    const LSR: u16 = 5;
+    const LSR_THR_EMPTY: u8 = 0x20;
+    const IER_THR_EMPTY: u8 = 0x02;
+
+    fn uart(kind: LineKind) -> (Uart, std::sync::mpsc::Receiver<VmEvent>) {
+        let (tx, rx) = channel();
+        (
+            Uart::new(IrqLine::unconnected().unwrap(), LineSink::new(kind, tx)),
+            rx,
+        )
+    }
+
+    fn send(u: &mut Uart, text: &[u8]) {
+        for b in text {
+            u.write(THR, &[*b]);
+        }
+    }
+
+    #[test]
+    fn bytes_become_lines() {
+        let (mut u, rx) = uart(LineKind::Record);
+        send(&mut u, b"SBX1 boot cpus=2\r\nSBX1 done");
+        assert_eq!(
+            rx.try_recv().unwrap(),
+            VmEvent::Record("SBX1 boot cpus=2".into())
+        );
+        assert!(rx.try_recv().is_err(), "no line before its newline");
+        u.flush_partial();
+        assert_eq!(rx.try_recv().unwrap(), VmEvent::Record("SBX1 done".into()));
+    }
+
+    #[test]
+    fn console_lines_and_long_lines_are_cut() {
+        let (mut u, rx) = uart(LineKind::Console);
+        send(&mut u, &vec![b'x'; MAX_LINE + 3]);
+        send(&mut u, b"\n");
+        assert_eq!(
+            rx.try_recv().unwrap(),
+            VmEvent::Console("x".repeat(MAX_LINE))
+        );
+        assert_eq!(rx.try_recv().unwrap(), VmEvent::Console("xxx".into()));
+    }
+
+    #[test]
+    fn transmitter_always_ready_and_interrupts_when_enabled() {
+        let (mut u, _rx) = uart(LineKind::Console);
+        let mut lsr = [0u8];
+        u.read(LSR, &mut lsr);
+        assert_ne!(lsr[0] & LSR_THR_EMPTY, 0);
+        u.irq().take_count();
+        u.write(IER, &[IER_THR_EMPTY]);
+        send(&mut u, b"a");
+        assert!(u.irq().take_count() >= 1, "THR-empty interrupt fired");
+    }
+}
