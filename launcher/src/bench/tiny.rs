@@ -11,7 +11,7 @@ use crate::tempdir::TempDir;
 use crate::vm::backend::{Backend, BackendError, VmEvent, VmHandle, VmSpec};
 use crate::vm::qemu::{Accel, Qemu};
 use crate::vm::vmm::bench::launch_to_first_record;
-use crate::vm::vmm::serial::COM2_PORT;
+use crate::vm::vmm::devices::serial::COM2_PORT;
 use crate::vm::vmm::{start, Boot, CodeMode, MachineConfig};
 
 /// The line the guest writes.

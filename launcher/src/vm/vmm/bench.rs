@@ -4,9 +4,9 @@
 use std::sync::mpsc::channel;
 use std::time::{Duration, Instant};
 
-use super::launch::KvmBackend;
-use super::probe::kvm_usable;
 use crate::vm::backend::{Backend, VmEvent, VmSpec};
+use crate::vm::vmm::launch::KvmBackend;
+use crate::vm::vmm::probe::kvm_usable;
 
 /// Console lines quoted when no record came.
 const QUOTED_LINES: usize = 3;

@@ -7,14 +7,16 @@ use linux_loader::cmdline::Cmdline;
 use linux_loader::loader::load_cmdline;
 use vm_memory::{Bytes, GuestAddress};
 
-use super::bootparams::{self, BootInfo};
-use super::e820::e820_map;
-use super::error::VmmError;
-use super::kernel::{self, KernelEntry};
-use super::layout::{CMDLINE_MAX, CMDLINE_START, CODE_START};
-use super::memory::{low_ram_end, GuestMemory};
-use super::regs::Entry;
-use super::{initrd, mptable, pvh};
+use crate::vm::vmm::error::VmmError;
+use crate::vm::vmm::initrd;
+use crate::vm::vmm::kernel::{self, KernelEntry};
+use crate::vm::vmm::layout::{CMDLINE_MAX, CMDLINE_START, CODE_START};
+use crate::vm::vmm::memory::{low_ram_end, GuestMemory};
+use crate::vm::vmm::x86::bootparams::{self, BootInfo};
+use crate::vm::vmm::x86::e820::e820_map;
+use crate::vm::vmm::x86::mptable;
+use crate::vm::vmm::x86::pvh;
+use crate::vm::vmm::x86::regs::Entry;
 
 /// The x86 kernel's COMMAND_LINE_SIZE, for kernels whose header does not say.
 const DEFAULT_CMDLINE_SIZE: usize = 2048;

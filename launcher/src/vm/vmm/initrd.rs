@@ -2,9 +2,9 @@
 
 use vm_memory::{Bytes, GuestAddress};
 
-use super::error::VmmError;
-use super::layout::PAGE_SIZE;
-use super::memory::GuestMemory;
+use crate::vm::vmm::error::VmmError;
+use crate::vm::vmm::layout::PAGE_SIZE;
+use crate::vm::vmm::memory::GuestMemory;
 
 /// Where an initramfs of `size` bytes goes: page-aligned, ending at or below both
 /// `low_ram_end` and `addr_max` (the highest address the kernel accepts), starting at or

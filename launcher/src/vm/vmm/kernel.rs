@@ -11,9 +11,9 @@ use linux_loader::loader::elf::{Elf, PvhBootCapability};
 use linux_loader::loader::KernelLoader;
 use vm_memory::GuestAddress;
 
-use super::error::VmmError;
-use super::layout::HIMEM_START;
-use super::memory::GuestMemory;
+use crate::vm::vmm::error::VmmError;
+use crate::vm::vmm::layout::HIMEM_START;
+use crate::vm::vmm::memory::GuestMemory;
 
 const ELF_MAGIC: [u8; 4] = *b"\x7fELF";
 /// "HdrS": the boot protocol header magic.

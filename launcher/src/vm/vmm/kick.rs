@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use vmm_sys_util::signal::{register_signal_handler, Killable, SIGRTMIN};
 
-use super::error::VmmError;
+use crate::vm::vmm::error::VmmError;
 
 /// Offset from SIGRTMIN of the kick signal.
 const KICK_SIGNAL_OFFSET: libc::c_int = 0;

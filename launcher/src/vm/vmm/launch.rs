@@ -2,9 +2,9 @@
 
 use std::sync::mpsc::Sender;
 
-use super::boot::{Boot, KernelBoot, Protocol};
-use super::machine::{self, MachineConfig};
 use crate::vm::backend::{Backend, BackendError, VmEvent, VmHandle, VmSpec};
+use crate::vm::vmm::boot::{Boot, KernelBoot, Protocol};
+use crate::vm::vmm::machine::{self, MachineConfig};
 
 /// Kernel options this VMM's machine needs: the console on COM1 from the first message on
 /// (early console, then the 8250 driver), no ACPI tables to look for (the MP table

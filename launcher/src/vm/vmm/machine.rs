@@ -9,19 +9,23 @@ use std::time::Duration;
 use kvm_bindings::{kvm_pit_config, KVM_PIT_SPEAKER_DUMMY};
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
 
-use super::boot::{self, Boot};
-use super::bus::PortBus;
-use super::error::VmmError;
-use super::exit::ExitState;
-use super::i8042::{I8042, I8042_PORT, I8042_PORTS};
-use super::irq::IrqLine;
-use super::layout::KVM_TSS_ADDR;
-use super::memory::{self, GuestMemory};
-use super::serial::{
+use crate::vm::backend::{VmEvent, VmExit, VmHandle};
+use crate::vm::vmm::boot::{self, Boot};
+use crate::vm::vmm::devices::bus::PortBus;
+use crate::vm::vmm::devices::i8042::{I8042, I8042_PORT, I8042_PORTS};
+use crate::vm::vmm::devices::irq::IrqLine;
+use crate::vm::vmm::devices::serial::{
     LineKind, LineSink, Uart, COM1_IRQ, COM1_PORT, COM2_IRQ, COM2_PORT, UART_PORTS,
 };
-use super::{cpuid, kick, mptable, regs, vcpu};
-use crate::vm::backend::{VmEvent, VmExit, VmHandle};
+use crate::vm::vmm::error::VmmError;
+use crate::vm::vmm::exit::ExitState;
+use crate::vm::vmm::kick;
+use crate::vm::vmm::layout::KVM_TSS_ADDR;
+use crate::vm::vmm::memory::{self, GuestMemory};
+use crate::vm::vmm::vcpu;
+use crate::vm::vmm::x86::cpuid;
+use crate::vm::vmm::x86::mptable;
+use crate::vm::vmm::x86::regs;
 
 /// How long vCPU threads get to leave KVM_RUN once the VM ends.
 const STOP_LIMIT: Duration = Duration::from_secs(2);

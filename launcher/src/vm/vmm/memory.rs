@@ -4,8 +4,8 @@ use kvm_bindings::kvm_userspace_memory_region;
 use kvm_ioctls::VmFd;
 use vm_memory::{GuestAddress, GuestMemoryBackend, GuestMemoryRegion};
 
-use super::error::VmmError;
-use super::layout::{MMIO_HOLE_END, MMIO_HOLE_START};
+use crate::vm::vmm::error::VmmError;
+use crate::vm::vmm::layout::{MMIO_HOLE_END, MMIO_HOLE_START};
 
 /// Guest memory as the VMM holds it.
 pub type GuestMemory = vm_memory::GuestMemoryMmap<()>;

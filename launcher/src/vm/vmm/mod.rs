@@ -1,32 +1,28 @@
 //! schedbox's own VMM on KVM.
+//!
+//! - [`launch`]: the VMM as a backend of [`crate::vm::backend`]; [`probe`] decides
+//!   whether this host's KVM really runs guests.
+//! - [`machine`]: a whole VM (memory, irqchip, devices, vCPU threads); [`vcpu`] runs one,
+//!   [`kick`] and [`exit`] end them.
+//! - [`boot`], [`kernel`], [`initrd`], [`memory`], [`layout`]: what goes where in guest
+//!   memory.
+//! - [`x86`]: CPU state and boot tables; [`devices`]: the emulated devices.
 
 pub mod bench;
 pub mod boot;
-pub mod bootparams;
-pub mod bus;
-pub mod cpuid;
-pub mod e820;
+pub mod devices;
 pub mod error;
 pub mod exit;
-pub mod gdt;
-pub mod i8042;
 pub mod initrd;
-pub mod irq;
 pub mod kernel;
 pub mod kick;
-pub mod lapic;
 pub mod launch;
 pub mod layout;
 pub mod machine;
 pub mod memory;
-pub mod mptable;
-pub mod msrs;
-pub mod paging;
 pub mod probe;
-pub mod pvh;
-pub mod regs;
-pub mod serial;
 pub mod vcpu;
+pub mod x86;
 
 pub use boot::{Boot, CodeMode, KernelBoot, Protocol};
 pub use error::VmmError;

@@ -12,15 +12,19 @@ use kvm_bindings::{kvm_cpuid_entry2, kvm_xcr};
 use kvm_ioctls::VcpuFd;
 use vm_memory::{Bytes, GuestAddress};
 
-use super::bus::{PortBus, PortDevice};
-use super::error::VmmError;
-use super::exit::ExitState;
-use super::layout::CODE_START;
-use super::memory::{self, GuestMemory};
-use super::regs::{self, Entry, CR0_EM, CR0_MP, CR4_OSFXSR, CR4_OSXMMEXCPT, CR4_OSXSAVE};
-use super::vcpu::{self, Step};
-use super::{cpuid, kick, machine};
 use crate::vm::backend::VmExit;
+use crate::vm::vmm::devices::bus::{PortBus, PortDevice};
+use crate::vm::vmm::error::VmmError;
+use crate::vm::vmm::exit::ExitState;
+use crate::vm::vmm::kick;
+use crate::vm::vmm::layout::CODE_START;
+use crate::vm::vmm::machine;
+use crate::vm::vmm::memory::{self, GuestMemory};
+use crate::vm::vmm::vcpu::{self, Step};
+use crate::vm::vmm::x86::cpuid;
+use crate::vm::vmm::x86::regs::{
+    self, Entry, CR0_EM, CR0_MP, CR4_OSFXSR, CR4_OSXMMEXCPT, CR4_OSXSAVE,
+};
 
 /// Memory of the probe guest: page tables, code and data all sit below 1 MiB.
 const PROBE_MEMORY: u64 = 1 << 20;

@@ -10,11 +10,14 @@ use kvm_bindings::{
 };
 use kvm_ioctls::{VcpuExit, VcpuFd, VmFd};
 
-use super::bus::PortBus;
-use super::error::VmmError;
-use super::exit::ExitState;
-use super::{cpuid, lapic, msrs, regs};
 use crate::vm::backend::VmExit;
+use crate::vm::vmm::devices::bus::PortBus;
+use crate::vm::vmm::error::VmmError;
+use crate::vm::vmm::exit::ExitState;
+use crate::vm::vmm::x86::cpuid;
+use crate::vm::vmm::x86::lapic;
+use crate::vm::vmm::x86::msrs;
+use crate::vm::vmm::x86::regs;
 
 /// What one KVM_RUN led to.
 #[derive(Debug, Clone, PartialEq, Eq)]

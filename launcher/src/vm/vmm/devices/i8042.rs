@@ -4,9 +4,9 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::bus::PortDevice;
-use super::exit::ExitState;
 use crate::vm::backend::VmExit;
+use crate::vm::vmm::devices::bus::PortDevice;
+use crate::vm::vmm::exit::ExitState;
 
 /// Ports 0x60 (data) to 0x64 (status/command); 0x61 and 0x63 belong to others.
 pub const I8042_PORT: u16 = 0x60;

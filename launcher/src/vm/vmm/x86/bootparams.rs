@@ -3,10 +3,10 @@
 use linux_loader::bootparam::{boot_e820_entry, boot_params, setup_header};
 use vm_memory::{Bytes, GuestAddress};
 
-use super::e820::E820Entry;
-use super::error::VmmError;
-use super::layout::ZERO_PAGE_START;
-use super::memory::GuestMemory;
+use crate::vm::vmm::error::VmmError;
+use crate::vm::vmm::layout::ZERO_PAGE_START;
+use crate::vm::vmm::memory::GuestMemory;
+use crate::vm::vmm::x86::e820::E820Entry;
 
 /// type_of_loader: "undefined" boot loader.
 const LOADER_UNDEFINED: u8 = 0xff;
@@ -62,7 +62,7 @@ pub fn write(mem: &GuestMemory, params: &boot_params) -> Result<u64, VmmError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vm::vmm::e820::{e820_map, E820_RAM};
+    use crate::vm::vmm::x86::e820::{e820_map, E820_RAM};
 
     #[test]
     fn carries_cmdline_initrd_and_e820() {

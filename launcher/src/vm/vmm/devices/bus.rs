@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::error::VmmError;
+use crate::vm::vmm::error::VmmError;
 
 /// A device on the port bus. `offset` is relative to the device's base port.
 pub trait PortDevice: Send {

@@ -2,9 +2,9 @@
 
 use vm_memory::{Bytes, GuestAddress};
 
-use super::error::VmmError;
-use super::layout::{PAGE_SIZE, PDPT_START, PD_COUNT, PD_START, PML4_START};
-use super::memory::GuestMemory;
+use crate::vm::vmm::error::VmmError;
+use crate::vm::vmm::layout::{PAGE_SIZE, PDPT_START, PD_COUNT, PD_START, PML4_START};
+use crate::vm::vmm::memory::GuestMemory;
 
 const PRESENT: u64 = 1 << 0;
 const WRITABLE: u64 = 1 << 1;

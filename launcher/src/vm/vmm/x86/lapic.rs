@@ -3,7 +3,7 @@
 use kvm_bindings::kvm_lapic_state;
 use kvm_ioctls::VcpuFd;
 
-use super::error::VmmError;
+use crate::vm::vmm::error::VmmError;
 
 /// Offsets of the LVT LINT0/LINT1 registers in the APIC page.
 const APIC_LVT_LINT0: usize = 0x350;

@@ -4,11 +4,11 @@
 use kvm_bindings::{kvm_fpu, kvm_regs, kvm_sregs};
 use kvm_ioctls::VcpuFd;
 
-use super::error::VmmError;
-use super::gdt::{self, CodeBits, CODE_SELECTOR, DATA_SELECTOR, TSS_SELECTOR};
-use super::layout::{BOOT_STACK_TOP, GDT_START, IDT_START};
-use super::memory::GuestMemory;
-use super::paging;
+use crate::vm::vmm::error::VmmError;
+use crate::vm::vmm::layout::{BOOT_STACK_TOP, GDT_START, IDT_START};
+use crate::vm::vmm::memory::GuestMemory;
+use crate::vm::vmm::x86::gdt::{self, CodeBits, CODE_SELECTOR, DATA_SELECTOR, TSS_SELECTOR};
+use crate::vm::vmm::x86::paging;
 
 pub const CR0_PE: u64 = 1 << 0;
 pub const CR0_MP: u64 = 1 << 1;

@@ -3,9 +3,9 @@
 use kvm_bindings::kvm_segment;
 use vm_memory::{Bytes, GuestAddress};
 
-use super::error::VmmError;
-use super::layout::GDT_START;
-use super::memory::GuestMemory;
+use crate::vm::vmm::error::VmmError;
+use crate::vm::vmm::layout::GDT_START;
+use crate::vm::vmm::memory::GuestMemory;
 
 /// Selectors of the entry GDT (index × 8).
 pub const CODE_SELECTOR: u16 = 0x08;

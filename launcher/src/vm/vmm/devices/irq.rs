@@ -4,7 +4,7 @@ use kvm_ioctls::VmFd;
 use vm_superio::Trigger;
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
-use super::error::VmmError;
+use crate::vm::vmm::error::VmmError;
 
 /// An edge-triggered interrupt line: each trigger pulses the GSI.
 pub struct IrqLine {

@@ -3,9 +3,9 @@
 
 use vm_memory::{Bytes, GuestAddress};
 
-use super::error::VmmError;
-use super::layout::{HIMEM_START, IOAPIC_ADDR, LAPIC_ADDR, MPTABLE_START};
-use super::memory::GuestMemory;
+use crate::vm::vmm::error::VmmError;
+use crate::vm::vmm::layout::{HIMEM_START, IOAPIC_ADDR, LAPIC_ADDR, MPTABLE_START};
+use crate::vm::vmm::memory::GuestMemory;
 
 const FLOATING_SIGNATURE: &[u8; 4] = b"_MP_";
 const CONFIG_SIGNATURE: &[u8; 4] = b"PCMP";

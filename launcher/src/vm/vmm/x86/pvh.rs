@@ -5,10 +5,10 @@ use linux_loader::loader::elf::start_info::{
 };
 use vm_memory::{Bytes, GuestAddress};
 
-use super::bootparams::BootInfo;
-use super::error::VmmError;
-use super::layout::{PVH_INFO_START, PVH_MEMMAP_START, PVH_MODLIST_START};
-use super::memory::GuestMemory;
+use crate::vm::vmm::error::VmmError;
+use crate::vm::vmm::layout::{PVH_INFO_START, PVH_MEMMAP_START, PVH_MODLIST_START};
+use crate::vm::vmm::memory::GuestMemory;
+use crate::vm::vmm::x86::bootparams::BootInfo;
 
 /// "xEn3" with the 0x80 bit of the 'e' set, as the PVH ABI defines it.
 pub const XEN_HVM_START_MAGIC: u32 = 0x336e_c578;
@@ -86,8 +86,8 @@ pub fn write(mem: &GuestMemory, start: &StartInfo) -> Result<u64, VmmError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vm::vmm::e820::e820_map;
     use crate::vm::vmm::layout::ZERO_PAGE_START;
+    use crate::vm::vmm::x86::e820::e820_map;
 
     #[test]
     fn start_info_announces_cmdline_module_and_memmap() {

@@ -6,7 +6,7 @@ use kvm_bindings::{
 };
 use kvm_ioctls::Kvm;
 
-use super::error::VmmError;
+use crate::vm::vmm::error::VmmError;
 
 const LEAF_VENDOR: u32 = 0x0;
 const LEAF_FEATURES: u32 = 0x1;

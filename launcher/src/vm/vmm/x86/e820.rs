@@ -1,7 +1,7 @@
 //! The e820 memory map handed to the kernel (boot params or PVH memmap).
 
-use super::layout::{EBDA_START, HIMEM_START, LOW_MEMORY_END};
-use super::memory::ram_ranges;
+use crate::vm::vmm::layout::{EBDA_START, HIMEM_START, LOW_MEMORY_END};
+use crate::vm::vmm::memory::ram_ranges;
 
 /// e820 type of usable RAM.
 pub const E820_RAM: u32 = 1;

@@ -7,9 +7,9 @@ use std::sync::mpsc::Sender;
 use vm_superio::serial::NoEvents;
 use vm_superio::Serial;
 
-use super::bus::PortDevice;
-use super::irq::IrqLine;
 use crate::vm::backend::VmEvent;
+use crate::vm::vmm::devices::bus::PortDevice;
+use crate::vm::vmm::devices::irq::IrqLine;
 
 /// COM1: the kernel console.
 pub const COM1_PORT: u16 = 0x3f8;
