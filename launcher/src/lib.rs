@@ -8,6 +8,7 @@
 //!   parsed (the limits and vocabularies are the shared `schedbox-protocol` crate's).
 //! - [`guest`]: the init binary, packed programs and the initramfs.
 //! - [`kernel`]: the kernel image: locate, inspect, fetch, build.
+//! - [`topology`]: machine shapes (NUMA nodes, LLCs, cores, SMT) and where vCPUs sit.
 //! - [`scheduler`]: the sched_ext scheduler under test.
 //! - [`vm`]: backends (QEMU, the own KVM VMM), selection, and the watchdog session.
 //! - [`pipeline`]: what joins the pieces for a run (the programs it packs).
@@ -26,4 +27,5 @@ pub mod protocol;
 pub mod scenario;
 pub mod scheduler;
 pub mod tempdir;
+pub mod topology;
 pub mod vm;

@@ -4,6 +4,7 @@
 use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
+use schedbox::topology::Shape;
 use schedbox::vm::backend::{VmEvent, VmExit, VmHandle};
 use schedbox::vm::vmm::{start, Boot, CodeMode, MachineConfig};
 
@@ -63,7 +64,7 @@ impl Program {
 fn boot(bytes: Vec<u8>, mode: CodeMode, cpus: u32) -> (Box<dyn VmHandle>, Receiver<VmEvent>) {
     let (tx, rx) = channel();
     let config = MachineConfig {
-        cpus,
+        topology: Shape::flat(cpus),
         memory_mib: MEMORY_MIB,
         boot: Boot::Code { bytes, mode },
     };
@@ -193,7 +194,7 @@ fn uart_interrupt_reaches_the_guest() {
 fn bad_machine_is_refused_clearly() {
     let (tx, _rx) = channel();
     let config = MachineConfig {
-        cpus: 0,
+        topology: Shape::flat(0),
         memory_mib: MEMORY_MIB,
         boot: Boot::Code {
             bytes: vec![0xf4],
@@ -206,7 +207,7 @@ fn bad_machine_is_refused_clearly() {
         .to_string();
     assert!(err.contains("0 vCPUs requested"), "{err}");
     let config = MachineConfig {
-        cpus: 1,
+        topology: Shape::flat(1),
         memory_mib: 1,
         ..config
     };

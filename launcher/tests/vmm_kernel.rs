@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
+use schedbox::topology::Shape;
 use schedbox::vm::backend::{Backend, VmEvent, VmExit, VmHandle, VmSpec};
 use schedbox::vm::vmm::{launch, start, Boot, KernelBoot, KvmBackend, MachineConfig, Protocol};
 
@@ -159,7 +160,7 @@ fn pvh_vmlinux_boots_to_its_banner_then_ends_with_a_reason() {
 }
 
 /// The lines that show the kernel understood our boot information, in the order it prints
-/// them; the last one comes right after the MP table was parsed.
+/// them: command line, memory map, initramfs, and the ACPI tables that list the CPUs.
 fn boot_info_lines(initramfs_len: u64) -> Vec<String> {
     vec![
         format!("Command line: {}", launch::kernel_cmdline("panic=-1")),
@@ -169,9 +170,9 @@ fn boot_info_lines(initramfs_len: u64) -> Vec<String> {
             (u64::from(MEMORY_MIB) << 20) - 1
         ),
         expected_ramdisk(initramfs_len),
-        "MPTABLE: OEM ID: SCHEDBOX".to_string(),
-        "Processor #1".to_string(),
-        "Processors: 2".to_string(),
+        "ACPI: RSDP 0x00000000000E0000 000024 (v02 SCHBOX)".to_string(),
+        "Using ACPI (MADT) for SMP configuration information".to_string(),
+        "CPU topo: Allowing 2 present CPUs".to_string(),
     ]
 }
 
@@ -185,14 +186,14 @@ fn assert_lines(lines: &[&String], expected: &[String]) {
 }
 
 /// The ELF entered at startup_64 with a zero page, as a bzImage's decompressor enters the
-/// kernel: command line, e820, initramfs and MP table reach it through `boot_params`.
+/// kernel: command line, e820, initramfs and the ACPI RSDP reach it through `boot_params`.
 #[test]
 fn vmlinux_through_the_64bit_boot_protocol_reads_the_zero_page() {
     let _guard = one_at_a_time();
     let initramfs = vec![0u8; 100_000];
     let (tx, rx) = channel();
     let config = MachineConfig {
-        cpus: 2,
+        topology: Shape::flat(2),
         memory_mib: MEMORY_MIB,
         boot: Boot::Kernel(KernelBoot {
             path: kernel("scx/vmlinux"),
@@ -251,4 +252,47 @@ fn a_file_that_is_no_kernel_is_a_clear_error() {
         text.starts_with("cannot load kernel:") && text.contains("scx/config"),
         "{text}"
     );
+}
+
+/// A 2-node, 4-vCPU shape through PVH: the kernel reads our SRAT, SLIT and MADT and sets
+/// up both nodes, half the memory each, with two cores per package.
+#[test]
+fn pvh_vmlinux_sees_a_two_node_topology_in_the_acpi_tables() {
+    let _guard = one_at_a_time();
+    let (tx, rx) = channel();
+    let config = MachineConfig {
+        topology: Shape::parse("2n2l2c1t").unwrap(),
+        memory_mib: MEMORY_MIB,
+        boot: Boot::Kernel(KernelBoot {
+            path: kernel("scx/vmlinux"),
+            // The distance table line is a debug message.
+            cmdline: launch::kernel_cmdline("panic=-1 loglevel=8"),
+            initramfs: vec![0u8; 4096],
+            protocol: Protocol::Auto,
+        }),
+    };
+    let half = (u64::from(MEMORY_MIB) << 20) / 2;
+    let expected = [
+        format!(
+            "ACPI: SRAT: Node 0 PXM 0 [mem 0x00000000-{:#010x}]",
+            half - 1
+        ),
+        format!(
+            "ACPI: SRAT: Node 1 PXM 1 [mem {half:#010x}-{:#010x}]",
+            2 * half - 1
+        ),
+        "NUMA: Initialized distance table, cnt=2".to_string(),
+        "Using ACPI (MADT) for SMP configuration information".to_string(),
+        "CPU topo: Max. logical packages:   2".to_string(),
+        "CPU topo: Num. cores per package:     2".to_string(),
+        "CPU topo: Allowing 4 present CPUs".to_string(),
+        "nr_node_ids:2".to_string(),
+    ];
+    let vm: Box<dyn VmHandle> = Box::new(start(&config, tx).unwrap_or_else(|e| panic!("{e}")));
+    let watch = wait_for(&rx, expected.last().unwrap(), FIRST_LINE_LIMIT);
+    let exit = watch.exit.clone().unwrap_or_else(|| kill(vm, &rx));
+    show("vmlinux on 2n2l2c1t", &watch.lines);
+    eprintln!("VM ended with {exit:?}");
+    let lines: Vec<&String> = watch.lines.iter().collect();
+    assert_lines(&lines, &expected);
 }

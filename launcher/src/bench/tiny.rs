@@ -8,6 +8,7 @@ use std::sync::mpsc::{channel, Sender};
 use std::time::{Duration, Instant};
 
 use crate::tempdir::TempDir;
+use crate::topology::Shape;
 use crate::vm::backend::{Backend, BackendError, VmEvent, VmHandle, VmSpec};
 use crate::vm::qemu::{Accel, Qemu};
 use crate::vm::vmm::bench::launch_to_first_record;
@@ -66,7 +67,7 @@ impl Backend for TinyVmm {
         events: Sender<VmEvent>,
     ) -> Result<Box<dyn VmHandle>, BackendError> {
         let config = MachineConfig {
-            cpus: spec.cpus,
+            topology: Shape::flat(spec.cpus),
             memory_mib: spec.memory_mib,
             boot: Boot::Code {
                 bytes: code(),

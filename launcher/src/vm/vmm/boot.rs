@@ -7,11 +7,16 @@ use linux_loader::cmdline::Cmdline;
 use linux_loader::loader::load_cmdline;
 use vm_memory::{Bytes, GuestAddress};
 
+use crate::topology::Shape;
+use crate::vm::vmm::devices::power::SLEEP_PORT;
 use crate::vm::vmm::error::VmmError;
 use crate::vm::vmm::initrd;
 use crate::vm::vmm::kernel::{self, KernelEntry};
-use crate::vm::vmm::layout::{CMDLINE_MAX, CMDLINE_START, CODE_START};
-use crate::vm::vmm::memory::{low_ram_end, GuestMemory};
+use crate::vm::vmm::layout::{
+    ACPI_START, CMDLINE_MAX, CMDLINE_START, CODE_START, IOAPIC_ADDR, LAPIC_ADDR, MPTABLE_START,
+};
+use crate::vm::vmm::memory::{low_ram_end, ram_ranges, GuestMemory};
+use crate::vm::vmm::x86::acpi;
 use crate::vm::vmm::x86::bootparams::{self, BootInfo};
 use crate::vm::vmm::x86::e820::e820_map;
 use crate::vm::vmm::x86::mptable;
@@ -60,8 +65,13 @@ pub enum CodeMode {
     Long,
 }
 
-/// Loads `boot` into `mem` for a VM of `cpus` vCPUs; returns how the boot vCPU starts.
-pub fn load(mem: &GuestMemory, mem_bytes: u64, boot: &Boot, cpus: u32) -> Result<Entry, VmmError> {
+/// Loads `boot` into `mem` for a VM of `shape`; returns how the boot vCPU starts.
+pub fn load(
+    mem: &GuestMemory,
+    mem_bytes: u64,
+    boot: &Boot,
+    shape: &Shape,
+) -> Result<Entry, VmmError> {
     match boot {
         Boot::Code { bytes, mode } => {
             mem.write_slice(bytes, GuestAddress(CODE_START))
@@ -74,7 +84,7 @@ pub fn load(mem: &GuestMemory, mem_bytes: u64, boot: &Boot, cpus: u32) -> Result
                 },
             })
         }
-        Boot::Kernel(kernel) => load_kernel(mem, mem_bytes, kernel, cpus),
+        Boot::Kernel(kernel) => load_kernel(mem, mem_bytes, kernel, shape),
     }
 }
 
@@ -82,7 +92,7 @@ fn load_kernel(
     mem: &GuestMemory,
     mem_bytes: u64,
     boot: &KernelBoot,
-    cpus: u32,
+    shape: &Shape,
 ) -> Result<Entry, VmmError> {
     let loaded = kernel::load(mem, &boot.path, boot.protocol == Protocol::Auto)?;
     let (cmdline, initramfs) = (boot.cmdline.as_str(), boot.initramfs.as_slice());
@@ -106,13 +116,14 @@ fn load_kernel(
         initrd::write(mem, addr, initramfs)?;
         Some((addr, initramfs.len() as u64))
     };
-    mptable::write(mem, cpus)?;
+    let rsdp = write_firmware_tables(mem, mem_bytes, shape)?;
     let e820 = e820_map(mem_bytes);
     let info = BootInfo {
         cmdline_addr: CMDLINE_START,
         cmdline_len,
         initrd,
         e820: &e820,
+        rsdp,
     };
     match loaded.entry {
         KernelEntry::Pvh { entry } => {
@@ -130,6 +141,36 @@ fn load_kernel(
             })
         }
     }
+}
+
+/// The ACPI tables of `shape` (the kernel prefers them), and for a flat machine also the
+/// MP table, whose processor entries number APIC IDs 0..n. Returns the RSDP's address.
+fn write_firmware_tables(
+    mem: &GuestMemory,
+    mem_bytes: u64,
+    shape: &Shape,
+) -> Result<u64, VmmError> {
+    let ram = ram_ranges(mem_bytes);
+    let platform = acpi::Platform {
+        shape,
+        ram: &ram,
+        lapic_addr: LAPIC_ADDR,
+        ioapic_addr: IOAPIC_ADDR,
+        sleep_port: SLEEP_PORT,
+    };
+    let tables = acpi::build(&platform, ACPI_START);
+    if ACPI_START + tables.bytes.len() as u64 > MPTABLE_START {
+        return Err(VmmError::Config(format!(
+            "the ACPI tables for {} vCPUs do not fit below the MP table",
+            shape.vcpus()
+        )));
+    }
+    mem.write_slice(&tables.bytes, GuestAddress(ACPI_START))
+        .map_err(|e| VmmError::Memory(format!("cannot write the ACPI tables: {e}")))?;
+    if (0..shape.vcpus()).all(|cpu| shape.apic_id(cpu) == cpu) {
+        mptable::write(mem, shape.vcpus())?;
+    }
+    Ok(tables.rsdp_addr())
 }
 
 /// Writes the command line; returns its length. Fails clearly when the kernel cannot take it.
@@ -194,7 +235,7 @@ mod tests {
             mode: CodeMode::Real,
         };
         assert_eq!(
-            load(&mem, 1 << 20, &boot, 1).unwrap(),
+            load(&mem, 1 << 20, &boot, &Shape::flat(1)).unwrap(),
             Entry::Real { base: CODE_START }
         );
         let b: u8 = mem.read_obj(GuestAddress(CODE_START)).unwrap();

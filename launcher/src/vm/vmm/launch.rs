@@ -2,14 +2,15 @@
 
 use std::sync::mpsc::Sender;
 
+use crate::topology::Shape;
 use crate::vm::backend::{Backend, BackendError, VmEvent, VmHandle, VmSpec};
 use crate::vm::vmm::boot::{Boot, KernelBoot, Protocol};
 use crate::vm::vmm::machine::{self, MachineConfig};
 
 /// Kernel options this VMM's machine needs: the console on COM1 from the first message on
-/// (early console, then the 8250 driver), no ACPI tables to look for (the MP table
-/// describes the CPUs), and reset through the i8042.
-pub const DEVICE_CMDLINE: &str = "console=ttyS0 earlyprintk=serial,ttyS0,115200 acpi=off reboot=k";
+/// (early console, then the 8250 driver), and reset through the i8042. The ACPI tables
+/// describe CPUs, nodes and the power-off register.
+pub const DEVICE_CMDLINE: &str = "console=ttyS0 earlyprintk=serial,ttyS0,115200 reboot=k";
 
 /// The full command line for a spec's options.
 pub fn kernel_cmdline(spec_cmdline: &str) -> String {
@@ -33,7 +34,7 @@ impl Backend for KvmBackend {
         events: Sender<VmEvent>,
     ) -> Result<Box<dyn VmHandle>, BackendError> {
         let config = MachineConfig {
-            cpus: spec.cpus,
+            topology: Shape::flat(spec.cpus),
             memory_mib: spec.memory_mib,
             boot: Boot::Kernel(KernelBoot {
                 path: spec.kernel.clone(),

@@ -33,6 +33,8 @@ pub const CMDLINE_MAX: usize = 0x1_0000;
 pub const EBDA_START: u64 = 0x9_fc00;
 /// End of conventional memory (start of the VGA hole).
 pub const LOW_MEMORY_END: u64 = 0xa_0000;
+/// The ACPI tables (RSDP first), in the BIOS area the kernel also scans for the RSDP.
+pub const ACPI_START: u64 = 0xe_0000;
 /// The MP floating pointer and configuration table, in the BIOS area the kernel scans
 /// (not RAM in the e820 map, so the kernel leaves it alone).
 pub const MPTABLE_START: u64 = 0xf_0000;

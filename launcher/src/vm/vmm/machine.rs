@@ -9,11 +9,14 @@ use std::time::Duration;
 use kvm_bindings::{kvm_pit_config, KVM_PIT_SPEAKER_DUMMY};
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
 
+use crate::topology::shape::MAX_VCPUS;
+use crate::topology::Shape;
 use crate::vm::backend::{VmEvent, VmExit, VmHandle};
 use crate::vm::vmm::boot::{self, Boot};
 use crate::vm::vmm::devices::bus::PortBus;
 use crate::vm::vmm::devices::i8042::{I8042, I8042_PORT, I8042_PORTS};
 use crate::vm::vmm::devices::irq::IrqLine;
+use crate::vm::vmm::devices::power::{Power, SLEEP_PORT, SLEEP_PORTS};
 use crate::vm::vmm::devices::serial::{
     LineKind, LineSink, Uart, COM1_IRQ, COM1_PORT, COM2_IRQ, COM2_PORT, UART_PORTS,
 };
@@ -24,7 +27,6 @@ use crate::vm::vmm::layout::KVM_TSS_ADDR;
 use crate::vm::vmm::memory::{self, GuestMemory};
 use crate::vm::vmm::vcpu;
 use crate::vm::vmm::x86::cpuid;
-use crate::vm::vmm::x86::mptable;
 use crate::vm::vmm::x86::regs;
 
 /// How long vCPU threads get to leave KVM_RUN once the VM ends.
@@ -33,7 +35,8 @@ const STOP_LIMIT: Duration = Duration::from_secs(2);
 /// The VM to build.
 #[derive(Debug, Clone)]
 pub struct MachineConfig {
-    pub cpus: u32,
+    /// Nodes, LLCs, cores and threads: vCPUs, CPUID, ACPI tables and APIC IDs follow it.
+    pub topology: Shape,
     pub memory_mib: u32,
     pub boot: Boot,
 }
@@ -93,6 +96,11 @@ fn devices(
         I8042_PORTS,
         Arc::new(Mutex::new(I8042::new(exit.clone()))),
     )?;
+    bus.insert(
+        SLEEP_PORT,
+        SLEEP_PORTS,
+        Arc::new(Mutex::new(Power::new(exit.clone()))),
+    )?;
     Ok((bus, uarts))
 }
 
@@ -106,11 +114,10 @@ struct Resources {
 
 /// Builds and starts the VM; events arrive on `events` until `Exited`.
 pub fn start(config: &MachineConfig, events: Sender<VmEvent>) -> Result<RunningVm, VmmError> {
-    if config.cpus == 0 || config.cpus > mptable::MAX_CPUS {
+    let cpus = config.topology.vcpus();
+    if cpus == 0 || cpus > MAX_VCPUS {
         return Err(VmmError::Config(format!(
-            "{} vCPUs requested: give 1 to {}",
-            config.cpus,
-            mptable::MAX_CPUS
+            "{cpus} vCPUs requested: give 1 to {MAX_VCPUS}"
         )));
     }
     kick::install()?;
@@ -119,13 +126,19 @@ pub fn start(config: &MachineConfig, events: Sender<VmEvent>) -> Result<RunningV
     let memory = memory::create(config.memory_mib)?;
     memory::register(&vm, &memory)?;
     let mem_bytes = u64::from(config.memory_mib) << 20;
-    let entry = boot::load(&memory, mem_bytes, &config.boot, config.cpus)?;
+    let entry = boot::load(&memory, mem_bytes, &config.boot, &config.topology)?;
     let exit = Arc::new(ExitState::new());
     let (bus, uarts) = devices(&vm, &exit, &events)?;
     let supported = cpuid::supported(&kvm)?;
     let mut fds = Vec::new();
-    for index in 0..config.cpus {
-        fds.push(vcpu::create(&vm, &supported, index, config.cpus, true)?);
+    for index in 0..cpus {
+        fds.push(vcpu::create(
+            &vm,
+            &supported,
+            &config.topology,
+            index,
+            true,
+        )?);
     }
     regs::setup(&fds[0], &memory, entry)?;
     // The supervisor starts first: once vCPUs run, nothing they use may be dropped early.

@@ -12,6 +12,7 @@ use kvm_bindings::{kvm_cpuid_entry2, kvm_xcr};
 use kvm_ioctls::VcpuFd;
 use vm_memory::{Bytes, GuestAddress};
 
+use crate::topology::Shape;
 use crate::vm::backend::VmExit;
 use crate::vm::vmm::devices::bus::{PortBus, PortDevice};
 use crate::vm::vmm::error::VmmError;
@@ -165,7 +166,7 @@ fn probe(spin_only: bool) -> Result<(), String> {
     let code = probe_code(features);
     mem.write_slice(&code, GuestAddress(CODE_START))
         .map_err(|e| format!("cannot load the probe code: {e}"))?;
-    let fd = vcpu::create(&vm, &supported, 0, 1, false).map_err(|e| e.to_string())?;
+    let fd = vcpu::create(&vm, &supported, &Shape::flat(1), 0, false).map_err(|e| e.to_string())?;
     setup_cpu(&fd, &mem, features).map_err(|e| e.to_string())?;
     let done = Arc::new(AtomicU8::new(0));
     let mut bus = PortBus::new();

@@ -10,6 +10,7 @@ use kvm_bindings::{
 };
 use kvm_ioctls::{VcpuExit, VcpuFd, VmFd};
 
+use crate::topology::Shape;
 use crate::vm::backend::VmExit;
 use crate::vm::vmm::devices::bus::PortBus;
 use crate::vm::vmm::error::VmmError;
@@ -30,18 +31,19 @@ pub enum Step {
     End(VmExit),
 }
 
-/// Creates vCPU `index` of `cpus` with its CPUID, MSRs, FPU and (with an irqchip) LAPIC.
+/// Creates vCPU `index` of a VM of `shape` with its CPUID, MSRs, FPU and (with an
+/// irqchip) LAPIC. Its KVM id is its APIC ID, which KVM makes the initial APIC ID.
 pub fn create(
     vm: &VmFd,
     supported: &[kvm_cpuid_entry2],
+    shape: &Shape,
     index: u32,
-    cpus: u32,
     irqchip: bool,
 ) -> Result<VcpuFd, VmmError> {
     let fd = vm
-        .create_vcpu(u64::from(index))
+        .create_vcpu(u64::from(shape.apic_id(index)))
         .map_err(|e| VmmError::kvm("KVM_CREATE_VCPU", e))?;
-    let entries = cpuid::for_vcpu(supported, index, cpus);
+    let entries = cpuid::for_vcpu(supported, shape, index);
     fd.set_cpuid2(&cpuid::to_kvm(&entries)?)
         .map_err(|e| VmmError::kvm("KVM_SET_CPUID2", e))?;
     msrs::setup(&fd)?;

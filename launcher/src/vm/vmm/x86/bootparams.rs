@@ -20,6 +20,8 @@ pub struct BootInfo<'a> {
     /// `(address, size)` of the initramfs.
     pub initrd: Option<(u64, u64)>,
     pub e820: &'a [E820Entry],
+    /// The ACPI RSDP's address.
+    pub rsdp: u64,
 }
 
 /// Builds the zero page from the kernel's setup header.
@@ -49,6 +51,7 @@ pub fn build(header: setup_header, info: &BootInfo) -> Result<boot_params, VmmEr
         };
     }
     params.e820_entries = info.e820.len() as u8;
+    params.acpi_rsdp_addr = info.rsdp;
     Ok(params)
 }
 
@@ -78,6 +81,7 @@ mod tests {
             cmdline_len: 42,
             initrd: Some((0xff0_0000, 0x1234)),
             e820: &map,
+            rsdp: 0xe_0000,
         };
         let p = build(header, &info).unwrap();
         let (ptr, size, image, rsize) = (
@@ -96,6 +100,8 @@ mod tests {
         let last = p.e820_table[map.len() - 1];
         let (addr, len, kind) = (last.addr, last.size, last.r#type);
         assert_eq!((addr, len, kind), (0x10_0000, 255 << 20, E820_RAM));
+        let rsdp = p.acpi_rsdp_addr;
+        assert_eq!(rsdp, 0xe_0000);
     }
 
     #[test]
@@ -108,6 +114,7 @@ mod tests {
                 cmdline_len: 3,
                 initrd: None,
                 e820: &e820_map(1 << 20),
+                rsdp: 0xe_0000,
             },
         )
         .unwrap();

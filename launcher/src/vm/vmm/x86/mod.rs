@@ -2,6 +2,7 @@
 //! registers, GDT, page tables, local APIC wiring, the MP table, the e820 map, the boot
 //! protocols' zero page and PVH start info).
 
+pub mod acpi;
 pub mod bootparams;
 pub mod cpuid;
 pub mod e820;

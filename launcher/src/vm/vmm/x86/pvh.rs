@@ -52,6 +52,7 @@ pub fn build(boot: &BootInfo) -> StartInfo {
         cmdline_paddr: boot.cmdline_addr,
         memmap_paddr: PVH_MEMMAP_START,
         memmap_entries: memmap.len() as u32,
+        rsdp_paddr: boot.rsdp,
         ..Default::default()
     };
     StartInfo {
@@ -97,6 +98,7 @@ mod tests {
             cmdline_len: 10,
             initrd: Some((0x1f00_0000, 4096)),
             e820: &map,
+            rsdp: 0xe_0000,
         });
         assert_eq!(s.info.magic, XEN_HVM_START_MAGIC);
         assert_eq!(
@@ -118,6 +120,7 @@ mod tests {
             cmdline_len: 0,
             initrd: None,
             e820: &map,
+            rsdp: 0xe_0000,
         });
         assert_eq!((s.info.nr_modules, s.info.modlist_paddr), (0, 0));
     }
@@ -130,6 +133,7 @@ mod tests {
             cmdline_len: 0,
             initrd: Some((0, 1)),
             e820: &map,
+            rsdp: 0xe_0000,
         });
         let mem = crate::vm::vmm::memory::create_bytes(1 << 20).unwrap();
         assert_eq!(write(&mem, &s).unwrap(), PVH_INFO_START);

@@ -1,0 +1,6 @@
+//! Topology as code: the machine shape a scenario asks for (NUMA nodes, last-level
+//! caches, cores, SMT threads), where each vCPU sits in it, and the named presets.
+
+pub mod shape;
+
+pub use shape::{CpuPlace, Shape, ShapeError, PRESETS};
