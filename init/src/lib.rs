@@ -23,5 +23,6 @@ pub mod serial;
 pub mod shared;
 pub mod sys;
 pub mod table;
+pub mod topology;
 pub mod work;
 pub mod worker;

@@ -7,7 +7,7 @@ use crate::record::{self, Record};
 use crate::runner::Runner;
 use crate::shared::Shared;
 use crate::worker::Pool;
-use crate::{cgroup, fail, mount, plan, power, serial, sys};
+use crate::{cgroup, fail, mount, plan, power, serial, sys, topology};
 use core::sync::atomic::{AtomicBool, Ordering};
 
 const PLAN: &core::ffi::CStr = c"/plan";
@@ -44,6 +44,7 @@ fn setup() -> Res<()> {
     sys::set_scheduler(0, policy, PID1_RT_PRIO)
         .map_err(|e| fail!("init", "sched_setscheduler(FIFO) for PID 1: {}", Errno(e)))?;
     report_boot();
+    topology::report();
     Ok(())
 }
 

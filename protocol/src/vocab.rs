@@ -89,6 +89,8 @@ pub fn op(name: &str) -> Option<&'static Spec> {
 /// Record kinds (docs/protocol.md, "Records").
 pub mod record {
     pub const BOOT: &str = "boot";
+    pub const CPU: &str = "cpu";
+    pub const NODE: &str = "node";
     pub const HEARTBEAT: &str = "heartbeat";
     pub const SCHEDULER: &str = "scheduler";
     pub const OUTPUT: &str = "output";
@@ -105,6 +107,8 @@ pub mod record {
 
     pub const KINDS: &[&str] = &[
         BOOT,
+        CPU,
+        NODE,
         HEARTBEAT,
         SCHEDULER,
         OUTPUT,

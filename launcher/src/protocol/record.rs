@@ -27,6 +27,30 @@ pub struct WorkerRecord {
     pub wake_max_us: Option<u64>,
 }
 
+/// Where the guest kernel put one CPU (sysfs topology and last-level cache).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CpuRecord {
+    pub index: u64,
+    pub package: u64,
+    pub die: Option<u64>,
+    pub core: Option<u64>,
+    /// Its thread siblings, a CPU list.
+    pub siblings: Option<String>,
+    /// The CPUs sharing its last-level cache, a CPU list.
+    pub llc: Option<String>,
+    pub node: Option<u64>,
+}
+
+/// One NUMA node as the guest kernel sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodeRecord {
+    pub index: u64,
+    pub cpus: String,
+    pub memory_kb: Option<u64>,
+    /// Distances to every node, in node order.
+    pub distances: Vec<u64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StallRecord {
     pub scenario: String,
@@ -125,6 +149,8 @@ pub enum Record {
         uptime_ms: u64,
         sched_ext: String,
     },
+    Cpu(CpuRecord),
+    Node(NodeRecord),
     Heartbeat {
         t_ms: u64,
     },
@@ -227,6 +253,21 @@ fn typed(fields: &Fields) -> Result<Record, String> {
             uptime_ms: g.num("uptime_ms")?,
             sched_ext: g.text("sched_ext")?,
         },
+        "cpu" => Record::Cpu(CpuRecord {
+            index: g.num("index")?,
+            package: g.num("package")?,
+            die: g.opt_num("die")?,
+            core: g.opt_num("core")?,
+            siblings: g.opt_text("siblings"),
+            llc: g.opt_text("llc"),
+            node: g.opt_num("node")?,
+        }),
+        "node" => Record::Node(NodeRecord {
+            index: g.num("index")?,
+            cpus: g.text("cpus")?,
+            memory_kb: g.opt_num("memory_kb")?,
+            distances: numbers(&g.opt_text("distances").unwrap_or_default())?,
+        }),
         "heartbeat" => Record::Heartbeat {
             t_ms: g.num("t_ms")?,
         },
@@ -280,6 +321,17 @@ fn typed(fields: &Fields) -> Result<Record, String> {
         },
     };
     Ok(record)
+}
+
+/// `10,20` as numbers; empty gives none.
+fn numbers(list: &str) -> Result<Vec<u64>, String> {
+    list.split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse()
+                .map_err(|_| format!("{s:?} in {list:?} is not a number"))
+        })
+        .collect()
 }
 
 fn status_ok(status: &str) -> Result<bool, String> {

@@ -1,0 +1,146 @@
+//! What the guest kernel made of the machine, reported at boot so that the host can check
+//! it against the shape it asked for: per CPU its package, die, core, thread siblings and
+//! last-level cache; per NUMA node its CPUs, memory and distances.
+
+use crate::buf::{parse_u64, trim_end, Buf};
+use crate::cpulist::MAX_CPUS;
+use crate::record::Record;
+use crate::sys;
+use core::fmt::Write;
+use schedbox_protocol::vocab::record::{CPU, NODE};
+
+/// Cache index directories looked at for the last level (index3 is the L3 on x86).
+const MAX_CACHE_INDEX: u64 = 8;
+/// Nodes looked for; a VM has far fewer.
+const MAX_NODES: u64 = 64;
+/// Sysfs values read here are short: a number or a CPU list.
+type Value = Buf<256>;
+type PathBuf = Buf<128>;
+
+fn read(path: &PathBuf) -> Option<Value> {
+    let mut buf = [0u8; 256];
+    let n = sys::read_file(path.as_cstr(), &mut buf).ok()?;
+    Some(Value::from_bytes(trim_end(&buf[..n])))
+}
+
+fn path(args: core::fmt::Arguments<'_>) -> PathBuf {
+    let mut p = PathBuf::new();
+    let _ = p.write_fmt(args);
+    p
+}
+
+/// The shared CPU list of the highest cache level CPU `cpu` has.
+fn last_level_cache(cpu: u64) -> Option<Value> {
+    let mut best: Option<(u64, Value)> = None;
+    for index in 0..MAX_CACHE_INDEX {
+        let dir = format_args!("/sys/devices/system/cpu/cpu{cpu}/cache/index{index}");
+        let Some(level) =
+            read(&path(format_args!("{dir}/level"))).and_then(|v| parse_u64(v.as_bytes()))
+        else {
+            continue;
+        };
+        let shared = read(&path(format_args!(
+            "/sys/devices/system/cpu/cpu{cpu}/cache/index{index}/shared_cpu_list"
+        )));
+        if let Some(shared) = shared {
+            if best.as_ref().is_none_or(|(l, _)| level > *l) {
+                best = Some((level, shared));
+            }
+        }
+    }
+    best.map(|(_, v)| v)
+}
+
+fn report_cpu(cpu: u64, node: Option<u64>) -> bool {
+    let topo = |file: &str| {
+        read(&path(format_args!(
+            "/sys/devices/system/cpu/cpu{cpu}/topology/{file}"
+        )))
+    };
+    let Some(package) = topo("physical_package_id") else {
+        return false;
+    };
+    let mut r = Record::new(CPU)
+        .num("index", cpu)
+        .str("package", package.as_bytes());
+    for (key, file) in [
+        ("die", "die_id"),
+        ("core", "core_id"),
+        ("siblings", "thread_siblings_list"),
+    ] {
+        if let Some(v) = topo(file) {
+            r = r.str(key, v.as_bytes());
+        }
+    }
+    if let Some(llc) = last_level_cache(cpu) {
+        r = r.str("llc", llc.as_bytes());
+    }
+    if let Some(node) = node {
+        r = r.num("node", node);
+    }
+    r.send();
+    true
+}
+
+/// The node CPU `cpu` belongs to: the `nodeN` link in its sysfs directory.
+fn node_of(cpu: u64) -> Option<u64> {
+    (0..MAX_NODES).find(|n| {
+        sys::exists(path(format_args!("/sys/devices/system/cpu/cpu{cpu}/node{n}")).as_cstr())
+    })
+}
+
+/// MemTotal of a node's meminfo, in kB.
+fn node_memory_kb(node: u64) -> Option<u64> {
+    let mut buf = [0u8; 2048];
+    let file = path(format_args!("/sys/devices/system/node/node{node}/meminfo"));
+    let n = sys::read_file(file.as_cstr(), &mut buf).ok()?;
+    let text = &buf[..n];
+    let at = text.windows(9).position(|w| w == b"MemTotal:")?;
+    let rest = &text[at + 9..];
+    let digits: &[u8] = rest
+        .split(|c| !c.is_ascii_digit())
+        .find(|s| !s.is_empty())?;
+    parse_u64(digits)
+}
+
+fn report_node(node: u64) -> bool {
+    let dir = |file: &str| {
+        read(&path(format_args!(
+            "/sys/devices/system/node/node{node}/{file}"
+        )))
+    };
+    let Some(cpus) = dir("cpulist") else {
+        return false;
+    };
+    let mut r = Record::new(NODE)
+        .num("index", node)
+        .str("cpus", cpus.as_bytes());
+    if let Some(kb) = node_memory_kb(node) {
+        r = r.num("memory_kb", kb);
+    }
+    if let Some(d) = dir("distance") {
+        // "10 20" becomes "10,20": values carry no spaces unescaped.
+        let mut commas = d.clone();
+        commas.clear();
+        for &b in d.as_bytes() {
+            commas.push_byte(if b == b' ' { b',' } else { b });
+        }
+        r = r.str("distances", commas.as_bytes());
+    }
+    r.send();
+    true
+}
+
+/// Sends a `cpu` record for every CPU and a `node` record for every NUMA node.
+pub fn report() {
+    for cpu in 0..MAX_CPUS as u64 {
+        if !report_cpu(cpu, node_of(cpu)) {
+            break;
+        }
+    }
+    for node in 0..MAX_NODES {
+        if !report_node(node) {
+            break;
+        }
+    }
+}
