@@ -51,8 +51,13 @@ fn kind(meta: &Metadata) -> &'static str {
 
 /// The metadata of a file that must be a regular one (symlinks followed).
 fn regular(path: &Path, what: &str, fix: &str) -> Result<Metadata, String> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| format!("{what} {}: cannot read it: {e}; {fix}", path.display()))?;
+    let meta = std::fs::metadata(path).map_err(|e| {
+        format!(
+            "{what} {}: cannot read it: {}; {fix}",
+            path.display(),
+            io_words(&e)
+        )
+    })?;
     if !meta.is_file() {
         return Err(format!(
             "{what} {} is {}, not a regular file; {fix}",
@@ -61,6 +66,14 @@ fn regular(path: &Path, what: &str, fix: &str) -> Result<Metadata, String> {
         ));
     }
     Ok(meta)
+}
+
+/// An I/O error in words, "no such file" for the common case.
+fn io_words(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".to_string(),
+        _ => e.to_string(),
+    }
 }
 
 /// A scenario file: regular and at most [`MAX_SCENARIO_BYTES`].
@@ -101,11 +114,6 @@ pub fn program(what: &str, path: &Path) -> Result<(), String> {
     let fix = "give a compiled x86-64 program";
     let meta = regular(path, what, fix)?;
     let shown = path.display();
-    if meta.permissions().mode() & ANY_EXECUTE_BIT == 0 {
-        return Err(format!(
-            "{what} {shown} is not executable (no execute bit): run `chmod +x {shown}`"
-        ));
-    }
     let mut head = Vec::with_capacity(ELF_HEADER_BYTES);
     File::open(path)
         .and_then(|f| f.take(ELF_HEADER_BYTES as u64).read_to_end(&mut head))
@@ -113,11 +121,17 @@ pub fn program(what: &str, path: &Path) -> Result<(), String> {
     if head.starts_with(SHEBANG) {
         return Err(format!(
             "{what} {shown} is a script ({}): the guest gets compiled programs and their \
-             libraries only, not interpreters; {fix}, or a static shell with the script inlined",
+             libraries only, not interpreters; {fix}",
             first_line(path)
         ));
     }
-    elf_header(&head).map_err(|why| format!("{what} {shown} {why}; {fix}"))
+    elf_header(&head).map_err(|why| format!("{what} {shown} {why}; {fix}"))?;
+    if meta.permissions().mode() & ANY_EXECUTE_BIT == 0 {
+        return Err(format!(
+            "{what} {shown} is not executable (no execute bit): run `chmod +x {shown}`"
+        ));
+    }
+    Ok(())
 }
 
 /// The first line of a script, shortened, for messages.

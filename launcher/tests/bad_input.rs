@@ -150,7 +150,7 @@ fn cases(f: &Files) -> Vec<(Vec<String>, &'static str)> {
         // The kernel.
         (
             plain(&["run", "--kernel", "/nonexistent/bzImage"]),
-            "No such file",
+            "no such file",
         ),
         (plain(&["run", "--kernel", &dir]), "is a directory"),
         (
