@@ -451,3 +451,29 @@ fn write_report(report: &report::Report, targets: &[PathBuf]) -> Result<(), Stri
         Err(failed.join("; "))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    #[test]
+    fn a_bad_kernel_tree_is_the_users_a_failed_build_the_hosts() {
+        let tree = kbuild::KbuildError::NotAKernelTree {
+            path: PathBuf::from("/src"),
+        };
+        assert_eq!(kbuild_stop("kernel build", tree).exit(), Exit::Usage);
+        let apt = kbuild::KbuildError::NoPackageManager;
+        assert_eq!(
+            kbuild_stop("kernel fetch-source", apt).exit(),
+            Exit::Untestable
+        );
+        let make = kbuild::KbuildError::Command {
+            what: "make bzImage".into(),
+            status: "exit status: 2".into(),
+            log: None,
+            tail: String::new(),
+        };
+        assert_eq!(kbuild_stop("kernel build", make).exit(), Exit::Untestable);
+    }
+}

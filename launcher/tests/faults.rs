@@ -370,3 +370,33 @@ fn a_closed_stdout_keeps_the_verdicts_exit_status() {
     );
     assert_eq!(report(&scratch.0, &output)["outcome"], "pass", "{why}");
 }
+
+#[test]
+fn a_report_that_cannot_be_written_makes_the_run_untestable() {
+    let scratch = Scratch::new("report-full");
+    let _turn = one_vm_at_a_time();
+    // /dev/full passes the checks before boot (its directory is writable); writing it
+    // fails with ENOSPC, as a full disk would.
+    let output = Command::new(SCHEDBOX)
+        .args(run_args(
+            &scratch.0.join("run"),
+            Path::new("/dev/full"),
+            &[],
+        ))
+        .output()
+        .unwrap();
+    let why = describe(&output);
+    assert_eq!(output.status.code(), Some(125), "{why}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(!stdout.contains("PASS"), "{why}");
+    assert!(
+        stdout.contains("cannot write the report /dev/full"),
+        "{why}"
+    );
+    // The run directory's copy says the same.
+    let report: Value = serde_json::from_str(&scratch.run_file("report.json")).unwrap();
+    assert_eq!(report["outcome"], "untestable", "{why}");
+    assert_eq!(report["exit_code"], 125, "{why}");
+    let reasons = report["reasons"].to_string();
+    assert!(reasons.contains("No space left on device"), "{reasons}");
+}
