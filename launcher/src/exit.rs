@@ -41,8 +41,6 @@ pub enum Stop {
     Usage(String),
     /// This host could not do it: a full disk, apt, a download, a kernel build (exit 125).
     Host(String),
-    /// A signal arrived before the VM started (exit 128 + signal).
-    Interrupted(i32),
 }
 
 impl Stop {
@@ -50,13 +48,12 @@ impl Stop {
         match self {
             Stop::Usage(_) => Exit::Usage,
             Stop::Host(_) => Exit::Untestable,
-            Stop::Interrupted(signal) => Exit::Interrupted(*signal),
         }
     }
 
     /// Prints the reason on stderr and gives the exit status.
     pub fn report(&self) -> Exit {
-        eprintln!("schedbox: {self}");
+        crate::output::note(&format!("schedbox: {self}"));
         self.exit()
     }
 
@@ -83,10 +80,7 @@ impl fmt::Display for Stop {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Stop::Usage(m) => f.write_str(m),
-            Stop::Host(m) => write!(f, "{m} (untestable: a host problem, not the kernel's)"),
-            Stop::Interrupted(signal) => {
-                write!(f, "interrupted by {}", crate::signals::name(*signal))
-            }
+            Stop::Host(m) => write!(f, "{m} (a problem on this host, not a verdict: exit 125)"),
         }
     }
 }

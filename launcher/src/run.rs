@@ -98,7 +98,10 @@ fn kernel_build(options: &cli::KernelBuildOptions) -> Result<Exit, Stop> {
     }
     let built = kbuild::build(&source, &build).map_err(|e| kbuild_stop("kernel build", e))?;
     let how = if built.reused { "cached" } else { "built" };
-    eprintln!("schedbox: {how} kernel {} ({})", built.version, built.key);
+    output::note(&format!(
+        "schedbox: {how} kernel {} ({})",
+        built.version, built.key
+    ));
     Ok(print_path(built.image))
 }
 
@@ -251,7 +254,7 @@ fn run_timeout(
     let attach_s = scheduler.map_or(0, |s| s.attach_ms.div_ceil(1000));
     let needed_s = scenario_s + attach_s;
     if let Some(warning) = preflight::timeout_warning(options.timeout_s, needed_s) {
-        eprintln!("schedbox: {warning}");
+        output::note(&format!("schedbox: {warning}"));
     }
     Duration::from_secs(options.timeout_s.unwrap_or(needed_s + BOOT_ALLOWANCE_S))
 }
@@ -263,8 +266,8 @@ fn prepare(options: &RunOptions) -> Result<Prepared, Stop> {
     let scheduler = scheduler_info(options).map_err(Stop::Usage)?;
     let scenarios = run_scenarios(options, scheduler.as_ref()).map_err(Stop::Usage)?;
     let timeout = run_timeout(options, &scenarios, scheduler.as_ref());
-    let run_dir = rundir::create(options.out.as_deref())?;
     let (plan, initramfs) = initramfs_for(&scenarios, scheduler.as_ref()).map_err(Stop::Usage)?;
+    let run_dir = rundir::create(options.out.as_deref())?;
     let no_sched_ext = scheduler
         .as_ref()
         .and_then(|_| scheduler::kernel_lacks_sched_ext(&kernel.path));
@@ -322,10 +325,10 @@ fn run_once(options: &RunOptions) -> Result<(report::Report, RunDir), Stop> {
             return Ok(unbooted(info, prepared, e.to_string(), Outcome::Untestable));
         }
     };
-    eprintln!("schedbox: using {}", selection.note);
+    output::note(&format!("schedbox: using {}", selection.note));
     let host_cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if let Some(warning) = preflight::cpus_warning(options.vm.cpus, host_cores, selection.tcg) {
-        eprintln!("schedbox: {warning}");
+        output::note(&format!("schedbox: {warning}"));
     }
     info.backend = selection.backend.name();
     info.backend_reason = selection.note.clone();

@@ -223,7 +223,7 @@ impl Watch {
             .and_then(|()| sinks.console.flush())
             .map_err(|e| unrecorded("console log", e))?;
         if sinks.echo_console {
-            eprintln!("console: {line}");
+            crate::output::note(&format!("console: {line}"));
         }
         let timings = &mut self.observed.timings;
         timings
