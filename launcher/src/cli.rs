@@ -53,7 +53,8 @@ run options:
                        kvm: schedbox's own VMM; auto: it if the KVM probe passes, else QEMU
   --append ARGS        extra kernel command line (repeatable), e.g. \"loglevel=7\"
   --json FILE          also write the full JSON report to FILE
-  --out DIR            run directory (default ./schedbox-runs/<time>-<pid>)
+  --out DIR            run directory (default ./schedbox-runs/<time>-<pid>), locked
+                       for the run: one run per directory at a time
   -v, --verbose        echo the guest console to stderr
   --scheduler PATH     sched_ext scheduler to test (packed with its libraries), started
                        before the scenarios; each scenario gets the `scheduler` check
@@ -64,7 +65,9 @@ run options:
                        a program run in every scenario beside the workers, with ARGS
                        (everything after `--`); it must exit 0 before the scenario ends
 
-exit status: 0 pass, 1 a check failed, 2 usage or scenario error, 125 untestable
+exit status: 0 pass, 1 a check failed, 2 usage, scenario or input file error (found
+before boot), 125 untestable (including faults of this host: a full disk, a killed QEMU),
+128+N stopped by signal N (SIGINT 130, SIGTERM 143)
 ";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
