@@ -93,10 +93,7 @@ pub fn judge(
         };
     }
     if let RunEnd::HostFault(_) = observed.end {
-        return untestable(
-            vec![format!("the run was not recorded: {}", observed.end)],
-            notes,
-        );
+        return untestable(vec![observed.end.to_string()], notes);
     }
     let booted = observed
         .records
