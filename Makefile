@@ -13,6 +13,9 @@ DEB_PACKAGES := qemu-system-x86 cpio gcc libc6-dev
 
 .PHONY: all init launcher deps test test-kernel run initramfs kernel-debian bench lint clean
 
+# `make` alone builds the init and the launcher, whatever the included files define first.
+.DEFAULT_GOAL := all
+
 # make kernel, kernel-source, kernel-deps: build a schedbox kernel (docs/kernel.md).
 include kernel/kernel.mk
 

@@ -53,7 +53,8 @@ run options:
                        kvm: schedbox's own VMM; auto: it if the KVM probe passes, else QEMU
   --append ARGS        extra kernel command line (repeatable), e.g. \"loglevel=7\"
   --json FILE          also write the full JSON report to FILE
-  --out DIR            run directory (default ./schedbox-runs/<time>-<pid>)
+  --out DIR            run directory (default ./schedbox-runs/<time>-<pid>), locked
+                       for the run: one run per directory at a time
   -v, --verbose        echo the guest console to stderr
   --scheduler PATH     sched_ext scheduler to test (packed with its libraries), started
                        before the scenarios; each scenario gets the `scheduler` check
@@ -64,7 +65,9 @@ run options:
                        a program run in every scenario beside the workers, with ARGS
                        (everything after `--`); it must exit 0 before the scenario ends
 
-exit status: 0 pass, 1 a check failed, 2 usage or scenario error, 125 untestable
+exit status: 0 pass, 1 a check failed, 2 usage, scenario or input file error (found
+before boot), 125 untestable (including faults of this host: a full disk, a killed QEMU),
+128+N stopped by signal N (SIGINT 130, SIGTERM 143)
 ";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -312,7 +315,18 @@ impl Programs {
             "scheduler-arg" => self.scheduler_args.push(argument(parser.value()?)?),
             "scheduler-name" => self.scheduler_name = Some(ops_name(parser.value()?.string()?)?),
             "attach-timeout" => self.attach_ms = Some(attach_ms(&parser.value()?.string()?)?),
-            "payload" => self.payload = Some(parser.value()?.into()),
+            "payload" => {
+                let path: PathBuf = parser.value()?.into();
+                if let Some(first) = &self.payload {
+                    return Err(UsageError(format!(
+                        "--payload given twice ({} and {}): a run takes one --payload; \
+                         run more programs as [[payload]] entries of a scenario",
+                        first.display(),
+                        path.display()
+                    )));
+                }
+                self.payload = Some(path);
+            }
             _ => return Ok(false),
         }
         Ok(true)
@@ -399,6 +413,13 @@ fn parse_run(
         }
     }
     (run.scheduler, run.payload) = programs.finish(trailing)?;
+    if run.backend == BackendChoice::Kvm && run.accel == AccelChoice::Tcg {
+        return Err(UsageError(
+            "--backend kvm is schedbox's own KVM VMM, which cannot use TCG: \
+             give --backend qemu --accel tcg, or drop --accel"
+                .into(),
+        ));
+    }
     if bench && (run.scheduler.is_some() || run.payload.is_some()) {
         return Err(UsageError(
             "bench times the harness: --scheduler and --payload are options of run".into(),
@@ -513,11 +534,22 @@ fn backend(text: &str) -> Result<BackendChoice, UsageError> {
     }
 }
 
+/// Kernel parameters that would make the report's VM shape wrong, and the option to use.
+const SHAPE_PARAMETERS: &[(&str, &str)] = &[("mem=", "--memory MiB")];
+
 fn append(text: String) -> Result<String, UsageError> {
     if text.contains('\n') || text.contains('\0') {
         return Err(UsageError(
             "--append takes one line of kernel parameters".into(),
         ));
+    }
+    for word in text.split_whitespace() {
+        if let Some((_, option)) = SHAPE_PARAMETERS.iter().find(|(p, _)| word.starts_with(p)) {
+            return Err(UsageError(format!(
+                "--append {word}: the report would state the wrong guest memory; \
+                 set it with {option} instead"
+            )));
+        }
     }
     Ok(text)
 }
@@ -590,6 +622,15 @@ mod tests {
             (&["kernel", "bake"], "kernel fetch"),
             (&["kernel", "check"], "IMAGE"),
             (&["kernel", "build", "--jobs", "0"], "at least 1"),
+            (
+                &["run", "--backend", "kvm", "--accel", "tcg"],
+                "--backend qemu --accel tcg",
+            ),
+            (&["run", "--append", "quiet mem=20M"], "--memory MiB"),
+            (
+                &["run", "--payload", "/bin/true", "--payload", "/bin/ls"],
+                "--payload given twice",
+            ),
         ] {
             let err = parse_args(args).unwrap_err().to_string();
             assert!(err.contains(hint), "{args:?}: {err}");

@@ -1,7 +1,9 @@
 //! schedbox: boots a kernel with a test plan and judges how its scheduler behaved.
 //!
 //! The data flows one way, and the folders follow it:
-//! - [`cli`]: the command line, parsed into a [`cli::Command`].
+//! - [`cli`]: the command line, parsed into a [`cli::Command`]; [`exit`] the process's
+//!   status; [`output`] stdout and stderr that a closed pipe cannot break; [`signals`]
+//!   SIGINT and SIGTERM turned into an interrupted run.
 //! - [`commands`]: one module per subcommand; `run` drives the pipeline below.
 //! - [`scenario`]: scenario TOML files, validated into [`scenario::Scenario`]s.
 //! - [`protocol`]: scenarios compiled into the plan, the line syntax, the guest's records
@@ -11,7 +13,8 @@
 //! - [`topology`]: machine shapes (NUMA nodes, LLCs, cores, SMT) and where vCPUs sit.
 //! - [`scheduler`]: the sched_ext scheduler under test.
 //! - [`vm`]: backends (QEMU, the own KVM VMM), selection, and the watchdog session.
-//! - [`pipeline`]: what joins the pieces for a run (the programs it packs).
+//! - [`pipeline`]: what joins the pieces for a run: the checks before boot, the
+//!   programs it packs.
 //! - [`outcome`]: records judged into a verdict, the report, the run directory.
 //! - [`bench`]: `schedbox bench`, measured through the same pieces.
 
@@ -19,13 +22,16 @@ pub mod bench;
 pub mod cli;
 pub mod commands;
 pub mod cpulist;
+pub mod exit;
 pub mod guest;
 pub mod kernel;
 pub mod outcome;
+pub mod output;
 pub mod pipeline;
 pub mod protocol;
 pub mod scenario;
 pub mod scheduler;
+pub mod signals;
 pub mod tempdir;
 pub mod topology;
 pub mod vm;

@@ -549,11 +549,8 @@ fn bad_scheduler_and_payload_input_is_a_usage_error() {
             vec!["--scheduler", "/nonexistent/scx_x"],
             "--scheduler: /nonexistent/scx_x: no such file",
         ),
-        (vec!["--scheduler", path_str(&script)], "is not an ELF"),
-        (
-            vec!["--payload", path_str(&script)],
-            "cannot pack payload \"script-sh\"",
-        ),
+        (vec!["--scheduler", path_str(&script)], "is a script"),
+        (vec!["--payload", path_str(&script)], "is a script"),
         (
             vec![path_str(&missing)],
             "missing.toml: [[payload]] \"0\".path",

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::cli::RunOptions;
 use crate::commands::run;
+use crate::exit::{Exit, Stop};
 use crate::guest::init;
 use crate::guest::initramfs;
 use crate::kernel::{self, KernelFormat};
@@ -102,13 +103,10 @@ struct Inputs {
     out: PathBuf,
 }
 
-pub fn main(options: &RunOptions, runs: u32) -> i32 {
+pub fn main(options: &RunOptions, runs: u32) -> Exit {
     let inputs = match inputs(options) {
         Ok(i) => i,
-        Err(e) => {
-            eprintln!("schedbox: bench: {e}");
-            return run::EXIT_USAGE;
-        }
+        Err(e) => return Stop::Usage(format!("bench: {e}")).report(),
     };
     let started = Instant::now();
     let load_before = table::load_average();
@@ -133,8 +131,8 @@ pub fn main(options: &RunOptions, runs: u32) -> i32 {
         took: started.elapsed(),
     };
     let sizes = size_rows(&inputs);
-    print!("{}", table::render(&header, &rows, &tiny, &sizes));
-    0
+    crate::output::print(&table::render(&header, &rows, &tiny, &sizes));
+    Exit::Pass
 }
 
 fn inputs(options: &RunOptions) -> Result<Inputs, String> {

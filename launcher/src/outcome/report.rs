@@ -135,7 +135,7 @@ pub fn build(
         .collect();
     Report {
         outcome: verdict.outcome,
-        exit_code: verdict.outcome.exit_code(),
+        exit_code: verdict.outcome.exit().code(),
         reasons: verdict.reasons,
         notes: verdict.notes,
         run: info,
@@ -147,6 +147,18 @@ pub fn build(
         timings: observed.map(|o| o.timings.clone()).unwrap_or_default(),
         end: observed.map(|o| o.end.to_string()),
         console_tail,
+    }
+}
+
+impl Report {
+    /// The host could not finish or record the run: whatever the guest said, it cannot
+    /// be judged (an interrupted run stays interrupted).
+    pub fn host_fault(&mut self, reason: String) {
+        if !matches!(self.outcome, Outcome::Interrupted(_)) {
+            self.outcome = Outcome::Untestable;
+        }
+        self.exit_code = self.outcome.exit().code();
+        self.reasons.insert(0, reason);
     }
 }
 
@@ -288,6 +300,7 @@ fn verdict_word(outcome: Outcome) -> &'static str {
         Outcome::Pass => "PASS",
         Outcome::Fail => "FAIL",
         Outcome::Untestable => "UNTESTABLE",
+        Outcome::Interrupted(_) => "INTERRUPTED",
     }
 }
 

@@ -2,9 +2,12 @@
 //! output of the scheduler (scheduler.log) and of each payload (payload-<scenario>-<name>.log).
 
 use std::collections::BTreeMap;
+use std::fs::File;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::exit::Stop;
 use crate::protocol::record::Record;
 
 pub const DEFAULT_PARENT: &str = "schedbox-runs";
@@ -13,6 +16,8 @@ pub const RECORDS_LOG: &str = "records.log";
 pub const PLAN: &str = "plan";
 pub const REPORT: &str = "report.json";
 pub const SCHEDULER_LOG: &str = "scheduler.log";
+/// Held locked (flock) for the whole run, so that two runs never share a directory.
+pub const LOCK: &str = ".lock";
 
 /// The file a payload's output goes to. The names are plain words in a plan the host
 /// wrote; anything else is replaced so that a record can never name another path.
@@ -54,9 +59,23 @@ pub fn write_outputs(dir: &Path, records: &[Record], scheduler: bool) -> std::io
     Ok(())
 }
 
-/// Creates `dir`, or `./schedbox-runs/<UTC time>-<pid>` when none is given.
-pub fn create(dir: Option<&Path>) -> std::io::Result<PathBuf> {
-    let dir = match dir {
+/// A run directory this process holds: no other schedbox run can use it meanwhile.
+#[derive(Debug)]
+pub struct RunDir {
+    path: PathBuf,
+    _lock: File,
+}
+
+impl RunDir {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Creates and locks `dir`, or `./schedbox-runs/<UTC time>-<pid>` when none is given.
+/// Creating the lock file also proves the directory can be written.
+pub fn create(dir: Option<&Path>) -> Result<RunDir, Stop> {
+    let path = match dir {
         Some(d) => d.to_path_buf(),
         None => Path::new(DEFAULT_PARENT).join(format!(
             "{}-{}",
@@ -64,8 +83,33 @@ pub fn create(dir: Option<&Path>) -> std::io::Result<PathBuf> {
             std::process::id()
         )),
     };
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
+    let shown = path.display();
+    let fix = "choose another with --out DIR";
+    std::fs::create_dir_all(&path).map_err(|e| {
+        Stop::io(
+            format!("cannot create the run directory {shown} ({fix})"),
+            &e,
+        )
+    })?;
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path.join(LOCK))
+        .map_err(|e| {
+            Stop::io(
+                format!("cannot write in the run directory {shown} ({fix})"),
+                &e,
+            )
+        })?;
+    // SAFETY: flock on a descriptor this function owns; LOCK_NB keeps it from waiting.
+    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        return Err(Stop::Usage(format!(
+            "the run directory {shown} is in use by another schedbox run: give each run \
+             its own --out DIR"
+        )));
+    }
+    Ok(RunDir { path, _lock: lock })
 }
 
 /// `YYYYMMDD-HHMMSS` in UTC.
@@ -104,6 +148,23 @@ mod tests {
     fn payload_logs_stay_in_the_directory() {
         assert_eq!(payload_log("spin", "ls"), "payload-spin-ls.log");
         assert_eq!(payload_log("../x", "a/b"), "payload-___x-a_b.log");
+    }
+
+    #[test]
+    fn a_locked_run_directory_is_refused() {
+        let scratch = crate::tempdir::TempDir::new("rundir").unwrap();
+        let dir = scratch.path().join("run");
+        let first = create(Some(&dir)).unwrap();
+        let Err(Stop::Usage(why)) = create(Some(&dir)) else {
+            panic!("a second run got the same directory")
+        };
+        assert!(why.contains("in use by another schedbox run"), "{why}");
+        drop(first);
+        assert!(create(Some(&dir)).is_ok(), "the lock outlived its run");
+        let Err(Stop::Usage(why)) = create(Some(Path::new("/etc/passwd/run"))) else {
+            panic!("a run directory under a file")
+        };
+        assert!(why.contains("--out DIR"), "{why}");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::exit::Exit;
 use crate::protocol::record::{CheckRecord, Record};
 use crate::scenario::{catalog, Scenario};
 use crate::scheduler;
@@ -11,22 +12,40 @@ use crate::vm::session::{Observed, RunEnd};
 mod payloads;
 pub use payloads::{ends_as_expected, expected_payloads, ExpectedPayload};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Pass,
     Fail,
     Untestable,
+    /// schedbox got this signal (SIGINT, SIGTERM) and stopped the run.
+    Interrupted(i32),
 }
 
 impl Outcome {
-    /// Exit status for `git bisect run`: 0 good, 1 bad, 125 skip.
-    pub fn exit_code(self) -> i32 {
+    /// The word reports use: pass, fail, untestable, interrupted.
+    pub fn word(self) -> &'static str {
         match self {
-            Outcome::Pass => 0,
-            Outcome::Fail => 1,
-            Outcome::Untestable => 125,
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::Untestable => "untestable",
+            Outcome::Interrupted(_) => "interrupted",
         }
+    }
+
+    /// Exit status for `git bisect run`: 0 good, 1 bad, 125 skip, 128 + signal.
+    pub fn exit(self) -> Exit {
+        match self {
+            Outcome::Pass => Exit::Pass,
+            Outcome::Fail => Exit::Fail,
+            Outcome::Untestable => Exit::Untestable,
+            Outcome::Interrupted(signal) => Exit::Interrupted(signal),
+        }
+    }
+}
+
+impl Serialize for Outcome {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.word())
     }
 }
 
@@ -66,6 +85,16 @@ pub fn judge(
     expected_payloads: &[ExpectedPayload],
 ) -> Verdict {
     let notes = notes(observed);
+    if let RunEnd::Interrupted(signal) = observed.end {
+        return Verdict {
+            outcome: Outcome::Interrupted(signal),
+            reasons: vec![format!("the run was interrupted: {}", observed.end)],
+            notes,
+        };
+    }
+    if let RunEnd::HostFault(_) = observed.end {
+        return untestable(vec![observed.end.to_string()], notes);
+    }
     let booted = observed
         .records
         .iter()
@@ -90,6 +119,11 @@ pub fn judge(
     }
     let mut failed = failed_checks;
     failed.extend(held_up);
+    // Checks may have failed because the host did not let the run finish: no verdict.
+    if !failed.is_empty() && observed.end.is_host_side() {
+        let reason = format!("the run did not finish: {}", end_story(observed));
+        return untestable(std::iter::once(reason).chain(failed).collect(), notes);
+    }
     if !failed.is_empty() {
         return Verdict {
             outcome: Outcome::Fail,

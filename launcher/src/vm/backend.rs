@@ -25,8 +25,12 @@ pub struct VmSpec {
 pub enum VmExit {
     /// The guest powered off (the normal end).
     PowerOff,
-    /// The guest asked for a reset (e.g. a kernel panic with `panic=-1`, or `reboot=k`).
+    /// The guest asked for a reset: schedbox's init restarts a VM it cannot power off,
+    /// and a kernel panic with `panic=-1` resets too.
     Reset,
+    /// The VM stopped by itself without saying whether it powered off or reset (QEMU
+    /// exits 0 on both; the kernel's console line that tells them apart was not seen).
+    Stopped,
     /// The VM died: a triple fault, an emulation failure, a crashed QEMU. The text says why.
     Crashed(String),
     /// Killed by the launcher (watchdog or timeout).

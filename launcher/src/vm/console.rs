@@ -1,7 +1,11 @@
 //! Reading the kernel console (COM1): panics and how the kernel said it was ending.
 
-/// Text the kernel prints when it panics (kernel/panic.c).
+/// Text the kernel prints when it panics (kernel/panic.c), first alone, then in the
+/// end line; an oops that stops the kernel ("Fatal exception") panics with it too.
 const PANIC_MARK: &str = "Kernel panic - not syncing: ";
+/// The last line of a panic, after its stack trace: `---[ end Kernel panic - ... ]---`.
+const PANIC_END_MARK: &str = "---[ end Kernel panic";
+const PANIC_END_TAIL: &str = "]---";
 
 /// Finds the first kernel panic in console lines.
 #[derive(Debug, Default)]
@@ -13,7 +17,9 @@ impl PanicScanner {
     pub fn feed(&mut self, line: &str) {
         if self.panic.is_none() {
             if let Some(at) = line.find(PANIC_MARK) {
-                self.panic = Some(line[at + PANIC_MARK.len()..].trim().to_string());
+                let message = line[at + PANIC_MARK.len()..].trim();
+                let message = message.strip_suffix(PANIC_END_TAIL).unwrap_or(message);
+                self.panic = Some(message.trim().to_string());
             }
         }
     }
@@ -22,6 +28,11 @@ impl PanicScanner {
     pub fn panic(&self) -> Option<String> {
         self.panic.clone()
     }
+}
+
+/// Whether the line ends a panic's report: the kernel prints nothing more after it.
+pub fn panic_ended(line: &str) -> bool {
+    line.contains(PANIC_END_MARK)
 }
 
 /// A hint for the person reading a panic message, for panics schedbox itself can cause.
@@ -95,6 +106,18 @@ mod tests {
             "No working init found.  Try passing init= option to kernel."
         );
         assert!(panic_hint(&message).unwrap().contains("/init"));
+    }
+
+    #[test]
+    fn a_panic_is_known_by_its_end_line_too() {
+        let end = "[ 2.1] ---[ end Kernel panic - not syncing: sysrq triggered crash ]---";
+        assert!(panic_ended(end));
+        assert!(!panic_ended(
+            "[ 2.0] Kernel panic - not syncing: sysrq triggered crash"
+        ));
+        let mut scanner = PanicScanner::default();
+        scanner.feed(end);
+        assert_eq!(scanner.panic().as_deref(), Some("sysrq triggered crash"));
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //! COM1 (the kernel console) is QEMU's stdout; COM2 (records) is a unix socket QEMU
 //! connects to at startup. Each is read by its own thread and turned into `VmEvent`s.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
 use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -115,32 +117,40 @@ impl Backend for Qemu {
         events: Sender<VmEvent>,
     ) -> Result<Box<dyn VmHandle>, BackendError> {
         let host = |what: &str, e: std::io::Error| BackendError::Host(format!("{what}: {e}"));
+        let initrd =
+            memfd_with(&spec.initramfs).map_err(|e| host("cannot hold the initramfs", e))?;
+        // The directory only holds the socket until QEMU has connected: nothing is left
+        // behind however schedbox ends after that.
         let dir =
             TempDir::new("qemu").map_err(|e| host("cannot create a temporary directory", e))?;
-        let initrd = dir.path().join("initramfs.cpio");
-        std::fs::write(&initrd, &spec.initramfs)
-            .map_err(|e| host("cannot write the initramfs", e))?;
         let socket = dir.path().join("records.sock");
         let listener =
             UnixListener::bind(&socket).map_err(|e| host("cannot create the record socket", e))?;
-        let args = self.args(
-            spec,
-            &initrd.display().to_string(),
-            &socket.display().to_string(),
-        );
-        let mut child = Command::new(&self.binary)
+        let initrd_path = format!("/proc/self/fd/{}", initrd.as_raw_fd());
+        let args = self.args(spec, &initrd_path, &socket.display().to_string());
+        let mut command = Command::new(&self.binary);
+        command
             .args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => BackendError::Unavailable(format!(
-                    "{} not found: install it with `make deps` (Debian: apt-get install qemu-system-x86) or set SCHEDBOX_QEMU",
-                    self.binary.display()
-                )),
-                _ => host(&format!("cannot start {}", self.binary.display()), e),
-            })?;
+            // Its own process group: a terminal's Ctrl-C reaches schedbox, which stops
+            // the VM and still writes the report.
+            .process_group(0);
+        let (parent, fd) = (std::process::id(), initrd.as_raw_fd());
+        // SAFETY: the closure makes only async-signal-safe calls (prctl, getppid, fcntl,
+        // raise) between fork and exec.
+        unsafe {
+            command.pre_exec(move || die_with_parent(parent, fd));
+        }
+        let mut child = command.spawn().map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => BackendError::Unavailable(format!(
+                "{} not found: install it with `make deps` (Debian: apt-get install qemu-system-x86) or set SCHEDBOX_QEMU",
+                self.binary.display()
+            )),
+            _ => host(&format!("cannot start {}", self.binary.display()), e),
+        })?;
+        drop(initrd);
         let records = match accept(&listener, &mut child) {
             Ok(stream) => stream,
             Err(e) => {
@@ -149,8 +159,44 @@ impl Backend for Qemu {
                 return Err(e);
             }
         };
-        Ok(Box::new(Running::start(child, records, events, dir)))
+        drop(listener);
+        drop(dir);
+        Ok(Box::new(Running::start(child, records, events)))
     }
+}
+
+/// In the QEMU child before exec: dies with schedbox (SIGKILL when the thread that
+/// started it ends: this is the main thread, which lives as long as the process), and
+/// keeps the initramfs descriptor open across exec.
+fn die_with_parent(parent: u32, initrd: RawFd) -> std::io::Result<()> {
+    // SAFETY: prctl, getppid, raise and fcntl are async-signal-safe and take no pointers.
+    unsafe {
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // schedbox died before prctl took effect: the signal will never come.
+        if libc::getppid() as u32 != parent {
+            libc::raise(libc::SIGKILL);
+        }
+        if libc::fcntl(initrd, libc::F_SETFD, 0) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// An anonymous in-memory file holding `bytes`, for QEMU's `-initrd /proc/self/fd/N`.
+fn memfd_with(bytes: &[u8]) -> std::io::Result<OwnedFd> {
+    // SAFETY: memfd_create takes a NUL-terminated name; the descriptor it returns is ours.
+    let fd = unsafe { libc::memfd_create(c"schedbox-initramfs".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fd was just returned by memfd_create and is owned by nobody else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut file = std::fs::File::from(fd);
+    file.write_all(bytes)?;
+    Ok(file.into())
 }
 
 /// Waits for QEMU to connect to the record socket, or to die trying.
@@ -208,7 +254,7 @@ struct Running {
 }
 
 impl Running {
-    fn start(mut child: Child, records: UnixStream, events: Sender<VmEvent>, dir: TempDir) -> Self {
+    fn start(mut child: Child, records: UnixStream, events: Sender<VmEvent>) -> Self {
         let ending: Arc<Mutex<Option<Ending>>> = Arc::default();
         let stdout = child.stdout.take();
         let stderr = child.stderr.take();
@@ -238,7 +284,6 @@ impl Running {
             ending,
             readers: vec![console_reader, record_reader],
             stderr: stderr_reader,
-            dir,
         };
         thread::spawn(move || {
             let exit = waiter.wait();
@@ -276,14 +321,13 @@ fn read_lines(source: impl Read, events: &Sender<VmEvent>, event: impl Fn(String
     }
 }
 
-/// Collects QEMU's end once its output has closed, and removes its temporary files.
+/// Collects QEMU's end once its output has closed.
 struct Waiter {
     child: Arc<Mutex<Child>>,
     killed: Arc<AtomicBool>,
     ending: Arc<Mutex<Option<Ending>>>,
     readers: Vec<JoinHandle<()>>,
     stderr: JoinHandle<String>,
-    dir: TempDir,
 }
 
 impl Waiter {
@@ -305,18 +349,34 @@ impl Waiter {
             }
         };
         let stderr = self.stderr.join().unwrap_or_default();
-        drop(self.dir);
-        if self.killed.load(Ordering::SeqCst) {
-            return VmExit::Killed;
-        }
         let ending = *self.ending.lock().unwrap_or_else(|p| p.into_inner());
-        match status {
-            Some(s) if s.success() && ending == Some(Ending::PowerOff) => VmExit::PowerOff,
-            // With -no-reboot every reset, including a panic's, ends QEMU with status 0.
-            Some(s) if s.success() => VmExit::Reset,
-            Some(s) => VmExit::Crashed(format!("QEMU exited with {s}: {}", stderr.trim())),
-            None => VmExit::Crashed("lost track of the QEMU process".into()),
-        }
+        classify(self.killed.load(Ordering::SeqCst), status, ending, &stderr)
+    }
+}
+
+/// How QEMU ended, from its status and what the kernel said last.
+fn classify(
+    killed: bool,
+    status: Option<ExitStatus>,
+    ending: Option<Ending>,
+    stderr: &str,
+) -> VmExit {
+    if killed {
+        return VmExit::Killed;
+    }
+    // With -no-reboot a reset, a panic's included, ends QEMU with status 0 like a power-off.
+    match (status, ending) {
+        (Some(s), Some(Ending::PowerOff)) if s.success() => VmExit::PowerOff,
+        (Some(s), Some(Ending::Restart)) if s.success() => VmExit::Reset,
+        (Some(s), None) if s.success() => VmExit::Stopped,
+        (Some(s), _) => match s.signal() {
+            Some(signal) => VmExit::Crashed(format!(
+                "QEMU was killed by signal {signal}, not by schedbox: {}",
+                stderr.trim()
+            )),
+            None => VmExit::Crashed(format!("QEMU exited with {s}: {}", stderr.trim())),
+        },
+        (None, _) => VmExit::Crashed("lost track of the QEMU process".into()),
     }
 }
 
@@ -359,5 +419,21 @@ mod tests {
         assert_eq!(after("-initrd"), ["/t/initrd"]);
         assert_eq!(after("-append"), ["console=ttyS0 rdinit=/init quiet"]);
         assert!(after("-cpu").is_empty(), "TCG keeps the default CPU model");
+    }
+
+    #[test]
+    fn ends_are_named_by_what_was_seen() {
+        let ok = ExitStatus::from_raw(0);
+        let killed = ExitStatus::from_raw(libc::SIGKILL);
+        let power_off = classify(false, Some(ok), Some(Ending::PowerOff), "");
+        assert_eq!(power_off, VmExit::PowerOff);
+        let reset = classify(false, Some(ok), Some(Ending::Restart), "");
+        assert_eq!(reset, VmExit::Reset);
+        assert_eq!(classify(false, Some(ok), None, ""), VmExit::Stopped);
+        assert_eq!(classify(true, Some(killed), None, ""), VmExit::Killed);
+        let VmExit::Crashed(why) = classify(false, Some(killed), None, "") else {
+            panic!("a QEMU killed from outside is a crash")
+        };
+        assert!(why.contains("signal 9, not by schedbox"), "{why}");
     }
 }

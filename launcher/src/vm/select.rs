@@ -23,6 +23,8 @@ pub enum AccelChoice {
 pub struct Selection {
     pub backend: Box<dyn Backend>,
     pub note: String,
+    /// QEMU emulates the CPUs (TCG): each vCPU needs a host core of its own.
+    pub tcg: bool,
 }
 
 /// Set (to anything) to run `--backend kvm` even when the KVM probe fails: for developers
@@ -66,6 +68,7 @@ fn own_vmm(why: String) -> Selection {
     Selection {
         backend: Box::new(KvmBackend),
         note: format!("schedbox's KVM VMM ({why})"),
+        tcg: false,
     }
 }
 
@@ -81,6 +84,7 @@ fn qemu(accel: AccelChoice, probe: impl Fn() -> Result<(), String>) -> Selection
     Selection {
         backend: Box::new(Qemu::new(accel)),
         note,
+        tcg: accel == Accel::Tcg,
     }
 }
 

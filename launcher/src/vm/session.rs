@@ -20,6 +20,9 @@ pub const POWER_OFF_GRACE: Duration = Duration::from_secs(10);
 const TICK: Duration = Duration::from_millis(100);
 /// How long a killed backend may take to report its exit before the run ends anyway.
 const KILL_WAIT: Duration = Duration::from_secs(5);
+/// How long the console may go on after a panic line (its stack trace, the end line)
+/// before the VM is stopped; `panic=0` would otherwise hang it until the timeout.
+const PANIC_GRACE: Duration = Duration::from_millis(1000);
 
 /// Watchdog limits for one run.
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +44,23 @@ pub enum RunEnd {
     Silent(Duration),
     /// The guest sent `done` but did not power off in time, and was killed.
     NoPowerOff,
+    /// The kernel panicked (or an oops stopped it); the VM was stopped at once rather
+    /// than left to hang (`panic=0`) until the timeout.
+    Panicked,
+    /// schedbox got this signal (SIGINT, SIGTERM) and stopped the VM.
+    Interrupted(i32),
+    /// The host could not record the run (e.g. the run directory's disk is full).
+    HostFault(String),
+}
+
+impl RunEnd {
+    /// Ends that say nothing about the kernel: the run cannot be judged bad.
+    pub fn is_host_side(&self) -> bool {
+        matches!(
+            self,
+            RunEnd::Interrupted(_) | RunEnd::HostFault(_) | RunEnd::Exited(VmExit::Crashed(_))
+        )
+    }
 }
 
 impl std::fmt::Display for RunEnd {
@@ -57,8 +77,21 @@ impl std::fmt::Display for RunEnd {
                 )
             }
             RunEnd::NoPowerOff => f.write_str("did not power off after done and was killed"),
+            RunEnd::Panicked => f.write_str("schedbox stopped the VM at the kernel panic"),
+            RunEnd::Interrupted(signal) => write!(
+                f,
+                "schedbox got {} and stopped the VM",
+                crate::signals::name(*signal)
+            ),
+            RunEnd::HostFault(why) => write!(
+                f,
+                "the host could not record the run ({why}); the VM was stopped"
+            ),
             RunEnd::Exited(VmExit::PowerOff) => f.write_str("the VM powered off"),
-            RunEnd::Exited(VmExit::Reset) => f.write_str("the VM reset (kernel panic or reboot)"),
+            RunEnd::Exited(VmExit::Reset) => f.write_str("the VM reset"),
+            RunEnd::Exited(VmExit::Stopped) => f.write_str(
+                "the VM stopped by itself (powered off or reset: the console did not say which)",
+            ),
             RunEnd::Exited(VmExit::Crashed(why)) => write!(f, "the VM crashed: {why}"),
             RunEnd::Exited(VmExit::Killed) => f.write_str("the VM was killed"),
         }
@@ -102,6 +135,9 @@ struct Watch {
     done_at: Option<Instant>,
     tail: VecDeque<String>,
     scanner: PanicScanner,
+    /// When the console first showed a panic, and whether its end line has come.
+    panicked_at: Option<Instant>,
+    panic_over: bool,
     observed: Observed,
 }
 
@@ -116,35 +152,44 @@ pub fn run(
     let start = Instant::now();
     let mut handle = backend.launch(spec, tx)?;
     let mut watch = Watch::new(start);
-    let mut kill_reason: Option<RunEnd> = None;
-    let mut killed_at: Option<Instant> = None;
+    let mut kill: Option<(RunEnd, Instant)> = None;
     loop {
-        match rx.recv_timeout(TICK) {
-            Ok(VmEvent::Console(line)) => watch.console(&line, sinks),
-            Ok(VmEvent::Record(line)) => watch.record(&line, sinks),
+        let event = rx.recv_timeout(TICK);
+        let exit = match event {
+            Ok(VmEvent::Console(line)) => watch.console(&line, sinks).err(),
+            Ok(VmEvent::Record(line)) => watch.record(&line, sinks).err(),
             Ok(VmEvent::Exited(exit)) => {
-                watch.observed.end = kill_reason.unwrap_or(RunEnd::Exited(exit));
+                watch.observed.end = kill.map_or(RunEnd::Exited(exit), |(end, _)| end);
                 break;
             }
-            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Timeout) => None,
             Err(RecvTimeoutError::Disconnected) => {
                 let why = "the backend stopped reporting without an exit".to_string();
-                watch.observed.end = kill_reason.unwrap_or(RunEnd::Exited(VmExit::Crashed(why)));
+                let lost = RunEnd::Exited(VmExit::Crashed(why));
+                watch.observed.end = kill.map_or(lost, |(end, _)| end);
                 break;
             }
-        }
-        if let (Some(reason), Some(at)) = (&kill_reason, killed_at) {
+        };
+        if let Some((end, at)) = &kill {
             if at.elapsed() > KILL_WAIT {
-                watch.observed.end = reason.clone();
+                watch.observed.end = end.clone();
                 break;
             }
-        } else if let Some(reason) = watch.overrun(limits) {
-            kill_reason = Some(reason);
-            killed_at = Some(Instant::now());
+        } else if let Some(end) = exit.or_else(|| watch.overrun(limits)) {
+            kill = Some((end, Instant::now()));
             handle.kill();
         }
     }
+    // A signal that came as the VM ended still decides how the run is reported.
+    if let Some(signal) = crate::signals::received() {
+        watch.observed.end = RunEnd::Interrupted(signal);
+    }
     Ok(watch.finish())
+}
+
+/// A run-directory write that failed: the run cannot be recorded.
+fn unrecorded(what: &str, e: std::io::Error) -> RunEnd {
+    RunEnd::HostFault(format!("cannot write the {what}: {e}"))
 }
 
 impl Watch {
@@ -155,6 +200,8 @@ impl Watch {
             done_at: None,
             tail: VecDeque::new(),
             scanner: PanicScanner::default(),
+            panicked_at: None,
+            panic_over: false,
             observed: Observed {
                 records: Vec::new(),
                 malformed: Vec::new(),
@@ -170,11 +217,13 @@ impl Watch {
         self.start.elapsed().as_millis() as u64
     }
 
-    fn console(&mut self, line: &str, sinks: &mut Sinks) {
-        // A full disk must not kill the run: the report still says what happened.
-        let _ = writeln!(sinks.console, "{line}");
+    /// Takes a console line; Err is a write that failed.
+    fn console(&mut self, line: &str, sinks: &mut Sinks) -> Result<(), RunEnd> {
+        writeln!(sinks.console, "{line}")
+            .and_then(|()| sinks.console.flush())
+            .map_err(|e| unrecorded("console log", e))?;
         if sinks.echo_console {
-            eprintln!("console: {line}");
+            crate::output::note(&format!("console: {line}"));
         }
         let timings = &mut self.observed.timings;
         timings
@@ -185,10 +234,20 @@ impl Watch {
         }
         self.tail.push_back(console::clean(line));
         self.scanner.feed(line);
+        if self.panicked_at.is_none() && self.scanner.panic().is_some() {
+            self.panicked_at = Some(Instant::now());
+        }
+        if console::panic_ended(line) {
+            self.panic_over = true;
+        }
+        Ok(())
     }
 
-    fn record(&mut self, line: &str, sinks: &mut Sinks) {
-        let _ = writeln!(sinks.records, "{line}");
+    /// Takes a record line; Err is a write that failed.
+    fn record(&mut self, line: &str, sinks: &mut Sinks) -> Result<(), RunEnd> {
+        writeln!(sinks.records, "{line}")
+            .and_then(|()| sinks.records.flush())
+            .map_err(|e| unrecorded("record log", e))?;
         let now_ms = self.elapsed_ms();
         match record::parse_line(line) {
             Line::Record(record) => {
@@ -206,10 +265,19 @@ impl Watch {
             Line::Malformed(why) => self.observed.malformed.push(why),
             Line::NotRecord => {}
         }
+        Ok(())
     }
 
     /// The reason to kill the VM now, if any.
     fn overrun(&self, limits: &Limits) -> Option<RunEnd> {
+        if let Some(signal) = crate::signals::received() {
+            return Some(RunEnd::Interrupted(signal));
+        }
+        if let Some(at) = self.panicked_at {
+            if self.panic_over || at.elapsed() > PANIC_GRACE {
+                return Some(RunEnd::Panicked);
+            }
+        }
         if let Some(done) = self.done_at {
             return (done.elapsed() > limits.power_off_grace).then_some(RunEnd::NoPowerOff);
         }

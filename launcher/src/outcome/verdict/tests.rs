@@ -35,7 +35,7 @@ fn spin_example_passes() {
         &[],
     );
     assert_eq!(verdict.outcome, Outcome::Pass, "{verdict:?}");
-    assert_eq!(verdict.outcome.exit_code(), 0);
+    assert_eq!(verdict.outcome.exit().code(), 0);
 }
 
 #[test]
@@ -46,7 +46,7 @@ fn a_failed_check_fails_the_run() {
     );
     let verdict = judge(&observed(&records, POWER_OFF), &spin_expected(), &[]);
     assert_eq!(verdict.outcome, Outcome::Fail);
-    assert_eq!(verdict.outcome.exit_code(), 1);
+    assert_eq!(verdict.outcome.exit().code(), 1);
     assert_eq!(
         verdict.reasons,
         ["scenario spin-basic: check stall failed: 1500 ms is above the limit 1000 ms (worker spin/1)"]
@@ -101,7 +101,7 @@ fn error_example_is_untestable() {
         example("error.records")
     );
     let verdict = judge(&observed(&booted, POWER_OFF), &spin_expected(), &[]);
-    assert_eq!(verdict.outcome.exit_code(), 125);
+    assert_eq!(verdict.outcome.exit().code(), 125);
     assert!(
         verdict.reasons[0].contains("unknown verb \"frobnicate\""),
         "{verdict:?}"
@@ -173,4 +173,42 @@ fn unsupported_checks_are_untestable_not_failures() {
         verdict.reasons[0].contains("cannot evaluate check stall"),
         "{verdict:?}"
     );
+}
+
+#[test]
+fn host_side_ends_never_fail_the_kernel() {
+    let records = example("spin.records").replace(
+        "name=stall result=pass value=12",
+        "name=stall result=fail value=1500",
+    );
+    let crashed = RunEnd::Exited(VmExit::Crashed("QEMU was killed by signal 9".into()));
+    for end in [crashed, RunEnd::HostFault("disk full".into())] {
+        let verdict = judge(&observed(&records, end.clone()), &spin_expected(), &[]);
+        assert_eq!(verdict.outcome, Outcome::Untestable, "{end:?}: {verdict:?}");
+    }
+    let full = RunEnd::HostFault("cannot write the console log: disk full".into());
+    let passed = judge(
+        &observed(&example("spin.records"), full),
+        &spin_expected(),
+        &[],
+    );
+    assert_eq!(passed.outcome, Outcome::Untestable, "{passed:?}");
+    assert!(passed.reasons[0].contains("disk full"), "{passed:?}");
+}
+
+#[test]
+fn an_interrupted_run_is_neither_pass_nor_fail() {
+    let end = RunEnd::Interrupted(libc::SIGTERM);
+    let verdict = judge(
+        &observed(&example("spin.records"), end),
+        &spin_expected(),
+        &[],
+    );
+    assert_eq!(verdict.outcome, Outcome::Interrupted(libc::SIGTERM));
+    assert_eq!(verdict.outcome.exit().code(), 143);
+    assert_eq!(
+        serde_json::to_value(verdict.outcome).unwrap(),
+        serde_json::json!("interrupted")
+    );
+    assert!(verdict.reasons[0].contains("SIGTERM"), "{verdict:?}");
 }

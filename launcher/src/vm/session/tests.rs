@@ -145,3 +145,70 @@ fn a_guest_that_does_not_power_off_after_done_is_killed() {
     );
     assert_eq!(observed.end, RunEnd::NoPowerOff);
 }
+
+#[test]
+fn ends_say_what_happened_and_no_more() {
+    let said = |end: RunEnd| end.to_string();
+    assert_eq!(said(RunEnd::Exited(VmExit::PowerOff)), "the VM powered off");
+    assert_eq!(said(RunEnd::Exited(VmExit::Reset)), "the VM reset");
+    let stopped = said(RunEnd::Exited(VmExit::Stopped));
+    assert!(stopped.contains("powered off or reset"), "{stopped}");
+    for end in [VmExit::PowerOff, VmExit::Reset, VmExit::Stopped] {
+        assert!(!said(RunEnd::Exited(end)).contains("panic"));
+    }
+    assert!(said(RunEnd::Interrupted(libc::SIGINT)).contains("SIGINT"));
+}
+
+#[test]
+fn a_panic_stops_a_guest_that_would_hang() {
+    let panic = || VmEvent::Console("[ 1.0] Kernel panic - not syncing: Fatal exception".into());
+    let end =
+        VmEvent::Console("[ 1.1] ---[ end Kernel panic - not syncing: Fatal exception ]---".into());
+    for script in [vec![(0, panic())], vec![(0, panic()), (0, end)]] {
+        let (observed, _, _) = watch(script, false);
+        assert_eq!(observed.end, RunEnd::Panicked);
+        assert_eq!(observed.panic.as_deref(), Some("Fatal exception"));
+    }
+}
+
+/// A disk that is full.
+struct Full;
+
+impl Write for Full {
+    fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+        Err(std::io::Error::from_raw_os_error(libc::ENOSPC))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_log_that_cannot_be_written_stops_the_run_as_a_host_fault() {
+    let spec = VmSpec {
+        kernel: "k".into(),
+        initramfs: Vec::new(),
+        cmdline: String::new(),
+        cpus: 1,
+        memory_mib: 64,
+    };
+    let mut console = Vec::new();
+    let mut sinks = Sinks {
+        console: &mut console,
+        records: &mut Full,
+        echo_console: false,
+    };
+    let backend = Scripted {
+        script: vec![(0, record(BOOT))],
+        exits: false,
+    };
+    let observed = run(&backend, &spec, &LIMITS, &mut sinks).unwrap();
+    let RunEnd::HostFault(why) = &observed.end else {
+        panic!("{:?}", observed.end)
+    };
+    assert!(
+        why.contains("record log") && why.contains("No space left"),
+        "{why}"
+    );
+}
