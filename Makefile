@@ -4,6 +4,9 @@ INIT := init/target/release/schedbox-init
 SCHEDBOX := target/release/schedbox
 SCENARIO ?= scenarios/spin.toml
 BENCH_RUNS ?= 5
+SOAK_RUNS ?= 50
+# The passing catalog: what a healthy kernel must pass every time.
+SOAK_SCENARIOS ?= scenarios/spin.toml $(wildcard scenarios/work/*.toml) $(wildcard scenarios/pass/*.toml)
 # The prebuilt sched_ext kernel beside the repository, if there is one; otherwise
 # schedbox uses $SCHEDBOX_KERNEL or the kernel cached by `make kernel-debian`.
 KERNEL ?= $(wildcard ../shared/kernels/scx/bzImage)
@@ -11,7 +14,7 @@ KERNEL_FLAG := $(if $(KERNEL),--kernel $(KERNEL))
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 DEB_PACKAGES := qemu-system-x86 cpio gcc libc6-dev
 
-.PHONY: all init launcher deps test test-kernel run initramfs kernel-debian bench lint clean
+.PHONY: all init launcher deps test test-kernel run initramfs kernel-debian bench soak lint clean
 
 # `make` alone builds the init and the launcher, whatever the included files define first.
 .DEFAULT_GOAL := all
@@ -63,6 +66,11 @@ kernel-debian: launcher
 	$(SCHEDBOX) kernel fetch
 
 # Boot and run times per backend and kernel format, tiny-guest start-up, the monitor's
+# The passing catalog SOAK_RUNS times, one VM a run: runs whose verdict differed from the
+# first, per check, with the values seen (not in `test`).
+soak: all
+	$(SCHEDBOX) soak --runs $(SOAK_RUNS) $(KERNEL_FLAG) --out out/soak-$$(date +%s) $(SOAK_SCENARIOS)
+
 # CPU cost, stall detection latency and sizes: medians of BENCH_RUNS runs (not in `test`).
 bench: all
 	$(SCHEDBOX) bench --runs $(BENCH_RUNS) $(KERNEL_FLAG) --out out/bench $(SCENARIO)

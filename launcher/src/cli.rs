@@ -14,6 +14,7 @@ pub const MAX_CPUS: u32 = 64;
 pub const MIN_MEMORY_MIB: u32 = 64;
 pub const MAX_TIMEOUT_S: u64 = 24 * 3600;
 pub const DEFAULT_BENCH_RUNS: u32 = 5;
+pub const DEFAULT_SOAK_RUNS: u32 = 10;
 const MAX_BENCH_RUNS: u64 = 1000;
 /// Longest `--attach-timeout`, in seconds.
 const MAX_ATTACH_S: f64 = 3600.0;
@@ -32,6 +33,9 @@ usage:
   schedbox initramfs --output FILE [--cpus N] [--memory MiB] [SCENARIO.toml ...]
                                                write the initramfs (init, plan, the
                                                scenarios' payloads) to FILE
+  schedbox soak [--runs N] [run OPTIONS] [SCENARIO.toml ...]
+                                               run the same scenarios N times (default 10)
+                                               and count the runs whose verdict differed
   schedbox bench [--runs N] [run OPTIONS] [SCENARIO.toml ...]
                                                boot, monitor and stall costs per backend,
                                                medians of N runs (default 5)
@@ -111,6 +115,11 @@ pub struct PayloadOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Run(RunOptions),
+    /// Run the same scenarios several times and compare their verdicts.
+    Soak {
+        options: RunOptions,
+        runs: u32,
+    },
     /// Run the same scenarios several times and print timings.
     Bench {
         options: RunOptions,
@@ -169,22 +178,24 @@ pub fn parse(mut args: Vec<OsString>) -> Result<Command, UsageError> {
         Some(Long("version")) => return Ok(Command::Version),
         Some(other) => return Err(other.unexpected().into()),
     };
-    let bench = command == "bench";
-    if trailing.is_some() && command != "run" {
+    if trailing.is_some() && !matches!(command.as_str(), "run" | "soak") {
         return Err(UsageError(format!(
             "`--` passes arguments to --payload's program, which only run takes, not {command}"
         )));
     }
     match command.as_str() {
-        "run" | "bench" => {
-            let (options, runs) = parse_run(&mut parser, bench, trailing)?;
-            Ok(if bench {
-                Command::Bench {
+        "run" | "bench" | "soak" => {
+            let (options, runs) = parse_run(&mut parser, &command, trailing)?;
+            Ok(match command.as_str() {
+                "bench" => Command::Bench {
                     options,
                     runs: runs.unwrap_or(DEFAULT_BENCH_RUNS),
-                }
-            } else {
-                Command::Run(options)
+                },
+                "soak" => Command::Soak {
+                    options,
+                    runs: runs.unwrap_or(DEFAULT_SOAK_RUNS),
+                },
+                _ => Command::Run(options),
             })
         }
         "plan" => parse_vm_only(&mut parser, false).map(|(vm, _)| Command::Plan(vm)),
@@ -195,7 +206,7 @@ pub fn parse(mut args: Vec<OsString>) -> Result<Command, UsageError> {
         "kernel" => parse_kernel(&mut parser),
         "help" => Ok(Command::Help),
         other => Err(UsageError(format!(
-            "unknown command {other:?}: use run, bench, plan, initramfs or kernel"
+            "unknown command {other:?}: use run, soak, bench, plan, initramfs or kernel"
         ))),
     }
 }
@@ -367,11 +378,14 @@ impl Programs {
     }
 }
 
+/// The options of `run`, and of `bench` and `soak`, which take `--runs` too.
 fn parse_run(
     parser: &mut lexopt::Parser,
-    bench: bool,
+    command: &str,
     trailing: Option<Vec<OsString>>,
 ) -> Result<(RunOptions, Option<u32>), UsageError> {
+    let bench = command == "bench";
+    let repeats = command != "run";
     let mut runs = None;
     let mut programs = Programs::default();
     let mut run = RunOptions {
@@ -402,7 +416,7 @@ fn parse_run(
             Long("json") => run.json = Some(parser.value()?.into()),
             Long("out") => run.out = Some(parser.value()?.into()),
             Short('v') | Long("verbose") => run.verbose = true,
-            Long("runs") if bench => runs = Some(bench_runs(&parser.value()?.string()?)?),
+            Long("runs") if repeats => runs = Some(bench_runs(&parser.value()?.string()?)?),
             Long(name) => {
                 let name = name.to_string();
                 if !programs.take(&name, parser)? {
@@ -418,6 +432,11 @@ fn parse_run(
             "--backend kvm is schedbox's own KVM VMM, which cannot use TCG: \
              give --backend qemu --accel tcg, or drop --accel"
                 .into(),
+        ));
+    }
+    if command == "soak" && run.json.is_some() {
+        return Err(UsageError(
+            "soak keeps each run's report in its run directory under --out: drop --json".into(),
         ));
     }
     if bench && (run.scheduler.is_some() || run.payload.is_some()) {

@@ -1,4 +1,4 @@
 fn main() {
     let args = std::env::args_os().skip(1).collect();
-    std::process::exit(schedbox::commands::run::main(args).code());
+    std::process::exit(schedbox::commands::main(args).code());
 }

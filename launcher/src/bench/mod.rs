@@ -14,12 +14,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::cli::RunOptions;
-use crate::commands::run;
 use crate::exit::{Exit, Stop};
 use crate::guest::init;
 use crate::guest::initramfs;
 use crate::kernel::{self, KernelFormat};
 use crate::outcome::rundir;
+use crate::pipeline::prepare;
 use crate::protocol::plan;
 use crate::vm::backend::{Backend, VmSpec};
 use crate::vm::qemu::{Accel, Qemu};
@@ -153,7 +153,7 @@ fn inputs(options: &RunOptions) -> Result<Inputs, String> {
         );
     }
     let kernel = kernel::locate(options.kernel.as_deref()).map_err(|e| e.to_string())?;
-    let scenarios = run::load_scenarios(&options.vm)?;
+    let scenarios = prepare::load_scenarios(&options.vm)?;
     let (_, init) = init::load()?;
     let (plan, _) =
         plan::compile_checked(&scenarios, &plan::DEFAULT_CONFIG).map_err(|e| e.to_string())?;
@@ -318,12 +318,12 @@ fn boot_row(
     let spec = VmSpec {
         kernel: row.kernel.clone(),
         initramfs,
-        cmdline: run::kernel_cmdline(&options.append),
+        cmdline: prepare::kernel_cmdline(&options.append),
         cpus: options.vm.cpus,
         memory_mib: options.vm.memory_mib,
     };
     let timeout = options.timeout_s.map_or(
-        Duration::from_millis(row.hold_ms) + Duration::from_secs(run::BOOT_ALLOWANCE_S),
+        Duration::from_millis(row.hold_ms) + Duration::from_secs(prepare::BOOT_ALLOWANCE_S),
         Duration::from_secs,
     );
     let dir = inputs.out.join(format!("{}-{n}", table::slug(&row.label)));

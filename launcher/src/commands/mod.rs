@@ -1,4 +1,48 @@
-//! The subcommands: `run` (and plan, initramfs, kernel), `soak`.
+//! The subcommands, one module each; [`main`] dispatches the parsed command line.
 
+pub mod kernel;
+pub mod plan;
 pub mod run;
 pub mod soak;
+
+use std::ffi::OsString;
+
+use crate::cli::{self, Command};
+use crate::exit::{Exit, Stop};
+use crate::kernel::build;
+use crate::kernel::fetch;
+use crate::output;
+
+/// Runs the command line; returns how the process ends.
+pub fn main(args: Vec<OsString>) -> Exit {
+    let command = match cli::parse(args) {
+        Ok(command) => command,
+        Err(e) => return Stop::Usage(e.to_string()).report(),
+    };
+    let result = match command {
+        Command::Help => {
+            output::print(cli::USAGE);
+            Ok(Exit::Pass)
+        }
+        Command::Version => {
+            output::print(&format!("schedbox {}\n", env!("CARGO_PKG_VERSION")));
+            Ok(Exit::Pass)
+        }
+        Command::Plan(vm) => plan::print_plan(&vm),
+        Command::Initramfs { vm, output } => {
+            plan::write_initramfs(&vm, &output).map(|()| Exit::Pass)
+        }
+        Command::KernelFetch => fetch::fetch()
+            .map_err(|e| Stop::Host(format!("kernel fetch failed: {e}")))
+            .map(kernel::print_path),
+        Command::KernelFetchSource { dest } => build::fetch_source(dest.as_deref())
+            .map_err(|e| kernel::kbuild_stop("kernel fetch-source", e))
+            .map(kernel::print_path),
+        Command::KernelBuild(options) => kernel::kernel_build(&options),
+        Command::KernelCheck { image } => kernel::kernel_check(&image),
+        Command::Run(options) => Ok(run::run(&options)),
+        Command::Soak { options, runs } => Ok(soak::run(&options, runs)),
+        Command::Bench { options, runs } => Ok(crate::bench::main(&options, runs)),
+    };
+    result.unwrap_or_else(|stop| stop.report())
+}

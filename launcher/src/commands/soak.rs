@@ -1,11 +1,68 @@
 //! `schedbox soak`: the same scenarios run N times, and how often a verdict differed
-//! from the first run's: the flake rate a user can measure on their own machine.
+//! from the first run's: the flake rate a user can measure on their own machine. Exit 0
+//! when every run judged as the first did, 1 when one differed, 125 when none differed
+//! but a run was untestable, 128+signal when interrupted.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
 
+use crate::cli::RunOptions;
+use crate::exit::Exit;
 use crate::outcome::report::Report;
+use crate::outcome::rundir;
 use crate::outcome::verdict::Outcome;
+use crate::output;
+use crate::pipeline::{boot, publish};
+use crate::signals;
+
+/// Runs `options` `runs` times, each in `<--out>/run-NNN`, then prints the comparison.
+pub fn run(options: &RunOptions, runs: u32) -> Exit {
+    signals::install();
+    let parent = options.out.clone().unwrap_or_else(|| {
+        let stamp = rundir::utc_stamp(std::time::SystemTime::now());
+        Path::new(rundir::DEFAULT_PARENT).join(format!("soak-{stamp}-{}", std::process::id()))
+    });
+    let mut verdicts = Vec::new();
+    for i in 1..=runs {
+        let started = Instant::now();
+        let mut one = options.clone();
+        one.out = Some(run_dir(&parent, i));
+        let report = match boot::run_once(&one) {
+            Ok((report, dir)) => {
+                let target = dir.path().join(rundir::REPORT);
+                if let Err(why) = publish::write_report(&report, &[target]) {
+                    output::note(&format!("schedbox: soak: {why}"));
+                }
+                report
+            }
+            Err(stop) if verdicts.is_empty() => return stop.report(),
+            Err(stop) => {
+                output::note(&format!("schedbox: soak: run {i} stopped: {stop}"));
+                break;
+            }
+        };
+        output::note(&format!(
+            "schedbox: soak: run {i}/{runs}: {} ({:.1} s, {})",
+            report.outcome.word(),
+            started.elapsed().as_secs_f64(),
+            report.run.run_dir
+        ));
+        verdicts.push(RunVerdicts::of(&report));
+        if let Outcome::Interrupted(signal) = report.outcome {
+            output::print(&human(&compare(&verdicts)));
+            return Exit::Interrupted(signal);
+        }
+    }
+    let soak = compare(&verdicts);
+    output::print(&human(&soak));
+    soak.exit()
+}
+
+fn run_dir(parent: &Path, i: u32) -> PathBuf {
+    parent.join(format!("run-{i:03}"))
+}
 
 /// One check of one scenario: its name and which occurrence of that name it is (a
 /// scenario may check `progress` of two groups).
@@ -65,6 +122,18 @@ pub struct Soak {
     pub differing_runs: usize,
     pub outcomes: Vec<Outcome>,
     pub rows: Vec<Row>,
+}
+
+impl Soak {
+    pub fn exit(&self) -> Exit {
+        if self.differing_runs > 0 {
+            Exit::Fail
+        } else if self.outcomes.contains(&Outcome::Untestable) {
+            Exit::Untestable
+        } else {
+            Exit::Pass
+        }
+    }
 }
 
 pub fn compare(runs: &[RunVerdicts]) -> Soak {

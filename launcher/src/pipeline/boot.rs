@@ -1,0 +1,104 @@
+//! Boot and observe: the backend chosen, the VM run under the watchdog with its console
+//! and records written as they arrive.
+
+use std::fs::File;
+use std::path::Path;
+
+use crate::cli::RunOptions;
+use crate::exit::Stop;
+use crate::outcome::report::{self, RunInfo};
+use crate::outcome::rundir::{self, RunDir};
+use crate::outcome::verdict::Outcome;
+use crate::output;
+use crate::pipeline::judge::{judged, unbooted};
+use crate::pipeline::preflight;
+use crate::pipeline::prepare::Prepared;
+use crate::signals;
+use crate::vm::backend::{BackendError, VmSpec};
+use crate::vm::select;
+use crate::vm::session::{self, Limits, Sinks};
+
+/// Boots and judges one run; Err is a run that never got a report.
+pub fn run_once(options: &RunOptions) -> Result<(report::Report, RunDir), Stop> {
+    let prepared = crate::pipeline::prepare::prepare(options)?;
+    let mut info = RunInfo {
+        backend: report::NO_BACKEND.to_string(),
+        backend_reason: String::new(),
+        kernel: prepared.kernel.path.display().to_string(),
+        kernel_release: prepared.kernel.release.clone(),
+        cpus: options.vm.cpus,
+        memory_mib: options.vm.memory_mib,
+        cmdline: prepared.cmdline.clone(),
+        run_dir: prepared.run_dir.path().display().to_string(),
+        scheduler: prepared.scheduler.clone(),
+    };
+    if let Some(why) = prepared.no_sched_ext.clone() {
+        return Ok(unbooted(info, prepared, why, Outcome::Untestable));
+    }
+    if let Some(signal) = signals::received() {
+        let why = format!(
+            "interrupted by {} before the VM started",
+            signals::name(signal)
+        );
+        return Ok(unbooted(info, prepared, why, Outcome::Interrupted(signal)));
+    }
+    let selection = match select::backend_for(options.backend, options.accel) {
+        Ok(s) => s,
+        Err(e) => {
+            info.backend_reason = e.to_string();
+            return Ok(unbooted(info, prepared, e.to_string(), Outcome::Untestable));
+        }
+    };
+    output::note(&format!("schedbox: using {}", selection.note));
+    let host_cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if let Some(warning) = preflight::cpus_warning(options.vm.cpus, host_cores, selection.tcg) {
+        output::note(&format!("schedbox: {warning}"));
+    }
+    info.backend = selection.backend.name();
+    info.backend_reason = selection.note.clone();
+    boot(options, info, prepared, selection.backend.as_ref())
+}
+
+/// Runs the VM and judges what it reported.
+fn boot(
+    options: &RunOptions,
+    info: RunInfo,
+    prepared: Prepared,
+    backend: &dyn crate::vm::backend::Backend,
+) -> Result<(report::Report, RunDir), Stop> {
+    let spec = VmSpec {
+        kernel: prepared.kernel.path.clone(),
+        initramfs: prepared.initramfs.clone(),
+        cmdline: prepared.cmdline.clone(),
+        cpus: options.vm.cpus,
+        memory_mib: options.vm.memory_mib,
+    };
+    let limits = Limits {
+        timeout: prepared.timeout,
+        silence: session::SILENCE_LIMIT,
+        power_off_grace: session::POWER_OFF_GRACE,
+    };
+    let (mut console, mut records) = open_logs(prepared.run_dir.path())?;
+    let mut sinks = Sinks {
+        console: &mut console,
+        records: &mut records,
+        echo_console: options.verbose,
+    };
+    match session::run(backend, &spec, &limits, &mut sinks) {
+        Ok(observed) => Ok(judged(info, prepared, &observed)),
+        Err(BackendError::BadKernel(why)) => {
+            Err(Stop::Usage(format!("cannot boot the kernel: {why}")))
+        }
+        Err(e) => Ok(unbooted(info, prepared, e.to_string(), Outcome::Untestable)),
+    }
+}
+
+/// console.log and records.log, unbuffered: each line is written as it arrives, so an
+/// interrupted or killed run leaves everything it saw.
+fn open_logs(dir: &Path) -> Result<(File, File), Stop> {
+    let create = |name: &str| {
+        File::create(dir.join(name))
+            .map_err(|e| Stop::io(format!("cannot create {name} in {}", dir.display()), &e))
+    };
+    Ok((create(rundir::CONSOLE_LOG)?, create(rundir::RECORDS_LOG)?))
+}

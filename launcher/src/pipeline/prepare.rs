@@ -1,0 +1,197 @@
+//! Prepare: everything checked and built before a VM starts (kernel, scenarios, plan,
+//! initramfs, run directory), and the guest kernel's command line.
+
+use std::time::Duration;
+
+use crate::cli::{RunOptions, VmOptions};
+use crate::exit::Stop;
+use crate::guest::init;
+use crate::guest::initramfs;
+use crate::kernel::{self, Kernel};
+use crate::outcome::rundir::{self, RunDir};
+use crate::output;
+use crate::pipeline::preflight;
+use crate::pipeline::programs;
+use crate::protocol::plan::{self, PlanConfig, DEFAULT_CONFIG};
+use crate::scenario::{self, payloads, Scenario, VmShape};
+use crate::scheduler::{self, SchedulerInfo};
+
+/// Kernel parameters for every guest: boot straight into our init, turn a panic into an
+/// immediate reset (which ends the VM), reboot without firmware, and keep the console
+/// short (panics and power-off messages still show; `--append loglevel=7` for more).
+/// `i8042.noaux` skips probing for a PS/2 mouse, which costs about 0.4 s under TCG.
+const BASE_CMDLINE: &str = "rdinit=/init panic=-1 reboot=k quiet i8042.noaux";
+
+/// Time for boot and teardown on top of the scenarios' own, when --timeout is not given.
+pub const BOOT_ALLOWANCE_S: u64 = 60;
+
+/// The scenarios named on the command line, or the built-in one.
+pub fn load_scenarios(vm: &VmOptions) -> Result<Vec<Scenario>, String> {
+    let shape = VmShape {
+        cpus: vm.cpus,
+        memory_mib: vm.memory_mib,
+    };
+    let scenarios = if vm.scenarios.is_empty() {
+        vec![
+            scenario::parse(scenario::BUILT_IN, "built-in spin scenario", &shape)
+                .map_err(|e| e.to_string())?,
+        ]
+    } else {
+        vm.scenarios
+            .iter()
+            .map(|path| {
+                preflight::scenario_file(path)?;
+                scenario::load(path, &shape).map_err(|e| e.to_string())
+            })
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    for (i, s) in scenarios.iter().enumerate() {
+        if let Some(first) = scenarios[..i].iter().find(|o| o.name == s.name) {
+            return Err(format!(
+                "{}: scenario name {:?} is also used by {}: names must be unique in a run",
+                s.source, s.name, first.source
+            ));
+        }
+    }
+    Ok(scenarios)
+}
+
+/// The plan and the initramfs: init, plan, and the programs it runs.
+pub fn initramfs_for(
+    scenarios: &[Scenario],
+    scheduler: Option<&SchedulerInfo>,
+) -> Result<(String, Vec<u8>), String> {
+    let config = PlanConfig {
+        scheduler: scheduler.map(SchedulerInfo::plan_line),
+        ..DEFAULT_CONFIG
+    };
+    let (plan, _) = plan::compile_checked(scenarios, &config).map_err(|e| e.to_string())?;
+    let programs = programs::collect(scheduler, scenarios)?;
+    let (_, init) = init::load()?;
+    let image = initramfs::build(&init, &plan, &programs).map_err(|e| e.to_string())?;
+    Ok((plan, image))
+}
+
+/// Everything checked and built before a VM starts.
+pub struct Prepared {
+    pub kernel: Kernel,
+    pub scenarios: Vec<Scenario>,
+    pub initramfs: Vec<u8>,
+    pub run_dir: RunDir,
+    pub cmdline: String,
+    pub timeout: Duration,
+    pub scheduler: Option<SchedulerInfo>,
+    /// Why the kernel cannot run the scheduler, when its config says so: no boot then.
+    pub no_sched_ext: Option<String>,
+}
+
+/// The scenarios with what the command line adds: the `--payload` program in each, and
+/// the `scheduler` check in each when a scheduler is under test.
+fn run_scenarios(
+    options: &RunOptions,
+    scheduler: Option<&SchedulerInfo>,
+) -> Result<Vec<Scenario>, String> {
+    let mut scenarios = load_scenarios(&options.vm)?;
+    if let Some(p) = &options.payload {
+        let payload = payloads::cli_payload(&p.path, p.args.clone())?;
+        payloads::run_in_every_scenario(&mut scenarios, &payload)?;
+    }
+    if scheduler.is_some() {
+        scheduler::add_check(&mut scenarios);
+    }
+    for scenario in &scenarios {
+        for p in scenario.payloads() {
+            let what = format!("{}: payload {:?}", scenario.source, p.name);
+            preflight::program(&what, &p.host_path)?;
+        }
+    }
+    Ok(scenarios)
+}
+
+fn scheduler_info(options: &RunOptions) -> Result<Option<SchedulerInfo>, String> {
+    let Some(s) = &options.scheduler else {
+        return Ok(None);
+    };
+    let attach_ms = s.attach_ms.unwrap_or(scheduler::DEFAULT_ATTACH_MS);
+    let info = SchedulerInfo::new(&s.path, s.args.clone(), s.name.clone(), attach_ms)?;
+    preflight::program("--scheduler", &info.path)?;
+    Ok(Some(info))
+}
+
+/// The files the options name, checked before anything reads them.
+fn check_inputs(options: &RunOptions) -> Result<(), String> {
+    if let Some(kernel) = &options.kernel {
+        preflight::kernel_file("--kernel", kernel)?;
+    }
+    if let Some(json) = &options.json {
+        preflight::json_target(json)?;
+    }
+    // A program named by a path that exists is checked as it is: a FIFO or a directory
+    // must be named as such, not reported missing by the $PATH search.
+    let programs = [
+        ("--scheduler", options.scheduler.as_ref().map(|s| &s.path)),
+        ("--payload", options.payload.as_ref().map(|p| &p.path)),
+    ];
+    for (what, path) in programs {
+        if let Some(path) = path.filter(|p| std::fs::symlink_metadata(p).is_ok()) {
+            preflight::program(what, path)?;
+        }
+    }
+    Ok(())
+}
+
+/// The run's wall-clock limit: --timeout, or the scenarios' time plus boot; warns when
+/// --timeout leaves the scenarios too little.
+fn run_timeout(
+    options: &RunOptions,
+    scenarios: &[Scenario],
+    scheduler: Option<&SchedulerInfo>,
+) -> Duration {
+    let scenario_s: u64 = scenarios
+        .iter()
+        .map(|s| s.duration_ms().div_ceil(1000))
+        .sum();
+    let attach_s = scheduler.map_or(0, |s| s.attach_ms.div_ceil(1000));
+    let needed_s = scenario_s + attach_s;
+    if let Some(warning) = preflight::timeout_warning(options.timeout_s, needed_s) {
+        output::note(&format!("schedbox: {warning}"));
+    }
+    Duration::from_secs(options.timeout_s.unwrap_or(needed_s + BOOT_ALLOWANCE_S))
+}
+
+pub fn prepare(options: &RunOptions) -> Result<Prepared, Stop> {
+    check_inputs(options).map_err(Stop::Usage)?;
+    let kernel =
+        kernel::locate(options.kernel.as_deref()).map_err(|e| Stop::Usage(e.to_string()))?;
+    let scheduler = scheduler_info(options).map_err(Stop::Usage)?;
+    let scenarios = run_scenarios(options, scheduler.as_ref()).map_err(Stop::Usage)?;
+    let timeout = run_timeout(options, &scenarios, scheduler.as_ref());
+    let (plan, initramfs) = initramfs_for(&scenarios, scheduler.as_ref()).map_err(Stop::Usage)?;
+    let run_dir = rundir::create(options.out.as_deref())?;
+    let no_sched_ext = scheduler
+        .as_ref()
+        .and_then(|_| scheduler::kernel_lacks_sched_ext(&kernel.path));
+    let plan_path = run_dir.path().join(rundir::PLAN);
+    std::fs::write(&plan_path, &plan)
+        .map_err(|e| Stop::io(format!("cannot write {}", plan_path.display()), &e))?;
+    Ok(Prepared {
+        kernel,
+        scenarios,
+        initramfs,
+        run_dir,
+        cmdline: kernel_cmdline(&options.append),
+        timeout,
+        scheduler,
+        no_sched_ext,
+    })
+}
+
+/// The guest kernel's command line: schedbox's own, then each `--append` in order.
+pub fn kernel_cmdline(append: &[String]) -> String {
+    let mut cmdline = BASE_CMDLINE.to_string();
+    for extra in append {
+        cmdline.push(' ');
+        cmdline.push_str(extra);
+    }
+    cmdline
+}

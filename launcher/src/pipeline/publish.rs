@@ -1,0 +1,40 @@
+//! Report: report.json (and --json) written, then the summary printed.
+
+use std::path::{Path, PathBuf};
+
+use crate::cli::RunOptions;
+use crate::exit::Exit;
+use crate::outcome::report;
+use crate::outcome::rundir;
+use crate::output;
+
+/// Writes report.json (and --json), then prints the summary; returns the exit status.
+/// A report that cannot be written makes the run untestable, and the summary says so.
+pub fn publish(options: &RunOptions, run_dir: &Path, mut report: report::Report) -> Exit {
+    let mut targets = vec![run_dir.join(rundir::REPORT)];
+    targets.extend(options.json.clone());
+    if let Err(why) = write_report(&report, &targets) {
+        report.host_fault(why);
+        // What could be written says so too; the first failure is already reported.
+        let _ = write_report(&report, &targets);
+    }
+    output::print(&report::human(&report));
+    report.outcome.exit()
+}
+
+pub fn write_report(report: &report::Report, targets: &[PathBuf]) -> Result<(), String> {
+    let json = serde_json::to_string_pretty(report)
+        .map_err(|e| format!("cannot encode the report: {e}"))?
+        + "\n";
+    let mut failed = Vec::new();
+    for target in targets {
+        if let Err(e) = std::fs::write(target, &json) {
+            failed.push(format!("cannot write the report {}: {e}", target.display()));
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(failed.join("; "))
+    }
+}
