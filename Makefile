@@ -73,7 +73,7 @@ soak: all
 
 # CPU cost, stall detection latency and sizes: medians of BENCH_RUNS runs (not in `test`).
 bench: all
-	$(SCHEDBOX) bench --runs $(BENCH_RUNS) $(KERNEL_FLAG) --out out/bench $(SCENARIO)
+	$(SCHEDBOX) bench --runs $(BENCH_RUNS) $(KERNEL_FLAG) --out out/bench --doc docs/benchmarks.md $(SCENARIO)
 
 lint:
 	$(CARGO) fmt --all --check

@@ -36,7 +36,7 @@ usage:
   schedbox soak [--runs N] [run OPTIONS] [SCENARIO.toml ...]
                                                run the same scenarios N times (default 10)
                                                and count the runs whose verdict differed
-  schedbox bench [--runs N] [run OPTIONS] [SCENARIO.toml ...]
+  schedbox bench [--runs N] [--doc FILE.md] [run OPTIONS] [SCENARIO.toml ...]
                                                boot, monitor and stall costs per backend,
                                                medians of N runs (default 5)
   schedbox kernel fetch                        cache Debian's cloud kernel (needs apt)
@@ -124,6 +124,8 @@ pub enum Command {
     Bench {
         options: RunOptions,
         runs: u32,
+        /// Also write the table as a Markdown page here.
+        doc: Option<PathBuf>,
     },
     Plan(VmOptions),
     Initramfs {
@@ -185,11 +187,12 @@ pub fn parse(mut args: Vec<OsString>) -> Result<Command, UsageError> {
     }
     match command.as_str() {
         "run" | "bench" | "soak" => {
-            let (options, runs) = parse_run(&mut parser, &command, trailing)?;
+            let (options, runs, doc) = parse_run(&mut parser, &command, trailing)?;
             Ok(match command.as_str() {
                 "bench" => Command::Bench {
                     options,
                     runs: runs.unwrap_or(DEFAULT_BENCH_RUNS),
+                    doc,
                 },
                 "soak" => Command::Soak {
                     options,
@@ -383,10 +386,10 @@ fn parse_run(
     parser: &mut lexopt::Parser,
     command: &str,
     trailing: Option<Vec<OsString>>,
-) -> Result<(RunOptions, Option<u32>), UsageError> {
+) -> Result<(RunOptions, Option<u32>, Option<PathBuf>), UsageError> {
     let bench = command == "bench";
     let repeats = command != "run";
-    let mut runs = None;
+    let (mut runs, mut doc) = (None, None);
     let mut programs = Programs::default();
     let mut run = RunOptions {
         vm: default_vm(),
@@ -417,6 +420,7 @@ fn parse_run(
             Long("out") => run.out = Some(parser.value()?.into()),
             Short('v') | Long("verbose") => run.verbose = true,
             Long("runs") if repeats => runs = Some(bench_runs(&parser.value()?.string()?)?),
+            Long("doc") if bench => doc = Some(parser.value()?.into()),
             Long(name) => {
                 let name = name.to_string();
                 if !programs.take(&name, parser)? {
@@ -444,7 +448,7 @@ fn parse_run(
             "bench times the harness: --scheduler and --payload are options of run".into(),
         ));
     }
-    Ok((run, runs))
+    Ok((run, runs, doc))
 }
 
 /// One argument for a program in the guest: plan values are text without NUL bytes.

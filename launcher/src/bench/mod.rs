@@ -1,9 +1,12 @@
 //! `schedbox bench` (`make bench`): boots and measures, in one run, side by side:
 //! launch-to-first-record and wall time of the user's scenarios per backend and kernel
 //! format, a tiny guest's start-up on the VMM and on QEMU, the monitor's own CPU time at
-//! two sampling periods, stall detection latency, and sizes. Medians over `--runs`.
+//! two sampling periods, stall detection latency, the floor (a bare QEMU boot of the same
+//! kernel against an empty scenario's launch to verdict), the launcher's peak memory, a
+//! cold release build, and sizes. Medians over `--runs`.
 
 pub mod boots;
+pub mod floor;
 pub mod plans;
 pub mod sizes;
 pub mod stats;
@@ -94,6 +97,15 @@ pub struct TinyRow {
     pub not_measured: Option<String>,
 }
 
+/// The floor: a bare QEMU/TCG boot of the kernel against an empty scenario's launch to
+/// verdict through the run pipeline, measured in the same runs.
+#[derive(Default)]
+pub struct FloorRow {
+    pub bare_ms: Samples,
+    pub schedbox_ms: Samples,
+    pub not_measured: Option<String>,
+}
+
 /// Everything fixed before the first boot.
 struct Inputs {
     kernel: kernel::Kernel,
@@ -103,7 +115,7 @@ struct Inputs {
     out: PathBuf,
 }
 
-pub fn main(options: &RunOptions, runs: u32) -> Exit {
+pub fn main(options: &RunOptions, runs: u32, doc: Option<&Path>) -> Exit {
     let inputs = match inputs(options) {
         Ok(i) => i,
         Err(e) => return Stop::Usage(format!("bench: {e}")).report(),
@@ -113,6 +125,7 @@ pub fn main(options: &RunOptions, runs: u32) -> Exit {
     let probe = kvm_usable();
     let mut rows = linux_rows(&inputs, &probe);
     let mut tiny = tiny_rows();
+    let mut floor = FloorRow::default();
     for n in 0..runs {
         for row in rows.iter_mut() {
             measure(row, &inputs, options, n);
@@ -120,6 +133,7 @@ pub fn main(options: &RunOptions, runs: u32) -> Exit {
         for row in tiny.iter_mut() {
             measure_tiny(row, n);
         }
+        measure_floor(&mut floor, &inputs, options, n);
     }
     let header = table::Header {
         runs,
@@ -130,9 +144,18 @@ pub fn main(options: &RunOptions, runs: u32) -> Exit {
         load_after: table::load_average(),
         took: started.elapsed(),
     };
-    let sizes = size_rows(&inputs);
-    crate::output::print(&table::render(&header, &rows, &tiny, &sizes));
-    Exit::Pass
+    let mut sizes = size_rows(&inputs);
+    sizes.push(sizes::peak_rss());
+    sizes.push(sizes::cold_build(&inputs.out));
+    let text = table::render(&header, &rows, &tiny, &floor, &sizes);
+    crate::output::print(&text);
+    match doc {
+        Some(doc) => match table::write_doc(doc, &text) {
+            Ok(()) => Exit::Pass,
+            Err(why) => Stop::Host(why).report(),
+        },
+        None => Exit::Pass,
+    }
 }
 
 fn inputs(options: &RunOptions) -> Result<Inputs, String> {
@@ -360,6 +383,33 @@ fn measure_tiny(row: &mut TinyRow, n: u32) {
         Ok(took) => row.ms.push(took.as_secs_f64() * 1000.0),
         Err(why) => {
             eprintln!("bench: run {}: {}: failed: {why}", n + 1, row.label);
+            row.not_measured = Some(format!("failed: {why}"));
+        }
+    }
+}
+
+/// One bare boot and one empty run, side by side; a failure ends the row.
+fn measure_floor(row: &mut FloorRow, inputs: &Inputs, options: &RunOptions, n: u32) {
+    if row.not_measured.is_some() {
+        return;
+    }
+    let mut floor_options = options.clone();
+    floor_options.out = Some(inputs.out.join("floor"));
+    let timeout = Duration::from_secs(prepare::BOOT_ALLOWANCE_S);
+    let bare = floor::bare_qemu(&inputs.kernel.path, &floor_options, timeout);
+    let empty = floor::empty_scenario(&floor_options, n);
+    match (bare, empty) {
+        (Ok(bare), Ok(empty)) => {
+            let (b, e) = (bare.as_secs_f64() * 1e3, empty.as_secs_f64() * 1e3);
+            eprintln!(
+                "bench: run {}: floor: bare QEMU {b:.0} ms, empty scenario {e:.0} ms",
+                n + 1
+            );
+            row.bare_ms.push(b);
+            row.schedbox_ms.push(e);
+        }
+        (Err(why), _) | (_, Err(why)) => {
+            eprintln!("bench: run {}: floor: failed: {why}", n + 1);
             row.not_measured = Some(format!("failed: {why}"));
         }
     }

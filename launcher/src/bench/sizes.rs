@@ -16,6 +16,48 @@ const E_SHNUM: usize = 0x3c;
 /// A section header's type field.
 const SH_TYPE: usize = 4;
 
+/// The bench process's peak resident memory (VmHWM): the launcher with every run of
+/// the bench behind it, an upper bound for one `schedbox run`.
+pub fn peak_rss() -> Size {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|l| l.split_whitespace().next()?.parse::<u64>().ok());
+    Size {
+        label: "launcher peak RSS (this bench process, all runs)".into(),
+        value: kb.map_or("unknown".into(), |kb| human_bytes(kb * 1024)),
+    }
+}
+
+/// A release build of the workspace from nothing (a fresh target directory under
+/// `out`), timed once; crates come from the local registry cache (`--offline`).
+pub fn cold_build(out: &Path) -> Size {
+    let label = "cold `cargo build --release` of the workspace".to_string();
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    if !workspace.join("Cargo.toml").is_file() {
+        return Size {
+            label,
+            value: "not measured: the source tree is not beside this launcher".into(),
+        };
+    }
+    let target = out.join("cold-target");
+    let _ = std::fs::remove_dir_all(&target);
+    let started = std::time::Instant::now();
+    let status = std::process::Command::new("cargo")
+        .args(["build", "--release", "--offline", "--workspace", "--quiet"])
+        .current_dir(&workspace)
+        .env("CARGO_TARGET_DIR", &target)
+        .status();
+    let value = match status {
+        Ok(s) if s.success() => format!("{:.0} s", started.elapsed().as_secs_f64()),
+        Ok(s) => format!("failed: cargo ended with {s}"),
+        Err(e) => format!("failed: cannot run cargo: {e}"),
+    };
+    let _ = std::fs::remove_dir_all(&target);
+    Size { label, value }
+}
+
 /// One line of the sizes table.
 pub struct Size {
     pub label: String,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::plans;
 use super::sizes::Size;
 use super::stats::{millis, percent, ratio, seconds, Samples};
-use super::{Measure, Row, TinyRow};
+use super::{FloorRow, Measure, Row, TinyRow};
 use crate::kernel::Kernel;
 
 const LABEL: usize = 46;
@@ -87,7 +87,13 @@ fn title(out: &mut String, text: &str, columns: &[(&str, usize)]) {
     }
 }
 
-pub fn render(header: &Header, rows: &[Row], tiny: &[TinyRow], sizes: &[Size]) -> String {
+pub fn render(
+    header: &Header,
+    rows: &[Row],
+    tiny: &[TinyRow],
+    floor: &FloorRow,
+    sizes: &[Size],
+) -> String {
     let mut out = String::new();
     let mut notes = Notes::default();
     let k = header.kernel;
@@ -114,6 +120,7 @@ pub fn render(header: &Header, rows: &[Row], tiny: &[TinyRow], sizes: &[Size]) -
         header.memory_mib
     );
     boot_section(&mut out, rows, &mut notes);
+    floor_section(&mut out, floor, &mut notes);
     tiny_section(&mut out, tiny, &mut notes);
     monitor_section(&mut out, rows, &mut notes);
     stall_section(&mut out, rows, &mut notes);
@@ -294,6 +301,74 @@ fn stall_section(out: &mut String, rows: &[Row], notes: &mut Notes) {
             ],
         );
     }
+}
+
+fn floor_section(out: &mut String, floor: &FloorRow, notes: &mut Notes) {
+    let columns = [("median (min–max)", VALUE), ("ratio", RATIO)];
+    title(
+        out,
+        "The floor: the same kernel on QEMU TCG, without schedbox",
+        &columns,
+    );
+    if let Some(why) = &floor.not_measured {
+        cells(
+            out,
+            "bare QEMU, init that powers off",
+            &[(&notes.cite(why), 0)],
+        );
+        return;
+    }
+    cells(
+        out,
+        "bare QEMU, init that powers off",
+        &[
+            (&floor.bare_ms.summary(millis, "ms"), VALUE),
+            ("1.00×", RATIO),
+        ],
+    );
+    let r = ratio(&floor.schedbox_ms, &floor.bare_ms);
+    cells(
+        out,
+        "schedbox, empty scenario, launch → verdict",
+        &[
+            (&floor.schedbox_ms.summary(millis, "ms"), VALUE),
+            (&r, RATIO),
+        ],
+    );
+}
+
+/// Writes `table` to `path` as a Markdown page, with the machine it ran on.
+pub fn write_doc(path: &std::path::Path, table: &str) -> Result<(), String> {
+    let mut doc = String::from(
+        "# Benchmarks\n\nWritten by `make bench` (`schedbox bench --doc docs/benchmarks.md`): \
+         every value was measured in the one run below, on this machine.\n\n",
+    );
+    let _ = writeln!(doc, "Machine: {}\n", machine());
+    let _ = writeln!(doc, "```\n{}```", table);
+    std::fs::write(path, doc).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// CPU model, cores, memory and kernel of this host.
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|l| l.trim_start_matches([' ', '\t', ':']).to_string())
+        .unwrap_or_else(|| "unknown CPU".into());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem_kb: u64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!(
+        "{model}, {} CPUs, {:.0} GiB memory, Linux {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        mem_kb as f64 / 1024.0 / 1024.0,
+        release.trim()
+    )
 }
 
 fn size_section(out: &mut String, sizes: &[Size]) {

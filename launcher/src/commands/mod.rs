@@ -42,7 +42,9 @@ pub fn main(args: Vec<OsString>) -> Exit {
         Command::KernelCheck { image } => kernel::kernel_check(&image),
         Command::Run(options) => Ok(run::run(&options)),
         Command::Soak { options, runs } => Ok(soak::run(&options, runs)),
-        Command::Bench { options, runs } => Ok(crate::bench::main(&options, runs)),
+        Command::Bench { options, runs, doc } => {
+            Ok(crate::bench::main(&options, runs, doc.as_deref()))
+        }
     };
     result.unwrap_or_else(|stop| stop.report())
 }

@@ -26,7 +26,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 const POLL: Duration = Duration::from_millis(10);
 /// qboot, a minimal firmware that starts a -kernel faster than SeaBIOS and prints
 /// nothing; used when installed (Debian's qemu-system-data ships it).
-const QBOOT_PATHS: &[&str] = &[
+pub const QBOOT_PATHS: &[&str] = &[
     "/usr/share/qemu/qboot.rom",
     "/usr/local/share/qemu/qboot.rom",
 ];
