@@ -1,15 +1,14 @@
 //! One timed boot of a Linux guest under the watchdog, and what each benchmark reads
 //! from its records.
 
-use std::fs::File;
-use std::io::BufWriter;
 use std::path::Path;
 use std::time::Duration;
 
 use crate::outcome::rundir;
+use crate::pipeline::boot::observe;
 use crate::protocol::record::Record;
 use crate::vm::backend::{Backend, VmSpec};
-use crate::vm::session::{self, Limits, Observed, Sinks};
+use crate::vm::session::Observed;
 
 const NS_PER_MS: f64 = 1e6;
 
@@ -25,19 +24,9 @@ pub fn boot(
     let io = |e: std::io::Error| format!("{}: {e}", dir.display());
     std::fs::create_dir_all(dir).map_err(io)?;
     std::fs::write(dir.join(rundir::PLAN), plan).map_err(io)?;
-    let mut console = BufWriter::new(File::create(dir.join(rundir::CONSOLE_LOG)).map_err(io)?);
-    let mut records = BufWriter::new(File::create(dir.join(rundir::RECORDS_LOG)).map_err(io)?);
-    let mut sinks = Sinks {
-        console: &mut console,
-        records: &mut records,
-        echo_console: false,
-    };
-    let limits = Limits {
-        timeout,
-        silence: session::SILENCE_LIMIT,
-        power_off_grace: session::POWER_OFF_GRACE,
-    };
-    let observed = session::run(backend, spec, &limits, &mut sinks).map_err(|e| e.to_string())?;
+    let observed = observe(backend, spec, timeout, dir, false)
+        .map_err(|stop| stop.to_string())?
+        .map_err(|e| e.to_string())?;
     let logs = dir.display();
     if observed.timings.boot_record_ms.is_none() {
         return Err(format!("init never reported: {}; see {logs}", observed.end));

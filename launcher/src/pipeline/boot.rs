@@ -3,6 +3,7 @@
 
 use std::fs::File;
 use std::path::Path;
+use std::time::Duration;
 
 use crate::cli::RunOptions;
 use crate::exit::Stop;
@@ -14,9 +15,9 @@ use crate::pipeline::judge::{judged, unbooted};
 use crate::pipeline::preflight;
 use crate::pipeline::prepare::Prepared;
 use crate::signals;
-use crate::vm::backend::{BackendError, VmSpec};
+use crate::vm::backend::{Backend, BackendError, VmSpec};
 use crate::vm::select;
-use crate::vm::session::{self, Limits, Sinks};
+use crate::vm::session::{self, Limits, Observed, Sinks};
 
 /// Boots and judges one run; Err is a run that never got a report.
 pub fn run_once(options: &RunOptions) -> Result<(report::Report, RunDir), Stop> {
@@ -64,7 +65,7 @@ fn boot(
     options: &RunOptions,
     info: RunInfo,
     prepared: Prepared,
-    backend: &dyn crate::vm::backend::Backend,
+    backend: &dyn Backend,
 ) -> Result<(report::Report, RunDir), Stop> {
     let spec = VmSpec {
         kernel: prepared.kernel.path.clone(),
@@ -73,24 +74,38 @@ fn boot(
         cpus: options.vm.cpus,
         memory_mib: options.vm.memory_mib,
     };
-    let limits = Limits {
-        timeout: prepared.timeout,
-        silence: session::SILENCE_LIMIT,
-        power_off_grace: session::POWER_OFF_GRACE,
-    };
-    let (mut console, mut records) = open_logs(prepared.run_dir.path())?;
-    let mut sinks = Sinks {
-        console: &mut console,
-        records: &mut records,
-        echo_console: options.verbose,
-    };
-    match session::run(backend, &spec, &limits, &mut sinks) {
+    let dir = prepared.run_dir.path().to_path_buf();
+    match observe(backend, &spec, prepared.timeout, &dir, options.verbose)? {
         Ok(observed) => Ok(judged(info, prepared, &observed)),
         Err(BackendError::BadKernel(why)) => {
             Err(Stop::Usage(format!("cannot boot the kernel: {why}")))
         }
         Err(e) => Ok(unbooted(info, prepared, e.to_string(), Outcome::Untestable)),
     }
+}
+
+/// Runs `spec` on `backend` under the watchdog until it ends, with console.log and
+/// records.log in `dir`: the observe stage of every run, soak and bench boot. Err is a
+/// log that could not be created; the inner Err a VM that could not be started.
+pub fn observe(
+    backend: &dyn Backend,
+    spec: &VmSpec,
+    timeout: Duration,
+    dir: &Path,
+    echo_console: bool,
+) -> Result<Result<Observed, BackendError>, Stop> {
+    let limits = Limits {
+        timeout,
+        silence: session::SILENCE_LIMIT,
+        power_off_grace: session::POWER_OFF_GRACE,
+    };
+    let (mut console, mut records) = open_logs(dir)?;
+    let mut sinks = Sinks {
+        console: &mut console,
+        records: &mut records,
+        echo_console,
+    };
+    Ok(session::run(backend, spec, &limits, &mut sinks))
 }
 
 /// console.log and records.log, unbuffered: each line is written as it arrives, so an
