@@ -5,11 +5,14 @@ use std::path::PathBuf;
 
 use lexopt::prelude::*;
 
+use crate::topology::Shape;
 use crate::vm::select::{AccelChoice, BackendChoice};
 
 pub const DEFAULT_CPUS: u32 = 2;
 pub const DEFAULT_MEMORY_MIB: u32 = 256;
 pub const MAX_CPUS: u32 = 64;
+/// Below this a NUMA node of the guest cannot hold the kernel's own memory.
+pub const MIN_NODE_MEMORY_MIB: u32 = 64;
 /// Below this the kernel cannot unpack itself and the initramfs.
 pub const MIN_MEMORY_MIB: u32 = 64;
 pub const MAX_TIMEOUT_S: u64 = 24 * 3600;
@@ -44,12 +47,17 @@ usage:
   schedbox kernel build [--source DIR] [--force] [--jobs N] [--verbose]
                                                build (or reuse) a schedbox kernel
   schedbox kernel check IMAGE                  does IMAGE have sched_ext? (exit 0 yes, 1 no)
+  schedbox topology list                       the named --topology presets
   schedbox help | --version
 
 run options:
   --kernel PATH        bzImage or vmlinux (default: $SCHEDBOX_KERNEL, then the newest
                        kernel in ~/.cache/schedbox/kernels)
-  --cpus N             vCPUs (default 2, 1-64)
+  --cpus N             vCPUs (default 2, 1-64), one node, one LLC
+  --topology SPEC      the machine's shape instead: NnLlCcTt (N NUMA nodes, L last-level
+                       caches in all, C cores per LLC, T threads per core, e.g. 2n4l2c1t)
+                       or a preset (`schedbox topology list`); the guest's own view is
+                       checked against it and a mismatch is untestable (125)
   --memory MiB         guest memory (default 256)
   --timeout S          kill the run after S seconds (default: scenario time + 60 s)
   --accel auto|kvm|tcg QEMU accelerator (default auto: KVM only if it really works)
@@ -77,8 +85,17 @@ before boot), 125 untestable (including faults of this host: a full disk, a kill
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VmOptions {
     pub cpus: u32,
+    /// `--topology`: nodes, LLCs, cores, threads; without it, `cpus` flat.
+    pub topology: Option<Shape>,
     pub memory_mib: u32,
     pub scenarios: Vec<PathBuf>,
+}
+
+impl VmOptions {
+    /// The machine to boot: `--topology`, or `--cpus` as one node, one LLC.
+    pub fn shape(&self) -> Shape {
+        self.topology.unwrap_or(Shape::flat(self.cpus))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,6 +157,8 @@ pub enum Command {
     KernelCheck {
         image: PathBuf,
     },
+    /// The named topology presets and their vCPU counts.
+    TopologyList,
     Help,
     Version,
 }
@@ -207,9 +226,19 @@ pub fn parse(mut args: Vec<OsString>) -> Result<Command, UsageError> {
             (_, None) => Err(UsageError("initramfs needs --output FILE".into())),
         },
         "kernel" => parse_kernel(&mut parser),
+        "topology" => {
+            let sub = parser
+                .next()?
+                .map(|a| matches!(a, Value(ref v) if v == "list"));
+            match (sub, parser.next()?) {
+                (Some(true), None) => Ok(Command::TopologyList),
+                _ => Err(UsageError("topology takes one subcommand: list".into())),
+            }
+        }
         "help" => Ok(Command::Help),
         other => Err(UsageError(format!(
-            "unknown command {other:?}: use run, soak, bench, plan, initramfs or kernel"
+            "unknown command {other:?}: use run, soak, bench, plan, initramfs, kernel or \
+             topology"
         ))),
     }
 }
@@ -277,16 +306,56 @@ fn parse_kernel_build(parser: &mut lexopt::Parser) -> Result<KernelBuildOptions,
 fn default_vm() -> VmOptions {
     VmOptions {
         cpus: DEFAULT_CPUS,
+        topology: None,
         memory_mib: DEFAULT_MEMORY_MIB,
         scenarios: Vec::new(),
     }
 }
 
-/// Applies `--cpus`/`--memory`, the options shared by every VM-shaped command.
+/// Applies `--cpus`/`--topology`/`--memory`, the options shared by every VM-shaped
+/// command.
 fn vm_option(vm: &mut VmOptions, name: &str, value: &str) -> Result<(), UsageError> {
     match name {
         "cpus" => vm.cpus = cpus(value)?,
+        "topology" => vm.topology = Some(topology(value)?),
         _ => vm.memory_mib = memory(value)?,
+    }
+    Ok(())
+}
+
+fn topology(value: &str) -> Result<Shape, UsageError> {
+    let shape = Shape::parse(value).map_err(|e| UsageError(format!("--topology: {e}")))?;
+    if shape.vcpus() > MAX_CPUS {
+        return Err(UsageError(format!(
+            "--topology {value} has {} vCPUs, more than the {MAX_CPUS} a guest kernel here is \
+             built for: choose a smaller shape",
+            shape.vcpus()
+        )));
+    }
+    Ok(shape)
+}
+
+/// `--cpus` and `--topology` both say how many vCPUs: only one may be given; and each
+/// node needs its share of memory.
+fn check_vm(vm: &VmOptions, cpus_given: bool) -> Result<(), UsageError> {
+    let Some(shape) = vm.topology else {
+        return Ok(());
+    };
+    if cpus_given {
+        return Err(UsageError(format!(
+            "give --cpus or --topology, not both (--topology {shape} has {} vCPUs)",
+            shape.vcpus()
+        )));
+    }
+    let per_node = vm.memory_mib / shape.nodes;
+    if per_node < MIN_NODE_MEMORY_MIB {
+        return Err(UsageError(format!(
+            "--memory {} split over {} nodes leaves {per_node} MiB a node, less than \
+             {MIN_NODE_MEMORY_MIB}: raise --memory to at least {}",
+            vm.memory_mib,
+            shape.nodes,
+            MIN_NODE_MEMORY_MIB * shape.nodes
+        )));
     }
     Ok(())
 }
@@ -297,10 +366,12 @@ fn parse_vm_only(
 ) -> Result<(VmOptions, Option<PathBuf>), UsageError> {
     let mut vm = default_vm();
     let mut output = None;
+    let mut cpus_given = false;
     while let Some(arg) = parser.next()? {
         match arg {
-            Long(name @ ("cpus" | "memory")) => {
+            Long(name @ ("cpus" | "memory" | "topology")) => {
                 let name = name.to_string();
+                cpus_given |= name == "cpus";
                 vm_option(&mut vm, &name, &parser.value()?.string()?)?;
             }
             Value(path) => vm.scenarios.push(path.into()),
@@ -308,6 +379,7 @@ fn parse_vm_only(
             other => return Err(other.unexpected().into()),
         }
     }
+    check_vm(&vm, cpus_given)?;
     Ok((vm, output))
 }
 
@@ -390,6 +462,7 @@ fn parse_run(
     let bench = command == "bench";
     let repeats = command != "run";
     let (mut runs, mut doc) = (None, None);
+    let mut cpus_given = false;
     let mut programs = Programs::default();
     let mut run = RunOptions {
         vm: default_vm(),
@@ -406,8 +479,9 @@ fn parse_run(
     };
     while let Some(arg) = parser.next()? {
         match arg {
-            Long(name @ ("cpus" | "memory")) => {
+            Long(name @ ("cpus" | "memory" | "topology")) => {
                 let name = name.to_string();
+                cpus_given |= name == "cpus";
                 vm_option(&mut run.vm, &name, &parser.value()?.string()?)?;
             }
             Value(path) => run.vm.scenarios.push(path.into()),
@@ -431,6 +505,7 @@ fn parse_run(
         }
     }
     (run.scheduler, run.payload) = programs.finish(trailing)?;
+    check_vm(&run.vm, cpus_given)?;
     if run.backend == BackendChoice::Kvm && run.accel == AccelChoice::Tcg {
         return Err(UsageError(
             "--backend kvm is schedbox's own KVM VMM, which cannot use TCG: \

@@ -437,10 +437,7 @@ mod tests {
 
     #[test]
     fn every_scenario_gets_the_check_once() {
-        let vm = crate::scenario::VmShape {
-            cpus: 2,
-            memory_mib: 256,
-        };
+        let vm = crate::scenario::VmShape::flat(2, 256);
         let toml = "name = \"a\"\nduration_ms = 10\n[[check]]\nname = \"scheduler\"\n";
         let listed = crate::scenario::parse(toml, "a.toml", &vm).unwrap();
         let plain = crate::scenario::parse(crate::scenario::BUILT_IN, "b", &vm).unwrap();

@@ -11,10 +11,7 @@ use schedbox_protocol::plan::validate;
 use schedbox_protocol::works::WORKS;
 
 /// Big enough that the VM's size is never the limit under test.
-const VM: VmShape = VmShape {
-    cpus: 256,
-    memory_mib: 1 << 20,
-};
+const VM: VmShape = VmShape::flat(256, 1 << 20);
 
 /// One edge case: a scenario file, and the plan body (after `step hold_ms=1`, or the
 /// whole scenario when `whole`) that carries the same value to the guest.
@@ -197,10 +194,7 @@ fn host_and_guest_agree_on_every_limit() {
 #[test]
 fn every_catalog_scenario_compiles_to_a_plan_the_guest_accepts() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios");
-    let vm = VmShape {
-        cpus: 2,
-        memory_mib: 256,
-    };
+    let vm = VmShape::flat(2, 256);
     let mut seen = 0;
     for dir in std::fs::read_dir(root).unwrap().flatten() {
         let files: Vec<_> = match std::fs::read_dir(dir.path()) {

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use schedbox::bench::tiny::TinyVmm;
+use schedbox::topology::Shape;
 use schedbox::vm::backend::VmSpec;
 use schedbox::vm::vmm::bench::{kvm_launch_to_first_record, launch_to_first_record};
 
@@ -14,7 +15,7 @@ fn spec(kernel: &str) -> VmSpec {
         kernel: kernel.into(),
         initramfs: Vec::new(),
         cmdline: String::new(),
-        cpus: 1,
+        topology: Shape::flat(1),
         memory_mib: 128,
     }
 }

@@ -42,7 +42,7 @@ fn launch(kernel: PathBuf, cmdline: &str) -> (Box<dyn VmHandle>, Receiver<VmEven
         kernel,
         initramfs: Vec::new(),
         cmdline: cmdline.to_string(),
-        cpus: 1,
+        topology: Shape::flat(1),
         memory_mib: MEMORY_MIB,
     };
     let vm = KvmBackend
@@ -120,7 +120,7 @@ fn pvh_vmlinux_boots_to_its_banner_then_ends_with_a_reason() {
         kernel: kernel("scx/vmlinux"),
         initramfs: initramfs.clone(),
         cmdline: "panic=-1".to_string(),
-        cpus: 2,
+        topology: Shape::flat(2),
         memory_mib: MEMORY_MIB,
     };
     let vm = KvmBackend
@@ -240,7 +240,7 @@ fn a_file_that_is_no_kernel_is_a_clear_error() {
         kernel: kernel("scx/config"),
         initramfs: vec![1, 2, 3],
         cmdline: String::new(),
-        cpus: 1,
+        topology: Shape::flat(1),
         memory_mib: MEMORY_MIB,
     };
     let err = KvmBackend

@@ -10,6 +10,7 @@ use schedbox_initramfs::Archive;
 
 use crate::cli::RunOptions;
 use crate::pipeline::{boot, prepare};
+use crate::topology;
 use crate::vm::qemu::{DEFAULT_BINARY, QBOOT_PATHS};
 use crate::vm::select::{AccelChoice, BackendChoice};
 
@@ -81,12 +82,11 @@ pub fn bare_qemu(
     if let Some(qboot) = QBOOT_PATHS.iter().find(|p| Path::new(p).exists()) {
         qemu.args(["-bios", qboot]);
     }
-    qemu.args([
-        "-smp",
-        &options.vm.cpus.to_string(),
-        "-m",
-        &options.vm.memory_mib.to_string(),
-    ])
+    qemu.args(topology::qemu::args(
+        &options.vm.shape(),
+        options.vm.memory_mib,
+    ))
+    .args(["-m", &options.vm.memory_mib.to_string()])
     .arg("-kernel")
     .arg(kernel)
     .arg("-initrd")

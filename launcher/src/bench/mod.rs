@@ -342,7 +342,7 @@ fn boot_row(
         kernel: row.kernel.clone(),
         initramfs,
         cmdline: prepare::kernel_cmdline(&options.append),
-        cpus: options.vm.cpus,
+        topology: options.vm.shape(),
         memory_mib: options.vm.memory_mib,
     };
     let timeout = options.timeout_s.map_or(

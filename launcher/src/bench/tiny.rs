@@ -67,7 +67,7 @@ impl Backend for TinyVmm {
         events: Sender<VmEvent>,
     ) -> Result<Box<dyn VmHandle>, BackendError> {
         let config = MachineConfig {
-            topology: Shape::flat(spec.cpus),
+            topology: spec.topology,
             memory_mib: spec.memory_mib,
             boot: Boot::Code {
                 bytes: code(),
@@ -84,7 +84,7 @@ pub fn vmm() -> Result<Duration, String> {
         kernel: "tiny".into(),
         initramfs: Vec::new(),
         cmdline: String::new(),
-        cpus: 1,
+        topology: Shape::flat(1),
         memory_mib: MEMORY_MIB,
     };
     launch_to_first_record(&TinyVmm, &spec, LIMIT)

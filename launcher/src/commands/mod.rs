@@ -40,6 +40,10 @@ pub fn main(args: Vec<OsString>) -> Exit {
             .map(kernel::print_path),
         Command::KernelBuild(options) => kernel::kernel_build(&options),
         Command::KernelCheck { image } => kernel::kernel_check(&image),
+        Command::TopologyList => {
+            output::print(&crate::topology::preset_table());
+            Ok(Exit::Pass)
+        }
         Command::Run(options) => Ok(run::run(&options)),
         Command::Soak { options, runs } => Ok(soak::run(&options, runs)),
         Command::Bench { options, runs, doc } => {

@@ -52,7 +52,8 @@ pub fn run_once(options: &RunOptions) -> Result<(report::Report, RunDir), Stop> 
     };
     output::note(&format!("schedbox: using {}", selection.note));
     let host_cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if let Some(warning) = preflight::cpus_warning(options.vm.cpus, host_cores, selection.tcg) {
+    let vcpus = options.vm.shape().vcpus();
+    if let Some(warning) = preflight::cpus_warning(vcpus, host_cores, selection.tcg) {
         output::note(&format!("schedbox: {warning}"));
     }
     info.backend = selection.backend.name();
@@ -71,7 +72,7 @@ fn boot(
         kernel: prepared.kernel.path.clone(),
         initramfs: prepared.initramfs.clone(),
         cmdline: prepared.cmdline.clone(),
-        cpus: options.vm.cpus,
+        topology: options.vm.shape(),
         memory_mib: options.vm.memory_mib,
     };
     let dir = prepared.run_dir.path().to_path_buf();

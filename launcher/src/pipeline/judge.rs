@@ -5,6 +5,7 @@ use crate::outcome::report::{self, RunInfo};
 use crate::outcome::rundir::{self, RunDir};
 use crate::outcome::verdict::{self, Outcome, Verdict};
 use crate::pipeline::prepare::Prepared;
+use crate::topology::{self, Mismatch};
 use crate::vm::session::Observed;
 
 /// Writes the programs' logs, judges what the guest reported and builds the report.
@@ -12,11 +13,19 @@ pub fn judged(info: RunInfo, prepared: Prepared, observed: &Observed) -> (report
     let scheduler_asked = prepared.scheduler.is_some();
     let written =
         rundir::write_outputs(prepared.run_dir.path(), &observed.records, scheduler_asked);
-    let verdict = verdict::judge(
+    let mut verdict = verdict::judge(
         observed,
         &verdict::expected_checks(&prepared.scenarios),
         &verdict::expected_payloads(&prepared.scenarios),
     );
+    if let Some(mismatch) = topology_mismatch(&prepared, observed) {
+        // Whatever the checks said, they said it of a machine nobody asked for.
+        verdict = Verdict {
+            outcome: Outcome::Untestable,
+            reasons: vec![mismatch.to_string()],
+            notes: verdict.notes,
+        };
+    }
     let mut report = report::build(info, &prepared.scenarios, Some(observed), verdict);
     if let Err(e) = written {
         report.host_fault(format!(
@@ -40,4 +49,12 @@ pub fn unbooted(
     };
     let report = report::build(info, &prepared.scenarios, None, verdict);
     (report, prepared.run_dir)
+}
+
+/// The differences between the shape `--topology` asked for and the guest's own view,
+/// once the guest booted far enough to report it.
+fn topology_mismatch(prepared: &Prepared, observed: &Observed) -> Option<Mismatch> {
+    let (shape, memory_mib) = prepared.topology?;
+    observed.timings.boot_record_ms?;
+    topology::verify(&shape, memory_mib, &observed.records).err()
 }

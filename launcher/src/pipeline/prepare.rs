@@ -15,6 +15,7 @@ use crate::pipeline::programs;
 use crate::protocol::plan::{self, PlanConfig, DEFAULT_CONFIG};
 use crate::scenario::{self, payloads, Scenario, VmShape};
 use crate::scheduler::{self, SchedulerInfo};
+use crate::topology::Shape;
 
 /// Kernel parameters for every guest: boot straight into our init, turn a panic into an
 /// immediate reset (which ends the VM), reboot without firmware, and keep the console
@@ -28,7 +29,7 @@ pub const BOOT_ALLOWANCE_S: u64 = 60;
 /// The scenarios named on the command line, or the built-in one.
 pub fn load_scenarios(vm: &VmOptions) -> Result<Vec<Scenario>, String> {
     let shape = VmShape {
-        cpus: vm.cpus,
+        topology: vm.shape(),
         memory_mib: vm.memory_mib,
     };
     let scenarios = if vm.scenarios.is_empty() {
@@ -83,6 +84,9 @@ pub struct Prepared {
     pub scheduler: Option<SchedulerInfo>,
     /// Why the kernel cannot run the scheduler, when its config says so: no boot then.
     pub no_sched_ext: Option<String>,
+    /// The shape `--topology` asked for and the memory: the guest's own view of its
+    /// topology is checked against them.
+    pub topology: Option<(Shape, u32)>,
 }
 
 /// The scenarios with what the command line adds: the `--payload` program in each, and
@@ -183,6 +187,7 @@ pub fn prepare(options: &RunOptions) -> Result<Prepared, Stop> {
         timeout,
         scheduler,
         no_sched_ext,
+        topology: options.vm.topology.map(|t| (t, options.vm.memory_mib)),
     })
 }
 

@@ -99,10 +99,7 @@ mod tests {
     use super::*;
     use crate::scenario::{parse, VmShape};
 
-    const VM: VmShape = VmShape {
-        cpus: 2,
-        memory_mib: 256,
-    };
+    const VM: VmShape = VmShape::flat(2, 256);
 
     fn scenario(name: &str, payloads: &str) -> Scenario {
         let toml = format!("name = \"{name}\"\nduration_ms = 100\n{payloads}");

@@ -183,10 +183,7 @@ mod tests {
     use crate::protocol::examples::text as example;
     use crate::scenario::{parse, VmShape};
 
-    const VM: VmShape = VmShape {
-        cpus: 2,
-        memory_mib: 256,
-    };
+    const VM: VmShape = VmShape::flat(2, 256);
 
     #[test]
     fn spin_scenario_compiles_to_the_example_plan() {

@@ -11,11 +11,27 @@ mod validate;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// The VM a scenario will run in; lists and sizes are validated against it.
+use crate::topology::Shape;
+
+/// The VM a scenario will run in; CPU sets and sizes are validated against it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VmShape {
-    pub cpus: u32,
+    pub topology: Shape,
     pub memory_mib: u32,
+}
+
+impl VmShape {
+    /// A flat machine of `cpus` vCPUs (what `--cpus` asks for).
+    pub const fn flat(cpus: u32, memory_mib: u32) -> VmShape {
+        VmShape {
+            topology: Shape::flat(cpus),
+            memory_mib,
+        }
+    }
+
+    pub fn cpus(&self) -> u32 {
+        self.topology.vcpus()
+    }
 }
 
 /// A validated scenario, ready to compile into a plan.

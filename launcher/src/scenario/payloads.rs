@@ -253,10 +253,7 @@ mod tests {
 
     #[test]
     fn payload_mistakes_name_the_field() {
-        let vm = crate::scenario::VmShape {
-            cpus: 2,
-            memory_mib: 256,
-        };
+        let vm = crate::scenario::VmShape::flat(2, 256);
         let base = "name = \"p\"\n[[cgroup]]\npath = \"w\"\n[[step]]\nhold_ms = 10\n\
                     [[step]]\nhold_ms = 10\nops = [{ op = \"cgroup-remove\", path = \"w\" }]\n";
         for (payload, hint) in [

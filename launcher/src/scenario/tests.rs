@@ -1,9 +1,6 @@
 use super::*;
 
-const VM: VmShape = VmShape {
-    cpus: 2,
-    memory_mib: 256,
-};
+const VM: VmShape = VmShape::flat(2, 256);
 
 fn ok(toml: &str) -> Scenario {
     parse(toml, "s.toml", &VM).unwrap_or_else(|e| panic!("{e}"))

@@ -4,6 +4,7 @@ use super::catalog::{self, Scope};
 use super::file::{CheckFile, ScenarioFile, WorkersFile};
 use super::{cgroups, payloads, steps, Check, Op, Scenario, ScenarioError, Spawn, Step, VmShape};
 use crate::cpulist;
+use crate::topology::placement;
 use schedbox_protocol::limits::{memory_needed_mib, MAX_WORKERS, NICE_RANGE, RT_PRIO_RANGE};
 pub use schedbox_protocol::limits::{MAX_HOLD_MS, MAX_NAME};
 use schedbox_protocol::vocab::{POLICIES, RT_POLICIES};
@@ -26,23 +27,15 @@ impl Ctx<'_> {
         }
     }
 
-    /// Parses a CPU list and checks it fits the VM.
+    /// Resolves a CPU set (a CPU list, or topology-relative: `llc:1`, `node:0`, ...)
+    /// against the VM's shape; the plan carries it as a CPU list.
     pub fn cpus(&self, field: &str, text: &str) -> Result<String, ScenarioError> {
-        let cpus = cpulist::parse(text).map_err(|e| self.err(field, e))?;
-        if let Some(&last) = cpus.iter().next_back() {
-            if last >= self.vm.cpus {
-                return Err(self.err(
-                    field,
-                    format!(
-                        "\"{text}\" names CPU {last} but the VM has {} CPU(s) (0-{}): \
-                         use CPUs below {} or raise --cpus",
-                        self.vm.cpus,
-                        self.vm.cpus - 1,
-                        self.vm.cpus
-                    ),
-                ));
-            }
-        }
+        let cpus = placement::resolve(text, &self.vm.topology).map_err(|e| {
+            self.err(
+                field,
+                format!("{e}: use CPUs the VM has, or raise --cpus or --topology"),
+            )
+        })?;
         Ok(cpulist::format(&cpus))
     }
 }

@@ -8,3 +8,22 @@ pub mod verify;
 
 pub use shape::{CpuPlace, Shape, ShapeError, PRESETS};
 pub use verify::{verify, Mismatch};
+
+/// The presets as a table: name, shape, vCPUs, nodes, LLCs.
+pub fn preset_table() -> String {
+    let mut out = format!(
+        "{:<14} {:<11} {:>5} {:>5} {:>5}\n",
+        "preset", "shape", "vCPUs", "nodes", "LLCs"
+    );
+    for (name, spec) in PRESETS {
+        if let Ok(s) = Shape::parse(spec) {
+            out += &format!(
+                "{name:<14} {spec:<11} {:>5} {:>5} {:>5}\n",
+                s.vcpus(),
+                s.nodes,
+                s.llcs
+            );
+        }
+    }
+    out
+}

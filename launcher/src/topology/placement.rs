@@ -60,8 +60,12 @@ fn resolve_term(term: &str, shape: &Shape) -> Result<BTreeSet<u32>, String> {
 /// `N` or `N-M`.
 fn range(text: &str) -> Result<(u32, u32), String> {
     let number = |s: &str| {
-        s.parse::<u32>()
-            .map_err(|_| format!("{s:?} is not a whole number"))
+        s.parse::<u32>().map_err(|_| {
+            format!(
+                "{s:?} is not a whole number: give a CPU list (0-3,6), or llc:N, node:N, \
+                 core:N, smt:N, a fraction (0.0-0.5) or disjoint:K/N"
+            )
+        })
     };
     let (lo, hi) = match text.split_once('-') {
         Some((a, b)) => (number(a)?, number(b)?),

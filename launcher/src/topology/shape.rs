@@ -7,6 +7,9 @@ use std::fmt;
 /// Most vCPUs a shape may have: the own VMM lists xAPIC IDs below 255, and the guest's CPU
 /// masks name CPUs below 256.
 pub const MAX_VCPUS: u32 = 252;
+/// xAPIC IDs are 8 bits, and 255 is the broadcast ID.
+const APIC_ID_BITS: u32 = 8;
+const MAX_APIC_ID: u32 = 255;
 /// ACPI SLIT distances: a node to itself, and to another by default.
 pub const LOCAL_DISTANCE: u8 = 10;
 pub const DEFAULT_REMOTE_DISTANCE: u8 = 20;
@@ -59,17 +62,17 @@ pub const PRESETS: &[(&str, &str)] = &[
     ("numa2-smt", "2n4l1c2t"),
     ("llc3-odd", "1n3l2c1t"),
     ("server16", "1n2l4c2t"),
-    ("numa2-16", "2n4l2c1t"),
+    ("numa2-16", "2n4l4c1t"),
     ("numa2-16-smt", "2n4l2c2t"),
     ("numa2-32", "2n4l4c2t"),
     ("numa4-64", "4n8l4c2t"),
     ("numa8-128", "8n16l4c2t"),
-    ("big-252", "2n6l21c1t"),
+    ("big-252", "2n4l63c1t"),
 ];
 
 impl Shape {
     /// The flat machine `--cpus N` stands for.
-    pub fn flat(cpus: u32) -> Shape {
+    pub const fn flat(cpus: u32) -> Shape {
         Shape {
             nodes: 1,
             llcs: 1,
@@ -110,6 +113,17 @@ impl Shape {
         if vcpus > u64::from(MAX_VCPUS) {
             return Err(ShapeError(format!(
                 "topology {text:?} has {vcpus} vCPUs, more than {MAX_VCPUS}: use fewer"
+            )));
+        }
+        let (t, c, l) = self.id_bits();
+        let width = t + c + l + (self.nodes.next_power_of_two().trailing_zeros());
+        if width > APIC_ID_BITS || self.apic_id(self.vcpus() - 1) >= MAX_APIC_ID {
+            return Err(ShapeError(format!(
+                "topology {text:?} needs APIC IDs up to {}, beyond the {} an xAPIC can \
+                 address: each count takes a power of two of IDs, so use counts closer to \
+                 powers of two",
+                self.apic_id(self.vcpus() - 1),
+                MAX_APIC_ID - 1
             )));
         }
         Ok(())
@@ -258,6 +272,7 @@ mod tests {
             ("0c", "at least 1"),
             ("2n3l", "multiple of the node count"),
             ("1n1l253c", "more than 252"),
+            ("2n6l21c2t", "beyond the 254 an xAPIC can address"),
             ("99999999999c", "neither"),
         ] {
             let err = Shape::parse(text).unwrap_err().to_string();
@@ -277,7 +292,14 @@ mod tests {
 
     #[test]
     fn apic_ids_are_unique_and_fit_their_fields() {
-        for spec in ["1n1l1c1t", "1n3l3c1t", "2n4l2c2t", "2n6l21c1t", "4n8l4c2t"] {
+        for spec in [
+            "1n1l1c1t",
+            "1n3l3c1t",
+            "2n4l2c2t",
+            "2n6l21c1t",
+            "4n8l4c2t",
+            "2n4l63c1t",
+        ] {
             let s = Shape::parse(spec).unwrap();
             let mut ids: Vec<u32> = (0..s.vcpus()).map(|c| s.apic_id(c)).collect();
             ids.sort_unstable();

@@ -4,6 +4,7 @@
 //! events. Watchdog, record parsing, verdict and report live above it, so the backends
 //! differ only in how the VM runs.
 
+use crate::topology::Shape;
 use std::path::PathBuf;
 use std::sync::mpsc::Sender;
 
@@ -16,7 +17,8 @@ pub struct VmSpec {
     pub initramfs: Vec<u8>,
     /// Kernel command line (without the console options the backend adds itself).
     pub cmdline: String,
-    pub cpus: u32,
+    /// Nodes, LLCs, cores and threads; `Shape::flat(n)` for `--cpus n`.
+    pub topology: Shape,
     pub memory_mib: u32,
 }
 

@@ -16,6 +16,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::tempdir::TempDir;
+use crate::topology;
 use crate::vm::backend::{Backend, BackendError, VmEvent, VmExit, VmHandle, VmSpec};
 use crate::vm::console::{self, Ending};
 
@@ -87,9 +88,8 @@ impl Qemu {
         if self.accel == Accel::Kvm {
             args.extend(["-cpu".into(), "host".into()]);
         }
+        args.extend(topology::qemu::args(&spec.topology, spec.memory_mib));
         args.extend([
-            "-smp".into(),
-            spec.cpus.to_string(),
             "-m".into(),
             spec.memory_mib.to_string(),
             "-kernel".into(),
@@ -390,7 +390,7 @@ mod tests {
             kernel: "/k/bzImage".into(),
             initramfs: Vec::new(),
             cmdline: "rdinit=/init quiet".into(),
-            cpus: 3,
+            topology: crate::topology::Shape::flat(3),
             memory_mib: 300,
         };
         let qemu = Qemu {
@@ -413,7 +413,7 @@ mod tests {
             after("-chardev")[1],
             "socket,id=records,path=/t,,x/rec.sock"
         );
-        assert_eq!(after("-smp"), ["3"]);
+        assert_eq!(after("-smp"), ["3,sockets=1,cores=3,threads=1"]);
         assert_eq!(after("-m"), ["300"]);
         assert_eq!(after("-kernel"), ["/k/bzImage"]);
         assert_eq!(after("-initrd"), ["/t/initrd"]);

@@ -1,4 +1,5 @@
 use super::*;
+use crate::topology::Shape;
 use crate::vm::backend::VmHandle;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
@@ -67,7 +68,7 @@ fn watch(script: Vec<(u64, VmEvent)>, exits: bool) -> (Observed, String, String)
         kernel: "k".into(),
         initramfs: Vec::new(),
         cmdline: String::new(),
-        cpus: 1,
+        topology: Shape::flat(1),
         memory_mib: 64,
     };
     let (mut console, mut records) = (Vec::new(), Vec::new());
@@ -190,7 +191,7 @@ fn a_log_that_cannot_be_written_stops_the_run_as_a_host_fault() {
         kernel: "k".into(),
         initramfs: Vec::new(),
         cmdline: String::new(),
-        cpus: 1,
+        topology: Shape::flat(1),
         memory_mib: 64,
     };
     let mut console = Vec::new();

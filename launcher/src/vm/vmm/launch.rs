@@ -2,7 +2,6 @@
 
 use std::sync::mpsc::Sender;
 
-use crate::topology::Shape;
 use crate::vm::backend::{Backend, BackendError, VmEvent, VmHandle, VmSpec};
 use crate::vm::vmm::boot::{Boot, KernelBoot, Protocol};
 use crate::vm::vmm::machine::{self, MachineConfig};
@@ -34,7 +33,7 @@ impl Backend for KvmBackend {
         events: Sender<VmEvent>,
     ) -> Result<Box<dyn VmHandle>, BackendError> {
         let config = MachineConfig {
-            topology: Shape::flat(spec.cpus),
+            topology: spec.topology,
             memory_mib: spec.memory_mib,
             boot: Boot::Kernel(KernelBoot {
                 path: spec.kernel.clone(),

@@ -322,7 +322,14 @@ mod tests {
 
     #[test]
     fn topology_leaves_follow_the_shape() {
-        for spec in ["1n1l1c2t", "1n3l3c1t", "2n4l2c2t", "4n8l4c2t", "2n6l21c1t"] {
+        for spec in [
+            "1n1l1c2t",
+            "1n3l3c1t",
+            "2n4l2c2t",
+            "4n8l4c2t",
+            "2n6l21c1t",
+            "2n4l63c1t",
+        ] {
             let shape = Shape::parse(spec).unwrap();
             let (mut llcs, mut cores) = (Vec::new(), Vec::new());
             for place in shape.places() {

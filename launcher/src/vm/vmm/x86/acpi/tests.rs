@@ -109,7 +109,14 @@ fn madt_entries(madt: &[u8]) -> Vec<(u8, Vec<u8>)> {
 
 #[test]
 fn madt_lists_every_vcpu_by_apic_id_the_ioapic_and_nmi() {
-    for spec in ["1n1l1c1t", "1n1l1c2t", "2n4l2c2t", "4n8l4c2t", "2n6l21c1t"] {
+    for spec in [
+        "1n1l1c1t",
+        "1n1l1c2t",
+        "2n4l2c2t",
+        "4n8l4c2t",
+        "2n6l21c1t",
+        "2n4l63c1t",
+    ] {
         let (shape, t) = build_for(spec, &[(0, 512 * MIB)]);
         let all = tables_by_signature(&t);
         let madt = find(&all, b"APIC");
