@@ -1,9 +1,12 @@
 //! The floor under a run on QEMU/TCG: the same kernel booted by a bare
-//! `qemu-system-x86_64` with an init that only powers off, against schedbox's launch to
-//! verdict of an empty scenario through the whole run pipeline.
+//! `qemu-system-x86_64` with an init that only powers off (spawn to the kernel's power-off
+//! line), against schedbox's launch to verdict of an empty scenario through the whole run
+//! pipeline.
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use schedbox_initramfs::Archive;
@@ -11,6 +14,7 @@ use schedbox_initramfs::Archive;
 use crate::cli::RunOptions;
 use crate::pipeline::{boot, prepare};
 use crate::topology;
+use crate::vm::console::{self, Ending};
 use crate::vm::qemu::{DEFAULT_BINARY, QBOOT_PATHS};
 use crate::vm::select::{AccelChoice, BackendChoice};
 
@@ -53,8 +57,10 @@ pub fn poweroff_init() -> Vec<u8> {
     elf
 }
 
-/// Boots `kernel` on a bare QEMU/TCG with the power-off init; the wall time of the QEMU
-/// process, start to exit.
+/// Boots `kernel` on a bare QEMU/TCG with the power-off init; the time from spawning
+/// QEMU to the kernel's "reboot: Power down" on its console, the moment the guest is done
+/// (QEMU's own teardown after it is not the guest's work, and schedbox does not wait
+/// for it either).
 pub fn bare_qemu(
     kernel: &Path,
     options: &RunOptions,
@@ -77,7 +83,7 @@ pub fn bare_qemu(
         "-accel",
         "tcg",
         "-serial",
-        "null",
+        "stdio",
     ]);
     if let Some(qboot) = QBOOT_PATHS.iter().find(|p| Path::new(p).exists()) {
         qemu.args(["-bios", qboot]);
@@ -96,26 +102,53 @@ pub fn bare_qemu(
         &format!("console=ttyS0 {}", prepare::kernel_cmdline(&options.append)),
     ])
     .stdin(Stdio::null())
-    .stdout(Stdio::null())
+    .stdout(Stdio::piped())
     .stderr(Stdio::null());
     let started = Instant::now();
     let mut child = qemu
         .spawn()
         .map_err(|e| format!("cannot start {DEFAULT_BINARY}: {e}"))?;
+    let lines = console_lines(child.stdout.take());
+    let result = wait_for_power_off(&lines, started, timeout);
+    let _ = child.kill();
+    let _ = child.wait();
+    result
+}
+
+/// The console's lines, read on their own thread.
+fn console_lines(stdout: Option<std::process::ChildStdout>) -> Receiver<String> {
+    let (tx, rx) = channel();
+    if let Some(out) = stdout {
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    rx
+}
+
+fn wait_for_power_off(
+    lines: &Receiver<String>,
+    started: Instant,
+    timeout: Duration,
+) -> Result<Duration, String> {
     loop {
-        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
-            return if status.success() {
-                Ok(started.elapsed())
-            } else {
-                Err(format!("bare QEMU ended with {status}"))
-            };
+        let left = timeout.saturating_sub(started.elapsed());
+        match lines.recv_timeout(left) {
+            Ok(line) if console::ending(&line) == Some(Ending::PowerOff) => {
+                return Ok(started.elapsed())
+            }
+            Ok(_) => {}
+            Err(RecvTimeoutError::Timeout) => {
+                return Err(format!("bare QEMU did not power off within {timeout:?}"))
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                return Err("bare QEMU ended without powering off".into())
+            }
         }
-        if started.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!("bare QEMU did not power off within {timeout:?}"));
-        }
-        std::thread::sleep(Duration::from_millis(5));
     }
 }
 

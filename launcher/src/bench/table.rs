@@ -313,14 +313,14 @@ fn floor_section(out: &mut String, floor: &FloorRow, notes: &mut Notes) {
     if let Some(why) = &floor.not_measured {
         cells(
             out,
-            "bare QEMU, init that powers off",
+            "bare QEMU, init that powers off: → power-off",
             &[(&notes.cite(why), 0)],
         );
         return;
     }
     cells(
         out,
-        "bare QEMU, init that powers off",
+        "bare QEMU, init that powers off: → power-off",
         &[
             (&floor.bare_ms.summary(millis, "ms"), VALUE),
             ("1.00×", RATIO),
