@@ -105,19 +105,19 @@ pub fn try_boot(scratch: &Scratch, extra: &[&str]) -> Result<(Output, Value), St
     let out = scratch.0.join("run");
     let json = scratch.0.join("report.json");
     let cpus = CPUS.to_string();
-    let mut args = vec![
-        "run",
-        "--accel",
-        "tcg",
-        "--cpus",
-        &cpus,
+    let mut args = vec!["run", "--accel", "tcg"];
+    // A shape given by --topology says the vCPU count itself.
+    if !extra.contains(&"--topology") {
+        args.extend(["--cpus", &cpus]);
+    }
+    args.extend([
         "--kernel",
         kernel.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
         "--json",
         json.to_str().unwrap(),
-    ];
+    ]);
     args.extend_from_slice(extra);
     let output = schedbox(&args);
     let text = std::fs::read_to_string(&json).map_err(|e| {
