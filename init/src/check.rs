@@ -355,9 +355,13 @@ fn bandwidth(spec: &CheckSpec, scene: &Scene<'_>) -> Verdict {
 fn wake_latency<'a>(picked: impl Iterator<Item = &'a Outcome>, limit: u64) -> Verdict {
     let p99s = picked
         .filter(|o| crate::work::WORKS[o.work].name == "sleep-wake")
-        .filter_map(|o| o.wake.map(|w| (w[1], o)));
+        .filter_map(|o| o.wake.map(|w| (w.p99_ns, o)));
     match p99s.max_by_key(|(ns, _)| *ns) {
-        Some((ns, o)) => at_most(ns / NS_PER_US, limit, detail(format_args!("{}", Who(o)))),
+        Some((ns, o)) => at_most(
+            crate::worker::ns_to_us(ns),
+            limit,
+            detail(format_args!("{}", Who(o))),
+        ),
         None => cannot(format_args!("no sleep-wake workers woke")),
     }
 }
@@ -485,9 +489,15 @@ mod tests {
             .unwrap();
         let mut a = out("a", 1, 0);
         a.work = sw;
-        a.wake = Some([10_000, 90_000, 200_000]);
+        let wake = |p99_ns, max_ns| crate::wakes::WakeStats {
+            p50_ns: 10_000,
+            p99_ns,
+            max_ns,
+            samples: 100,
+        };
+        a.wake = Some(wake(90_000, 200_000));
         let mut b = a.clone();
-        b.wake = Some([10_000, 300_000, 400_000]);
+        b.wake = Some(wake(300_000, 400_000));
         let spin = out("a", 1, 0);
         let v = eval(
             &spec("wake-latency", 250, None),

@@ -23,5 +23,6 @@ pub mod serial;
 pub mod shared;
 pub mod sys;
 pub mod table;
+pub mod wakes;
 pub mod work;
 pub mod worker;

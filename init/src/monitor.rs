@@ -402,7 +402,9 @@ mod tests {
     /// A pool with one live worker in slot 0 that is this (running) test thread, so
     /// /proc says it is runnable, forked `ago_ms` ago and never run since.
     fn pool_with_unrun_worker(ago_ms: u64) -> Pool {
-        let mut pool = Pool::new(crate::shared::Shared::map().ok().unwrap());
+        let pool = Pool::new(crate::shared::Shared::map().ok().unwrap())
+            .ok()
+            .unwrap();
         let slot = pool.shared.slot(0);
         slot.reset();
         slot.beat_ns.store(now_ns() - ago_ms * NS_PER_MS, Relaxed);
@@ -435,7 +437,7 @@ mod tests {
     #[test]
     fn ready_waits_for_every_new_worker_and_names_a_failed_one() {
         use crate::shared::{FAILED, READY};
-        let mut pool = pool_with_unrun_worker(0);
+        let pool = pool_with_unrun_worker(0);
         let second = Worker {
             slot: 1,
             index: 1,

@@ -9,6 +9,7 @@ use crate::monitor::Isolation;
 use crate::record::Record;
 use crate::shared::{Shared, FAILED, MAX_SLOTS, READY};
 use crate::table::Table;
+use crate::wakes::WakeStats;
 use crate::work::{self, Ctx, Params, WorkSpec};
 use crate::{fail, sys};
 use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
@@ -97,8 +98,10 @@ pub struct Outcome {
     pub cpus: CpuMask,
     pub max_gap_ns: u64,
     pub iso: Isolation,
-    /// Wake latency p50, p99, max in ns, for work that sleeps.
-    pub wake: Option<[u64; 3]>,
+    /// Wake latency percentiles, for work that sleeps or blocks.
+    pub wake: Option<WakeStats>,
+    /// The task name the kernel had for it (`/proc/<pid>/comm`).
+    pub comm: Buf<{ COMM_LEN + 1 }>,
 }
 
 /// A spawn op, decoded.
@@ -111,21 +114,49 @@ pub struct SpawnReq<'a> {
     pub params: Params,
 }
 
+/// Which slots serve a live worker, one bit each.
+struct Used([u64; MAX_SLOTS / 64]);
+
+impl Default for Used {
+    fn default() -> Self {
+        Used([0; MAX_SLOTS / 64])
+    }
+}
+
+impl Used {
+    fn first_free(&self) -> Option<usize> {
+        let (w, bits) = self.0.iter().enumerate().find(|(_, b)| **b != u64::MAX)?;
+        Some(w * 64 + (!bits).trailing_zeros() as usize)
+    }
+
+    fn set(&mut self, slot: usize, on: bool) {
+        let bit = 1u64 << (slot % 64);
+        if on {
+            self.0[slot / 64] |= bit;
+        } else {
+            self.0[slot / 64] &= !bit;
+        }
+    }
+}
+
+/// The workers: their tables are in memory of their own, too big for the stack at
+/// `MAX_WORKERS`.
 pub struct Pool {
     pub shared: Shared,
-    pub live: Table<Worker, MAX_WORKERS>,
-    pub done: Table<Outcome, MAX_WORKERS>,
-    used: [bool; MAX_SLOTS],
+    pub live: &'static mut Table<Worker, MAX_WORKERS>,
+    pub done: &'static mut Table<Outcome, MAX_WORKERS>,
+    used: Used,
 }
 
 impl Pool {
-    pub fn new(shared: Shared) -> Self {
-        Pool {
+    pub fn new(shared: Shared) -> Res<Self> {
+        let nomem = |e| fail!("init", "mmap for the worker tables: {}", Errno(e));
+        Ok(Pool {
             shared,
-            live: Table::default(),
-            done: Table::default(),
-            used: [false; MAX_SLOTS],
-        }
+            live: Table::mapped().map_err(nomem)?,
+            done: Table::mapped().map_err(nomem)?,
+            used: Used::default(),
+        })
     }
 
     fn next_index(&self, group: &[u8]) -> u32 {
@@ -160,13 +191,16 @@ impl Pool {
         let first = self.live.len();
         let mut team = work::TeamSetup::new(req.work, req.count, &req.params)?;
         for i in 0..req.count {
-            let Some(slot) = self.used.iter().position(|u| !u) else {
+            let Some(slot) = self.used.first_free() else {
                 return Err(fail!("spawn", "more than {} workers at once", MAX_SLOTS));
             };
             let s = self.shared.slot(slot);
             s.reset();
+            let wakes = self.shared.wakes(slot);
+            wakes.reset();
             let ctx = Ctx {
                 slot: s,
+                wakes,
                 spec: req.work,
                 params: req.params,
                 index: i,
@@ -182,10 +216,11 @@ impl Pool {
                 )
             })?;
             if pid == 0 {
-                child(procs.as_cstr(), &req.sched, &ctx);
+                let name = comm(req.group, base + i);
+                child(procs.as_cstr(), &req.sched, &ctx, name.as_cstr());
             }
             team.forked(i);
-            self.used[slot] = true;
+            self.used.set(slot, true);
             let w = Worker {
                 pid,
                 slot,
@@ -290,11 +325,12 @@ impl Pool {
         // /proc entry last until it is reaped): workers that work together, like a
         // ping-pong pair, are then read at one instant, not one after the other while
         // the rest still run.
-        let mut outs: Table<Outcome, MAX_WORKERS> = Table::default();
+        let first = self.done.len();
+        let mut full = false;
         for &i in &chosen[..n] {
             let w = &self.live.as_slice()[i];
             wait_ended(w.pid);
-            let _ = outs.push(self.measure(w));
+            full |= self.done.push(self.measure(w)).is_err();
         }
         for (k, &i) in chosen[..n].iter().enumerate() {
             let w = &self.live.as_slice()[i];
@@ -307,17 +343,17 @@ impl Pool {
         // Remove from the back so earlier indices stay valid.
         for &i in chosen[..n].iter().rev() {
             let w = self.live.swap_remove(i);
-            self.used[w.slot] = false;
+            self.used.set(w.slot, false);
         }
-        for o in outs.as_slice() {
+        for o in &self.done.as_slice()[first..] {
             report(scenario, o);
-            if self.done.push(o.clone()).is_err() {
-                return Err(fail!(
-                    "stop",
-                    "more than {} workers in one scenario",
-                    MAX_WORKERS
-                ));
-            }
+        }
+        if full {
+            return Err(fail!(
+                "stop",
+                "more than {} workers in one scenario",
+                MAX_WORKERS
+            ));
         }
         Ok(())
     }
@@ -326,13 +362,6 @@ impl Pool {
     fn measure(&self, w: &Worker) -> Outcome {
         let s = self.shared.slot(w.slot);
         let [cpu_ns, wait_ns, slices] = schedstat(w.pid);
-        let wake = s.wake_percentile_ns(500).map(|p50| {
-            [
-                p50,
-                s.wake_percentile_ns(990).unwrap_or(0),
-                s.wake_max_ns.load(Relaxed),
-            ]
-        });
         Outcome {
             group: w.group.clone(),
             cgroup: w.cgroup.clone(),
@@ -346,7 +375,8 @@ impl Pool {
             cpus: s.cpus_seen(),
             max_gap_ns: w.max_gap_ns,
             iso: w.iso,
-            wake,
+            wake: self.shared.wakes(w.slot).stats(),
+            comm: read_comm(w.pid),
         }
     }
 
@@ -359,7 +389,7 @@ impl Pool {
             reap(w, false);
         }
         self.live.clear();
-        self.used = [false; MAX_SLOTS];
+        self.used = Used::default();
     }
 }
 
@@ -446,6 +476,22 @@ pub fn reap_strays() {
     while let Ok(Some(_)) = rustix::process::wait(WaitOptions::NOHANG) {}
 }
 
+/// Microseconds, rounded to the nearest: a percentile within 1 % stays so in µs from
+/// 50 µs up.
+pub fn ns_to_us(ns: u64) -> u64 {
+    ns.saturating_add(sys::NS_PER_US / 2) / sys::NS_PER_US
+}
+
+/// `/proc/<pid>/comm`, the task's name as the kernel has it; empty when unreadable.
+fn read_comm(pid: i32) -> Buf<{ COMM_LEN + 1 }> {
+    let mut path: Buf<48> = Buf::from_bytes(b"/proc/");
+    path.push_u64(pid as u64);
+    path.push(b"/comm");
+    let mut buf = [0u8; COMM_LEN + 1];
+    let n = sys::read_file(path.as_cstr(), &mut buf).unwrap_or(0);
+    Buf::from_bytes(crate::buf::trim_end(&buf[..n]))
+}
+
 /// `/proc/<pid>/schedstat`: time on CPU, time waiting on a runqueue, timeslices.
 pub fn schedstat(pid: i32) -> [u64; 3] {
     let mut path: Buf<48> = Buf::from_bytes(b"/proc/");
@@ -478,17 +524,41 @@ fn report(scenario: &[u8], o: &Outcome) {
         .num("wait_ns", o.wait_ns)
         .num("slices", o.slices)
         .str("cpus", cpus.as_bytes());
-    if let Some([p50, p99, max]) = o.wake {
+    if let Some(w) = o.wake {
         r = r
-            .num("wake_p50_us", p50 / sys::NS_PER_US)
-            .num("wake_p99_us", p99 / sys::NS_PER_US)
-            .num("wake_max_us", max / sys::NS_PER_US);
+            .num("wake_p50_us", ns_to_us(w.p50_ns))
+            .num("wake_p99_us", ns_to_us(w.p99_ns))
+            .num("wake_max_us", ns_to_us(w.max_ns))
+            .num("wake_samples", w.samples);
+    }
+    if !o.comm.is_empty() {
+        r = r.str("comm", o.comm.as_bytes());
     }
     r.send();
 }
 
-/// The child side of a spawn: join the cgroup, apply settings, report ready, work.
-fn child(procs: &core::ffi::CStr, sched: &SchedParams, ctx: &Ctx) -> ! {
+/// The kernel keeps at most this many bytes of a task's name (`comm`), less its NUL.
+const COMM_LEN: usize = 15;
+const COMM_PREFIX: &[u8] = b"sbx-";
+
+/// A worker's task name, `sbx-<group>-<index>`, so the kernel's messages (a sched_ext
+/// stall, the OOM killer) and /proc name the worker, not PID 1. A long group name is
+/// cut, never the index.
+pub fn comm(group: &[u8], index: u32) -> Buf<{ COMM_LEN + 1 }> {
+    let mut tail: Buf<16> = Buf::from_bytes(b"-");
+    tail.push_u64(u64::from(index));
+    let room = COMM_LEN - COMM_PREFIX.len() - tail.len().min(COMM_LEN - COMM_PREFIX.len());
+    let mut name: Buf<{ COMM_LEN + 1 }> = Buf::from_bytes(COMM_PREFIX);
+    name.push(&group[..group.len().min(room)]);
+    name.push(tail.as_bytes());
+    name
+}
+
+/// The child side of a spawn: take its name, join the cgroup, apply settings, report
+/// ready, work.
+fn child(procs: &core::ffi::CStr, sched: &SchedParams, ctx: &Ctx, name: &core::ffi::CStr) -> ! {
+    // A name is only a label: a kernel that refuses it does not stop the work.
+    let _ = rustix::thread::set_name(name);
     let slot = ctx.slot;
     let die = |stage: Stage, e: rustix::io::Errno| -> ! {
         slot.err_stage.store(stage as u32, Relaxed);
@@ -517,4 +587,38 @@ fn child(procs: &core::ffi::CStr, sched: &SchedParams, ctx: &Ctx) -> ! {
     }
     slot.state.store(READY, Release);
     (ctx.spec.run)(ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_is_named_by_its_group_and_index() {
+        assert_eq!(comm(b"spin", 3).as_bytes(), b"sbx-spin-3");
+        assert_eq!(comm(b"sleepers", 4095).as_bytes(), b"sbx-sleepe-4095");
+        assert_eq!(comm(b"", 0).as_bytes(), b"sbx--0");
+        let long = comm(b"a-very-long-group-name", 1_000_000);
+        assert_eq!(long.as_bytes(), b"sbx-a-v-1000000");
+        assert_eq!(long.len(), COMM_LEN);
+    }
+
+    #[test]
+    fn slots_are_taken_lowest_first_and_given_back() {
+        let mut used = Used::default();
+        for i in 0..MAX_SLOTS {
+            assert_eq!(used.first_free(), Some(i));
+            used.set(i, true);
+        }
+        assert_eq!(used.first_free(), None);
+        used.set(130, false);
+        assert_eq!(used.first_free(), Some(130));
+    }
+
+    #[test]
+    fn microseconds_round_to_the_nearest() {
+        assert_eq!(ns_to_us(1499), 1);
+        assert_eq!(ns_to_us(1500), 2);
+        assert_eq!(ns_to_us(u64::MAX), u64::MAX / 1000);
+    }
 }

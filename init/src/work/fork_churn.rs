@@ -7,7 +7,7 @@ use rustix::io::Errno;
 use rustix::process::{Pid, WaitOptions};
 
 pub fn run(ctx: &Ctx) -> ! {
-    let mut beat = Beat::new(ctx.slot);
+    let mut beat = Beat::new(ctx);
     loop {
         let pid = match sys::fork() {
             Ok(0) => {

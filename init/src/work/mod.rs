@@ -26,6 +26,7 @@ use crate::fail::Errno;
 use crate::record::Record;
 use crate::shared::{Slot, BLOCKED};
 use crate::sys::{self, current_cpu, now_ns};
+use crate::wakes::Wakes;
 use core::sync::atomic::Ordering::{AcqRel, Relaxed, Release, SeqCst};
 use team::{CheckFn, PrepareFn};
 
@@ -133,6 +134,7 @@ impl Params {
 /// What a worker gets to run with.
 pub struct Ctx {
     pub slot: &'static Slot,
+    pub wakes: &'static Wakes,
     pub spec: &'static WorkSpec,
     pub params: Params,
     /// Index within its spawn, and the spawn's count (for work that pairs up).
@@ -176,13 +178,19 @@ fn at_least_one(spec: &WorkSpec, p: &Params, key: &str) -> bool {
 /// Publishes a worker's progress: iterations, the time of the update, the CPU seen.
 pub struct Beat {
     slot: &'static Slot,
+    pub wakes: &'static Wakes,
     iterations: u64,
 }
 
 impl Beat {
-    pub fn new(slot: &'static Slot) -> Self {
+    pub fn new(ctx: &Ctx) -> Self {
+        Self::of(ctx.slot, ctx.wakes)
+    }
+
+    pub fn of(slot: &'static Slot, wakes: &'static Wakes) -> Self {
         let mut b = Beat {
             slot,
+            wakes,
             iterations: 0,
         };
         b.add(0);
