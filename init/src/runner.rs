@@ -12,10 +12,30 @@ use crate::scheduler::Scheduler;
 use crate::table::Table;
 use crate::work::{self, Params};
 use crate::worker::{Name, Pool, RelPath, SchedParams, SpawnReq};
-use crate::{fail, sys};
+use crate::{fail, record, sys};
 
 const MAX_CHECKS: usize = 32;
 const MAX_CGROUPS: usize = 64;
+
+/// How a scenario ended, as its `scenario-end` record says: every check passed, one
+/// failed, or the scenario could not be carried out (its `error` record says why).
+/// Worker errors the guest reported meanwhile make the host judge it untestable too.
+#[derive(Clone, Copy)]
+enum Outcome {
+    Pass,
+    Fail,
+    Error,
+}
+
+impl Outcome {
+    fn name(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::Error => "error",
+        }
+    }
+}
 
 #[derive(Default)]
 struct Scenario {
@@ -60,17 +80,73 @@ impl<'p> Runner<'p> {
         self.mon.sched = sched;
     }
 
-    /// Runs every line of the (already validated) plan.
+    /// Runs every line of the (already validated) plan. A failure inside a scenario
+    /// ends that scenario only (`abort_scenario`), and the plan goes on after its
+    /// `end`; one outside any scenario ends the run.
     pub fn run(&mut self) -> Res<()> {
         let plan = self.plan;
         let mut scratch = [0u8; MAX_LINE];
+        let mut skipping = false;
         for (no, raw) in plan::lines(plan) {
             let line = plan::parse_line(raw, &mut scratch)
-                .map_err(|m| fail!("plan", "line {}: {}", no, m))?;
-            self.exec(no, &line)?;
+                .map_err(|m| fail!("plan", "line {}: {}", no, m));
+            let is_end = matches!(&line, Ok(l) if l.verb == "end");
+            if skipping {
+                skipping = !is_end;
+                continue;
+            }
+            if let Err(f) = line.and_then(|l| self.exec(no, &l)) {
+                if !self.in_scenario() {
+                    return Err(f);
+                }
+                self.abort_scenario(&f);
+                skipping = !is_end;
+            }
             self.mon.heartbeat_if_due();
         }
         Ok(())
+    }
+
+    fn in_scenario(&self) -> bool {
+        !self.scen.name.is_empty()
+    }
+
+    /// Contains a failure inside a scenario: reports it (the `error` record names the
+    /// scenario), kills its payloads and workers, removes its cgroups and ends it with
+    /// `outcome=error`.
+    fn abort_scenario(&mut self, f: &fail::Fail) {
+        Record::new("error")
+            .str("where", f.place.as_bytes())
+            .str("msg", f.msg.as_bytes())
+            .send();
+        let name = self.scen.name.clone();
+        self.mon.payloads.end(name.as_bytes());
+        self.pool.kill_all();
+        self.pool.done.clear();
+        self.mon.kmsg.end();
+        if let Err(f) = cgroup::destroy_scenario(&self.scen.root, self.scen.created.as_slice()) {
+            Record::new("error")
+                .str("where", f.place.as_bytes())
+                .str("msg", f.msg.as_bytes())
+                .send();
+        }
+        self.close_scenario(Outcome::Error);
+    }
+
+    /// The `scenario-end` record, and back to no scenario.
+    fn close_scenario(&mut self, outcome: Outcome) {
+        Record::new("scenario-end")
+            .str("name", self.scen.name.as_bytes())
+            .num("t_ms", sys::now_ms())
+            .num(
+                "init_cpu_ns",
+                sys::own_cpu_ns().saturating_sub(self.scen.init_cpu_start_ns),
+            )
+            .str("outcome", outcome.name().as_bytes())
+            .send();
+        self.scen = Scenario::default();
+        self.mon.stall_limit_ms = None;
+        record::set_scenario(b"");
     }
 
     fn exec(&mut self, no: usize, line: &Line<'_>) -> Res<()> {
@@ -132,6 +208,7 @@ impl<'p> Runner<'p> {
             .str("name", name)
             .num("t_ms", sys::now_ms())
             .send();
+        record::set_scenario(name);
         self.scen.root = cgroup::create_scenario_root(name)?;
         Ok(())
     }
@@ -164,24 +241,18 @@ impl<'p> Runner<'p> {
             usage: self.mon.usage.as_slice(),
             kmsg,
         };
+        let mut passed = true;
         for spec in self.scen.checks.as_slice() {
             if spec.name.eq_bytes(b"scheduler") {
-                self.mon.sched.check(name.as_bytes(), spec);
+                passed &= self.mon.sched.check(name.as_bytes(), spec);
                 continue;
             }
-            check::report(name.as_bytes(), spec, &check::evaluate(spec, &scene));
+            let verdict = check::evaluate(spec, &scene);
+            check::report(name.as_bytes(), spec, &verdict);
+            passed &= verdict.pass;
         }
         cgroup::destroy_scenario(&self.scen.root, self.scen.created.as_slice())?;
-        Record::new("scenario-end")
-            .str("name", name.as_bytes())
-            .num("t_ms", sys::now_ms())
-            .num(
-                "init_cpu_ns",
-                sys::own_cpu_ns().saturating_sub(self.scen.init_cpu_start_ns),
-            )
-            .send();
-        self.scen = Scenario::default();
-        self.mon.stall_limit_ms = None;
+        self.close_scenario(if passed { Outcome::Pass } else { Outcome::Fail });
         Ok(())
     }
 

@@ -25,6 +25,13 @@ pub struct WorkerRecord {
     pub wake_p99_us: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wake_max_us: Option<u64>,
+    /// How many wake-ups the percentiles are of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wake_samples: Option<u64>,
+    /// The worker's task name in the guest kernel (`sbx-<group>-<index>`, cut to 15
+    /// bytes), as the guest read it from /proc.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comm: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -139,7 +146,7 @@ pub enum Record {
         index: u64,
         t_ms: u64,
     },
-    Worker(WorkerRecord),
+    Worker(Box<WorkerRecord>),
     Stall(StallRecord),
     Kmsg {
         level: String,
@@ -152,8 +159,14 @@ pub enum Record {
         t_ms: u64,
         /// CPU time PID 1 itself used during the scenario (the monitor's cost).
         init_cpu_ns: Option<u64>,
+        /// The guest's word on it: `pass`, `fail`, or `error` (it could not be carried
+        /// out; an `error` record says why).
+        outcome: Option<String>,
     },
     Error {
+        /// The scenario it ended (an error inside a scenario ends only that one);
+        /// None for an error outside any, which ends the run.
+        scenario: Option<String>,
         place: String,
         msg: String,
     },
@@ -246,7 +259,7 @@ fn typed(fields: &Fields) -> Result<Record, String> {
             index: g.num("index")?,
             t_ms: g.num("t_ms")?,
         },
-        "worker" => Record::Worker(worker(&g)?),
+        "worker" => Record::Worker(Box::new(worker(&g)?)),
         "stall" => Record::Stall(stall(&g)?),
         "kmsg" => Record::Kmsg {
             level: g.text("level")?,
@@ -266,8 +279,10 @@ fn typed(fields: &Fields) -> Result<Record, String> {
             name: g.text("name")?,
             t_ms: g.num("t_ms")?,
             init_cpu_ns: g.opt_num("init_cpu_ns")?,
+            outcome: g.opt_text("outcome"),
         },
         "error" => Record::Error {
+            scenario: g.opt_text("scenario"),
             place: g.text("where")?,
             msg: g.text("msg")?,
         },
@@ -305,6 +320,8 @@ fn worker(g: &Get) -> Result<WorkerRecord, String> {
         wake_p50_us: g.opt_num("wake_p50_us")?,
         wake_p99_us: g.opt_num("wake_p99_us")?,
         wake_max_us: g.opt_num("wake_max_us")?,
+        wake_samples: g.opt_num("wake_samples")?,
+        comm: g.opt_text("comm"),
     })
 }
 
@@ -399,6 +416,7 @@ mod tests {
             (42, 1234567, 1995000000, "0-1")
         );
         assert_eq!(w.wake_p99_us, None);
+        assert_eq!(w.comm.as_deref(), Some("sbx-spin-0"));
         let Record::Check(c) = &records[7] else {
             panic!("{:?}", records[7])
         };
@@ -412,7 +430,8 @@ mod tests {
             Record::ScenarioEnd {
                 name: "spin-basic".into(),
                 t_ms: 2770,
-                init_cpu_ns: Some(31_000_000)
+                init_cpu_ns: Some(31_000_000),
+                outcome: Some("pass".into()),
             }
         );
         assert_eq!(
@@ -471,6 +490,7 @@ mod tests {
         assert_eq!(
             records[0],
             Record::Error {
+                scenario: None,
                 place: "plan".into(),
                 msg: "line 3: unknown verb \"frobnicate\"".into()
             }

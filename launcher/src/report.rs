@@ -9,7 +9,7 @@ use crate::rundir;
 use crate::scenario::Scenario;
 use crate::scheduler::{self, SchedulerInfo, SchedulerReport};
 use crate::session::{Observed, Timings};
-use crate::verdict::{ends_as_expected, Outcome, Verdict};
+use crate::verdict::{self, ends_as_expected, Outcome, ScenarioOutcome, Verdict};
 
 /// Console lines shown on stdout for an untestable run (the JSON keeps the whole tail).
 const HUMAN_CONSOLE_LINES: usize = 15;
@@ -52,6 +52,10 @@ pub struct ScenarioReport {
     pub checks: Vec<CheckRecord>,
     pub stalls: Vec<StallRecord>,
     pub payloads: Vec<PayloadReport>,
+    /// This scenario's own outcome (`outcome`: pass, fail with `failed`, untestable
+    /// with `reasons`); the run's follows from all of them (README, "Exit status").
+    #[serde(flatten)]
+    pub verdict: ScenarioOutcome,
 }
 
 /// How a payload ended, against what its scenario expected.
@@ -67,6 +71,9 @@ pub struct PayloadReport {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct GuestError {
+    /// The scenario it ended; none for an error outside the scenarios (it ended the run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<String>,
     #[serde(rename = "where")]
     pub place: String,
     pub msg: String,
@@ -113,7 +120,12 @@ pub fn build(
     let errors = records
         .iter()
         .filter_map(|r| match r {
-            Record::Error { place, msg } => Some(GuestError {
+            Record::Error {
+                scenario,
+                place,
+                msg,
+            } => Some(GuestError {
+                scenario: scenario.clone(),
                 place: place.clone(),
                 msg: msg.clone(),
             }),
@@ -129,9 +141,11 @@ pub fn build(
         records,
         &run_dir.join(rundir::SCHEDULER_LOG),
     );
+    let outcomes = scenario_outcomes(scenarios, observed, &verdict);
     let scenarios = scenarios
         .iter()
-        .map(|s| scenario_report(s, records, run_dir))
+        .zip(outcomes)
+        .map(|(s, o)| scenario_report(s, records, run_dir, o))
         .collect();
     Report {
         outcome: verdict.outcome,
@@ -150,7 +164,44 @@ pub fn build(
     }
 }
 
-fn scenario_report(scenario: &Scenario, records: &[Record], run_dir: &Path) -> ScenarioReport {
+/// Each scenario's outcome, in the order of `scenarios`; all untestable, for the run's
+/// reasons, when the guest never ran.
+fn scenario_outcomes(
+    scenarios: &[Scenario],
+    observed: Option<&Observed>,
+    verdict: &Verdict,
+) -> Vec<ScenarioOutcome> {
+    let Some(observed) = observed else {
+        let reasons = verdict.reasons.clone();
+        return vec![ScenarioOutcome::Untestable { reasons }; scenarios.len()];
+    };
+    let names: Vec<String> = scenarios.iter().map(|s| s.name.clone()).collect();
+    let judged = verdict::judge_scenarios(
+        observed,
+        &names,
+        &verdict::expected_checks(scenarios),
+        &verdict::expected_payloads(scenarios),
+    );
+    names
+        .iter()
+        .map(|n| {
+            let found = judged.iter().find(|j| &j.name == n);
+            found.map_or_else(
+                || ScenarioOutcome::Untestable {
+                    reasons: vec![format!("scenario {n} was not judged")],
+                },
+                |j| j.outcome.clone(),
+            )
+        })
+        .collect()
+}
+
+fn scenario_report(
+    scenario: &Scenario,
+    records: &[Record],
+    run_dir: &Path,
+    verdict: ScenarioOutcome,
+) -> ScenarioReport {
     let name = &scenario.name;
     let mut report = ScenarioReport {
         name: name.clone(),
@@ -161,6 +212,7 @@ fn scenario_report(scenario: &Scenario, records: &[Record], run_dir: &Path) -> S
         checks: Vec::new(),
         stalls: Vec::new(),
         payloads: Vec::new(),
+        verdict,
     };
     let mut started_ms = None;
     for record in records {
@@ -169,7 +221,7 @@ fn scenario_report(scenario: &Scenario, records: &[Record], run_dir: &Path) -> S
             Record::ScenarioEnd { name: n, t_ms, .. } if n == name => {
                 report.guest_ms = started_ms.map(|start| t_ms.saturating_sub(start));
             }
-            Record::Worker(w) if &w.scenario == name => report.workers.push(w.clone()),
+            Record::Worker(w) if &w.scenario == name => report.workers.push((**w).clone()),
             Record::Check(c) if &c.scenario == name => report.checks.push(c.clone()),
             Record::Stall(s) if &s.scenario == name => report.stalls.push(s.clone()),
             Record::Payload(p) if &p.scenario == name => {
