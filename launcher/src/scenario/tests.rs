@@ -106,7 +106,7 @@ fn names_and_durations_are_checked() {
 
 #[test]
 fn worker_fields_are_checked() {
-    rejected(&with_workers("count = 0"), "\"w\".count", "1 to 512");
+    rejected(&with_workers("count = 0"), "\"w\".count", "1 to 4096");
     rejected(&with_workers("nice = 20"), "\"w\".nice", "-20 to 19");
     rejected(
         &with_workers("policy = \"deadline\""),

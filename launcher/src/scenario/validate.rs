@@ -10,9 +10,10 @@ pub const MAX_NAME: usize = 64;
 /// Longest single hold: an hour is far beyond any scheduler test.
 pub const MAX_HOLD_MS: u64 = 3_600_000;
 /// Workers one group may fork; the guest tracks each one.
-pub const MAX_GROUP_WORKERS: u64 = 512;
-/// Workers one scenario may run in all.
-pub const MAX_SCENARIO_WORKERS: u64 = 2048;
+pub const MAX_GROUP_WORKERS: u64 = 4096;
+/// Workers one scenario may run in all: the guest runs at most this many at once
+/// (init/src/shared.rs, `MAX_SLOTS`).
+pub const MAX_SCENARIO_WORKERS: u64 = 4096;
 const NICE_RANGE: (i64, i64) = (-20, 19);
 /// The guest's PID 1 runs at SCHED_FIFO 99 so that it can always sample and stop
 /// workers; a worker at 99 would tie with it and could starve it on its CPU.
