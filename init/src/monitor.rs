@@ -268,21 +268,20 @@ impl Monitor {
             // The state is read again only after `recheck_ns`, or to name a new
             // stall: with many runnable workers waiting their turn, a read each sample
             // would be most of the monitor's cost.
-            let stat = if now.saturating_sub(w.runnable_ns) > recheck_ns
-                || (over && w.stall.is_none())
-            {
-                let stat = proc_stat(w.pid);
-                if stat.state != b'R' {
-                    // Not runnable (frozen, blocked, dead): not the scheduler's doing.
-                    close_stall(scenario, w);
-                    w.excused_ns = now;
-                    continue;
-                }
-                w.runnable_ns = now;
-                Some(stat)
-            } else {
-                None
-            };
+            let stat =
+                if now.saturating_sub(w.runnable_ns) > recheck_ns || (over && w.stall.is_none()) {
+                    let stat = proc_stat(w.pid);
+                    if stat.state != b'R' {
+                        // Not runnable (frozen, blocked, dead): not the scheduler's doing.
+                        close_stall(scenario, w);
+                        w.excused_ns = now;
+                        continue;
+                    }
+                    w.runnable_ns = now;
+                    Some(stat)
+                } else {
+                    None
+                };
             w.max_gap_ns = w.max_gap_ns.max(gap);
             if !over {
                 close_stall(scenario, w);
