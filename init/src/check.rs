@@ -19,6 +19,7 @@ pub const NAMES: &[&str] = &[
     "wake-latency",
     "kernel-log",
     "scheduler",
+    "expect",
 ];
 
 /// A `check` line of the plan.

@@ -301,7 +301,7 @@ const OPS: &[Spec] = &[
     Spec {
         name: "spawn",
         required: &["group", "cgroup", "work"],
-        optional: &["count", "nice", "policy", "prio", "affinity"],
+        optional: &["count", "nice", "policy", "prio", "affinity", "expect"],
     },
     Spec {
         name: "stop",
@@ -389,6 +389,7 @@ fn check_value(what: &str, key: &str, val: &[u8]) -> Result<(), ErrMsg> {
         "affinity" | "cpus" => CpuMask::parse(val).is_some(),
         "kmsg" => val == b"0" || val == b"1",
         "work" => work::spec(val).is_some(),
+        "expect" => crate::worker::Expect::parse(val).is_some(),
         "group" | "file" | "name" => is_name(val),
         "cgroup" | "path" | "from" | "to" => is_rel_path(val),
         "count" | "limit" | "prio" | "stride" => parse_u64(val).is_some(),
@@ -686,6 +687,14 @@ mod tests {
         assert!(validate(ok.as_bytes()).is_ok());
         let bad = "schedbox-plan 1\nscenario name=a\nstep hold_ms=1\nop spawn group=g cgroup=c work=spin burst_ms=5\nend\n";
         assert_eq!(err(bad).0, 4);
+    }
+
+    #[test]
+    fn a_spawn_may_expect_a_limit_and_the_expect_check_counts_it() {
+        let ok = "schedbox-plan 1\nscenario name=a\nstep hold_ms=1\nop spawn group=g cgroup=c work=fork-churn expect=fork-refused\nop spawn group=h cgroup=c work=page-fault expect=oom-killed\ncheck name=expect limit=0\nend\n";
+        assert!(validate(ok.as_bytes()).is_ok());
+        let bad = "schedbox-plan 1\nscenario name=a\nstep hold_ms=1\nop spawn group=g cgroup=c work=spin expect=never\nend\n";
+        assert_eq!(err(bad), (4, "bad value \"never\" for expect".into()));
     }
 
     #[test]

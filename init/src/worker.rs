@@ -43,6 +43,41 @@ fn stage_name(v: u32) -> &'static str {
         .map_or("setup", |(_, name)| name)
 }
 
+/// An effect a spawn's workers are meant to meet (a limit the kernel enforces on them),
+/// which is then their work's outcome rather than an error: the `expect` check counts
+/// the workers that did not meet it.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub enum Expect {
+    #[default]
+    Nothing,
+    /// `fork-refused`: forks fail with EAGAIN (`pids.max`); a fork-churn worker counts
+    /// them and goes on.
+    ForkRefused,
+    /// `oom-killed`: the kernel's OOM killer ends the worker (`memory.max`).
+    OomKilled,
+}
+
+impl Expect {
+    const NAMES: [(Expect, &'static str); 2] = [
+        (Expect::ForkRefused, "fork-refused"),
+        (Expect::OomKilled, "oom-killed"),
+    ];
+
+    pub fn parse(v: &[u8]) -> Option<Self> {
+        Self::NAMES
+            .iter()
+            .find(|(_, n)| n.as_bytes() == v)
+            .map(|(e, _)| *e)
+    }
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(e, _)| *e == self)
+            .map_or("", |(_, n)| n)
+    }
+}
+
 #[derive(Clone, Copy, Default)]
 pub struct SchedParams {
     pub policy: u32,
