@@ -127,7 +127,11 @@ pub const CHECKS: &[CheckKind] = &[
     ),
     check("kernel-log", 0, u64::MAX, Scope::Scenario, false, "lines"),
     check("scheduler", 0, 1, Scope::Scenario, false, ""),
+    check("expect", 0, u64::MAX, Scope::Group, false, "workers"),
 ];
+
+/// Limits workers may be meant to meet (`[[workers]] expect`), judged by `expect`.
+pub const EXPECTS: &[&str] = &["fork-refused", "oom-killed"];
 
 /// Checks every scenario gets unless it lists a check of the same name. `kernel-log`
 /// counts only lines logged while the scenario runs, so boot noise cannot fail it; a
