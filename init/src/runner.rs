@@ -11,7 +11,7 @@ use crate::record::Record;
 use crate::scheduler::Scheduler;
 use crate::table::Table;
 use crate::work::{self, Params};
-use crate::worker::{Name, Pool, RelPath, SchedParams, SpawnReq};
+use crate::worker::{Expect, Name, Pool, RelPath, SchedParams, SpawnReq};
 use crate::{fail, record, sys};
 
 const MAX_CHECKS: usize = 32;
@@ -229,7 +229,7 @@ impl<'p> Runner<'p> {
         self.mon.mark_usage(&self.pool, &self.scen.root);
         self.mon
             .close_stalls(&mut self.pool, name.as_bytes(), |_| true);
-        self.pool.stop(name.as_bytes(), |_| true)?;
+        self.pool.stop(name.as_bytes(), &self.scen.root, |_| true)?;
         self.mon.kmsg.end();
         let kmsg = match self.mon.kmsg.off {
             Some(why) => Err(why),
@@ -299,7 +299,9 @@ impl<'p> Runner<'p> {
                 self.mon
                     .close_stalls(&mut self.pool, name, |w| w.group.eq_bytes(group));
                 self.pool
-                    .stop(self.scen.name.as_bytes(), |w| w.group.eq_bytes(group))?;
+                    .stop(self.scen.name.as_bytes(), &self.scen.root, |w| {
+                        w.group.eq_bytes(group)
+                    })?;
             }
             "move" => {
                 let (from, to) = (
@@ -337,6 +339,10 @@ impl<'p> Runner<'p> {
             count: line.num("count").unwrap_or(1) as u32,
             sched,
             params: Params::from_fn(spec, |k| line.num(k)),
+            expect: line
+                .get("expect")
+                .and_then(Expect::parse)
+                .unwrap_or_default(),
         };
         let first = self.pool.spawn(&self.scen.root, &req)?;
         self.mon

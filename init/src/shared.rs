@@ -48,6 +48,8 @@ pub struct Slot {
     /// The next member of this worker's team, as its slot index + 1 (`NO_MATE`): the
     /// members form a list from the lead, linked by PID 1 as it forks them.
     pub next_mate: AtomicU32,
+    /// Forks the kernel refused the worker (EAGAIN), for `expect=fork-refused`.
+    pub forks_refused: AtomicU64,
     pub cpus: [AtomicU64; MAX_CPUS / 64],
     /// CPUs seen since PID 1 last took them (for the isolation check).
     pub recent_cpus: [AtomicU64; MAX_CPUS / 64],
@@ -61,7 +63,7 @@ impl Slot {
         // A worker not yet run since its fork has made no progress since the fork,
         // not since boot.
         self.beat_ns.store(crate::sys::now_ns(), Relaxed);
-        for a in [&self.progress, &self.sleep_until_ns] {
+        for a in [&self.progress, &self.sleep_until_ns, &self.forks_refused] {
             a.store(0, Relaxed);
         }
         for a in self.cpus.iter().chain(self.recent_cpus.iter()) {

@@ -70,6 +70,15 @@ impl Expect {
             .map(|(e, _)| *e)
     }
 
+    /// What happened to a worker that met it, for check details.
+    pub fn past(self) -> &'static str {
+        match self {
+            Expect::Nothing => "",
+            Expect::ForkRefused => "refused a fork",
+            Expect::OomKilled => "OOM-killed",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         Self::NAMES
             .iter()
@@ -105,6 +114,7 @@ pub struct Worker {
     pub stall: Option<Stall>,
     pub stall_reported: bool,
     pub iso: Isolation,
+    pub expect: Expect,
 }
 
 /// A gap over the stall limit still going on: where the worker was, how long, when it
@@ -137,6 +147,11 @@ pub struct Outcome {
     pub wake: Option<WakeStats>,
     /// The task name the kernel had for it (`/proc/<pid>/comm`).
     pub comm: Buf<{ COMM_LEN + 1 }>,
+    /// The limit it was meant to meet, and what PID 1 saw of it: forks refused, and
+    /// whether the OOM killer ended it.
+    pub expect: Expect,
+    pub forks_refused: u64,
+    pub oom_killed: bool,
 }
 
 /// A spawn op, decoded.
@@ -147,6 +162,7 @@ pub struct SpawnReq<'a> {
     pub count: u32,
     pub sched: SchedParams,
     pub params: Params,
+    pub expect: Expect,
 }
 
 /// Which slots serve a live worker, one bit each.
@@ -241,6 +257,7 @@ impl Pool {
                 index: i,
                 count: req.count,
                 link: team.join(&self.shared, i, slot)?,
+                expect: req.expect,
             };
             let pid = sys::fork().map_err(|e| {
                 fail!(
@@ -263,6 +280,7 @@ impl Pool {
                 cgroup: RelPath::from_bytes(req.cgroup),
                 index: base + i,
                 work,
+                expect: req.expect,
                 ..Worker::default()
             };
             if self.live.push(w).is_err() {
@@ -334,8 +352,14 @@ impl Pool {
     }
 
     /// Stops the live workers `pick` selects: measures them, SIGKILLs and reaps them,
-    /// and reports a `worker` record for each.
-    pub fn stop(&mut self, scenario: &[u8], pick: impl Fn(&Worker) -> bool) -> Res<()> {
+    /// and reports a `worker` record for each. `root` is the scenario's cgroup, where
+    /// a worker's OOM kill is confirmed.
+    pub fn stop(
+        &mut self,
+        scenario: &[u8],
+        root: &Path,
+        pick: impl Fn(&Worker) -> bool,
+    ) -> Res<()> {
         let mut chosen = [0usize; MAX_WORKERS];
         let mut n = 0;
         for (i, w) in self.live.as_slice().iter().enumerate() {
@@ -370,7 +394,15 @@ impl Pool {
         for (k, &i) in chosen[..n].iter().enumerate() {
             let w = &self.live.as_slice()[i];
             if gone[k] {
-                report_early_end(w, reap_status(w.pid));
+                let status = reap_status(w.pid);
+                if oom_killed(w, status, root) {
+                    let done = &mut self.done.as_mut_slice()[first..];
+                    if let Some(o) = done.iter_mut().find(|o| o.pid == w.pid) {
+                        o.oom_killed = true;
+                    }
+                } else {
+                    report_early_end(w, status);
+                }
             } else {
                 reap(w, true);
             }
@@ -412,6 +444,9 @@ impl Pool {
             iso: w.iso,
             wake: self.shared.wakes(w.slot).stats(),
             comm: read_comm(w.pid),
+            expect: w.expect,
+            forks_refused: s.forks_refused.load(Relaxed),
+            oom_killed: false,
         }
     }
 
@@ -440,6 +475,15 @@ fn to_cpuset(m: &CpuMask) -> rustix::thread::CpuSet {
         }
     }
     set
+}
+
+/// Whether a worker that ended before it was stopped is one the OOM killer ended, as
+/// it was meant to be: SIGKILLed, and its cgroup's `memory.events` counts an OOM kill.
+fn oom_killed(w: &Worker, status: Option<rustix::process::WaitStatus>, root: &Path) -> bool {
+    let by_kill = status.is_some_and(|s| s.terminating_signal() == Some(Signal::KILL.as_raw()));
+    w.expect == Expect::OomKilled
+        && by_kill
+        && cgroup::oom_kills(root.as_bytes(), w.cgroup.as_bytes()).is_some_and(|n| n > 0)
 }
 
 /// Waits for a killed worker; with `check`, one that had ended on its own before is
@@ -568,6 +612,14 @@ fn report(scenario: &[u8], o: &Outcome) {
     }
     if !o.comm.is_empty() {
         r = r.str("comm", o.comm.as_bytes());
+    }
+    if o.expect != Expect::Nothing {
+        r = r.str("expect", o.expect.name().as_bytes());
+    }
+    match o.expect {
+        Expect::Nothing => {}
+        Expect::ForkRefused => r = r.num("forks_refused", o.forks_refused),
+        Expect::OomKilled => r = r.num("oom_killed", u64::from(o.oom_killed)),
     }
     r.send();
 }

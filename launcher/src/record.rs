@@ -32,6 +32,14 @@ pub struct WorkerRecord {
     /// bytes), as the guest read it from /proc.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comm: Option<String>,
+    /// The limit the worker was meant to meet (`fork-refused`, `oom-killed`), and what
+    /// the guest saw of it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expect: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forks_refused: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oom_killed: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -322,6 +330,9 @@ fn worker(g: &Get) -> Result<WorkerRecord, String> {
         wake_max_us: g.opt_num("wake_max_us")?,
         wake_samples: g.opt_num("wake_samples")?,
         comm: g.opt_text("comm"),
+        expect: g.opt_text("expect"),
+        forks_refused: g.opt_num("forks_refused")?,
+        oom_killed: g.opt_num("oom_killed")?,
     })
 }
 

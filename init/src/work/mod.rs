@@ -141,6 +141,8 @@ pub struct Ctx {
     pub index: u32,
     pub count: u32,
     pub link: Link,
+    /// The limit the worker is meant to meet, which its work then takes in its stride.
+    pub expect: crate::worker::Expect,
 }
 
 impl Ctx {
