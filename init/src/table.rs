@@ -33,18 +33,23 @@ impl<T: Default, const N: usize> Table<T, N> {
         item
     }
 
-    /// A table in memory of its own (a private anonymous mapping, never unmapped), for
-    /// tables too big for PID 1's stack; pages are allocated as items are written.
+    /// A table in memory of its own, never unmapped, for tables too big for PID 1's
+    /// stack. Shared anonymous memory, although only PID 1 uses it: a fork copies the
+    /// page tables of private memory into the child, and thousands of workers would
+    /// each pay for them; the pages of a shared mapping a child never touches cost it
+    /// nothing. Where the kernel has madvise, children do not get the mapping at all.
     pub fn mapped() -> Result<&'static mut Self, rustix::io::Errno> {
-        use rustix::mm::{MapFlags, ProtFlags};
+        use rustix::mm::{Advice, MapFlags, ProtFlags};
         let len = core::mem::size_of::<Self>();
         let prot = ProtFlags::READ | ProtFlags::WRITE;
         // SAFETY: a fresh mapping of the table's size and page alignment (more than any
-        // T needs), private to this process and never unmapped; every field is written
-        // before the reference is made.
+        // T needs), never unmapped; every field is written before the reference is
+        // made. Children of a fork never touch it.
         unsafe {
-            let p = rustix::mm::mmap_anonymous(core::ptr::null_mut(), len, prot, MapFlags::PRIVATE)?
-                as *mut Self;
+            let p = rustix::mm::mmap_anonymous(core::ptr::null_mut(), len, prot, MapFlags::SHARED)?;
+            // Best effort: a kernel without madvise (ADVISE_SYSCALLS=n) forks it.
+            let _ = rustix::mm::madvise(p, len, Advice::LinuxDontFork);
+            let p = p as *mut Self;
             core::ptr::addr_of_mut!((*p).len).write(0);
             let items = core::ptr::addr_of_mut!((*p).items) as *mut T;
             for i in 0..N {

@@ -288,8 +288,13 @@ pub fn human(report: &Report) -> String {
 
 /// A scenario's lines: its workers, checks and payloads.
 fn human_scenario(scenario: &ScenarioReport) -> Vec<String> {
+    let outcome = match &scenario.verdict {
+        ScenarioOutcome::Pass => "pass",
+        ScenarioOutcome::Fail { .. } => "FAIL",
+        ScenarioOutcome::Untestable { .. } => "untestable",
+    };
     let mut lines = vec![format!(
-        "  scenario {} ({} ms)",
+        "  scenario {} ({} ms): {outcome}",
         scenario.name, scenario.duration_ms
     )];
     for w in &scenario.workers {
