@@ -635,6 +635,18 @@ fn a_fifo_hog_starves_a_normal_worker() {
 }
 
 #[test]
+fn expect_fails_when_the_kernel_does_not_refuse_a_fork() {
+    let b = checks();
+    let s = "fail-expect";
+    let expect = assert_fails(b, s, "expect", "forker/0/");
+    assert_eq!(expect.value, 1, "{expect:?}");
+    let [forker] = b.group(s, "forker").try_into().unwrap();
+    assert_eq!(forker.forks_refused, Some(0), "{forker:?}");
+    assert!(forker.iterations > 0, "it forked children: {forker:?}");
+    assert_eq!(b.scenario(s)["outcome"], "fail", "{}", b.says(s));
+}
+
+#[test]
 fn stall_catches_a_starved_worker_that_made_some_progress() {
     let b = checks();
     let s = "fail-stall";
