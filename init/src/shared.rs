@@ -50,6 +50,9 @@ pub struct Slot {
     pub next_mate: AtomicU32,
     /// Forks the kernel refused the worker (EAGAIN), for `expect=fork-refused`.
     pub forks_refused: AtomicU64,
+    /// Nonzero once the worker recorded a wake-up: only then does PID 1 read or clear
+    /// its histogram, whose pages (shared memory) would be allocated by a mere read.
+    pub woke: AtomicU32,
     pub cpus: [AtomicU64; MAX_CPUS / 64],
     /// CPUs seen since PID 1 last took them (for the isolation check).
     pub recent_cpus: [AtomicU64; MAX_CPUS / 64],
@@ -74,6 +77,7 @@ impl Slot {
             &self.err_stage,
             &self.err_errno,
             &self.next_mate,
+            &self.woke,
         ];
         for a in ints.into_iter().chain(&self.team.words) {
             a.store(0, Relaxed);

@@ -246,9 +246,11 @@ impl Pool {
                 return Err(fail!("spawn", "more than {} workers at once", MAX_SLOTS));
             };
             let s = self.shared.slot(slot);
-            s.reset();
             let wakes = self.shared.wakes(slot);
-            wakes.reset();
+            if s.woke.load(Relaxed) != 0 {
+                wakes.reset();
+            }
+            s.reset();
             let ctx = Ctx {
                 slot: s,
                 wakes,
@@ -442,7 +444,9 @@ impl Pool {
             cpus: s.cpus_seen(),
             max_gap_ns: w.max_gap_ns,
             iso: w.iso,
-            wake: self.shared.wakes(w.slot).stats(),
+            wake: (s.woke.load(Relaxed) != 0)
+                .then(|| self.shared.wakes(w.slot).stats())
+                .flatten(),
             comm: read_comm(w.pid),
             expect: w.expect,
             forks_refused: s.forks_refused.load(Relaxed),

@@ -13,6 +13,6 @@ pub fn run(ctx: &Ctx) -> ! {
     loop {
         spin_for(&mut beat, burst, CHUNK);
         let late = beat.sleep_until(now_ns() + sleep);
-        ctx.wakes.add(late);
+        beat.add_wake(late);
     }
 }

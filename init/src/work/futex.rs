@@ -35,7 +35,7 @@ pub fn wait_until(
         }
         let ((), late) = beat.block(|| wait(word, v));
         if let Some(ns) = late {
-            beat.wakes.add(ns);
+            beat.add_wake(ns);
         }
     }
 }

@@ -180,7 +180,8 @@ fn at_least_one(spec: &WorkSpec, p: &Params, key: &str) -> bool {
 /// Publishes a worker's progress: iterations, the time of the update, the CPU seen.
 pub struct Beat {
     slot: &'static Slot,
-    pub wakes: &'static Wakes,
+    wakes: &'static Wakes,
+    woke: bool,
     iterations: u64,
 }
 
@@ -193,10 +194,20 @@ impl Beat {
         let mut b = Beat {
             slot,
             wakes,
+            woke: false,
             iterations: 0,
         };
         b.add(0);
         b
+    }
+
+    /// Records one wake-up latency, telling PID 1 (once) that the histogram is in use.
+    pub fn add_wake(&mut self, ns: u64) {
+        if !self.woke {
+            self.woke = true;
+            self.slot.woke.store(1, Relaxed);
+        }
+        self.wakes.add(ns);
     }
 
     /// Stamps liveness without counting an iteration (inside long iterations).

@@ -65,7 +65,7 @@ pub fn run(ctx: &Ctx) -> ! {
             Err(e) => ctx.quit("reading the pipe", e),
         }
         if let Some(ns) = late {
-            ctx.wakes.add(ns);
+            beat.add_wake(ns);
         }
         beat.add(1);
         send(ctx, tx);

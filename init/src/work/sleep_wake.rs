@@ -12,7 +12,7 @@ pub fn run(ctx: &Ctx) -> ! {
     let mut beat = Beat::new(ctx);
     loop {
         let late = beat.sleep_until(now_ns() + sleep);
-        ctx.wakes.add(late);
+        beat.add_wake(late);
         beat.add(1);
     }
 }
