@@ -15,6 +15,9 @@ static ECHO_FD: AtomicI32 = AtomicI32::new(-1);
 /// `error` records sent outside any scenario so far: any makes the run end with
 /// `done status=error`. An error inside a scenario ends only that scenario.
 static ERRORS: AtomicU32 = AtomicU32::new(0);
+/// `error` records this process sent inside scenarios: a scenario that saw one ends
+/// with `outcome=error`.
+static CONTAINED: AtomicU32 = AtomicU32::new(0);
 
 /// The scenario running now (empty between scenarios), which every `error` record
 /// names. A static so that workers, forked inside it, name it too.
@@ -82,6 +85,10 @@ pub fn set_echo_fd(fd: i32) {
 
 pub fn errors() -> u32 {
     ERRORS.load(Ordering::Relaxed)
+}
+
+pub fn contained_errors() -> u32 {
+    CONTAINED.load(Ordering::Relaxed)
 }
 
 pub fn fd() -> i32 {
@@ -175,8 +182,9 @@ impl Record {
         if fd >= 0 {
             write_all(fd, line);
         }
-        if error && !contained {
-            ERRORS.fetch_add(1, Ordering::Relaxed);
+        if error {
+            let count = if contained { &CONTAINED } else { &ERRORS };
+            count.fetch_add(1, Ordering::Relaxed);
         }
         if error && echo >= 0 && echo != fd {
             write_all(echo, b"schedbox-init: ");

@@ -18,8 +18,8 @@ const MAX_CHECKS: usize = 32;
 const MAX_CGROUPS: usize = 64;
 
 /// How a scenario ended, as its `scenario-end` record says: every check passed, one
-/// failed, or the scenario could not be carried out (its `error` record says why).
-/// Worker errors the guest reported meanwhile make the host judge it untestable too.
+/// failed, or the scenario could not be carried out (an `error` record says why: an
+/// op failed, or a worker ended before it was stopped).
 #[derive(Clone, Copy)]
 enum Outcome {
     Pass,
@@ -49,6 +49,8 @@ struct Scenario {
     created: Table<Path, MAX_CGROUPS>,
     /// PID 1's own CPU time when the scenario began: its cost is reported at the end.
     init_cpu_start_ns: u64,
+    /// `error` records PID 1 had sent inside scenarios when this one began.
+    errors_before: u32,
 }
 
 pub struct Runner<'p> {
@@ -199,6 +201,7 @@ impl<'p> Runner<'p> {
         self.scen = Scenario {
             name: Name::from_bytes(name),
             init_cpu_start_ns: sys::own_cpu_ns(),
+            errors_before: record::contained_errors(),
             ..Scenario::default()
         };
         self.mon.stall_limit_ms = stall_limit(self.plan, no);
@@ -252,7 +255,16 @@ impl<'p> Runner<'p> {
             passed &= verdict.pass;
         }
         cgroup::destroy_scenario(&self.scen.root, self.scen.created.as_slice())?;
-        self.close_scenario(if passed { Outcome::Pass } else { Outcome::Fail });
+        // A worker that ended before it was stopped (an error record) leaves the
+        // scenario not carried out, whatever its checks say.
+        let outcome = if record::contained_errors() != self.scen.errors_before {
+            Outcome::Error
+        } else if passed {
+            Outcome::Pass
+        } else {
+            Outcome::Fail
+        };
+        self.close_scenario(outcome);
         Ok(())
     }
 
