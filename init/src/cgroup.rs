@@ -158,6 +158,16 @@ pub fn usage_usec(root: &[u8], rel: &[u8]) -> Option<u64> {
     parse_u64(&line[b"usage_usec ".len()..])
 }
 
+/// `oom_kill` of `memory.events`: tasks in the cgroup (or below) the OOM killer ended.
+pub fn oom_kills(root: &[u8], rel: &[u8]) -> Option<u64> {
+    let mut buf = [0u8; 512];
+    let text = read(root, rel, b"memory.events", &mut buf)?;
+    let line = text
+        .split(|&c| c == b'\n')
+        .find(|l| l.starts_with(b"oom_kill "))?;
+    parse_u64(&line[b"oom_kill ".len()..])
+}
+
 /// `cpu.max` as (quota, period) in µs; the quota is None for `max` (no limit).
 pub fn cpu_max(root: &[u8], rel: &[u8]) -> Option<(Option<u64>, u64)> {
     let mut buf = [0u8; 64];
@@ -242,6 +252,10 @@ mod tests {
             ("cpu.max", "20000 100000\n"),
             ("cpu.weight", "400\n"),
             ("cpuset.cpus.effective", "0-1\n"),
+            (
+                "memory.events",
+                "low 0\nhigh 0\nmax 12\noom 1\noom_kill 1\noom_group_kill 0\n",
+            ),
         ];
         for (f, text) in files {
             std::fs::write(cg.join(f), text).unwrap();
@@ -250,6 +264,7 @@ mod tests {
         assert_eq!(usage_usec(root, b"g"), Some(1500));
         assert_eq!(cpu_max(root, b"g"), Some((Some(20000), 100_000)));
         assert_eq!(weight(root, b"g"), Some(400));
+        assert_eq!(oom_kills(root, b"g"), Some(1));
         assert_eq!(effective_cpus(root, b"g"), CpuMask::parse(b"0-1"));
         std::fs::write(cg.join("cpu.max"), "max 100000\n").unwrap();
         assert_eq!(cpu_max(root, b"g"), Some((None, 100_000)));

@@ -5,7 +5,7 @@ use crate::cgroup;
 use crate::monitor::Usage;
 use crate::record::Record;
 use crate::sys::{NS_PER_MS, NS_PER_US, US_PER_MS};
-use crate::worker::{Name, Outcome, RelPath};
+use crate::worker::{Expect, Name, Outcome, RelPath};
 use core::fmt::Write;
 
 /// A `check` line of the plan.
@@ -111,6 +111,7 @@ pub fn evaluate(spec: &CheckSpec, scene: &Scene<'_>) -> Verdict {
         }
         b"bandwidth" => bandwidth(spec, scene),
         b"wake-latency" => wake_latency(picked(), limit),
+        b"expect" => expected(picked(), limit),
         b"kernel-log" => match scene.kmsg {
             Ok((count, first)) => at_most(count, limit, Detail::from_bytes(first)),
             Err(why) => cannot(format_args!("{why}")),
@@ -338,13 +339,45 @@ fn bandwidth(spec: &CheckSpec, scene: &Scene<'_>) -> Verdict {
     at_most(value, spec.limit, d)
 }
 
+/// Workers that were meant to meet a limit (`expect`) and did not: forks never refused,
+/// no OOM kill. The detail names the first such worker, or what was seen.
+fn expected<'a>(picked: impl Iterator<Item = &'a Outcome>, limit: u64) -> Verdict {
+    let (mut expecting, mut missed, mut refused, mut killed) = (0u64, 0u64, 0u64, 0u64);
+    let mut first_miss: Option<&Outcome> = None;
+    for o in picked.filter(|o| o.expect != Expect::Nothing) {
+        expecting += 1;
+        refused += o.forks_refused;
+        killed += u64::from(o.oom_killed);
+        let met = match o.expect {
+            Expect::ForkRefused => o.forks_refused > 0,
+            _ => o.oom_killed,
+        };
+        if !met {
+            missed += 1;
+            first_miss.get_or_insert(o);
+        }
+    }
+    if expecting == 0 {
+        return cannot(format_args!("no worker expects a limit"));
+    }
+    let d = match first_miss {
+        Some(o) => detail(format_args!("{} was not {}", Who(o), o.expect.past())),
+        None => detail(format_args!("{refused} forks refused, {killed} OOM kills")),
+    };
+    at_most(missed, limit, d)
+}
+
 /// The worst p99 wake latency (µs) among the selected sleep-wake workers.
 fn wake_latency<'a>(picked: impl Iterator<Item = &'a Outcome>, limit: u64) -> Verdict {
     let p99s = picked
         .filter(|o| crate::work::WORKS[o.work].name == "sleep-wake")
-        .filter_map(|o| o.wake.map(|w| (w[1], o)));
+        .filter_map(|o| o.wake.map(|w| (w.p99_ns, o)));
     match p99s.max_by_key(|(ns, _)| *ns) {
-        Some((ns, o)) => at_most(ns / NS_PER_US, limit, detail(format_args!("{}", Who(o)))),
+        Some((ns, o)) => at_most(
+            crate::worker::ns_to_us(ns),
+            limit,
+            detail(format_args!("{}", Who(o))),
+        ),
         None => cannot(format_args!("no sleep-wake workers woke")),
     }
 }
@@ -472,9 +505,15 @@ mod tests {
             .unwrap();
         let mut a = out("a", 1, 0);
         a.work = sw;
-        a.wake = Some([10_000, 90_000, 200_000]);
+        let wake = |p99_ns, max_ns| crate::wakes::WakeStats {
+            p50_ns: 10_000,
+            p99_ns,
+            max_ns,
+            samples: 100,
+        };
+        a.wake = Some(wake(90_000, 200_000));
         let mut b = a.clone();
-        b.wake = Some([10_000, 300_000, 400_000]);
+        b.wake = Some(wake(300_000, 400_000));
         let spin = out("a", 1, 0);
         let v = eval(
             &spec("wake-latency", 250, None),
@@ -485,6 +524,32 @@ mod tests {
         assert!(v.pass && v.value == 90);
         let v = eval(&spec("wake-latency", 250, None), &[spin]);
         assert!(!v.pass && !v.detail.is_empty());
+    }
+
+    #[test]
+    fn expect_counts_the_workers_that_did_not_meet_their_limit() {
+        let mut forker = out("f", 1, 0);
+        forker.expect = Expect::ForkRefused;
+        forker.forks_refused = 250;
+        let mut hog = out("h", 1, 0);
+        hog.expect = Expect::OomKilled;
+        hog.oom_killed = true;
+        let plain = out("p", 1, 0);
+        let spec_ = spec("expect", 0, None);
+        let v = eval(&spec_, &[forker.clone(), hog.clone(), plain.clone()]);
+        assert!(v.pass && v.value == 0, "{}", v.detail);
+        assert_eq!(v.detail.as_bytes(), b"250 forks refused, 1 OOM kills");
+        hog.oom_killed = false;
+        forker.forks_refused = 0;
+        let v = eval(&spec_, &[forker, hog]);
+        assert!(!v.pass && v.value == 2);
+        assert!(
+            v.detail.to_string().ends_with("was not refused a fork"),
+            "{}",
+            v.detail
+        );
+        let v = eval(&spec_, &[plain]);
+        assert!(!v.pass && v.detail.to_string().contains("no worker expects"));
     }
 
     #[test]

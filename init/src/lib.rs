@@ -24,5 +24,6 @@ pub mod shared;
 pub mod sys;
 pub mod table;
 pub mod topology;
+pub mod wakes;
 pub mod work;
 pub mod worker;

@@ -28,6 +28,16 @@ const READY_POLL_NS: u64 = 500 * sys::NS_PER_US;
 /// own marked waits (memory reclaim, a cgroup freeze) is no stall. Shorter gaps are
 /// counted unchecked, so the error is bounded by this.
 const STATE_CHECK_NS: u64 = 50 * NS_PER_MS;
+/// With many workers waiting their turn, a waiting worker's state is re-read only
+/// this often per live worker (at most 2000 reads a second in all): at 1000 workers a
+/// read each `STATE_CHECK_NS` would take PID 1 most of a CPU under TCG, which it would
+/// take from the workers it watches.
+const STATE_READ_SPACING_NS: u64 = 500 * sys::NS_PER_US;
+
+/// How long a waiting worker's runnable state is trusted before it is read again.
+fn state_recheck_ns(live: usize) -> u64 {
+    STATE_CHECK_NS.max(live as u64 * STATE_READ_SPACING_NS)
+}
 
 /// The isolation watch of one worker.
 #[derive(Clone, Copy, Default)]
@@ -236,6 +246,7 @@ impl Monitor {
     /// full length once progress resumes or the worker is stopped.
     pub fn sample(&mut self, pool: &mut Pool, scenario: &[u8], now: u64) {
         let limit_ns = self.stall_limit_ms.map(|ms| ms * NS_PER_MS);
+        let recheck_ns = state_recheck_ns(pool.live.len());
         for i in 0..pool.live.len() {
             let slot = pool.shared.slot(pool.live.as_slice()[i].slot);
             let w = &mut pool.live.as_mut_slice()[i];
@@ -253,24 +264,23 @@ impl Monitor {
                 continue;
             }
             let over = limit_ns.is_some_and(|l| gap > l);
-            // The state is read again only after STATE_CHECK_NS, or to name a new
+            // The state is read again only after `recheck_ns`, or to name a new
             // stall: with many runnable workers waiting their turn, a read each sample
             // would be most of the monitor's cost.
-            let stat = if now.saturating_sub(w.runnable_ns) > STATE_CHECK_NS
-                || (over && w.stall.is_none())
-            {
-                let stat = proc_stat(w.pid);
-                if stat.state != b'R' {
-                    // Not runnable (frozen, blocked, dead): not the scheduler's doing.
-                    close_stall(scenario, w);
-                    w.excused_ns = now;
-                    continue;
-                }
-                w.runnable_ns = now;
-                Some(stat)
-            } else {
-                None
-            };
+            let stat =
+                if now.saturating_sub(w.runnable_ns) > recheck_ns || (over && w.stall.is_none()) {
+                    let stat = proc_stat(w.pid);
+                    if stat.state != b'R' {
+                        // Not runnable (frozen, blocked, dead): not the scheduler's doing.
+                        close_stall(scenario, w);
+                        w.excused_ns = now;
+                        continue;
+                    }
+                    w.runnable_ns = now;
+                    Some(stat)
+                } else {
+                    None
+                };
             w.max_gap_ns = w.max_gap_ns.max(gap);
             if !over {
                 close_stall(scenario, w);
@@ -375,6 +385,14 @@ mod tests {
     use crate::worker::Name;
 
     #[test]
+    fn many_workers_space_their_state_reads() {
+        assert_eq!(state_recheck_ns(1), STATE_CHECK_NS);
+        assert_eq!(state_recheck_ns(100), STATE_CHECK_NS);
+        assert_eq!(state_recheck_ns(1000), 500 * NS_PER_MS);
+        assert_eq!(state_recheck_ns(4096), 4096 * STATE_READ_SPACING_NS);
+    }
+
+    #[test]
     fn stall_record_matches_the_protocol_example() {
         let example = include_str!("../../docs/examples/stall.records");
         let want = example
@@ -401,7 +419,9 @@ mod tests {
     /// A pool with one live worker in slot 0 that is this (running) test thread, so
     /// /proc says it is runnable, forked `ago_ms` ago and never run since.
     fn pool_with_unrun_worker(ago_ms: u64) -> Pool {
-        let mut pool = Pool::new(crate::shared::Shared::map().ok().unwrap());
+        let pool = Pool::new(crate::shared::Shared::map().ok().unwrap())
+            .ok()
+            .unwrap();
         let slot = pool.shared.slot(0);
         slot.reset();
         slot.beat_ns.store(now_ns() - ago_ms * NS_PER_MS, Relaxed);
@@ -434,7 +454,7 @@ mod tests {
     #[test]
     fn ready_waits_for_every_new_worker_and_names_a_failed_one() {
         use crate::shared::{FAILED, READY};
-        let mut pool = pool_with_unrun_worker(0);
+        let pool = pool_with_unrun_worker(0);
         let second = Worker {
             slot: 1,
             index: 1,

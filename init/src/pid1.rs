@@ -58,7 +58,7 @@ fn run() -> Res<()> {
         }
     })?;
     cgroup::setup_base()?;
-    let mut runner = Runner::new(text, Pool::new(Shared::map()?));
+    let mut runner = Runner::new(text, Pool::new(Shared::map()?)?);
     runner.heartbeat();
     let r = runner.run();
     if r.is_err() {

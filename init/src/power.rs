@@ -37,17 +37,35 @@ fn can_power_off() -> bool {
 /// How long to wait before asking for a restart again, should one not happen.
 const RESTART_RETRY_NS: u64 = 1000 * sys::NS_PER_MS;
 
+/// Asks for the power-off from a child: should the kernel fail to do it, the syscall
+/// ends the calling process, which must not be PID 1. Returns only when it failed.
+/// Leftover children are reaped first, and PID 1 then waits for that child alone: a
+/// stray one ending meanwhile must not be taken for a failed power-off (and a restart).
+fn power_off() {
+    crate::worker::reap_strays();
+    let Ok(child) = sys::fork() else {
+        return;
+    };
+    if child == 0 {
+        let _ = reboot(RebootCommand::PowerOff);
+        sys::exit(0);
+    }
+    let Some(pid) = rustix::process::Pid::from_raw(child) else {
+        return;
+    };
+    loop {
+        match rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty()) {
+            Err(rustix::io::Errno::INTR) => continue,
+            _ => return,
+        }
+    }
+}
+
 /// Powers the VM off (or restarts it); never returns.
 pub fn end_vm() -> ! {
     serial::drain();
     if can_power_off() {
-        // A child asks for the power-off: should the kernel fail to do it, the child
-        // exits instead of PID 1, and PID 1 goes on to restart.
-        if let Ok(0) = sys::fork() {
-            let _ = reboot(RebootCommand::PowerOff);
-            sys::exit(0);
-        }
-        let _ = rustix::process::wait(rustix::process::WaitOptions::empty());
+        power_off();
     }
     loop {
         let _ = reboot(RebootCommand::Restart);

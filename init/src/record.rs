@@ -1,7 +1,7 @@
 //! Record lines (`SBX1 <kind> key=value ...`) written to the records port.
 
 use crate::buf::{fmt_u64, Buf};
-use core::sync::atomic::{AtomicI32, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 
 pub use schedbox_protocol::limits::MAX_LINE;
 const MARKER: &[u8] = b"SBX1 ";
@@ -11,8 +11,68 @@ const HEX: &[u8; 16] = b"0123456789ABCDEF";
 static FD: AtomicI32 = AtomicI32::new(-1);
 /// The console, where `error` records are echoed for the human reading it; -1 for none.
 static ECHO_FD: AtomicI32 = AtomicI32::new(-1);
-/// `error` records sent so far: any makes the run end with `done status=error`.
+/// `error` records sent outside any scenario so far: any makes the run end with
+/// `done status=error`. An error inside a scenario ends only that scenario.
 static ERRORS: AtomicU32 = AtomicU32::new(0);
+/// `error` records this process sent inside scenarios: a scenario that saw one ends
+/// with `outcome=error`.
+static CONTAINED: AtomicU32 = AtomicU32::new(0);
+
+/// The scenario running now (empty between scenarios), which every `error` record
+/// names. A static so that workers, forked inside it, name it too.
+const MAX_SCENARIO: usize = 64;
+
+struct Current {
+    name: [AtomicU8; MAX_SCENARIO],
+    len: AtomicUsize,
+}
+
+impl Current {
+    const fn new() -> Self {
+        Current {
+            name: [const { AtomicU8::new(0) }; MAX_SCENARIO],
+            len: AtomicUsize::new(0),
+        }
+    }
+}
+
+#[cfg(not(test))]
+static CURRENT: Current = Current::new();
+
+#[cfg(not(test))]
+fn with_current<R>(f: impl FnOnce(&Current) -> R) -> R {
+    f(&CURRENT)
+}
+
+// Unit tests run in parallel threads: each has its own current scenario.
+#[cfg(test)]
+std::thread_local!(static CURRENT: Current = const { Current::new() });
+
+#[cfg(test)]
+fn with_current<R>(f: impl FnOnce(&Current) -> R) -> R {
+    CURRENT.with(f)
+}
+
+/// Names the scenario that `error` records belong to from now on; empty for none.
+pub fn set_scenario(name: &[u8]) {
+    with_current(|c| {
+        let n = name.len().min(MAX_SCENARIO);
+        for (a, &b) in c.name.iter().zip(&name[..n]) {
+            a.store(b, Ordering::Relaxed);
+        }
+        c.len.store(n, Ordering::Relaxed);
+    })
+}
+
+fn scenario() -> Buf<{ MAX_SCENARIO + 1 }> {
+    with_current(|c| {
+        let mut b = Buf::new();
+        for a in &c.name[..c.len.load(Ordering::Relaxed)] {
+            b.push_byte(a.load(Ordering::Relaxed));
+        }
+        b
+    })
+}
 
 pub fn set_fd(fd: i32) {
     FD.store(fd, Ordering::Relaxed);
@@ -24,6 +84,10 @@ pub fn set_echo_fd(fd: i32) {
 
 pub fn errors() -> u32 {
     ERRORS.load(Ordering::Relaxed)
+}
+
+pub fn contained_errors() -> u32 {
+    CONTAINED.load(Ordering::Relaxed)
 }
 
 pub fn fd() -> i32 {
@@ -57,17 +121,28 @@ pub fn encode_into<const N: usize>(out: &mut Buf<N>, val: &[u8]) {
 pub struct Record {
     line: Buf<MAX_LINE>,
     error: bool,
+    /// An `error` record inside a scenario, which does not end the run.
+    contained: bool,
 }
 
 impl Record {
+    /// A record of `kind`; an `error` record inside a scenario starts with its
+    /// `scenario=`.
     pub fn new(kind: &str) -> Self {
         let mut line = Buf::new();
         line.push(MARKER);
         line.push(kind.as_bytes());
-        Record {
+        let mut r = Record {
             line,
             error: kind == "error",
+            contained: false,
+        };
+        let scenario = scenario();
+        if r.error && !scenario.is_empty() {
+            r.contained = true;
+            r = r.str("scenario", scenario.as_bytes());
         }
+        r
     }
 
     fn key(&mut self, key: &str) {
@@ -101,17 +176,18 @@ impl Record {
     pub fn send(mut self) {
         let fd = fd();
         let echo = ECHO_FD.load(Ordering::Relaxed);
-        let error = self.error;
+        let (error, contained) = (self.error, self.contained);
         let line = self.line();
         if fd >= 0 {
             write_all(fd, line);
         }
         if error {
-            ERRORS.fetch_add(1, Ordering::Relaxed);
-            if echo >= 0 && echo != fd {
-                write_all(echo, b"schedbox-init: ");
-                write_all(echo, &line[MARKER.len()..]);
-            }
+            let count = if contained { &CONTAINED } else { &ERRORS };
+            count.fetch_add(1, Ordering::Relaxed);
+        }
+        if error && echo >= 0 && echo != fd {
+            write_all(echo, b"schedbox-init: ");
+            write_all(echo, &line[MARKER.len()..]);
         }
     }
 }
@@ -182,7 +258,8 @@ mod tests {
             .num("cpu_ns", 1995000000)
             .num("wait_ns", 3000000)
             .num("slices", 12)
-            .str("cpus", b"0-1");
+            .str("cpus", b"0-1")
+            .str("comm", b"sbx-spin-0");
         assert_eq!(text(r), format!("{want}\n"));
     }
 
@@ -196,8 +273,27 @@ mod tests {
         let r = Record::new("scenario-end")
             .str("name", b"spin-basic")
             .num("t_ms", 2770)
-            .num("init_cpu_ns", 31_000_000);
+            .num("init_cpu_ns", 31_000_000)
+            .str("outcome", b"pass");
         assert_eq!(text(r), format!("{want}\n"));
+    }
+
+    #[test]
+    fn errors_inside_a_scenario_name_it_and_do_not_end_the_run() {
+        set_scenario(b"s2");
+        let r = Record::new("error").str("where", b"write");
+        assert_eq!(text(r), "SBX1 error scenario=s2 where=write\n");
+        assert!(Record::new("scenario-end")
+            .line()
+            .starts_with(b"SBX1 scenario-end\n"));
+        set_scenario(b"");
+        let r = Record::new("error").str("where", b"plan");
+        assert!(r.error && !r.contained);
+        assert_eq!(text(r), "SBX1 error where=plan\n");
+        set_scenario(b"s3");
+        let r = Record::new("error");
+        assert!(r.error && r.contained, "not counted against the run");
+        set_scenario(b"");
     }
 
     #[test]

@@ -11,10 +11,30 @@ use crate::record::Record;
 use crate::scheduler::Scheduler;
 use crate::table::Table;
 use crate::work::{self, Params};
-use crate::worker::{Name, Pool, RelPath, SchedParams, SpawnReq};
-use crate::{fail, sys};
+use crate::worker::{Expect, Name, Pool, RelPath, SchedParams, SpawnReq};
+use crate::{fail, record, sys};
 
 use schedbox_protocol::limits::{MAX_CGROUPS, MAX_CHECKS};
+
+/// How a scenario ended, as its `scenario-end` record says: every check passed, one
+/// failed, or the scenario could not be carried out (an `error` record says why: an
+/// op failed, or a worker ended before it was stopped).
+#[derive(Clone, Copy)]
+enum Outcome {
+    Pass,
+    Fail,
+    Error,
+}
+
+impl Outcome {
+    fn name(self) -> &'static str {
+        match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::Error => "error",
+        }
+    }
+}
 
 #[derive(Default)]
 struct Scenario {
@@ -28,6 +48,8 @@ struct Scenario {
     created: Table<Path, MAX_CGROUPS>,
     /// PID 1's own CPU time when the scenario began: its cost is reported at the end.
     init_cpu_start_ns: u64,
+    /// `error` records PID 1 had sent inside scenarios when this one began.
+    errors_before: u32,
 }
 
 pub struct Runner<'p> {
@@ -59,17 +81,73 @@ impl<'p> Runner<'p> {
         self.mon.sched = sched;
     }
 
-    /// Runs every line of the (already validated) plan.
+    /// Runs every line of the (already validated) plan. A failure inside a scenario
+    /// ends that scenario only (`abort_scenario`), and the plan goes on after its
+    /// `end`; one outside any scenario ends the run.
     pub fn run(&mut self) -> Res<()> {
         let plan = self.plan;
         let mut scratch = [0u8; MAX_LINE];
+        let mut skipping = false;
         for (no, raw) in plan::lines(plan) {
             let line = plan::parse_line(raw, &mut scratch)
-                .map_err(|m| fail!("plan", "line {}: {}", no, m))?;
-            self.exec(no, &line)?;
+                .map_err(|m| fail!("plan", "line {}: {}", no, m));
+            let is_end = matches!(&line, Ok(l) if l.verb == "end");
+            if skipping {
+                skipping = !is_end;
+                continue;
+            }
+            if let Err(f) = line.and_then(|l| self.exec(no, &l)) {
+                if !self.in_scenario() {
+                    return Err(f);
+                }
+                self.abort_scenario(&f);
+                skipping = !is_end;
+            }
             self.mon.heartbeat_if_due();
         }
         Ok(())
+    }
+
+    fn in_scenario(&self) -> bool {
+        !self.scen.name.is_empty()
+    }
+
+    /// Contains a failure inside a scenario: reports it (the `error` record names the
+    /// scenario), kills its payloads and workers, removes its cgroups and ends it with
+    /// `outcome=error`.
+    fn abort_scenario(&mut self, f: &fail::Fail) {
+        Record::new("error")
+            .str("where", f.place.as_bytes())
+            .str("msg", f.msg.as_bytes())
+            .send();
+        let name = self.scen.name.clone();
+        self.mon.payloads.end(name.as_bytes());
+        self.pool.kill_all();
+        self.pool.done.clear();
+        self.mon.kmsg.end();
+        if let Err(f) = cgroup::destroy_scenario(&self.scen.root, self.scen.created.as_slice()) {
+            Record::new("error")
+                .str("where", f.place.as_bytes())
+                .str("msg", f.msg.as_bytes())
+                .send();
+        }
+        self.close_scenario(Outcome::Error);
+    }
+
+    /// The `scenario-end` record, and back to no scenario.
+    fn close_scenario(&mut self, outcome: Outcome) {
+        Record::new("scenario-end")
+            .str("name", self.scen.name.as_bytes())
+            .num("t_ms", sys::now_ms())
+            .num(
+                "init_cpu_ns",
+                sys::own_cpu_ns().saturating_sub(self.scen.init_cpu_start_ns),
+            )
+            .str("outcome", outcome.name().as_bytes())
+            .send();
+        self.scen = Scenario::default();
+        self.mon.stall_limit_ms = None;
+        record::set_scenario(b"");
     }
 
     fn exec(&mut self, no: usize, line: &Line<'_>) -> Res<()> {
@@ -122,6 +200,7 @@ impl<'p> Runner<'p> {
         self.scen = Scenario {
             name: Name::from_bytes(name),
             init_cpu_start_ns: sys::own_cpu_ns(),
+            errors_before: record::contained_errors(),
             ..Scenario::default()
         };
         self.mon.stall_limit_ms = stall_limit(self.plan, no);
@@ -131,6 +210,7 @@ impl<'p> Runner<'p> {
             .str("name", name)
             .num("t_ms", sys::now_ms())
             .send();
+        record::set_scenario(name);
         self.scen.root = cgroup::create_scenario_root(name)?;
         Ok(())
     }
@@ -151,7 +231,7 @@ impl<'p> Runner<'p> {
         self.mon.mark_usage(&self.pool, &self.scen.root);
         self.mon
             .close_stalls(&mut self.pool, name.as_bytes(), |_| true);
-        self.pool.stop(name.as_bytes(), |_| true)?;
+        self.pool.stop(name.as_bytes(), &self.scen.root, |_| true)?;
         self.mon.kmsg.end();
         let kmsg = match self.mon.kmsg.off {
             Some(why) => Err(why),
@@ -163,24 +243,27 @@ impl<'p> Runner<'p> {
             usage: self.mon.usage.as_slice(),
             kmsg,
         };
+        let mut passed = true;
         for spec in self.scen.checks.as_slice() {
             if spec.name.eq_bytes(b"scheduler") {
-                self.mon.sched.check(name.as_bytes(), spec);
+                passed &= self.mon.sched.check(name.as_bytes(), spec);
                 continue;
             }
-            check::report(name.as_bytes(), spec, &check::evaluate(spec, &scene));
+            let verdict = check::evaluate(spec, &scene);
+            check::report(name.as_bytes(), spec, &verdict);
+            passed &= verdict.pass;
         }
         cgroup::destroy_scenario(&self.scen.root, self.scen.created.as_slice())?;
-        Record::new("scenario-end")
-            .str("name", name.as_bytes())
-            .num("t_ms", sys::now_ms())
-            .num(
-                "init_cpu_ns",
-                sys::own_cpu_ns().saturating_sub(self.scen.init_cpu_start_ns),
-            )
-            .send();
-        self.scen = Scenario::default();
-        self.mon.stall_limit_ms = None;
+        // A worker that ended before it was stopped (an error record) leaves the
+        // scenario not carried out, whatever its checks say.
+        let outcome = if record::contained_errors() != self.scen.errors_before {
+            Outcome::Error
+        } else if passed {
+            Outcome::Pass
+        } else {
+            Outcome::Fail
+        };
+        self.close_scenario(outcome);
         Ok(())
     }
 
@@ -227,7 +310,9 @@ impl<'p> Runner<'p> {
                 self.mon
                     .close_stalls(&mut self.pool, name, |w| w.group.eq_bytes(group));
                 self.pool
-                    .stop(self.scen.name.as_bytes(), |w| w.group.eq_bytes(group))?;
+                    .stop(self.scen.name.as_bytes(), &self.scen.root, |w| {
+                        w.group.eq_bytes(group)
+                    })?;
             }
             "move" => {
                 let (from, to) = (
@@ -265,6 +350,10 @@ impl<'p> Runner<'p> {
             count: line.num("count").unwrap_or(1) as u32,
             sched,
             params: Params::from_fn(spec, |k| line.num(k)),
+            expect: line
+                .get("expect")
+                .and_then(Expect::parse)
+                .unwrap_or_default(),
         };
         let first = self.pool.spawn(&self.scen.root, &req)?;
         self.mon

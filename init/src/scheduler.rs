@@ -269,7 +269,8 @@ impl Scheduler {
 
     /// The `scheduler` check of a scenario: 0 when the plan's scheduler was enabled
     /// all along, else 1 with what happened to it.
-    pub fn check(&mut self, scenario: &[u8], spec: &CheckSpec) {
+    /// Reports the `scheduler` check; returns whether it passed.
+    pub fn check(&mut self, scenario: &[u8], spec: &CheckSpec) -> bool {
         self.poll();
         self.resolve(true);
         let (value, detail): (u64, &[u8]) = match &self.health {
@@ -278,7 +279,9 @@ impl Scheduler {
             Health::Absent => (1, b"the plan starts no scheduler"),
             Health::Starting | Health::Leaving { .. } => (1, b"scheduler not enabled"),
         };
-        check::report_detail(scenario, spec, value <= spec.limit, value, detail);
+        let pass = value <= spec.limit;
+        check::report_detail(scenario, spec, pass, value, detail);
+        pass
     }
 
     /// Stops the scheduler at the end of the run (SIGINT, then SIGKILL) and reports how

@@ -4,34 +4,13 @@
 use crate::cpulist::{CpuMask, MAX_CPUS};
 use crate::fail;
 use crate::fail::{Errno, Res};
+use crate::wakes::Wakes;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::AcqRel, Ordering::Relaxed};
 
-pub const MAX_SLOTS: usize = 256;
-/// Wake latency histogram in ns: log2 buckets, each split in `SUB` linear parts, so a
-/// percentile is known within 25%. Covers up to 2^41 ns (about 37 minutes).
-const SUB_BITS: u32 = 2;
-const SUB: usize = 1 << SUB_BITS;
-pub const WAKE_BUCKETS: usize = 40 * SUB;
-
-/// The histogram bucket of a latency.
-pub fn wake_bucket(ns: u64) -> usize {
-    if ns < SUB as u64 {
-        return ns as usize;
-    }
-    let exp = 63 - ns.leading_zeros();
-    let sub = (ns >> (exp - SUB_BITS)) as usize & (SUB - 1);
-    (((exp - SUB_BITS + 1) as usize) * SUB + sub).min(WAKE_BUCKETS - 1)
-}
-
-/// The largest latency that falls in bucket `b`.
-pub fn wake_bucket_max(b: usize) -> u64 {
-    if b < SUB {
-        return b as u64;
-    }
-    let exp = (b / SUB) as u32 + SUB_BITS - 1;
-    let sub = (b % SUB) as u64;
-    ((SUB as u64 + sub + 1) << (exp - SUB_BITS)) - 1
-}
+/// Workers that can run at once. A slot costs `size_of::<Slot>()` (192 bytes) of the
+/// shared mapping; the wake-latency histogram beside it (`Wakes`, 8 KiB) is touched only
+/// by work that measures wake-ups (docs/protocol.md, "Limits").
+pub const MAX_SLOTS: usize = schedbox_protocol::limits::MAX_WORKERS;
 /// `sleep_until_ns` value of a worker blocked with no deadline (on a pipe, a futex).
 pub const BLOCKED: u64 = u64::MAX;
 
@@ -43,9 +22,10 @@ pub const TEAM_WORDS: usize = 4;
 #[repr(C, align(64))]
 pub struct Team {
     pub words: [AtomicU32; TEAM_WORDS],
-    /// One bit per slot index of the team's members, set by PID 1 as it forks them.
-    pub members: [AtomicU64; MAX_SLOTS / 64],
 }
+
+/// `Slot::next_mate` of a team's last member.
+pub const NO_MATE: u32 = 0;
 
 pub const STARTING: u32 = 0;
 pub const READY: u32 = 1;
@@ -65,12 +45,17 @@ pub struct Slot {
     /// Setup stage that failed (a `worker::Stage`) and its errno, when `FAILED`.
     pub err_stage: AtomicU32,
     pub err_errno: AtomicU32,
+    /// The next member of this worker's team, as its slot index + 1 (`NO_MATE`): the
+    /// members form a list from the lead, linked by PID 1 as it forks them.
+    pub next_mate: AtomicU32,
+    /// Forks the kernel refused the worker (EAGAIN), for `expect=fork-refused`.
+    pub forks_refused: AtomicU64,
+    /// Nonzero once the worker recorded a wake-up: only then does PID 1 read or clear
+    /// its histogram, whose pages (shared memory) would be allocated by a mere read.
+    pub woke: AtomicU32,
     pub cpus: [AtomicU64; MAX_CPUS / 64],
     /// CPUs seen since PID 1 last took them (for the isolation check).
     pub recent_cpus: [AtomicU64; MAX_CPUS / 64],
-    pub wake_count: AtomicU64,
-    pub wake_max_ns: AtomicU64,
-    pub wake_hist: [AtomicU64; WAKE_BUCKETS],
     /// Used only while this worker leads a team.
     pub team: Team,
 }
@@ -81,23 +66,20 @@ impl Slot {
         // A worker not yet run since its fork has made no progress since the fork,
         // not since boot.
         self.beat_ns.store(crate::sys::now_ns(), Relaxed);
-        for a in [
-            &self.progress,
-            &self.sleep_until_ns,
-            &self.wake_count,
-            &self.wake_max_ns,
-        ] {
+        for a in [&self.progress, &self.sleep_until_ns, &self.forks_refused] {
             a.store(0, Relaxed);
         }
-        let team = &self.team;
-        let masks = self.cpus.iter().chain(self.recent_cpus.iter());
-        for a in masks.chain(&self.wake_hist).chain(&team.members) {
+        for a in self.cpus.iter().chain(self.recent_cpus.iter()) {
             a.store(0, Relaxed);
         }
-        for a in [&self.state, &self.err_stage, &self.err_errno]
-            .into_iter()
-            .chain(&team.words)
-        {
+        let ints = [
+            &self.state,
+            &self.err_stage,
+            &self.err_errno,
+            &self.next_mate,
+            &self.woke,
+        ];
+        for a in ints.into_iter().chain(&self.team.words) {
             a.store(0, Relaxed);
         }
     }
@@ -145,66 +127,41 @@ impl Slot {
         }
         m
     }
-
-    /// Worker side: record one wake-up latency.
-    pub fn add_wake(&self, ns: u64) {
-        let b = wake_bucket(ns);
-        self.wake_hist[b].store(self.wake_hist[b].load(Relaxed) + 1, Relaxed);
-        self.wake_count
-            .store(self.wake_count.load(Relaxed) + 1, Relaxed);
-        if ns > self.wake_max_ns.load(Relaxed) {
-            self.wake_max_ns.store(ns, Relaxed);
-        }
-    }
-
-    /// The latency below which `permille`/1000 of wake-ups fall, as the upper bound
-    /// of its bucket (capped by the maximum seen); None without wake-ups.
-    pub fn wake_percentile_ns(&self, permille: u64) -> Option<u64> {
-        let total = self.wake_count.load(Relaxed);
-        if total == 0 {
-            return None;
-        }
-        let want = (total * permille).div_ceil(1000).max(1);
-        let mut seen = 0;
-        for (i, b) in self.wake_hist.iter().enumerate() {
-            seen += b.load(Relaxed);
-            if seen >= want {
-                return Some(wake_bucket_max(i).min(self.wake_max_ns.load(Relaxed)));
-            }
-        }
-        Some(self.wake_max_ns.load(Relaxed))
-    }
 }
 
-/// The slots, mapped shared before any fork so every worker sees the same pages.
+/// The slots and their wake histograms, mapped shared before any fork so every worker
+/// sees the same pages.
 pub struct Shared {
     slots: &'static [Slot],
+    wakes: &'static [Wakes],
+}
+
+/// `count` zeroed `T`s in a fresh shared anonymous mapping, never unmapped. Pages are
+/// allocated as they are first written, so what no worker touches costs nothing.
+///
+/// # Safety
+/// All-zero bytes must be a valid `T`.
+unsafe fn map_zeroed<T>(count: usize) -> Res<&'static [T]> {
+    use rustix::mm::{MapFlags, ProtFlags};
+    let len = count * core::mem::size_of::<T>();
+    let prot = ProtFlags::READ | ProtFlags::WRITE;
+    let p = rustix::mm::mmap_anonymous(core::ptr::null_mut(), len, prot, MapFlags::SHARED)
+        .map_err(|e| {
+            fail!(
+                "init",
+                "mmap of {} bytes of shared memory: {}",
+                len,
+                Errno(e)
+            )
+        })?;
+    Ok(core::slice::from_raw_parts(p as *const T, count))
 }
 
 impl Shared {
     pub fn map() -> Res<Self> {
-        use rustix::mm::{MapFlags, ProtFlags};
-        let len = MAX_SLOTS * core::mem::size_of::<Slot>();
-        // SAFETY: a fresh anonymous mapping; zeroed memory is a valid array of Slots
-        // (all atomics), and it is never unmapped.
-        let slots = unsafe {
-            let p = rustix::mm::mmap_anonymous(
-                core::ptr::null_mut(),
-                len,
-                ProtFlags::READ | ProtFlags::WRITE,
-                MapFlags::SHARED,
-            )
-            .map_err(|e| {
-                fail!(
-                    "init",
-                    "mmap of {} bytes of shared memory: {}",
-                    len,
-                    Errno(e)
-                )
-            })?;
-            core::slice::from_raw_parts(p as *const Slot, MAX_SLOTS)
-        };
-        Ok(Shared { slots })
+        // SAFETY: Slot and Wakes are atomics only, for which zero is a valid value.
+        let (slots, wakes) = unsafe { (map_zeroed(MAX_SLOTS)?, map_zeroed(MAX_SLOTS)?) };
+        Ok(Shared { slots, wakes })
     }
 
     pub fn slot(&self, i: usize) -> &'static Slot {
@@ -213,6 +170,11 @@ impl Shared {
 
     pub fn slots(&self) -> &'static [Slot] {
         self.slots
+    }
+
+    /// The wake histogram of slot `i`.
+    pub fn wakes(&self, i: usize) -> &'static Wakes {
+        &self.wakes[i]
     }
 }
 
@@ -232,33 +194,10 @@ mod tests {
     }
 
     #[test]
-    fn wake_percentiles_use_bucket_bounds() {
-        let s = slot();
-        for _ in 0..98 {
-            s.add_wake(1000); // 896..1023
-        }
-        s.add_wake(100_000); // 98304..114687
-        s.add_wake(5_000_000);
-        assert_eq!(s.wake_percentile_ns(500), Some(1023));
-        assert_eq!(s.wake_percentile_ns(990), Some(114_687));
-        assert_eq!(s.wake_percentile_ns(1000), Some(5_000_000));
-        assert_eq!(slot().wake_percentile_ns(500), None);
-    }
-
-    #[test]
-    fn buckets_cover_every_latency_in_order() {
-        let mut last = 0;
-        for ns in (0..5000).chain([1 << 20, (1 << 20) + 1, u64::MAX / 2, u64::MAX]) {
-            let b = wake_bucket(ns);
-            assert!(b >= last, "{ns}");
-            last = b;
-            if b < WAKE_BUCKETS - 1 {
-                assert!(ns <= wake_bucket_max(b), "{ns} in bucket {b}");
-                assert!(b == 0 || ns > wake_bucket_max(b - 1), "{ns} in bucket {b}");
-            }
-        }
-        assert_eq!(wake_bucket_max(wake_bucket(1000)), 1023);
-        assert_eq!(wake_bucket_max(wake_bucket(800)), 895);
+    fn a_slot_is_small() {
+        // What each of the MAX_SLOTS workers costs in the shared mapping, beside its
+        // wake histogram (docs/protocol.md, "Limits").
+        assert_eq!(core::mem::size_of::<Slot>(), 192);
     }
 
     #[test]

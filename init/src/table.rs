@@ -33,6 +33,32 @@ impl<T: Default, const N: usize> Table<T, N> {
         item
     }
 
+    /// A table in memory of its own, never unmapped, for tables too big for PID 1's
+    /// stack. Shared anonymous memory, although only PID 1 uses it: a fork copies the
+    /// page tables of private memory into the child, and thousands of workers would
+    /// each pay for them; the pages of a shared mapping a child never touches cost it
+    /// nothing. Where the kernel has madvise, children do not get the mapping at all.
+    pub fn mapped() -> Result<&'static mut Self, rustix::io::Errno> {
+        use rustix::mm::{Advice, MapFlags, ProtFlags};
+        let len = core::mem::size_of::<Self>();
+        let prot = ProtFlags::READ | ProtFlags::WRITE;
+        // SAFETY: a fresh mapping of the table's size and page alignment (more than any
+        // T needs), never unmapped; every field is written before the reference is
+        // made. Children of a fork never touch it.
+        unsafe {
+            let p = rustix::mm::mmap_anonymous(core::ptr::null_mut(), len, prot, MapFlags::SHARED)?;
+            // Best effort: a kernel without madvise (ADVISE_SYSCALLS=n) forks it.
+            let _ = rustix::mm::madvise(p, len, Advice::LinuxDontFork);
+            let p = p as *mut Self;
+            core::ptr::addr_of_mut!((*p).len).write(0);
+            let items = core::ptr::addr_of_mut!((*p).items) as *mut T;
+            for i in 0..N {
+                items.add(i).write(T::default());
+            }
+            Ok(&mut *p)
+        }
+    }
+
     pub fn clear(&mut self) {
         for it in &mut self.items[..self.len] {
             *it = T::default();
@@ -70,5 +96,16 @@ mod tests {
         assert_eq!(t.as_slice(), &[3, 2]);
         t.clear();
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn a_mapped_table_starts_empty() {
+        let t: &mut Table<(u64, bool), 5000> = Table::mapped().unwrap();
+        assert!(t.is_empty());
+        for i in 0..5000 {
+            assert!(t.push((i, true)).is_ok());
+        }
+        assert_eq!(t.push((0, false)), Err((0, false)));
+        assert_eq!(t.as_slice()[4999], (4999, true));
     }
 }

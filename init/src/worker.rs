@@ -9,10 +9,12 @@ use crate::monitor::Isolation;
 use crate::record::Record;
 use crate::shared::{Shared, FAILED, MAX_SLOTS, READY};
 use crate::table::Table;
+use crate::wakes::WakeStats;
 use crate::work::{self, Ctx, Params, WorkSpec};
 use crate::{fail, sys};
 use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use rustix::process::{waitid, Pid, Signal, WaitId, WaitIdOptions, WaitOptions};
+use schedbox_protocol::vocab::{EXPECT_FORK_REFUSED, EXPECT_OOM_KILLED};
 
 pub const MAX_WORKERS: usize = MAX_SLOTS;
 pub type Name = Buf<64>;
@@ -42,6 +44,50 @@ fn stage_name(v: u32) -> &'static str {
         .map_or("setup", |(_, name)| name)
 }
 
+/// An effect a spawn's workers are meant to meet (a limit the kernel enforces on them),
+/// which is then their work's outcome rather than an error: the `expect` check counts
+/// the workers that did not meet it.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub enum Expect {
+    #[default]
+    Nothing,
+    /// `fork-refused`: forks fail with EAGAIN (`pids.max`); a fork-churn worker counts
+    /// them and goes on.
+    ForkRefused,
+    /// `oom-killed`: the kernel's OOM killer ends the worker (`memory.max`).
+    OomKilled,
+}
+
+impl Expect {
+    const NAMES: [(Expect, &'static str); 2] = [
+        (Expect::ForkRefused, EXPECT_FORK_REFUSED),
+        (Expect::OomKilled, EXPECT_OOM_KILLED),
+    ];
+
+    pub fn parse(v: &[u8]) -> Option<Self> {
+        Self::NAMES
+            .iter()
+            .find(|(_, n)| n.as_bytes() == v)
+            .map(|(e, _)| *e)
+    }
+
+    /// What happened to a worker that met it, for check details.
+    pub fn past(self) -> &'static str {
+        match self {
+            Expect::Nothing => "",
+            Expect::ForkRefused => "refused a fork",
+            Expect::OomKilled => "OOM-killed",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(e, _)| *e == self)
+            .map_or("", |(_, n)| n)
+    }
+}
+
 #[derive(Clone, Copy, Default)]
 pub struct SchedParams {
     pub policy: u32,
@@ -69,6 +115,7 @@ pub struct Worker {
     pub stall: Option<Stall>,
     pub stall_reported: bool,
     pub iso: Isolation,
+    pub expect: Expect,
 }
 
 /// A gap over the stall limit still going on: where the worker was, how long, when it
@@ -97,8 +144,15 @@ pub struct Outcome {
     pub cpus: CpuMask,
     pub max_gap_ns: u64,
     pub iso: Isolation,
-    /// Wake latency p50, p99, max in ns, for work that sleeps.
-    pub wake: Option<[u64; 3]>,
+    /// Wake latency percentiles, for work that sleeps or blocks.
+    pub wake: Option<WakeStats>,
+    /// The task name the kernel had for it (`/proc/<pid>/comm`).
+    pub comm: Buf<{ COMM_LEN + 1 }>,
+    /// The limit it was meant to meet, and what PID 1 saw of it: forks refused, and
+    /// whether the OOM killer ended it.
+    pub expect: Expect,
+    pub forks_refused: u64,
+    pub oom_killed: bool,
 }
 
 /// A spawn op, decoded.
@@ -109,23 +163,52 @@ pub struct SpawnReq<'a> {
     pub count: u32,
     pub sched: SchedParams,
     pub params: Params,
+    pub expect: Expect,
 }
 
+/// Which slots serve a live worker, one bit each.
+struct Used([u64; MAX_SLOTS / 64]);
+
+impl Default for Used {
+    fn default() -> Self {
+        Used([0; MAX_SLOTS / 64])
+    }
+}
+
+impl Used {
+    fn first_free(&self) -> Option<usize> {
+        let (w, bits) = self.0.iter().enumerate().find(|(_, b)| **b != u64::MAX)?;
+        Some(w * 64 + (!bits).trailing_zeros() as usize)
+    }
+
+    fn set(&mut self, slot: usize, on: bool) {
+        let bit = 1u64 << (slot % 64);
+        if on {
+            self.0[slot / 64] |= bit;
+        } else {
+            self.0[slot / 64] &= !bit;
+        }
+    }
+}
+
+/// The workers: their tables are in memory of their own, too big for the stack at
+/// `MAX_WORKERS`.
 pub struct Pool {
     pub shared: Shared,
-    pub live: Table<Worker, MAX_WORKERS>,
-    pub done: Table<Outcome, MAX_WORKERS>,
-    used: [bool; MAX_SLOTS],
+    pub live: &'static mut Table<Worker, MAX_WORKERS>,
+    pub done: &'static mut Table<Outcome, MAX_WORKERS>,
+    used: Used,
 }
 
 impl Pool {
-    pub fn new(shared: Shared) -> Self {
-        Pool {
+    pub fn new(shared: Shared) -> Res<Self> {
+        let nomem = |e| fail!("init", "mmap for the worker tables: {}", Errno(e));
+        Ok(Pool {
             shared,
-            live: Table::default(),
-            done: Table::default(),
-            used: [false; MAX_SLOTS],
-        }
+            live: Table::mapped().map_err(nomem)?,
+            done: Table::mapped().map_err(nomem)?,
+            used: Used::default(),
+        })
     }
 
     fn next_index(&self, group: &[u8]) -> u32 {
@@ -160,18 +243,24 @@ impl Pool {
         let first = self.live.len();
         let mut team = work::TeamSetup::new(req.work, req.count, &req.params)?;
         for i in 0..req.count {
-            let Some(slot) = self.used.iter().position(|u| !u) else {
+            let Some(slot) = self.used.first_free() else {
                 return Err(fail!("spawn", "more than {} workers at once", MAX_SLOTS));
             };
             let s = self.shared.slot(slot);
+            let wakes = self.shared.wakes(slot);
+            if s.woke.load(Relaxed) != 0 {
+                wakes.reset();
+            }
             s.reset();
             let ctx = Ctx {
                 slot: s,
+                wakes,
                 spec: req.work,
                 params: req.params,
                 index: i,
                 count: req.count,
                 link: team.join(&self.shared, i, slot)?,
+                expect: req.expect,
             };
             let pid = sys::fork().map_err(|e| {
                 fail!(
@@ -182,10 +271,11 @@ impl Pool {
                 )
             })?;
             if pid == 0 {
-                child(procs.as_cstr(), &req.sched, &ctx);
+                let name = comm(req.group, base + i);
+                child(procs.as_cstr(), &req.sched, &ctx, name.as_cstr());
             }
             team.forked(i);
-            self.used[slot] = true;
+            self.used.set(slot, true);
             let w = Worker {
                 pid,
                 slot,
@@ -193,6 +283,7 @@ impl Pool {
                 cgroup: RelPath::from_bytes(req.cgroup),
                 index: base + i,
                 work,
+                expect: req.expect,
                 ..Worker::default()
             };
             if self.live.push(w).is_err() {
@@ -264,8 +355,14 @@ impl Pool {
     }
 
     /// Stops the live workers `pick` selects: measures them, SIGKILLs and reaps them,
-    /// and reports a `worker` record for each.
-    pub fn stop(&mut self, scenario: &[u8], pick: impl Fn(&Worker) -> bool) -> Res<()> {
+    /// and reports a `worker` record for each. `root` is the scenario's cgroup, where
+    /// a worker's OOM kill is confirmed.
+    pub fn stop(
+        &mut self,
+        scenario: &[u8],
+        root: &Path,
+        pick: impl Fn(&Worker) -> bool,
+    ) -> Res<()> {
         let mut chosen = [0usize; MAX_WORKERS];
         let mut n = 0;
         for (i, w) in self.live.as_slice().iter().enumerate() {
@@ -290,16 +387,25 @@ impl Pool {
         // /proc entry last until it is reaped): workers that work together, like a
         // ping-pong pair, are then read at one instant, not one after the other while
         // the rest still run.
-        let mut outs: Table<Outcome, MAX_WORKERS> = Table::default();
+        let first = self.done.len();
+        let mut full = false;
         for &i in &chosen[..n] {
             let w = &self.live.as_slice()[i];
             wait_ended(w.pid);
-            let _ = outs.push(self.measure(w));
+            full |= self.done.push(self.measure(w)).is_err();
         }
         for (k, &i) in chosen[..n].iter().enumerate() {
             let w = &self.live.as_slice()[i];
             if gone[k] {
-                report_early_end(w, reap_status(w.pid));
+                let status = reap_status(w.pid);
+                if oom_killed(w, status, root) {
+                    let done = &mut self.done.as_mut_slice()[first..];
+                    if let Some(o) = done.iter_mut().find(|o| o.pid == w.pid) {
+                        o.oom_killed = true;
+                    }
+                } else {
+                    report_early_end(w, status);
+                }
             } else {
                 reap(w, true);
             }
@@ -307,17 +413,17 @@ impl Pool {
         // Remove from the back so earlier indices stay valid.
         for &i in chosen[..n].iter().rev() {
             let w = self.live.swap_remove(i);
-            self.used[w.slot] = false;
+            self.used.set(w.slot, false);
         }
-        for o in outs.as_slice() {
+        for o in &self.done.as_slice()[first..] {
             report(scenario, o);
-            if self.done.push(o.clone()).is_err() {
-                return Err(fail!(
-                    "stop",
-                    "more than {} workers in one scenario",
-                    MAX_WORKERS
-                ));
-            }
+        }
+        if full {
+            return Err(fail!(
+                "stop",
+                "more than {} workers in one scenario",
+                MAX_WORKERS
+            ));
         }
         Ok(())
     }
@@ -326,13 +432,6 @@ impl Pool {
     fn measure(&self, w: &Worker) -> Outcome {
         let s = self.shared.slot(w.slot);
         let [cpu_ns, wait_ns, slices] = schedstat(w.pid);
-        let wake = s.wake_percentile_ns(500).map(|p50| {
-            [
-                p50,
-                s.wake_percentile_ns(990).unwrap_or(0),
-                s.wake_max_ns.load(Relaxed),
-            ]
-        });
         Outcome {
             group: w.group.clone(),
             cgroup: w.cgroup.clone(),
@@ -346,7 +445,13 @@ impl Pool {
             cpus: s.cpus_seen(),
             max_gap_ns: w.max_gap_ns,
             iso: w.iso,
-            wake,
+            wake: (s.woke.load(Relaxed) != 0)
+                .then(|| self.shared.wakes(w.slot).stats())
+                .flatten(),
+            comm: read_comm(w.pid),
+            expect: w.expect,
+            forks_refused: s.forks_refused.load(Relaxed),
+            oom_killed: false,
         }
     }
 
@@ -359,7 +464,7 @@ impl Pool {
             reap(w, false);
         }
         self.live.clear();
-        self.used = [false; MAX_SLOTS];
+        self.used = Used::default();
     }
 }
 
@@ -375,6 +480,15 @@ fn to_cpuset(m: &CpuMask) -> rustix::thread::CpuSet {
         }
     }
     set
+}
+
+/// Whether a worker that ended before it was stopped is one the OOM killer ended, as
+/// it was meant to be: SIGKILLed, and its cgroup's `memory.events` counts an OOM kill.
+fn oom_killed(w: &Worker, status: Option<rustix::process::WaitStatus>, root: &Path) -> bool {
+    let by_kill = status.is_some_and(|s| s.terminating_signal() == Some(Signal::KILL.as_raw()));
+    w.expect == Expect::OomKilled
+        && by_kill
+        && cgroup::oom_kills(root.as_bytes(), w.cgroup.as_bytes()).is_some_and(|n| n > 0)
 }
 
 /// Waits for a killed worker; with `check`, one that had ended on its own before is
@@ -446,6 +560,22 @@ pub fn reap_strays() {
     while let Ok(Some(_)) = rustix::process::wait(WaitOptions::NOHANG) {}
 }
 
+/// Microseconds, rounded to the nearest: a percentile within 1 % stays so in µs from
+/// 50 µs up.
+pub fn ns_to_us(ns: u64) -> u64 {
+    ns.saturating_add(sys::NS_PER_US / 2) / sys::NS_PER_US
+}
+
+/// `/proc/<pid>/comm`, the task's name as the kernel has it; empty when unreadable.
+fn read_comm(pid: i32) -> Buf<{ COMM_LEN + 1 }> {
+    let mut path: Buf<48> = Buf::from_bytes(b"/proc/");
+    path.push_u64(pid as u64);
+    path.push(b"/comm");
+    let mut buf = [0u8; COMM_LEN + 1];
+    let n = sys::read_file(path.as_cstr(), &mut buf).unwrap_or(0);
+    Buf::from_bytes(crate::buf::trim_end(&buf[..n]))
+}
+
 /// `/proc/<pid>/schedstat`: time on CPU, time waiting on a runqueue, timeslices.
 pub fn schedstat(pid: i32) -> [u64; 3] {
     let mut path: Buf<48> = Buf::from_bytes(b"/proc/");
@@ -479,17 +609,49 @@ fn report(scenario: &[u8], o: &Outcome) {
         .num("wait_ns", o.wait_ns)
         .num("slices", o.slices)
         .str("cpus", cpus.as_bytes());
-    if let Some([p50, p99, max]) = o.wake {
+    if let Some(w) = o.wake {
         r = r
-            .num("wake_p50_us", p50 / sys::NS_PER_US)
-            .num("wake_p99_us", p99 / sys::NS_PER_US)
-            .num("wake_max_us", max / sys::NS_PER_US);
+            .num("wake_p50_us", ns_to_us(w.p50_ns))
+            .num("wake_p99_us", ns_to_us(w.p99_ns))
+            .num("wake_max_us", ns_to_us(w.max_ns))
+            .num("wake_samples", w.samples);
+    }
+    if !o.comm.is_empty() {
+        r = r.str("comm", o.comm.as_bytes());
+    }
+    if o.expect != Expect::Nothing {
+        r = r.str("expect", o.expect.name().as_bytes());
+    }
+    match o.expect {
+        Expect::Nothing => {}
+        Expect::ForkRefused => r = r.num("forks_refused", o.forks_refused),
+        Expect::OomKilled => r = r.num("oom_killed", u64::from(o.oom_killed)),
     }
     r.send();
 }
 
-/// The child side of a spawn: join the cgroup, apply settings, report ready, work.
-fn child(procs: &core::ffi::CStr, sched: &SchedParams, ctx: &Ctx) -> ! {
+/// The kernel keeps at most this many bytes of a task's name (`comm`), less its NUL.
+const COMM_LEN: usize = 15;
+const COMM_PREFIX: &[u8] = b"sbx-";
+
+/// A worker's task name, `sbx-<group>-<index>`, so the kernel's messages (a sched_ext
+/// stall, the OOM killer) and /proc name the worker, not PID 1. A long group name is
+/// cut, never the index.
+pub fn comm(group: &[u8], index: u32) -> Buf<{ COMM_LEN + 1 }> {
+    let mut tail: Buf<16> = Buf::from_bytes(b"-");
+    tail.push_u64(u64::from(index));
+    let room = COMM_LEN - COMM_PREFIX.len() - tail.len().min(COMM_LEN - COMM_PREFIX.len());
+    let mut name: Buf<{ COMM_LEN + 1 }> = Buf::from_bytes(COMM_PREFIX);
+    name.push(&group[..group.len().min(room)]);
+    name.push(tail.as_bytes());
+    name
+}
+
+/// The child side of a spawn: take its name, join the cgroup, apply settings, report
+/// ready, work.
+fn child(procs: &core::ffi::CStr, sched: &SchedParams, ctx: &Ctx, name: &core::ffi::CStr) -> ! {
+    // A name is only a label: a kernel that refuses it does not stop the work.
+    let _ = rustix::thread::set_name(name);
     let slot = ctx.slot;
     let die = |stage: Stage, e: rustix::io::Errno| -> ! {
         slot.err_stage.store(stage as u32, Relaxed);
@@ -518,4 +680,38 @@ fn child(procs: &core::ffi::CStr, sched: &SchedParams, ctx: &Ctx) -> ! {
     }
     slot.state.store(READY, Release);
     (ctx.spec.run)(ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_is_named_by_its_group_and_index() {
+        assert_eq!(comm(b"spin", 3).as_bytes(), b"sbx-spin-3");
+        assert_eq!(comm(b"sleepers", 4095).as_bytes(), b"sbx-sleepe-4095");
+        assert_eq!(comm(b"", 0).as_bytes(), b"sbx--0");
+        let long = comm(b"a-very-long-group-name", 1_000_000);
+        assert_eq!(long.as_bytes(), b"sbx-a-v-1000000");
+        assert_eq!(long.len(), COMM_LEN);
+    }
+
+    #[test]
+    fn slots_are_taken_lowest_first_and_given_back() {
+        let mut used = Used::default();
+        for i in 0..MAX_SLOTS {
+            assert_eq!(used.first_free(), Some(i));
+            used.set(i, true);
+        }
+        assert_eq!(used.first_free(), None);
+        used.set(130, false);
+        assert_eq!(used.first_free(), Some(130));
+    }
+
+    #[test]
+    fn microseconds_round_to_the_nearest() {
+        assert_eq!(ns_to_us(1499), 1);
+        assert_eq!(ns_to_us(1500), 2);
+        assert_eq!(ns_to_us(u64::MAX), u64::MAX / 1000);
+    }
 }

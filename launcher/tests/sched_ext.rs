@@ -283,8 +283,15 @@ fn qmap_stall_injection_is_caught() {
         .and_then(|rest| rest.split(' ').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("the stalled task is not named: {ejected}"));
+    // ... by the name the guest gave the worker: sbx-<group>-<index>.
+    let worker = ejected
+        .split(&format!("pid {pid} is worker "))
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("the stalled task is not a worker: {ejected}"));
+    let comm = format!("sbx-{}", worker.replacen('/', "-", 1));
     assert!(
-        ejected.contains(&format!("init[{pid}] failed to run for ")),
+        ejected.contains(&format!("{comm}[{pid}] failed to run for ")),
         "{ejected}"
     );
     let stalled: Vec<u64> = run.report["scenarios"][0]["stalls"]

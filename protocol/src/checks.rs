@@ -33,6 +33,7 @@ pub const BANDWIDTH: &str = "bandwidth";
 pub const WAKE_LATENCY: &str = "wake-latency";
 pub const KERNEL_LOG: &str = "kernel-log";
 pub const SCHEDULER: &str = "scheduler";
+pub const EXPECT: &str = "expect";
 
 /// Stalls are judged on TCG too, where a vCPU thread can lose its host CPU for a few
 /// hundred milliseconds on a busy machine; a second is still far below what a real
@@ -89,6 +90,7 @@ pub const CHECKS: &[Check] = &[
     kind(WAKE_LATENCY, 20_000, 60_000_000, Scope::Group, false, "µs"),
     kind(KERNEL_LOG, 0, u64::MAX, Scope::Scenario, false, "lines"),
     kind(SCHEDULER, 0, 1, Scope::Scenario, false, ""),
+    kind(EXPECT, 0, u64::MAX, Scope::Group, false, "workers"),
 ];
 
 /// Checks every scenario gets unless it lists a check of the same name. `kernel-log`

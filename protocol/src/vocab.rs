@@ -57,7 +57,7 @@ pub const OPS: &[Spec] = &[
     spec(
         OP_SPAWN,
         &["group", "cgroup", "work"],
-        &["count", "nice", "policy", "prio", "affinity"],
+        &["count", "nice", "policy", "prio", "affinity", "expect"],
     ),
     spec(OP_STOP, &["group"], &[]),
     spec(OP_MOVE, &["from", "to"], &[]),
@@ -75,6 +75,12 @@ pub const REPEATABLE: &[&str] = &["arg"];
 
 /// Scheduling policies a spawn may ask for (`policy=`).
 pub const POLICIES: &[&str] = &["other", "batch", "idle", "fifo", "rr"];
+/// Limits a spawn's workers may be meant to meet (`expect=`), judged by the `expect`
+/// check: forks refused with EAGAIN (`pids.max`), the OOM killer (`memory.max`).
+pub const EXPECT_FORK_REFUSED: &str = "fork-refused";
+pub const EXPECT_OOM_KILLED: &str = "oom-killed";
+pub const EXPECTS: &[&str] = &[EXPECT_FORK_REFUSED, EXPECT_OOM_KILLED];
+
 /// Policies that take a real-time priority (`prio=`).
 pub const RT_POLICIES: &[&str] = &["fifo", "rr"];
 

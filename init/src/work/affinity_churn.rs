@@ -45,7 +45,7 @@ fn widen(ctx: &Ctx) -> Cpus {
 }
 
 pub fn run(ctx: &Ctx) -> ! {
-    let mut beat = Beat::new(ctx.slot);
+    let mut beat = Beat::new(ctx);
     // Start from the spawn's affinity; widen only once none of those CPUs is allowed.
     let mut cpus = match sched_getaffinity(None) {
         Ok(s) => Cpus::of(&s),

@@ -9,10 +9,10 @@ const CHUNK: u64 = 2048;
 pub fn run(ctx: &Ctx) -> ! {
     let burst = ctx.param("burst_ms") * NS_PER_MS;
     let sleep = ctx.param("sleep_ms") * NS_PER_MS;
-    let mut beat = Beat::new(ctx.slot);
+    let mut beat = Beat::new(ctx);
     loop {
         spin_for(&mut beat, burst, CHUNK);
         let late = beat.sleep_until(now_ns() + sleep);
-        ctx.slot.add_wake(late);
+        beat.add_wake(late);
     }
 }

@@ -22,7 +22,7 @@ pub fn check(spec: &WorkSpec, p: &Params) -> Result<(), &'static str> {
 pub fn run(ctx: &Ctx) -> ! {
     let len = map_len(ctx.param("size_kb"));
     let stride = usize::try_from(ctx.param("stride")).unwrap_or(usize::MAX);
-    let mut beat = Beat::new(ctx.slot);
+    let mut beat = Beat::new(ctx);
     // SAFETY: a fresh private anonymous mapping, used only here for the worker's life.
     let buf = unsafe {
         mmap_anonymous(

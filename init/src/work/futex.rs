@@ -35,7 +35,7 @@ pub fn wait_until(
         }
         let ((), late) = beat.block(|| wait(word, v));
         if let Some(ns) = late {
-            beat.slot.add_wake(ns);
+            beat.add_wake(ns);
         }
     }
 }

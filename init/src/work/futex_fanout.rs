@@ -22,7 +22,7 @@ pub fn run(ctx: &Ctx) -> ! {
 fn lead(ctx: &Ctx) -> ! {
     let (round, arrived) = (ctx.link.word(ROUND), ctx.link.word(ARRIVED));
     let waiters = ctx.count.saturating_sub(1);
-    let mut beat = Beat::new(ctx.slot);
+    let mut beat = Beat::new(ctx);
     loop {
         // Every waiter has checked in and waits on `round`: nobody touches `arrived`.
         arrived.store(0, Release);
@@ -46,7 +46,7 @@ fn wait(ctx: &Ctx) -> ! {
     // The round it last ran in: 0 before the first, which the lead cannot pass
     // without this worker, however late it starts.
     let mut seen = 0;
-    let mut beat = Beat::new(ctx.slot);
+    let mut beat = Beat::new(ctx);
     loop {
         seen = futex::wait_until(&mut beat, round, Acquire, |r| r != seen);
         beat.add(1);

@@ -11,7 +11,7 @@ const TURN: usize = 0;
 pub fn run(ctx: &Ctx) -> ! {
     let me = ctx.index % 2;
     let turn = ctx.link.word(TURN);
-    let mut beat = Beat::new(ctx.slot);
+    let mut beat = Beat::new(ctx);
     loop {
         futex::wait_until(&mut beat, turn, Acquire, |t| t == me);
         beat.add(1);

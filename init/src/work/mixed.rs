@@ -8,7 +8,7 @@ const CHUNK: u64 = 1024;
 
 pub fn run(ctx: &Ctx) -> ! {
     let spin = ctx.param("spin_us") * NS_PER_US;
-    let mut beat = Beat::new(ctx.slot);
+    let mut beat = Beat::new(ctx);
     loop {
         spin_for(&mut beat, spin, CHUNK);
         rustix::thread::sched_yield();

@@ -26,6 +26,7 @@ use crate::fail::Errno;
 use crate::record::Record;
 use crate::shared::{Slot, BLOCKED};
 use crate::sys::{self, current_cpu, now_ns};
+use crate::wakes::Wakes;
 use core::sync::atomic::Ordering::{AcqRel, Relaxed, Release, SeqCst};
 use team::{CheckFn, PrepareFn};
 
@@ -124,12 +125,15 @@ impl Params {
 /// What a worker gets to run with.
 pub struct Ctx {
     pub slot: &'static Slot,
+    pub wakes: &'static Wakes,
     pub spec: &'static WorkSpec,
     pub params: Params,
     /// Index within its spawn, and the spawn's count (for work that pairs up).
     pub index: u32,
     pub count: u32,
     pub link: Link,
+    /// The limit the worker is meant to meet, which its work then takes in its stride.
+    pub expect: crate::worker::Expect,
 }
 
 impl Ctx {
@@ -167,17 +171,34 @@ fn at_least_one(spec: &WorkSpec, p: &Params, key: &str) -> bool {
 /// Publishes a worker's progress: iterations, the time of the update, the CPU seen.
 pub struct Beat {
     slot: &'static Slot,
+    wakes: &'static Wakes,
+    woke: bool,
     iterations: u64,
 }
 
 impl Beat {
-    pub fn new(slot: &'static Slot) -> Self {
+    pub fn new(ctx: &Ctx) -> Self {
+        Self::of(ctx.slot, ctx.wakes)
+    }
+
+    pub fn of(slot: &'static Slot, wakes: &'static Wakes) -> Self {
         let mut b = Beat {
             slot,
+            wakes,
+            woke: false,
             iterations: 0,
         };
         b.add(0);
         b
+    }
+
+    /// Records one wake-up latency, telling PID 1 (once) that the histogram is in use.
+    pub fn add_wake(&mut self, ns: u64) {
+        if !self.woke {
+            self.woke = true;
+            self.slot.woke.store(1, Relaxed);
+        }
+        self.wakes.add(ns);
     }
 
     /// Stamps liveness without counting an iteration (inside long iterations).

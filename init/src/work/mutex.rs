@@ -16,7 +16,7 @@ const HOLD_CHUNK: u64 = 256;
 pub fn run(ctx: &Ctx) -> ! {
     let (next, serving) = (ctx.link.word(NEXT), ctx.link.word(SERVING));
     let hold = ctx.param("hold_us") * NS_PER_US;
-    let mut beat = Beat::new(ctx.slot);
+    let mut beat = Beat::new(ctx);
     loop {
         let ticket = next.fetch_add(1, SeqCst);
         futex::wait_until(&mut beat, serving, SeqCst, |s| s == ticket);

@@ -12,7 +12,7 @@ const CHUNKS_PER_LEVEL: u32 = 16;
 const CHUNK: u64 = 2048;
 
 pub fn run(ctx: &Ctx) -> ! {
-    let mut beat = Beat::new(ctx.slot);
+    let mut beat = Beat::new(ctx);
     let mut lowest = NICE_MIN;
     let mut nice = NICE_MIN;
     loop {

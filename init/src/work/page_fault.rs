@@ -24,7 +24,7 @@ pub fn map_len(size_kb: u64) -> usize {
 
 pub fn run(ctx: &Ctx) -> ! {
     let len = map_len(ctx.param("size_kb"));
-    let mut beat = Beat::new(ctx.slot);
+    let mut beat = Beat::new(ctx);
     loop {
         // SAFETY: a fresh private anonymous mapping, used only here and unmapped below.
         let base = unsafe {

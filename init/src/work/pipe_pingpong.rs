@@ -38,7 +38,7 @@ fn pipe() -> Result<[i32; 2], Errno> {
 }
 
 pub fn run(ctx: &Ctx) -> ! {
-    let mut beat = Beat::new(ctx.slot);
+    let mut beat = Beat::new(ctx);
     let f = ctx.link.fds;
     let lead = ctx.index.is_multiple_of(2);
     let (rx, tx, unused) = if lead {
@@ -65,7 +65,7 @@ pub fn run(ctx: &Ctx) -> ! {
             Err(e) => ctx.quit("reading the pipe", e),
         }
         if let Some(ns) = late {
-            ctx.slot.add_wake(ns);
+            beat.add_wake(ns);
         }
         beat.add(1);
         send(ctx, tx);

@@ -17,7 +17,7 @@ const POLICIES: [(u32, u32); 5] = [
 const WORK_UNITS: u64 = 2048;
 
 pub fn run(ctx: &Ctx) -> ! {
-    let mut beat = Beat::new(ctx.slot);
+    let mut beat = Beat::new(ctx);
     let mut rt_allowed = true;
     loop {
         for &(policy, prio) in &POLICIES {

@@ -9,10 +9,10 @@ pub fn run(ctx: &Ctx) -> ! {
     // Timer slack (50 µs by default) would be counted as latency.
     sys::set_timer_slack_ns(1);
     let sleep = ctx.param("sleep_us") * NS_PER_US;
-    let mut beat = Beat::new(ctx.slot);
+    let mut beat = Beat::new(ctx);
     loop {
         let late = beat.sleep_until(now_ns() + sleep);
-        ctx.slot.add_wake(late);
+        beat.add_wake(late);
         beat.add(1);
     }
 }

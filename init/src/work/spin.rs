@@ -6,7 +6,7 @@ use super::{burn, Beat, Ctx};
 const CHUNK: u64 = 2048;
 
 pub fn run(ctx: &Ctx) -> ! {
-    let mut beat = Beat::new(ctx.slot);
+    let mut beat = Beat::new(ctx);
     loop {
         burn(CHUNK);
         beat.add(1);

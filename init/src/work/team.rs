@@ -5,7 +5,7 @@
 
 use super::{Params, WorkSpec};
 use crate::fail::{Errno, Res};
-use crate::shared::{Shared, Slot};
+use crate::shared::{Shared, Slot, NO_MATE};
 use crate::{fail, sys};
 use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
@@ -46,14 +46,15 @@ impl Link {
 
     /// Calls `f` on every member of the team but `me`.
     pub fn for_each_mate(&self, me: &Slot, mut f: impl FnMut(&'static Slot)) {
-        for (w, bits) in self.lead.team.members.iter().enumerate() {
-            let mut bits = bits.load(Relaxed);
-            while bits != 0 {
-                let s = &self.slots[w * 64 + bits.trailing_zeros() as usize];
-                bits &= bits - 1;
-                if !core::ptr::eq(s, me) {
-                    f(s);
-                }
+        let mut s = self.lead;
+        // A list has at most one member per slot: the bound only guards the walk.
+        for _ in 0..self.slots.len() {
+            if !core::ptr::eq(s, me) {
+                f(s);
+            }
+            match s.next_mate.load(Relaxed) {
+                NO_MATE => return,
+                next => s = &self.slots[next as usize - 1],
             }
         }
     }
@@ -70,6 +71,8 @@ pub struct TeamSetup {
     spec: &'static WorkSpec,
     size: u32,
     lead: usize,
+    /// The slot of the member that joined last, whose `next_mate` the next one fills.
+    last: usize,
     fds: [i32; MAX_FDS],
 }
 
@@ -96,6 +99,7 @@ impl TeamSetup {
             spec,
             size,
             lead: 0,
+            last: 0,
             fds: [NO_FD; MAX_FDS],
         })
     }
@@ -105,6 +109,7 @@ impl TeamSetup {
     pub fn join(&mut self, shared: &Shared, index: u32, slot: usize) -> Res<Link> {
         if index.is_multiple_of(self.size) {
             self.lead = slot;
+            self.last = slot;
             if let Some(prepare) = self.spec.prepare {
                 prepare(&mut self.fds).map_err(|e| {
                     fail!(
@@ -117,10 +122,15 @@ impl TeamSetup {
                 })?;
             }
         }
-        let lead = shared.slot(self.lead);
-        lead.team.members[slot / 64].fetch_or(1 << (slot % 64), Relaxed);
+        if slot != self.lead {
+            shared
+                .slot(self.last)
+                .next_mate
+                .store(slot as u32 + 1, Relaxed);
+            self.last = slot;
+        }
         Ok(Link {
-            lead,
+            lead: shared.slot(self.lead),
             slots: shared.slots(),
             fds: self.fds,
         })
@@ -219,11 +229,32 @@ mod tests {
     }
 
     #[test]
+    fn a_spawn_team_lists_its_members_on_any_slots() {
+        let shared = Shared::map().ok().unwrap();
+        let mut t = setup("mutex", 4).ok().unwrap();
+        let slots = [4095, 7, 300, 2048];
+        let mut links = Vec::new();
+        for (i, &slot) in slots.iter().enumerate() {
+            shared.slot(slot).reset();
+            links.push(t.join(&shared, i as u32, slot).ok().unwrap());
+            t.forked(i as u32);
+        }
+        for (link, &me) in links.iter().zip(&slots) {
+            assert!(core::ptr::eq(link.lead, shared.slot(4095)));
+            let mut mates = Vec::new();
+            link.for_each_mate(shared.slot(me), |s| mates.push(s as *const Slot));
+            let others = slots.iter().filter(|&&s| s != me);
+            let want: Vec<*const Slot> = others.map(|&s| shared.slot(s) as *const Slot).collect();
+            assert_eq!(mates, want, "mates of slot {me}");
+        }
+    }
+
+    #[test]
     fn a_stamped_wake_up_gives_its_latency() {
         let shared = Shared::map().ok().unwrap();
         let slot = shared.slot(0);
         slot.reset();
-        let mut beat = crate::work::Beat::new(slot);
+        let mut beat = crate::work::Beat::of(slot, shared.wakes(0));
         let ((), late) = beat.block(|| {
             assert_eq!(slot.sleep_until_ns.load(Relaxed), crate::shared::BLOCKED);
             slot.stamp_wake(sys::now_ns() - 5_000_000);

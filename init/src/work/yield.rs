@@ -6,7 +6,7 @@ use super::{burn, Beat, Ctx};
 const WORK_UNITS: u64 = 64;
 
 pub fn run(ctx: &Ctx) -> ! {
-    let mut beat = Beat::new(ctx.slot);
+    let mut beat = Beat::new(ctx);
     loop {
         burn(WORK_UNITS);
         rustix::thread::sched_yield();

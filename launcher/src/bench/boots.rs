@@ -32,7 +32,7 @@ pub fn boot(
         return Err(format!("init never reported: {}; see {logs}", observed.end));
     }
     if let Some((place, msg)) = observed.records.iter().find_map(|r| match r {
-        Record::Error { place, msg } => Some((place, msg)),
+        Record::Error { place, msg, .. } => Some((place, msg)),
         _ => None,
     }) {
         return Err(format!(

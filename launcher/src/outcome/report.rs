@@ -5,7 +5,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::outcome::rundir;
-use crate::outcome::verdict::{ends_as_expected, Outcome, Verdict};
+use crate::outcome::verdict::{ends_as_expected, Outcome, ScenarioOutcome, Verdict};
 use crate::protocol::record::{CheckRecord, PayloadRecord, Record, StallRecord, WorkerRecord};
 use crate::scenario::Scenario;
 use crate::scheduler::{self, SchedulerInfo, SchedulerReport};
@@ -52,6 +52,10 @@ pub struct ScenarioReport {
     pub checks: Vec<CheckRecord>,
     pub stalls: Vec<StallRecord>,
     pub payloads: Vec<PayloadReport>,
+    /// This scenario's own outcome (`outcome`: pass, fail with `failed`, untestable
+    /// with `reasons`); the run's follows from all of them (README, "Exit status").
+    #[serde(flatten)]
+    pub verdict: ScenarioOutcome,
 }
 
 /// How a payload ended, against what its scenario expected.
@@ -67,6 +71,9 @@ pub struct PayloadReport {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct GuestError {
+    /// The scenario it ended; none for an error outside the scenarios (it ended the run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<String>,
     #[serde(rename = "where")]
     pub place: String,
     pub msg: String,
@@ -113,7 +120,12 @@ pub fn build(
     let errors = records
         .iter()
         .filter_map(|r| match r {
-            Record::Error { place, msg } => Some(GuestError {
+            Record::Error {
+                scenario,
+                place,
+                msg,
+            } => Some(GuestError {
+                scenario: scenario.clone(),
                 place: place.clone(),
                 msg: msg.clone(),
             }),
@@ -129,9 +141,11 @@ pub fn build(
         records,
         &run_dir.join(rundir::SCHEDULER_LOG),
     );
+    let outcomes = scenario_outcomes(scenarios, &verdict);
     let scenarios = scenarios
         .iter()
-        .map(|s| scenario_report(s, records, run_dir))
+        .zip(outcomes)
+        .map(|(s, o)| scenario_report(s, records, run_dir, o))
         .collect();
     Report {
         outcome: verdict.outcome,
@@ -162,7 +176,29 @@ impl Report {
     }
 }
 
-fn scenario_report(scenario: &Scenario, records: &[Record], run_dir: &Path) -> ScenarioReport {
+/// Each scenario's outcome as the verdict judged it, in the order of `scenarios`; the
+/// run's reasons for a scenario the verdict has none for (the guest never ran it).
+fn scenario_outcomes(scenarios: &[Scenario], verdict: &Verdict) -> Vec<ScenarioOutcome> {
+    scenarios
+        .iter()
+        .map(|s| {
+            let judged = verdict.scenarios.iter().find(|j| j.name == s.name);
+            judged.map_or_else(
+                || ScenarioOutcome::Untestable {
+                    reasons: verdict.reasons.clone(),
+                },
+                |j| j.outcome.clone(),
+            )
+        })
+        .collect()
+}
+
+fn scenario_report(
+    scenario: &Scenario,
+    records: &[Record],
+    run_dir: &Path,
+    verdict: ScenarioOutcome,
+) -> ScenarioReport {
     let name = &scenario.name;
     let mut report = ScenarioReport {
         name: name.clone(),
@@ -173,6 +209,7 @@ fn scenario_report(scenario: &Scenario, records: &[Record], run_dir: &Path) -> S
         checks: Vec::new(),
         stalls: Vec::new(),
         payloads: Vec::new(),
+        verdict,
     };
     let mut started_ms = None;
     for record in records {
@@ -181,7 +218,7 @@ fn scenario_report(scenario: &Scenario, records: &[Record], run_dir: &Path) -> S
             Record::ScenarioEnd { name: n, t_ms, .. } if n == name => {
                 report.guest_ms = started_ms.map(|start| t_ms.saturating_sub(start));
             }
-            Record::Worker(w) if &w.scenario == name => report.workers.push(w.clone()),
+            Record::Worker(w) if &w.scenario == name => report.workers.push((**w).clone()),
             Record::Check(c) if &c.scenario == name => report.checks.push(c.clone()),
             Record::Stall(s) if &s.scenario == name => report.stalls.push(s.clone()),
             Record::Payload(p) if &p.scenario == name => {
@@ -248,8 +285,13 @@ pub fn human(report: &Report) -> String {
 
 /// A scenario's lines: its workers, checks and payloads.
 fn human_scenario(scenario: &ScenarioReport) -> Vec<String> {
+    let outcome = match &scenario.verdict {
+        ScenarioOutcome::Pass => "pass",
+        ScenarioOutcome::Fail { .. } => "FAIL",
+        ScenarioOutcome::Untestable { .. } => "untestable",
+    };
     let mut lines = vec![format!(
-        "  scenario {} ({} ms)",
+        "  scenario {} ({} ms): {outcome}",
         scenario.name, scenario.duration_ms
     )];
     for w in &scenario.workers {

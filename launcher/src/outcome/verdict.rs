@@ -10,7 +10,9 @@ use crate::vm::console::panic_hint;
 use crate::vm::session::{Observed, RunEnd};
 
 mod payloads;
+mod scenarios;
 pub use payloads::{ends_as_expected, expected_payloads, ExpectedPayload};
+pub use scenarios::{ScenarioOutcome, ScenarioVerdict};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -56,6 +58,9 @@ pub struct Verdict {
     pub reasons: Vec<String>,
     /// Things worth knowing that did not decide the outcome.
     pub notes: Vec<String>,
+    /// Each scenario's own outcome, judged here once; empty when the guest never ran
+    /// its plan (the report then gives each scenario the run's reasons).
+    pub scenarios: Vec<ScenarioVerdict>,
 }
 
 /// A check the plan asked for.
@@ -79,17 +84,23 @@ pub fn expected_checks(scenarios: &[Scenario]) -> Vec<ExpectedCheck> {
 
 /// Judges a run from its records: the checks the plan asked for, and the payloads it
 /// started, each expected to end with a status.
+///
+/// Each scenario is judged on its own (`scenarios::judge`), and the run by one rule: a
+/// real failure anywhere (a scenario failed, or the scheduler under test did not hold)
+/// is a fail (exit 1); else anything untestable (a scenario, or the run itself: no
+/// boot, an error outside the scenarios, no `done`) is untestable (125); else a pass.
 pub fn judge(
     observed: &Observed,
     expected: &[ExpectedCheck],
     expected_payloads: &[ExpectedPayload],
 ) -> Verdict {
-    let notes = notes(observed);
+    let mut notes = notes(observed);
     if let RunEnd::Interrupted(signal) = observed.end {
         return Verdict {
             outcome: Outcome::Interrupted(signal),
             reasons: vec![format!("the run was interrupted: {}", observed.end)],
             notes,
+            scenarios: Vec::new(),
         };
     }
     if let RunEnd::HostFault(_) = observed.end {
@@ -103,46 +114,34 @@ pub fn judge(
         let reason = format!("init never reported: {}", end_story(observed));
         return untestable(vec![reason], notes);
     }
-    let failed_checks: Vec<String> = checks(observed)
-        .filter(|c| !c.passed && !unsupported(c))
-        .map(describe_failure)
-        .collect();
-    let mut held_up = scheduler::failures(&observed.records);
-    held_up.extend(payloads::failures(observed, expected_payloads));
-    // A guest that could not carry out the plan (a worker could not fork, was killed)
-    // measured something else than the scenario asked for: its failed checks are
-    // listed but do not judge the kernel. What the scheduler under test or a payload
-    // did still does.
-    let errors = guest_errors(observed);
-    if !errors.is_empty() && held_up.is_empty() {
-        return untestable(errors.into_iter().chain(failed_checks).collect(), notes);
+    let mut failed = scheduler::failures(&observed.records);
+    let mut unjudged = run_problems(observed);
+    let judged = scenarios::judge(observed, &[], expected, expected_payloads);
+    for s in &judged {
+        match &s.outcome {
+            ScenarioOutcome::Pass => {}
+            ScenarioOutcome::Fail { failed: f } => failed.extend(f.iter().cloned()),
+            ScenarioOutcome::Untestable { reasons } => unjudged.extend(reasons.iter().cloned()),
+        }
     }
-    let mut failed = failed_checks;
-    failed.extend(held_up);
     // Checks may have failed because the host did not let the run finish: no verdict.
     if !failed.is_empty() && observed.end.is_host_side() {
         let reason = format!("the run did not finish: {}", end_story(observed));
         return untestable(std::iter::once(reason).chain(failed).collect(), notes);
     }
-    if !failed.is_empty() {
-        return Verdict {
-            outcome: Outcome::Fail,
-            reasons: failed,
-            notes,
-        };
-    }
-    let mut problems = problems(observed, expected);
-    if done_at_all(observed) {
-        problems.extend(payloads::missing(observed, expected_payloads));
-    }
-    if problems.is_empty() {
-        Verdict {
-            outcome: Outcome::Pass,
-            reasons: Vec::new(),
-            notes,
-        }
+    let (outcome, reasons) = if !failed.is_empty() {
+        notes.extend(unjudged);
+        (Outcome::Fail, failed)
+    } else if unjudged.is_empty() {
+        (Outcome::Pass, Vec::new())
     } else {
-        untestable(problems, notes)
+        (Outcome::Untestable, unjudged)
+    };
+    Verdict {
+        outcome,
+        reasons,
+        notes,
+        scenarios: judged,
     }
 }
 
@@ -151,14 +150,8 @@ fn untestable(reasons: Vec<String>, notes: Vec<String>) -> Verdict {
         outcome: Outcome::Untestable,
         reasons,
         notes,
+        scenarios: Vec::new(),
     }
-}
-
-fn checks(observed: &Observed) -> impl Iterator<Item = &CheckRecord> {
-    observed.records.iter().filter_map(|r| match r {
-        Record::Check(c) => Some(c),
-        _ => None,
-    })
 }
 
 /// The guest's way of saying it cannot evaluate a check: a missing feature, not a failure.
@@ -190,47 +183,29 @@ fn describe_failure(check: &CheckRecord) -> String {
     text
 }
 
-fn guest_errors(observed: &Observed) -> Vec<String> {
-    observed
-        .records
-        .iter()
-        .filter_map(|r| match r {
-            Record::Error { place, msg } => {
-                let hint = scheduler::error_hint(place, &observed.records)
-                    .map(|h| format!(" ({h})"))
-                    .unwrap_or_default();
-                Some(format!(
-                    "the guest reported an error in {place}: {msg}{hint}"
-                ))
-            }
-            _ => None,
-        })
-        .collect()
+/// A guest error in words, with a hint where there is one.
+fn error_text(place: &str, msg: &str, records: &[Record]) -> String {
+    let hint = scheduler::error_hint(place, records)
+        .map(|h| format!(" ({h})"))
+        .unwrap_or_default();
+    format!("the guest reported an error in {place}: {msg}{hint}")
 }
 
-/// What keeps a run whose checks all passed from being a pass.
-fn problems(observed: &Observed, expected: &[ExpectedCheck]) -> Vec<String> {
+/// What makes the run as a whole untestable: errors outside any scenario (the plan, a
+/// mount, the scheduler's start: they end the run), and a guest that did not finish.
+fn run_problems(observed: &Observed) -> Vec<String> {
+    let mut running = false;
     let mut problems = Vec::new();
-    for check in checks(observed) {
-        if unsupported(check) {
-            problems.push(format!(
-                "scenario {}: this guest init cannot evaluate check {} (unsupported)",
-                check.scenario, check.name
-            ));
-        }
-        // A failure may have reasons beyond the value (its detail says), a pass may not.
-        let holds = catalog::check_kind(&check.name).is_none_or(|kind| {
-            if kind.at_least {
-                check.value >= check.limit
-            } else {
-                check.value <= check.limit
-            }
-        });
-        if check.passed && !holds {
-            problems.push(format!(
-                "scenario {}: the guest passed check {} but value {} is outside limit {}",
-                check.scenario, check.name, check.value, check.limit
-            ));
+    for r in &observed.records {
+        match r {
+            Record::Scenario { .. } => running = true,
+            Record::ScenarioEnd { .. } => running = false,
+            Record::Error {
+                scenario: None,
+                place,
+                msg,
+            } if !running => problems.push(error_text(place, msg, &observed.records)),
+            _ => {}
         }
     }
     let done = observed.records.iter().find_map(|r| match r {
@@ -239,26 +214,12 @@ fn problems(observed: &Observed, expected: &[ExpectedCheck]) -> Vec<String> {
     });
     match done {
         None => problems.push(format!("the guest did not finish: {}", end_story(observed))),
-        Some(false) => problems.push("the guest finished with done status=error".to_string()),
-        Some(true) => {}
-    }
-    for want in expected {
-        let reported = checks(observed).any(|c| c.scenario == want.scenario && c.name == want.name);
-        if !reported && done.is_some() {
-            problems.push(format!(
-                "scenario {}: the guest sent no result for check {}",
-                want.scenario, want.name
-            ));
+        Some(false) if problems.is_empty() => {
+            problems.push("the guest finished with done status=error".to_string())
         }
+        _ => {}
     }
     problems
-}
-
-fn done_at_all(observed: &Observed) -> bool {
-    observed
-        .records
-        .iter()
-        .any(|r| matches!(r, Record::Done { .. }))
 }
 
 /// How the VM ended, in words, with the panic message if there was one.

@@ -24,6 +24,7 @@ pub fn judged(info: RunInfo, prepared: Prepared, observed: &Observed) -> (report
             outcome: Outcome::Untestable,
             reasons: vec![mismatch.to_string()],
             notes: verdict.notes,
+            scenarios: Vec::new(),
         };
     }
     let mut report = report::build(info, &prepared.scenarios, Some(observed), verdict);
@@ -46,6 +47,7 @@ pub fn unbooted(
         outcome,
         reasons: vec![reason],
         notes: Vec::new(),
+        scenarios: Vec::new(),
     };
     let report = report::build(info, &prepared.scenarios, None, verdict);
     (report, prepared.run_dir)

@@ -170,7 +170,8 @@ fn spawn_line(spawn: &Spawn) -> String {
         .key("nice", spawn.nice)
         .key("policy", &spawn.policy)
         .key_opt("prio", spawn.prio)
-        .key_opt("affinity", spawn.affinity.as_ref());
+        .key_opt("affinity", spawn.affinity.as_ref())
+        .key_opt("expect", spawn.expect.as_ref());
     for (key, value) in &spawn.params {
         line = line.key(key, value);
     }

@@ -25,6 +25,21 @@ pub struct WorkerRecord {
     pub wake_p99_us: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wake_max_us: Option<u64>,
+    /// How many wake-ups the percentiles are of.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wake_samples: Option<u64>,
+    /// The worker's task name in the guest kernel (`sbx-<group>-<index>`, cut to 15
+    /// bytes), as the guest read it from /proc.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comm: Option<String>,
+    /// The limit the worker was meant to meet (`fork-refused`, `oom-killed`), and what
+    /// the guest saw of it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expect: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forks_refused: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oom_killed: Option<u64>,
 }
 
 /// Where the guest kernel put one CPU (sysfs topology and last-level cache).
@@ -165,7 +180,7 @@ pub enum Record {
         index: u64,
         t_ms: u64,
     },
-    Worker(WorkerRecord),
+    Worker(Box<WorkerRecord>),
     Stall(StallRecord),
     Kmsg {
         level: String,
@@ -178,8 +193,14 @@ pub enum Record {
         t_ms: u64,
         /// CPU time PID 1 itself used during the scenario (the monitor's cost).
         init_cpu_ns: Option<u64>,
+        /// The guest's word on it: `pass`, `fail`, or `error` (it could not be carried
+        /// out; an `error` record says why).
+        outcome: Option<String>,
     },
     Error {
+        /// The scenario it ended (an error inside a scenario ends only that one);
+        /// None for an error outside any, which ends the run.
+        scenario: Option<String>,
         place: String,
         msg: String,
     },
@@ -287,7 +308,7 @@ fn typed(fields: &Fields) -> Result<Record, String> {
             index: g.num("index")?,
             t_ms: g.num("t_ms")?,
         },
-        "worker" => Record::Worker(worker(&g)?),
+        "worker" => Record::Worker(Box::new(worker(&g)?)),
         "stall" => Record::Stall(stall(&g)?),
         "kmsg" => Record::Kmsg {
             level: g.text("level")?,
@@ -307,8 +328,10 @@ fn typed(fields: &Fields) -> Result<Record, String> {
             name: g.text("name")?,
             t_ms: g.num("t_ms")?,
             init_cpu_ns: g.opt_num("init_cpu_ns")?,
+            outcome: g.opt_text("outcome"),
         },
         "error" => Record::Error {
+            scenario: g.opt_text("scenario"),
             place: g.text("where")?,
             msg: g.text("msg")?,
         },
@@ -357,6 +380,11 @@ fn worker(g: &Get) -> Result<WorkerRecord, String> {
         wake_p50_us: g.opt_num("wake_p50_us")?,
         wake_p99_us: g.opt_num("wake_p99_us")?,
         wake_max_us: g.opt_num("wake_max_us")?,
+        wake_samples: g.opt_num("wake_samples")?,
+        comm: g.opt_text("comm"),
+        expect: g.opt_text("expect"),
+        forks_refused: g.opt_num("forks_refused")?,
+        oom_killed: g.opt_num("oom_killed")?,
     })
 }
 
@@ -451,6 +479,7 @@ mod tests {
             (42, 1234567, 1995000000, "0-1")
         );
         assert_eq!(w.wake_p99_us, None);
+        assert_eq!(w.comm.as_deref(), Some("sbx-spin-0"));
         let Record::Check(c) = &records[7] else {
             panic!("{:?}", records[7])
         };
@@ -464,7 +493,8 @@ mod tests {
             Record::ScenarioEnd {
                 name: "spin-basic".into(),
                 t_ms: 2770,
-                init_cpu_ns: Some(31_000_000)
+                init_cpu_ns: Some(31_000_000),
+                outcome: Some("pass".into()),
             }
         );
         assert_eq!(
@@ -523,6 +553,7 @@ mod tests {
         assert_eq!(
             records[0],
             Record::Error {
+                scenario: None,
                 place: "plan".into(),
                 msg: "line 3: unknown verb \"frobnicate\"".into()
             }

@@ -6,6 +6,7 @@ pub use schedbox_protocol::checks::{
     Check as CheckKind, Scope, CHECKS, DEFAULT_BANDWIDTH_LIMIT, DEFAULT_CHECKS,
     DEFAULT_STALL_LIMIT_MS,
 };
+pub use schedbox_protocol::vocab::EXPECTS;
 pub use schedbox_protocol::works::{Key, Work as WorkType, WORKS as WORK_TYPES};
 
 pub fn work_type(name: &str) -> Option<&'static WorkType> {

@@ -58,6 +58,7 @@ pub struct WorkersFile {
     pub policy: Option<String>,
     pub prio: Option<u64>,
     pub affinity: Option<String>,
+    pub expect: Option<String>,
     pub spin_us: Option<u64>,
     pub burst_ms: Option<u64>,
     pub sleep_ms: Option<u64>,

@@ -133,6 +133,8 @@ pub struct Spawn {
     /// RT priority, only for `fifo` and `rr`.
     pub prio: Option<u64>,
     pub affinity: Option<String>,
+    /// The limit the workers are meant to meet (`fork-refused`, `oom-killed`).
+    pub expect: Option<String>,
     /// Work parameters that were given, as (plan key, value).
     pub params: Vec<(&'static str, u64)>,
 }

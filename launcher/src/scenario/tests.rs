@@ -102,6 +102,44 @@ fn names_and_durations_are_checked() {
 }
 
 #[test]
+fn workers_may_expect_a_limit_and_get_the_expect_check() {
+    let toml = format!(
+        "{SIMPLE}[[workers]]\ngroup = \"f\"\nwork = \"fork-churn\"\nexpect = \"fork-refused\"\n"
+    );
+    let s = ok(&toml);
+    let Op::Spawn(spawn) = &s.steps[0].ops[1] else {
+        panic!("no spawn: {:?}", s.steps[0].ops)
+    };
+    assert_eq!(spawn.expect.as_deref(), Some("fork-refused"));
+    assert!(
+        s.checks.iter().any(|c| c.name == "expect" && c.limit == 0),
+        "{:?}",
+        s.checks
+    );
+    assert!(
+        crate::protocol::plan::compile(&[s], &crate::protocol::plan::DEFAULT_CONFIG)
+            .contains("work=fork-churn count=1 nice=0 policy=other expect=fork-refused")
+    );
+    rejected(
+        &with_workers("expect = \"fork-refused\""),
+        "\"w\".expect",
+        "fork-churn",
+    );
+    rejected(
+        &with_workers("expect = \"crash\""),
+        "\"w\".expect",
+        "oom-killed",
+    );
+    rejected(
+        &format!("{}[[check]]\nname = \"expect\"\n", with_workers("")),
+        "\"expect\".name",
+        "set expect",
+    );
+    let oom = ok(&with_workers("expect = \"oom-killed\""));
+    assert!(oom.checks.iter().any(|c| c.name == "expect"));
+}
+
+#[test]
 fn worker_fields_are_checked() {
     rejected(&with_workers("count = 0"), "\"w\".count", "1 to 4096");
     rejected(&with_workers("nice = 20"), "\"w\".nice", "-20 to 19");

@@ -11,6 +11,8 @@ use schedbox_protocol::vocab::{POLICIES, RT_POLICIES};
 
 /// Workers one scenario may run in all: the guest keeps a slot for each.
 const MAX_SCENARIO_WORKERS: u64 = MAX_WORKERS as u64;
+/// The check every scenario with workers that `expect` a limit gets.
+const EXPECT_CHECK: &str = schedbox_protocol::checks::EXPECT;
 
 /// Where errors are reported from, and the VM values are checked against.
 pub struct Ctx<'a> {
@@ -155,6 +157,7 @@ fn lower_workers(ctx: &Ctx, w: &WorkersFile) -> Result<Spawn, ScenarioError> {
         None => None,
     };
     let params = lower_params(ctx, w, work, &field)?;
+    let expect = lower_expect(ctx, w, &field)?;
     Ok(Spawn {
         group: w.group.clone(),
         cgroup: w.cgroup.clone().unwrap_or_else(|| w.group.clone()),
@@ -164,8 +167,37 @@ fn lower_workers(ctx: &Ctx, w: &WorkersFile) -> Result<Spawn, ScenarioError> {
         policy,
         prio,
         affinity,
+        expect,
         params,
     })
+}
+
+/// `expect`: a limit the workers are meant to meet; forks can be refused only to work
+/// that forks.
+fn lower_expect(
+    ctx: &Ctx,
+    w: &WorkersFile,
+    field: &dyn Fn(&str) -> String,
+) -> Result<Option<String>, ScenarioError> {
+    let Some(expect) = &w.expect else {
+        return Ok(None);
+    };
+    if !catalog::EXPECTS.contains(&expect.as_str()) {
+        return Err(ctx.err(
+            field("expect"),
+            format!(
+                "unknown effect {expect:?}: use one of {}",
+                catalog::EXPECTS.join(", ")
+            ),
+        ));
+    }
+    if expect == "fork-refused" && w.work != "fork-churn" {
+        return Err(ctx.err(
+            field("expect"),
+            "only fork-churn workers fork: use work = \"fork-churn\" to expect refused forks",
+        ));
+    }
+    Ok(Some(expect.clone()))
 }
 
 fn lower_policy(
@@ -300,6 +332,16 @@ fn lower_checks(
             cgroup: None,
         })
         .collect();
+    // Workers that expect a limit are judged by whether they met it.
+    let expecting = groups.iter().any(|g| g.expect.is_some());
+    if expecting && !listed.iter().any(|c| c.name == EXPECT_CHECK) {
+        checks.push(Check {
+            name: EXPECT_CHECK.to_string(),
+            limit: 0,
+            group: None,
+            cgroup: None,
+        });
+    }
     // Defaults first, in catalog order, then the scenario's own in file order.
     for check in listed {
         checks.push(lower_check(ctx, check, groups, cgroup_paths)?);
@@ -352,6 +394,12 @@ fn lower_check(
             return Err(ctx.err(field("cgroup"), "missing: name the cgroup to check"))
         }
         (None, _) => {}
+    }
+    if kind.name == EXPECT_CHECK && !groups.iter().any(|g| g.expect.is_some()) {
+        return Err(ctx.err(
+            field("name"),
+            "expect judges workers that expect a limit: set expect on a [[workers]] entry",
+        ));
     }
     if kind.name == "wake-latency" && !groups.iter().any(|g| g.work == "sleep-wake") {
         return Err(ctx.err(

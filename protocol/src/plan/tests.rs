@@ -258,3 +258,12 @@ fn names_and_paths_at_and_beyond_their_limits() {
     let deep_ok = std::vec!["c"; MAX_CGROUP_DEPTH].join("/");
     assert!(validate(with_ops(&std::format!("op cgroup-add path={deep_ok}\n")).as_bytes()).is_ok());
 }
+
+#[test]
+fn a_spawn_may_expect_a_limit_and_the_expect_check_counts_it() {
+    let ok = with_ops("op spawn group=g cgroup=c work=fork-churn expect=fork-refused\nop spawn group=h cgroup=c work=page-fault expect=oom-killed\n");
+    let ok = ok.replace("end\n", "check name=expect limit=0\nend\n");
+    assert!(validate(ok.as_bytes()).is_ok());
+    let bad = with_ops("op spawn group=g cgroup=c work=spin expect=never\n");
+    assert_eq!(err(&bad), (4, "bad value \"never\" for expect".into()));
+}

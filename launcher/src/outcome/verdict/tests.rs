@@ -54,22 +54,116 @@ fn a_failed_check_fails_the_run() {
 }
 
 #[test]
-fn a_guest_error_makes_failed_checks_untestable() {
+fn a_guest_error_makes_its_scenarios_failed_checks_untestable() {
+    // An older guest's error has no scenario=: it belongs to the scenario running.
     let records = example("spin.records")
         .replace(
             "name=stall result=pass value=12",
             "name=stall result=fail value=1500",
         )
         .replace(
-            "SBX1 done status=ok",
-            "SBX1 error where=worker msg=fork:%20EAGAIN\nSBX1 done status=error",
+            "SBX1 check scenario=spin-basic name=progress",
+            "SBX1 error where=worker msg=fork:%20EAGAIN\nSBX1 check scenario=spin-basic name=progress",
         );
     let verdict = judge(&observed(&records, POWER_OFF), &spin_expected(), &[]);
     assert_eq!(verdict.outcome, Outcome::Untestable, "{verdict:?}");
     assert!(verdict.reasons[0].contains("fork: EAGAIN"), "{verdict:?}");
     assert!(
-        verdict.reasons[1].contains("check stall failed"),
+        verdict.reasons[1].contains("check stall failed")
+            && verdict.reasons[1].contains("not judged"),
         "{verdict:?}"
+    );
+}
+
+/// Four scenarios of which the second could not be carried out (its `write` op failed):
+/// the guest ended it alone and went on.
+fn batch(third_stall: &str) -> String {
+    let mut text = String::from("SBX1 boot release=6.12 cpus=2 uptime_ms=1 sched_ext=disabled\n");
+    for (i, name) in ["s1", "s2", "s3", "s4"].iter().enumerate() {
+        text.push_str(&format!("SBX1 scenario name={name} t_ms={i}\n"));
+        if *name == "s2" {
+            text.push_str(
+                "SBX1 error scenario=s2 where=write msg=write%201%20to%20/x:%20ENOENT%20(2)\n\
+                 SBX1 scenario-end name=s2 t_ms=9 outcome=error\n",
+            );
+            continue;
+        }
+        let value = if *name == "s3" { third_stall } else { "1" };
+        let result = if value == "1" { "pass" } else { "fail" };
+        text.push_str(&format!(
+            "SBX1 check scenario={name} name=stall result={result} value={value} limit=1000\n\
+             SBX1 scenario-end name={name} t_ms=9 outcome={result}\n"
+        ));
+    }
+    text + "SBX1 done status=ok t_ms=10\n"
+}
+
+fn stall_checks() -> Vec<ExpectedCheck> {
+    ["s1", "s3", "s4"]
+        .iter()
+        .map(|s| ExpectedCheck {
+            scenario: s.to_string(),
+            name: "stall".into(),
+        })
+        .collect()
+}
+
+#[test]
+fn an_error_in_one_scenario_leaves_the_others_their_own_outcome() {
+    let run = observed(&batch("1"), POWER_OFF);
+    let each = judge(&run, &stall_checks(), &[]).scenarios;
+    let names: Vec<&str> = each.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["s1", "s2", "s3", "s4"],
+        "judged once, in the plan's order"
+    );
+    let outcomes: Vec<&ScenarioOutcome> = each.iter().map(|s| &s.outcome).collect();
+    assert_eq!(outcomes[0], &ScenarioOutcome::Pass);
+    assert!(
+        matches!(outcomes[1], ScenarioOutcome::Untestable { reasons } if reasons[0].contains("ENOENT")),
+        "{each:?}"
+    );
+    assert_eq!(
+        (outcomes[2], outcomes[3]),
+        (&ScenarioOutcome::Pass, &ScenarioOutcome::Pass)
+    );
+    let verdict = judge(&run, &stall_checks(), &[]);
+    assert_eq!(
+        verdict.outcome.exit().code(),
+        125,
+        "untestable beats pass: {verdict:?}"
+    );
+
+    let run = observed(&batch("5000"), POWER_OFF);
+    let each = judge(&run, &stall_checks(), &[]).scenarios;
+    assert!(
+        matches!(&each[2].outcome, ScenarioOutcome::Fail { failed } if failed[0].contains("check stall failed")),
+        "{each:?}"
+    );
+    let verdict = judge(&run, &stall_checks(), &[]);
+    assert_eq!(
+        verdict.outcome.exit().code(),
+        1,
+        "a real failure beats untestable: {verdict:?}"
+    );
+    assert!(
+        verdict.notes.iter().any(|n| n.contains("ENOENT")),
+        "{verdict:?}"
+    );
+}
+
+#[test]
+fn an_error_outside_the_scenarios_makes_the_run_untestable() {
+    let records = example("spin.records").replace(
+        "SBX1 done status=ok",
+        "SBX1 error where=cgroup msg=rmdir%20failed\nSBX1 done status=error",
+    );
+    let verdict = judge(&observed(&records, POWER_OFF), &spin_expected(), &[]);
+    assert_eq!(verdict.outcome, Outcome::Untestable, "{verdict:?}");
+    assert_eq!(
+        verdict.reasons,
+        ["the guest reported an error in cgroup: rmdir failed"]
     );
 }
 
