@@ -97,7 +97,7 @@ pub fn fd() -> i32 {
 /// True when `b` is written as `%XX` in a value: what the protocol requires (not
 /// printable ASCII, `%`, `=`) plus `"`, as the protocol's examples do.
 pub fn needs_escape(b: u8) -> bool {
-    !(0x21..=0x7e).contains(&b) || b == b'%' || b == b'=' || b == b'"'
+    !schedbox_protocol::escape::is_plain(b)
 }
 
 /// Appends `val` percent-encoded, leaving one byte of `out` free for the newline.
