@@ -237,7 +237,7 @@ impl Scheduler {
         let mut why = Why::new();
         let _ = write!(
             why,
-            "scheduler {} left enabled at t_ms={}",
+            "scheduler {} stopped being enabled at t_ms={}",
             self.label, at_ms
         );
         if !reason.is_empty() {

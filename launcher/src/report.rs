@@ -82,7 +82,8 @@ pub struct Report {
     /// The release the guest reported in its boot record.
     pub release: Option<String>,
     pub sched_ext: Option<String>,
-    /// Which scheduler ran: EEVDF, or the sched_ext scheduler under test and its fate.
+    /// Which scheduler ran: the kernel's default (EEVDF, or CFS before 6.6), or the
+    /// sched_ext scheduler under test and its fate.
     pub scheduler: SchedulerReport,
     pub scenarios: Vec<ScenarioReport>,
     pub errors: Vec<GuestError>,
@@ -126,6 +127,7 @@ pub fn build(
     let run_dir = Path::new(&info.run_dir);
     let scheduler = scheduler::report(
         info.scheduler.as_ref(),
+        release.as_deref().or(info.kernel_release.as_deref()),
         records,
         &run_dir.join(rundir::SCHEDULER_LOG),
     );

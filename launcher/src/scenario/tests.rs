@@ -389,3 +389,22 @@ fn catalog_scenarios_are_valid_and_uniquely_named() {
     }
     assert!(names.len() > 30, "catalog not found: {names:?}");
 }
+
+#[test]
+fn a_float_value_names_its_field_and_the_accepted_types() {
+    let op = format!(
+        "{}[[step]]\nhold_ms = 10\nops = [{{ op = \"write\", path = \"/proc/x\", value = 1.5 }}]\n",
+        "name = \"s\"\n"
+    );
+    rejected(&op, "", "`value` = 1.5 is a float: give an integer");
+    let cgroup = "name = \"s\"\nduration_ms = 10\n[[cgroup]]\npath = \"a\"\nmemory_max = 2.5\n";
+    rejected(cgroup, "", "`memory_max` = 2.5 is a float");
+    let boolean = "name = \"s\"\nduration_ms = 10\n[[cgroup]]\npath = \"a\"\npids_max = true\n";
+    rejected(
+        boolean,
+        "",
+        "an integer (e.g. 512 or -1) or a string (e.g. \"256M\") for `pids_max`",
+    );
+    let fine = "name = \"s\"\nduration_ms = 10\n[[cgroup]]\npath = \"a\"\nmemory_max = \"256M\"\npids_max = 10\n";
+    ok(fine);
+}
