@@ -340,7 +340,7 @@ impl Scheduler {
             .num("pid", self.shown_pid as u64)
             .num("t_ms", t_ms);
         if self.out.dropped > 0 {
-            r = r.num("dropped", u64::from(self.out.dropped));
+            r = r.num("dropped", self.out.dropped);
         }
         r
     }

@@ -254,3 +254,21 @@ fn names_and_paths_at_and_beyond_their_limits() {
     let deep_ok = std::vec!["c"; MAX_CGROUP_DEPTH].join("/");
     assert!(validate(with_ops(&std::format!("op cgroup-add path={deep_ok}\n")).as_bytes()).is_ok());
 }
+
+#[test]
+fn only_the_kernel_log_check_forwards_lines() {
+    let check = |line: &str| std::format!("schedbox-plan 1\nscenario name=a\n{line}\nend\n");
+    validate(check("check name=kernel-log limit=0 forward=1").as_bytes()).unwrap();
+    assert_rejected(&[
+        (
+            &check("check name=stall limit=1 forward=1"),
+            3,
+            "only the kernel-log check takes forward=",
+        ),
+        (
+            &check("check name=kernel-log limit=0 forward=2"),
+            3,
+            "bad value",
+        ),
+    ]);
+}
