@@ -54,6 +54,11 @@ pub struct CheckRecord {
     pub limit: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// `kernel-log` with every line forwarded: how many were, and how many were not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forwarded: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -114,7 +119,13 @@ pub struct OutputRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scenario: Option<String>,
     pub text: String,
+    /// `tail`: a line from the end of a payload's output, after lines not forwarded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub part: Option<String>,
 }
+
+/// `part=` of an output line from the end of a payload's output.
+pub const PART_TAIL: &str = "tail";
 
 /// One record from the guest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,6 +155,9 @@ pub enum Record {
     Kmsg {
         level: String,
         text: String,
+        /// The scenario whose every kernel log line is forwarded; `None` for a problem
+        /// line the guest picked.
+        scenario: Option<String>,
     },
     Payload(PayloadRecord),
     Check(CheckRecord),
@@ -236,6 +250,7 @@ fn typed(fields: &Fields) -> Result<Record, String> {
             name: g.text("name")?,
             scenario: g.opt_text("scenario"),
             text: g.text("text")?,
+            part: g.opt_text("part"),
         }),
         "scenario" => Record::Scenario {
             name: g.text("name")?,
@@ -251,6 +266,7 @@ fn typed(fields: &Fields) -> Result<Record, String> {
         "kmsg" => Record::Kmsg {
             level: g.text("level")?,
             text: g.text("text")?,
+            scenario: g.opt_text("scenario"),
         },
         "payload" => Record::Payload(PayloadRecord {
             scenario: g.text("scenario")?,
@@ -354,6 +370,8 @@ fn check(g: &Get) -> Result<CheckRecord, String> {
         value: g.num("value")?,
         limit: g.num("limit")?,
         detail: g.0.get("detail").map(str::to_string),
+        forwarded: g.opt_num("forwarded")?,
+        dropped: g.opt_num("dropped")?,
     })
 }
 

@@ -9,7 +9,9 @@ use crate::rundir;
 use crate::scenario::Scenario;
 use crate::scheduler::{self, SchedulerInfo, SchedulerReport};
 use crate::session::{Observed, Timings};
-use crate::verdict::{ends_as_expected, Outcome, Verdict};
+use crate::verdict::tap::Tap;
+use crate::verdict::{ends_as_expected, Outcome, PayloadVerdict, Verdict};
+use schedbox_protocol::limits::PAYLOAD_OUTPUT_BYTES;
 
 /// Console lines shown on stdout for an untestable run (the JSON keeps the whole tail).
 const HUMAN_CONSOLE_LINES: usize = 15;
@@ -60,9 +62,17 @@ pub struct PayloadReport {
     #[serde(flatten)]
     pub record: PayloadRecord,
     pub expect_status: String,
+    /// As the verdict judged it: its status and its output.
     pub passed: bool,
-    /// Its whole output, in the run directory.
+    /// Why it failed, as the verdict says.
+    pub problems: Vec<String>,
+    /// Its TAP results, when its output is TAP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tap: Option<Tap>,
+    /// Its output, in the run directory: whole up to the cap, else its head and tail.
     pub log: String,
+    /// Output lines beyond the cap that the log does not have.
+    pub lines_not_kept: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -133,7 +143,7 @@ pub fn build(
     );
     let scenarios = scenarios
         .iter()
-        .map(|s| scenario_report(s, records, run_dir))
+        .map(|s| scenario_report(s, records, &verdict, run_dir))
         .collect();
     Report {
         outcome: verdict.outcome,
@@ -152,7 +162,12 @@ pub fn build(
     }
 }
 
-fn scenario_report(scenario: &Scenario, records: &[Record], run_dir: &Path) -> ScenarioReport {
+fn scenario_report(
+    scenario: &Scenario,
+    records: &[Record],
+    verdict: &Verdict,
+    run_dir: &Path,
+) -> ScenarioReport {
     let name = &scenario.name;
     let mut report = ScenarioReport {
         name: name.clone(),
@@ -172,25 +187,48 @@ fn scenario_report(scenario: &Scenario, records: &[Record], run_dir: &Path) -> S
                 report.guest_ms = started_ms.map(|start| t_ms.saturating_sub(start));
             }
             Record::Worker(w) if &w.scenario == name => report.workers.push(w.clone()),
-            Record::Check(c) if &c.scenario == name => report.checks.push(c.clone()),
+            Record::Check(c) if &c.scenario == name => {}
             Record::Stall(s) if &s.scenario == name => report.stalls.push(s.clone()),
-            Record::Payload(p) if &p.scenario == name => {
-                report.payloads.push(payload_report(scenario, p, run_dir))
-            }
+            Record::Payload(p) if &p.scenario == name => report
+                .payloads
+                .push(payload_report(scenario, p, verdict, run_dir)),
             _ => {}
         }
     }
+    // As judged: a kernel-log check with patterns is the host's judgement.
+    report.checks = verdict
+        .checks
+        .iter()
+        .filter(|c| &c.scenario == name)
+        .cloned()
+        .collect();
     report
 }
 
-fn payload_report(scenario: &Scenario, record: &PayloadRecord, run_dir: &Path) -> PayloadReport {
+fn payload_report(
+    scenario: &Scenario,
+    record: &PayloadRecord,
+    verdict: &Verdict,
+    run_dir: &Path,
+) -> PayloadReport {
     let expect_status = scenario
         .payloads()
         .find(|p| p.name == record.name)
         .map_or_else(|| "any".to_string(), |p| p.expect_status.clone());
     let log = run_dir.join(rundir::payload_log(&scenario.name, &record.name));
+    let judged: Option<&PayloadVerdict> = verdict
+        .payloads
+        .iter()
+        .find(|p| p.scenario == scenario.name && p.name == record.name);
     PayloadReport {
-        passed: ends_as_expected(&expect_status, &record.status),
+        // A payload the plan did not list (none should be) is judged by its status.
+        passed: judged.map_or_else(
+            || ends_as_expected(&expect_status, &record.status),
+            |j| j.passed,
+        ),
+        problems: judged.map_or_else(Vec::new, |j| j.problems.clone()),
+        tap: judged.and_then(|j| j.tap.clone()),
+        lines_not_kept: record.dropped.unwrap_or(0),
         expect_status,
         log: log.display().to_string(),
         record: record.clone(),
@@ -274,6 +312,30 @@ fn human_payload(p: &PayloadReport) -> Vec<String> {
         "    payload {} {result}: status {} (expected {})",
         p.record.name, p.record.status, p.expect_status
     )];
+    if let Some(tap) = &p.tap {
+        lines.extend(tap.results.iter().map(|r| {
+            let word = if r.ok { "ok" } else { "not ok" };
+            let directive = r
+                .directive
+                .as_deref()
+                .map(|d| format!(" # {}", d.to_uppercase()));
+            format!(
+                "      {word} {} {}{}",
+                r.number,
+                r.name,
+                directive.unwrap_or_default()
+            )
+        }));
+    }
+    if p.lines_not_kept > 0 {
+        lines.push(format!(
+            "      output cut: {} line(s) beyond the first {} MiB not kept; {} has its head \
+             and its last lines",
+            p.lines_not_kept,
+            PAYLOAD_OUTPUT_BYTES >> 20,
+            p.log
+        ));
+    }
     let output: Vec<&str> = p.record.output.lines().collect();
     let skip = output.len().saturating_sub(HUMAN_PAYLOAD_LINES);
     lines.extend(output[skip..].iter().map(|l| format!("      | {l}")));

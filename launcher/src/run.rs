@@ -360,6 +360,8 @@ fn unbooted(info: RunInfo, prepared: &Prepared, reason: String) -> (report::Repo
         outcome: Outcome::Untestable,
         reasons: vec![reason],
         notes: Vec::new(),
+        checks: Vec::new(),
+        payloads: Vec::new(),
     };
     let report = report::build(info, &prepared.scenarios, None, verdict);
     (report, prepared.run_dir.clone())

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::record::Record;
+use crate::record::{Record, PART_TAIL};
+use schedbox_protocol::limits::PAYLOAD_OUTPUT_BYTES;
 
 pub const DEFAULT_PARENT: &str = "schedbox-runs";
 pub const CONSOLE_LOG: &str = "console.log";
@@ -38,13 +39,18 @@ pub fn write_outputs(dir: &Path, records: &[Record], scheduler: bool) -> std::io
     if scheduler {
         logs.insert(SCHEDULER_LOG.to_string(), String::new());
     }
+    let mut gaps_marked: Vec<String> = Vec::new();
     for record in records {
         let Record::Output(o) = record else { continue };
         let file = match &o.scenario {
             Some(scenario) if o.source == "payload" => payload_log(scenario, &o.name),
             _ => SCHEDULER_LOG.to_string(),
         };
-        let log = logs.entry(file).or_default();
+        let log = logs.entry(file.clone()).or_default();
+        if o.part.as_deref() == Some(PART_TAIL) && !gaps_marked.contains(&file) {
+            log.push_str(&gap_line(records, o.scenario.as_deref(), &o.name));
+            gaps_marked.push(file);
+        }
         log.push_str(&o.text);
         log.push('\n');
     }
@@ -52,6 +58,22 @@ pub fn write_outputs(dir: &Path, records: &[Record], scheduler: bool) -> std::io
         std::fs::write(dir.join(file), text)?;
     }
     Ok(())
+}
+
+/// The line a payload log has where the guest left lines out: beyond its output cap
+/// only the last lines are kept.
+fn gap_line(records: &[Record], scenario: Option<&str>, name: &str) -> String {
+    let not_kept = records.iter().find_map(|r| match r {
+        Record::Payload(p) if Some(p.scenario.as_str()) == scenario && p.name == name => p.dropped,
+        _ => None,
+    });
+    let count = not_kept.map_or_else(|| "some".to_string(), |n| n.to_string());
+    format!(
+        "[schedbox: {count} line(s) not kept here: the payload printed more than {} MiB; \
+         above are its first {} MiB, below its last lines]\n",
+        PAYLOAD_OUTPUT_BYTES >> 20,
+        PAYLOAD_OUTPUT_BYTES >> 20
+    )
 }
 
 /// Creates `dir`, or `./schedbox-runs/<UTC time>-<pid>` when none is given.
@@ -104,6 +126,24 @@ mod tests {
     fn payload_logs_stay_in_the_directory() {
         assert_eq!(payload_log("spin", "ls"), "payload-spin-ls.log");
         assert_eq!(payload_log("../x", "a/b"), "payload-___x-a_b.log");
+    }
+
+    #[test]
+    fn a_payload_log_marks_the_lines_left_out() {
+        let text = "SBX1 output source=payload scenario=s name=p text=head\n\
+                    SBX1 output source=payload scenario=s name=p text=end part=tail\n\
+                    SBX1 output source=payload scenario=s name=p text=last part=tail\n\
+                    SBX1 payload scenario=s name=p pid=1 status=0 output=last dropped=7\n";
+        let records = crate::examples::records(text);
+        let dir = crate::tempdir::TempDir::new("rundir-gap").unwrap();
+        write_outputs(dir.path(), &records, false).unwrap();
+        let log = std::fs::read_to_string(dir.path().join(payload_log("s", "p"))).unwrap();
+        let lines: Vec<&str> = log.lines().collect();
+        assert_eq!(lines.len(), 4, "{log}");
+        assert_eq!((lines[0], lines[2], lines[3]), ("head", "end", "last"));
+        assert!(lines[1].starts_with(
+            "[schedbox: 7 line(s) not kept here: the payload printed more than 16 MiB"
+        ));
     }
 
     #[test]

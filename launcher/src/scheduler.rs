@@ -112,6 +112,7 @@ pub fn add_check(scenarios: &mut [Scenario]) {
                 limit: 0,
                 group: None,
                 cgroup: None,
+                log: Default::default(),
             });
         }
     }

@@ -4,12 +4,14 @@ use serde::Serialize;
 
 use crate::console::panic_hint;
 use crate::record::{CheckRecord, Record};
-use crate::scenario::{catalog, Scenario};
+use crate::scenario::{catalog, LogRules, Scenario};
 use crate::scheduler;
 use crate::session::{Observed, RunEnd};
 
+mod kernel_log;
 mod payloads;
-pub use payloads::{ends_as_expected, expected_payloads, ExpectedPayload};
+pub mod tap;
+pub use payloads::{ends_as_expected, expected_payloads, ExpectedPayload, PayloadVerdict};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -37,6 +39,13 @@ pub struct Verdict {
     pub reasons: Vec<String>,
     /// Things worth knowing that did not decide the outcome.
     pub notes: Vec<String>,
+    /// The check results the outcome rests on: the guest's, with `kernel-log` checks
+    /// that have patterns judged here. The report presents these.
+    #[serde(skip)]
+    pub checks: Vec<CheckRecord>,
+    /// How each payload the guest reported was judged.
+    #[serde(skip)]
+    pub payloads: Vec<PayloadVerdict>,
 }
 
 /// A check the plan asked for.
@@ -44,6 +53,8 @@ pub struct Verdict {
 pub struct ExpectedCheck {
     pub scenario: String,
     pub name: String,
+    /// `kernel-log`: the patterns the host judges the forwarded lines by.
+    pub log: LogRules,
 }
 
 pub fn expected_checks(scenarios: &[Scenario]) -> Vec<ExpectedCheck> {
@@ -53,6 +64,7 @@ pub fn expected_checks(scenarios: &[Scenario]) -> Vec<ExpectedCheck> {
             s.checks.iter().map(|c| ExpectedCheck {
                 scenario: s.name.clone(),
                 name: c.name.clone(),
+                log: c.log.clone(),
             })
         })
         .collect()
@@ -65,66 +77,88 @@ pub fn judge(
     expected: &[ExpectedCheck],
     expected_payloads: &[ExpectedPayload],
 ) -> Verdict {
-    let notes = notes(observed);
+    let mut notes = notes(observed);
+    let checks = judged_checks(observed, expected);
+    notes.extend(log_notes(observed, expected));
+    let payload_verdicts = payloads::judge(observed, expected_payloads);
+    let verdict = |outcome, reasons, notes| Verdict {
+        outcome,
+        reasons,
+        notes,
+        checks: checks.clone(),
+        payloads: payload_verdicts.clone(),
+    };
     let booted = observed
         .records
         .iter()
         .any(|r| matches!(r, Record::Boot { .. }));
     if !booted {
         let reason = format!("init never reported: {}", end_story(observed));
-        return untestable(vec![reason], notes);
+        return verdict(Outcome::Untestable, vec![reason], notes);
     }
-    let failed_checks: Vec<String> = checks(observed)
+    let failed_checks: Vec<String> = checks
+        .iter()
         .filter(|c| !c.passed && !unsupported(c))
         .map(describe_failure)
         .collect();
     let mut held_up = scheduler::failures(&observed.records);
-    held_up.extend(payloads::failures(observed, expected_payloads));
+    held_up.extend(payloads::failures(&payload_verdicts));
     // A guest that could not carry out the plan (a worker could not fork, was killed)
     // measured something else than the scenario asked for: its failed checks are
     // listed but do not judge the kernel. What the scheduler under test or a payload
     // did still does.
     let errors = guest_errors(observed);
     if !errors.is_empty() && held_up.is_empty() {
-        return untestable(errors.into_iter().chain(failed_checks).collect(), notes);
+        let reasons = errors.into_iter().chain(failed_checks).collect();
+        return verdict(Outcome::Untestable, reasons, notes);
     }
     let mut failed = failed_checks;
     failed.extend(held_up);
     if !failed.is_empty() {
-        return Verdict {
-            outcome: Outcome::Fail,
-            reasons: failed,
-            notes,
-        };
+        return verdict(Outcome::Fail, failed, notes);
     }
-    let mut problems = problems(observed, expected);
+    let mut problems = problems(observed, &checks, expected);
     if done_at_all(observed) {
         problems.extend(payloads::missing(observed, expected_payloads));
     }
     if problems.is_empty() {
-        Verdict {
-            outcome: Outcome::Pass,
-            reasons: Vec::new(),
-            notes,
-        }
+        verdict(Outcome::Pass, Vec::new(), notes)
     } else {
-        untestable(problems, notes)
+        verdict(Outcome::Untestable, problems, notes)
     }
 }
 
-fn untestable(reasons: Vec<String>, notes: Vec<String>) -> Verdict {
-    Verdict {
-        outcome: Outcome::Untestable,
-        reasons,
-        notes,
-    }
+/// The guest's check records, with each `kernel-log` check that has patterns judged
+/// on the lines the guest forwarded.
+fn judged_checks(observed: &Observed, expected: &[ExpectedCheck]) -> Vec<CheckRecord> {
+    observed
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Check(c) => Some(c),
+            _ => None,
+        })
+        .map(|c| match rules_for(expected, c) {
+            Some(rules) => kernel_log::judge(c, rules, &observed.records),
+            None => c.clone(),
+        })
+        .collect()
 }
 
-fn checks(observed: &Observed) -> impl Iterator<Item = &CheckRecord> {
-    observed.records.iter().filter_map(|r| match r {
-        Record::Check(c) => Some(c),
-        _ => None,
-    })
+fn rules_for<'a>(expected: &'a [ExpectedCheck], check: &CheckRecord) -> Option<&'a LogRules> {
+    expected
+        .iter()
+        .find(|e| e.scenario == check.scenario && e.name == check.name)
+        .map(|e| &e.log)
+        .filter(|rules| check.name == catalog::KERNEL_LOG && !rules.is_empty())
+}
+
+fn log_notes(observed: &Observed, expected: &[ExpectedCheck]) -> Vec<String> {
+    expected
+        .iter()
+        .filter(|e| e.name == catalog::KERNEL_LOG && !e.log.is_empty())
+        .flat_map(|e| kernel_log::notes(&e.log, &e.scenario, &observed.records))
+        .collect()
 }
 
 /// The guest's way of saying it cannot evaluate a check: a missing feature, not a failure.
@@ -146,14 +180,31 @@ fn describe_failure(check: &CheckRecord) -> String {
     } else {
         format!(" {unit}")
     };
-    let mut text = format!(
-        "scenario {}: check {} failed: {}{unit} is {relation} {}{unit}",
-        check.scenario, check.name, check.value, check.limit
-    );
-    if let Some(detail) = &check.detail {
-        text.push_str(&format!(" ({detail})"));
+    let within = kind.is_some_and(|k| {
+        if k.at_least {
+            check.value >= check.limit
+        } else {
+            check.value <= check.limit
+        }
+    });
+    match &check.detail {
+        // Failed for another reason than its value (kernel-log's expect, lines that
+        // were not forwarded): the detail is the reason.
+        Some(detail) if within => format!(
+            "scenario {}: check {} failed: {detail} (value {}{unit}, limit {}{unit})",
+            check.scenario, check.name, check.value, check.limit
+        ),
+        detail => {
+            let mut text = format!(
+                "scenario {}: check {} failed: {}{unit} is {relation} {}{unit}",
+                check.scenario, check.name, check.value, check.limit
+            );
+            if let Some(detail) = detail {
+                text.push_str(&format!(" ({detail})"));
+            }
+            text
+        }
     }
-    text
 }
 
 fn guest_errors(observed: &Observed) -> Vec<String> {
@@ -175,9 +226,13 @@ fn guest_errors(observed: &Observed) -> Vec<String> {
 }
 
 /// What keeps a run whose checks all passed from being a pass.
-fn problems(observed: &Observed, expected: &[ExpectedCheck]) -> Vec<String> {
+fn problems(
+    observed: &Observed,
+    checks: &[CheckRecord],
+    expected: &[ExpectedCheck],
+) -> Vec<String> {
     let mut problems = Vec::new();
-    for check in checks(observed) {
+    for check in checks {
         if unsupported(check) {
             problems.push(format!(
                 "scenario {}: this guest init cannot evaluate check {} (unsupported)",
@@ -209,7 +264,9 @@ fn problems(observed: &Observed, expected: &[ExpectedCheck]) -> Vec<String> {
         Some(true) => {}
     }
     for want in expected {
-        let reported = checks(observed).any(|c| c.scenario == want.scenario && c.name == want.name);
+        let reported = checks
+            .iter()
+            .any(|c| c.scenario == want.scenario && c.name == want.name);
         if !reported && done.is_some() {
             problems.push(format!(
                 "scenario {}: the guest sent no result for check {}",
@@ -254,7 +311,11 @@ fn notes(observed: &Observed) -> Vec<String> {
                 "scenario {}: worker {}/{} (pid {}) stalled {} ms on CPU {}",
                 s.scenario, s.group, s.index, s.pid, s.gap_ms, s.cpu
             )),
-            Record::Kmsg { level, text } => notes.push(format!("kernel log <{level}>: {text}")),
+            Record::Kmsg {
+                level,
+                text,
+                scenario: None,
+            } => notes.push(format!("kernel log <{level}>: {text}")),
             _ => {}
         }
     }

@@ -197,6 +197,12 @@ pub struct CheckFile {
     pub limit: Option<u64>,
     pub group: Option<String>,
     pub cgroup: Option<String>,
+    /// `kernel-log`: regular expressions of problem lines that do not count.
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// `kernel-log`: regular expressions each of which some line must match.
+    #[serde(default)]
+    pub expect: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -211,6 +217,14 @@ pub struct PayloadFile {
     /// Index of the step whose ops start it (default 0).
     pub step: Option<u64>,
     pub expect_status: Option<StatusValue>,
+    /// Regular expressions: a line of its output matching one fails it.
+    #[serde(default)]
+    pub fail_on: Vec<String>,
+    /// Regular expressions: each must match a line of its output.
+    #[serde(default)]
+    pub pass_on: Vec<String>,
+    /// How to read its output: `"tap"` for TAP / kselftest results.
+    pub format: Option<String>,
 }
 
 /// `expect_status`: an exit status, or a word (`"killed"`, `"signal:N"`, `"any"`).
