@@ -367,3 +367,73 @@ fn the_default_stall_limit_holds_for_256_spinners_and_a_real_stall_still_fails()
     assert_eq!(stall["passed"], false, "{}", run.why);
     assert!(stall["value"].as_u64().unwrap() > 1025);
 }
+
+/// Lines of 400 bytes the `big` payload prints: 18 MB, over the 16 MiB the guest
+/// forwards from the start.
+const BIG_LINES: u64 = 45_000;
+const LINE_BYTES: u64 = 400;
+
+/// Beyond the cap the log keeps the head and the tail and says how many lines are
+/// missing between them, as does the report. Forwarding 16 MiB through the serial
+/// port under TCG takes minutes, so this runs on request.
+#[test]
+#[ignore = "forwards 16 MiB through the serial port: about 3 minutes under TCG"]
+fn payload_output_over_the_cap_keeps_its_head_and_tail() {
+    let scratch = Scratch::new("judging-big");
+    let tapper = build_tapper(&scratch);
+    let scenario = scratch.file(
+        "big.toml",
+        &format!(
+            "name = \"big\"\n{}\n[[payload]]\nname = \"big\"\npath = \"{}\"\n\
+             args = [\"lines\", \"{BIG_LINES}\"]\nexpect_status = \"any\"\n",
+            SPIN.replace("duration_ms = 500", "duration_ms = 200000"),
+            tapper.display()
+        ),
+    );
+    let (output, report) =
+        try_boot(&scratch, &[scenario.to_str().unwrap()]).unwrap_or_else(|e| panic!("{e}"));
+    let why = common::describe(&output, &report);
+    let payload = &report["scenarios"][0]["payloads"][0];
+    assert_eq!(payload["status"], "0", "the payload finished: {why}");
+    let not_kept = payload["lines_not_kept"].as_u64().unwrap();
+    let log = scratch.run_file("payload-big-big.log");
+    let lines: Vec<&str> = log.lines().collect();
+    let gap = lines
+        .iter()
+        .position(|l| l.starts_with("[schedbox: "))
+        .unwrap_or_else(|| panic!("no gap line in the log: {why}"));
+    assert_eq!(
+        lines[gap],
+        format!(
+            "[schedbox: {not_kept} line(s) not kept here: the payload printed more than 16 MiB; \
+             above are its first 16 MiB, below its last lines]"
+        )
+    );
+    // The head: every line from the first, as many as fit in 16 MiB.
+    assert_eq!(gap as u64, (16 << 20) / (LINE_BYTES + 1));
+    for (i, line) in lines[..gap].iter().enumerate() {
+        assert!(
+            line.starts_with(&format!("line-{i:09}-")),
+            "head line {i}: {line}"
+        );
+    }
+    // The tail: consecutive lines up to the last one printed, about 64 KiB of them.
+    let tail = &lines[gap + 1..];
+    let first_tail = BIG_LINES - tail.len() as u64;
+    for (i, line) in tail.iter().enumerate() {
+        let n = first_tail + i as u64;
+        assert!(
+            line.starts_with(&format!("line-{n:09}-")),
+            "tail line {n}: {line}"
+        );
+    }
+    assert_eq!(tail.len() as u64, (64 << 10) / (LINE_BYTES + 1));
+    assert_eq!(gap as u64 + not_kept + tail.len() as u64, BIG_LINES);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "output cut: {not_kept} line(s) beyond the first 16 MiB"
+        )),
+        "{stdout}"
+    );
+}
