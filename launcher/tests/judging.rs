@@ -437,3 +437,51 @@ fn payload_output_over_the_cap_keeps_its_head_and_tail() {
         "{stdout}"
     );
 }
+
+/// The environment variable naming the kernel's sched_ext selftest runner, built as
+/// docs/scenarios.md says ("The kernel's sched_ext selftests").
+const SCX_RUNNER: &str = "SCHEDBOX_SCX_RUNNER";
+
+/// The kernel's own sched_ext selftests, a TAP payload whose runner exits 0 whatever
+/// its results, with kernel log lines some tests cause on purpose allowed.
+#[test]
+#[ignore = "needs the sched_ext selftest runner built from the kernel tree ($SCHEDBOX_SCX_RUNNER, docs/scenarios.md); about 3.5 minutes under TCG"]
+fn the_kernels_sched_ext_selftests_pass_as_a_tap_payload() {
+    let runner = std::env::var(SCX_RUNNER).unwrap_or_else(|_| {
+        panic!("set {SCX_RUNNER} to the runner built as docs/scenarios.md says")
+    });
+    let scratch = Scratch::new("judging-selftests");
+    let template =
+        std::fs::read_to_string(repo().join("launcher/tests/judging/scx-selftests.toml")).unwrap();
+    let scenario = scratch.file("scx-selftests.toml", &template.replace("RUNNER", &runner));
+    let (output, report) =
+        try_boot(&scratch, &[scenario.to_str().unwrap()]).unwrap_or_else(|e| panic!("{e}"));
+    let why = common::describe(&output, &report);
+    assert_eq!(output.status.code(), Some(0), "{why}");
+    let payload = &report["scenarios"][0]["payloads"][0];
+    assert_eq!(
+        (&payload["status"], &payload["passed"]),
+        (&"0".into(), &true.into())
+    );
+    let results = payload["tap"]["results"].as_array().unwrap();
+    // Linux 6.12's runner has 21 tests.
+    assert!(results.len() >= 21, "{why}");
+    assert!(results.iter().all(|r| r["ok"] == true), "{why}");
+    let notes = report["notes"].to_string();
+    assert!(
+        notes.contains(
+            r#"(allowed): sched_ext: BPF scheduler \"ddsp_bogus_dsq_fail\" disabled (runtime error)"#
+        ),
+        "{notes}"
+    );
+    let kernel_log = report["scenarios"][0]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "kernel-log")
+        .unwrap();
+    assert_eq!(
+        (&kernel_log["passed"], &kernel_log["dropped"]),
+        (&true.into(), &0.into())
+    );
+}

@@ -61,10 +61,16 @@ pub fn judge(guest: &CheckRecord, rules: &LogRules, records: &[Record]) -> Check
     let dropped = guest.dropped.unwrap_or(0) + sent.saturating_sub(lines.len() as u64);
     let allow = compile(&rules.allow);
     let allowed = |text: &str| allow.iter().any(|re| re.is_match(text));
-    let counted: Vec<&Line> = lines
+    let problems: Vec<&Line> = lines
         .iter()
-        .filter(|l| is_problem(l.level, l.text.as_bytes()) && !allowed(l.text))
+        .filter(|l| is_problem(l.level, l.text.as_bytes()))
         .collect();
+    let counted: Vec<&Line> = problems
+        .iter()
+        .copied()
+        .filter(|l| !allowed(l.text))
+        .collect();
+    let allowed_count = problems.len() - counted.len();
     let missing: Vec<&String> = rules
         .expect
         .iter()
@@ -79,7 +85,10 @@ pub fn judge(guest: &CheckRecord, rules: &LogRules, records: &[Record]) -> Check
     };
     let unsure = dropped > 0 && !allow.is_empty();
     judged.passed = judged.value <= guest.limit && missing.is_empty() && !unsure;
-    judged.detail = detail(&counted, &missing, dropped, unsure).or(guest.detail.clone());
+    // The guest's detail names its first problem line, which may be an allowed one.
+    judged.detail = detail(&counted, &missing, dropped, unsure).or_else(|| {
+        (allowed_count > 0).then(|| format!("{allowed_count} problem line(s) allowed"))
+    });
     judged
 }
 
@@ -184,6 +193,7 @@ mod tests {
         );
         assert!(all.passed, "{all:?}");
         assert_eq!(all.value, 0);
+        assert_eq!(all.detail.as_deref(), Some("2 problem line(s) allowed"));
         let one = judge(&check, &rules(&["ddsp_bogus"], &[]), &records);
         assert!(!one.passed);
         assert_eq!(one.value, 1);
