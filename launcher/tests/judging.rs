@@ -253,6 +253,10 @@ fn an_allowed_warning_passes_and_one_not_allowed_fails() {
     assert!(passed && value == 0, "{}", run.why);
     // The splat is many lines, all forwarded; only its WARNING line is a problem.
     assert!(forwarded > 5 && dropped == 0, "{forwarded} {dropped}");
+    assert_eq!(
+        run.check("klog-allowed", "kernel-log")["detail"],
+        "1 problem line(s) allowed"
+    );
     let (passed, value, _, dropped) = kernel_log(run, "klog-not-allowed");
     assert!(!passed && value == 1 && dropped == 0, "{}", run.why);
     let detail = run.check("klog-not-allowed", "kernel-log")["detail"]
