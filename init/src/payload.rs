@@ -107,14 +107,18 @@ impl Payloads {
 fn finish(scenario: &[u8], mut p: Payload, end: End) {
     let name = &p.name;
     p.out.finish(&mut |text| output(scenario, name, text));
-    p.out
+    let tail = p
+        .out
         .held_back_tail(&mut |text| output_tail(scenario, name, text));
+    // How many `output` records it got, so that the host knows none went missing.
+    let sent = u64::from(p.out.lines) + tail;
     let mut r = Record::new("payload")
         .str("scenario", scenario)
         .str("name", p.name.as_bytes())
         .num("pid", p.pid as u64)
         .str("status", end.text().as_bytes())
-        .num("t_ms", sys::now_ms());
+        .num("t_ms", sys::now_ms())
+        .num("lines", sent);
     if p.out.dropped > 0 {
         r = r.num("dropped", p.out.dropped);
     }

@@ -74,6 +74,9 @@ pub struct PayloadRecord {
     pub output: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dropped: Option<u64>,
+    /// Output lines the guest sent as `output` records.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lines: Option<u64>,
 }
 
 /// An event in the life of the sched_ext scheduler under test.
@@ -276,6 +279,7 @@ fn typed(fields: &Fields) -> Result<Record, String> {
             t_ms: g.opt_num("t_ms")?,
             output: g.text("output")?,
             dropped: g.opt_num("dropped")?,
+            lines: g.opt_num("lines")?,
         }),
         "check" => Record::Check(check(&g)?),
         "scenario-end" => Record::ScenarioEnd {

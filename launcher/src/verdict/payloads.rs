@@ -79,11 +79,8 @@ pub fn judge(observed: &Observed, expected: &[ExpectedPayload]) -> Vec<PayloadVe
             let tap = want.output.tap.then(|| tap::parse(lines.iter().copied()));
             let not_kept = got.dropped.unwrap_or(0);
             let mut output = output_problems(&want.output, &lines, tap.as_ref());
-            if not_kept > 0 && !want.output.is_empty() && output.is_empty() {
-                output.push(format!(
-                    "its output was cut ({not_kept} line(s) beyond the first {} MiB not kept),                      so it cannot be judged on all of it",
-                    PAYLOAD_OUTPUT_BYTES >> 20
-                ));
+            if !want.output.is_empty() && output.is_empty() {
+                output.extend(incomplete(got, lines.len() as u64));
             }
             let who = format!("scenario {}: payload {}", want.scenario, want.name);
             problems.extend(output.into_iter().map(|p| format!("{who}: {p}")));
@@ -97,6 +94,28 @@ pub fn judge(observed: &Observed, expected: &[ExpectedPayload]) -> Vec<PayloadVe
             })
         })
         .collect()
+}
+
+/// Why output that passed its rules cannot be trusted to be all of it: lines the guest
+/// kept back (over its cap) or sent but that never arrived.
+fn incomplete(got: &PayloadRecord, received: u64) -> Option<String> {
+    let not_kept = got.dropped.unwrap_or(0);
+    let lost = got.lines.map_or(0, |sent| sent.saturating_sub(received));
+    if not_kept > 0 {
+        Some(format!(
+            "its output was cut ({not_kept} line(s) beyond the first {} MiB not kept), so it \
+             cannot be judged on all of it",
+            PAYLOAD_OUTPUT_BYTES >> 20
+        ))
+    } else if lost > 0 {
+        Some(format!(
+            "{lost} of the {} output line(s) the guest sent did not arrive, so its output \
+             cannot be judged on all of it",
+            got.lines.unwrap_or(0)
+        ))
+    } else {
+        None
+    }
 }
 
 /// One sentence for each way a payload failed.
@@ -366,6 +385,22 @@ mod tests {
             "{verdict:?}"
         );
         assert_eq!(judged(&cut, OutputRules::default()).outcome, Outcome::Pass);
+        // A line the guest sent but the host never got could be the failing one.
+        let mut lost = with_output(&["starting", "done"], None);
+        for r in &mut lost.records {
+            if let Record::Payload(p) = r {
+                p.lines = Some(3);
+            }
+        }
+        let verdict = judged(&lost, rules(&["BUG"], &["done"]));
+        assert_eq!(verdict.outcome, Outcome::Fail);
+        assert_eq!(
+            verdict.reasons,
+            [
+                "scenario spin-simple: payload help: 1 of the 3 output line(s) the guest sent did \
+              not arrive, so its output cannot be judged on all of it"
+            ]
+        );
     }
 
     #[test]
