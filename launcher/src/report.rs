@@ -187,7 +187,6 @@ fn scenario_report(
                 report.guest_ms = started_ms.map(|start| t_ms.saturating_sub(start));
             }
             Record::Worker(w) if &w.scenario == name => report.workers.push(w.clone()),
-            Record::Check(c) if &c.scenario == name => {}
             Record::Stall(s) if &s.scenario == name => report.stalls.push(s.clone()),
             Record::Payload(p) if &p.scenario == name => report
                 .payloads
