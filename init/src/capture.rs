@@ -1,6 +1,6 @@
 //! A child's output pipe, drained without blocking: complete lines go out one at a time
-//! (as `output` records), up to a cap; the last bytes are kept for the child's final
-//! record.
+//! (as `output` records), up to a cap of lines or bytes; the last bytes are kept for the
+//! child's final record and, when lines were held back, for the lines at its end.
 
 use crate::buf::Buf;
 use rustix::fd::OwnedFd;
@@ -10,6 +10,8 @@ use rustix::io::Errno;
 pub const LINE: usize = 512;
 /// Bytes of output kept for the final record (escaped, they still fit in one record).
 pub const TAIL: usize = 768;
+/// Bytes of held-back lines kept from the output's end, to be sent when it ends.
+const RING: usize = schedbox_protocol::limits::PAYLOAD_TAIL_BYTES;
 /// Reads per drain, so a chatty child cannot hold up the monitor.
 const READS_PER_DRAIN: usize = 4;
 const CHUNK: usize = 1024;
@@ -23,8 +25,60 @@ pub struct Capture {
     /// Bytes written to `tail` so far, the ring's write position.
     total: u64,
     max_lines: u32,
+    max_bytes: u64,
     pub lines: u32,
-    pub dropped: u32,
+    /// Bytes of the lines sent, newlines included.
+    bytes: u64,
+    /// The lines held back, each with a newline, the last `RING` bytes of them; mapped
+    /// when the first one is (most children never get there).
+    held: Option<Ring>,
+    pub dropped: u64,
+}
+
+/// A ring of `RING` bytes in its own anonymous mapping.
+struct Ring {
+    ptr: *mut u8,
+    /// Bytes written so far.
+    total: u64,
+}
+
+impl Ring {
+    fn new() -> Option<Ring> {
+        use rustix::mm::{mmap_anonymous, MapFlags, ProtFlags};
+        // SAFETY: a fresh private mapping, owned by this Ring until its drop.
+        let ptr = unsafe {
+            mmap_anonymous(
+                core::ptr::null_mut(),
+                RING,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::PRIVATE,
+            )
+        };
+        ptr.ok().map(|p| Ring {
+            ptr: p.cast(),
+            total: 0,
+        })
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            // SAFETY: the index is below RING, the mapping's length.
+            unsafe { *self.ptr.add((self.total % RING as u64) as usize) = b };
+            self.total += 1;
+        }
+    }
+
+    fn at(&self, i: u64) -> u8 {
+        // SAFETY: as in push.
+        unsafe { *self.ptr.add((i % RING as u64) as usize) }
+    }
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in new, unmapped once.
+        let _ = unsafe { rustix::mm::munmap(self.ptr.cast(), RING) };
+    }
 }
 
 impl Default for Capture {
@@ -41,6 +95,15 @@ impl Capture {
         }
     }
 
+    /// Sends lines while they fit in `max_bytes` (their newlines included).
+    pub fn with_byte_cap(fd: OwnedFd, max_bytes: u64) -> Self {
+        Capture {
+            fd: Some(fd),
+            max_bytes,
+            ..Capture::closed(u32::MAX)
+        }
+    }
+
     /// A capture with no pipe (a child that never started).
     pub fn closed(max_lines: u32) -> Self {
         Capture {
@@ -49,7 +112,10 @@ impl Capture {
             tail: [0; TAIL],
             total: 0,
             max_lines,
+            max_bytes: u64::MAX,
             lines: 0,
+            bytes: 0,
+            held: None,
             dropped: 0,
         }
     }
@@ -106,16 +172,61 @@ impl Capture {
         }
     }
 
+    /// Sends the line when it is within the caps and none was held back before it (what
+    /// is sent from the start stays whole).
     fn flush(&mut self, emit: &mut dyn FnMut(&[u8])) {
         let text = self.line.as_bytes();
+        let size = text.len() as u64 + 1;
         let text = text.strip_suffix(b"\r").unwrap_or(text);
-        if self.lines < self.max_lines {
+        let fits = self.lines < self.max_lines
+            && self.bytes.saturating_add(size) <= self.max_bytes
+            && self.dropped == 0;
+        if fits {
             self.lines += 1;
+            self.bytes += size;
             emit(text);
         } else {
             self.dropped += 1;
+            if self.held.is_none() && self.max_bytes != u64::MAX {
+                self.held = Ring::new();
+            }
+            if let Some(ring) = &mut self.held {
+                ring.push(text);
+                ring.push(b"\n");
+            }
         }
         self.line.clear();
+    }
+
+    /// Once the child has ended ([`Capture::finish`]): hands `emit` the held-back
+    /// lines that are still in the ring, the complete lines among the last `RING`
+    /// bytes, and no longer counts them as dropped. Returns how many it handed over.
+    pub fn held_back_tail(&mut self, emit: &mut dyn FnMut(&[u8])) -> u64 {
+        let Some(ring) = self.held.take() else {
+            return 0;
+        };
+        let mut at = ring.total.saturating_sub(RING as u64);
+        if at > 0 {
+            // The oldest line kept is cut: start after its end.
+            while at < ring.total && ring.at(at) != b'\n' {
+                at += 1;
+            }
+            at += 1;
+        }
+        let mut line: Buf<LINE> = Buf::new();
+        let mut sent = 0;
+        for i in at..ring.total {
+            match ring.at(i) {
+                b'\n' => {
+                    emit(line.as_bytes());
+                    line.clear();
+                    sent += 1;
+                }
+                b => line.push_byte(b),
+            }
+        }
+        self.dropped = self.dropped.saturating_sub(sent);
+        sent
     }
 
     /// The last bytes of output, oldest first, without the final newline.
@@ -172,6 +283,46 @@ mod tests {
         let big: Vec<u8> = (0..2000u32).map(|i| b'a' + (i % 26) as u8).collect();
         lines(&mut c, &[&big]);
         assert_eq!(c.tail().as_bytes(), &big[2000 - TAIL..]);
+    }
+
+    #[test]
+    fn over_the_byte_cap_the_head_and_the_lines_at_the_end_go_out() {
+        let mut c = Capture::closed(u32::MAX);
+        c.max_bytes = 10;
+        assert!(c.held.is_none());
+        let mut input: Vec<u8> = b"abc\ndefg\nhij\n".to_vec();
+        // Enough held-back lines to overflow the ring: only its last lines come back.
+        for i in 0..RING / 4 {
+            input.extend_from_slice(format!("{:03}\n", i % 1000).as_bytes());
+        }
+        input.extend_from_slice(b"last\nend");
+        let got = lines(&mut c, &[&input]);
+        assert_eq!(got, ["abc", "defg"], "the head: 4 + 5 bytes fit in 10");
+        c.finish(&mut |_| panic!("nothing more fits"));
+        let total_dropped = c.dropped;
+        let mut tail = Vec::new();
+        let sent = c.held_back_tail(&mut |l| tail.push(String::from_utf8_lossy(l).into_owned()));
+        assert_eq!(tail.len() as u64, sent);
+        assert_eq!(&tail[tail.len() - 2..], ["last", "end"]);
+        assert!(
+            tail.iter()
+                .all(|l| l.len() == 3 || l == "last" || l == "end"),
+            "whole lines only"
+        );
+        assert_eq!(c.dropped, total_dropped - sent);
+        assert!(c.dropped > 0 && sent as usize >= RING / 4 - 2);
+    }
+
+    #[test]
+    fn a_small_overflow_sends_every_held_back_line() {
+        let mut c = Capture::closed(u32::MAX);
+        c.max_bytes = 4;
+        let got = lines(&mut c, &[b"abc\nd\ne\n"]);
+        assert_eq!(got, ["abc"]);
+        let mut tail = Vec::new();
+        c.held_back_tail(&mut |l| tail.push(String::from_utf8_lossy(l).into_owned()));
+        assert_eq!(tail, ["d", "e"]);
+        assert_eq!(c.dropped, 0);
     }
 
     #[test]

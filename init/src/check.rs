@@ -15,6 +15,8 @@ pub struct CheckSpec {
     pub limit: u64,
     pub group: Option<Name>,
     pub cgroup: Option<RelPath>,
+    /// `kernel-log` only: every line was forwarded, so the record says how many.
+    pub forward: bool,
 }
 
 impl CheckSpec {
@@ -49,9 +51,19 @@ pub struct Scene<'a> {
     /// The scenario's root cgroup: check cgroups are relative to it.
     pub root: &'a [u8],
     pub usage: &'a [Usage],
-    /// Problem lines the kernel logged during the scenario and the first of them, or
-    /// why the log was not read.
-    pub kmsg: Result<(u64, &'a [u8]), &'static str>,
+    /// What the kernel logged during the scenario, or why the log was not read.
+    pub kmsg: Result<KernelLog<'a>, &'static str>,
+}
+
+/// The kernel log of a scenario, as the `kernel-log` check sees it.
+#[derive(Clone, Copy)]
+pub struct KernelLog<'a> {
+    /// Problem lines, and the first of them.
+    pub count: u64,
+    pub first: &'a [u8],
+    /// Lines forwarded, and not forwarded, when the check forwards them all.
+    pub forwarded: u64,
+    pub dropped: u64,
 }
 
 fn detail(args: core::fmt::Arguments<'_>) -> Detail {
@@ -113,7 +125,7 @@ pub fn evaluate(spec: &CheckSpec, scene: &Scene<'_>) -> Verdict {
         b"wake-latency" => wake_latency(picked(), limit),
         b"expect" => expected(picked(), limit),
         b"kernel-log" => match scene.kmsg {
-            Ok((count, first)) => at_most(count, limit, Detail::from_bytes(first)),
+            Ok(log) => at_most(log.count, limit, Detail::from_bytes(log.first)),
             Err(why) => cannot(format_args!("{why}")),
         },
         _ => cannot(format_args!("unsupported")),
@@ -386,8 +398,21 @@ pub fn report(scenario: &[u8], spec: &CheckSpec, v: &Verdict) {
     report_detail(scenario, spec, v.pass, v.value, v.detail.as_bytes());
 }
 
+/// Reports a `kernel-log` check that forwarded every line, with how many it sent and
+/// how many it could not: the host judges the lines.
+pub fn report_forwarded(scenario: &[u8], spec: &CheckSpec, v: &Verdict, log: &KernelLog<'_>) {
+    record(scenario, spec, v.pass, v.value, v.detail.as_bytes())
+        .num("forwarded", log.forwarded)
+        .num("dropped", log.dropped)
+        .send();
+}
+
 /// Reports a check whose detail is built at run time (what happened to the scheduler).
 pub fn report_detail(scenario: &[u8], spec: &CheckSpec, pass: bool, value: u64, detail: &[u8]) {
+    record(scenario, spec, pass, value, detail).send();
+}
+
+fn record(scenario: &[u8], spec: &CheckSpec, pass: bool, value: u64, detail: &[u8]) -> Record {
     let mut r = Record::new("check")
         .str("scenario", scenario)
         .str("name", spec.name.as_bytes())
@@ -397,7 +422,7 @@ pub fn report_detail(scenario: &[u8], spec: &CheckSpec, pass: bool, value: u64, 
     if !detail.is_empty() {
         r = r.str("detail", detail);
     }
-    r.send();
+    r
 }
 
 #[cfg(test)]
@@ -429,6 +454,7 @@ mod tests {
             limit,
             group: group.map(|g| Name::from_bytes(g.as_bytes())),
             cgroup: None,
+            forward: false,
         }
     }
 
@@ -437,7 +463,12 @@ mod tests {
             outcomes,
             root: b"/nonexistent",
             usage: &[],
-            kmsg: Ok((0, b"")),
+            kmsg: Ok(KernelLog {
+                count: 0,
+                first: b"",
+                forwarded: 0,
+                dropped: 0,
+            }),
         }
     }
 
@@ -726,7 +757,12 @@ mod tests {
         let v = evaluate(
             &spec("kernel-log", 0, None),
             &Scene {
-                kmsg: Ok((2, b"WARNING: x")),
+                kmsg: Ok(KernelLog {
+                    count: 2,
+                    first: b"WARNING: x",
+                    forwarded: 0,
+                    dropped: 0,
+                }),
                 ..scene(&[])
             },
         );

@@ -20,40 +20,19 @@ const MAX_READS_PER_POLL: usize = 256;
 /// Polls to empty the log at a period's end: more than the kernel's buffer holds, yet
 /// bounded should the kernel log faster than PID 1 reads.
 const MAX_POLLS_PER_DRAIN: usize = 64;
-/// sched_ext reports errors at this level or more urgent; a normal unload is info.
-const LOG_ERR: u8 = 3;
 /// Bytes of the first problem line kept for the check's detail.
 pub type FirstLine = Buf<160>;
 type Text = Buf<1024>;
+/// The scenario whose lines are forwarded.
+type Scenario = Buf<64>;
 
-/// Substrings that mark a problem line. One line counts once however many match.
-/// The hung-task splat's second line (`hung_task_timeout_secs`) is left out so that a
-/// hung task counts once.
-const PATTERNS: &[&[u8]] = &[
-    b"WARNING:",
-    b"BUG:",
-    b"kernel BUG at",
-    b"Oops",
-    b"general protection fault",
-    b"Kernel panic",
-    b"blocked for more than",
-    b"self-detected stall",
-    b"detected stalls on CPU",
-    b"RCU stall",
-    b"rcu: INFO:",
-    b"soft lockup",
-    b"hard LOCKUP",
-    b"runnable task stall",
-    b"failed to run for",
-];
+pub use schedbox_protocol::kmsg::is_problem;
+use schedbox_protocol::limits::KMSG_FORWARD_LINES;
 
-/// True when a kernel log line at syslog `level` shows a problem.
-pub fn is_problem(level: u8, msg: &[u8]) -> bool {
-    PATTERNS.iter().any(|p| contains(msg, p)) || (level <= LOG_ERR && contains(msg, b"sched_ext:"))
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
+/// The sequence number of a /dev/kmsg record (`prio,seq,usec,flags;...`).
+pub fn seq(rec: &[u8]) -> Option<u64> {
+    let semi = rec.iter().position(|&c| c == b';')?;
+    rec[..semi].split(|&c| c == b',').nth(1).and_then(parse_u64)
 }
 
 /// Splits a /dev/kmsg record (`prio,seq,usec,flags[,...];message\n[ KEY=value\n...]`)
@@ -107,6 +86,14 @@ pub struct Kmsg {
     dropped: u64,
     /// The last line not reported because of the cap, for the summary record.
     last_dropped: (u8, Text),
+    /// The scenario whose every line is sent (`check name=kernel-log forward=1`).
+    forward: Option<Scenario>,
+    /// Lines of the period sent, and not sent (over the cap, or lost in the kernel's
+    /// buffer before they were read), while forwarding.
+    pub forwarded: u64,
+    pub forward_dropped: u64,
+    /// Sequence number of the last record read: a gap is lines the kernel overwrote.
+    last_seq: Option<u64>,
 }
 
 impl Default for Kmsg {
@@ -120,6 +107,10 @@ impl Default for Kmsg {
             reported: 0,
             dropped: 0,
             last_dropped: (0, Text::new()),
+            forward: None,
+            forwarded: 0,
+            forward_dropped: 0,
+            last_seq: None,
         }
     }
 }
@@ -162,9 +153,29 @@ impl Kmsg {
     }
 
     fn line(&mut self, n: usize) {
-        let Some((level, msg)) = parse(&self.buf[..n]) else {
+        let rec = &self.buf[..n];
+        let Some((level, msg)) = parse(rec) else {
             return;
         };
+        let seq = seq(rec);
+        if let Some(scenario) = &self.forward {
+            if let (Some(last), Some(seq)) = (self.last_seq, seq) {
+                self.forward_dropped += seq.saturating_sub(last + 1);
+            }
+            if self.forwarded < KMSG_FORWARD_LINES {
+                self.forwarded += 1;
+                Record::new("kmsg")
+                    .num("level", u64::from(level))
+                    .str("text", msg)
+                    .str("scenario", scenario.as_bytes())
+                    .send();
+            } else {
+                self.forward_dropped += 1;
+            }
+        }
+        if seq.is_some() {
+            self.last_seq = seq;
+        }
         if !is_problem(level, msg) {
             return;
         }
@@ -172,7 +183,9 @@ impl Kmsg {
             self.first = FirstLine::from_bytes(msg);
         }
         self.count += 1;
-        if self.reported < MAX_REPORTS {
+        if self.forward.is_some() {
+            // Forwarded above, with every other line.
+        } else if self.reported < MAX_REPORTS {
             self.reported += 1;
             report(level, msg, None);
         } else {
@@ -183,10 +196,19 @@ impl Kmsg {
 
     /// Starts a new counting period (a scenario): reads what is pending so it counts
     /// for the period before, and sums up the lines that were not reported.
-    pub fn begin(&mut self) {
+    /// With `forward`, every line of the period is sent, naming that scenario.
+    pub fn begin(&mut self, forward: Option<&[u8]>) {
         self.end();
         self.count = 0;
         self.first.clear();
+        self.forwarded = 0;
+        self.forward_dropped = 0;
+        self.forward = forward.map(Scenario::from_bytes);
+    }
+
+    /// Stops forwarding lines (the scenario's checks are done).
+    pub fn stop_forwarding(&mut self) {
+        self.forward = None;
     }
 
     /// Ends a counting period: reads all that is pending (the boot log, the first
@@ -282,6 +304,31 @@ mod tests {
         }
     }
 
+    fn feed(k: &mut Kmsg, rec: &[u8]) {
+        k.buf[..rec.len()].copy_from_slice(rec);
+        k.line(rec.len());
+    }
+
+    #[test]
+    fn forwarding_counts_lines_and_the_gaps_between_their_numbers() {
+        let mut k = Kmsg::default();
+        k.begin(Some(b"s"));
+        feed(&mut k, b"6,10,1,-;lkdtm: Performing direct entry WARNING\n");
+        feed(&mut k, b"4,11,2,-;WARNING: CPU: 0 PID: 1 at x\n");
+        // Records 12 to 14 were overwritten before they were read.
+        feed(&mut k, b"6,15,3,-;all is well\n");
+        assert_eq!((k.forwarded, k.forward_dropped), (3, 3));
+        assert_eq!(
+            (k.count, k.reported),
+            (1, 0),
+            "problems counted, not sent twice"
+        );
+        k.begin(None);
+        assert_eq!((k.forwarded, k.forward_dropped), (0, 0));
+        feed(&mut k, b"6,16,3,-;quiet again\n");
+        assert_eq!(k.forwarded, 0);
+    }
+
     #[test]
     fn counts_every_match_but_reports_up_to_the_cap() {
         let mut k = Kmsg::default();
@@ -302,7 +349,7 @@ mod tests {
             MAX_REPORTS + 5,
             "kept until the next period begins"
         );
-        k.begin();
+        k.begin(None);
         assert_eq!((k.count, k.reported, k.dropped), (0, 0, 0));
         assert!(k.first.is_empty());
     }

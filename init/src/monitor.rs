@@ -130,10 +130,11 @@ impl Monitor {
         self.sched.poll();
     }
 
-    /// A scenario starts: kernel log lines count from here, CPU time is tracked anew.
-    pub fn begin_scenario(&mut self) {
+    /// A scenario starts: kernel log lines count from here (and are all forwarded as
+    /// this scenario's with `forward`), CPU time is tracked anew.
+    pub fn begin_scenario(&mut self, forward: Option<&[u8]>) {
         self.kmsg.start();
-        self.kmsg.begin();
+        self.kmsg.begin(forward);
         self.usage.clear();
     }
 

@@ -13,7 +13,7 @@ use crate::worker::Name;
 use crate::{fail, sys};
 
 pub use schedbox_protocol::limits::MAX_PAYLOADS;
-const MAX_OUTPUT_LINES: u32 = 200;
+use schedbox_protocol::limits::PAYLOAD_OUTPUT_BYTES;
 
 #[derive(Default)]
 struct Payload {
@@ -56,7 +56,7 @@ impl Payloads {
         let p = Payload {
             name: Name::from_bytes(name),
             pid: child.pid,
-            out: Capture::new(child.out, MAX_OUTPUT_LINES),
+            out: Capture::with_byte_cap(child.out, PAYLOAD_OUTPUT_BYTES),
             deadline_ns,
         };
         // Checked for room above.
@@ -107,23 +107,39 @@ impl Payloads {
 fn finish(scenario: &[u8], mut p: Payload, end: End) {
     let name = &p.name;
     p.out.finish(&mut |text| output(scenario, name, text));
+    let tail = p
+        .out
+        .held_back_tail(&mut |text| output_tail(scenario, name, text));
+    // How many `output` records it got, so that the host knows none went missing.
+    let sent = u64::from(p.out.lines) + tail;
     let mut r = Record::new("payload")
         .str("scenario", scenario)
         .str("name", p.name.as_bytes())
         .num("pid", p.pid as u64)
         .str("status", end.text().as_bytes())
-        .num("t_ms", sys::now_ms());
+        .num("t_ms", sys::now_ms())
+        .num("lines", sent);
     if p.out.dropped > 0 {
-        r = r.num("dropped", u64::from(p.out.dropped));
+        r = r.num("dropped", p.out.dropped);
     }
     r.str("output", p.out.tail().as_bytes()).send();
 }
 
 fn output(scenario: &[u8], name: &Name, text: &[u8]) {
+    output_record(scenario, name, text).send();
+}
+
+/// A line from the end of the output, after lines that were not sent.
+fn output_tail(scenario: &[u8], name: &Name, text: &[u8]) {
+    output_record(scenario, name, text)
+        .str("part", b"tail")
+        .send();
+}
+
+fn output_record(scenario: &[u8], name: &Name, text: &[u8]) -> Record {
     Record::new("output")
         .str("source", b"payload")
         .str("scenario", scenario)
         .str("name", name.as_bytes())
         .str("text", text)
-        .send();
 }

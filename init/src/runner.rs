@@ -14,6 +14,7 @@ use crate::work::{self, Params};
 use crate::worker::{Expect, Name, Pool, RelPath, SchedParams, SpawnReq};
 use crate::{fail, record, sys};
 
+use schedbox_protocol::checks::{KERNEL_LOG, KEY_FORWARD};
 use schedbox_protocol::limits::{MAX_CGROUPS, MAX_CHECKS};
 
 /// How a scenario ended, as its `scenario-end` record says: every check passed, one
@@ -176,6 +177,7 @@ impl<'p> Runner<'p> {
                     limit: line.num("limit").unwrap_or(0),
                     group: line.get("group").map(Name::from_bytes),
                     cgroup: line.get("cgroup").map(RelPath::from_bytes),
+                    forward: line.get(KEY_FORWARD) == Some(b"1"),
                 };
                 if self.scen.checks.push(spec).is_err() {
                     return Err(fail!(
@@ -204,7 +206,8 @@ impl<'p> Runner<'p> {
             ..Scenario::default()
         };
         self.mon.stall_limit_ms = stall_limit(self.plan, no);
-        self.mon.begin_scenario();
+        let forward = forwards_kmsg(self.plan, no).then_some(name);
+        self.mon.begin_scenario(forward);
         self.pool.done.clear();
         Record::new("scenario")
             .str("name", name)
@@ -235,7 +238,12 @@ impl<'p> Runner<'p> {
         self.mon.kmsg.end();
         let kmsg = match self.mon.kmsg.off {
             Some(why) => Err(why),
-            None => Ok((self.mon.kmsg.count, self.mon.kmsg.first.as_bytes())),
+            None => Ok(check::KernelLog {
+                count: self.mon.kmsg.count,
+                first: self.mon.kmsg.first.as_bytes(),
+                forwarded: self.mon.kmsg.forwarded,
+                dropped: self.mon.kmsg.forward_dropped,
+            }),
         };
         let scene = check::Scene {
             outcomes: self.pool.done.as_slice(),
@@ -250,9 +258,15 @@ impl<'p> Runner<'p> {
                 continue;
             }
             let verdict = check::evaluate(spec, &scene);
-            check::report(name.as_bytes(), spec, &verdict);
+            match scene.kmsg {
+                Ok(log) if spec.forward && spec.name.eq_bytes(KERNEL_LOG.as_bytes()) => {
+                    check::report_forwarded(name.as_bytes(), spec, &verdict, &log)
+                }
+                _ => check::report(name.as_bytes(), spec, &verdict),
+            }
             passed &= verdict.pass;
         }
+        self.mon.kmsg.stop_forwarding();
         cgroup::destroy_scenario(&self.scen.root, self.scen.created.as_slice())?;
         // A worker that ended before it was stopped (an error record) leaves the
         // scenario not carried out, whatever its checks say.
@@ -406,9 +420,38 @@ fn stall_limit(plan: &[u8], start: usize) -> Option<u64> {
     limit
 }
 
+/// Whether the scenario starting at line `start` has a `kernel-log` check that asks
+/// for every kernel log line (`forward=1`).
+fn forwards_kmsg(plan: &[u8], start: usize) -> bool {
+    let mut scratch = [0u8; MAX_LINE];
+    for (_, raw) in plan::lines(plan).skip_while(|(no, _)| *no <= start) {
+        let Ok(line) = plan::parse_line(raw, &mut scratch) else {
+            continue;
+        };
+        match line.verb {
+            "end" => break,
+            "check"
+                if line.get("name") == Some(KERNEL_LOG.as_bytes())
+                    && line.get(KEY_FORWARD) == Some(b"1") =>
+            {
+                return true
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finds_the_scenarios_that_forward_the_kernel_log() {
+        let plan = b"schedbox-plan 1\nscenario name=a\ncheck name=kernel-log limit=0\nend\nscenario name=b\ncheck name=kernel-log limit=0 forward=1\nend\n";
+        assert!(!forwards_kmsg(plan, 2));
+        assert!(forwards_kmsg(plan, 5));
+    }
 
     #[test]
     fn finds_the_stall_limit_of_each_scenario() {

@@ -237,7 +237,7 @@ impl Scheduler {
         let mut why = Why::new();
         let _ = write!(
             why,
-            "scheduler {} left enabled at t_ms={}",
+            "scheduler {} stopped being enabled at t_ms={}",
             self.label, at_ms
         );
         if !reason.is_empty() {
@@ -343,7 +343,7 @@ impl Scheduler {
             .num("pid", self.shown_pid as u64)
             .num("t_ms", t_ms);
         if self.out.dropped > 0 {
-            r = r.num("dropped", u64::from(self.out.dropped));
+            r = r.num("dropped", self.out.dropped);
         }
         r
     }

@@ -19,8 +19,25 @@ pub const DEFAULT_ATTACH_MS: u64 = 20_000;
 pub const CHECK: &str = "scheduler";
 /// The `where` of the guest's errors about the scheduler.
 const ERROR_PLACE: &str = "scheduler";
-/// What runs without `--scheduler`.
-pub const NONE: &str = "EEVDF (no sched_ext scheduler)";
+/// The release whose fair class is EEVDF; CFS before it.
+const EEVDF_SINCE: (u32, u32) = (6, 6);
+
+/// What runs without `--scheduler`: the kernel's default scheduler, named by its
+/// release (CFS before 6.6, EEVDF from 6.6).
+pub fn none(release: Option<&str>) -> String {
+    let class = match release.and_then(major_minor) {
+        Some(v) if v >= EEVDF_SINCE => "EEVDF",
+        Some(_) => "CFS",
+        None => "the kernel's default scheduler",
+    };
+    format!("{class} (no sched_ext scheduler)")
+}
+
+/// `6.12.117-foo` → (6, 12).
+fn major_minor(release: &str) -> Option<(u32, u32)> {
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
 /// The payload directory the scheduler binary is packed under.
 const GUEST_DIR: &str = "scheduler";
 /// Output lines kept in the report (all of them go to scheduler.log).
@@ -95,6 +112,7 @@ pub fn add_check(scenarios: &mut [Scenario]) {
                 limit: 0,
                 group: None,
                 cgroup: None,
+                log: Default::default(),
             });
         }
     }
@@ -183,8 +201,8 @@ fn failure(s: &SchedulerRecord, place: &str, records: &[Record]) -> String {
         ),
         "ejected" => {
             let mut text = format!(
-                "the kernel ejected scheduler {} {place} {at}: {}",
-                s.name,
+                "{} {place} {at}: {}",
+                departure(&s.name, s.reason.as_deref()),
                 s.reason.as_deref().unwrap_or("no reason given")
             );
             if let Some(msg) = &s.msg {
@@ -205,6 +223,29 @@ fn failure(s: &SchedulerRecord, place: &str, records: &[Record]) -> String {
         text.push_str(&format!("; its output: {output}"));
     }
     text
+}
+
+/// Who ended a scheduler that stopped being enabled, from the kernel's exit reason
+/// (`scx_exit_reason()`): a sysrq-S reset or user space is not the kernel ejecting it.
+fn departure(name: &str, reason: Option<&str>) -> String {
+    match reason.unwrap_or("") {
+        "disabled by sysrq-S" => format!("scheduler {name} was disabled by a sysrq-S reset"),
+        "unregistered from user space" => {
+            format!("scheduler {name} was unregistered from user space")
+        }
+        "unregistered from BPF" => format!("scheduler {name} unregistered itself from BPF"),
+        "unregistered from the main kernel" => format!("the kernel unregistered scheduler {name}"),
+        _ => format!("the kernel ejected scheduler {name}"),
+    }
+}
+
+/// How the summary names an `ejected` event.
+fn departure_word(reason: Option<&str>) -> &'static str {
+    match reason.unwrap_or("") {
+        "disabled by sysrq-S" => "disabled by sysrq-S",
+        "unregistered from user space" | "unregistered from BPF" => "unregistered",
+        _ => "ejected",
+    }
 }
 
 /// The worker behind a `comm[pid]` the kernel named, if it was one.
@@ -262,7 +303,8 @@ fn seconds(t_ms: u64) -> String {
 /// The scheduler's part of the report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SchedulerReport {
-    /// One line: `EEVDF (no sched_ext scheduler)`, or the scheduler and how it went.
+    /// One line: the kernel's default scheduler (`EEVDF (no sched_ext scheduler)`, CFS
+    /// before 6.6), or the scheduler and how it went.
     pub summary: String,
     /// The ops name it attached as; `None` without a sched_ext scheduler.
     pub name: Option<String>,
@@ -277,10 +319,15 @@ pub struct SchedulerReport {
     pub log: Option<String>,
 }
 
-pub fn report(info: Option<&SchedulerInfo>, records: &[Record], log: &Path) -> SchedulerReport {
+pub fn report(
+    info: Option<&SchedulerInfo>,
+    release: Option<&str>,
+    records: &[Record],
+    log: &Path,
+) -> SchedulerReport {
     let Some(info) = info else {
         return SchedulerReport {
-            summary: NONE.to_string(),
+            summary: none(release),
             name: None,
             path: None,
             args: Vec::new(),
@@ -340,7 +387,11 @@ fn summary(info: &SchedulerInfo, events: &[SchedulerRecord]) -> String {
     }
     let mut text = format!("{} ({file}), attached {}", first.ops, seconds(first.t_ms));
     for e in events[1..].iter().filter(|e| e.is_failure()) {
-        text.push_str(&format!(", {} {}", e.event, seconds(e.t_ms)));
+        let word = match e.event.as_str() {
+            "ejected" => departure_word(e.reason.as_deref()),
+            other => other,
+        };
+        text.push_str(&format!(", {word} {}", seconds(e.t_ms)));
         if let Some(reason) = &e.reason {
             text.push_str(&format!(" ({reason})"));
         }
@@ -387,6 +438,7 @@ mod tests {
         );
         let report = report(
             Some(&qmap()),
+            None,
             &example("scheduler-ejected.records"),
             Path::new("l"),
         );
@@ -403,7 +455,7 @@ mod tests {
     fn a_clean_run_has_no_failures() {
         let records = example("scheduler.records");
         assert!(failures(&records).is_empty());
-        let report = report(Some(&qmap()), &records, Path::new("l"));
+        let report = report(Some(&qmap()), None, &records, Path::new("l"));
         assert_eq!(report.name.as_deref(), Some("simple"));
         assert_eq!(
             report.summary,
@@ -413,7 +465,64 @@ mod tests {
             report.output_tail.last().unwrap(),
             "EXIT: unregistered from user space"
         );
-        assert_eq!(super::report(None, &records, Path::new("l")).summary, NONE);
+        let none = |release| super::report(None, release, &records, Path::new("l")).summary;
+        assert_eq!(none(Some("6.12.117")), "EEVDF (no sched_ext scheduler)");
+        assert_eq!(none(Some("6.6.0")), "EEVDF (no sched_ext scheduler)");
+        assert_eq!(
+            none(Some("6.1.0-28-cloud-amd64")),
+            "CFS (no sched_ext scheduler)"
+        );
+        assert_eq!(none(Some("5.10.0")), "CFS (no sched_ext scheduler)");
+        assert_eq!(
+            none(None),
+            "the kernel's default scheduler (no sched_ext scheduler)"
+        );
+    }
+
+    #[test]
+    fn a_reset_or_user_space_is_not_the_kernel_ejecting() {
+        let ejected = |reason: &str| {
+            let line = format!(
+                "SBX1 scheduler event=ejected name=simple state=disabled ops= pid=36 t_ms=1500 \
+                 reason={}",
+                crate::protocol::wire::encode_value(reason)
+            );
+            let Line::Record(record) = parse_line(&line) else {
+                panic!("not a record")
+            };
+            let summary = summary(
+                &qmap(),
+                &[example("scheduler.records")[3].clone(), record.clone()]
+                    .iter()
+                    .filter_map(|r| match r {
+                        Record::Scheduler(s) => Some(s.as_ref().clone()),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>(),
+            );
+            (failures(&[record]).remove(0), summary)
+        };
+        let (sysrq, summary) = ejected("disabled by sysrq-S");
+        assert!(
+            sysrq.starts_with("scheduler simple was disabled by a sysrq-S reset before"),
+            "{sysrq}"
+        );
+        assert!(
+            summary.ends_with(", disabled by sysrq-S 1.50 s after boot (disabled by sysrq-S)"),
+            "{summary}"
+        );
+        let (user, summary) = ejected("unregistered from user space");
+        assert!(
+            user.starts_with("scheduler simple was unregistered from user space"),
+            "{user}"
+        );
+        assert!(summary.contains(", unregistered 1.50 s"), "{summary}");
+        let (error, summary) = ejected("runtime error");
+        assert!(
+            error.starts_with("the kernel ejected scheduler simple"),
+            "{error}"
+        );
+        assert!(summary.contains(", ejected 1.50 s"), "{summary}");
     }
 
     #[test]

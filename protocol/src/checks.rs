@@ -40,6 +40,30 @@ pub const EXPECT: &str = "expect";
 /// scheduler bug produces (sched_ext's own watchdog waits 30 s).
 pub const DEFAULT_STALL_LIMIT_MS: u64 = 1000;
 
+/// What the default stall limit grants for each further task that may be runnable on
+/// the same CPU: a fair scheduler runs them in turn, so a task waits about one slice for
+/// each. sched_ext's default slice is 20 ms (EEVDF's is shorter); 5 ms more covers a
+/// tick's lateness under TCG.
+pub const STALL_MS_PER_QUEUED_TASK: u64 = 25;
+
+/// The default stall limit of a scenario that may have `runnable_per_cpu` workers
+/// runnable on its busiest CPU: [`DEFAULT_STALL_LIMIT_MS`] plus
+/// [`STALL_MS_PER_QUEUED_TASK`] for each of them beyond the first (docs/scenarios.md).
+/// 256 spinners on 2 CPUs (128 a CPU) get 1000 + 127 × 25 = 4175 ms.
+pub const fn default_stall_limit_ms(runnable_per_cpu: u64) -> u64 {
+    let queued = runnable_per_cpu.saturating_sub(1);
+    let limit =
+        DEFAULT_STALL_LIMIT_MS.saturating_add(queued.saturating_mul(STALL_MS_PER_QUEUED_TASK));
+    if limit > MAX_STALL_LIMIT_MS {
+        MAX_STALL_LIMIT_MS
+    } else {
+        limit
+    }
+}
+
+/// The largest stall limit: an hour, as the longest hold.
+pub const MAX_STALL_LIMIT_MS: u64 = 3_600_000;
+
 /// A correct kernel keeps a cgroup within about 1000 ‰ of its quota (the guest counts
 /// the period in progress at the window's start), but on TCG a vCPU the host holds
 /// back at the window's end overruns the quota until its next tick: up to 1100 ‰ was
@@ -71,7 +95,7 @@ pub const CHECKS: &[Check] = &[
     kind(
         STALL,
         DEFAULT_STALL_LIMIT_MS,
-        3_600_000,
+        MAX_STALL_LIMIT_MS,
         Scope::Group,
         false,
         "ms",
@@ -99,4 +123,22 @@ pub const DEFAULT_CHECKS: &[&str] = &[PROGRESS, STALL, KERNEL_LOG];
 
 pub fn check(name: &[u8]) -> Option<&'static Check> {
     CHECKS.iter().find(|c| c.name.as_bytes() == name)
+}
+
+/// `check name=kernel-log forward=1`: the guest sends every kernel log line of the
+/// scenario (up to [`crate::limits::KMSG_FORWARD_LINES`]) so that the host can judge
+/// them against the scenario's `allow` and `expect` patterns.
+pub const KEY_FORWARD: &str = "forward";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stall_limit_grows_with_the_tasks_sharing_a_cpu() {
+        assert_eq!(default_stall_limit_ms(0), DEFAULT_STALL_LIMIT_MS);
+        assert_eq!(default_stall_limit_ms(1), DEFAULT_STALL_LIMIT_MS);
+        assert_eq!(default_stall_limit_ms(128), 4175);
+        assert_eq!(default_stall_limit_ms(u64::MAX), MAX_STALL_LIMIT_MS);
+    }
 }

@@ -12,6 +12,7 @@
 //!   scheduler events.
 //! - [`works`]: work types with their keys, defaults and ranges.
 //! - [`checks`]: checks with their default limits and scopes.
+//! - [`kmsg`]: which kernel log lines show a problem.
 //! - [`cpulist`]: CPU sets in the kernel's list syntax.
 //! - [`plan`]: the plan validator (syntax, structure, values, resources).
 //! - [`msg`]: fixed-capacity messages and numbers without an allocator.
@@ -20,6 +21,7 @@
 pub mod checks;
 pub mod cpulist;
 pub mod escape;
+pub mod kmsg;
 pub mod limits;
 pub mod line;
 pub mod msg;

@@ -47,6 +47,15 @@ pub const DEFAULT_SAMPLE_MS: u64 = 10;
 pub const SCHEDULER_OUTPUT_LINES: u32 = 2_000;
 /// Problem lines of the kernel log sent as `kmsg` records per scenario.
 pub const KMSG_REPORTS: u64 = 16;
+/// Kernel log lines sent per scenario whose `kernel-log` check has `forward=1`: far more
+/// than a scenario logs unless the kernel floods the log; the rest are counted.
+pub const KMSG_FORWARD_LINES: u64 = 100_000;
+/// Bytes of a payload's output forwarded from its start (the head); the lines after it
+/// are counted, and the last [`PAYLOAD_TAIL_BYTES`] of them sent when it ends.
+pub const PAYLOAD_OUTPUT_BYTES: u64 = 16 << 20;
+/// Bytes of a payload's output kept from its end when it printed more than
+/// [`PAYLOAD_OUTPUT_BYTES`].
+pub const PAYLOAD_TAIL_BYTES: usize = 64 << 10;
 
 /// Guest memory: what the kernel and PID 1 need before any worker, in MiB.
 pub const GUEST_BASE_MIB: u64 = 96;
@@ -104,6 +113,12 @@ mod tests {
                 format!("{SCHEDULER_OUTPUT_LINES}"),
             ),
             ("KMSG_REPORTS", format!("{KMSG_REPORTS}")),
+            ("KMSG_FORWARD_LINES", format!("{KMSG_FORWARD_LINES}")),
+            ("PAYLOAD_OUTPUT_BYTES", format!("{PAYLOAD_OUTPUT_BYTES}")),
+            ("PAYLOAD_TAIL_BYTES", format!("{PAYLOAD_TAIL_BYTES}")),
+            ("KMSG_FORWARD_LINES", format!("{KMSG_FORWARD_LINES}")),
+            ("PAYLOAD_OUTPUT_BYTES", format!("{PAYLOAD_OUTPUT_BYTES}")),
+            ("PAYLOAD_TAIL_BYTES", format!("{PAYLOAD_TAIL_BYTES}")),
             ("GUEST_BASE_MIB", format!("{GUEST_BASE_MIB}")),
             ("WORKER_KIB", format!("{WORKER_KIB}")),
         ];

@@ -71,7 +71,7 @@ fn check_value(what: &str, key: &str, val: &[u8]) -> Result<(), Msg> {
         "policy" => POLICIES.iter().any(|p| p.as_bytes() == val),
         "prio" => parse_u64(val).is_some(),
         "affinity" | "cpus" => CpuMask::parse(val).is_some_and(|m| !m.is_empty()),
-        "kmsg" => val == b"0" || val == b"1",
+        "kmsg" | "forward" => val == b"0" || val == b"1",
         "work" => works::work(val).is_some(),
         "expect" => EXPECTS.iter().any(|e| e.as_bytes() == val),
         "group" | "file" | "name" => is_name(val),
@@ -193,6 +193,9 @@ impl Validator {
                 kind.name,
                 kind.max_limit
             ));
+        }
+        if line.get(checks::KEY_FORWARD).is_some() && kind.name != checks::KERNEL_LOG {
+            return Err(msg!("only the kernel-log check takes forward="));
         }
         self.used.checks += 1;
         if self.used.checks > MAX_CHECKS {

@@ -36,7 +36,11 @@ pub const VERBS: &[Spec] = &[
     spec(VERB_SCENARIO, &["name"], &[]),
     spec(VERB_STEP, &["hold_ms"], &[]),
     spec(VERB_OP, &[], &[]),
-    spec(VERB_CHECK, &["name", "limit"], &["group", "cgroup"]),
+    spec(
+        VERB_CHECK,
+        &["name", "limit"],
+        &["group", "cgroup", "forward"],
+    ),
     spec(VERB_END, &[], &[]),
 ];
 

@@ -5,11 +5,15 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::outcome::rundir;
-use crate::outcome::verdict::{ends_as_expected, Outcome, ScenarioOutcome, Verdict};
+use crate::outcome::verdict::tap::Tap;
+use crate::outcome::verdict::{
+    ends_as_expected, Outcome, PayloadVerdict, ScenarioOutcome, Verdict,
+};
 use crate::protocol::record::{CheckRecord, PayloadRecord, Record, StallRecord, WorkerRecord};
 use crate::scenario::Scenario;
 use crate::scheduler::{self, SchedulerInfo, SchedulerReport};
 use crate::vm::session::{Observed, Timings};
+use schedbox_protocol::limits::PAYLOAD_OUTPUT_BYTES;
 
 /// Console lines shown on stdout for an untestable run (the JSON keeps the whole tail).
 const HUMAN_CONSOLE_LINES: usize = 15;
@@ -64,9 +68,17 @@ pub struct PayloadReport {
     #[serde(flatten)]
     pub record: PayloadRecord,
     pub expect_status: String,
+    /// As the verdict judged it: its status and its output.
     pub passed: bool,
-    /// Its whole output, in the run directory.
+    /// Why it failed, as the verdict says.
+    pub problems: Vec<String>,
+    /// Its TAP results, when its output is TAP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tap: Option<Tap>,
+    /// Its output, in the run directory: whole up to the cap, else its head and tail.
     pub log: String,
+    /// Output lines beyond the cap that the log does not have.
+    pub lines_not_kept: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -89,7 +101,8 @@ pub struct Report {
     /// The release the guest reported in its boot record.
     pub release: Option<String>,
     pub sched_ext: Option<String>,
-    /// Which scheduler ran: EEVDF, or the sched_ext scheduler under test and its fate.
+    /// Which scheduler ran: the kernel's default (EEVDF, or CFS before 6.6), or the
+    /// sched_ext scheduler under test and its fate.
     pub scheduler: SchedulerReport,
     pub scenarios: Vec<ScenarioReport>,
     pub errors: Vec<GuestError>,
@@ -138,6 +151,7 @@ pub fn build(
     let run_dir = Path::new(&info.run_dir);
     let scheduler = scheduler::report(
         info.scheduler.as_ref(),
+        release.as_deref().or(info.kernel_release.as_deref()),
         records,
         &run_dir.join(rundir::SCHEDULER_LOG),
     );
@@ -145,7 +159,7 @@ pub fn build(
     let scenarios = scenarios
         .iter()
         .zip(outcomes)
-        .map(|(s, o)| scenario_report(s, records, run_dir, o))
+        .map(|(s, o)| scenario_report(s, records, &verdict, o, run_dir))
         .collect();
     Report {
         outcome: verdict.outcome,
@@ -196,8 +210,9 @@ fn scenario_outcomes(scenarios: &[Scenario], verdict: &Verdict) -> Vec<ScenarioO
 fn scenario_report(
     scenario: &Scenario,
     records: &[Record],
+    verdict: &Verdict,
+    outcome: ScenarioOutcome,
     run_dir: &Path,
-    verdict: ScenarioOutcome,
 ) -> ScenarioReport {
     let name = &scenario.name;
     let mut report = ScenarioReport {
@@ -209,7 +224,7 @@ fn scenario_report(
         checks: Vec::new(),
         stalls: Vec::new(),
         payloads: Vec::new(),
-        verdict,
+        verdict: outcome,
     };
     let mut started_ms = None;
     for record in records {
@@ -219,25 +234,47 @@ fn scenario_report(
                 report.guest_ms = started_ms.map(|start| t_ms.saturating_sub(start));
             }
             Record::Worker(w) if &w.scenario == name => report.workers.push((**w).clone()),
-            Record::Check(c) if &c.scenario == name => report.checks.push(c.clone()),
             Record::Stall(s) if &s.scenario == name => report.stalls.push(s.clone()),
-            Record::Payload(p) if &p.scenario == name => {
-                report.payloads.push(payload_report(scenario, p, run_dir))
-            }
+            Record::Payload(p) if &p.scenario == name => report
+                .payloads
+                .push(payload_report(scenario, p, verdict, run_dir)),
             _ => {}
         }
     }
+    // As judged: a kernel-log check with patterns is the host's judgement.
+    report.checks = verdict
+        .checks
+        .iter()
+        .filter(|c| &c.scenario == name)
+        .cloned()
+        .collect();
     report
 }
 
-fn payload_report(scenario: &Scenario, record: &PayloadRecord, run_dir: &Path) -> PayloadReport {
+fn payload_report(
+    scenario: &Scenario,
+    record: &PayloadRecord,
+    verdict: &Verdict,
+    run_dir: &Path,
+) -> PayloadReport {
     let expect_status = scenario
         .payloads()
         .find(|p| p.name == record.name)
         .map_or_else(|| "any".to_string(), |p| p.expect_status.clone());
     let log = run_dir.join(rundir::payload_log(&scenario.name, &record.name));
+    let judged: Option<&PayloadVerdict> = verdict
+        .payloads
+        .iter()
+        .find(|p| p.scenario == scenario.name && p.name == record.name);
     PayloadReport {
-        passed: ends_as_expected(&expect_status, &record.status),
+        // A payload the plan did not list (none should be) is judged by its status.
+        passed: judged.map_or_else(
+            || ends_as_expected(&expect_status, &record.status),
+            |j| j.passed,
+        ),
+        problems: judged.map_or_else(Vec::new, |j| j.problems.clone()),
+        tap: judged.and_then(|j| j.tap.clone()),
+        lines_not_kept: record.dropped.unwrap_or(0),
         expect_status,
         log: log.display().to_string(),
         record: record.clone(),
@@ -326,6 +363,30 @@ fn human_payload(p: &PayloadReport) -> Vec<String> {
         "    payload {} {result}: status {} (expected {})",
         p.record.name, p.record.status, p.expect_status
     )];
+    if let Some(tap) = &p.tap {
+        lines.extend(tap.results.iter().map(|r| {
+            let word = if r.ok { "ok" } else { "not ok" };
+            let directive = r
+                .directive
+                .as_deref()
+                .map(|d| format!(" # {}", d.to_uppercase()));
+            format!(
+                "      {word} {} {}{}",
+                r.number,
+                r.name,
+                directive.unwrap_or_default()
+            )
+        }));
+    }
+    if p.lines_not_kept > 0 {
+        lines.push(format!(
+            "      output cut: {} line(s) beyond the first {} MiB not kept; {} has its head \
+             and its last lines",
+            p.lines_not_kept,
+            PAYLOAD_OUTPUT_BYTES >> 20,
+            p.log
+        ));
+    }
     let output: Vec<&str> = p.record.output.lines().collect();
     let skip = output.len().saturating_sub(HUMAN_PAYLOAD_LINES);
     lines.extend(output[skip..].iter().map(|l| format!("      | {l}")));

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::exit::Stop;
-use crate::protocol::record::Record;
+use crate::protocol::record::{Record, PART_TAIL};
+use schedbox_protocol::limits::PAYLOAD_OUTPUT_BYTES;
 
 pub const DEFAULT_PARENT: &str = "schedbox-runs";
 pub const CONSOLE_LOG: &str = "console.log";
@@ -43,13 +44,18 @@ pub fn write_outputs(dir: &Path, records: &[Record], scheduler: bool) -> std::io
     if scheduler {
         logs.insert(SCHEDULER_LOG.to_string(), String::new());
     }
+    let mut gaps_marked: Vec<String> = Vec::new();
     for record in records {
         let Record::Output(o) = record else { continue };
         let file = match &o.scenario {
             Some(scenario) if o.source == "payload" => payload_log(scenario, &o.name),
             _ => SCHEDULER_LOG.to_string(),
         };
-        let log = logs.entry(file).or_default();
+        let log = logs.entry(file.clone()).or_default();
+        if o.part.as_deref() == Some(PART_TAIL) && !gaps_marked.contains(&file) {
+            log.push_str(&gap_line(records, o.scenario.as_deref(), &o.name));
+            gaps_marked.push(file);
+        }
         log.push_str(&o.text);
         log.push('\n');
     }
@@ -57,6 +63,22 @@ pub fn write_outputs(dir: &Path, records: &[Record], scheduler: bool) -> std::io
         std::fs::write(dir.join(file), text)?;
     }
     Ok(())
+}
+
+/// The line a payload log has where the guest left lines out: beyond its output cap
+/// only the last lines are kept.
+fn gap_line(records: &[Record], scenario: Option<&str>, name: &str) -> String {
+    let not_kept = records.iter().find_map(|r| match r {
+        Record::Payload(p) if Some(p.scenario.as_str()) == scenario && p.name == name => p.dropped,
+        _ => None,
+    });
+    let count = not_kept.map_or_else(|| "some".to_string(), |n| n.to_string());
+    format!(
+        "[schedbox: {count} line(s) not kept here: the payload printed more than {} MiB; \
+         above are its first {} MiB, below its last lines]\n",
+        PAYLOAD_OUTPUT_BYTES >> 20,
+        PAYLOAD_OUTPUT_BYTES >> 20
+    )
 }
 
 /// A run directory this process holds: no other schedbox run can use it meanwhile.

@@ -4,14 +4,16 @@ use serde::Serialize;
 
 use crate::exit::Exit;
 use crate::protocol::record::{CheckRecord, Record};
-use crate::scenario::{catalog, Scenario};
+use crate::scenario::{catalog, LogRules, Scenario};
 use crate::scheduler;
 use crate::vm::console::panic_hint;
 use crate::vm::session::{Observed, RunEnd};
 
+mod kernel_log;
 mod payloads;
 mod scenarios;
-pub use payloads::{ends_as_expected, expected_payloads, ExpectedPayload};
+pub mod tap;
+pub use payloads::{ends_as_expected, expected_payloads, ExpectedPayload, PayloadVerdict};
 pub use scenarios::{ScenarioOutcome, ScenarioVerdict};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +63,13 @@ pub struct Verdict {
     /// Each scenario's own outcome, judged here once; empty when the guest never ran
     /// its plan (the report then gives each scenario the run's reasons).
     pub scenarios: Vec<ScenarioVerdict>,
+    /// The check results the outcome rests on: the guest's, with `kernel-log` checks
+    /// that have patterns judged here. The report presents these.
+    #[serde(skip)]
+    pub checks: Vec<CheckRecord>,
+    /// How each payload the guest reported was judged.
+    #[serde(skip)]
+    pub payloads: Vec<PayloadVerdict>,
 }
 
 /// A check the plan asked for.
@@ -68,6 +77,8 @@ pub struct Verdict {
 pub struct ExpectedCheck {
     pub scenario: String,
     pub name: String,
+    /// `kernel-log`: the patterns the host judges the forwarded lines by.
+    pub log: LogRules,
 }
 
 pub fn expected_checks(scenarios: &[Scenario]) -> Vec<ExpectedCheck> {
@@ -77,6 +88,7 @@ pub fn expected_checks(scenarios: &[Scenario]) -> Vec<ExpectedCheck> {
             s.checks.iter().map(|c| ExpectedCheck {
                 scenario: s.name.clone(),
                 name: c.name.clone(),
+                log: c.log.clone(),
             })
         })
         .collect()
@@ -96,12 +108,8 @@ pub fn judge(
 ) -> Verdict {
     let mut notes = notes(observed);
     if let RunEnd::Interrupted(signal) = observed.end {
-        return Verdict {
-            outcome: Outcome::Interrupted(signal),
-            reasons: vec![format!("the run was interrupted: {}", observed.end)],
-            notes,
-            scenarios: Vec::new(),
-        };
+        let reasons = vec![format!("the run was interrupted: {}", observed.end)];
+        return untestable(reasons, notes).with_outcome(Outcome::Interrupted(signal));
     }
     if let RunEnd::HostFault(_) = observed.end {
         return untestable(vec![observed.end.to_string()], notes);
@@ -114,9 +122,18 @@ pub fn judge(
         let reason = format!("init never reported: {}", end_story(observed));
         return untestable(vec![reason], notes);
     }
+    let checks = judged_checks(observed, expected);
+    notes.extend(log_notes(observed, expected));
+    let payload_verdicts = payloads::judge(observed, expected_payloads);
     let mut failed = scheduler::failures(&observed.records);
     let mut unjudged = run_problems(observed);
-    let judged = scenarios::judge(observed, &[], expected, expected_payloads);
+    let judged = scenarios::judge(
+        observed,
+        &[],
+        expected,
+        expected_payloads,
+        (&checks, &payload_verdicts),
+    );
     for s in &judged {
         match &s.outcome {
             ScenarioOutcome::Pass => {}
@@ -124,12 +141,14 @@ pub fn judge(
             ScenarioOutcome::Untestable { reasons } => unjudged.extend(reasons.iter().cloned()),
         }
     }
-    // Checks may have failed because the host did not let the run finish: no verdict.
-    if !failed.is_empty() && observed.end.is_host_side() {
+    let (outcome, reasons) = if !failed.is_empty() && observed.end.is_host_side() {
+        // Checks may have failed because the host did not let the run finish.
         let reason = format!("the run did not finish: {}", end_story(observed));
-        return untestable(std::iter::once(reason).chain(failed).collect(), notes);
-    }
-    let (outcome, reasons) = if !failed.is_empty() {
+        (
+            Outcome::Untestable,
+            std::iter::once(reason).chain(failed).collect(),
+        )
+    } else if !failed.is_empty() {
         notes.extend(unjudged);
         (Outcome::Fail, failed)
     } else if unjudged.is_empty() {
@@ -142,6 +161,8 @@ pub fn judge(
         reasons,
         notes,
         scenarios: judged,
+        checks,
+        payloads: payload_verdicts,
     }
 }
 
@@ -151,7 +172,48 @@ fn untestable(reasons: Vec<String>, notes: Vec<String>) -> Verdict {
         reasons,
         notes,
         scenarios: Vec::new(),
+        checks: Vec::new(),
+        payloads: Vec::new(),
     }
+}
+
+impl Verdict {
+    fn with_outcome(self, outcome: Outcome) -> Verdict {
+        Verdict { outcome, ..self }
+    }
+}
+
+/// The guest's check records, with each `kernel-log` check that has patterns judged
+/// on the lines the guest forwarded.
+fn judged_checks(observed: &Observed, expected: &[ExpectedCheck]) -> Vec<CheckRecord> {
+    observed
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Check(c) => Some(c),
+            _ => None,
+        })
+        .map(|c| match rules_for(expected, c) {
+            Some(rules) => kernel_log::judge(c, rules, &observed.records),
+            None => c.clone(),
+        })
+        .collect()
+}
+
+fn rules_for<'a>(expected: &'a [ExpectedCheck], check: &CheckRecord) -> Option<&'a LogRules> {
+    expected
+        .iter()
+        .find(|e| e.scenario == check.scenario && e.name == check.name)
+        .map(|e| &e.log)
+        .filter(|rules| check.name == catalog::KERNEL_LOG && !rules.is_empty())
+}
+
+fn log_notes(observed: &Observed, expected: &[ExpectedCheck]) -> Vec<String> {
+    expected
+        .iter()
+        .filter(|e| e.name == catalog::KERNEL_LOG && !e.log.is_empty())
+        .flat_map(|e| kernel_log::notes(&e.log, &e.scenario, &observed.records))
+        .collect()
 }
 
 /// The guest's way of saying it cannot evaluate a check: a missing feature, not a failure.
@@ -173,14 +235,31 @@ fn describe_failure(check: &CheckRecord) -> String {
     } else {
         format!(" {unit}")
     };
-    let mut text = format!(
-        "scenario {}: check {} failed: {}{unit} is {relation} {}{unit}",
-        check.scenario, check.name, check.value, check.limit
-    );
-    if let Some(detail) = &check.detail {
-        text.push_str(&format!(" ({detail})"));
+    let within = kind.is_some_and(|k| {
+        if k.at_least {
+            check.value >= check.limit
+        } else {
+            check.value <= check.limit
+        }
+    });
+    match &check.detail {
+        // Failed for another reason than its value (kernel-log's expect, lines that
+        // were not forwarded): the detail is the reason.
+        Some(detail) if within => format!(
+            "scenario {}: check {} failed: {detail} (value {}{unit}, limit {}{unit})",
+            check.scenario, check.name, check.value, check.limit
+        ),
+        detail => {
+            let mut text = format!(
+                "scenario {}: check {} failed: {}{unit} is {relation} {}{unit}",
+                check.scenario, check.name, check.value, check.limit
+            );
+            if let Some(detail) = detail {
+                text.push_str(&format!(" ({detail})"));
+            }
+            text
+        }
     }
-    text
 }
 
 /// A guest error in words, with a hint where there is one.
@@ -249,7 +328,11 @@ fn notes(observed: &Observed) -> Vec<String> {
                 "scenario {}: worker {}/{} (pid {}) stalled {} ms on CPU {}",
                 s.scenario, s.group, s.index, s.pid, s.gap_ms, s.cpu
             )),
-            Record::Kmsg { level, text } => notes.push(format!("kernel log <{level}>: {text}")),
+            Record::Kmsg {
+                level,
+                text,
+                scenario: None,
+            } => notes.push(format!("kernel log <{level}>: {text}")),
             _ => {}
         }
     }

@@ -25,6 +25,8 @@ pub fn judged(info: RunInfo, prepared: Prepared, observed: &Observed) -> (report
             reasons: vec![mismatch.to_string()],
             notes: verdict.notes,
             scenarios: Vec::new(),
+            checks: verdict.checks,
+            payloads: verdict.payloads,
         };
     }
     let mut report = report::build(info, &prepared.scenarios, Some(observed), verdict);
@@ -48,6 +50,8 @@ pub fn unbooted(
         reasons: vec![reason],
         notes: Vec::new(),
         scenarios: Vec::new(),
+        checks: Vec::new(),
+        payloads: Vec::new(),
     };
     let report = report::build(info, &prepared.scenarios, None, verdict);
     (report, prepared.run_dir)

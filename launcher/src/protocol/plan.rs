@@ -2,6 +2,7 @@
 
 use crate::protocol::wire::LineBuilder;
 use crate::scenario::{Op, Payload, Scenario, Spawn};
+use schedbox_protocol::checks::KEY_FORWARD;
 use schedbox_protocol::limits::{DEFAULT_HEARTBEAT_MS, DEFAULT_SAMPLE_MS, PLAN_VERSION};
 use schedbox_protocol::plan::{self as guest_plan, Summary};
 
@@ -116,7 +117,9 @@ fn compile_scenario(scenario: &Scenario, lines: &mut Vec<String>) {
             .key("name", &check.name)
             .key("limit", check.limit)
             .key_opt("group", check.group.as_ref())
-            .key_opt("cgroup", check.cgroup.as_ref());
+            .key_opt("cgroup", check.cgroup.as_ref())
+            // The host judges allow/expect patterns, so it needs every line.
+            .key_opt(KEY_FORWARD, (!check.log.is_empty()).then_some(1));
         lines.push(line.build());
     }
     lines.push("end".to_string());

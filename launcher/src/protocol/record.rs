@@ -93,6 +93,11 @@ pub struct CheckRecord {
     pub limit: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// `kernel-log` with every line forwarded: how many were, and how many were not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forwarded: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -108,6 +113,9 @@ pub struct PayloadRecord {
     pub output: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dropped: Option<u64>,
+    /// Output lines the guest sent as `output` records.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lines: Option<u64>,
 }
 
 /// An event in the life of the sched_ext scheduler under test.
@@ -153,7 +161,13 @@ pub struct OutputRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scenario: Option<String>,
     pub text: String,
+    /// `tail`: a line from the end of a payload's output, after lines not forwarded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub part: Option<String>,
 }
+
+/// `part=` of an output line from the end of a payload's output.
+pub const PART_TAIL: &str = "tail";
 
 /// One record from the guest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -185,6 +199,9 @@ pub enum Record {
     Kmsg {
         level: String,
         text: String,
+        /// The scenario whose every kernel log line is forwarded; `None` for a problem
+        /// line the guest picked.
+        scenario: Option<String>,
     },
     Payload(PayloadRecord),
     Check(CheckRecord),
@@ -298,6 +315,7 @@ fn typed(fields: &Fields) -> Result<Record, String> {
             name: g.text("name")?,
             scenario: g.opt_text("scenario"),
             text: g.text("text")?,
+            part: g.opt_text("part"),
         }),
         "scenario" => Record::Scenario {
             name: g.text("name")?,
@@ -313,6 +331,7 @@ fn typed(fields: &Fields) -> Result<Record, String> {
         "kmsg" => Record::Kmsg {
             level: g.text("level")?,
             text: g.text("text")?,
+            scenario: g.opt_text("scenario"),
         },
         "payload" => Record::Payload(PayloadRecord {
             scenario: g.text("scenario")?,
@@ -322,6 +341,7 @@ fn typed(fields: &Fields) -> Result<Record, String> {
             t_ms: g.opt_num("t_ms")?,
             output: g.text("output")?,
             dropped: g.opt_num("dropped")?,
+            lines: g.opt_num("lines")?,
         }),
         "check" => Record::Check(check(&g)?),
         "scenario-end" => Record::ScenarioEnd {
@@ -434,6 +454,8 @@ fn check(g: &Get) -> Result<CheckRecord, String> {
         value: g.num("value")?,
         limit: g.num("limit")?,
         detail: g.0.get("detail").map(str::to_string),
+        forwarded: g.opt_num("forwarded")?,
+        dropped: g.opt_num("dropped")?,
     })
 }
 

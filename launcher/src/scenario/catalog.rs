@@ -3,8 +3,9 @@
 //! the names scenario files use.
 
 pub use schedbox_protocol::checks::{
-    Check as CheckKind, Scope, CHECKS, DEFAULT_BANDWIDTH_LIMIT, DEFAULT_CHECKS,
-    DEFAULT_STALL_LIMIT_MS,
+    default_stall_limit_ms, Check as CheckKind, Scope, CHECKS, DEFAULT_BANDWIDTH_LIMIT,
+    DEFAULT_CHECKS, DEFAULT_STALL_LIMIT_MS, KERNEL_LOG, KEY_FORWARD, STALL,
+    STALL_MS_PER_QUEUED_TASK,
 };
 pub use schedbox_protocol::vocab::EXPECTS;
 pub use schedbox_protocol::works::{Key, Work as WorkType, WORKS as WORK_TYPES};

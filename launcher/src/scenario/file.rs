@@ -25,13 +25,65 @@ pub struct ScenarioFile {
 
 /// A number or a string, for cgroup values such as `memory_max = "256M"` or `= 1048576`,
 /// and knob values such as `value = -1`.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
     Number(u64),
     Negative(i64),
     Text(String),
 }
+
+/// Reads a [`Value`], naming its field and the accepted types when it is neither.
+struct ValueVisitor(&'static str);
+
+impl<'de> serde::de::Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(
+            f,
+            "an integer (e.g. 512 or -1) or a string (e.g. \"256M\") for `{}`",
+            self.0
+        )
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(u64::try_from(v).map_or(Value::Negative(v), Value::Number))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
+        Err(E::custom(format!(
+            "`{}` = {v} is a float: give an integer (e.g. 512 or -1) or a string \
+             (e.g. \"256M\", or \"{v}\" to write it as it is)",
+            self.0
+        )))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::Text(v.to_string()))
+    }
+}
+
+/// `value` of an op.
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(ValueVisitor("value"))
+    }
+}
+
+macro_rules! optional_value {
+    ($fn:ident, $field:literal) => {
+        fn $fn<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+            d.deserialize_any(ValueVisitor($field)).map(Some)
+        }
+    };
+}
+optional_value!(memory_max, "memory_max");
+optional_value!(memory_high, "memory_high");
+optional_value!(pids_max, "pids_max");
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -42,8 +94,11 @@ pub struct CgroupFile {
     pub weight: Option<u64>,
     pub max: Option<String>,
     pub idle: Option<bool>,
+    #[serde(default, deserialize_with = "memory_max")]
     pub memory_max: Option<Value>,
+    #[serde(default, deserialize_with = "memory_high")]
     pub memory_high: Option<Value>,
+    #[serde(default, deserialize_with = "pids_max")]
     pub pids_max: Option<Value>,
 }
 
@@ -143,6 +198,12 @@ pub struct CheckFile {
     pub limit: Option<u64>,
     pub group: Option<String>,
     pub cgroup: Option<String>,
+    /// `kernel-log`: regular expressions of problem lines that do not count.
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// `kernel-log`: regular expressions each of which some line must match.
+    #[serde(default)]
+    pub expect: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -157,6 +218,14 @@ pub struct PayloadFile {
     /// Index of the step whose ops start it (default 0).
     pub step: Option<u64>,
     pub expect_status: Option<StatusValue>,
+    /// Regular expressions: a line of its output matching one fails it.
+    #[serde(default)]
+    pub fail_on: Vec<String>,
+    /// Regular expressions: each must match a line of its output.
+    #[serde(default)]
+    pub pass_on: Vec<String>,
+    /// How to read its output: `"tap"` for TAP / kselftest results.
+    pub format: Option<String>,
 }
 
 /// `expect_status`: an exit status, or a word (`"killed"`, `"signal:N"`, `"any"`).

@@ -4,6 +4,7 @@
 pub mod catalog;
 mod cgroups;
 pub mod file;
+pub mod load;
 pub mod payloads;
 mod steps;
 mod validate;
@@ -119,6 +120,25 @@ pub struct Payload {
     /// The status the run needs it to end with: an exit status, `killed`, `signal:N`,
     /// or `any`.
     pub expect_status: String,
+    /// What its output must (not) say.
+    pub output: OutputRules,
+}
+
+/// How a payload's output is judged, besides its status (docs/scenarios.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutputRules {
+    /// Regular expressions: a line matching one fails the payload.
+    pub fail_on: Vec<String>,
+    /// Regular expressions: each must match a line.
+    pub pass_on: Vec<String>,
+    /// Its output is TAP: every `not ok` fails it, and so does an incomplete plan.
+    pub tap: bool,
+}
+
+impl OutputRules {
+    pub fn is_empty(&self) -> bool {
+        self.fail_on.is_empty() && self.pass_on.is_empty() && !self.tap
+    }
 }
 
 /// A worker group to fork.
@@ -145,6 +165,24 @@ pub struct Check {
     pub limit: u64,
     pub group: Option<String>,
     pub cgroup: Option<String>,
+    /// `kernel-log` only: what the host judges the forwarded kernel log by.
+    pub log: LogRules,
+}
+
+/// Regular expressions over the kernel log lines of a scenario (`kernel-log`'s `allow`
+/// and `expect`), checked to compile. With any, the guest forwards every line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogRules {
+    /// Problem lines that match one of these do not count.
+    pub allow: Vec<String>,
+    /// Each must match a line logged during the scenario.
+    pub expect: Vec<String>,
+}
+
+impl LogRules {
+    pub fn is_empty(&self) -> bool {
+        self.allow.is_empty() && self.expect.is_empty()
+    }
 }
 
 /// A scenario that cannot run, naming the file, the field and what to do.

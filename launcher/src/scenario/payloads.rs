@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::file::{PayloadFile, StatusValue};
 use super::validate::{check_hold, check_name, Ctx, MAX_NAME};
-use super::{Op, Payload, Scenario, ScenarioError, Step};
+use super::{Op, OutputRules, Payload, Scenario, ScenarioError, Step};
 use crate::guest::pack;
 
 /// Payloads the guest runs at once; a scenario may start no more.
@@ -95,6 +95,7 @@ fn lower_one(
     if let Some(bad) = args.iter().find(|a| a.contains('\0')) {
         return Err(ctx.err(field("args"), format!("{bad:?} contains a NUL byte")));
     }
+    let output = output_rules(file).map_err(|(key, e)| ctx.err(field(&key), e))?;
     Ok(Payload {
         guest_path: guest_path(&name, &host_path).map_err(|e| ctx.err(field("name"), e))?,
         name,
@@ -103,6 +104,40 @@ fn lower_one(
         cgroup: file.cgroup.clone(),
         timeout_ms,
         expect_status,
+        output,
+    })
+}
+
+/// `format = "tap"`: its output is read as TAP.
+pub const FORMAT_TAP: &str = "tap";
+
+/// `fail_on`, `pass_on` (regular expressions that compile) and `format`; an error
+/// names the key at fault.
+fn output_rules(file: &PayloadFile) -> Result<OutputRules, (String, String)> {
+    for (key, patterns) in [("fail_on", &file.fail_on), ("pass_on", &file.pass_on)] {
+        for (i, pattern) in patterns.iter().enumerate() {
+            regex::Regex::new(pattern).map_err(|e| {
+                (
+                    format!("{key}[{i}]"),
+                    format!("{pattern:?} is not a regular expression (Rust regex syntax): {e}"),
+                )
+            })?;
+        }
+    }
+    let tap = match file.format.as_deref() {
+        None => false,
+        Some(FORMAT_TAP) => true,
+        Some(other) => {
+            return Err((
+                "format".to_string(),
+                format!("unknown format {other:?}: the one format is \"{FORMAT_TAP}\" (TAP / kselftest output); leave it out for plain output"),
+            ))
+        }
+    };
+    Ok(OutputRules {
+        fail_on: file.fail_on.clone(),
+        pass_on: file.pass_on.clone(),
+        tap,
     })
 }
 
@@ -205,6 +240,7 @@ pub fn cli_payload(program: &Path, args: Vec<String>) -> Result<Payload, String>
         cgroup: None,
         timeout_ms: None,
         expect_status: DEFAULT_EXPECT.to_string(),
+        output: OutputRules::default(),
     })
 }
 

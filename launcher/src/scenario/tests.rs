@@ -424,3 +424,92 @@ fn catalog_scenarios_are_valid_and_uniquely_named() {
     }
     assert!(names.len() > 30, "catalog not found: {names:?}");
 }
+
+#[test]
+fn a_float_value_names_its_field_and_the_accepted_types() {
+    let op = format!(
+        "{}[[step]]\nhold_ms = 10\nops = [{{ op = \"write\", path = \"/proc/x\", value = 1.5 }}]\n",
+        "name = \"s\"\n"
+    );
+    rejected(&op, "", "`value` = 1.5 is a float: give an integer");
+    let cgroup = "name = \"s\"\nduration_ms = 10\n[[cgroup]]\npath = \"a\"\nmemory_max = 2.5\n";
+    rejected(cgroup, "", "`memory_max` = 2.5 is a float");
+    let boolean = "name = \"s\"\nduration_ms = 10\n[[cgroup]]\npath = \"a\"\npids_max = true\n";
+    rejected(
+        boolean,
+        "",
+        "an integer (e.g. 512 or -1) or a string (e.g. \"256M\") for `pids_max`",
+    );
+    let fine = "name = \"s\"\nduration_ms = 10\n[[cgroup]]\npath = \"a\"\nmemory_max = \"256M\"\npids_max = 10\n";
+    ok(fine);
+}
+
+#[test]
+fn the_default_stall_limit_grows_with_the_workers_a_cpu_runs() {
+    let stall = |s: &Scenario| s.checks.iter().find(|c| c.name == "stall").unwrap().limit;
+    assert_eq!(stall(&ok(&with_workers("count = 2"))), 1000);
+    // 128 spinners a CPU on the two-CPU VM.
+    assert_eq!(stall(&ok(&with_workers("count = 256"))), 4175);
+    // Listed without a limit: the same default; with one: as given.
+    let listed = with_workers("count = 256") + "[[check]]\nname = \"stall\"\n";
+    assert_eq!(stall(&ok(&listed)), 4175);
+    let given = with_workers("count = 256") + "[[check]]\nname = \"stall\"\nlimit = 900\n";
+    assert_eq!(stall(&ok(&given)), 900);
+    // Pinned to one CPU, 4 workers share it.
+    assert_eq!(
+        stall(&ok(&with_workers("count = 4\naffinity = \"0\""))),
+        1075
+    );
+}
+
+#[test]
+fn kernel_log_patterns_compile_and_belong_to_kernel_log() {
+    let check = |extra: &str| format!("{}[[check]]\n{extra}\n", with_workers(""));
+    let s = ok(&check(
+        "name = \"kernel-log\"\nallow = ['lkdtm_WARNING']\nexpect = ['Performing direct entry']",
+    ));
+    let log = &s
+        .checks
+        .iter()
+        .find(|c| c.name == "kernel-log")
+        .unwrap()
+        .log;
+    assert_eq!((log.allow.len(), log.expect.len()), (1, 1));
+    let plan = crate::protocol::plan::compile(&[s], &crate::protocol::plan::DEFAULT_CONFIG);
+    assert!(
+        plan.contains("check name=kernel-log limit=0 forward=1\n"),
+        "{plan}"
+    );
+    rejected(
+        &check("name = \"kernel-log\"\nallow = ['(unclosed']"),
+        "[[check]] \"kernel-log\".allow[0]",
+        "is not a regular expression",
+    );
+    rejected(
+        &check("name = \"stall\"\nexpect = ['x']"),
+        "[[check]] \"stall\".expect",
+        "only the kernel-log check takes allow and expect",
+    );
+}
+
+#[test]
+fn payload_output_rules_are_checked() {
+    let payload =
+        |extra: &str| format!("{SIMPLE}[[payload]]\nname = \"t\"\npath = \"/bin/true\"\n{extra}\n");
+    let s = ok(&payload(
+        "format = \"tap\"\nfail_on = ['BUG']\npass_on = ['^# Totals']",
+    ));
+    let p = s.payloads().next().unwrap();
+    assert!(p.output.tap);
+    assert_eq!((p.output.fail_on.len(), p.output.pass_on.len()), (1, 1));
+    rejected(
+        &payload("format = \"junit\""),
+        "[[payload]] \"t\".format",
+        "unknown format \"junit\"",
+    );
+    rejected(
+        &payload("pass_on = ['a', '[']"),
+        "[[payload]] \"t\".pass_on[1]",
+        "not a regular expression",
+    );
+}

@@ -2,7 +2,10 @@
 
 use super::catalog::{self, Scope};
 use super::file::{CheckFile, ScenarioFile, WorkersFile};
-use super::{cgroups, payloads, steps, Check, Op, Scenario, ScenarioError, Spawn, Step, VmShape};
+use super::{
+    cgroups, load, payloads, steps, Check, LogRules, Op, Scenario, ScenarioError, Spawn, Step,
+    VmShape,
+};
 use crate::cpulist;
 use crate::topology::placement;
 use schedbox_protocol::limits::{memory_needed_mib, MAX_WORKERS, NICE_RANGE, RT_PRIO_RANGE};
@@ -105,7 +108,12 @@ pub fn lower(file: &ScenarioFile, source: &str, vm: &VmShape) -> Result<Scenario
     };
     payloads::lower(&ctx, &file.payload, &mut steps)?;
     let cgroup_paths = steps::all_cgroups(&steps);
-    let checks = lower_checks(&ctx, &file.check, &groups, &cgroup_paths)?;
+    let cgroup_cpus: Vec<(String, String)> = file
+        .cgroup
+        .iter()
+        .filter_map(|c| Some((c.path.clone(), c.cpus.clone()?)))
+        .collect();
+    let checks = lower_checks(&ctx, &file.check, &groups, &cgroup_paths, &cgroup_cpus)?;
     Ok(Scenario {
         name: file.name.clone(),
         description: file.description.clone(),
@@ -321,15 +329,17 @@ fn lower_checks(
     listed: &[CheckFile],
     groups: &[Spawn],
     cgroup_paths: &[String],
+    cgroup_cpus: &[(String, String)],
 ) -> Result<Vec<Check>, ScenarioError> {
     let mut checks: Vec<Check> = catalog::DEFAULT_CHECKS
         .iter()
         .filter(|name| !listed.iter().any(|c| c.name == **name))
         .map(|name| Check {
             name: name.to_string(),
-            limit: catalog::check_kind(name).map_or(0, |k| k.default_limit),
+            limit: default_limit(ctx, name, groups, cgroup_cpus),
             group: None,
             cgroup: None,
+            log: LogRules::default(),
         })
         .collect();
     // Workers that expect a limit are judged by whether they met it.
@@ -340,11 +350,16 @@ fn lower_checks(
             limit: 0,
             group: None,
             cgroup: None,
+            log: LogRules::default(),
         });
     }
     // Defaults first, in catalog order, then the scenario's own in file order.
     for check in listed {
-        checks.push(lower_check(ctx, check, groups, cgroup_paths)?);
+        let mut lowered = lower_check(ctx, check, groups, cgroup_paths)?;
+        if check.limit.is_none() {
+            lowered.limit = default_limit(ctx, &lowered.name, groups, cgroup_cpus);
+        }
+        checks.push(lowered);
     }
     Ok(checks)
 }
@@ -412,5 +427,46 @@ fn lower_check(
         limit,
         group: check.group.clone(),
         cgroup: check.cgroup.clone(),
+        log: log_rules(ctx, check, kind.name)?,
     })
+}
+
+/// `allow` and `expect` of a `kernel-log` check, each a regular expression that compiles.
+fn log_rules(ctx: &Ctx, check: &CheckFile, kind: &str) -> Result<LogRules, ScenarioError> {
+    let field = |key: &str| format!("[[check]] \"{}\".{key}", check.name);
+    for (key, patterns) in [("allow", &check.allow), ("expect", &check.expect)] {
+        if patterns.is_empty() {
+            continue;
+        }
+        if kind != catalog::KERNEL_LOG {
+            return Err(ctx.err(
+                field(key),
+                "only the kernel-log check takes allow and expect patterns",
+            ));
+        }
+        for (i, pattern) in patterns.iter().enumerate() {
+            if let Err(e) = regex::Regex::new(pattern) {
+                return Err(ctx.err(
+                    format!("{}[{i}]", field(key)),
+                    format!("{pattern:?} is not a regular expression (Rust regex syntax): {e}"),
+                ));
+            }
+        }
+    }
+    Ok(LogRules {
+        allow: check.allow.clone(),
+        expect: check.expect.clone(),
+    })
+}
+
+/// A check's limit when the scenario gives none: the catalog's, but for `stall` grown
+/// with the workers that may be runnable on the busiest CPU.
+fn default_limit(ctx: &Ctx, name: &str, groups: &[Spawn], cgroup_cpus: &[(String, String)]) -> u64 {
+    let Some(kind) = catalog::check_kind(name) else {
+        return 0;
+    };
+    if kind.name != catalog::STALL {
+        return kind.default_limit;
+    }
+    catalog::default_stall_limit_ms(load::runnable_per_cpu(ctx.vm.cpus(), groups, cgroup_cpus))
 }

@@ -267,3 +267,21 @@ fn a_spawn_may_expect_a_limit_and_the_expect_check_counts_it() {
     let bad = with_ops("op spawn group=g cgroup=c work=spin expect=never\n");
     assert_eq!(err(&bad), (4, "bad value \"never\" for expect".into()));
 }
+
+#[test]
+fn only_the_kernel_log_check_forwards_lines() {
+    let check = |line: &str| std::format!("schedbox-plan 1\nscenario name=a\n{line}\nend\n");
+    validate(check("check name=kernel-log limit=0 forward=1").as_bytes()).unwrap();
+    assert_rejected(&[
+        (
+            &check("check name=stall limit=1 forward=1"),
+            3,
+            "only the kernel-log check takes forward=",
+        ),
+        (
+            &check("check name=kernel-log limit=0 forward=2"),
+            3,
+            "bad value",
+        ),
+    ]);
+}

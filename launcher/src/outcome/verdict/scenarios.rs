@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::payloads::{self, ExpectedPayload};
+use super::payloads::{self, ExpectedPayload, PayloadVerdict};
 use super::{describe_failure, error_text, unsupported, ExpectedCheck};
 use crate::protocol::record::{CheckRecord, Record};
 use crate::scenario::catalog;
@@ -47,11 +47,14 @@ struct Seen<'a> {
 
 /// The scenarios of a run, in the order first named by `names` (the plan's), the
 /// records, or the expected checks and payloads, each judged on its own.
+/// `results` are the check results and payload verdicts the run judged (the guest's
+/// checks, with host-judged ones where a check has patterns).
 pub fn judge(
     observed: &Observed,
     names: &[String],
     checks: &[ExpectedCheck],
     expected_payloads: &[ExpectedPayload],
+    results: (&[CheckRecord], &[PayloadVerdict]),
 ) -> Vec<ScenarioVerdict> {
     let mut all: Vec<&str> = names.iter().map(String::as_str).collect();
     let recorded = observed.records.iter().filter_map(|r| match r {
@@ -80,7 +83,7 @@ pub fn judge(
                 .collect();
             ScenarioVerdict {
                 name: name.to_string(),
-                outcome: outcome(observed, name, &want, &pays, finished),
+                outcome: outcome(observed, name, (&want, &pays), results, finished),
             }
         })
         .collect()
@@ -89,17 +92,23 @@ pub fn judge(
 fn outcome(
     observed: &Observed,
     name: &str,
-    want: &[&ExpectedCheck],
-    pays: &[ExpectedPayload],
+    (want, pays): (&[&ExpectedCheck], &[ExpectedPayload]),
+    (checks, payload_verdicts): (&[CheckRecord], &[PayloadVerdict]),
     finished: bool,
 ) -> ScenarioOutcome {
-    let seen = seen(observed, name);
+    let mut seen = seen(observed, name);
+    seen.checks = checks.iter().filter(|c| c.scenario == name).collect();
+    let mine: Vec<PayloadVerdict> = payload_verdicts
+        .iter()
+        .filter(|v| v.scenario == name)
+        .cloned()
+        .collect();
     let failed_checks = seen
         .checks
         .iter()
         .filter(|c| !c.passed && !unsupported(c))
         .map(|c| describe_failure(c));
-    let payload_failures = payloads::failures(observed, pays);
+    let payload_failures = payloads::failures(&mine).into_iter();
     if !seen.errors.is_empty() || seen.guest_error {
         // It measured something else than it asked for: what failed is listed, not judged.
         let mut reasons = seen.errors.clone();
@@ -150,7 +159,6 @@ fn seen<'a>(observed: &'a Observed, name: &str) -> Seen<'a> {
                 let text = error_text(place, msg, &observed.records);
                 seen.errors.push(format!("scenario {name}: {text}"));
             }
-            Record::Check(c) if c.scenario == name => seen.checks.push(c),
             _ => {}
         }
     }

@@ -21,6 +21,7 @@ fn spin_expected() -> Vec<ExpectedCheck> {
         .map(|n| ExpectedCheck {
             scenario: "spin-basic".into(),
             name: n.to_string(),
+            log: Default::default(),
         })
         .collect()
 }
@@ -104,6 +105,7 @@ fn stall_checks() -> Vec<ExpectedCheck> {
         .map(|s| ExpectedCheck {
             scenario: s.to_string(),
             name: "stall".into(),
+            log: LogRules::default(),
         })
         .collect()
 }
@@ -305,4 +307,42 @@ fn an_interrupted_run_is_neither_pass_nor_fail() {
         serde_json::json!("interrupted")
     );
     assert!(verdict.reasons[0].contains("SIGTERM"), "{verdict:?}");
+}
+
+#[test]
+fn a_kernel_log_check_judged_on_its_patterns_is_what_the_verdict_and_report_use() {
+    let records = example("spin.records").replace(
+        "SBX1 check scenario=spin-basic name=kernel-log result=pass value=0 limit=0",
+        "SBX1 kmsg level=6 text=lkdtm:%20Performing%20direct%20entry%20WARNING scenario=spin-basic\n\
+         SBX1 kmsg level=4 text=WARNING:%20CPU:%200%20PID:%201%20at%20x%20lkdtm_WARNING scenario=spin-basic\n\
+         SBX1 check scenario=spin-basic name=kernel-log result=fail value=1 limit=0 forwarded=2 dropped=0",
+    );
+    let run = observed(&records, POWER_OFF);
+    let mut expected = spin_expected();
+    expected.push(ExpectedCheck {
+        scenario: "spin-basic".into(),
+        name: "kernel-log".into(),
+        log: LogRules {
+            allow: vec!["lkdtm_WARNING".into()],
+            expect: vec!["Performing direct entry".into()],
+        },
+    });
+    let verdict = judge(&run, &expected, &[]);
+    assert_eq!(verdict.outcome, Outcome::Pass, "{verdict:?}");
+    let judged = verdict
+        .checks
+        .iter()
+        .find(|c| c.name == "kernel-log")
+        .unwrap();
+    assert!(judged.passed && judged.value == 0, "{judged:?}");
+    expected[2].log.expect = vec!["never logged".into()];
+    let verdict = judge(&run, &expected, &[]);
+    assert_eq!(verdict.outcome, Outcome::Fail);
+    assert_eq!(
+        verdict.reasons,
+        [
+            "scenario spin-basic: check kernel-log failed: no kernel log line matched expect \
+          \"never logged\" (value 0 lines, limit 0 lines)"
+        ]
+    );
 }

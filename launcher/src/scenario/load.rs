@@ -1,0 +1,89 @@
+//! How many workers may be runnable on one CPU at once, for limits that depend on it
+//! (the default stall limit: a task waits its turn behind the others on its CPU).
+
+use std::collections::BTreeSet;
+
+use super::Spawn;
+use crate::cpulist;
+
+/// The most workers that may compete for one CPU: each group's workers spread evenly
+/// over the CPUs it may use (its `affinity`, else the `cpus` of its cgroup or the
+/// nearest ancestor that sets them, else all), summed per CPU, rounded up. Every worker
+/// counts as runnable, whatever its work: an upper bound, never an underestimate.
+/// `cgroup_cpus` are the declared cgroups' (path, cpus).
+pub fn runnable_per_cpu(vm_cpus: u32, groups: &[Spawn], cgroup_cpus: &[(String, String)]) -> u64 {
+    let all: BTreeSet<u32> = (0..vm_cpus.max(1)).collect();
+    let mut load = vec![0f64; all.len()];
+    for group in groups {
+        let cpus = group_cpus(group, cgroup_cpus, &all);
+        let share = group.count as f64 / cpus.len() as f64;
+        for cpu in cpus {
+            if let Some(l) = load.get_mut(cpu as usize) {
+                *l += share;
+            }
+        }
+    }
+    load.into_iter().fold(0f64, f64::max).ceil() as u64
+}
+
+fn group_cpus(
+    group: &Spawn,
+    cgroup_cpus: &[(String, String)],
+    all: &BTreeSet<u32>,
+) -> BTreeSet<u32> {
+    let listed = |text: &str| {
+        cpulist::parse(text)
+            .ok()
+            .map(|set| set.intersection(all).copied().collect::<BTreeSet<u32>>())
+            .filter(|set| !set.is_empty())
+    };
+    if let Some(set) = group.affinity.as_deref().and_then(listed) {
+        return set;
+    }
+    // The nearest cgroup on the path from the group's own up to the scenario root.
+    let mut path = group.cgroup.as_str();
+    loop {
+        if let Some((_, cpus)) = cgroup_cpus.iter().find(|(p, _)| p == path) {
+            if let Some(set) = listed(cpus) {
+                return set;
+            }
+        }
+        match path.rsplit_once('/') {
+            Some((parent, _)) => path = parent,
+            None => return all.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(count: u64, cgroup: &str, affinity: Option<&str>) -> Spawn {
+        Spawn {
+            group: "g".into(),
+            cgroup: cgroup.into(),
+            work: "spin".into(),
+            count,
+            nice: 0,
+            policy: "other".into(),
+            prio: None,
+            affinity: affinity.map(str::to_string),
+            params: Vec::new(),
+            expect: None,
+        }
+    }
+
+    #[test]
+    fn workers_spread_over_the_cpus_they_may_use() {
+        assert_eq!(runnable_per_cpu(2, &[group(256, "work", None)], &[]), 128);
+        assert_eq!(runnable_per_cpu(2, &[group(3, "work", None)], &[]), 2);
+        assert_eq!(runnable_per_cpu(2, &[], &[]), 0);
+        let pinned = [group(4, "a/b", None), group(2, "c", Some("1"))];
+        let cpus = [("a".to_string(), "0".to_string())];
+        // CPU 0 runs the four under a/ (cpuset inherited), CPU 1 the two pinned there.
+        assert_eq!(runnable_per_cpu(2, &pinned, &cpus), 4);
+        let both = [group(4, "a", None), group(4, "c", None)];
+        assert_eq!(runnable_per_cpu(2, &both, &cpus), 6, "4 + 4/2 on CPU 0");
+    }
+}
