@@ -25,9 +25,12 @@ fn probe_answers_quickly_with_a_reason() {
             "{NATIVE_KVM_ENV} is set but the probe failed"
         );
     } else {
-        let why = verdict.clone().expect_err(&format!(
-            "the probe says KVM runs guests natively here; if so, set {NATIVE_KVM_ENV}=1"
-        ));
+        let why = verdict
+            .clone()
+            .expect_err(&format!(
+                "the probe says KVM runs guests natively here; if so, set {NATIVE_KVM_ENV}=1"
+            ))
+            .to_string();
         assert!(why.starts_with(PREFIX), "{why}");
         let reason = &why[PREFIX.len()..];
         let known = [

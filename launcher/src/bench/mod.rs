@@ -122,7 +122,7 @@ pub fn main(options: &RunOptions, runs: u32, doc: Option<&Path>) -> Exit {
     };
     let started = Instant::now();
     let load_before = table::load_average();
-    let probe = kvm_usable();
+    let probe = kvm_usable().map_err(|e| e.to_string());
     let mut rows = linux_rows(&inputs, &probe);
     let mut tiny = tiny_rows();
     let mut floor = FloorRow::default();

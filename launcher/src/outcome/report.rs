@@ -39,9 +39,16 @@ pub struct RunInfo {
     pub memory_mib: u32,
     pub cmdline: String,
     pub run_dir: String,
-    /// The sched_ext scheduler under test (the report's `scheduler` says how it went).
-    #[serde(skip)]
-    pub scheduler: Option<SchedulerInfo>,
+}
+
+/// What the report is built from: the run, its scenarios and scheduler under test, what
+/// the guest reported (None when it never booted), and the verdict judged from it.
+pub struct Judged<'a> {
+    pub info: RunInfo,
+    pub scenarios: &'a [Scenario],
+    pub scheduler: Option<&'a SchedulerInfo>,
+    pub observed: Option<&'a Observed>,
+    pub verdict: Verdict,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -114,12 +121,14 @@ pub struct Report {
     pub console_tail: Option<Vec<String>>,
 }
 
-pub fn build(
-    info: RunInfo,
-    scenarios: &[Scenario],
-    observed: Option<&Observed>,
-    verdict: Verdict,
-) -> Report {
+pub fn build(judged: Judged) -> Report {
+    let Judged {
+        info,
+        scenarios,
+        scheduler,
+        observed,
+        verdict,
+    } = judged;
     let records: &[Record] = observed.map_or(&[], |o| &o.records);
     let (release, sched_ext) = records
         .iter()
@@ -150,7 +159,7 @@ pub fn build(
         .map(|o| o.console_tail.clone());
     let run_dir = Path::new(&info.run_dir);
     let scheduler = scheduler::report(
-        info.scheduler.as_ref(),
+        scheduler,
         release.as_deref().or(info.kernel_release.as_deref()),
         records,
         &run_dir.join(rundir::SCHEDULER_LOG),

@@ -31,7 +31,6 @@ pub fn run_once(options: &RunOptions) -> Result<(report::Report, RunDir), Stop> 
         memory_mib: options.vm.memory_mib,
         cmdline: prepared.cmdline.clone(),
         run_dir: prepared.run_dir.path().display().to_string(),
-        scheduler: prepared.scheduler.clone(),
     };
     if let Some(why) = prepared.no_sched_ext.clone() {
         return Ok(unbooted(info, prepared, why, Outcome::Untestable));

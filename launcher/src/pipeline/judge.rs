@@ -1,7 +1,7 @@
 //! Judge: the guest's records become the verdict and the report (judged once; the report
 //! presents it), or the report of a run that never booted.
 
-use crate::outcome::report::{self, RunInfo};
+use crate::outcome::report::{self, Judged, RunInfo};
 use crate::outcome::rundir::{self, RunDir};
 use crate::outcome::verdict::{self, Outcome, Verdict};
 use crate::pipeline::prepare::Prepared;
@@ -29,7 +29,13 @@ pub fn judged(info: RunInfo, prepared: Prepared, observed: &Observed) -> (report
             payloads: verdict.payloads,
         };
     }
-    let mut report = report::build(info, &prepared.scenarios, Some(observed), verdict);
+    let mut report = report::build(Judged {
+        info,
+        scenarios: &prepared.scenarios,
+        scheduler: prepared.scheduler.as_ref(),
+        observed: Some(observed),
+        verdict,
+    });
     if let Err(e) = written {
         report.host_fault(format!(
             "cannot write the program logs to the run directory: {e}"
@@ -53,7 +59,13 @@ pub fn unbooted(
         checks: Vec::new(),
         payloads: Vec::new(),
     };
-    let report = report::build(info, &prepared.scenarios, None, verdict);
+    let report = report::build(Judged {
+        info,
+        scenarios: &prepared.scenarios,
+        scheduler: prepared.scheduler.as_ref(),
+        observed: None,
+        verdict,
+    });
     (report, prepared.run_dir)
 }
 

@@ -3,7 +3,7 @@
 use crate::vm::backend::{Backend, BackendError};
 use crate::vm::qemu::{Accel, Qemu};
 use crate::vm::vmm::launch::KvmBackend;
-use crate::vm::vmm::probe::kvm_usable;
+use crate::vm::vmm::probe::{kvm_usable, ProbeError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackendChoice {
@@ -35,7 +35,7 @@ pub const SKIP_KVM_PROBE_ENV: &str = "SCHEDBOX_SKIP_KVM_PROBE";
 /// TCG under `--accel auto`, since the same probe just failed). `--backend kvm` runs the
 /// probe too: a KVM that cannot run Linux fails at once instead of at the timeout.
 pub fn backend_for(backend: BackendChoice, accel: AccelChoice) -> Result<Selection, BackendError> {
-    let probe = || -> Result<(), String> { kvm_usable() };
+    let probe = || kvm_usable().map_err(|e| e.to_string());
     match backend {
         BackendChoice::Kvm if std::env::var_os(SKIP_KVM_PROBE_ENV).is_some() => Ok(own_vmm(
             format!("--backend kvm, probe skipped: {SKIP_KVM_PROBE_ENV} is set"),
@@ -48,19 +48,20 @@ pub fn backend_for(backend: BackendChoice, accel: AccelChoice) -> Result<Selecti
         BackendChoice::Auto if accel == AccelChoice::Tcg => Ok(qemu(accel, probe)),
         BackendChoice::Auto => match kvm_usable() {
             Ok(()) => Ok(own_vmm("the KVM probe passed".to_string())),
-            Err(why) => Ok(qemu(accel, || Err(why.clone()))),
+            Err(why) => Ok(qemu(accel, || Err(why.to_string()))),
         },
     }
 }
 
-/// Why `--backend kvm` will not run, and what to do instead.
-fn kvm_refusal(why: &str) -> String {
-    let why = why.trim_end_matches(['.', ' ']);
-    let advice = if why.contains("--backend qemu") {
-        String::new()
-    } else {
-        "; use --backend qemu".to_string()
+/// Why `--backend kvm` will not run, and what to do instead (a failed guest's reason
+/// already says to use QEMU).
+fn kvm_refusal(why: &ProbeError) -> String {
+    let advice = match why {
+        ProbeError::CannotRunGuests(_) => "",
+        ProbeError::NoKvm(_) | ProbeError::Setup(_) => "; use --backend qemu",
     };
+    let why = why.to_string();
+    let why = why.trim_end_matches(['.', ' ']);
     format!("--backend kvm: {why}{advice} (or set {SKIP_KVM_PROBE_ENV}=1 to try the VMM anyway)")
 }
 
@@ -94,7 +95,7 @@ mod tests {
 
     #[test]
     fn refusal_says_what_to_do_once() {
-        let plain = kvm_refusal("KVM is not usable on this host: too slow.");
+        let plain = kvm_refusal(&ProbeError::Setup("too slow.".into()));
         assert_eq!(
             plain,
             format!(
@@ -102,7 +103,9 @@ mod tests {
                  (or set {SKIP_KVM_PROBE_ENV}=1 to try the VMM anyway)"
             )
         );
-        let advised = kvm_refusal("emulation failure; use --backend qemu");
+        let advised = kvm_refusal(&ProbeError::CannotRunGuests(
+            "emulation failure; use --backend qemu".into(),
+        ));
         assert_eq!(advised.matches("--backend qemu").count(), 1, "{advised}");
     }
 }

@@ -139,21 +139,46 @@ impl PortDevice for DonePort {
     }
 }
 
+/// Why this host's KVM cannot run schedbox's guests; callers decide by the kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeError {
+    /// No usable /dev/kvm (missing, or not ours to open).
+    NoKvm(String),
+    /// KVM runs guests, but not as Linux needs (it emulates guest code and misses an
+    /// instruction, or the guest went wrong); the message says to use QEMU.
+    CannotRunGuests(String),
+    /// Setting the probe guest up failed on this host.
+    Setup(String),
+}
+
+impl std::fmt::Display for ProbeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (ProbeError::NoKvm(why) | ProbeError::CannotRunGuests(why) | ProbeError::Setup(why)) =
+            self;
+        write!(f, "KVM is not usable on this host: {why}")
+    }
+}
+
 /// Ok when a probe guest ran natively on KVM; Err says why not.
-pub fn kvm_usable() -> Result<(), String> {
-    probe(false).map_err(|e| format!("KVM is not usable on this host: {e}"))
+pub fn kvm_usable() -> Result<(), ProbeError> {
+    probe(false)
 }
 
 /// Runs the probe guest; with `spin_only`, without the instruction checks.
-fn probe(spin_only: bool) -> Result<(), String> {
-    kick::install().map_err(|e| e.to_string())?;
-    let kvm = machine::open_kvm().map_err(|e| e.to_string())?;
+fn probe(spin_only: bool) -> Result<(), ProbeError> {
+    let kvm = machine::open_kvm().map_err(|e| ProbeError::NoKvm(e.to_string()))?;
+    set_up_and_run(kvm, spin_only)
+}
+
+fn set_up_and_run(kvm: kvm_ioctls::Kvm, spin_only: bool) -> Result<(), ProbeError> {
+    let setup = |e: String| ProbeError::Setup(e);
+    kick::install().map_err(|e| setup(e.to_string()))?;
     let vm = kvm
         .create_vm()
-        .map_err(|e| format!("KVM_CREATE_VM failed: {e}"))?;
-    let mem = memory::create_bytes(PROBE_MEMORY).map_err(|e| e.to_string())?;
-    memory::register(&vm, &mem).map_err(|e| e.to_string())?;
-    let supported = cpuid::supported(&kvm).map_err(|e| e.to_string())?;
+        .map_err(|e| setup(format!("KVM_CREATE_VM failed: {e}")))?;
+    let mem = memory::create_bytes(PROBE_MEMORY).map_err(|e| setup(e.to_string()))?;
+    memory::register(&vm, &mem).map_err(|e| setup(e.to_string()))?;
+    let supported = cpuid::supported(&kvm).map_err(|e| setup(e.to_string()))?;
     let features = if spin_only {
         Features {
             cx16: false,
@@ -165,9 +190,10 @@ fn probe(spin_only: bool) -> Result<(), String> {
     };
     let code = probe_code(features);
     mem.write_slice(&code, GuestAddress(CODE_START))
-        .map_err(|e| format!("cannot load the probe code: {e}"))?;
-    let fd = vcpu::create(&vm, &supported, &Shape::flat(1), 0, false).map_err(|e| e.to_string())?;
-    setup_cpu(&fd, &mem, features).map_err(|e| e.to_string())?;
+        .map_err(|e| setup(format!("cannot load the probe code: {e}")))?;
+    let fd = vcpu::create(&vm, &supported, &Shape::flat(1), 0, false)
+        .map_err(|e| setup(e.to_string()))?;
+    setup_cpu(&fd, &mem, features).map_err(|e| setup(e.to_string()))?;
     let done = Arc::new(AtomicU8::new(0));
     let mut bus = PortBus::new();
     bus.insert(
@@ -175,15 +201,17 @@ fn probe(spin_only: bool) -> Result<(), String> {
         1,
         Arc::new(Mutex::new(DonePort(done.clone()))),
     )
-    .map_err(|e| e.to_string())?;
-    let end = run_bounded(fd, bus, &mem)?;
-    check_results(
-        &mem,
-        &end,
-        features,
-        done.load(Ordering::SeqCst),
-        code.len(),
-    )?;
+    .map_err(|e| setup(e.to_string()))?;
+    let ran = run_bounded(fd, bus, &mem).and_then(|end| {
+        check_results(
+            &mem,
+            &end,
+            features,
+            done.load(Ordering::SeqCst),
+            code.len(),
+        )
+    });
+    ran.map_err(ProbeError::CannotRunGuests)?;
     drop((vm, kvm));
     Ok(())
 }
@@ -353,7 +381,7 @@ mod tests {
             return;
         }
         let why = verdict.expect_err("KVM ran the spin natively: set SCHEDBOX_TEST_KVM_NATIVE=1");
-        if why.contains("/dev/kvm") {
+        if let ProbeError::NoKvm(_) = why {
             // No KVM at all: then the probe must say so, and there must be none.
             assert!(
                 std::fs::File::open("/dev/kvm").is_err(),
@@ -361,7 +389,8 @@ mod tests {
             );
             return;
         }
-        assert!(why.contains("emulates guest code"), "{why}");
+        assert!(matches!(why, ProbeError::CannotRunGuests(_)), "{why:?}");
+        assert!(why.to_string().contains("emulates guest code"), "{why}");
         assert!(took < PROBE_LIMIT * 3, "took {took:?}");
     }
 
