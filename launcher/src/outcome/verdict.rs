@@ -53,7 +53,9 @@ impl Serialize for Outcome {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// What the run was judged to be; the report presents it (the verdict is never written
+/// out as it is).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
     pub outcome: Outcome,
     /// Why, one sentence each: failed checks, or what made the run untestable.
@@ -65,10 +67,8 @@ pub struct Verdict {
     pub scenarios: Vec<ScenarioVerdict>,
     /// The check results the outcome rests on: the guest's, with `kernel-log` checks
     /// that have patterns judged here. The report presents these.
-    #[serde(skip)]
     pub checks: Vec<CheckRecord>,
     /// How each payload the guest reported was judged.
-    #[serde(skip)]
     pub payloads: Vec<PayloadVerdict>,
 }
 
