@@ -13,7 +13,8 @@ use crate::vm::backend::{Backend, BackendError, VmEvent, VmHandle, VmSpec};
 use crate::vm::qemu::{Accel, Qemu};
 use crate::vm::vmm::bench::launch_to_first_record;
 use crate::vm::vmm::devices::serial::COM2_PORT;
-use crate::vm::vmm::{start, Boot, CodeMode, MachineConfig};
+use crate::vm::vmm::launch::launch_boot;
+use crate::vm::vmm::{Boot, CodeMode};
 
 /// The line the guest writes.
 pub const LINE: &str = "SBX1 boot";
@@ -66,15 +67,11 @@ impl Backend for TinyVmm {
         spec: &VmSpec,
         events: Sender<VmEvent>,
     ) -> Result<Box<dyn VmHandle>, BackendError> {
-        let config = MachineConfig {
-            topology: spec.topology,
-            memory_mib: spec.memory_mib,
-            boot: Boot::Code {
-                bytes: code(),
-                mode: CodeMode::Real,
-            },
+        let boot = Boot::Code {
+            bytes: code(),
+            mode: CodeMode::Real,
         };
-        Ok(Box::new(start(&config, events)?))
+        launch_boot(spec, boot, events)
     }
 }
 

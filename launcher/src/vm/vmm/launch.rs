@@ -18,6 +18,21 @@ pub fn kernel_cmdline(spec_cmdline: &str) -> String {
         .to_string()
 }
 
+/// Starts `boot` on the VMM in a machine of the spec's shape and memory: how both the
+/// kernel backend and the bench's tiny guest launch.
+pub fn launch_boot(
+    spec: &VmSpec,
+    boot: Boot,
+    events: Sender<VmEvent>,
+) -> Result<Box<dyn VmHandle>, BackendError> {
+    let config = MachineConfig {
+        topology: spec.topology,
+        memory_mib: spec.memory_mib,
+        boot,
+    };
+    Ok(Box::new(machine::start(&config, events)?))
+}
+
 /// schedbox's own VMM on KVM.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct KvmBackend;
@@ -32,17 +47,13 @@ impl Backend for KvmBackend {
         spec: &VmSpec,
         events: Sender<VmEvent>,
     ) -> Result<Box<dyn VmHandle>, BackendError> {
-        let config = MachineConfig {
-            topology: spec.topology,
-            memory_mib: spec.memory_mib,
-            boot: Boot::Kernel(KernelBoot {
-                path: spec.kernel.clone(),
-                cmdline: kernel_cmdline(&spec.cmdline),
-                initramfs: spec.initramfs.clone(),
-                protocol: Protocol::Auto,
-            }),
-        };
-        Ok(Box::new(machine::start(&config, events)?))
+        let boot = Boot::Kernel(KernelBoot {
+            path: spec.kernel.clone(),
+            cmdline: kernel_cmdline(&spec.cmdline),
+            initramfs: spec.initramfs.clone(),
+            protocol: Protocol::Auto,
+        });
+        launch_boot(spec, boot, events)
     }
 }
 
