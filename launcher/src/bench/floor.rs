@@ -76,6 +76,7 @@ pub fn bare_qemu(
     std::fs::write(&initrd, archive.to_bytes())
         .map_err(|e| format!("{}: {e}", initrd.display()))?;
     let mut qemu = Command::new(DEFAULT_BINARY);
+    crate::vm::qemu::dies_with_schedbox(&mut qemu);
     qemu.args([
         "-nodefaults",
         "-nographic",

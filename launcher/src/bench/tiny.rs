@@ -99,7 +99,9 @@ pub fn qemu(accel: Accel) -> Result<Duration, String> {
     };
     let memory = MEMORY_MIB.to_string();
     let started = Instant::now();
-    let mut child = Command::new(&binary)
+    let mut command = Command::new(&binary);
+    crate::vm::qemu::dies_with_schedbox(&mut command);
+    let mut child = command
         .args([
             "-nodefaults",
             "-display",

@@ -169,17 +169,35 @@ impl Backend for Qemu {
 /// started it ends: this is the main thread, which lives as long as the process), and
 /// keeps the initramfs descriptor open across exec.
 fn die_with_parent(parent: u32, initrd: RawFd) -> std::io::Result<()> {
-    // SAFETY: prctl, getppid, raise and fcntl are async-signal-safe and take no pointers.
+    parent_death_kills(parent)?;
+    // SAFETY: fcntl is async-signal-safe and takes no pointers.
+    if unsafe { libc::fcntl(initrd, libc::F_SETFD, 0) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Makes a QEMU that `command` will start die with schedbox, as the backend's does: for
+/// the bench's own QEMU processes.
+pub fn dies_with_schedbox(command: &mut Command) {
+    let parent = std::process::id();
+    // SAFETY: the closure makes only async-signal-safe calls (prctl, getppid, raise)
+    // between fork and exec.
+    unsafe {
+        command.pre_exec(move || parent_death_kills(parent));
+    }
+}
+
+/// SIGKILL to this (child) process when its parent's starting thread ends.
+fn parent_death_kills(parent: u32) -> std::io::Result<()> {
+    // SAFETY: prctl, getppid and raise are async-signal-safe and take no pointers.
     unsafe {
         if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
             return Err(std::io::Error::last_os_error());
         }
-        // schedbox died before prctl took effect: the signal will never come.
+        // The parent died before prctl took effect: the signal will never come.
         if libc::getppid() as u32 != parent {
             libc::raise(libc::SIGKILL);
-        }
-        if libc::fcntl(initrd, libc::F_SETFD, 0) != 0 {
-            return Err(std::io::Error::last_os_error());
         }
     }
     Ok(())
