@@ -133,6 +133,25 @@ pub fn error_hint(place: &str, records: &[Record]) -> Option<&'static str> {
     (place == ERROR_PLACE && absent).then_some(NO_SCHED_EXT_HINT)
 }
 
+/// Whether the scheduler failed to attach and never did: then every scenario's failed
+/// `scheduler` check only repeats the one reason [`failures`] gives, with its output.
+pub fn never_attached(events: &[&SchedulerRecord]) -> bool {
+    events.iter().any(|s| s.event == "attach-failed")
+        && !events.iter().any(|s| s.event == "attached")
+}
+
+/// Whether a failed check of the run is that repetition (see [`never_attached`]).
+pub fn repeats_attach_failure(check: &str, records: &[Record]) -> bool {
+    let events: Vec<&SchedulerRecord> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Scheduler(s) => Some(s.as_ref()),
+            _ => None,
+        })
+        .collect();
+    check == CHECK && never_attached(&events)
+}
+
 /// Where the guest was in the plan when a record came.
 struct Place<'a> {
     running: Option<&'a str>,
@@ -275,6 +294,13 @@ pub struct SchedulerReport {
     pub output_lines: usize,
     pub output_tail: Vec<String>,
     pub log: Option<String>,
+}
+
+impl SchedulerReport {
+    /// See [`never_attached`]: the summary says why once, scenarios need not.
+    pub fn never_attached(&self) -> bool {
+        never_attached(&self.events.iter().collect::<Vec<_>>())
+    }
 }
 
 pub fn report(info: Option<&SchedulerInfo>, records: &[Record], log: &Path) -> SchedulerReport {
@@ -433,6 +459,24 @@ mod tests {
               'Z' | … | -v | -h"
             ]
         );
+    }
+
+    #[test]
+    fn a_scheduler_that_never_attached_is_said_once() {
+        let attach_failed = "SBX1 scheduler event=attach-failed name=simple state=disabled ops= \
+                             pid=36 t_ms=1500 reason=exited status=2";
+        let Line::Record(failed) = parse_line(attach_failed) else {
+            panic!("not a record")
+        };
+        let records = vec![failed];
+        assert!(repeats_attach_failure(CHECK, &records));
+        assert!(!repeats_attach_failure("stall", &records));
+        assert!(report(Some(&qmap()), &records, Path::new("l")).never_attached());
+        // Attached, then ejected: each scenario's check says something of its own.
+        let ejected = example("scheduler-ejected.records");
+        assert!(!repeats_attach_failure(CHECK, &ejected));
+        assert!(!report(Some(&qmap()), &ejected, Path::new("l")).never_attached());
+        assert!(!repeats_attach_failure(CHECK, &[]));
     }
 
     #[test]

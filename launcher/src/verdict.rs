@@ -76,6 +76,7 @@ pub fn judge(
     }
     let failed_checks: Vec<String> = checks(observed)
         .filter(|c| !c.passed && !unsupported(c))
+        .filter(|c| !scheduler::repeats_attach_failure(&c.name, &observed.records))
         .map(describe_failure)
         .collect();
     let mut held_up = scheduler::failures(&observed.records);
