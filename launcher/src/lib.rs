@@ -25,6 +25,7 @@ pub mod report;
 pub mod run;
 pub mod rundir;
 pub mod scenario;
+pub mod schedbuild;
 pub mod scheduler;
 pub mod select;
 pub mod session;

@@ -11,6 +11,7 @@ use crate::plan::PlanScheduler;
 use crate::record::{Record, SchedulerRecord};
 use crate::scenario::payloads::find_program;
 use crate::scenario::{Check, Scenario};
+use crate::schedbuild;
 
 /// How long the guest waits for the scheduler to attach when `--attach-timeout` is not
 /// given: loading BPF programs under TCG emulation on a busy host takes seconds.
@@ -43,7 +44,8 @@ pub struct SchedulerInfo {
 }
 
 impl SchedulerInfo {
-    /// Finds the program (a bare name is looked up in `$PATH`).
+    /// Finds the program: a file, else a scheduler `schedbox scheduler build` left in the
+    /// cache (`scx_bpfland`, `scx_bpfland@1.1.4`), else a name in `$PATH`.
     pub fn new(
         program: &Path,
         args: Vec<String>,
@@ -53,8 +55,15 @@ impl SchedulerInfo {
         let as_given = program.to_string_lossy();
         let path = if program.is_file() {
             program.to_path_buf()
+        } else if let Some(built) = schedbuild::find(&as_given, &schedbuild::cache_dir()) {
+            built
         } else {
-            find_program(&as_given, Path::new("")).map_err(|e| format!("--scheduler: {e}"))?
+            find_program(&as_given, Path::new("")).map_err(|e| {
+                format!(
+                    "--scheduler: {e}; a production scheduler (scx_bpfland, ...) is found by \
+                     name once `schedbox scheduler build NAME` built it"
+                )
+            })?
         };
         let guest_path = pack::payload_path(GUEST_DIR, &path)
             .map_err(|e| format!("--scheduler {}: {e}", path.display()))?;
