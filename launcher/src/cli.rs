@@ -40,6 +40,9 @@ usage:
   schedbox kernel build [--source DIR] [--force] [--jobs N] [--verbose]
                                                build (or reuse) a schedbox kernel
   schedbox kernel check IMAGE                  does IMAGE have sched_ext? (exit 0 yes, 1 no)
+  schedbox scheduler build NAME[@VERSION] [--jobs N]
+                                               build (or reuse) a scx scheduler from
+                                               crates.io, e.g. scx_bpfland; prints its path
   schedbox help | --version
 
 run options:
@@ -56,6 +59,7 @@ run options:
   --out DIR            run directory (default ./schedbox-runs/<time>-<pid>)
   -v, --verbose        echo the guest console to stderr
   --scheduler PATH     sched_ext scheduler to test (packed with its libraries), started
+                       (a NAME[@VERSION] that `scheduler build` built is found by name)
                        before the scenarios; each scenario gets the `scheduler` check
   --scheduler-arg A    one argument for it (repeatable, in order)
   --scheduler-name N   the ops name it must attach as (default: any)
@@ -126,6 +130,10 @@ pub enum Command {
     KernelCheck {
         image: PathBuf,
     },
+    SchedulerBuild {
+        spec: String,
+        jobs: Option<usize>,
+    },
     Help,
     Version,
 }
@@ -190,9 +198,10 @@ pub fn parse(mut args: Vec<OsString>) -> Result<Command, UsageError> {
             (_, None) => Err(UsageError("initramfs needs --output FILE".into())),
         },
         "kernel" => parse_kernel(&mut parser),
+        "scheduler" => parse_scheduler(&mut parser),
         "help" => Ok(Command::Help),
         other => Err(UsageError(format!(
-            "unknown command {other:?}: use run, bench, plan, initramfs or kernel"
+            "unknown command {other:?}: use run, bench, plan, initramfs, kernel or scheduler"
         ))),
     }
 }
@@ -235,6 +244,31 @@ fn parse_kernel(parser: &mut lexopt::Parser) -> Result<Command, UsageError> {
         None => Ok(command),
         Some(other) => Err(other.unexpected().into()),
     }
+}
+
+const SCHEDULER_USAGE: &str = "use `schedbox scheduler build NAME[@VERSION] [--jobs N]`";
+
+fn parse_scheduler(parser: &mut lexopt::Parser) -> Result<Command, UsageError> {
+    match parser.next()? {
+        Some(Value(sub)) if sub == "build" => {}
+        _ => return Err(UsageError(SCHEDULER_USAGE.into())),
+    }
+    let (mut spec, mut jobs) = (None, None);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Value(name) if spec.is_none() => spec = Some(name.string()?),
+            Long("jobs") | Short('j') => {
+                let n = number("jobs", &parser.value()?.string()?)?;
+                if n == 0 {
+                    return Err(UsageError("--jobs must be at least 1".into()));
+                }
+                jobs = Some(n as usize);
+            }
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    let spec = spec.ok_or_else(|| UsageError(SCHEDULER_USAGE.into()))?;
+    Ok(Command::SchedulerBuild { spec, jobs })
 }
 
 fn parse_kernel_build(parser: &mut lexopt::Parser) -> Result<KernelBuildOptions, UsageError> {
@@ -590,10 +624,25 @@ mod tests {
             (&["kernel", "bake"], "kernel fetch"),
             (&["kernel", "check"], "IMAGE"),
             (&["kernel", "build", "--jobs", "0"], "at least 1"),
+            (&["scheduler"], "scheduler build NAME"),
+            (&["scheduler", "build"], "scheduler build NAME"),
+            (&["scheduler", "build", "a", "b"], "unexpected argument"),
+            (&["scheduler", "build", "a", "-j", "0"], "at least 1"),
         ] {
             let err = parse_args(args).unwrap_err().to_string();
             assert!(err.contains(hint), "{args:?}: {err}");
         }
+    }
+
+    #[test]
+    fn scheduler_build_parses() {
+        assert_eq!(
+            parse_args(&["scheduler", "build", "scx_bpfland@1.1.4", "--jobs", "2"]).unwrap(),
+            Command::SchedulerBuild {
+                spec: "scx_bpfland@1.1.4".into(),
+                jobs: Some(2)
+            }
+        );
     }
 
     #[test]

@@ -70,6 +70,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         },
         Command::KernelBuild(options) => kernel_build(&options),
         Command::KernelCheck { image } => kernel_check(&image),
+        Command::SchedulerBuild { spec, jobs } => crate::schedbuild::command(&spec, jobs),
         Command::Run(options) => run(&options),
         Command::Bench { options, runs } => crate::bench::main(&options, runs),
     }
@@ -104,6 +105,9 @@ fn kernel_check(image: &Path) -> i32 {
     match kconfig::check_image(image) {
         Ok(features) => {
             println!("{features}");
+            for line in features.detail() {
+                println!("  {line}");
+            }
             match features.has_sched_ext {
                 Some(true) => 0,
                 Some(false) => 1,
