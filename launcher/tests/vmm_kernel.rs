@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use schedbox::backend::{Backend, VmEvent, VmExit, VmHandle, VmSpec};
 use schedbox::vmm::{launch, start, Boot, KernelBoot, KvmBackend, MachineConfig, Protocol};
 
-const KERNELS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/kernels");
 const BANNER: &str = "Linux version";
 /// Printed by a KASLR-capable decompressor (Debian's kernel) when told `nokaslr`.
 const KASLR_OFF: &str = "KASLR disabled: 'nokaslr' on cmdline.";
@@ -24,12 +23,13 @@ use common::one_vm_at_a_time as one_at_a_time;
 
 const MEMORY_MIB: u32 = 128;
 
-fn kernel(relative: &str) -> PathBuf {
-    let path = PathBuf::from(KERNELS).join(relative);
+/// A file beside the sched_ext test kernel (tests/common): `vmlinux`, `config`.
+fn beside_kernel(name: &str) -> PathBuf {
+    let path = common::sched_ext_kernel().with_file_name(name);
     assert!(
         path.is_file(),
-        "test kernel {} is missing: the prebuilt kernels belong in ../shared/kernels beside the \
-         repository (see shared/kernels/README.md), or build one with `make kernel`",
+        "{} is missing: the test kernel's folder keeps its vmlinux and config (`make \
+         kernel` leaves them in the cache)",
         path.display()
     );
     path
@@ -116,7 +116,7 @@ fn pvh_vmlinux_boots_to_its_banner_then_ends_with_a_reason() {
     let initramfs = vec![0u8; 100_000];
     let (tx, rx) = channel();
     let spec = VmSpec {
-        kernel: kernel("scx/vmlinux"),
+        kernel: beside_kernel("vmlinux"),
         initramfs: initramfs.clone(),
         cmdline: "panic=-1".to_string(),
         cpus: 2,
@@ -195,7 +195,7 @@ fn vmlinux_through_the_64bit_boot_protocol_reads_the_zero_page() {
         cpus: 2,
         memory_mib: MEMORY_MIB,
         boot: Boot::Kernel(KernelBoot {
-            path: kernel("scx/vmlinux"),
+            path: beside_kernel("vmlinux"),
             cmdline: launch::kernel_cmdline("panic=-1"),
             initramfs: initramfs.clone(),
             protocol: Protocol::Linux64,
@@ -215,10 +215,7 @@ fn vmlinux_through_the_64bit_boot_protocol_reads_the_zero_page() {
 #[test]
 fn bzimage_decompressor_reads_our_command_line() {
     let _guard = one_at_a_time();
-    let (vm, rx) = launch(
-        kernel("debian/vmlinuz-6.12.107+deb12-cloud-amd64"),
-        "nokaslr",
-    );
+    let (vm, rx) = launch(common::plain_kernel(), "nokaslr");
     let watch = wait_for(&rx, KASLR_OFF, FIRST_LINE_LIMIT);
     show("debian bzImage", &watch.lines);
     let exit = watch.exit.unwrap_or_else(|| kill(vm, &rx));
@@ -235,8 +232,9 @@ fn bzimage_decompressor_reads_our_command_line() {
 #[test]
 fn a_file_that_is_no_kernel_is_a_clear_error() {
     let (tx, _rx) = channel();
+    let config = beside_kernel("config");
     let spec = VmSpec {
-        kernel: kernel("scx/config"),
+        kernel: config.clone(),
         initramfs: vec![1, 2, 3],
         cmdline: String::new(),
         cpus: 1,
@@ -248,7 +246,7 @@ fn a_file_that_is_no_kernel_is_a_clear_error() {
         .expect("a .config is not a kernel");
     let text = err.to_string();
     assert!(
-        text.starts_with("cannot load kernel:") && text.contains("scx/config"),
+        text.starts_with("cannot load kernel:") && text.contains(&*config.to_string_lossy()),
         "{text}"
     );
 }

@@ -1,0 +1,150 @@
+//! Production sched_ext schedulers of the scx project, built from crates.io by
+//! `schedbox scheduler build` (`make scheduler NAME=...`), run the passing catalog
+//! (scenarios/spin.toml, work/, pass/) in one guest each on the test kernel: they attach,
+//! the scheduler check holds in every scenario, and each scenario's checks come out as
+//! the catalog expects, but for what docs/schedulers.md lists as a property of the
+//! scheduler, which is asserted as failing.
+//!
+//! Opt-in, as each build takes a quarter of an hour: build them, then
+//!   make scheduler NAME=scx_bpfland@1.1.4 && make scheduler NAME=scx_flash@1.1.4
+//!   set -a; . target/test-inputs.env; set +a
+//!   cargo test --test production_schedulers -- --ignored
+//! A scheduler that was not built fails its test with the command that builds it.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::{one_vm_at_a_time, repo, sched_ext_kernel, Scratch, SCHEDBOX};
+use schedbox::schedbuild;
+use serde_json::Value;
+
+/// A scheduler under test: the crate and version, the ops name it attaches as, and the
+/// (scenario, check) pairs it fails for a property of its own.
+struct Production {
+    spec: &'static str,
+    ops: &'static str,
+    fails: &'static [(&'static str, &'static str)],
+}
+
+const BPFLAND: Production = Production {
+    spec: "scx_bpfland@1.1.4",
+    ops: "bpfland",
+    fails: &[],
+};
+
+const FLASH: Production = Production {
+    spec: "scx_flash@1.1.4",
+    ops: "flash",
+    fails: &[],
+};
+
+fn program(p: &Production) -> PathBuf {
+    schedbuild::find(p.spec, &schedbuild::cache_dir()).unwrap_or_else(|| {
+        panic!(
+            "{} is not built in {}: run `make scheduler NAME={}` (about 15 min) first",
+            p.spec,
+            schedbuild::cache_dir().display(),
+            p.spec
+        )
+    })
+}
+
+/// The passing catalog, in the order the files sort.
+fn catalog() -> Vec<PathBuf> {
+    let mut files = vec![repo().join("scenarios/spin.toml")];
+    for dir in ["work", "pass"] {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(repo().join("scenarios").join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        found.sort();
+        files.extend(found);
+    }
+    files
+}
+
+fn run_catalog(p: &Production) {
+    let scheduler = program(p);
+    let scratch = Scratch::new(p.ops);
+    let json = scratch.0.join("report.json");
+    let files = catalog();
+    let output = {
+        let _one_at_a_time = one_vm_at_a_time();
+        Command::new(SCHEDBOX)
+            .args(["run", "--accel", "tcg", "--cpus", "2", "--kernel"])
+            .arg(sched_ext_kernel())
+            .arg("--scheduler")
+            .arg(&scheduler)
+            .arg("--out")
+            .arg(scratch.0.join("run"))
+            .arg("--json")
+            .arg(&json)
+            .args(&files)
+            .output()
+            .expect("cannot run schedbox")
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let report: Value = std::fs::read_to_string(&json)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_else(|| panic!("no report\nstdout:\n{stdout}\nstderr:\n{stderr}"));
+    let why = format!(
+        "exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        output.status.code()
+    );
+    judge(p, &report, files.len(), &why);
+    let expected_exit = if p.fails.is_empty() { 0 } else { 1 };
+    assert_eq!(output.status.code(), Some(expected_exit), "{why}");
+}
+
+/// Attached once as `ops`, never ejected or exited, and every scenario's checks as
+/// expected: the scheduler check passes everywhere, the rest but for `fails`.
+fn judge(p: &Production, report: &Value, scenarios: usize, why: &str) {
+    let scheduler = &report["scheduler"];
+    let events = scheduler["events"].as_array().expect("no scheduler events");
+    assert_eq!(events[0]["event"], "attached", "{why}");
+    assert_eq!(events[0]["state"], "enabled", "{why}");
+    assert_eq!(events[0]["ops"], p.ops, "{why}");
+    assert_eq!(scheduler["name"], p.ops, "{why}");
+    for e in &events[1..] {
+        assert_eq!(
+            e["event"], "stopped",
+            "only a stop after attaching: {e} {why}"
+        );
+    }
+    let list = report["scenarios"].as_array().expect("no scenarios");
+    assert_eq!(list.len(), scenarios, "{why}");
+    for scenario in list {
+        let name = scenario["name"].as_str().unwrap();
+        for check in scenario["checks"].as_array().unwrap() {
+            let check_name = check["name"].as_str().unwrap();
+            let expected = !p.fails.contains(&(name, check_name));
+            assert_eq!(
+                check["passed"], expected,
+                "{name}: check {check_name} {check}: {why}"
+            );
+        }
+        let held = scenario["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "scheduler" && c["passed"] == true);
+        assert!(held, "{name}: no passing scheduler check: {why}");
+    }
+}
+
+#[test]
+#[ignore = "needs `make scheduler NAME=scx_bpfland@1.1.4` (cargo install, ~15 min); see the top of this file"]
+fn scx_bpfland_runs_the_passing_catalog() {
+    run_catalog(&BPFLAND);
+}
+
+#[test]
+#[ignore = "needs `make scheduler NAME=scx_flash@1.1.4` (cargo install); see the top of this file"]
+fn scx_flash_runs_the_passing_catalog() {
+    run_catalog(&FLASH);
+}
