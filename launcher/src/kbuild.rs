@@ -673,6 +673,14 @@ mod tests {
     }
 
     #[test]
+    fn progress_counts_compiled_and_assembled_objects() {
+        let log = "  SYNC    include/config/auto.conf\n  CC      kernel/fork.o\n\
+                   \x20 AS      arch/x86/entry/entry_64.o\n  LD      vmlinux.o\n\
+                   \x20 CC      mm/slub.o\n  HOSTCC  scripts/kallsyms\n";
+        assert_eq!(compiled_objects(log), 3);
+    }
+
+    #[test]
     fn fragment_has_every_feature_kernel_check_lists() {
         let fragment = KernelConfig::parse(FRAGMENT);
         for (name, what) in kconfig::FEATURES {

@@ -20,6 +20,10 @@ use common::{one_vm_at_a_time, repo, sched_ext_kernel, Scratch, SCHEDBOX};
 use schedbox::schedbuild;
 use serde_json::Value;
 
+/// Seconds a production scheduler gets to attach: the verifier takes its time over their
+/// large BPF programs under TCG emulation.
+const ATTACH_TIMEOUT_S: &str = "90";
+
 /// A scheduler under test: the crate and version, the ops name it attaches as, and the
 /// (scenario, check) pairs it fails for a property of its own.
 struct Production {
@@ -78,6 +82,7 @@ fn run_catalog(p: &Production) {
             .arg(sched_ext_kernel())
             .arg("--scheduler")
             .arg(&scheduler)
+            .args(["--attach-timeout", ATTACH_TIMEOUT_S])
             .arg("--out")
             .arg(scratch.0.join("run"))
             .arg("--json")
