@@ -34,7 +34,7 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(30);
 const PROGRESS_POLL: Duration = Duration::from_millis(200);
 /// Objects (`CC`/`AS` lines in make's output) a cold bzImage build of the fragment on
 /// Linux 6.12 compiles, for the progress line's "of about".
-const TYPICAL_OBJECTS: usize = 1_900;
+const TYPICAL_OBJECTS: usize = 1_370;
 /// Commands the build needs, with the Debian package that provides each.
 const TOOLS: &[(&str, &str)] = &[
     ("make", "make"),
