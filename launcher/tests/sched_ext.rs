@@ -585,6 +585,10 @@ fn bad_scheduler_and_payload_input_is_a_usage_error() {
         ),
         (vec!["--scheduler", path_str(&script)], "is not an ELF"),
         (
+            vec!["--scheduler", "scx_nope@9.9.9"],
+            "found by name once `schedbox scheduler build NAME` built it",
+        ),
+        (
             vec!["--payload", path_str(&script)],
             "cannot pack payload \"script-sh\"",
         ),
