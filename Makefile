@@ -39,7 +39,7 @@ deps:
 # test-inputs (kernel/kernel.mk) builds them once into ~/.cache/schedbox, installing the
 # build dependencies first, and the tests read the paths from $(TEST_ENV).
 # The init's tests live in its library: its freestanding binary has no test harness.
-test: all test-inputs
+test: deps all test-inputs
 	set -a && . ./$(TEST_ENV) && $(CARGO) test --workspace
 	cd init && $(CARGO) test --lib
 
