@@ -11,7 +11,7 @@ KERNEL_FLAG := $(if $(KERNEL),--kernel $(KERNEL))
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 DEB_PACKAGES := qemu-system-x86 cpio gcc libc6-dev
 
-.PHONY: all init launcher deps test run initramfs kernel-debian bench lint clean
+.PHONY: all init launcher deps test test-kernel run initramfs kernel-debian bench lint clean
 
 # make kernel, kernel-source, kernel-deps: build a schedbox kernel (docs/kernel.md).
 include kernel/kernel.mk
