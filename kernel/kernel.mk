@@ -86,5 +86,5 @@ test-inputs: kernel-deps launcher
 	@MAKE="$(MAKE)" SCHEDBOX=$(SCHEDBOX) kernel/test-inputs.sh > $(TEST_ENV).tmp
 	@mv $(TEST_ENV).tmp $(TEST_ENV) && cat $(TEST_ENV)
 
-# The name this had before the tests needed more than a kernel.
+# An alias of test-inputs.
 test-kernel: test-inputs
