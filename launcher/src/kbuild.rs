@@ -258,15 +258,19 @@ pub fn build(source: &Path, opts: &BuildOptions) -> Result<BuiltKernel, KbuildEr
     Ok(built(false))
 }
 
-/// Says on stderr what is about to be built, where, and how long it takes, since a cold
-/// build runs for minutes before anything else happens.
+/// Says on stderr what is about to be built, where, why and how long it takes, since a
+/// cold build runs for minutes before anything else happens.
 fn announce(version: &str, key: &str, source: &Path, build_dir: &Path, opts: &BuildOptions) {
+    let why = if opts.force {
+        "--force".to_string()
+    } else {
+        format!("not in {} yet", opts.cache_dir.display())
+    };
     eprintln!(
         "schedbox: building Linux {version} from {} with kernel/schedbox.config \
-         (cache key {key}, not in {} yet); -j{}: about {TYPICAL_BUILD_MIN} min on two idle \
-         cores, once; make's output: {}",
+         (cache key {key}; {why}); -j{}: about {TYPICAL_BUILD_MIN} min on two idle cores \
+         when cold; make's output: {}",
         source.display(),
-        opts.cache_dir.display(),
         opts.jobs.max(1),
         build_dir.join(LOG_FILE).display()
     );
@@ -520,7 +524,7 @@ impl<'a> Make<'a> {
         }
         let mut child = command.spawn().map_err(io_error(format!("run {what}")))?;
         let status = if progress {
-            wait_with_progress(&mut child, &log_path)
+            wait_with_progress(&mut child, &log_path, PROGRESS_EVERY)
         } else {
             child.wait()
         }
@@ -541,20 +545,21 @@ impl<'a> Make<'a> {
     }
 }
 
-/// Waits for a make run, printing the compiled-object count now and then.
+/// Waits for a make run, printing the compiled-object count `every` so often.
 fn wait_with_progress(
     child: &mut std::process::Child,
     log: &Path,
+    every: Duration,
 ) -> io::Result<std::process::ExitStatus> {
     let started = Instant::now();
-    let mut next = PROGRESS_EVERY;
+    let mut next = every;
     loop {
         if let Some(status) = child.try_wait()? {
             return Ok(status);
         }
         std::thread::sleep(PROGRESS_POLL);
         if started.elapsed() >= next {
-            next += PROGRESS_EVERY;
+            next += every;
             eprintln!(
                 "schedbox: kernel build: {} of about {TYPICAL_OBJECTS} objects compiled, {} s",
                 compiled_objects(&fs::read_to_string(log).unwrap_or_default()),
@@ -678,6 +683,19 @@ mod tests {
                    \x20 AS      arch/x86/entry/entry_64.o\n  LD      vmlinux.o\n\
                    \x20 CC      mm/slub.o\n  HOSTCC  scripts/kallsyms\n";
         assert_eq!(compiled_objects(log), 3);
+    }
+
+    #[test]
+    fn waiting_with_progress_returns_the_status() {
+        let dir = crate::tempdir::TempDir::new("kbuild-progress").unwrap();
+        let log = dir.path().join(LOG_FILE);
+        fs::write(&log, "  CC      a.o\n").unwrap();
+        let mut child = Command::new("sh")
+            .args(["-c", "sleep 0.5; exit 3"])
+            .spawn()
+            .unwrap();
+        let status = wait_with_progress(&mut child, &log, Duration::from_millis(100)).unwrap();
+        assert_eq!(status.code(), Some(3));
     }
 
     #[test]
