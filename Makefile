@@ -41,14 +41,12 @@ deps:
 	fi
 	@command -v $(CARGO) >/dev/null || { echo "deps: Rust is missing: install it from https://rustup.rs" >&2; exit 1; }
 
-# The end-to-end tests need a kernel: the shared one, $SCHEDBOX_KERNEL, or a cached one.
-test-kernel: launcher
-	@if [ -n "$(KERNEL)" ] || [ -n "$$SCHEDBOX_KERNEL" ] || ls $${XDG_CACHE_HOME:-$$HOME/.cache}/schedbox/kernels/vmlinuz-* >/dev/null 2>&1; then \
-	    :; else $(MAKE) kernel-debian; fi
-
+# The end-to-end tests boot schedbox's own sched_ext kernel and the tree's schedulers:
+# test-inputs (kernel/kernel.mk) builds them once into ~/.cache/schedbox, installing the
+# build dependencies first, and the tests read the paths from $(TEST_ENV).
 # The init's tests live in its library: its freestanding binary has no test harness.
-test: all test-kernel
-	$(CARGO) test --workspace
+test: deps all test-inputs
+	set -a && . ./$(TEST_ENV) && $(CARGO) test --workspace
 	cd init && $(CARGO) test --lib
 
 run: all

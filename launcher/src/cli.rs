@@ -48,6 +48,9 @@ usage:
                                                build (or reuse) a schedbox kernel
   schedbox kernel check IMAGE                  does IMAGE have sched_ext? (exit 0 yes, 1 no)
   schedbox topology list                       the named --topology presets
+  schedbox scheduler build NAME[@VERSION] [--jobs N]
+                                               build (or reuse) a scx scheduler from
+                                               crates.io, e.g. scx_bpfland; prints its path
   schedbox help | --version
 
 run options:
@@ -69,6 +72,7 @@ run options:
                        for the run: one run per directory at a time
   -v, --verbose        echo the guest console to stderr
   --scheduler PATH     sched_ext scheduler to test (packed with its libraries), started
+                       (a NAME[@VERSION] that `scheduler build` built is found by name)
                        before the scenarios; each scenario gets the `scheduler` check
   --scheduler-arg A    one argument for it (repeatable, in order)
   --scheduler-name N   the ops name it must attach as (default: any)
@@ -159,6 +163,10 @@ pub enum Command {
     },
     /// The named topology presets and their vCPU counts.
     TopologyList,
+    SchedulerBuild {
+        spec: String,
+        jobs: Option<usize>,
+    },
     Help,
     Version,
 }
@@ -235,10 +243,11 @@ pub fn parse(mut args: Vec<OsString>) -> Result<Command, UsageError> {
                 _ => Err(UsageError("topology takes one subcommand: list".into())),
             }
         }
+        "scheduler" => parse_scheduler(&mut parser),
         "help" => Ok(Command::Help),
         other => Err(UsageError(format!(
-            "unknown command {other:?}: use run, soak, bench, plan, initramfs, kernel or \
-             topology"
+            "unknown command {other:?}: use run, soak, bench, plan, initramfs, kernel, \
+             scheduler or topology"
         ))),
     }
 }
@@ -281,6 +290,31 @@ fn parse_kernel(parser: &mut lexopt::Parser) -> Result<Command, UsageError> {
         None => Ok(command),
         Some(other) => Err(other.unexpected().into()),
     }
+}
+
+const SCHEDULER_USAGE: &str = "use `schedbox scheduler build NAME[@VERSION] [--jobs N]`";
+
+fn parse_scheduler(parser: &mut lexopt::Parser) -> Result<Command, UsageError> {
+    match parser.next()? {
+        Some(Value(sub)) if sub == "build" => {}
+        _ => return Err(UsageError(SCHEDULER_USAGE.into())),
+    }
+    let (mut spec, mut jobs) = (None, None);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Value(name) if spec.is_none() => spec = Some(name.string()?),
+            Long("jobs") | Short('j') => {
+                let n = number("jobs", &parser.value()?.string()?)?;
+                if n == 0 {
+                    return Err(UsageError("--jobs must be at least 1".into()));
+                }
+                jobs = Some(n as usize);
+            }
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    let spec = spec.ok_or_else(|| UsageError(SCHEDULER_USAGE.into()))?;
+    Ok(Command::SchedulerBuild { spec, jobs })
 }
 
 fn parse_kernel_build(parser: &mut lexopt::Parser) -> Result<KernelBuildOptions, UsageError> {
@@ -729,10 +763,25 @@ mod tests {
                 &["run", "--payload", "/bin/true", "--payload", "/bin/ls"],
                 "--payload given twice",
             ),
+            (&["scheduler"], "scheduler build NAME"),
+            (&["scheduler", "build"], "scheduler build NAME"),
+            (&["scheduler", "build", "a", "b"], "unexpected argument"),
+            (&["scheduler", "build", "a", "-j", "0"], "at least 1"),
         ] {
             let err = parse_args(args).unwrap_err().to_string();
             assert!(err.contains(hint), "{args:?}: {err}");
         }
+    }
+
+    #[test]
+    fn scheduler_build_parses() {
+        assert_eq!(
+            parse_args(&["scheduler", "build", "scx_bpfland@1.1.4", "--jobs", "2"]).unwrap(),
+            Command::SchedulerBuild {
+                spec: "scx_bpfland@1.1.4".into(),
+                jobs: Some(2)
+            }
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //! - [`guest`]: the init binary, packed programs and the initramfs.
 //! - [`kernel`]: the kernel image: locate, inspect, fetch, build.
 //! - [`topology`]: machine shapes (NUMA nodes, LLCs, cores, SMT) and where vCPUs sit.
-//! - [`scheduler`]: the sched_ext scheduler under test.
+//! - [`scheduler`]: the sched_ext scheduler under test, and building production ones.
 //! - [`vm`]: backends (QEMU, the own KVM VMM), selection, and the watchdog session.
 //! - [`pipeline`]: what joins the pieces for a run: the checks before boot, the
 //!   programs it packs.

@@ -189,13 +189,7 @@ fn checks() -> &'static Batch {
 /// scheduler that (on this kernel) honours neither cpu.max nor cgroup weights.
 fn under_scx_simple() -> &'static Batch {
     static CELL: OnceLock<Result<Batch, String>> = OnceLock::new();
-    let simple = repo().join("../shared/kernels/scx/scx_simple");
-    assert!(
-        simple.exists(),
-        "{} is missing: this test needs the prebuilt schedulers in shared/kernels beside \
-         the repository (`make schedulers` builds your own)",
-        simple.display()
-    );
+    let simple = common::tree_scheduler("scx_simple");
     let cgroup = repo().join("scenarios/cgroup");
     let files = [cgroup.join("cpu-max.toml"), cgroup.join("weight.toml")];
     let options = ["--scheduler", simple.to_str().unwrap()];

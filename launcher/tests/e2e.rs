@@ -1,8 +1,8 @@
 //! End-to-end: the `schedbox` binary boots a real kernel under QEMU (TCG) with the real
 //! guest init, and the assertions are on what the guest reported.
 //!
-//! Needs `make` (the release init) and a kernel: ../shared/kernels/scx/bzImage beside the
-//! repository, $SCHEDBOX_KERNEL, or one cached by `make kernel-debian`.
+//! Needs `make` (the release init) and a kernel: $SCHEDBOX_KERNEL, else the newest cached
+//! one, as `schedbox run` picks it (`make test` points it at schedbox's own kernel).
 
 mod common;
 

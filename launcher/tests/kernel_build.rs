@@ -2,11 +2,12 @@
 //! `SCHEDBOX_KSRC=<tree> cargo test --test kernel_build -- --ignored --nocapture`.
 //! Without SCHEDBOX_KSRC it uses the tree `schedbox kernel fetch-source` leaves.
 
+mod common;
 mod kernel_guest;
 
 use std::path::PathBuf;
 
-use kernel_guest::{shared_kernels, Guest};
+use kernel_guest::Guest;
 use schedbox::kernel::build::{self, BuildOptions};
 use schedbox::kernel::config::{self, ConfigSource, KernelConfig};
 
@@ -94,12 +95,18 @@ fn builds_caches_and_boots_a_sched_ext_kernel() {
     assert_eq!(again.image, built.image);
 
     let guest = Guest::new("kbuild", INIT_C);
-    std::fs::copy(
-        shared_kernels().join("scx/scx_simple"),
-        guest.root().join("scx_simple"),
-    )
-    .unwrap();
-    let console = guest.boot(&built.image, 2);
+    // The static scx_simple `make schedulers` puts beside the kernel it was built for.
+    let simple = built.image.with_file_name("scx_simple");
+    assert!(
+        simple.is_file(),
+        "{} is missing: run `make schedulers`",
+        simple.display()
+    );
+    std::fs::copy(&simple, guest.root().join("scx_simple")).unwrap();
+    let console = {
+        let _one_at_a_time = common::one_vm_at_a_time();
+        guest.boot(&built.image, 2)
+    };
     let version = &built.version;
     for line in [
         format!("Linux version {version}"),

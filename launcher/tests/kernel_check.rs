@@ -1,92 +1,127 @@
-//! `config::check_image` against the shared test kernels.
+//! `config::check_image` against the test kernels (see tests/common): schedbox's own
+//! sched_ext kernel, with its config and vmlinux beside it, and a kernel without sched_ext.
+
+mod common;
 
 use std::path::{Path, PathBuf};
 
-use schedbox::kernel::config::{self, ConfigSource, KconfigError};
+use common::{plain_kernel, sched_ext_kernel};
+use schedbox::kernel::config::{self, ConfigSource, KconfigError, KernelConfig};
 
-fn shared(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/kernels")
-        .join(rel)
+/// A file beside the sched_ext test kernel (the cache and shared/kernels/scx keep
+/// `config` and `vmlinux` there).
+fn beside_kernel(name: &str) -> PathBuf {
+    let path = sched_ext_kernel().with_file_name(name);
+    assert!(path.is_file(), "{} is missing", path.display());
+    path
+}
+
+fn config_beside_kernel() -> KernelConfig {
+    KernelConfig::parse(&std::fs::read_to_string(beside_kernel("config")).unwrap())
 }
 
 #[test]
-fn scx_bzimage_has_sched_ext_in_its_embedded_config() {
-    let features = config::check_image(&shared("scx/bzImage")).unwrap();
+fn the_sched_ext_kernel_has_it_in_its_embedded_config() {
+    let features = config::check_image(&sched_ext_kernel()).unwrap();
     assert_eq!(features.source, ConfigSource::Ikconfig);
     assert_eq!(features.has_sched_ext, Some(true));
-    assert_eq!(features.release.as_deref(), Some("6.12.117"));
+    let beside = config_beside_kernel();
+    let release = beside.version().expect("the config names its version");
+    assert_eq!(features.release.as_deref(), Some(release));
     assert_eq!(
         features.to_string(),
-        "6.12.117: sched_ext yes; from embedded config (IKCONFIG)"
+        format!("{release}: sched_ext yes; from embedded config (IKCONFIG)")
     );
     let config = features.config.unwrap();
     assert_eq!(config.get("IKCONFIG"), Some("y"));
-    // The embedded config is the one shipped beside it.
-    let beside =
-        config::KernelConfig::parse(&std::fs::read_to_string(shared("scx/config")).unwrap());
+    // The embedded config is the one kept beside it.
     assert_eq!(config, beside);
 }
 
 #[test]
-fn scx_vmlinux_has_sched_ext() {
-    let features = config::check_image(&shared("scx/vmlinux")).unwrap();
-    assert_eq!(features.source, ConfigSource::Ikconfig);
-    assert_eq!(features.has_sched_ext, Some(true));
-    assert_eq!(features.release.as_deref(), Some("6.12.117"));
+fn the_sched_ext_kernel_has_what_production_schedulers_and_the_tests_need() {
+    let features = config::check_image(&sched_ext_kernel()).unwrap();
+    for (name, what, on) in features.options() {
+        assert!(on, "CONFIG_{name} ({what}) is off: {:?}", features.detail());
+    }
+    assert_eq!(features.missing_for_production_schedulers(), Some(vec![]));
+    let detail = features.detail();
+    assert!(detail[0].contains("BTF yes"), "{detail:?}");
+    assert!(detail[0].contains("LKDTM yes"), "{detail:?}");
+    assert!(detail[1].ends_with("all they need"), "{detail:?}");
 }
 
 #[test]
-fn debian_kernel_lacks_sched_ext_per_its_neighbour_config() {
-    let image = shared("debian/vmlinuz-6.12.107+deb12-cloud-amd64");
+fn the_sched_ext_vmlinux_has_it() {
+    let features = config::check_image(&beside_kernel("vmlinux")).unwrap();
+    assert_eq!(features.source, ConfigSource::Ikconfig);
+    assert_eq!(features.has_sched_ext, Some(true));
+    assert_eq!(
+        features.release.as_deref(),
+        config_beside_kernel().version()
+    );
+}
+
+/// `vmlinuz-<suffix>` with `config-<suffix>` beside it, the /boot layout.
+fn plain_kernel_and_suffix() -> (PathBuf, String) {
+    let image = plain_kernel();
+    let name = image.file_name().unwrap().to_string_lossy().into_owned();
+    let suffix = name
+        .strip_prefix("vmlinuz-")
+        .unwrap_or_else(|| panic!("{name}: the plain test kernel is named vmlinuz-<release>"))
+        .to_string();
+    (image, suffix)
+}
+
+#[test]
+fn a_plain_kernel_lacks_sched_ext_per_its_neighbour_config() {
+    let (image, suffix) = plain_kernel_and_suffix();
     let features = config::check_image(&image).unwrap();
     assert_eq!(
         features.source,
-        ConfigSource::File(shared("debian/config-6.12.107+deb12-cloud-amd64"))
+        ConfigSource::File(image.with_file_name(format!("config-{suffix}")))
     );
     assert_eq!(features.has_sched_ext, Some(false));
-    assert_eq!(
-        features.release.as_deref(),
-        Some("6.12.107+deb12-cloud-amd64")
-    );
+    assert_eq!(features.release.as_deref(), Some(suffix.as_str()));
+    assert!(features
+        .detail()
+        .iter()
+        .all(|l| !l.contains("production schedulers")));
 }
 
 #[test]
-fn debian_kernel_alone_is_unknown_and_says_why() {
+fn a_plain_kernel_alone_is_unknown_and_says_why() {
     let dir = std::env::temp_dir().join(format!("schedbox-check-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let image = dir.join("vmlinuz-test");
-    std::fs::copy(shared("debian/vmlinuz-6.12.107+deb12-cloud-amd64"), &image).unwrap();
+    std::fs::copy(plain_kernel_and_suffix().0, &image).unwrap();
     let features = config::check_image(&image).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(features.has_sched_ext, None);
     let ConfigSource::Unknown { reason } = features.source else {
         panic!("{:?}", features.source)
     };
-    // The zstd payload is unpacked with the host's zstd, when it has one.
-    let has_zstd = std::process::Command::new("zstd")
-        .arg("--version")
-        .output()
-        .is_ok();
-    let why = if has_zstd {
-        "built without CONFIG_IKCONFIG"
-    } else {
-        "`zstd` is not installed"
-    };
-    assert!(reason.contains(why), "{reason}");
+    // Debian's payload is unpacked with the host's tool (zstd, xz) when it has it.
+    assert!(
+        reason.contains("built without CONFIG_IKCONFIG") || reason.contains("is not installed"),
+        "{reason}"
+    );
     assert!(reason.contains("`config`"), "{reason}");
 }
 
 #[test]
 fn a_config_file_can_be_checked_directly() {
-    let features = config::check_image(&shared("scx/config")).unwrap();
+    let features = config::check_image(&beside_kernel("config")).unwrap();
     assert_eq!(features.has_sched_ext, Some(true));
-    assert_eq!(features.release.as_deref(), Some("6.12.117"));
+    assert_eq!(
+        features.release.as_deref(),
+        config_beside_kernel().version()
+    );
 }
 
 #[test]
 fn other_files_are_rejected() {
-    let err = config::check_image(&shared("README.md")).unwrap_err();
+    let err = config::check_image(&common::repo().join("README.md")).unwrap_err();
     assert!(matches!(err, KconfigError::NotAKernel { .. }), "{err}");
     let err = config::check_image(Path::new("/nonexistent/bzImage")).unwrap_err();
     assert!(matches!(err, KconfigError::Read { .. }), "{err}");

@@ -1,15 +1,13 @@
 //! Library resolution against real host programs, cross-checked with ldd, and against
 //! programs compiled here with RPATH/RUNPATH and a library that goes missing.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use schedbox::guest::elfdeps::{self, ElfError, Found};
-
-fn shared_kernels() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/kernels")
-}
 
 /// `name => path` pairs from ldd, skipping the vdso and the interpreter line.
 fn ldd(binary: &str) -> BTreeMap<String, PathBuf> {
@@ -26,7 +24,7 @@ fn ldd(binary: &str) -> BTreeMap<String, PathBuf> {
 
 #[test]
 fn a_static_program_needs_nothing() {
-    let deps = elfdeps::resolve(&shared_kernels().join("scx/scx_simple")).unwrap();
+    let deps = elfdeps::resolve(&common::tree_scheduler("scx_simple")).unwrap();
     assert_eq!(deps.interpreter, None);
     assert!(deps.libraries.is_empty(), "{:?}", deps.libraries);
 }
@@ -174,7 +172,7 @@ fn a_missing_library_is_named() {
 
 #[test]
 fn a_kernel_is_not_a_program() {
-    let err = elfdeps::resolve(&shared_kernels().join("scx/bzImage")).unwrap_err();
+    let err = elfdeps::resolve(&common::kernel()).unwrap_err();
     assert!(matches!(err, ElfError::NotElf { .. }), "{err}");
 }
 

@@ -1,5 +1,7 @@
 //! Packing host programs into initramfs entries.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -76,7 +78,7 @@ fn packing_ls_brings_the_loader_and_libc() {
 
 #[test]
 fn a_static_program_packs_alone() {
-    let scx = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/kernels/scx/scx_simple");
+    let scx = common::tree_scheduler("scx_simple");
     let entries = pack::pack_binary(&scx, "/payload/scx_simple/scx_simple").unwrap();
     let files: Vec<&str> = entries
         .iter()

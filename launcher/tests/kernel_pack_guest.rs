@@ -1,12 +1,13 @@
 //! A packed dynamic program runs in a real guest: /bin/ls with its loader and libraries,
-//! started by a tiny static init under QEMU (TCG) with the shared sched_ext kernel.
+//! started by a tiny static init under QEMU (TCG) with the test kernel (tests/common).
 
+mod common;
 mod kernel_guest;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use kernel_guest::{shared_kernels, Guest};
+use kernel_guest::Guest;
 use schedbox::guest::pack::{self, Entry};
 
 /// Mounts /dev and /proc, runs the payload, reports its exit status, powers off.
@@ -57,7 +58,10 @@ fn packed_ls_runs_in_a_guest_without_ld_so_cache() {
         write_entry(&guest.root(), &entry);
     }
     assert!(!guest.root().join("etc/ld.so.cache").exists());
-    let console = guest.boot(&shared_kernels().join("scx/bzImage"), 1);
+    let console = {
+        let _one_at_a_time = common::one_vm_at_a_time();
+        guest.boot(&common::kernel(), 1)
+    };
     assert!(console.contains("PAYLOAD status=0"), "{console}");
     // ls listed the guest's root: the packed tree.
     for name in ["init", "lib64", "payload", "usr"] {

@@ -1,35 +1,25 @@
-//! End-to-end: `schedbox run --scheduler` and `--payload` / `[[payload]]` boot the shared
+//! End-to-end: `schedbox run --scheduler` and `--payload` / `[[payload]]` boot the test
 //! sched_ext kernel under QEMU (TCG) with the real init, and the assertions are on what
 //! the guest reported: the kernel's sched_ext state, the scheduler's and payloads' fates.
 //!
-//! Needs `make` (the release init) and ../shared/kernels beside the repository (scx/bzImage,
-//! scx/scx_simple, scx/scx_qmap, debian/vmlinuz-*). Opt-in: SCHEDBOX_TEST_DYNAMIC_SCHED=
-//! a dynamically linked scx_simple (`make schedulers` builds one) is run as the scheduler.
+//! Needs `make` (the release init) and what `make test` builds (see tests/common): the
+//! kernel, the tree's static scx_simple and scx_qmap, the dynamically linked scx_simple of
+//! the same build (or SCHEDBOX_TEST_DYNAMIC_SCHED), and a kernel without sched_ext.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{one_vm_at_a_time, repo, Scratch, SCHEDBOX};
+use common::{
+    one_vm_at_a_time, plain_kernel, repo, sched_ext_kernel, tree_scheduler, Scratch, SCHEDBOX,
+};
 use serde_json::Value;
 
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/kernels");
-const DEBIAN_KERNEL: &str = "debian/vmlinuz-6.12.107+deb12-cloud-amd64";
 const DYNAMIC_SCHED_ENV: &str = "SCHEDBOX_TEST_DYNAMIC_SCHED";
-
-/// A file from ../shared/kernels, or a failure that says what is missing.
-fn shared(name: &str) -> PathBuf {
-    let path = Path::new(SHARED).join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: these tests need the prebuilt kernels and schedulers in \
-         shared/kernels beside the repository (see shared/kernels/README.md; `make kernel` \
-         and `make schedulers` build your own)",
-        path.display()
-    );
-    path
-}
+/// Where `make schedulers` leaves the tree's dynamically linked build, beside the static
+/// programs.
+const DYNAMIC_SCHED_IN_BUILD: &str = "scx/build/bin/scx_simple";
 
 /// What a run left: its exit status, output, and JSON report.
 struct Run {
@@ -130,7 +120,7 @@ fn run(scratch: &Scratch, kernel: &Path, extra: &[&str]) -> Run {
 }
 
 fn scx_kernel() -> PathBuf {
-    shared("scx/bzImage")
+    sched_ext_kernel()
 }
 
 fn path_str(path: &Path) -> &str {
@@ -148,7 +138,7 @@ fn short_scenario(scratch: &Scratch, ms: u64) -> PathBuf {
 #[test]
 fn scx_simple_attaches_and_the_catalog_passes_under_it() {
     let scratch = Scratch::new("simple");
-    let simple = shared("scx/scx_simple");
+    let simple = tree_scheduler("scx_simple");
     let spin = repo().join("scenarios/spin.toml");
     let mixed = repo().join("scenarios/sched_ext/mixed.toml");
     let run = run(
@@ -211,12 +201,36 @@ fn scx_simple_attaches_and_the_catalog_passes_under_it() {
     }
 }
 
+/// What the tests and BPF schedulers rely on is in the booted kernel, as the guest saw
+/// it: sched_ext (the boot record), BTF for libbpf, LKDTM's debugfs file for the
+/// kernel-log tests.
+#[test]
+fn the_test_kernel_has_sched_ext_btf_and_lkdtm_in_the_guest() {
+    let scratch = Scratch::new("features");
+    let short = short_scenario(&scratch, 300);
+    let files = [
+        "/sys/kernel/btf/vmlinux",
+        "/sys/kernel/debug/provoke-crash/DIRECT",
+        "/sys/kernel/sched_ext/state",
+    ];
+    let mut args = vec![path_str(&short), "--payload", "ls", "--", "-1"];
+    args.extend(files);
+    let run = run(&scratch, &scx_kernel(), &args);
+    let why = run.why();
+    assert_eq!(run.code(), Some(0), "{why}");
+    assert_eq!(run.report["sched_ext"], "disabled", "{why}");
+    let ls = run.payload(0, "ls");
+    assert_eq!(ls["status"], "0", "{why}");
+    let listed: Vec<&str> = ls["output"].as_str().unwrap().lines().collect();
+    assert_eq!(listed, files, "{why}");
+}
+
 /// The whole work-type catalog under scx_simple, in one VM: every scenario passes, the
 /// scheduler stays attached through each, and every worker made progress.
 #[test]
 fn every_work_type_passes_under_scx_simple() {
     let scratch = Scratch::new("simple-work");
-    let simple = shared("scx/scx_simple");
+    let simple = tree_scheduler("scx_simple");
     let mut files: Vec<PathBuf> = std::fs::read_dir(repo().join("scenarios/work"))
         .expect("scenarios/work is readable")
         .map(|e| e.unwrap().path())
@@ -244,7 +258,7 @@ fn every_work_type_passes_under_scx_simple() {
 #[test]
 fn qmap_stall_injection_is_caught() {
     let scratch = Scratch::new("qmap");
-    let qmap = shared("scx/scx_qmap");
+    let qmap = tree_scheduler("scx_qmap");
     // scx_qmap -t 10 leaves every 10th user task unscheduled; the kernel's watchdog
     // ejects it some seconds later, well inside this hold.
     let hold = scratch.file(
@@ -313,11 +327,14 @@ fn qmap_stall_injection_is_caught() {
     assert_eq!(run.report["scheduler"]["name"], "qmap", "{why}");
 }
 
+/// Two scenarios, one failure: the scheduler that never attached is reported once, with
+/// its reason and output, not once per scenario.
 #[test]
-fn a_scheduler_that_exits_at_once_fails_the_run() {
+fn a_scheduler_that_exits_at_once_fails_the_run_once() {
     let scratch = Scratch::new("exits");
-    let simple = shared("scx/scx_simple");
+    let simple = tree_scheduler("scx_simple");
     let short = short_scenario(&scratch, 300);
+    let spin = repo().join("scenarios/spin.toml");
     let run = run(
         &scratch,
         &scx_kernel(),
@@ -327,10 +344,12 @@ fn a_scheduler_that_exits_at_once_fails_the_run() {
             "--scheduler-arg",
             "-Z",
             path_str(&short),
+            path_str(&spin),
         ],
     );
     let why = run.why();
     assert_eq!(run.code(), Some(1), "{why}");
+    assert_eq!(run.reasons().len(), 1, "{why}");
     let reason = run.reason("did not attach");
     assert!(
         reason.starts_with("scheduler scx_simple did not attach (before the first scenario"),
@@ -341,18 +360,24 @@ fn a_scheduler_that_exits_at_once_fails_the_run() {
         "{reason}"
     );
     assert!(reason.contains("invalid option -- 'Z'"), "{reason}");
-    assert_eq!(run.check(0, "scheduler")["passed"], false, "{why}");
+    // The guest still judged each scenario's scheduler check (the JSON keeps them) ...
+    for scenario in 0..2 {
+        assert_eq!(run.check(scenario, "scheduler")["passed"], false, "{why}");
+    }
+    // ... but the human report says it on the scheduler line only.
+    let stdout = run.stdout();
     assert!(
-        run.stdout()
-            .contains("did not attach: exited with status 1"),
+        stdout.contains("did not attach: exited with status 1"),
         "{why}"
     );
+    assert!(!stdout.contains("check scheduler"), "{why}");
+    assert_eq!(stdout.matches("invalid option -- 'Z'").count(), 1, "{why}");
 }
 
 #[test]
 fn a_scheduler_that_does_not_attach_in_time_fails_the_run() {
     let scratch = Scratch::new("timeout");
-    let simple = shared("scx/scx_simple");
+    let simple = tree_scheduler("scx_simple");
     let short = short_scenario(&scratch, 300);
     let run = run(
         &scratch,
@@ -378,7 +403,7 @@ fn a_scheduler_that_does_not_attach_in_time_fails_the_run() {
 #[test]
 fn a_scheduler_attached_under_another_name_fails_the_run() {
     let scratch = Scratch::new("name");
-    let simple = shared("scx/scx_simple");
+    let simple = tree_scheduler("scx_simple");
     let short = short_scenario(&scratch, 300);
     let run = run(
         &scratch,
@@ -404,8 +429,8 @@ fn a_scheduler_attached_under_another_name_fails_the_run() {
 #[test]
 fn a_kernel_without_sched_ext_is_untestable_before_booting() {
     let scratch = Scratch::new("nosched");
-    let simple = shared("scx/scx_simple");
-    let kernel = shared(DEBIAN_KERNEL);
+    let simple = tree_scheduler("scx_simple");
+    let kernel = plain_kernel();
     let run = run(&scratch, &kernel, &["--scheduler", path_str(&simple)]);
     let why = run.why();
     assert_eq!(run.code(), Some(125), "{why}");
@@ -424,10 +449,10 @@ fn a_kernel_without_sched_ext_is_untestable_before_booting() {
 #[test]
 fn a_guest_without_sched_ext_is_untestable_with_what_to_do() {
     let scratch = Scratch::new("noscx-guest");
-    let simple = shared("scx/scx_simple");
+    let simple = tree_scheduler("scx_simple");
     // Without its config beside it, nobody can tell before booting.
     let kernel = scratch.0.join("vmlinuz");
-    std::fs::copy(shared(DEBIAN_KERNEL), &kernel).unwrap();
+    std::fs::copy(plain_kernel(), &kernel).unwrap();
     let short = short_scenario(&scratch, 300);
     let run = run(
         &scratch,
@@ -512,11 +537,21 @@ path = "/bin/false"
 
 #[test]
 fn a_dynamically_linked_scheduler_runs_with_its_libraries() {
-    let Some(path) = std::env::var_os(DYNAMIC_SCHED_ENV).filter(|v| !v.is_empty()) else {
-        eprintln!("skipped: set {DYNAMIC_SCHED_ENV} to a dynamically linked scx_simple (`make schedulers`)");
-        return;
-    };
-    let scheduler = PathBuf::from(path);
+    let scheduler = std::env::var_os(DYNAMIC_SCHED_ENV)
+        .filter(|v| !v.is_empty())
+        .map_or_else(
+            || {
+                let simple = tree_scheduler("scx_simple");
+                simple.with_file_name(DYNAMIC_SCHED_IN_BUILD)
+            },
+            PathBuf::from,
+        );
+    assert!(
+        scheduler.is_file(),
+        "{} is missing: `make schedulers` leaves a dynamically linked scx_simple there (or \
+         set {DYNAMIC_SCHED_ENV})",
+        scheduler.display()
+    );
     let deps =
         schedbox::guest::elfdeps::resolve(&scheduler).expect("not a program schedbox can pack");
     assert!(
@@ -557,6 +592,10 @@ fn bad_scheduler_and_payload_input_is_a_usage_error() {
             "--scheduler: /nonexistent/scx_x: no such file",
         ),
         (vec!["--scheduler", path_str(&script)], "is a script"),
+        (
+            vec!["--scheduler", "scx_nope@9.9.9"],
+            "found by name once `schedbox scheduler build NAME` built it",
+        ),
         (vec!["--payload", path_str(&script)], "is a script"),
         (
             vec![path_str(&missing)],

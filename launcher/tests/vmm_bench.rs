@@ -1,6 +1,8 @@
 //! The launch-to-first-record measurement: on a tiny guest it measures, and on this host's
 //! KVM it says why Linux cannot be measured.
 
+mod common;
+
 use std::time::Duration;
 
 use schedbox::bench::tiny::TinyVmm;
@@ -29,11 +31,8 @@ fn measures_launch_to_first_record() {
 
 #[test]
 fn kvm_bench_says_why_it_cannot_measure_here() {
-    let kernel = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/kernels/scx/vmlinux"
-    );
-    match kvm_launch_to_first_record(&spec(kernel), LIMIT) {
+    let kernel = common::sched_ext_kernel().with_file_name("vmlinux");
+    match kvm_launch_to_first_record(&spec(kernel.to_str().unwrap()), LIMIT) {
         Err(why) => {
             eprintln!("{why}");
             assert!(why.starts_with("kvm: "), "{why}");

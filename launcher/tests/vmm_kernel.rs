@@ -11,7 +11,6 @@ use schedbox::topology::Shape;
 use schedbox::vm::backend::{Backend, VmEvent, VmExit, VmHandle, VmSpec};
 use schedbox::vm::vmm::{launch, start, Boot, KernelBoot, KvmBackend, MachineConfig, Protocol};
 
-const KERNELS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/kernels");
 const BANNER: &str = "Linux version";
 /// Printed by a KASLR-capable decompressor (Debian's kernel) when told `nokaslr`.
 const KASLR_OFF: &str = "KASLR disabled: 'nokaslr' on cmdline.";
@@ -25,12 +24,13 @@ use common::one_vm_at_a_time as one_at_a_time;
 
 const MEMORY_MIB: u32 = 128;
 
-fn kernel(relative: &str) -> PathBuf {
-    let path = PathBuf::from(KERNELS).join(relative);
+/// A file beside the sched_ext test kernel (tests/common): `vmlinux`, `config`.
+fn beside_kernel(name: &str) -> PathBuf {
+    let path = common::sched_ext_kernel().with_file_name(name);
     assert!(
         path.is_file(),
-        "test kernel {} is missing: the prebuilt kernels belong in ../shared/kernels beside the \
-         repository (see shared/kernels/README.md), or build one with `make kernel`",
+        "{} is missing: the test kernel's folder keeps its vmlinux and config (`make \
+         kernel` leaves them in the cache)",
         path.display()
     );
     path
@@ -117,7 +117,7 @@ fn pvh_vmlinux_boots_to_its_banner_then_ends_with_a_reason() {
     let initramfs = vec![0u8; 100_000];
     let (tx, rx) = channel();
     let spec = VmSpec {
-        kernel: kernel("scx/vmlinux"),
+        kernel: beside_kernel("vmlinux"),
         initramfs: initramfs.clone(),
         cmdline: "panic=-1".to_string(),
         topology: Shape::flat(2),
@@ -196,7 +196,7 @@ fn vmlinux_through_the_64bit_boot_protocol_reads_the_zero_page() {
         topology: Shape::flat(2),
         memory_mib: MEMORY_MIB,
         boot: Boot::Kernel(KernelBoot {
-            path: kernel("scx/vmlinux"),
+            path: beside_kernel("vmlinux"),
             cmdline: launch::kernel_cmdline("panic=-1"),
             initramfs: initramfs.clone(),
             protocol: Protocol::Linux64,
@@ -216,10 +216,7 @@ fn vmlinux_through_the_64bit_boot_protocol_reads_the_zero_page() {
 #[test]
 fn bzimage_decompressor_reads_our_command_line() {
     let _guard = one_at_a_time();
-    let (vm, rx) = launch(
-        kernel("debian/vmlinuz-6.12.107+deb12-cloud-amd64"),
-        "nokaslr",
-    );
+    let (vm, rx) = launch(common::plain_kernel(), "nokaslr");
     let watch = wait_for(&rx, KASLR_OFF, FIRST_LINE_LIMIT);
     show("debian bzImage", &watch.lines);
     let exit = watch.exit.unwrap_or_else(|| kill(vm, &rx));
@@ -236,8 +233,9 @@ fn bzimage_decompressor_reads_our_command_line() {
 #[test]
 fn a_file_that_is_no_kernel_is_a_clear_error() {
     let (tx, _rx) = channel();
+    let config = beside_kernel("config");
     let spec = VmSpec {
-        kernel: kernel("scx/config"),
+        kernel: config.clone(),
         initramfs: vec![1, 2, 3],
         cmdline: String::new(),
         topology: Shape::flat(1),
@@ -249,7 +247,7 @@ fn a_file_that_is_no_kernel_is_a_clear_error() {
         .expect("a .config is not a kernel");
     let text = err.to_string();
     assert!(
-        text.starts_with("cannot load kernel:") && text.contains("scx/config"),
+        text.starts_with("cannot load kernel:") && text.contains(&*config.to_string_lossy()),
         "{text}"
     );
 }
@@ -264,7 +262,7 @@ fn pvh_vmlinux_sees_a_two_node_topology_in_the_acpi_tables() {
         topology: Shape::parse("2n2l2c1t").unwrap(),
         memory_mib: MEMORY_MIB,
         boot: Boot::Kernel(KernelBoot {
-            path: kernel("scx/vmlinux"),
+            path: beside_kernel("vmlinux"),
             // The distance table line is a debug message.
             cmdline: launch::kernel_cmdline("panic=-1 loglevel=8"),
             initramfs: vec![0u8; 4096],

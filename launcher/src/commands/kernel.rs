@@ -56,6 +56,9 @@ pub fn kernel_check(image: &Path) -> Result<Exit, Stop> {
     preflight::kernel_file("kernel check", image).map_err(Stop::Usage)?;
     let features = config::check_image(image).map_err(|e| Stop::Usage(e.to_string()))?;
     output::print(&format!("{features}\n"));
+    for line in features.detail() {
+        output::print(&format!("  {line}\n"));
+    }
     Ok(match features.has_sched_ext {
         Some(true) => Exit::Pass,
         Some(false) => Exit::Fail,

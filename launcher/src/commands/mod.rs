@@ -40,6 +40,7 @@ pub fn main(args: Vec<OsString>) -> Exit {
             .map(kernel::print_path),
         Command::KernelBuild(options) => kernel::kernel_build(&options),
         Command::KernelCheck { image } => kernel::kernel_check(&image),
+        Command::SchedulerBuild { spec, jobs } => crate::scheduler::build::command(&spec, jobs),
         Command::TopologyList => {
             output::print(&crate::topology::preset_table());
             Ok(Exit::Pass)

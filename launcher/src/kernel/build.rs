@@ -27,6 +27,14 @@ const FRAGMENT_FILE: &str = "schedbox.config";
 pub const LOG_FILE: &str = "schedbox-build.log";
 const IMAGE_IN_TREE: &str = "arch/x86/boot/bzImage";
 const LOG_TAIL_LINES: usize = 25;
+/// Minutes a cold build takes on two idle cores (tinyconfig + fragment, Linux 6.12).
+const TYPICAL_BUILD_MIN: u64 = 5;
+/// How often a long make step reports its progress.
+const PROGRESS_EVERY: Duration = Duration::from_secs(30);
+const PROGRESS_POLL: Duration = Duration::from_millis(200);
+/// Objects (`CC`/`AS` lines in make's output) a cold bzImage build of the fragment on
+/// Linux 6.12 compiles, for the progress line's "of about".
+const TYPICAL_OBJECTS: usize = 1_370;
 /// Commands the build needs, with the Debian package that provides each.
 const TOOLS: &[(&str, &str)] = &[
     ("make", "make"),
@@ -242,11 +250,30 @@ pub fn build(source: &Path, opts: &BuildOptions) -> Result<BuiltKernel, KbuildEr
     }
     check_tools()?;
     let build_dir = build_dir(&source, opts);
+    announce(&version, &key, &source, &build_dir, opts);
     configure(&source, &build_dir, opts)?;
     let jobs = format!("-j{}", opts.jobs.max(1));
-    Make::new(&source, &build_dir, opts.verbose).run(&[&jobs, "bzImage"])?;
+    Make::new(&source, &build_dir, opts.verbose).run_with_progress(&[&jobs, "bzImage"])?;
     publish(&build_dir, &out)?;
     Ok(built(false))
+}
+
+/// Says on stderr what is about to be built, where, why and how long it takes, since a
+/// cold build runs for minutes before anything else happens.
+fn announce(version: &str, key: &str, source: &Path, build_dir: &Path, opts: &BuildOptions) {
+    let why = if opts.force {
+        "--force".to_string()
+    } else {
+        format!("not in {} yet", opts.cache_dir.display())
+    };
+    eprintln!(
+        "schedbox: building Linux {version} from {} with kernel/schedbox.config \
+         (cache key {key}; {why}); -j{}: about {TYPICAL_BUILD_MIN} min on two idle cores \
+         when cold; make's output: {}",
+        source.display(),
+        opts.jobs.max(1),
+        build_dir.join(LOG_FILE).display()
+    );
 }
 
 /// The `O=` folder a build of `source` uses; make's output goes to `LOG_FILE` in it.
@@ -453,17 +480,36 @@ impl<'a> Make<'a> {
             .map_err(io_error(format!("create {}", self.log_path().display())))
     }
 
-    fn run(&self, args: &[&str]) -> Result<(), KbuildError> {
+    fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new("make");
         command
             .arg("-C")
             .arg(self.source)
             .arg(format!("O={}", self.build_dir.display()))
             .args(args);
-        self.run_logged(command, &format!("make {}", args.join(" ")))
+        command
     }
 
-    fn run_logged(&self, mut command: Command, what: &str) -> Result<(), KbuildError> {
+    fn run(&self, args: &[&str]) -> Result<(), KbuildError> {
+        self.run_logged(self.command(args), &format!("make {}", args.join(" ")))
+    }
+
+    /// As [`Make::run`], printing every [`PROGRESS_EVERY`] how many objects were compiled.
+    fn run_with_progress(&self, args: &[&str]) -> Result<(), KbuildError> {
+        let what = format!("make {}", args.join(" "));
+        self.spawn_logged(self.command(args), &what, !self.verbose)
+    }
+
+    fn run_logged(&self, command: Command, what: &str) -> Result<(), KbuildError> {
+        self.spawn_logged(command, what, false)
+    }
+
+    fn spawn_logged(
+        &self,
+        mut command: Command,
+        what: &str,
+        progress: bool,
+    ) -> Result<(), KbuildError> {
         let log_path = self.log_path();
         if !self.verbose {
             let log = fs::OpenOptions::new()
@@ -476,7 +522,13 @@ impl<'a> Make<'a> {
                 .map_err(io_error("duplicate the log handle"))?;
             command.stdout(log).stderr(log2);
         }
-        let status = command.status().map_err(io_error(format!("run {what}")))?;
+        let mut child = command.spawn().map_err(io_error(format!("run {what}")))?;
+        let status = if progress {
+            wait_with_progress(&mut child, &log_path, PROGRESS_EVERY)
+        } else {
+            child.wait()
+        }
+        .map_err(io_error(format!("wait for {what}")))?;
         if status.success() {
             return Ok(());
         }
@@ -491,6 +543,37 @@ impl<'a> Make<'a> {
             log: (!self.verbose).then_some(log_path),
         })
     }
+}
+
+/// Waits for a make run, printing the compiled-object count `every` so often.
+fn wait_with_progress(
+    child: &mut std::process::Child,
+    log: &Path,
+    every: Duration,
+) -> io::Result<std::process::ExitStatus> {
+    let started = Instant::now();
+    let mut next = every;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        std::thread::sleep(PROGRESS_POLL);
+        if started.elapsed() >= next {
+            next += every;
+            eprintln!(
+                "schedbox: kernel build: {} of about {TYPICAL_OBJECTS} objects compiled, {} s",
+                compiled_objects(&fs::read_to_string(log).unwrap_or_default()),
+                started.elapsed().as_secs()
+            );
+        }
+    }
+}
+
+/// Objects compiled so far, from kbuild's short output (`  CC      kernel/fork.o`).
+fn compiled_objects(log: &str) -> usize {
+    log.lines()
+        .filter(|l| l.starts_with("  CC ") || l.starts_with("  AS "))
+        .count()
 }
 
 fn run_quiet(mut command: Command, what: &str) -> Result<(), KbuildError> {
@@ -592,6 +675,35 @@ mod tests {
         assert_eq!(fragment.get("SCHED_CLASS_EXT"), Some("y"));
         assert_eq!(fragment.get("RT_GROUP_SCHED"), Some("n"));
         assert_eq!(fragment.get("IKCONFIG"), Some("y"));
+    }
+
+    #[test]
+    fn progress_counts_compiled_and_assembled_objects() {
+        let log = "  SYNC    include/config/auto.conf\n  CC      kernel/fork.o\n\
+                   \x20 AS      arch/x86/entry/entry_64.o\n  LD      vmlinux.o\n\
+                   \x20 CC      mm/slub.o\n  HOSTCC  scripts/kallsyms\n";
+        assert_eq!(compiled_objects(log), 3);
+    }
+
+    #[test]
+    fn waiting_with_progress_returns_the_status() {
+        let dir = crate::tempdir::TempDir::new("kbuild-progress").unwrap();
+        let log = dir.path().join(LOG_FILE);
+        fs::write(&log, "  CC      a.o\n").unwrap();
+        let mut child = Command::new("sh")
+            .args(["-c", "sleep 0.5; exit 3"])
+            .spawn()
+            .unwrap();
+        let status = wait_with_progress(&mut child, &log, Duration::from_millis(100)).unwrap();
+        assert_eq!(status.code(), Some(3));
+    }
+
+    #[test]
+    fn fragment_has_every_feature_kernel_check_lists() {
+        let fragment = KernelConfig::parse(FRAGMENT);
+        for (name, what) in config::FEATURES {
+            assert_eq!(fragment.get(name), Some("y"), "{name} ({what})");
+        }
     }
 
     #[test]

@@ -150,6 +150,33 @@ impl fmt::Display for ConfigSource {
     }
 }
 
+/// Options beyond sched_ext itself that BPF schedulers or schedbox's own tests rely on,
+/// with what each gives them; `kernel check` lists them.
+pub const FEATURES: &[(&str, &str)] = &[
+    ("DEBUG_INFO_BTF", "BTF"),
+    ("BPF_JIT", "BPF JIT"),
+    ("BPF_EVENTS", "BPF tracepoints"),
+    ("FUNCTION_TRACER", "fentry/fexit (function tracer)"),
+    ("DYNAMIC_FTRACE", "dynamic ftrace"),
+    ("KALLSYMS_ALL", "data symbols in kallsyms"),
+    ("UNIX", "UNIX sockets"),
+    ("DEBUG_FS", "debugfs"),
+    ("MAGIC_SYSRQ", "sysrq"),
+    ("LKDTM", "LKDTM"),
+];
+/// The [`FEATURES`] production schedulers (scx_bpfland, scx_lavd, ...) refuse to start
+/// without: their loader checks the function tracer, resolves data symbols through
+/// kallsyms, and serves statistics on a UNIX socket.
+pub const PRODUCTION_SCHEDULER_NEEDS: &[&str] = &[
+    "DEBUG_INFO_BTF",
+    "BPF_JIT",
+    "BPF_EVENTS",
+    "FUNCTION_TRACER",
+    "DYNAMIC_FTRACE",
+    "KALLSYMS_ALL",
+    "UNIX",
+];
+
 /// What schedbox needs to know about a kernel image.
 #[derive(Debug, Clone)]
 pub struct KernelFeatures {
@@ -170,6 +197,60 @@ impl fmt::Display for KernelFeatures {
             None => "unknown",
         };
         write!(f, "{release}: sched_ext {sched_ext}; from {}", self.source)
+    }
+}
+
+impl KernelFeatures {
+    /// Each of [`FEATURES`]: (option, what it gives, enabled); empty without a config.
+    pub fn options(&self) -> Vec<(&'static str, &'static str, bool)> {
+        let Some(config) = &self.config else {
+            return Vec::new();
+        };
+        FEATURES
+            .iter()
+            .map(|&(name, what)| (name, what, config.is_enabled(name)))
+            .collect()
+    }
+
+    /// The options of [`PRODUCTION_SCHEDULER_NEEDS`] the config lacks; `None` without a
+    /// config.
+    pub fn missing_for_production_schedulers(&self) -> Option<Vec<&'static str>> {
+        let config = self.config.as_ref()?;
+        Some(
+            PRODUCTION_SCHEDULER_NEEDS
+                .iter()
+                .copied()
+                .filter(|name| !config.is_enabled(name))
+                .collect(),
+        )
+    }
+
+    /// The lines `kernel check` prints after the summary: the features, and what
+    /// production schedulers would miss.
+    pub fn detail(&self) -> Vec<String> {
+        let options = self.options();
+        if options.is_empty() {
+            return Vec::new();
+        }
+        let listed: Vec<String> = options
+            .iter()
+            .map(|(_, what, on)| format!("{what} {}", if *on { "yes" } else { "no" }))
+            .collect();
+        let mut lines = vec![format!("features: {}", listed.join(", "))];
+        if self.has_sched_ext == Some(true) {
+            let missing = self.missing_for_production_schedulers().unwrap_or_default();
+            lines.push(if missing.is_empty() {
+                "production schedulers (scx_bpfland, scx_lavd, ...): all they need".to_string()
+            } else {
+                let names: Vec<String> = missing.iter().map(|m| format!("{PREFIX}{m}")).collect();
+                format!(
+                    "production schedulers (scx_bpfland, scx_lavd, ...) will not start: \
+                     missing {}",
+                    names.join(", ")
+                )
+            });
+        }
+        lines
     }
 }
 
@@ -339,6 +420,33 @@ mod tests {
         assert!(unmet[0]
             .to_string()
             .contains("CONFIG_BPF wanted y but it is absent"));
+    }
+
+    #[test]
+    fn features_name_what_production_schedulers_miss() {
+        let config = KernelConfig::parse(
+            "CONFIG_SCHED_CLASS_EXT=y\nCONFIG_DEBUG_INFO_BTF=y\nCONFIG_BPF_JIT=y\n\
+             CONFIG_BPF_EVENTS=y\nCONFIG_LKDTM=y\n# CONFIG_FUNCTION_TRACER is not set\n",
+        );
+        let features = features(None, ConfigSource::Ikconfig, Some(config));
+        let missing = features.missing_for_production_schedulers().unwrap();
+        assert_eq!(
+            missing,
+            ["FUNCTION_TRACER", "DYNAMIC_FTRACE", "KALLSYMS_ALL", "UNIX"]
+        );
+        let detail = features.detail();
+        assert!(
+            detail[0].starts_with("features: BTF yes, BPF JIT yes"),
+            "{detail:?}"
+        );
+        assert!(detail[0].contains("fentry/fexit (function tracer) no"));
+        assert!(detail[0].ends_with("LKDTM yes"), "{detail:?}");
+        assert!(detail[1].ends_with(
+            "missing CONFIG_FUNCTION_TRACER, CONFIG_DYNAMIC_FTRACE, CONFIG_KALLSYMS_ALL, CONFIG_UNIX"
+        ));
+        let unknown = super::features(None, ConfigSource::Ikconfig, None);
+        assert!(unknown.detail().is_empty());
+        assert_eq!(unknown.missing_for_production_schedulers(), None);
     }
 
     #[test]

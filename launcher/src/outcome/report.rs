@@ -312,7 +312,7 @@ pub fn human(report: &Report) -> String {
     }
     out.push(format!("  scheduler: {}", report.scheduler.summary));
     for scenario in &report.scenarios {
-        out.extend(human_scenario(scenario));
+        out.extend(human_scenario(scenario, report.scheduler.never_attached()));
     }
     out.extend(report.reasons.iter().map(|r| format!("  reason: {r}")));
     out.extend(report.notes.iter().map(|n| format!("  note: {n}")));
@@ -329,8 +329,9 @@ pub fn human(report: &Report) -> String {
     out.join("\n") + "\n"
 }
 
-/// A scenario's lines: its workers, checks and payloads.
-fn human_scenario(scenario: &ScenarioReport) -> Vec<String> {
+/// A scenario's lines: its workers, checks and payloads; not the `scheduler` check of a
+/// scheduler that never attached, which the scheduler line and a reason say once.
+fn human_scenario(scenario: &ScenarioReport, scheduler_never_attached: bool) -> Vec<String> {
     let outcome = match &scenario.verdict {
         ScenarioOutcome::Pass => "pass",
         ScenarioOutcome::Fail { .. } => "FAIL",
@@ -353,7 +354,11 @@ fn human_scenario(scenario: &ScenarioReport) -> Vec<String> {
             w.cpus
         ));
     }
-    for c in &scenario.checks {
+    let shown = scenario
+        .checks
+        .iter()
+        .filter(|c| !(scheduler_never_attached && c.name == scheduler::CHECK));
+    for c in shown {
         let result = if c.passed { "pass" } else { "FAIL" };
         lines.push(format!(
             "    check {:<12} {result}: value {} limit {}",

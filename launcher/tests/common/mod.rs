@@ -47,18 +47,84 @@ pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The kernel to boot, or a failure that says how to get one.
+/// Where `make test` (kernel/test-inputs.sh) points the tests at the folder holding the
+/// tree's `scx_simple` and `scx_qmap`; without it they are looked for beside the kernel.
+pub const SCHEDULERS_ENV: &str = "SCHEDBOX_SCHEDULERS";
+/// A kernel without sched_ext; without it, the newest cached `vmlinuz-*` (`make
+/// kernel-debian`).
+pub const PLAIN_KERNEL_ENV: &str = "SCHEDBOX_PLAIN_KERNEL";
+const GET_INPUTS: &str = "`make test` builds them (or run `make test-inputs` and export \
+     what it prints into target/test-inputs.env)";
+
+fn env_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The kernel to boot, chosen as `schedbox run` chooses without `--kernel`:
+/// `$SCHEDBOX_KERNEL`, then the newest kernel in the cache. A failure says how to get one.
 pub fn kernel() -> PathBuf {
-    let shared = repo().join("../shared/kernels/scx/bzImage");
-    if shared.exists() {
-        return shared;
+    match schedbox::kernel::locate(None) {
+        Ok(kernel) => kernel.path,
+        Err(e) => panic!("no kernel for the end-to-end tests ({e}); {GET_INPUTS}"),
     }
-    if let Some(env) = std::env::var_os("SCHEDBOX_KERNEL").filter(|v| !v.is_empty()) {
-        return env.into();
+}
+
+/// [`kernel`], which must have sched_ext (the tests that attach schedulers need it).
+pub fn sched_ext_kernel() -> PathBuf {
+    let kernel = kernel();
+    let features = schedbox::kernel::config::check_image(&kernel)
+        .unwrap_or_else(|e| panic!("cannot check the test kernel: {e}"));
+    assert_eq!(
+        features.has_sched_ext,
+        Some(true),
+        "the test kernel {} lacks sched_ext ({features}); point $SCHEDBOX_KERNEL at \
+         schedbox's own kernel: {GET_INPUTS}",
+        kernel.display()
+    );
+    kernel
+}
+
+/// One of the kernel tree's schedulers (`scx_simple`, `scx_qmap`): in
+/// `$SCHEDBOX_SCHEDULERS`, else beside the test kernel.
+pub fn tree_scheduler(name: &str) -> PathBuf {
+    let dir = env_path(SCHEDULERS_ENV).unwrap_or_else(|| {
+        let kernel = kernel();
+        kernel.parent().unwrap_or(Path::new(".")).to_path_buf()
+    });
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: the tests need the kernel tree's {name} built for the test kernel; \
+         {GET_INPUTS}",
+        path.display()
+    );
+    path
+}
+
+/// A kernel without sched_ext: `$SCHEDBOX_PLAIN_KERNEL`, else the newest `vmlinuz-*` in
+/// the cache (`make kernel-debian` puts Debian's cloud kernel there, with its config).
+pub fn plain_kernel() -> PathBuf {
+    if let Some(path) = env_path(PLAIN_KERNEL_ENV) {
+        return path;
     }
-    schedbox::kernel::newest_cached(&schedbox::kernel::cache_dir()).expect(
-        "no kernel for the end-to-end tests: run `make kernel-debian` (or set SCHEDBOX_KERNEL)",
-    )
+    let cache = schedbox::kernel::cache_dir();
+    let newest = std::fs::read_dir(&cache)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("vmlinuz-"))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .max();
+    match newest {
+        Some((_, path)) => path,
+        None => panic!(
+            "no kernel without sched_ext in {} and {PLAIN_KERNEL_ENV} is not set: run `make \
+             kernel-debian`; {GET_INPUTS}",
+            cache.display()
+        ),
+    }
 }
 
 pub struct Scratch(pub PathBuf);

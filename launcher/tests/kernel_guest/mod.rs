@@ -68,7 +68,3 @@ pub fn run(dir: &Path, program: &str, args: &[&str]) {
         .unwrap();
     assert!(status.success(), "{program} {args:?}");
 }
-
-pub fn shared_kernels() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/kernels")
-}

@@ -8,6 +8,7 @@ use super::payloads::{self, ExpectedPayload, PayloadVerdict};
 use super::{describe_failure, error_text, unsupported, ExpectedCheck};
 use crate::protocol::record::{CheckRecord, Record};
 use crate::scenario::catalog;
+use crate::scheduler;
 use crate::vm::session::Observed;
 
 /// The guest's `scenario-end` outcome of a scenario it could not carry out.
@@ -107,6 +108,7 @@ fn outcome(
         .checks
         .iter()
         .filter(|c| !c.passed && !unsupported(c))
+        .filter(|c| !scheduler::repeats_attach_failure(&c.name, &observed.records))
         .map(|c| describe_failure(c));
     let payload_failures = payloads::failures(&mine).into_iter();
     if !seen.errors.is_empty() || seen.guest_error {

@@ -1,6 +1,8 @@
 //! The sched_ext scheduler under test, host side: what `--scheduler` asks for, whether
 //! the kernel can run it, why a run failed because of it, and its part of the report.
 
+pub mod build;
+
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -60,7 +62,8 @@ pub struct SchedulerInfo {
 }
 
 impl SchedulerInfo {
-    /// Finds the program (a bare name is looked up in `$PATH`).
+    /// Finds the program: a file, else a scheduler `schedbox scheduler build` left in the
+    /// cache (`scx_bpfland`, `scx_bpfland@1.1.4`), else a name in `$PATH`.
     pub fn new(
         program: &Path,
         args: Vec<String>,
@@ -70,8 +73,15 @@ impl SchedulerInfo {
         let as_given = program.to_string_lossy();
         let path = if program.is_file() {
             program.to_path_buf()
+        } else if let Some(built) = build::find(&as_given, &build::cache_dir()) {
+            built
         } else {
-            find_program(&as_given, Path::new("")).map_err(|e| format!("--scheduler: {e}"))?
+            find_program(&as_given, Path::new("")).map_err(|e| {
+                format!(
+                    "--scheduler: {e}; a production scheduler (scx_bpfland, ...) is found by \
+                     name once `schedbox scheduler build NAME` built it"
+                )
+            })?
         };
         let guest_path = pack::payload_path(GUEST_DIR, &path)
             .map_err(|e| format!("--scheduler {}: {e}", path.display()))?;
@@ -149,6 +159,25 @@ pub fn error_hint(place: &str, records: &[Record]) -> Option<&'static str> {
         .iter()
         .any(|r| matches!(r, Record::Boot { sched_ext, .. } if sched_ext == "absent"));
     (place == ERROR_PLACE && absent).then_some(NO_SCHED_EXT_HINT)
+}
+
+/// Whether the scheduler failed to attach and never did: then every scenario's failed
+/// `scheduler` check only repeats the one reason [`failures`] gives, with its output.
+pub fn never_attached(events: &[&SchedulerRecord]) -> bool {
+    events.iter().any(|s| s.event == "attach-failed")
+        && !events.iter().any(|s| s.event == "attached")
+}
+
+/// Whether a failed check of the run is that repetition (see [`never_attached`]).
+pub fn repeats_attach_failure(check: &str, records: &[Record]) -> bool {
+    let events: Vec<&SchedulerRecord> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Scheduler(s) => Some(s.as_ref()),
+            _ => None,
+        })
+        .collect();
+    check == CHECK && never_attached(&events)
 }
 
 /// Where the guest was in the plan when a record came.
@@ -317,6 +346,13 @@ pub struct SchedulerReport {
     pub output_lines: usize,
     pub output_tail: Vec<String>,
     pub log: Option<String>,
+}
+
+impl SchedulerReport {
+    /// See [`never_attached`]: the summary says why once, scenarios need not.
+    pub fn never_attached(&self) -> bool {
+        never_attached(&self.events.iter().collect::<Vec<_>>())
+    }
 }
 
 pub fn report(
@@ -542,6 +578,24 @@ mod tests {
               'Z' | … | -v | -h"
             ]
         );
+    }
+
+    #[test]
+    fn a_scheduler_that_never_attached_is_said_once() {
+        let attach_failed = "SBX1 scheduler event=attach-failed name=simple state=disabled ops= \
+                             pid=36 t_ms=1500 reason=exited status=2";
+        let Line::Record(failed) = parse_line(attach_failed) else {
+            panic!("not a record")
+        };
+        let records = vec![failed];
+        assert!(repeats_attach_failure(CHECK, &records));
+        assert!(!repeats_attach_failure("stall", &records));
+        assert!(report(Some(&qmap()), None, &records, Path::new("l")).never_attached());
+        // Attached, then ejected: each scenario's check says something of its own.
+        let ejected = example("scheduler-ejected.records");
+        assert!(!repeats_attach_failure(CHECK, &ejected));
+        assert!(!report(Some(&qmap()), None, &ejected, Path::new("l")).never_attached());
+        assert!(!repeats_attach_failure(CHECK, &[]));
     }
 
     #[test]
