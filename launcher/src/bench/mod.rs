@@ -46,6 +46,8 @@ pub enum Measure {
 pub struct Row {
     pub label: String,
     pub measure: Measure,
+    /// Its backend emulates guest instructions (TCG).
+    pub emulated: bool,
     backend: Option<Box<dyn Backend>>,
     kernel: PathBuf,
     plan: String,
@@ -67,6 +69,7 @@ impl Row {
         Row {
             label: label.to_string(),
             measure,
+            emulated: backend.as_ref().is_some_and(|b| b.emulated()),
             backend,
             kernel: PathBuf::new(),
             plan: String::new(),

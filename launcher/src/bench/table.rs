@@ -243,7 +243,7 @@ fn monitor_section(out: &mut String, rows: &[Row], notes: &mut Notes) {
             ],
         );
     }
-    if monitor.iter().any(|r| r.label.contains("TCG")) {
+    if monitor.iter().any(|r| r.emulated) {
         let _ = writeln!(
             out,
             "  (TCG emulates every guest instruction while guest clocks run in real time: \

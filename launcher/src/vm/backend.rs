@@ -60,6 +60,11 @@ pub trait VmHandle: Send {
 pub trait Backend {
     /// Short name for reports: "kvm", "qemu-tcg", "qemu-kvm".
     fn name(&self) -> String;
+    /// Whether guest instructions are emulated (TCG), so guest CPU times are many
+    /// times what they would be on hardware.
+    fn emulated(&self) -> bool {
+        false
+    }
     /// Boots the VM; events arrive on `events` until `Exited`.
     fn launch(
         &self,

@@ -111,6 +111,10 @@ impl Backend for Qemu {
         }
     }
 
+    fn emulated(&self) -> bool {
+        self.accel == Accel::Tcg
+    }
+
     fn launch(
         &self,
         spec: &VmSpec,
