@@ -9,9 +9,9 @@
 
 mod common;
 
-use std::process::{Command, Output};
+use std::process::Output;
 
-use common::{describe, kernel, one_vm_at_a_time, Scratch, SCHEDBOX};
+use common::{describe, kernel, os, run_and_report, Scratch};
 use serde_json::Value;
 
 /// Set on hosts whose KVM runs guests natively (as in the VMM's tests).
@@ -21,31 +21,13 @@ fn native_kvm() -> bool {
     std::env::var_os(NATIVE_KVM_ENV).is_some()
 }
 
-/// Runs `schedbox run` with `extra` options; returns the output and the JSON report.
+/// Runs `schedbox run` with `extra` options on the test kernel (the backend left to the
+/// options); returns the output and the JSON report.
 fn run(scratch: &Scratch, extra: &[&str]) -> (Output, Value) {
-    let _one_at_a_time = one_vm_at_a_time();
     let kernel = kernel();
-    let json = scratch.0.join("report.json");
-    let out = scratch.0.join("run");
-    let mut args = vec![
-        "run",
-        "--kernel",
-        kernel.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--json",
-        json.to_str().unwrap(),
-    ];
+    let mut args = vec!["--kernel", kernel.to_str().unwrap()];
     args.extend_from_slice(extra);
-    let output = Command::new(SCHEDBOX)
-        .args(&args)
-        .env_remove("SCHEDBOX_SKIP_KVM_PROBE")
-        .output()
-        .expect("cannot run schedbox");
-    let text = std::fs::read_to_string(&json).unwrap_or_else(|e| {
-        panic!("no report ({e}): {}", describe(&output, &Value::Null));
-    });
-    (output, serde_json::from_str(&text).unwrap())
+    run_and_report(scratch, &os(&args)).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Where the host's KVM really runs Linux, the refusal test's premise is false: it fails

@@ -14,10 +14,10 @@
 
 mod common;
 
+use std::ffi::OsStr;
 use std::path::PathBuf;
-use std::process::Command;
 
-use common::{one_vm_at_a_time, repo, sched_ext_kernel, Scratch, SCHEDBOX};
+use common::{os, repo, run_and_report, sched_ext_kernel, Scratch};
 use schedbox::scheduler::build;
 use serde_json::Value;
 
@@ -93,29 +93,16 @@ fn cgroup_controls() -> Vec<PathBuf> {
 fn run_under(p: &Production, files: &[PathBuf], fails: &[(&str, &str)]) {
     let scheduler = program(p);
     let scratch = Scratch::new(p.ops);
-    let json = scratch.0.join("report.json");
-    let output = {
-        let _one_at_a_time = one_vm_at_a_time();
-        Command::new(SCHEDBOX)
-            .args(["run", "--accel", "tcg", "--cpus", "2", "--kernel"])
-            .arg(sched_ext_kernel())
-            .arg("--scheduler")
-            .arg(&scheduler)
-            .args(["--attach-timeout", ATTACH_TIMEOUT_S])
-            .arg("--out")
-            .arg(scratch.0.join("run"))
-            .arg("--json")
-            .arg(&json)
-            .args(files)
-            .output()
-            .expect("cannot run schedbox")
-    };
+    let kernel = sched_ext_kernel();
+    let mut args = os(&["--accel", "tcg", "--cpus", "2", "--kernel"]);
+    args.push(kernel.as_os_str());
+    args.push(OsStr::new("--scheduler"));
+    args.push(scheduler.as_os_str());
+    args.extend(os(&["--attach-timeout", ATTACH_TIMEOUT_S]));
+    args.extend(files.iter().map(|f| f.as_os_str()));
+    let (output, report) = run_and_report(&scratch, &args).unwrap_or_else(|e| panic!("{e}"));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let report: Value = std::fs::read_to_string(&json)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-        .unwrap_or_else(|| panic!("no report\nstdout:\n{stdout}\nstderr:\n{stderr}"));
     let why = format!(
         "exit {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
         output.status.code()

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::{
-    one_vm_at_a_time, plain_kernel, repo, sched_ext_kernel, tree_scheduler, Scratch, SCHEDBOX,
+    os, plain_kernel, repo, run_and_report, sched_ext_kernel, tree_scheduler, Scratch, SCHEDBOX,
 };
 use serde_json::Value;
 
@@ -93,30 +93,11 @@ fn strings(value: &Value) -> Vec<String> {
 
 /// Runs `schedbox run` on `kernel` with the run directory and report in `scratch`.
 fn run(scratch: &Scratch, kernel: &Path, extra: &[&str]) -> Run {
-    let _one_at_a_time = one_vm_at_a_time();
-    let out = scratch.0.join("run");
-    let json = scratch.0.join("report.json");
-    let mut command = Command::new(SCHEDBOX);
-    command
-        .args(["run", "--accel", "tcg", "--cpus", "2", "--kernel"])
-        .arg(kernel)
-        .arg("--out")
-        .arg(&out)
-        .arg("--json")
-        .arg(&json)
-        .args(extra);
-    let output = command.output().expect("cannot run schedbox");
-    let text = std::fs::read_to_string(&json).unwrap_or_else(|e| {
-        panic!(
-            "no report ({e}); stdout:\n{}\nstderr:\n{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    });
-    Run {
-        output,
-        report: serde_json::from_str(&text).unwrap(),
-    }
+    let mut args = os(&["--accel", "tcg", "--cpus", "2", "--kernel"]);
+    args.push(kernel.as_os_str());
+    args.extend(os(extra));
+    let (output, report) = run_and_report(scratch, &args).unwrap_or_else(|e| panic!("{e}"));
+    Run { output, report }
 }
 
 fn scx_kernel() -> PathBuf {

@@ -163,29 +163,26 @@ pub fn schedbox(args: &[&str]) -> Output {
         .expect("cannot run schedbox")
 }
 
-/// Boots a VM with the real kernel and init under TCG; returns the output and the JSON
-/// report, or why there is no report.
-pub fn try_boot(scratch: &Scratch, extra: &[&str]) -> Result<(Output, Value), String> {
+/// The one way the tests run a VM: `schedbox run ARGS` with its run directory in
+/// `scratch/run` and its JSON report in `scratch/report.json`, one VM at a time, without
+/// the developers' override of the KVM probe; returns the output and the report, or why
+/// there is no report.
+pub fn run_and_report(
+    scratch: &Scratch,
+    args: &[&std::ffi::OsStr],
+) -> Result<(Output, Value), String> {
     let _one_at_a_time = one_vm_at_a_time();
-    let kernel = kernel();
-    let out = scratch.0.join("run");
     let json = scratch.0.join("report.json");
-    let cpus = CPUS.to_string();
-    let mut args = vec!["run", "--accel", "tcg"];
-    // A shape given by --topology says the vCPU count itself.
-    if !extra.contains(&"--topology") {
-        args.extend(["--cpus", &cpus]);
-    }
-    args.extend([
-        "--kernel",
-        kernel.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--json",
-        json.to_str().unwrap(),
-    ]);
-    args.extend_from_slice(extra);
-    let output = schedbox(&args);
+    let output = Command::new(SCHEDBOX)
+        .arg("run")
+        .arg("--out")
+        .arg(scratch.0.join("run"))
+        .arg("--json")
+        .arg(&json)
+        .args(args)
+        .env_remove("SCHEDBOX_SKIP_KVM_PROBE")
+        .output()
+        .expect("cannot run schedbox");
     let text = std::fs::read_to_string(&json).map_err(|e| {
         format!(
             "no report ({e}); stdout:\n{}\nstderr:\n{}",
@@ -195,6 +192,25 @@ pub fn try_boot(scratch: &Scratch, extra: &[&str]) -> Result<(Output, Value), St
     })?;
     let report = serde_json::from_str(&text).map_err(|e| format!("bad report: {e}"))?;
     Ok((output, report))
+}
+
+/// `args` as the OS strings `run_and_report` takes.
+pub fn os<'a>(args: &[&'a str]) -> Vec<&'a std::ffi::OsStr> {
+    args.iter().map(|a| std::ffi::OsStr::new(*a)).collect()
+}
+
+/// Boots a VM with the test kernel and init under TCG (2 vCPUs unless `--topology`
+/// says otherwise); returns the output and the JSON report, or why there is no report.
+pub fn try_boot(scratch: &Scratch, extra: &[&str]) -> Result<(Output, Value), String> {
+    let kernel = kernel();
+    let cpus = CPUS.to_string();
+    let mut args = vec!["--accel", "tcg", "--kernel", kernel.to_str().unwrap()];
+    // A shape given by --topology says the vCPU count itself.
+    if !extra.contains(&"--topology") {
+        args.extend(["--cpus", &cpus]);
+    }
+    args.extend_from_slice(extra);
+    run_and_report(scratch, &os(&args))
 }
 
 /// As [`try_boot`], failing the test when there is no report.
