@@ -5,13 +5,13 @@
 mod common;
 
 use std::fs::File;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Scratch, SCHEDBOX};
+use common::{closed_pipe, Scratch, SCHEDBOX};
 
 /// The bound each case must finish in.
 const QUICK: Duration = Duration::from_secs(1);
@@ -317,17 +317,6 @@ fn every_bad_input_is_a_quick_usage_error_before_boot() {
         cases.len(),
         wrong.join("\n")
     );
-}
-
-/// A pipe whose reader is already gone: the first write gets EPIPE.
-fn closed_pipe() -> OwnedFd {
-    let mut fds = [0; 2];
-    // SAFETY: pipe fills two descriptors that this function then owns.
-    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-    // SAFETY: both were just created and are owned by nobody else.
-    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    drop(read);
-    write
 }
 
 #[test]

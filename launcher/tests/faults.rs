@@ -9,12 +9,11 @@ mod common;
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{kernel, one_vm_at_a_time, Scratch, CPUS, SCHEDBOX};
+use common::{closed_pipe, kernel, one_vm_at_a_time, Scratch, CPUS, SCHEDBOX};
 use serde_json::Value;
 
 /// How long a TCG guest on a busy host may take to send its boot record.
@@ -341,17 +340,6 @@ fn a_panic_with_panic_0_ends_the_run_at_once() {
     let reasons = report["reasons"].to_string();
     assert!(reasons.contains("No working init found"), "{reasons}");
     assert_eq!(report["end"], "schedbox stopped the VM at the kernel panic");
-}
-
-/// A pipe whose reader is already gone, like `schedbox run | head` once head exited.
-fn closed_pipe() -> OwnedFd {
-    let mut fds = [0; 2];
-    // SAFETY: pipe fills two descriptors that this function then owns.
-    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
-    // SAFETY: both were just created and are owned by nobody else.
-    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    drop(read);
-    write
 }
 
 #[test]

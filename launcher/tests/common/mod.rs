@@ -226,3 +226,16 @@ pub fn describe(output: &Output, report: &Value) -> String {
         String::from_utf8_lossy(&output.stderr)
     )
 }
+
+/// A pipe whose reader is already gone, like `schedbox run | head` once head exited: the
+/// first write gets EPIPE.
+pub fn closed_pipe() -> std::os::fd::OwnedFd {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut fds = [0; 2];
+    // SAFETY: pipe fills two descriptors that this function then owns.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: both were just created and are owned by nobody else.
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(read);
+    write
+}
