@@ -3,6 +3,8 @@
 use super::file::{CgroupFile, Value};
 use super::validate::{Ctx, MAX_NAME};
 use super::{Op, ScenarioError, Spawn};
+use crate::cpulist;
+use crate::topology::placement;
 use schedbox_protocol::limits::{MAX_CGROUP_DEPTH as MAX_DEPTH, MAX_PATH};
 
 const WEIGHT_RANGE: (u64, u64) = (1, 10_000);
@@ -106,14 +108,9 @@ fn settings(ctx: &Ctx, cg: &CgroupFile) -> Result<Vec<(&'static str, String)>, S
         out.push(("cpuset.cpus", ctx.cpus(&field("cpus"), cpus)?));
     }
     if let Some(mems) = &cg.mems {
-        // Guests have a single NUMA node.
-        if mems.trim() != "0" {
-            return Err(ctx.err(
-                field("mems"),
-                format!("{mems:?}: the VM has one memory node, \"0\""),
-            ));
-        }
-        out.push(("cpuset.mems", "0".to_string()));
+        let nodes = placement::nodes(mems, &ctx.vm.topology)
+            .map_err(|e| ctx.err(field("mems"), format!("{e}: raise --topology's nodes")))?;
+        out.push(("cpuset.mems", cpulist::format(&nodes)));
     }
     if let Some(weight) = cg.weight {
         if weight < WEIGHT_RANGE.0 || weight > WEIGHT_RANGE.1 {

@@ -197,7 +197,7 @@ fn cgroup_fields_are_checked() {
     rejected(&cg("max = \"half\""), "\"a\".max", "50000 100000");
     rejected(&cg("memory_max = \"12Q\""), "\"a\".memory_max", "256M");
     rejected(&cg("memory_max = 100"), "\"a\".memory_max", "at least");
-    rejected(&cg("mems = \"1\""), "\"a\".mems", "one memory node");
+    rejected(&cg("mems = \"1\""), "\"a\".mems", "node 0 only");
     rejected(&cg("pids_max = 0"), "\"a\".pids_max", "≥ 1");
     rejected(
         &format!("{SIMPLE}[[cgroup]]\npath = \"../x\""),

@@ -29,6 +29,27 @@ pub fn resolve(text: &str, shape: &Shape) -> Result<BTreeSet<u32>, String> {
     Ok(cpus)
 }
 
+/// Resolves a set of NUMA nodes (`cpuset.mems`): a list of `N`, `N-M` or `node:N`
+/// terms, each below the shape's node count.
+pub fn nodes(text: &str, shape: &Shape) -> Result<BTreeSet<u32>, String> {
+    let mut found = BTreeSet::new();
+    for term in text.split(',').map(str::trim) {
+        let (lo, hi) = range(term.strip_prefix("node:").unwrap_or(term))
+            .map_err(|why| format!("{term:?} in {text:?}: {why}"))?;
+        if hi >= shape.nodes {
+            let have = match shape.nodes {
+                1 => "node 0 only".to_string(),
+                n => format!("nodes 0-{}", n - 1),
+            };
+            return Err(format!(
+                "{term:?} in {text:?}: there is no node {hi}: the VM ({shape}) has {have}"
+            ));
+        }
+        found.extend(lo..=hi);
+    }
+    Ok(found)
+}
+
 fn resolve_term(term: &str, shape: &Shape) -> Result<BTreeSet<u32>, String> {
     if let Some((kind, rest)) = term.split_once(':') {
         return match kind {
@@ -166,6 +187,26 @@ mod tests {
             .map(|k| cpus(&format!("disjoint:{k}/3"), "1n1l6c1t"))
             .collect();
         assert_eq!(parts, [vec![0, 1], vec![2, 3], vec![4, 5]]);
+    }
+
+    #[test]
+    fn memory_nodes_resolve_within_the_shape() {
+        let two = Shape::parse("2n2l1c1t").unwrap();
+        assert_eq!(
+            nodes("node:1", &two)
+                .unwrap()
+                .into_iter()
+                .collect::<Vec<_>>(),
+            [1]
+        );
+        assert_eq!(nodes("0-1", &two).unwrap().len(), 2);
+        let err = nodes("2", &two).unwrap_err();
+        assert!(
+            err.contains("there is no node 2: the VM (2n2l1c1t) has nodes 0-1"),
+            "{err}"
+        );
+        let flat = Shape::flat(2);
+        assert!(nodes("1", &flat).unwrap_err().contains("node 0 only"));
     }
 
     #[test]
