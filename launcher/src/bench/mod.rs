@@ -1,7 +1,7 @@
 //! `schedbox bench` (`make bench`): boots and measures, in one run, side by side:
 //! launch-to-first-record and wall time of the user's scenarios per backend and kernel
 //! format, a tiny guest's start-up on the VMM and on QEMU, the monitor's own CPU time at
-//! two sampling periods, stall detection latency, the floor (a bare QEMU boot of the same
+//! two sampling periods, stall detection latency, boot time against vCPU count, the floor (a bare QEMU boot of the same
 //! kernel against an empty scenario's launch to verdict), the launcher's peak memory, a
 //! cold release build, and sizes. Medians over `--runs`.
 
@@ -24,6 +24,7 @@ use crate::kernel::{self, KernelFormat};
 use crate::outcome::rundir;
 use crate::pipeline::prepare;
 use crate::protocol::plan;
+use crate::topology::Shape;
 use crate::vm::backend::{Backend, VmSpec};
 use crate::vm::qemu::{Accel, Qemu};
 use crate::vm::select::{AccelChoice, BackendChoice};
@@ -46,6 +47,8 @@ pub enum Measure {
 pub struct Row {
     pub label: String,
     pub measure: Measure,
+    /// The machine it boots, when not the command line's.
+    shape: Option<Shape>,
     /// Its backend emulates guest instructions (TCG).
     pub emulated: bool,
     backend: Option<Box<dyn Backend>>,
@@ -69,6 +72,7 @@ impl Row {
         Row {
             label: label.to_string(),
             measure,
+            shape: None,
             emulated: backend.as_ref().is_some_and(|b| b.emulated()),
             backend,
             kernel: PathBuf::new(),
@@ -253,8 +257,31 @@ fn linux_rows(inputs: &Inputs, probe: &Result<(), String>) -> Vec<Row> {
         kvm(Box::new(KvmBackend)),
         &k.path,
     ));
+    rows.extend(vcpu_rows(inputs));
     rows.extend(extra_rows(inputs, probe));
     rows
+}
+
+/// vCPU counts of the boot-time curve under TCG.
+const CURVE_VCPUS: [u32; 5] = [1, 2, 4, 8, 16];
+
+/// The same scenarios on flat machines of [`CURVE_VCPUS`] vCPUs, QEMU TCG: boot time
+/// against vCPU count, measured in the same runs as the rest.
+fn vcpu_rows(inputs: &Inputs) -> Vec<Row> {
+    let own = format_name(&inputs.kernel.format);
+    CURVE_VCPUS
+        .iter()
+        .map(|&n| {
+            let mut row = Row::new(
+                &format!("QEMU TCG, {own}, {n} vCPU(s)"),
+                Measure::Spin,
+                qemu(Accel::Tcg),
+            )
+            .with(&inputs.kernel.path, inputs.plan.clone(), inputs.hold_ms);
+            row.shape = Some(Shape::flat(n));
+            row
+        })
+        .collect()
 }
 
 /// The monitor-cost and stall rows, on the backend `schedbox run` would choose.
@@ -345,7 +372,7 @@ fn boot_row(
         kernel: row.kernel.clone(),
         initramfs,
         cmdline: prepare::kernel_cmdline(&options.append),
-        topology: options.vm.shape(),
+        topology: row.shape.unwrap_or_else(|| options.vm.shape()),
         memory_mib: options.vm.memory_mib,
     };
     let timeout = options.timeout_s.map_or(
