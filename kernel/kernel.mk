@@ -24,7 +24,7 @@ KERNEL_DEPS_PRESENT := command -v make && command -v gcc && command -v bc && \
 	test -f /usr/include/zlib.h && test -f /usr/include/zstd.h && \
 	test -e /usr/lib/llvm-19/lib/libclang.so
 
-.PHONY: kernel kernel-source kernel-deps schedulers scheduler test-inputs test-kernel
+.PHONY: kernel kernel-source kernel-deps schedulers scx-selftests scheduler test-inputs test-kernel
 
 SCX_SCHEDULERS := scx_simple scx_qmap
 SCX_CLANG ?= clang-19
@@ -88,3 +88,23 @@ test-inputs: kernel-deps launcher
 
 # An alias of test-inputs.
 test-kernel: test-inputs
+
+# The kernel's sched_ext selftests runner (tools/testing/selftests/sched_ext of the same
+# tree), for the TAP payload scenario launcher/tests/judging/scx-selftests.toml; its stdout
+# is made line-buffered (launcher/tests/judging/linebuf.c), else tests that fork repeat its
+# buffered output. LDFLAGS reaches libbpf's shared build too, hence -fPIC. Prints the
+# runner's path.
+SCX_SELFTESTS_OUT ?= $(CURDIR)/target/scx-selftests
+SCX_SELFTESTS_LIBS := -lelf -lz -lpthread -lzstd
+scx-selftests:
+	@set -e; \
+	image=$$($(SCHEDBOX_RUN) kernel build $(if $(KSRC),--source $(KSRC))); \
+	dir=$$(dirname "$$image"); \
+	src=$(if $(KSRC),$(abspath $(KSRC)),$$($(SCHEDBOX_RUN) kernel fetch-source)); \
+	mkdir -p $(SCX_SELFTESTS_OUT); \
+	echo "scx-selftests: building the sched_ext selftests runner against $$dir/vmlinux (about 2 minutes)" >&2; \
+	cc -O2 -fPIC -c launcher/tests/judging/linebuf.c -o $(SCX_SELFTESTS_OUT)/linebuf.o; \
+	nice $(MAKE) -s -C "$$src/tools/testing/selftests/sched_ext" OUTPUT=$(SCX_SELFTESTS_OUT) \
+		CLANG=$(SCX_CLANG) LLVM_STRIP=$(SCX_LLVM_STRIP) VMLINUX_BTF="$$dir/vmlinux" \
+		LDFLAGS="$(SCX_SELFTESTS_OUT)/linebuf.o $(SCX_SELFTESTS_LIBS)" -j2 >&2; \
+	echo $(SCX_SELFTESTS_OUT)/runner
