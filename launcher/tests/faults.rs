@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{closed_pipe, kernel, one_vm_at_a_time, Scratch, CPUS, SCHEDBOX};
+use common::{closed_pipe, kernel, one_vm_at_a_time, Scratch, VmTurn, CPUS, SCHEDBOX};
 use serde_json::Value;
 
 /// How long a TCG guest on a busy host may take to send its boot record.
@@ -65,6 +65,18 @@ fn describe(output: &Output) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
+}
+
+/// Starts `schedbox run` of the long scenario in `scratch` and returns once the guest
+/// runs it, holding the machine's VM turn for the caller.
+fn start_long_run(scratch: &Scratch) -> (VmTurn, Child) {
+    let long = scratch.file("long.toml", LONG);
+    let turn = one_vm_at_a_time();
+    let mut child = run_command(&scratch.0, &[long.to_str().unwrap()])
+        .spawn()
+        .unwrap();
+    wait_for_boot(&scratch.0, &mut child);
+    (turn, child)
 }
 
 /// Waits until the guest has started its scenario (records.log says so).
@@ -147,12 +159,7 @@ fn signal(pid: u32, signal: i32) {
 fn sigint_and_sigterm_stop_the_vm_and_report_interrupted() {
     for (sig, status) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
         let scratch = Scratch::new(&format!("signal-{sig}"));
-        let long = scratch.file("long.toml", LONG);
-        let _turn = one_vm_at_a_time();
-        let mut child = run_command(&scratch.0, &[long.to_str().unwrap()])
-            .spawn()
-            .unwrap();
-        wait_for_boot(&scratch.0, &mut child);
+        let (_turn, child) = start_long_run(&scratch);
         let qemu = qemu_of(child.id());
         if sig == libc::SIGTERM {
             second_run_is_refused(&scratch.0);
@@ -204,12 +211,7 @@ fn second_run_is_refused(dir: &Path) {
 #[test]
 fn sigkill_to_schedbox_takes_qemu_with_it() {
     let scratch = Scratch::new("sigkill");
-    let long = scratch.file("long.toml", LONG);
-    let _turn = one_vm_at_a_time();
-    let mut child = run_command(&scratch.0, &[long.to_str().unwrap()])
-        .spawn()
-        .unwrap();
-    wait_for_boot(&scratch.0, &mut child);
+    let (_turn, child) = start_long_run(&scratch);
     let qemu = qemu_of(child.id());
     signal(child.id(), libc::SIGKILL);
     let schedbox = child.id();
@@ -228,12 +230,7 @@ fn sigkill_to_schedbox_takes_qemu_with_it() {
 #[test]
 fn a_qemu_killed_from_outside_is_untestable() {
     let scratch = Scratch::new("qemu-killed");
-    let long = scratch.file("long.toml", LONG);
-    let _turn = one_vm_at_a_time();
-    let mut child = run_command(&scratch.0, &[long.to_str().unwrap()])
-        .spawn()
-        .unwrap();
-    wait_for_boot(&scratch.0, &mut child);
+    let (_turn, child) = start_long_run(&scratch);
     signal(qemu_of(child.id()), libc::SIGKILL);
     let output = child.wait_with_output().unwrap();
     let why = describe(&output);
