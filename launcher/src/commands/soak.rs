@@ -1,7 +1,7 @@
 //! `schedbox soak`: the same scenarios run N times, and how often a verdict differed
-//! from the first run's: the flake rate a user can measure on their own machine. Exit 0
-//! when every run judged as the first did, 1 when one differed, 125 when none differed
-//! but a run was untestable, 128+signal when interrupted.
+//! from the first run's: the flake rate a user can measure on their own machine. Exit
+//! 125 when a run was untestable, else 1 when one differed, else 0; 128+signal when
+//! interrupted.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -125,11 +125,13 @@ pub struct Soak {
 }
 
 impl Soak {
+    /// A run the host could not judge makes the soak untestable: its difference from
+    /// the first run says nothing about the kernel, so it must not read as a flake (1).
     pub fn exit(&self) -> Exit {
-        if self.differing_runs > 0 {
-            Exit::Fail
-        } else if self.outcomes.contains(&Outcome::Untestable) {
+        if self.outcomes.contains(&Outcome::Untestable) {
             Exit::Untestable
+        } else if self.differing_runs > 0 {
+            Exit::Fail
         } else {
             Exit::Pass
         }
@@ -273,6 +275,14 @@ mod tests {
         assert!(text.contains("4 runs: 3 pass, 1 fail, 0 untestable; 2 of 3 differed"));
         assert!(text.contains("s/stall"));
         assert!(text.contains("40 / 60 / 1200"), "{text}");
+        assert_eq!(soak.exit(), Exit::Fail);
+        let untestable = run(Outcome::Untestable, &[("stall", true, 40)]);
+        let host_fault = compare(&[runs[0].clone(), untestable]);
+        assert_eq!(
+            host_fault.exit(),
+            Exit::Untestable,
+            "a host fault is no flake"
+        );
     }
 
     #[test]
