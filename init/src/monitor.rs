@@ -81,6 +81,15 @@ pub struct Usage {
     pub end_ns: u64,
 }
 
+/// What ends a step's hold.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Until {
+    /// Its `hold_ms`.
+    Time,
+    /// Its `hold_ms`, or earlier once no payload of the scenario is running.
+    PayloadsEnded,
+}
+
 pub struct Monitor {
     heartbeat_ns: u64,
     sample_ns: u64,
@@ -188,7 +197,7 @@ impl Monitor {
     }
 
     /// Holds for `ms`, sampling on a fixed grid and sending heartbeats when due.
-    pub fn hold(&mut self, pool: &mut Pool, scenario: &[u8], ms: u64) {
+    pub fn hold(&mut self, pool: &mut Pool, scenario: &[u8], ms: u64, until: Until) {
         let start = now_ns();
         let end = start + ms * NS_PER_MS;
         let mut tick = start;
@@ -196,7 +205,8 @@ impl Monitor {
             self.idle();
             let now = now_ns();
             self.watch(pool, scenario, now, &mut tick);
-            if now >= end {
+            let payloads_ended = until == Until::PayloadsEnded && self.payloads.is_empty();
+            if now >= end || payloads_ended {
                 return;
             }
             sys::sleep_until_ns(tick.min(end).min(self.next_heartbeat_ns));

@@ -85,6 +85,11 @@ impl Payloads {
         }
     }
 
+    /// No payload is running.
+    pub fn is_empty(&self) -> bool {
+        self.live.is_empty()
+    }
+
     /// The scenario ends: payloads still running are killed.
     pub fn end(&mut self, scenario: &[u8]) {
         self.poll(scenario, sys::now_ns());

@@ -5,7 +5,7 @@ use crate::cgroup::{self, Path};
 use crate::check::{self, CheckSpec};
 use crate::cpulist::CpuMask;
 use crate::fail::Res;
-use crate::monitor::Monitor;
+use crate::monitor::{Monitor, Until};
 use crate::plan::{self, Line, MAX_LINE};
 use crate::record::Record;
 use crate::scheduler::Scheduler;
@@ -16,6 +16,7 @@ use crate::{fail, record, sys};
 
 use schedbox_protocol::checks::{KERNEL_LOG, KEY_FORWARD};
 use schedbox_protocol::limits::{MAX_CGROUPS, MAX_CHECKS};
+use schedbox_protocol::vocab::UNTIL_PAYLOADS;
 
 /// How a scenario ended, as its `scenario-end` record says: every check passed, one
 /// failed, or the scenario could not be carried out (an `error` record says why: an
@@ -44,6 +45,8 @@ struct Scenario {
     steps: u64,
     /// The current step's hold, done when the next step, check or end comes.
     pending_hold_ms: Option<u64>,
+    /// The current step's hold ends early once no payload runs.
+    until_payloads: bool,
     checks: Table<CheckSpec, MAX_CHECKS>,
     /// Cgroups made by `cgroup-add`, relative to the root, in creation order.
     created: Table<Path, MAX_CGROUPS>,
@@ -168,6 +171,7 @@ impl<'p> Runner<'p> {
                     .send();
                 self.scen.steps += 1;
                 self.scen.pending_hold_ms = line.num("hold_ms");
+                self.scen.until_payloads = line.get("until") == Some(UNTIL_PAYLOADS.as_bytes());
             }
             "op" => self.op(line)?,
             "check" => {
@@ -220,7 +224,13 @@ impl<'p> Runner<'p> {
 
     fn finish_hold(&mut self) {
         if let Some(ms) = self.scen.pending_hold_ms.take() {
-            self.mon.hold(&mut self.pool, self.scen.name.as_bytes(), ms);
+            let until = if self.scen.until_payloads {
+                Until::PayloadsEnded
+            } else {
+                Until::Time
+            };
+            self.mon
+                .hold(&mut self.pool, self.scen.name.as_bytes(), ms, until);
         }
     }
 

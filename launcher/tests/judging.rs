@@ -43,6 +43,12 @@ work = "spin"
 const LKDTM_ENTRY: &str = "lkdtm: Performing direct entry WARNING";
 const WARNING_LINE: &str = "WARNING: .* lkdtm_WARNING";
 
+/// The line the `reader` payload's data file holds.
+const DATA_LINE: &str = "schedbox-data-42";
+/// The `until = "payloads"` step's hold: far longer than the payload runs, so a hold
+/// that did not end with it shows in the scenario's guest time.
+const UNTIL_HOLD_MS: u64 = 120_000;
+
 /// Lines the `lines` payload prints: more than the guest's old cap of 200.
 const LINES: u64 = 600;
 
@@ -102,6 +108,17 @@ fn scenarios(tapper: &Path) -> Vec<(&'static str, String)> {
                 SPIN.replace("duration_ms = 500", "duration_ms = 6000"),
                 LINES - 1,
                 LINES
+            ),
+        ),
+        (
+            "files-until",
+            format!(
+                "name = \"files-until\"\n[[workers]]\ngroup = \"spin\"\nwork = \"spin\"\n\
+                 [[step]]\nhold_ms = {UNTIL_HOLD_MS}\nuntil = \"payloads\"\n\
+                 ops = [{{ op = \"spawn\", group = \"spin\" }}]\n\
+                 [[payload]]\nname = \"reader\"\npath = \"/bin/cat\"\n\
+                 args = [\"/payload/reader/data.txt\"]\nfiles = [\"data.txt\"]\n\
+                 pass_on = ['^{DATA_LINE}$']\n"
             ),
         ),
         (
@@ -176,6 +193,7 @@ fn run() -> &'static Run {
     RUN.get_or_init(|| {
         let scratch = Scratch::new("judging");
         let tapper = build_tapper(&scratch);
+        scratch.file("data.txt", &format!("{DATA_LINE}\n"));
         let mut files: Vec<String> = scenarios(&tapper)
             .into_iter()
             .map(|(name, text)| {
@@ -356,6 +374,26 @@ fn payload_output_is_kept_whole_and_judged_on_every_line() {
         );
         assert_eq!(line.len(), 400);
     }
+}
+
+#[test]
+fn a_payloads_data_file_is_beside_it_and_the_step_ends_with_it() {
+    let run = run();
+    let p = run.payload("files-until");
+    assert_eq!(
+        (&p["status"], &p["passed"]),
+        (&Value::from("0"), &Value::from(true)),
+        "cat read its data file: {p}\n{}",
+        run.why
+    );
+    let log = run.scratch.run_file("payload-files-until-reader.log");
+    assert!(log.lines().any(|l| l == DATA_LINE), "{log}");
+    let guest_ms = run.scenario("files-until")["guest_ms"].as_u64().unwrap();
+    assert!(
+        guest_ms < UNTIL_HOLD_MS / 4,
+        "the step held {guest_ms} ms of its {UNTIL_HOLD_MS} ms after cat ended:\n{}",
+        run.why
+    );
 }
 
 #[test]

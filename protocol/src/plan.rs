@@ -12,7 +12,7 @@ use crate::limits::{
 use crate::line::{lines, parse_line, Line};
 use crate::msg;
 use crate::msg::{parse_i64, parse_u64, Lossy, Msg};
-use crate::vocab::{self, Spec, EXPECTS, POLICIES, REPEATABLE, RT_POLICIES};
+use crate::vocab::{self, Spec, EXPECTS, POLICIES, REPEATABLE, RT_POLICIES, UNTILS};
 use crate::works;
 
 /// Checks keys against a spec (plus `extra` keys, the work keys of a spawn).
@@ -74,6 +74,7 @@ fn check_value(what: &str, key: &str, val: &[u8]) -> Result<(), Msg> {
         "kmsg" | "forward" => val == b"0" || val == b"1",
         "work" => works::work(val).is_some(),
         "expect" => EXPECTS.iter().any(|e| e.as_bytes() == val),
+        "until" => UNTILS.iter().any(|u| u.as_bytes() == val),
         "group" | "file" | "name" => is_name(val),
         "cgroup" | "path" | "from" | "to" => is_rel_path(val),
         "count" => in_range((1, MAX_WORKERS as u64)),

@@ -34,7 +34,7 @@ pub const VERBS: &[Spec] = &[
     spec(VERB_CONFIG, &[], &["heartbeat_ms", "sample_ms", "kmsg"]),
     spec(VERB_SCHEDULER, &["path"], &["name", "attach_ms", "arg"]),
     spec(VERB_SCENARIO, &["name"], &[]),
-    spec(VERB_STEP, &["hold_ms"], &[]),
+    spec(VERB_STEP, &["hold_ms"], &["until"]),
     spec(VERB_OP, &[], &[]),
     spec(
         VERB_CHECK,
@@ -84,6 +84,11 @@ pub const POLICIES: &[&str] = &["other", "batch", "idle", "fifo", "rr"];
 pub const EXPECT_FORK_REFUSED: &str = "fork-refused";
 pub const EXPECT_OOM_KILLED: &str = "oom-killed";
 pub const EXPECTS: &[&str] = &[EXPECT_FORK_REFUSED, EXPECT_OOM_KILLED];
+
+/// `step until=`: what ends a hold before its `hold_ms` (which stays the limit).
+/// `payloads`: no payload of the scenario is running any more.
+pub const UNTIL_PAYLOADS: &str = "payloads";
+pub const UNTILS: &[&str] = &[UNTIL_PAYLOADS];
 
 /// Policies that take a real-time priority (`prio=`).
 pub const RT_POLICIES: &[&str] = &["fifo", "rr"];

@@ -153,6 +153,15 @@ pub fn pack_binary(binary: &Path, guest_path: &str) -> Result<Vec<Entry>, PackEr
     Ok(tree.into_entries())
 }
 
+/// Packs a data file at `guest_path` as it is, keeping its permission bits.
+pub fn pack_file(file: &Path, guest_path: &str) -> Result<Vec<Entry>, PackError> {
+    check_guest_path(guest_path)?;
+    let mut tree = Tree::default();
+    let (data, perm) = read_file(file)?;
+    tree.add(guest_path, data, S_IFREG | perm);
+    Ok(tree.into_entries())
+}
+
 fn check_guest_path(path: &str) -> Result<(), PackError> {
     let mut parts = path.split('/');
     let absolute = parts.next() == Some("");

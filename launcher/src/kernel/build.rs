@@ -482,7 +482,12 @@ impl<'a> Make<'a> {
 
     fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new("make");
+        // A calling make's flags (`make -s test`) would silence kbuild's `CC` lines,
+        // which the progress count reads; -j is given explicitly.
         command
+            .env_remove("MAKEFLAGS")
+            .env_remove("MFLAGS")
+            .env_remove("MAKELEVEL")
             .arg("-C")
             .arg(self.source)
             .arg(format!("O={}", self.build_dir.display()))

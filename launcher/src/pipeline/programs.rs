@@ -9,11 +9,14 @@ use crate::guest::pack::{self, Entry};
 use crate::scenario::Scenario;
 use crate::scheduler::SchedulerInfo;
 
-/// One program to pack: where it goes, where it comes from, and who asked for it.
+/// One program (or a payload's data file) to pack: where it goes, where it comes from,
+/// and who asked for it.
 struct Wanted {
     guest_path: String,
     host_path: PathBuf,
     what: String,
+    /// A data file: packed as it is, without a loader or libraries.
+    data: bool,
 }
 
 /// Every entry the scheduler and the scenarios' payloads need, parents first.
@@ -27,24 +30,39 @@ pub fn collect(
             guest_path: s.guest_path.clone(),
             host_path: s.path.clone(),
             what: format!("--scheduler {}", s.path.display()),
+            data: false,
         });
     }
     for scenario in scenarios {
         for p in scenario.payloads() {
-            let want = Wanted {
+            let what = format!("payload {:?} of {}", p.name, scenario.source);
+            let program = Wanted {
                 guest_path: p.guest_path.clone(),
                 host_path: p.host_path.clone(),
-                what: format!("payload {:?} of {}", p.name, scenario.source),
+                what: what.clone(),
+                data: false,
             };
-            if !already_wanted(&wanted, &want)? {
-                wanted.push(want);
+            let files = p.files.iter().map(|f| Wanted {
+                guest_path: f.guest_path.clone(),
+                host_path: f.host_path.clone(),
+                what: format!("{what} (file {})", f.host_path.display()),
+                data: true,
+            });
+            for want in std::iter::once(program).chain(files) {
+                if !already_wanted(&wanted, &want)? {
+                    wanted.push(want);
+                }
             }
         }
     }
     let mut entries: BTreeMap<String, Entry> = BTreeMap::new();
     for want in &wanted {
-        let packed = pack::pack_binary(&want.host_path, &want.guest_path)
-            .map_err(|e| format!("cannot pack {} for the guest: {e}", want.what))?;
+        let packed = if want.data {
+            pack::pack_file(&want.host_path, &want.guest_path)
+        } else {
+            pack::pack_binary(&want.host_path, &want.guest_path)
+        };
+        let packed = packed.map_err(|e| format!("cannot pack {} for the guest: {e}", want.what))?;
         for entry in packed {
             merge(&mut entries, entry, &want.what)?;
         }
@@ -123,6 +141,24 @@ mod tests {
         sorted.sort_unstable();
         sorted.dedup();
         assert_eq!(sorted, paths, "entries must be unique and parents first");
+    }
+
+    #[test]
+    fn data_files_sit_beside_their_program_as_they_are() {
+        let dir = crate::tempdir::TempDir::new("programs").unwrap();
+        std::fs::write(dir.path().join("input.txt"), "42\n").unwrap();
+        let toml = format!(
+            "[[payload]]\nname = \"reader\"\npath = \"/bin/cat\"\nfiles = [\"{}\"]\n",
+            dir.path().join("input.txt").display()
+        );
+        let entries = collect(None, &[scenario("a", &toml)]).unwrap();
+        let file = entries
+            .iter()
+            .find(|e| e.path == "/payload/reader/input.txt")
+            .expect("the data file is packed beside the program");
+        assert_eq!(file.data, b"42\n");
+        assert!(file.is_file());
+        assert!(entries.iter().any(|e| e.path == "/payload/reader/cat"));
     }
 
     #[test]

@@ -5,6 +5,7 @@ use crate::scenario::{Op, Payload, Scenario, Spawn};
 use schedbox_protocol::checks::KEY_FORWARD;
 use schedbox_protocol::limits::{DEFAULT_HEARTBEAT_MS, DEFAULT_SAMPLE_MS, PLAN_VERSION};
 use schedbox_protocol::plan::{self as guest_plan, Summary};
+use schedbox_protocol::vocab;
 
 /// Global settings for the guest: the plan's `config` line, and its `scheduler` line
 /// when a scheduler is under test.
@@ -108,6 +109,10 @@ fn compile_scenario(scenario: &Scenario, lines: &mut Vec<String>) {
         lines.push(
             LineBuilder::new("step")
                 .key("hold_ms", step.hold_ms)
+                .key_opt(
+                    "until",
+                    step.until_payloads.then_some(vocab::UNTIL_PAYLOADS),
+                )
                 .build(),
         );
         lines.extend(step.ops.iter().map(op_line));

@@ -145,6 +145,8 @@ impl WorkersFile {
 #[serde(deny_unknown_fields)]
 pub struct StepFile {
     pub hold_ms: u64,
+    /// `"payloads"`: the hold ends early once no payload runs.
+    pub until: Option<String>,
     #[serde(default)]
     pub ops: Vec<OpFile>,
 }
@@ -213,6 +215,9 @@ pub struct PayloadFile {
     pub path: String,
     #[serde(default)]
     pub args: Vec<String>,
+    /// Data files the program reads, placed beside it in the guest.
+    #[serde(default)]
+    pub files: Vec<String>,
     pub cgroup: Option<String>,
     pub timeout_ms: Option<u64>,
     /// Index of the step whose ops start it (default 0).

@@ -67,6 +67,8 @@ impl Scenario {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Step {
     pub hold_ms: u64,
+    /// The hold ends early once the scenario's payloads have all ended.
+    pub until_payloads: bool,
     pub ops: Vec<Op>,
 }
 
@@ -114,6 +116,8 @@ pub struct Payload {
     /// Where the program is in the guest.
     pub guest_path: String,
     pub args: Vec<String>,
+    /// Files copied beside the program, as they are (no libraries added).
+    pub files: Vec<PayloadData>,
     /// Relative to the scenario's cgroup; `None` leaves it in PID 1's cgroup.
     pub cgroup: Option<String>,
     pub timeout_ms: Option<u64>,
@@ -122,6 +126,13 @@ pub struct Payload {
     pub expect_status: String,
     /// What its output must (not) say.
     pub output: OutputRules,
+}
+
+/// A data file a payload reads: where it is on the host and in the guest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayloadData {
+    pub host_path: PathBuf,
+    pub guest_path: String,
 }
 
 /// How a payload's output is judged, besides its status (docs/scenarios.md).

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::file::{PayloadFile, StatusValue};
 use super::validate::{check_hold, check_name, Ctx, MAX_NAME};
-use super::{Op, OutputRules, Payload, Scenario, ScenarioError, Step};
+use super::{Op, OutputRules, Payload, PayloadData, Scenario, ScenarioError, Step};
 use crate::guest::pack;
 
 /// Payloads the guest runs at once; a scenario may start no more.
@@ -16,6 +16,8 @@ pub const DEFAULT_EXPECT: &str = "0";
 pub const EXPECT_ANY: &str = "any";
 /// The status the guest reports for a payload it killed (timeout or scenario end).
 pub const KILLED: &str = "killed";
+/// Data files a payload may carry.
+pub const MAX_PAYLOAD_FILES: usize = 16;
 /// Largest signal number a `signal:N` status can carry.
 const MAX_SIGNAL: u64 = 64;
 const MAX_EXIT_STATUS: u64 = 255;
@@ -96,16 +98,75 @@ fn lower_one(
         return Err(ctx.err(field("args"), format!("{bad:?} contains a NUL byte")));
     }
     let output = output_rules(file).map_err(|(key, e)| ctx.err(field(&key), e))?;
+    let guest_path = guest_path(&name, &host_path).map_err(|e| ctx.err(field("name"), e))?;
+    let files =
+        data_files(&file.files, base, &guest_path).map_err(|e| ctx.err(field("files"), e))?;
     Ok(Payload {
-        guest_path: guest_path(&name, &host_path).map_err(|e| ctx.err(field("name"), e))?,
+        guest_path,
         name,
         host_path,
         args,
+        files,
         cgroup: file.cgroup.clone(),
         timeout_ms,
         expect_status,
         output,
     })
+}
+
+/// `files`: regular files (relative to the scenario's directory) placed beside the
+/// program, each under its own file name.
+fn data_files(paths: &[String], base: &Path, program: &str) -> Result<Vec<PayloadData>, String> {
+    if paths.len() > MAX_PAYLOAD_FILES {
+        return Err(format!(
+            "{} files, more than the {MAX_PAYLOAD_FILES} a payload carries: put them in fewer files",
+            paths.len()
+        ));
+    }
+    let dir = program.rsplit_once('/').map_or("", |(dir, _)| dir);
+    let mut files: Vec<PayloadData> = Vec::new();
+    for path in paths {
+        let host_path = base.join(path);
+        if !host_path.is_file() {
+            return Err(format!("{}: no such file", host_path.display()));
+        }
+        let name = host_path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .filter(|n| n.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)))
+            .ok_or_else(|| {
+                format!("{path:?}: the file name must be letters, digits, '.', '_' or '-': copy or link it under such a name")
+            })?;
+        let guest_path = format!("{dir}/{name}");
+        if guest_path == program || files.iter().any(|f| f.guest_path == guest_path) {
+            return Err(format!(
+                "{path:?}: another file of this payload (or its program) is also called {name:?}: give each a file name of its own"
+            ));
+        }
+        files.push(PayloadData {
+            host_path,
+            guest_path,
+        });
+    }
+    Ok(files)
+}
+
+/// A step that holds until the payloads end needs one started by then.
+pub fn check_until(ctx: &Ctx, steps: &[Step]) -> Result<(), ScenarioError> {
+    let mut started = false;
+    for (index, step) in steps.iter().enumerate() {
+        started |= step.ops.iter().any(|op| matches!(op, Op::Payload(_)));
+        if step.until_payloads && !started {
+            return Err(ctx.err(
+                format!("[[step]] {index}.until"),
+                format!(
+                    "no payload has started by step {index}: add a [[payload]] with `step` \
+                     {index} or earlier, or drop `until`"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `format = "tap"`: its output is read as TAP.
@@ -237,6 +298,7 @@ pub fn cli_payload(program: &Path, args: Vec<String>) -> Result<Payload, String>
         name,
         host_path,
         args,
+        files: Vec::new(),
         cgroup: None,
         timeout_ms: None,
         expect_status: DEFAULT_EXPECT.to_string(),
@@ -315,6 +377,18 @@ mod tests {
                 "timeout_ms: 0 ms is out of range",
             ),
             ("path = \"sh\"\ncolour = 1", "unknown field `colour`"),
+            (
+                "path = \"sh\"\nfiles = [\"/nonexistent/data\"]",
+                "\"0\".files: /nonexistent/data: no such file",
+            ),
+            (
+                "path = \"sh\"\nfiles = [\"/bin/sh\"]",
+                "is also called \"sh\": give each a file name of its own",
+            ),
+            (
+                "path = \"sh\"\nfiles = [\"/etc/passwd\", \"/etc/passwd\"]",
+                "is also called \"passwd\"",
+            ),
         ] {
             let toml = format!("{base}[[payload]]\n{payload}\n");
             let err = crate::scenario::parse(&toml, "p.toml", &vm)
@@ -337,6 +411,36 @@ mod tests {
         assert_eq!(payload.expect_status, "2");
         // Started after the first step's own ops.
         assert!(matches!(scenario.steps[0].ops.last(), Some(Op::Payload(_))));
+    }
+
+    #[test]
+    fn a_hold_until_the_payloads_end_needs_a_payload() {
+        let vm = crate::scenario::VmShape::flat(2, 256);
+        let steps = "name = \"u\"\n[[step]]\nhold_ms = 10\n[[step]]\nhold_ms = 10000\nuntil = \"payloads\"\n";
+        let none = crate::scenario::parse(steps, "u.toml", &vm)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            none.contains("[[step]] 1.until: no payload has started by step 1"),
+            "{none}"
+        );
+        let late = format!("{steps}[[payload]]\npath = \"sh\"\nstep = 1\n");
+        let scenario = crate::scenario::parse(&late, "u.toml", &vm).unwrap();
+        assert!(scenario.steps[1].until_payloads && !scenario.steps[0].until_payloads);
+        let (plan, _) = crate::protocol::plan::compile_checked(
+            &[scenario],
+            &crate::protocol::plan::DEFAULT_CONFIG,
+        )
+        .unwrap();
+        assert!(
+            plan.contains("step hold_ms=10000 until=payloads\n"),
+            "{plan}"
+        );
+        let word = steps.replace("\"payloads\"", "\"workers\"");
+        let err = crate::scenario::parse(&word, "u.toml", &vm)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("1.until: unknown \"workers\""), "{err}");
     }
 
     #[test]

@@ -5,6 +5,7 @@ use super::cgroups::{check_path, parent};
 use super::file::{OpFile, StepFile, Value};
 use super::validate::{check_hold, Ctx};
 use super::{Op, ScenarioError, Spawn, Step};
+use schedbox_protocol::vocab::UNTIL_PAYLOADS;
 
 /// Longest path a `write` op may name: the guest's limit for a path in a plan.
 pub use schedbox_protocol::limits::MAX_PATH as MAX_WRITE_PATH;
@@ -33,6 +34,7 @@ pub fn lower_steps(
     let mut steps = Vec::new();
     for (index, file) in files.iter().enumerate() {
         let hold_ms = check_hold(ctx, &format!("[[step]] {index}.hold_ms"), file.hold_ms)?;
+        let until_payloads = until(ctx, index, file.until.as_deref())?;
         let mut ops = if index == 0 {
             setup.clone()
         } else {
@@ -42,7 +44,11 @@ pub fn lower_steps(
             let field = format!("[[step]] {index}.ops[{n}]");
             ops.push(state.apply(ctx, &field, op)?);
         }
-        steps.push(Step { hold_ms, ops });
+        steps.push(Step {
+            hold_ms,
+            until_payloads,
+            ops,
+        });
     }
     if let Some(idle) = groups.iter().find(|g| !state.spawned.contains(&g.group)) {
         return Err(ctx.err(
@@ -54,6 +60,21 @@ pub fn lower_steps(
         ));
     }
     Ok(steps)
+}
+
+/// `until`: the one word it takes.
+fn until(ctx: &Ctx, index: usize, value: Option<&str>) -> Result<bool, ScenarioError> {
+    match value {
+        None => Ok(false),
+        Some(UNTIL_PAYLOADS) => Ok(true),
+        Some(other) => Err(ctx.err(
+            format!("[[step]] {index}.until"),
+            format!(
+                "unknown {other:?}: the one value is \"{UNTIL_PAYLOADS}\" (the hold ends once \
+                 the scenario's payloads have ended; hold_ms stays the limit)"
+            ),
+        )),
+    }
 }
 
 /// Every cgroup path any step creates.

@@ -89,7 +89,11 @@ pub fn lower(file: &ScenarioFile, source: &str, vm: &VmShape) -> Result<Scenario
             let hold_ms = check_hold(&ctx, "duration_ms", hold)?;
             let mut ops = setup;
             ops.extend(groups.iter().cloned().map(Op::Spawn));
-            vec![Step { hold_ms, ops }]
+            vec![Step {
+                hold_ms,
+                until_payloads: false,
+                ops,
+            }]
         }
         (None, false) => steps::lower_steps(&ctx, &file.step, setup, &groups)?,
         (Some(_), false) => {
@@ -107,6 +111,7 @@ pub fn lower(file: &ScenarioFile, source: &str, vm: &VmShape) -> Result<Scenario
         }
     };
     payloads::lower(&ctx, &file.payload, &mut steps)?;
+    payloads::check_until(&ctx, &steps)?;
     let cgroup_paths = steps::all_cgroups(&steps);
     let cgroup_cpus: Vec<(String, String)> = file
         .cgroup

@@ -78,6 +78,11 @@ fn rejects_bad_structure_and_values() {
             3,
             "step needs hold_ms=",
         ),
+        (
+            "schedbox-plan 1\nscenario name=a\nstep hold_ms=5 until=workers\nend\n",
+            3,
+            "bad value",
+        ),
         ("schedbox-plan 1\nscenario name=a\n", 0, "no end"),
         (
             "schedbox-plan 1\nscenario name=a\nend\nconfig sample_ms=5\n",
