@@ -14,7 +14,7 @@ KERNEL_FLAG := $(if $(KERNEL),--kernel $(KERNEL))
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 DEB_PACKAGES := qemu-system-x86 cpio gcc libc6-dev
 
-.PHONY: all init launcher deps test test-kernel run initramfs kernel-debian bench soak lint clean
+.PHONY: all init launcher deps test test-kernel nested run initramfs kernel-debian bench soak lint clean
 
 # `make` alone builds the init and the launcher, whatever the included files define first.
 .DEFAULT_GOAL := all
@@ -48,6 +48,12 @@ deps:
 test: deps all test-inputs
 	set -a && . ./$(TEST_ENV) && $(CARGO) test --workspace
 	cd init && $(CARGO) test --lib
+
+# The own VMM booting the project's kernel to init inside a QEMU/TCG guest with nested
+# SVM (launcher/tests/nested.rs; minutes of emulation, not in `test`).
+nested: deps all test-inputs
+	set -a && . ./$(TEST_ENV) && SCHEDBOX_TEST_NESTED=1 $(CARGO) test --release -p schedbox \
+	    --test nested -- --include-ignored --nocapture
 
 run: all
 	$(SCHEDBOX) run $(KERNEL_FLAG) $(SCENARIO)

@@ -66,6 +66,9 @@ run options:
   --accel auto|kvm|tcg QEMU accelerator (default auto: KVM only if it really works)
   --backend auto|qemu|kvm
                        kvm: schedbox's own VMM; auto: it if the KVM probe passes, else QEMU
+  --qemu-cpu MODEL     QEMU's -cpu (implies the QEMU backend), e.g. \"EPYC,+svm\" to give
+                       a TCG guest AMD-V, so it can run KVM itself (default: QEMU's own
+                       under TCG, host under KVM)
   --append ARGS        extra kernel command line (repeatable), e.g. \"loglevel=7\"
   --json FILE          also write the full JSON report to FILE
   --out DIR            run directory (default ./schedbox-runs/<time>-<pid>), locked
@@ -111,6 +114,8 @@ pub struct RunOptions {
     pub timeout_s: Option<u64>,
     pub accel: AccelChoice,
     pub backend: BackendChoice,
+    /// `--qemu-cpu`: QEMU's `-cpu` model.
+    pub qemu_cpu: Option<String>,
     pub append: Vec<String>,
     pub json: Option<PathBuf>,
     pub out: Option<PathBuf>,
@@ -506,6 +511,7 @@ fn parse_run(
         timeout_s: None,
         accel: AccelChoice::Auto,
         backend: BackendChoice::Auto,
+        qemu_cpu: None,
         append: Vec::new(),
         json: None,
         out: None,
@@ -523,6 +529,7 @@ fn parse_run(
             Long("timeout") => run.timeout_s = Some(timeout(&parser.value()?.string()?)?),
             Long("accel") => run.accel = accel(&parser.value()?.string()?)?,
             Long("backend") => run.backend = backend(&parser.value()?.string()?)?,
+            Long("qemu-cpu") => run.qemu_cpu = Some(qemu_cpu(parser.value()?.string()?)?),
             Long("append") => run.append.push(append(parser.value()?.string()?)?),
             Long("json") => run.json = Some(parser.value()?.into()),
             Long("out") => run.out = Some(parser.value()?.into()),
@@ -544,6 +551,13 @@ fn parse_run(
         return Err(UsageError(
             "--backend kvm is schedbox's own KVM VMM, which cannot use TCG: \
              give --backend qemu --accel tcg, or drop --accel"
+                .into(),
+        ));
+    }
+    if run.backend == BackendChoice::Kvm && run.qemu_cpu.is_some() {
+        return Err(UsageError(
+            "--qemu-cpu is QEMU's -cpu; --backend kvm is schedbox's own VMM, which sets the \
+             CPU itself: drop one of them"
                 .into(),
         ));
     }
@@ -666,6 +680,20 @@ fn backend(text: &str) -> Result<BackendChoice, UsageError> {
     }
 }
 
+/// `--qemu-cpu`: one QEMU `-cpu` value (a model and its `+flag`/`-flag` list).
+fn qemu_cpu(text: String) -> Result<String, UsageError> {
+    let plain = text
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"+-_.,=".contains(&b));
+    if text.is_empty() || !plain || text.starts_with(',') {
+        return Err(UsageError(format!(
+            "--qemu-cpu {text:?}: give a QEMU CPU model and its flags, e.g. \"EPYC,+svm\" \
+             (`qemu-system-x86_64 -cpu help` lists them)"
+        )));
+    }
+    Ok(text)
+}
+
 /// Kernel parameters that would make the report's VM shape wrong, and the option to use.
 const SHAPE_PARAMETERS: &[(&str, &str)] = &[("mem=", "--memory MiB")];
 
@@ -759,6 +787,12 @@ mod tests {
                 "--backend qemu --accel tcg",
             ),
             (&["run", "--append", "quiet mem=20M"], "--memory MiB"),
+            (
+                &["run", "--backend", "kvm", "--qemu-cpu", "EPYC"],
+                "--qemu-cpu is QEMU's -cpu",
+            ),
+            (&["run", "--qemu-cpu", "EPYC +svm"], "-cpu help"),
+            (&["run", "--qemu-cpu", ""], "-cpu help"),
             (
                 &["run", "--payload", "/bin/true", "--payload", "/bin/ls"],
                 "--payload given twice",

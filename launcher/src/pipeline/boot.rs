@@ -42,13 +42,14 @@ pub fn run_once(options: &RunOptions) -> Result<(report::Report, RunDir), Stop> 
         );
         return Ok(unbooted(info, prepared, why, Outcome::Interrupted(signal)));
     }
-    let selection = match select::backend_for(options.backend, options.accel) {
-        Ok(s) => s,
-        Err(e) => {
-            info.backend_reason = e.to_string();
-            return Ok(unbooted(info, prepared, e.to_string(), Outcome::Untestable));
-        }
-    };
+    let selection =
+        match select::backend_for(options.backend, options.accel, options.qemu_cpu.as_deref()) {
+            Ok(s) => s,
+            Err(e) => {
+                info.backend_reason = e.to_string();
+                return Ok(unbooted(info, prepared, e.to_string(), Outcome::Untestable));
+            }
+        };
     output::note(&format!("schedbox: using {}", selection.note));
     let host_cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let vcpus = options.vm.shape().vcpus();

@@ -44,13 +44,26 @@ pub enum Accel {
 pub struct Qemu {
     pub binary: PathBuf,
     pub accel: Accel,
+    /// `-cpu`; `None`: QEMU's default under TCG, `host` under KVM.
+    pub cpu: Option<String>,
 }
 
 impl Qemu {
     pub fn new(accel: Accel) -> Self {
         let binary =
             std::env::var_os("SCHEDBOX_QEMU").map_or_else(|| DEFAULT_BINARY.into(), PathBuf::from);
-        Qemu { binary, accel }
+        Qemu {
+            binary,
+            accel,
+            cpu: None,
+        }
+    }
+
+    pub fn with_cpu(self, cpu: Option<&str>) -> Self {
+        Qemu {
+            cpu: cpu.map(str::to_string),
+            ..self
+        }
     }
 
     fn args(&self, spec: &VmSpec, initrd: &str, socket: &str) -> Vec<String> {
@@ -85,8 +98,10 @@ impl Qemu {
         {
             args.extend(["-bios".into(), qboot.to_string()]);
         }
-        if self.accel == Accel::Kvm {
-            args.extend(["-cpu".into(), "host".into()]);
+        match (&self.cpu, self.accel) {
+            (Some(model), _) => args.extend(["-cpu".into(), model.clone()]),
+            (None, Accel::Kvm) => args.extend(["-cpu".into(), "host".into()]),
+            (None, Accel::Tcg) => {}
         }
         args.extend(topology::qemu::args(&spec.topology, spec.memory_mib));
         args.extend([
@@ -418,6 +433,7 @@ mod tests {
         let qemu = Qemu {
             binary: DEFAULT_BINARY.into(),
             accel: Accel::Tcg,
+            cpu: None,
         };
         let args = qemu.args(&spec, "/t/initrd", "/t,x/rec.sock");
         let after = |flag: &str| -> Vec<&str> {
@@ -441,6 +457,10 @@ mod tests {
         assert_eq!(after("-initrd"), ["/t/initrd"]);
         assert_eq!(after("-append"), ["console=ttyS0 rdinit=/init quiet"]);
         assert!(after("-cpu").is_empty(), "TCG keeps the default CPU model");
+        let svm = qemu.with_cpu(Some("EPYC,+svm"));
+        let args = svm.args(&spec, "/t/initrd", "/t/rec.sock");
+        let cpu: Vec<&String> = args.iter().skip_while(|a| *a != "-cpu").take(2).collect();
+        assert_eq!(cpu, ["-cpu", "EPYC,+svm"]);
     }
 
     #[test]

@@ -34,7 +34,11 @@ pub const SKIP_KVM_PROBE_ENV: &str = "SCHEDBOX_SKIP_KVM_PROBE";
 /// `--backend auto` takes schedbox's own VMM when the KVM probe passes, else QEMU (with
 /// TCG under `--accel auto`, since the same probe just failed). `--backend kvm` runs the
 /// probe too: a KVM that cannot run Linux fails at once instead of at the timeout.
-pub fn backend_for(backend: BackendChoice, accel: AccelChoice) -> Result<Selection, BackendError> {
+pub fn backend_for(
+    backend: BackendChoice,
+    accel: AccelChoice,
+    qemu_cpu: Option<&str>,
+) -> Result<Selection, BackendError> {
     let probe = || kvm_usable().map_err(|e| e.to_string());
     match backend {
         BackendChoice::Kvm if std::env::var_os(SKIP_KVM_PROBE_ENV).is_some() => Ok(own_vmm(
@@ -44,11 +48,14 @@ pub fn backend_for(backend: BackendChoice, accel: AccelChoice) -> Result<Selecti
             Ok(()) => Ok(own_vmm("--backend kvm; the KVM probe passed".to_string())),
             Err(why) => Err(BackendError::Unavailable(kvm_refusal(&why))),
         },
-        BackendChoice::Qemu => Ok(qemu(accel, probe)),
-        BackendChoice::Auto if accel == AccelChoice::Tcg => Ok(qemu(accel, probe)),
+        BackendChoice::Qemu => Ok(qemu(accel, qemu_cpu, probe)),
+        // A CPU model is QEMU's to set: it asks for QEMU.
+        BackendChoice::Auto if accel == AccelChoice::Tcg || qemu_cpu.is_some() => {
+            Ok(qemu(accel, qemu_cpu, probe))
+        }
         BackendChoice::Auto => match kvm_usable() {
             Ok(()) => Ok(own_vmm("the KVM probe passed".to_string())),
-            Err(why) => Ok(qemu(accel, || Err(why.to_string()))),
+            Err(why) => Ok(qemu(accel, qemu_cpu, || Err(why.to_string()))),
         },
     }
 }
@@ -56,9 +63,10 @@ pub fn backend_for(backend: BackendChoice, accel: AccelChoice) -> Result<Selecti
 /// Why `--backend kvm` will not run, and what to do instead (a failed guest's reason
 /// already says to use QEMU).
 fn kvm_refusal(why: &ProbeError) -> String {
+    // A missing /dev/kvm and a failed guest already say to use QEMU.
     let advice = match why {
-        ProbeError::CannotRunGuests(_) => "",
-        ProbeError::NoKvm(_) | ProbeError::Setup(_) => "; use --backend qemu",
+        ProbeError::CannotRunGuests(_) | ProbeError::NoKvm(_) => "",
+        ProbeError::Setup(_) => "; use --backend qemu",
     };
     let why = why.to_string();
     let why = why.trim_end_matches(['.', ' ']);
@@ -73,8 +81,12 @@ fn own_vmm(why: String) -> Selection {
     }
 }
 
-fn qemu(accel: AccelChoice, probe: impl Fn() -> Result<(), String>) -> Selection {
-    let (accel, note) = match accel {
+fn qemu(
+    accel: AccelChoice,
+    cpu: Option<&str>,
+    probe: impl Fn() -> Result<(), String>,
+) -> Selection {
+    let (accel, mut note) = match accel {
         AccelChoice::Kvm => (Accel::Kvm, "QEMU with KVM (--accel kvm)".to_string()),
         AccelChoice::Tcg => (Accel::Tcg, "QEMU with TCG (--accel tcg)".to_string()),
         AccelChoice::Auto => match probe() {
@@ -82,8 +94,11 @@ fn qemu(accel: AccelChoice, probe: impl Fn() -> Result<(), String>) -> Selection
             Err(why) => (Accel::Tcg, format!("QEMU with TCG ({why})")),
         },
     };
+    if let Some(model) = cpu {
+        note += &format!(", -cpu {model}");
+    }
     Selection {
-        backend: Box::new(Qemu::new(accel)),
+        backend: Box::new(Qemu::new(accel).with_cpu(cpu)),
         note,
         tcg: accel == Accel::Tcg,
     }
@@ -107,5 +122,8 @@ mod tests {
             "emulation failure; use --backend qemu".into(),
         ));
         assert_eq!(advised.matches("--backend qemu").count(), 1, "{advised}");
+        let missing = crate::vm::vmm::machine::open_kvm_error("No such file or directory");
+        let missing = kvm_refusal(&ProbeError::NoKvm(missing));
+        assert_eq!(missing.matches("--backend qemu").count(), 1, "{missing}");
     }
 }

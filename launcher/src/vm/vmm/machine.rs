@@ -43,12 +43,15 @@ pub struct MachineConfig {
 
 /// Opens /dev/kvm with an error that says what to do.
 pub fn open_kvm() -> Result<Kvm, VmmError> {
-    Kvm::new().map_err(|e| {
-        VmmError::NoKvm(format!(
-            "cannot open /dev/kvm: {e}; check that KVM is enabled and you may use it, \
-             or use --backend qemu"
-        ))
-    })
+    Kvm::new().map_err(|e| VmmError::NoKvm(open_kvm_error(e)))
+}
+
+/// Why /dev/kvm could not be opened, and what to do.
+pub fn open_kvm_error(e: impl std::fmt::Display) -> String {
+    format!(
+        "cannot open /dev/kvm: {e}; check that KVM is enabled and you may use it, or use \
+         --backend qemu"
+    )
 }
 
 /// Creates a VM with the in-kernel irqchip and PIT.
