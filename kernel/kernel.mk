@@ -90,7 +90,7 @@ test-inputs: kernel-deps launcher
 test-kernel: test-inputs
 
 # The kernel's sched_ext selftests runner (tools/testing/selftests/sched_ext of the same
-# tree), for the TAP payload scenario launcher/tests/judging/scx-selftests.toml; its stdout
+# tree), for the TAP payload scenario scenarios/selftests/scx-selftests.toml; its stdout
 # is made line-buffered (launcher/tests/judging/linebuf.c), else tests that fork repeat its
 # buffered output. LDFLAGS reaches libbpf's shared build too, hence -fPIC. Prints the
 # runner's path.
