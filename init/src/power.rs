@@ -64,6 +64,10 @@ fn power_off() {
 /// Powers the VM off (or restarts it); never returns.
 pub fn end_vm() -> ! {
     serial::drain();
+    let (failures, errno) = crate::record::write_failures();
+    if failures > 0 {
+        serial::kmsg_error(b"writes to the records port failed", errno);
+    }
     if can_power_off() {
         power_off();
     }

@@ -17,6 +17,10 @@ static ERRORS: AtomicU32 = AtomicU32::new(0);
 /// `error` records this process sent inside scenarios: a scenario that saw one ends
 /// with `outcome=error`.
 static CONTAINED: AtomicU32 = AtomicU32::new(0);
+/// Writes that failed (not interrupted, not short), and the last one's errno: told to
+/// the kernel log at the end, since the records port itself may be what fails.
+static WRITE_FAILURES: AtomicU32 = AtomicU32::new(0);
+static LAST_WRITE_ERRNO: AtomicI32 = AtomicI32::new(0);
 
 /// The scenario running now (empty between scenarios), which every `error` record
 /// names. A static so that workers, forked inside it, name it too.
@@ -88,6 +92,14 @@ pub fn errors() -> u32 {
 
 pub fn contained_errors() -> u32 {
     CONTAINED.load(Ordering::Relaxed)
+}
+
+/// Failed writes so far and the last one's errno.
+pub fn write_failures() -> (u32, i32) {
+    (
+        WRITE_FAILURES.load(Ordering::Relaxed),
+        LAST_WRITE_ERRNO.load(Ordering::Relaxed),
+    )
 }
 
 pub fn fd() -> i32 {
@@ -202,7 +214,11 @@ pub fn write_all(fd: i32, mut data: &[u8]) {
             Ok(0) => return,
             Ok(n) => data = &data[n..],
             Err(rustix::io::Errno::INTR) | Err(rustix::io::Errno::AGAIN) => {}
-            Err(_) => return,
+            Err(e) => {
+                WRITE_FAILURES.fetch_add(1, Ordering::Relaxed);
+                LAST_WRITE_ERRNO.store(e.raw_os_error(), Ordering::Relaxed);
+                return;
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The records port (/dev/ttyS1, raw, no newline translation) and the console echo.
 
+use crate::buf::Buf;
 use crate::record;
 use rustix::fd::IntoRawFd;
 use rustix::fs::{Mode, OFlags};
@@ -7,13 +8,31 @@ use rustix::termios::{self, OptionalActions};
 
 const RECORDS_PORT: &core::ffi::CStr = c"/dev/ttyS1";
 const CONSOLE: &core::ffi::CStr = c"/dev/console";
+/// The kernel log: reaches the console by printk's own path, which needs no tty.
+const KMSG: &core::ffi::CStr = c"/dev/kmsg";
+/// printk level 3 (error): shown on the console even under `quiet`.
+const KMSG_ERROR: &[u8] = b"<3>schedbox-init: ";
 const BAUD: u32 = 115_200;
 
-fn open(path: &core::ffi::CStr) -> Option<i32> {
+fn open(path: &core::ffi::CStr) -> Result<i32, rustix::io::Errno> {
     let flags = OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC;
-    rustix::fs::open(path, flags, Mode::empty())
-        .ok()
-        .map(IntoRawFd::into_raw_fd)
+    rustix::fs::open(path, flags, Mode::empty()).map(IntoRawFd::into_raw_fd)
+}
+
+/// Tells the kernel log `text` and an errno: for what goes wrong with the ports
+/// themselves, where no record can say it.
+pub fn kmsg_error(text: &[u8], errno: i32) {
+    let Ok(fd) = open(KMSG) else {
+        return;
+    };
+    let mut line: Buf<160> = Buf::from_bytes(KMSG_ERROR);
+    line.push(text);
+    line.push(b" (errno ");
+    line.push_u64(errno.unsigned_abs().into());
+    line.push(b")\n");
+    record::write_all(fd, line.as_bytes());
+    // SAFETY: fd was opened just above and is not used after this.
+    unsafe { rustix::io::close(fd) };
 }
 
 /// Raw mode: no ONLCR (a record's `\n` must not become `\r\n`), no echo, 8 bits.
@@ -32,10 +51,18 @@ fn make_raw(fd: i32) {
 /// neither could be opened.
 pub fn open_ports() -> bool {
     let console = open(CONSOLE);
-    if let Some(fd) = console {
-        record::set_echo_fd(fd);
+    match console {
+        Ok(fd) => record::set_echo_fd(fd),
+        Err(e) => kmsg_error(b"cannot open /dev/console", e.raw_os_error()),
     }
-    match open(RECORDS_PORT).or(console) {
+    let records = open(RECORDS_PORT).inspect_err(|e| {
+        kmsg_error(
+            b"cannot open /dev/ttyS1, the records port: records go to the console",
+            e.raw_os_error(),
+        )
+    });
+    let console = console.ok();
+    match records.ok().or(console) {
         Some(fd) => {
             if Some(fd) != console {
                 make_raw(fd);

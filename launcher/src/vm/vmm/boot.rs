@@ -9,6 +9,7 @@ use vm_memory::{Bytes, GuestAddress};
 
 use crate::topology::Shape;
 use crate::vm::vmm::devices::power::SLEEP_PORT;
+use crate::vm::vmm::devices::serial::{COM1_IRQ, COM1_PORT, COM2_IRQ, COM2_PORT, UART_PORTS};
 use crate::vm::vmm::error::VmmError;
 use crate::vm::vmm::initrd;
 use crate::vm::vmm::kernel::{self, KernelEntry};
@@ -143,6 +144,20 @@ fn load_kernel(
     }
 }
 
+/// The UARTs as the DSDT declares them.
+const SERIAL_PORTS: [acpi::SerialPort; 2] = [
+    acpi::SerialPort {
+        base: COM1_PORT,
+        len: UART_PORTS as u8,
+        irq: COM1_IRQ as u8,
+    },
+    acpi::SerialPort {
+        base: COM2_PORT,
+        len: UART_PORTS as u8,
+        irq: COM2_IRQ as u8,
+    },
+];
+
 /// The ACPI tables of `shape` (the kernel prefers them), and for a flat machine also the
 /// MP table, whose processor entries number APIC IDs 0..n. Returns the RSDP's address.
 fn write_firmware_tables(
@@ -157,6 +172,7 @@ fn write_firmware_tables(
         lapic_addr: LAPIC_ADDR,
         ioapic_addr: IOAPIC_ADDR,
         sleep_port: SLEEP_PORT,
+        serial_ports: &SERIAL_PORTS,
     };
     let tables = acpi::build(&platform, ACPI_START);
     if ACPI_START + tables.bytes.len() as u64 > MPTABLE_START {

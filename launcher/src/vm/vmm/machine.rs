@@ -107,12 +107,40 @@ fn devices(
     Ok((bus, uarts))
 }
 
+/// Set (to anything) to print what the guest did with the devices when the VM ends.
+pub const DEVICE_COUNTERS_ENV: &str = "SCHEDBOX_VMM_COUNTERS";
+
+/// The devices' counters, one line each.
+fn device_counters(resources: &Resources) -> String {
+    let mut lines = Vec::new();
+    for (name, uart) in ["COM1", "COM2"].iter().zip(&resources.uarts) {
+        let uart = uart.lock().unwrap_or_else(|p| p.into_inner());
+        lines.push(format!("schedbox-vmm: {name}: {}", uart.counters()));
+    }
+    let unclaimed: Vec<String> = resources
+        .bus
+        .unclaimed()
+        .iter()
+        .map(|(port, n)| format!("{port:#x}×{n}"))
+        .collect();
+    lines.push(format!(
+        "schedbox-vmm: unclaimed ports: {}",
+        if unclaimed.is_empty() {
+            "none".to_string()
+        } else {
+            unclaimed.join(" ")
+        }
+    ));
+    lines.join("\n")
+}
+
 /// Everything that must live as long as the guest runs.
 struct Resources {
     _kvm: Kvm,
     _vm: VmFd,
     memory: GuestMemory,
     uarts: Uarts,
+    bus: Arc<PortBus>,
 }
 
 /// Builds and starts the VM; events arrive on `events` until `Exited`.
@@ -155,12 +183,14 @@ pub fn start(config: &MachineConfig, events: Sender<VmEvent>) -> Result<RunningV
             }
         })
         .map_err(VmmError::Thread)?;
-    let threads = spawn_vcpus(fds, Arc::new(bus), &exit)?;
+    let bus = Arc::new(bus);
+    let threads = spawn_vcpus(fds, bus.clone(), &exit)?;
     let resources = Resources {
         _kvm: kvm,
         _vm: vm,
         memory,
         uarts,
+        bus,
     };
     // The supervisor only ends after receiving this, so the send cannot fail.
     let _ = handoff.send((threads, resources));
@@ -207,6 +237,9 @@ fn supervise(
         uart.lock()
             .unwrap_or_else(|p| p.into_inner())
             .flush_partial();
+    }
+    if std::env::var_os(DEVICE_COUNTERS_ENV).is_some() {
+        eprintln!("{}", device_counters(&resources));
     }
     if !stopped {
         if let VmExit::Crashed(text) = &mut reason {

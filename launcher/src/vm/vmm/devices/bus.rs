@@ -1,5 +1,6 @@
 //! The I/O port bus: small devices behind one trait; ports nobody claims read as 0xff.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use crate::vm::vmm::error::VmmError;
@@ -23,6 +24,8 @@ struct Range {
 #[derive(Default)]
 pub struct PortBus {
     ranges: Vec<Range>,
+    /// Accesses to ports nobody claims, per port: ignored, but counted.
+    unclaimed: Mutex<BTreeMap<u16, u64>>,
 }
 
 /// What an unclaimed port reads as (a floating ISA bus).
@@ -58,14 +61,29 @@ impl PortBus {
     pub fn read(&self, port: u16, data: &mut [u8]) {
         match self.find(port) {
             Some((device, offset)) => lock(device).read(offset, data),
-            None => data.fill(FLOATING_BUS),
+            None => {
+                self.count_unclaimed(port);
+                data.fill(FLOATING_BUS)
+            }
         }
     }
 
     pub fn write(&self, port: u16, data: &[u8]) {
-        if let Some((device, offset)) = self.find(port) {
-            lock(device).write(offset, data);
+        match self.find(port) {
+            Some((device, offset)) => lock(device).write(offset, data),
+            None => self.count_unclaimed(port),
         }
+    }
+
+    fn count_unclaimed(&self, port: u16) {
+        let mut counts = self.unclaimed.lock().unwrap_or_else(|p| p.into_inner());
+        *counts.entry(port).or_default() += 1;
+    }
+
+    /// Ports nobody claims that the guest touched, and how often.
+    pub fn unclaimed(&self) -> Vec<(u16, u64)> {
+        let counts = self.unclaimed.lock().unwrap_or_else(|p| p.into_inner());
+        counts.iter().map(|(&port, &n)| (port, n)).collect()
     }
 }
 
@@ -108,6 +126,7 @@ mod tests {
         bus.read(0x80, &mut w);
         assert_eq!(w, [0xff, 0xff]);
         assert_eq!(dev.lock().unwrap().writes, vec![(3, 7)]);
+        assert_eq!(bus.unclaimed(), [(0x80, 1), (0x400, 1)]);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! Interrupt lines from devices into the in-kernel irqchip, through irqfd.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use kvm_ioctls::VmFd;
 use vm_superio::Trigger;
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
@@ -9,6 +11,8 @@ use crate::vm::vmm::error::VmmError;
 /// An edge-triggered interrupt line: each trigger pulses the GSI.
 pub struct IrqLine {
     event: EventFd,
+    /// Pulses sent, for the VMM's device counters.
+    fired: AtomicU64,
 }
 
 impl IrqLine {
@@ -24,7 +28,15 @@ impl IrqLine {
     pub fn unconnected() -> Result<Self, VmmError> {
         let event = EventFd::new(EFD_NONBLOCK)
             .map_err(|e| VmmError::Config(format!("cannot create an eventfd: {e}")))?;
-        Ok(Self { event })
+        Ok(Self {
+            event,
+            fired: AtomicU64::new(0),
+        })
+    }
+
+    /// How many times the line fired in all.
+    pub fn fired(&self) -> u64 {
+        self.fired.load(Ordering::Relaxed)
     }
 
     /// How many times the line fired since last asked (tests).
@@ -37,6 +49,7 @@ impl Trigger for IrqLine {
     type E = std::io::Error;
 
     fn trigger(&self) -> Result<(), Self::E> {
+        self.fired.fetch_add(1, Ordering::Relaxed);
         self.event.write(1)
     }
 }

@@ -90,13 +90,37 @@ impl Write for LineSink {
 /// One UART on the port bus.
 pub struct Uart {
     serial: Serial<IrqLine, NoEvents, LineSink>,
+    /// Guest accesses per register offset, for the VMM's device counters.
+    reads: [u64; UART_PORTS as usize],
+    writes: [u64; UART_PORTS as usize],
 }
+
+/// Register offsets the counters name.
+const THR: usize = 0;
+const IER: usize = 1;
+const IIR: usize = 2;
+const LSR: usize = 5;
 
 impl Uart {
     pub fn new(irq: IrqLine, sink: LineSink) -> Self {
         Self {
             serial: Serial::new(irq, sink),
+            reads: [0; UART_PORTS as usize],
+            writes: [0; UART_PORTS as usize],
         }
+    }
+
+    /// What the guest did with this UART: bytes sent, IER writes, IIR and LSR reads,
+    /// interrupts raised.
+    pub fn counters(&self) -> String {
+        format!(
+            "{} bytes out, {} IER writes, {} IIR reads, {} LSR reads, {} interrupts",
+            self.writes[THR],
+            self.writes[IER],
+            self.reads[IIR],
+            self.reads[LSR],
+            self.serial.interrupt_evt().fired()
+        )
     }
 
     /// Sends an unfinished last line.
@@ -112,11 +136,17 @@ impl Uart {
 
 impl PortDevice for Uart {
     fn read(&mut self, offset: u16, data: &mut [u8]) {
+        if let Some(n) = self.reads.get_mut(usize::from(offset)) {
+            *n += 1;
+        }
         let value = self.serial.read(offset as u8);
         data.fill(value);
     }
 
     fn write(&mut self, offset: u16, data: &[u8]) {
+        if let Some(n) = self.writes.get_mut(usize::from(offset)) {
+            *n += data.len() as u64;
+        }
         for &b in data {
             // A failed interrupt or a lost byte must not stop the guest.
             let _ = self.serial.write(offset as u8, b);
@@ -129,9 +159,9 @@ mod tests {
     use super::*;
     use std::sync::mpsc::channel;
 
-    const THR: u16 = 0;
-    const IER: u16 = 1;
-    const LSR: u16 = 5;
+    const THR: u16 = super::THR as u16;
+    const IER: u16 = super::IER as u16;
+    const LSR: u16 = super::LSR as u16;
     const LSR_THR_EMPTY: u8 = 0x20;
     const IER_THR_EMPTY: u8 = 0x02;
 
@@ -184,5 +214,10 @@ mod tests {
         u.write(IER, &[IER_THR_EMPTY]);
         send(&mut u, b"a");
         assert!(u.irq().take_count() >= 1, "THR-empty interrupt fired");
+        let counters = u.counters();
+        assert!(
+            counters.starts_with("1 bytes out, 1 IER writes, 0 IIR reads, 1 LSR reads, "),
+            "{counters}"
+        );
     }
 }

@@ -1,10 +1,13 @@
 //! ACPI tables for the guest's topology: RSDP → XSDT → FADT (hardware-reduced, with the
-//! sleep control register the power device serves), DSDT (only `\_S5`, so the kernel can
-//! power off), MADT (one local APIC per vCPU, the IOAPIC with ISA IRQ n on pin n as the
+//! sleep control register the power device serves, no CMOS RTC), DSDT ([`dsdt`]: the
+//! UARTs, and `\_S5` so the kernel can power off), MADT (one local APIC per vCPU, the IOAPIC with ISA IRQ n on pin n as the
 //! in-kernel irqchip routes them, NMIs on LINT1), SRAT
 //! (each vCPU's and each memory range's node) and SLIT (node distances).
 
 use crate::topology::Shape;
+
+pub mod dsdt;
+pub use dsdt::{SerialPort, S5_TYPE};
 
 pub const RSDP_LEN: usize = 36;
 const HEADER_LEN: usize = 36;
@@ -19,6 +22,8 @@ const FADT_LEN: usize = 276;
 const FADT_REVISION: u8 = 6;
 const FADT_MINOR_REVISION: u8 = 0;
 const FADT_DSDT: usize = 40;
+/// IA-PC boot architecture flags (2 bytes).
+const FADT_BOOT_ARCH: usize = 109;
 const FADT_FLAGS: usize = 112;
 const FADT_MINOR_VERSION: usize = 131;
 const FADT_X_DSDT: usize = 140;
@@ -27,6 +32,9 @@ const FADT_SLEEP_STATUS: usize = 256;
 const FADT_HYPERVISOR_ID: usize = 268;
 /// No fixed-hardware PM blocks: power is the sleep control register's business.
 const FADT_FLAG_HW_REDUCED: u32 = 1 << 20;
+/// No CMOS RTC: the kernel then never probes ports 0x70/0x71, which nobody serves
+/// (it would spin some 20 000 reads waiting for the clock; kvm-clock gives the time).
+const BOOT_ARCH_NO_CMOS_RTC: u16 = 1 << 5;
 /// Generic Address Structure: system I/O space, 8-bit register.
 const GAS_SPACE_IO: u8 = 1;
 const GAS_ACCESS_BYTE: u8 = 1;
@@ -46,12 +54,6 @@ const SRAT_CPU: u8 = 0;
 const SRAT_MEMORY: u8 = 1;
 const SRAT_ENABLED: u32 = 1;
 
-/// `Name (\_S5, Package (2) { 5, 0 })`: what the kernel writes as SLP_TYP to power off.
-pub const S5_TYPE: u8 = 5;
-const DSDT_AML: [u8; 11] = [
-    0x08, b'_', b'S', b'5', b'_', 0x12, 0x05, 0x02, 0x0a, S5_TYPE, 0x00,
-];
-
 /// Where the guest's devices and RAM are, for the tables to describe.
 pub struct Platform<'a> {
     pub shape: &'a Shape,
@@ -61,6 +63,8 @@ pub struct Platform<'a> {
     pub ioapic_addr: u32,
     /// The I/O port of the sleep control (and status) register.
     pub sleep_port: u16,
+    /// The UARTs, declared in the DSDT so the kernel maps their IRQs.
+    pub serial_ports: &'a [SerialPort],
 }
 
 /// The tables, laid out from `base`: the RSDP first.
@@ -77,7 +81,7 @@ impl Tables {
 
 /// Builds every table for `platform`, to be copied to guest address `base`.
 pub fn build(platform: &Platform, base: u64) -> Tables {
-    let dsdt = table(b"DSDT", 2, &DSDT_AML);
+    let dsdt = table(b"DSDT", 2, &dsdt::aml(platform.serial_ports));
     let fadt_at_dsdt = |dsdt_addr: u64| fadt(platform.sleep_port, dsdt_addr);
     let others = [madt(platform), srat(platform), slit(platform.shape)];
     // Layout: RSDP, XSDT, DSDT, FADT, then the others.
@@ -161,6 +165,8 @@ fn fadt(sleep_port: u16, dsdt_addr: u64) -> Vec<u8> {
     let at = |offset: usize| offset - HEADER_LEN;
     // The 32-bit DSDT field too: kernels read it when X_DSDT is absent.
     body[at(FADT_DSDT)..at(FADT_DSDT) + 4].copy_from_slice(&(dsdt_addr as u32).to_le_bytes());
+    body[at(FADT_BOOT_ARCH)..at(FADT_BOOT_ARCH) + 2]
+        .copy_from_slice(&BOOT_ARCH_NO_CMOS_RTC.to_le_bytes());
     body[at(FADT_FLAGS)..at(FADT_FLAGS) + 4].copy_from_slice(&FADT_FLAG_HW_REDUCED.to_le_bytes());
     body[at(FADT_MINOR_VERSION)] = FADT_MINOR_REVISION;
     body[at(FADT_X_DSDT)..at(FADT_X_DSDT) + 8].copy_from_slice(&dsdt_addr.to_le_bytes());

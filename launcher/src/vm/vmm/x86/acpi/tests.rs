@@ -22,6 +22,11 @@ fn build_for(spec: &str, ram: &[(u64, u64)]) -> (Shape, Tables) {
         lapic_addr: 0xfee0_0000,
         ioapic_addr: 0xfec0_0000,
         sleep_port: SLEEP_PORT,
+        serial_ports: &[SerialPort {
+            base: 0x3f8,
+            len: 8,
+            irq: 4,
+        }],
     };
     let tables = build(&platform, BASE);
     (shape, tables)
@@ -80,6 +85,8 @@ fn fadt_is_hardware_reduced_with_a_sleep_register_and_an_s5_dsdt() {
     let fadt = find(&all, b"FACP");
     assert_eq!(fadt.len(), FADT_LEN);
     assert_ne!(u32_at(fadt, FADT_FLAGS) & FADT_FLAG_HW_REDUCED, 0);
+    let boot_arch = u16::from_le_bytes([fadt[FADT_BOOT_ARCH], fadt[FADT_BOOT_ARCH + 1]]);
+    assert_eq!(boot_arch, BOOT_ARCH_NO_CMOS_RTC);
     for gas in [FADT_SLEEP_CONTROL, FADT_SLEEP_STATUS] {
         assert_eq!(fadt[gas], GAS_SPACE_IO);
         assert_eq!(u64_at(fadt, gas + 4), u64::from(SLEEP_PORT));
@@ -91,6 +98,7 @@ fn fadt_is_hardware_reduced_with_a_sleep_register_and_an_s5_dsdt() {
     );
     let aml = &dsdt[HEADER_LEN..];
     assert!(aml.windows(4).any(|w| w == b"_S5_"));
+    assert!(aml.windows(4).any(|w| w == b"COM1"));
     assert_eq!(aml[aml.len() - 2], S5_TYPE);
 }
 
