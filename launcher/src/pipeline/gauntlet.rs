@@ -38,7 +38,7 @@ pub fn run(options: &RunOptions, inputs: &Inputs, runs: Vec<ShapeRun>) -> Result
         let result = if stopped {
             ShapeResult::NotRun
         } else {
-            output::note(&format!("schedbox: shape {shape} ({}/{count})", i + 1));
+            output::print(&format!("== shape {shape} ({}/{count}) ==\n", i + 1));
             let result = run_shape(options, one)?;
             stopped = matches!(&result, ShapeResult::Judged { report }
                 if matches!(report.outcome, Outcome::Interrupted(_)));
