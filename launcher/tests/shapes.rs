@@ -290,3 +290,67 @@ fn wait_for_scenario(records: &Path) {
         records.display()
     );
 }
+
+/// Bad shapes are usage errors (2) found before any VM, naming the file, the field and
+/// the fix; and the sets are listed.
+#[test]
+fn bad_shapes_stop_before_boot_naming_the_fix() {
+    let scratch = Scratch::new("shapes-bad");
+    let bad = scratch.file("bad.toml", &short("bad", "topology = \"2x\""));
+    let good = scratch.file("good.toml", &short("good", "topology = \"smt2\""));
+    let kernel = kernel();
+    let (bad, good, kernel) = (
+        bad.to_str().unwrap(),
+        good.to_str().unwrap(),
+        kernel.to_str().unwrap(),
+    );
+    for (args, want) in [
+        (
+            vec![
+                "run",
+                "--kernel",
+                kernel,
+                "--out",
+                "/nonexistent/never",
+                bad,
+            ],
+            format!("{bad}: topology: topology \"2x\" is neither NnLlCcTt"),
+        ),
+        (
+            vec!["plan", bad],
+            "`schedbox topology list` shows them".to_string(),
+        ),
+        (
+            vec![
+                "initramfs",
+                "--output",
+                "/dev/null",
+                "--topology",
+                "uni",
+                good,
+                &short_file(&scratch),
+            ],
+            "these scenarios need 2 machines (1n1l1c2t for".to_string(),
+        ),
+        (
+            vec!["run", "--topology", "uni,set:small"],
+            "topology 1n1l1c1t is in \"uni,set:small\" twice".to_string(),
+        ),
+    ] {
+        let output = common::schedbox(&args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(&want), "{args:?}: {stderr}");
+    }
+    let list = common::schedbox(&["topology", "list"]);
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        text.contains("set:small      uni, smt2, flat2, llc2"),
+        "{text}"
+    );
+}
+
+fn short_file(scratch: &Scratch) -> String {
+    let path = scratch.file("plain.toml", &short("plain", ""));
+    path.to_str().unwrap().to_string()
+}
