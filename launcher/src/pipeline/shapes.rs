@@ -31,6 +31,7 @@ pub fn group(vm: &VmOptions) -> Result<Vec<ShapeRun>, String> {
     for input in &inputs {
         let pinned = input.topology(vm.memory_mib).map_err(|e| e.to_string())?;
         let shapes = pinned.map_or_else(|| vm.shapes(), |s| vec![s]);
+        let several = shapes.len() > 1;
         for shape in shapes {
             let at = match runs.iter().position(|r| r.shape == shape) {
                 Some(at) => at,
@@ -49,8 +50,14 @@ pub fn group(vm: &VmOptions) -> Result<Vec<ShapeRun>, String> {
                 topology: shape,
                 memory_mib: vm.memory_mib,
             };
-            run.scenarios
-                .push(input.validate(&on).map_err(|e| e.to_string())?);
+            let scenario = input.validate(&on).map_err(|e| {
+                if several {
+                    format!("{e} (on {shape}, one of the gauntlet's shapes)")
+                } else {
+                    e.to_string()
+                }
+            })?;
+            run.scenarios.push(scenario);
             if pinned.is_some() {
                 run.verify = true;
                 run.notes.extend(overridden(input, shape, vm));
@@ -233,7 +240,8 @@ mod tests {
         // llc:1 exists on 1n2l1c1t and not on 1n1l2c1t: the second shape names it.
         let err = group(&vm("1n2l1c1t,1n1l2c1t", files)).unwrap_err();
         assert!(
-            err.contains("affinity") && err.contains("1n1l2c1t"),
+            err.contains("affinity")
+                && err.ends_with("(on 1n1l2c1t, one of the gauntlet's shapes)"),
             "{err}"
         );
         for (topology, want) in [
