@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use lexopt::prelude::*;
 
-use crate::topology::Shape;
+use crate::topology::{sets, Shape};
 use crate::vm::select::{AccelChoice, BackendChoice};
 
 pub const DEFAULT_CPUS: u32 = 2;
@@ -47,7 +47,7 @@ usage:
   schedbox kernel build [--source DIR] [--force] [--jobs N] [--verbose]
                                                build (or reuse) a schedbox kernel
   schedbox kernel check IMAGE                  does IMAGE have sched_ext? (exit 0 yes, 1 no)
-  schedbox topology list                       the named --topology presets
+  schedbox topology list                       the named --topology presets and sets
   schedbox scheduler build NAME[@VERSION] [--jobs N]
                                                build (or reuse) a scx scheduler from
                                                crates.io, e.g. scx_bpfland; prints its path
@@ -61,6 +61,11 @@ run options:
                        caches in all, C cores per LLC, T threads per core, e.g. 2n4l2c1t)
                        or a preset (`schedbox topology list`); the guest's own view is
                        checked against it and a mismatch is untestable (125)
+  --topology A,B,...   a gauntlet (run only): the scenarios once per shape, one VM each,
+                       shapes as specs, presets or sets (set:small, set:cache, set:numa);
+                       the report has a shape × scenario table and a folder per shape
+                       under the run directory. A scenario whose file sets `topology`
+                       runs on that shape only, whatever --topology or --cpus say
   --memory MiB         guest memory (default 256)
   --timeout S          kill the run after S seconds (default: scenario time + 60 s)
   --accel auto|kvm|tcg QEMU accelerator (default auto: KVM only if it really works)
@@ -86,22 +91,37 @@ run options:
 
 exit status: 0 pass, 1 a check failed, 2 usage, scenario or input file error (found
 before boot), 125 untestable (including faults of this host: a full disk, a killed QEMU),
-128+N stopped by signal N (SIGINT 130, SIGTERM 143)
+128+N stopped by signal N (SIGINT 130, SIGTERM 143); over several shapes: a signal, else
+1 if any shape failed, else 125 if any was untestable, else 0
 ";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VmOptions {
     pub cpus: u32,
-    /// `--topology`: nodes, LLCs, cores, threads; without it, `cpus` flat.
-    pub topology: Option<Shape>,
+    /// `--topology`: nodes, LLCs, cores, threads; several for a gauntlet (the same
+    /// scenarios once per shape); empty: `cpus` flat.
+    pub topology: Vec<Shape>,
     pub memory_mib: u32,
     pub scenarios: Vec<PathBuf>,
 }
 
 impl VmOptions {
-    /// The machine to boot: `--topology`, or `--cpus` as one node, one LLC.
+    /// The machines the command line asks for, in order: `--topology`'s shapes, or
+    /// `--cpus` as one node, one LLC.
+    pub fn shapes(&self) -> Vec<Shape> {
+        if self.topology.is_empty() {
+            vec![Shape::flat(self.cpus)]
+        } else {
+            self.topology.clone()
+        }
+    }
+
+    /// The first of [`Self::shapes`]: the machine of a command that boots one.
     pub fn shape(&self) -> Shape {
-        self.topology.unwrap_or(Shape::flat(self.cpus))
+        self.topology
+            .first()
+            .copied()
+            .unwrap_or(Shape::flat(self.cpus))
     }
 }
 
@@ -345,7 +365,7 @@ fn parse_kernel_build(parser: &mut lexopt::Parser) -> Result<KernelBuildOptions,
 fn default_vm() -> VmOptions {
     VmOptions {
         cpus: DEFAULT_CPUS,
-        topology: None,
+        topology: Vec::new(),
         memory_mib: DEFAULT_MEMORY_MIB,
         scenarios: Vec::new(),
     }
@@ -356,28 +376,51 @@ fn default_vm() -> VmOptions {
 fn vm_option(vm: &mut VmOptions, name: &str, value: &str) -> Result<(), UsageError> {
     match name {
         "cpus" => vm.cpus = cpus(value)?,
-        "topology" => vm.topology = Some(topology(value)?),
+        "topology" => vm.topology = topology(value)?,
         _ => vm.memory_mib = memory(value)?,
     }
     Ok(())
 }
 
-fn topology(value: &str) -> Result<Shape, UsageError> {
-    let shape = Shape::parse(value).map_err(|e| UsageError(format!("--topology: {e}")))?;
-    if shape.vcpus() > MAX_CPUS {
-        return Err(UsageError(format!(
-            "--topology {value} has {} vCPUs, more than the {MAX_CPUS} a guest kernel here is \
-             built for: choose a smaller shape",
-            shape.vcpus()
-        )));
+/// `--topology`: one shape, or a list of specs, presets and `set:NAME`s.
+fn topology(value: &str) -> Result<Vec<Shape>, UsageError> {
+    let shapes = sets::parse_list(value).map_err(|e| UsageError(format!("--topology: {e}")))?;
+    for shape in &shapes {
+        fits_vcpus(shape).map_err(|why| UsageError(format!("--topology {value}: {why}")))?;
     }
-    Ok(shape)
+    Ok(shapes)
+}
+
+/// A shape the guest kernel can boot: at most [`MAX_CPUS`] vCPUs.
+pub fn fits_vcpus(shape: &Shape) -> Result<(), String> {
+    if shape.vcpus() > MAX_CPUS {
+        return Err(format!(
+            "{shape} has {} vCPUs, more than the {MAX_CPUS} a guest kernel here is built \
+             for: choose a smaller shape",
+            shape.vcpus()
+        ));
+    }
+    Ok(())
+}
+
+/// Each node of `shape` needs its share of `memory_mib` to hold the kernel's own memory.
+pub fn fits_memory(shape: &Shape, memory_mib: u32) -> Result<(), String> {
+    let per_node = memory_mib / shape.nodes;
+    if per_node < MIN_NODE_MEMORY_MIB {
+        return Err(format!(
+            "--memory {memory_mib} split over the {} nodes of {shape} leaves {per_node} MiB \
+             a node, less than {MIN_NODE_MEMORY_MIB}: raise --memory to at least {}",
+            shape.nodes,
+            MIN_NODE_MEMORY_MIB * shape.nodes
+        ));
+    }
+    Ok(())
 }
 
 /// `--cpus` and `--topology` both say how many vCPUs: only one may be given; and each
-/// node needs its share of memory.
-fn check_vm(vm: &VmOptions, cpus_given: bool) -> Result<(), UsageError> {
-    let Some(shape) = vm.topology else {
+/// node needs its share of memory; the list form is `run`'s alone (`one_vm`).
+fn check_vm(vm: &VmOptions, cpus_given: bool, one_vm: Option<&str>) -> Result<(), UsageError> {
+    let Some(shape) = vm.topology.first() else {
         return Ok(());
     };
     if cpus_given {
@@ -386,15 +429,15 @@ fn check_vm(vm: &VmOptions, cpus_given: bool) -> Result<(), UsageError> {
             shape.vcpus()
         )));
     }
-    let per_node = vm.memory_mib / shape.nodes;
-    if per_node < MIN_NODE_MEMORY_MIB {
+    if let (Some(command), [_, _, ..]) = (one_vm, vm.topology.as_slice()) {
         return Err(UsageError(format!(
-            "--memory {} split over {} nodes leaves {per_node} MiB a node, less than \
-             {MIN_NODE_MEMORY_MIB}: raise --memory to at least {}",
-            vm.memory_mib,
-            shape.nodes,
-            MIN_NODE_MEMORY_MIB * shape.nodes
+            "{command} boots one machine: give --topology one shape, or run the list of \
+             {} shapes with `schedbox run`",
+            vm.topology.len()
         )));
+    }
+    for shape in &vm.topology {
+        fits_memory(shape, vm.memory_mib).map_err(UsageError)?;
     }
     Ok(())
 }
@@ -418,7 +461,8 @@ fn parse_vm_only(
             other => return Err(other.unexpected().into()),
         }
     }
-    check_vm(&vm, cpus_given)?;
+    let command = if wants_output { "initramfs" } else { "plan" };
+    check_vm(&vm, cpus_given, Some(command))?;
     Ok((vm, output))
 }
 
@@ -546,7 +590,7 @@ fn parse_run(
         }
     }
     (run.scheduler, run.payload) = programs.finish(trailing)?;
-    check_vm(&run.vm, cpus_given)?;
+    check_vm(&run.vm, cpus_given, repeats.then_some(command))?;
     if run.backend == BackendChoice::Kvm && run.accel == AccelChoice::Tcg {
         return Err(UsageError(
             "--backend kvm is schedbox's own KVM VMM, which cannot use TCG: \
@@ -890,6 +934,42 @@ mod tests {
             (&["plan", "--", "-l"], "only run takes"),
             (&["bench", "--scheduler", "s"], "options of run"),
             (&["run", "--payload"], "payload"),
+        ] {
+            let err = parse_args(args).unwrap_err().to_string();
+            assert!(err.contains(hint), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn topology_lists_and_sets_are_runs_alone() {
+        let Command::Run(run) = parse_args(&["run", "--topology", "1n1l2c1t,smt2"]).unwrap() else {
+            panic!()
+        };
+        let specs: Vec<String> = run.vm.shapes().iter().map(Shape::to_string).collect();
+        assert_eq!(specs, ["1n1l2c1t", "1n1l1c2t"]);
+        let Command::Run(run) = parse_args(&["run", "--topology", "set:numa"]).unwrap() else {
+            panic!()
+        };
+        assert_eq!(run.vm.topology.len(), 3);
+        for (args, hint) in [
+            (
+                &["soak", "--topology", "uni,smt2"][..],
+                "soak boots one machine: give --topology one shape",
+            ),
+            (
+                &["plan", "--topology", "set:small"],
+                "plan boots one machine",
+            ),
+            (&["initramfs", "--topology", "uni,smt2"], "initramfs boots"),
+            (&["run", "--topology", "set:nope"], "unknown topology set"),
+            (
+                &["run", "--topology", "uni,1n1l128c"],
+                "1n1l128c1t has 128 vCPUs, more than the 64",
+            ),
+            (
+                &["run", "--topology", "uni,numa2", "--memory", "64"],
+                "split over the 2 nodes of 2n2l2c1t leaves 32 MiB",
+            ),
         ] {
             let err = parse_args(args).unwrap_err().to_string();
             assert!(err.contains(hint), "{args:?}: {err}");

@@ -22,7 +22,7 @@ use crate::guest::init;
 use crate::guest::initramfs;
 use crate::kernel::{self, KernelFormat};
 use crate::outcome::rundir;
-use crate::pipeline::prepare;
+use crate::pipeline::{prepare, shapes};
 use crate::protocol::plan;
 use crate::topology::Shape;
 use crate::vm::backend::{Backend, VmSpec};
@@ -183,7 +183,17 @@ fn inputs(options: &RunOptions) -> Result<Inputs, String> {
         );
     }
     let kernel = kernel::locate(options.kernel.as_deref()).map_err(|e| e.to_string())?;
-    let scenarios = prepare::load_scenarios(&options.vm)?;
+    let run = shapes::single(&options.vm)?;
+    if run.shape != options.vm.shape() {
+        return Err(format!(
+            "the bench boots the command line's shape ({}), and these scenarios pin {}: \
+             give --topology {} or drop their `topology`",
+            options.vm.shape(),
+            run.shape,
+            run.shape
+        ));
+    }
+    let scenarios = run.scenarios;
     let (_, init) = init::load()?;
     let (plan, _) =
         plan::compile_checked(&scenarios, &plan::DEFAULT_CONFIG).map_err(|e| e.to_string())?;

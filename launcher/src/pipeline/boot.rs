@@ -13,22 +13,34 @@ use crate::outcome::verdict::Outcome;
 use crate::output;
 use crate::pipeline::judge::{judged, unbooted};
 use crate::pipeline::preflight;
-use crate::pipeline::prepare::Prepared;
+use crate::pipeline::prepare::{self, Prepared};
+use crate::pipeline::shapes;
 use crate::signals;
 use crate::vm::backend::{Backend, BackendError, VmSpec};
 use crate::vm::select;
 use crate::vm::session::{self, Limits, Observed, Sinks};
 
-/// Boots and judges one run; Err is a run that never got a report.
+/// Boots and judges a run of one VM (its scenarios may not need more); Err is a run that
+/// never got a report.
 pub fn run_once(options: &RunOptions) -> Result<(report::Report, RunDir), Stop> {
-    let prepared = crate::pipeline::prepare::prepare(options)?;
+    let inputs = prepare::inputs(options)?;
+    let run = shapes::single(&options.vm).map_err(Stop::Usage)?;
+    let prepared = prepare::prepare(options, &inputs, run, options.out.as_deref())?;
+    run_prepared(options, prepared)
+}
+
+/// Boots and judges one prepared VM; Err is a run that never got a report.
+pub fn run_prepared(
+    options: &RunOptions,
+    prepared: Prepared,
+) -> Result<(report::Report, RunDir), Stop> {
     let mut info = RunInfo {
         backend: report::NO_BACKEND.to_string(),
         backend_reason: String::new(),
         kernel: prepared.kernel.path.display().to_string(),
         kernel_release: prepared.kernel.release.clone(),
-        cpus: options.vm.cpus,
-        memory_mib: options.vm.memory_mib,
+        cpus: prepared.shape.vcpus(),
+        memory_mib: prepared.memory_mib,
         cmdline: prepared.cmdline.clone(),
         run_dir: prepared.run_dir.path().display().to_string(),
     };
@@ -52,7 +64,7 @@ pub fn run_once(options: &RunOptions) -> Result<(report::Report, RunDir), Stop> 
         };
     output::note(&format!("schedbox: using {}", selection.note));
     let host_cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let vcpus = options.vm.shape().vcpus();
+    let vcpus = prepared.shape.vcpus();
     if let Some(warning) = preflight::cpus_warning(vcpus, host_cores, selection.tcg) {
         output::note(&format!("schedbox: {warning}"));
     }
@@ -72,8 +84,8 @@ fn boot(
         kernel: prepared.kernel.path.clone(),
         initramfs: prepared.initramfs.clone(),
         cmdline: prepared.cmdline.clone(),
-        topology: options.vm.shape(),
-        memory_mib: options.vm.memory_mib,
+        topology: prepared.shape,
+        memory_mib: prepared.memory_mib,
     };
     let dir = prepared.run_dir.path().to_path_buf();
     match observe(backend, &spec, prepared.timeout, &dir, options.verbose)? {

@@ -36,6 +36,7 @@ pub fn judged(info: RunInfo, prepared: Prepared, observed: &Observed) -> (report
         observed: Some(observed),
         verdict,
     });
+    report.notes.extend(prepared.notes.iter().cloned());
     if let Err(e) = written {
         report.host_fault(format!(
             "cannot write the program logs to the run directory: {e}"
@@ -59,20 +60,23 @@ pub fn unbooted(
         checks: Vec::new(),
         payloads: Vec::new(),
     };
-    let report = report::build(Judged {
+    let mut report = report::build(Judged {
         info,
         scenarios: &prepared.scenarios,
         scheduler: prepared.scheduler.as_ref(),
         observed: None,
         verdict,
     });
+    report.notes.extend(prepared.notes.iter().cloned());
     (report, prepared.run_dir)
 }
 
-/// The differences between the shape `--topology` asked for and the guest's own view,
-/// once the guest booted far enough to report it.
+/// The differences between the shape asked for (`--topology`, or the scenarios' own)
+/// and the guest's own view, once the guest booted far enough to report it.
 fn topology_mismatch(prepared: &Prepared, observed: &Observed) -> Option<Mismatch> {
-    let (shape, memory_mib) = prepared.topology?;
+    if !prepared.verify_topology {
+        return None;
+    }
     observed.timings.boot_record_ms?;
-    topology::verify(&shape, memory_mib, &observed.records).err()
+    topology::verify(&prepared.shape, prepared.memory_mib, &observed.records).err()
 }

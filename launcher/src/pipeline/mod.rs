@@ -1,11 +1,15 @@
 //! The run pipeline, one stage a module, shared by `run`, `bench`, `soak` and the tests:
-//! [`preflight`] and [`prepare`] (checks and inputs, before any VM), [`boot`] (the VM run
-//! and observed), [`judge`] (verdict and report), [`publish`] (report written and
-//! printed). [`programs`] gathers what a run packs into the guest.
+//! [`preflight`] and [`prepare`] (checks and inputs, before any VM), [`shapes`] (the
+//! scenarios grouped into one VM per shape), [`boot`] (the VM run and observed),
+//! [`judge`] (verdict and report), [`publish`] (report written and printed);
+//! [`gauntlet`] runs the VMs of a run on several shapes in turn. [`programs`] gathers
+//! what a run packs into the guest.
 
 pub mod boot;
+pub mod gauntlet;
 pub mod judge;
 pub mod preflight;
 pub mod prepare;
 pub mod programs;
 pub mod publish;
+pub mod shapes;

@@ -1,6 +1,7 @@
 //! Prepare: everything checked and built before a VM starts (kernel, scenarios, plan,
 //! initramfs, run directory), and the guest kernel's command line.
 
+use std::path::Path;
 use std::time::Duration;
 
 use crate::cli::{RunOptions, VmOptions};
@@ -12,8 +13,9 @@ use crate::outcome::rundir::{self, RunDir};
 use crate::output;
 use crate::pipeline::preflight;
 use crate::pipeline::programs;
+use crate::pipeline::shapes::{self, ShapeRun};
 use crate::protocol::plan::{self, PlanConfig, DEFAULT_CONFIG};
-use crate::scenario::{self, payloads, Scenario, VmShape};
+use crate::scenario::{payloads, Scenario};
 use crate::scheduler::{self, SchedulerInfo};
 use crate::topology::Shape;
 
@@ -26,35 +28,10 @@ const BASE_CMDLINE: &str = "rdinit=/init panic=-1 reboot=k quiet i8042.noaux";
 /// Time for boot and teardown on top of the scenarios' own, when --timeout is not given.
 pub const BOOT_ALLOWANCE_S: u64 = 60;
 
-/// The scenarios named on the command line, or the built-in one.
+/// The scenarios named on the command line, or the built-in one, for a command that
+/// boots one machine (plan, initramfs, bench).
 pub fn load_scenarios(vm: &VmOptions) -> Result<Vec<Scenario>, String> {
-    let shape = VmShape {
-        topology: vm.shape(),
-        memory_mib: vm.memory_mib,
-    };
-    let scenarios = if vm.scenarios.is_empty() {
-        vec![
-            scenario::parse(scenario::BUILT_IN, "built-in spin scenario", &shape)
-                .map_err(|e| e.to_string())?,
-        ]
-    } else {
-        vm.scenarios
-            .iter()
-            .map(|path| {
-                preflight::scenario_file(path)?;
-                scenario::load(path, &shape).map_err(|e| e.to_string())
-            })
-            .collect::<Result<Vec<_>, _>>()?
-    };
-    for (i, s) in scenarios.iter().enumerate() {
-        if let Some(first) = scenarios[..i].iter().find(|o| o.name == s.name) {
-            return Err(format!(
-                "{}: scenario name {:?} is also used by {}: names must be unique in a run",
-                s.source, s.name, first.source
-            ));
-        }
-    }
-    Ok(scenarios)
+    shapes::single(vm).map(|run| run.scenarios)
 }
 
 /// The plan and the initramfs: init, plan, and the programs it runs.
@@ -84,18 +61,28 @@ pub struct Prepared {
     pub scheduler: Option<SchedulerInfo>,
     /// Why the kernel cannot run the scheduler, when its config says so: no boot then.
     pub no_sched_ext: Option<String>,
-    /// The shape `--topology` asked for and the memory: the guest's own view of its
-    /// topology is checked against them.
-    pub topology: Option<(Shape, u32)>,
+    /// The VM's shape and memory.
+    pub shape: Shape,
+    pub memory_mib: u32,
+    /// Whether the guest's own view of its topology is checked against `shape`.
+    pub verify_topology: bool,
+    /// What the report notes besides the verdict: scenarios that pinned their shape.
+    pub notes: Vec<String>,
+}
+
+/// What every VM of a run shares, checked once before any is prepared.
+pub struct Inputs {
+    pub kernel: Kernel,
+    pub scheduler: Option<SchedulerInfo>,
 }
 
 /// The scenarios with what the command line adds: the `--payload` program in each, and
 /// the `scheduler` check in each when a scheduler is under test.
 fn run_scenarios(
     options: &RunOptions,
+    mut scenarios: Vec<Scenario>,
     scheduler: Option<&SchedulerInfo>,
 ) -> Result<Vec<Scenario>, String> {
-    let mut scenarios = load_scenarios(&options.vm)?;
     if let Some(p) = &options.payload {
         let payload = payloads::cli_payload(&p.path, p.args.clone())?;
         payloads::run_in_every_scenario(&mut scenarios, &payload)?;
@@ -163,23 +150,38 @@ fn run_timeout(
     Duration::from_secs(options.timeout_s.unwrap_or(needed_s + BOOT_ALLOWANCE_S))
 }
 
-pub fn prepare(options: &RunOptions) -> Result<Prepared, Stop> {
+/// The files the options name, the kernel and the scheduler: checked before the
+/// scenarios are grouped into VMs.
+pub fn inputs(options: &RunOptions) -> Result<Inputs, Stop> {
     check_inputs(options).map_err(Stop::Usage)?;
     let kernel =
         kernel::locate(options.kernel.as_deref()).map_err(|e| Stop::Usage(e.to_string()))?;
     let scheduler = scheduler_info(options).map_err(Stop::Usage)?;
-    let scenarios = run_scenarios(options, scheduler.as_ref()).map_err(Stop::Usage)?;
+    Ok(Inputs { kernel, scheduler })
+}
+
+/// One VM prepared: its scenarios with the command line's additions, its plan and
+/// initramfs, and its run directory `out` (the default one when None), locked.
+pub fn prepare(
+    options: &RunOptions,
+    inputs: &Inputs,
+    run: ShapeRun,
+    out: Option<&Path>,
+) -> Result<Prepared, Stop> {
+    let scheduler = inputs.scheduler.clone();
+    let scenarios =
+        run_scenarios(options, run.scenarios, scheduler.as_ref()).map_err(Stop::Usage)?;
     let timeout = run_timeout(options, &scenarios, scheduler.as_ref());
     let (plan, initramfs) = initramfs_for(&scenarios, scheduler.as_ref()).map_err(Stop::Usage)?;
-    let run_dir = rundir::create(options.out.as_deref())?;
+    let run_dir = rundir::create(out)?;
     let no_sched_ext = scheduler
         .as_ref()
-        .and_then(|_| scheduler::kernel_lacks_sched_ext(&kernel.path));
+        .and_then(|_| scheduler::kernel_lacks_sched_ext(&inputs.kernel.path));
     let plan_path = run_dir.path().join(rundir::PLAN);
     std::fs::write(&plan_path, &plan)
         .map_err(|e| Stop::io(format!("cannot write {}", plan_path.display()), &e))?;
     Ok(Prepared {
-        kernel,
+        kernel: inputs.kernel.clone(),
         scenarios,
         initramfs,
         run_dir,
@@ -187,7 +189,10 @@ pub fn prepare(options: &RunOptions) -> Result<Prepared, Stop> {
         timeout,
         scheduler,
         no_sched_ext,
-        topology: options.vm.topology.map(|t| (t, options.vm.memory_mib)),
+        shape: run.shape,
+        memory_mib: options.vm.memory_mib,
+        verify_topology: run.verify,
+        notes: run.notes,
     })
 }
 

@@ -23,6 +23,11 @@ pub fn publish(options: &RunOptions, run_dir: &Path, mut report: report::Report)
 }
 
 pub fn write_report(report: &report::Report, targets: &[PathBuf]) -> Result<(), String> {
+    write_json(report, targets)
+}
+
+/// Writes `report` as pretty JSON to each target; the error names every one that failed.
+pub fn write_json(report: &impl serde::Serialize, targets: &[PathBuf]) -> Result<(), String> {
     let json = serde_json::to_string_pretty(report)
         .map_err(|e| format!("cannot encode the report: {e}"))?
         + "\n";

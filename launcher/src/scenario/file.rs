@@ -8,6 +8,9 @@ use serde::Deserialize;
 pub struct ScenarioFile {
     pub name: String,
     pub description: Option<String>,
+    /// The machine this scenario runs on (`NnLlCcTt` or a preset), whatever the command
+    /// line's shape.
+    pub topology: Option<String>,
     /// Simple form: one step that starts every worker group and holds this long.
     pub duration_ms: Option<u64>,
     #[serde(default)]

@@ -42,6 +42,8 @@ pub struct Scenario {
     pub description: Option<String>,
     /// Where it came from, for messages: a file path or "built-in".
     pub source: String,
+    /// The shape its own `topology` pins; None runs on the command line's.
+    pub topology: Option<Shape>,
     pub steps: Vec<Step>,
     pub checks: Vec<Check>,
 }
@@ -217,25 +219,90 @@ impl fmt::Display for ScenarioError {
 
 impl std::error::Error for ScenarioError {}
 
-/// Reads and validates a scenario file.
-pub fn load(path: &Path, vm: &VmShape) -> Result<Scenario, ScenarioError> {
+/// The field of a scenario that pins its machine.
+pub const TOPOLOGY_FIELD: &str = "topology";
+
+/// A scenario file parsed but not yet validated: the VM it is validated against depends
+/// on its own `topology`, which the caller reads first.
+#[derive(Debug, Clone)]
+pub struct Unvalidated {
+    file: file::ScenarioFile,
+    pub source: String,
+}
+
+impl Unvalidated {
+    /// Its `name`, as written (validation checks it).
+    pub fn name(&self) -> &str {
+        &self.file.name
+    }
+
+    /// The shape its `topology` pins, if any; one that cannot be booted in
+    /// `memory_mib` is an error naming the field and the fix.
+    pub fn topology(&self, memory_mib: u32) -> Result<Option<Shape>, ScenarioError> {
+        let Some(text) = &self.file.topology else {
+            return Ok(None);
+        };
+        let err = |message: String| ScenarioError {
+            source: self.source.clone(),
+            field: TOPOLOGY_FIELD.to_string(),
+            message,
+        };
+        let shape = Shape::parse(text).map_err(|e| err(e.to_string()))?;
+        crate::cli::fits_vcpus(&shape).map_err(err)?;
+        crate::cli::fits_memory(&shape, memory_mib).map_err(err)?;
+        Ok(Some(shape))
+    }
+
+    /// Validates it for `vm`, which must be the machine it runs on: its own `topology`
+    /// if it pins one.
+    pub fn validate(&self, vm: &VmShape) -> Result<Scenario, ScenarioError> {
+        let mut scenario = validate::lower(&self.file, &self.source, vm)?;
+        scenario.topology = self.topology(vm.memory_mib)?;
+        Ok(scenario)
+    }
+}
+
+/// Reads and parses a scenario file, not yet validated.
+pub fn read(path: &Path) -> Result<Unvalidated, ScenarioError> {
     let source = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
         source: source.clone(),
         field: String::new(),
         message: format!("cannot read the scenario: {e}"),
     })?;
-    parse(&text, &source, vm)
+    parse_only(&text, &source)
 }
 
-/// Parses and validates scenario TOML; `source` names it in errors.
-pub fn parse(text: &str, source: &str, vm: &VmShape) -> Result<Scenario, ScenarioError> {
+/// Parses scenario TOML, not yet validated; `source` names it in errors.
+pub fn parse_only(text: &str, source: &str) -> Result<Unvalidated, ScenarioError> {
     let file: file::ScenarioFile = toml::from_str(text).map_err(|e| ScenarioError {
         source: source.to_string(),
         field: String::new(),
         message: format!("not a valid scenario (see docs/scenarios.md):\n{e}"),
     })?;
-    validate::lower(&file, source, vm)
+    Ok(Unvalidated {
+        file,
+        source: source.to_string(),
+    })
+}
+
+/// Reads and validates a scenario file for the machine it runs on: its own `topology`
+/// if it pins one (with `vm`'s memory), else `vm`.
+pub fn load(path: &Path, vm: &VmShape) -> Result<Scenario, ScenarioError> {
+    validate_on_own_shape(read(path)?, vm)
+}
+
+/// Parses and validates scenario TOML as [`load`] does; `source` names it in errors.
+pub fn parse(text: &str, source: &str, vm: &VmShape) -> Result<Scenario, ScenarioError> {
+    validate_on_own_shape(parse_only(text, source)?, vm)
+}
+
+fn validate_on_own_shape(parsed: Unvalidated, vm: &VmShape) -> Result<Scenario, ScenarioError> {
+    let own = parsed.topology(vm.memory_mib)?.map(|topology| VmShape {
+        topology,
+        memory_mib: vm.memory_mib,
+    });
+    parsed.validate(own.as_ref().unwrap_or(vm))
 }
 
 /// The scenario `schedbox run` uses when given none.

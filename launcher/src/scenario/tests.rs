@@ -513,3 +513,25 @@ fn payload_output_rules_are_checked() {
         "not a regular expression",
     );
 }
+
+#[test]
+fn a_pinned_topology_is_the_machine_the_scenario_is_validated_on() {
+    let pinned = with_workers("affinity = \"llc:1\"")
+        .replace("name = \"s\"\n", "name = \"s\"\ntopology = \"1n2l1c1t\"\n");
+    // The flat VM has no LLC 1; the scenario's own shape does.
+    let s = ok(&pinned);
+    assert_eq!(
+        s.topology.map(|t| t.to_string()).as_deref(),
+        Some("1n2l1c1t")
+    );
+    let Op::Spawn(spawn) = &s.steps[0].ops[1] else {
+        panic!("{:?}", s.steps[0].ops)
+    };
+    assert_eq!(spawn.affinity.as_deref(), Some("1"));
+    assert_eq!(ok(&with_workers("")).topology, None);
+    rejected(
+        &SIMPLE.replace("name = \"s\"\n", "name = \"s\"\ntopology = \"3n2l\"\n"),
+        "topology",
+        "cannot be split evenly over 3 nodes",
+    );
+}

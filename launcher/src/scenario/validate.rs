@@ -123,6 +123,7 @@ pub fn lower(file: &ScenarioFile, source: &str, vm: &VmShape) -> Result<Scenario
         name: file.name.clone(),
         description: file.description.clone(),
         source: source.to_string(),
+        topology: None,
         steps,
         checks,
     })

@@ -3,13 +3,14 @@
 
 pub mod placement;
 pub mod qemu;
+pub mod sets;
 pub mod shape;
 pub mod verify;
 
 pub use shape::{CpuPlace, Shape, ShapeError, PRESETS};
 pub use verify::{verify, Mismatch};
 
-/// The presets as a table: name, shape, vCPUs, nodes, LLCs.
+/// The presets as a table (name, shape, vCPUs, nodes, LLCs), then the sets of them.
 pub fn preset_table() -> String {
     let mut out = format!(
         "{:<14} {:<11} {:>5} {:>5} {:>5}\n",
@@ -25,5 +26,5 @@ pub fn preset_table() -> String {
             );
         }
     }
-    out
+    out + "\n" + &sets::table()
 }

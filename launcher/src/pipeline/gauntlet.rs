@@ -1,0 +1,98 @@
+//! A run on several shapes: every VM prepared (scenarios, plan, initramfs, its run
+//! directory `<run dir>/<shape>`) before the first boots, so that bad input stops the
+//! run before any VM; then each booted and judged in turn, its own report.json and
+//! summary written as it ends; a signal stops the run at once, the shapes after it not
+//! run. The run directory then gets the report of all of them.
+
+use std::path::PathBuf;
+
+use crate::cli::RunOptions;
+use crate::exit::{Exit, Stop};
+use crate::outcome::gauntlet::{self, GauntletReport, ShapeReport, ShapeResult};
+use crate::outcome::report;
+use crate::outcome::rundir;
+use crate::outcome::verdict::Outcome;
+use crate::output;
+use crate::pipeline::boot;
+use crate::pipeline::prepare::{self, Inputs, Prepared};
+use crate::pipeline::publish;
+use crate::pipeline::shapes::ShapeRun;
+
+/// Runs each of `runs` in turn and publishes the report of all; returns the exit status.
+pub fn run(options: &RunOptions, inputs: &Inputs, runs: Vec<ShapeRun>) -> Result<Exit, Stop> {
+    let parent = rundir::create(options.out.as_deref())?;
+    let prepared = runs
+        .into_iter()
+        .map(|run| {
+            let dir = parent.path().join(run.shape.to_string());
+            prepare::prepare(options, inputs, run, Some(&dir))
+        })
+        .collect::<Result<Vec<Prepared>, Stop>>()?;
+    let count = prepared.len();
+    let mut shapes = Vec::new();
+    let mut stopped = false;
+    for (i, one) in prepared.into_iter().enumerate() {
+        let shape = one.shape.to_string();
+        let run_dir = one.run_dir.path().display().to_string();
+        let scenario_names = one.scenarios.iter().map(|s| s.name.clone()).collect();
+        let result = if stopped {
+            ShapeResult::NotRun
+        } else {
+            output::print(&format!("== shape {shape} ({}/{count}) ==\n", i + 1));
+            let result = run_shape(options, one)?;
+            stopped = matches!(&result, ShapeResult::Judged { report }
+                if matches!(report.outcome, Outcome::Interrupted(_)));
+            result
+        };
+        shapes.push(ShapeReport {
+            shape,
+            run_dir,
+            scenario_names,
+            result,
+        });
+    }
+    let report = GauntletReport::new(parent.path().display().to_string(), shapes);
+    Ok(publish_all(
+        options,
+        parent.path().join(rundir::REPORT),
+        report,
+    ))
+}
+
+/// Boots and judges one shape, writes its report.json and prints its summary. A host
+/// that could not run it is an error of this shape only; bad input (a kernel that
+/// cannot boot) stops the run.
+fn run_shape(options: &RunOptions, prepared: Prepared) -> Result<ShapeResult, Stop> {
+    let (mut report, dir) = match boot::run_prepared(options, prepared) {
+        Ok(judged) => judged,
+        Err(stop @ Stop::Usage(_)) => return Err(stop),
+        Err(stop @ Stop::Host(_)) => {
+            output::note(&format!("schedbox: {stop}"));
+            return Ok(ShapeResult::Error {
+                error: stop.to_string(),
+            });
+        }
+    };
+    let target = dir.path().join(rundir::REPORT);
+    if let Err(why) = publish::write_report(&report, &[target]) {
+        report.host_fault(why);
+    }
+    output::print(&report::human(&report));
+    Ok(ShapeResult::Judged {
+        report: Box::new(report),
+    })
+}
+
+/// Writes the report of all shapes to the run directory (and --json), then prints the
+/// table; a report that cannot be written makes the run untestable.
+fn publish_all(options: &RunOptions, target: PathBuf, mut report: GauntletReport) -> Exit {
+    let mut targets = vec![target];
+    targets.extend(options.json.clone());
+    if let Err(why) = publish::write_json(&report, &targets) {
+        report.host_fault(why);
+        // What could be written says so too; the first failure is already reported.
+        let _ = publish::write_json(&report, &targets);
+    }
+    output::print(&gauntlet::human(&report));
+    report.outcome.exit()
+}
