@@ -123,7 +123,9 @@ fn scenarios(tapper: &Path) -> Vec<(&'static str, String)> {
         ),
         (
             "spinners",
-            "name = \"spinners\"\nduration_ms = 2000\n[[workers]]\ngroup = \"spin\"\n\
+            // Longer than their stall limit (4175 ms), so the limit is really put to
+            // the test, and long enough that every one of them runs on a loaded host.
+            "name = \"spinners\"\nduration_ms = 5000\n[[workers]]\ngroup = \"spin\"\n\
              work = \"spin\"\ncount = 256\n"
                 .to_string(),
         ),

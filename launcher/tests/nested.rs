@@ -38,9 +38,16 @@ fn outer_scenario(kernel: &Path) -> String {
         r#"name = "nested-own-vmm"
 description = "schedbox run --backend kvm inside a TCG guest with nested SVM"
 
+# A light sleeper: the outer guest's own tasks still run beside the inner VM.
+[[workers]]
+group = "beside"
+work = "sleep-wake"
+sleep_us = 100000
+
 [[step]]
 hold_ms = {OUTER_HOLD_MS}
 until = "payloads"
+ops = [{{ op = "spawn", group = "beside" }}]
 
 [[payload]]
 name = "vmm"
