@@ -89,10 +89,11 @@ fn cgroup_controls() -> Vec<PathBuf> {
 }
 
 /// Runs `files` under the scheduler in one guest; the checks in `fails` must fail, all
-/// others pass.
-fn run_under(p: &Production, files: &[PathBuf], fails: &[(&str, &str)]) {
+/// others pass. `batch` names the run's scratch folder: tests of one scheduler run at
+/// the same time, and each removes its own folder at its end.
+fn run_under(p: &Production, batch: &str, files: &[PathBuf], fails: &[(&str, &str)]) {
     let scheduler = program(p);
-    let scratch = Scratch::new(p.ops);
+    let scratch = Scratch::new(&format!("{}-{batch}", p.ops));
     let kernel = sched_ext_kernel();
     let mut args = os(&["--accel", "tcg", "--cpus", "2", "--kernel"]);
     args.push(kernel.as_os_str());
@@ -155,25 +156,25 @@ fn judge(p: &Production, report: &Value, scenarios: usize, fails: &[(&str, &str)
 #[test]
 #[ignore = "needs `make scheduler NAME=scx_bpfland@1.1.4` (cargo install, ~15 min); see the top of this file"]
 fn scx_bpfland_runs_the_passing_catalog() {
-    run_under(&BPFLAND, &catalog(), BPFLAND.fails);
+    run_under(&BPFLAND, "catalog", &catalog(), BPFLAND.fails);
 }
 
 /// scx_bpfland schedules every task by its own weight and knows nothing of cpu.max.
 #[test]
 #[ignore = "needs `make scheduler NAME=scx_bpfland@1.1.4`; see the top of this file"]
 fn scx_bpfland_honours_neither_cpu_max_nor_cgroup_weights() {
-    run_under(&BPFLAND, &cgroup_controls(), BPFLAND.cgroup_fails);
+    run_under(&BPFLAND, "cgroup", &cgroup_controls(), BPFLAND.cgroup_fails);
 }
 
 #[test]
 #[ignore = "needs `make scheduler NAME=scx_flash@1.1.4` (cargo install); see the top of this file"]
 fn scx_flash_runs_the_passing_catalog() {
-    run_under(&FLASH, &catalog(), FLASH.fails);
+    run_under(&FLASH, "catalog", &catalog(), FLASH.fails);
 }
 
 /// scx_flash shares the CPU by cgroup weight, but knows nothing of cpu.max.
 #[test]
 #[ignore = "needs `make scheduler NAME=scx_flash@1.1.4`; see the top of this file"]
 fn scx_flash_honours_cgroup_weights_but_not_cpu_max() {
-    run_under(&FLASH, &cgroup_controls(), FLASH.cgroup_fails);
+    run_under(&FLASH, "cgroup", &cgroup_controls(), FLASH.cgroup_fails);
 }
