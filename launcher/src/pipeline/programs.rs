@@ -15,7 +15,7 @@ struct Wanted {
     guest_path: String,
     host_path: PathBuf,
     what: String,
-    /// A data file: packed as it is, without a loader or libraries.
+    /// A payload's file: packed as it is, unless it is a dynamically linked program.
     data: bool,
 }
 
@@ -57,7 +57,7 @@ pub fn collect(
     }
     let mut entries: BTreeMap<String, Entry> = BTreeMap::new();
     for want in &wanted {
-        let packed = if want.data {
+        let packed = if want.data && !is_elf(&want.host_path) {
             pack::pack_file(&want.host_path, &want.guest_path)
         } else {
             pack::pack_binary(&want.host_path, &want.guest_path)
@@ -89,6 +89,16 @@ fn already_wanted(wanted: &[Wanted], want: &Wanted) -> Result<bool, String> {
         want.host_path.display()
     ))
 }
+
+/// An ELF file (a program or a library): packed with what its loader needs.
+fn is_elf(path: &Path) -> bool {
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+        .is_ok_and(|()| magic == *ELF_MAGIC)
+}
+
+const ELF_MAGIC: &[u8; 4] = b"\x7fELF";
 
 fn same_file(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
@@ -159,6 +169,20 @@ mod tests {
         assert_eq!(file.data, b"42\n");
         assert!(file.is_file());
         assert!(entries.iter().any(|e| e.path == "/payload/reader/cat"));
+    }
+
+    #[test]
+    fn a_placed_program_comes_with_its_libraries() {
+        let toml = "[[payload]]\nname = \"runner\"\npath = \"/bin/true\"\n\
+                    files = [{ path = \"/bin/ls\", to = \"/usr/bin/ls\" }]\n";
+        let entries = collect(None, &[scenario("a", toml)]).unwrap();
+        let ls = entries.iter().find(|e| e.path == "/usr/bin/ls").unwrap();
+        assert!(ls.data.starts_with(ELF_MAGIC));
+        let paths: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
+        assert!(
+            paths.iter().any(|p| p.contains("/libc.so")),
+            "ls needs libc: {paths:?}"
+        );
     }
 
     #[test]

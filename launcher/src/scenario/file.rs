@@ -218,9 +218,9 @@ pub struct PayloadFile {
     pub path: String,
     #[serde(default)]
     pub args: Vec<String>,
-    /// Data files the program reads, placed beside it in the guest.
+    /// Files the program needs: beside it, or where `to` says.
     #[serde(default)]
-    pub files: Vec<String>,
+    pub files: Vec<FileSpec>,
     pub cgroup: Option<String>,
     pub timeout_ms: Option<u64>,
     /// Index of the step whose ops start it (default 0).
@@ -234,6 +234,14 @@ pub struct PayloadFile {
     pub pass_on: Vec<String>,
     /// How to read its output: `"tap"` for TAP / kselftest results.
     pub format: Option<String>,
+}
+
+/// A payload's file: a path (placed beside the program), or a path and where it goes.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum FileSpec {
+    Beside(String),
+    Placed { path: String, to: String },
 }
 
 /// `expect_status`: an exit status, or a word (`"killed"`, `"signal:N"`, `"any"`).

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::file::{PayloadFile, StatusValue};
+use super::file::{FileSpec, PayloadFile, StatusValue};
 use super::validate::{check_hold, check_name, Ctx, MAX_NAME};
 use super::{Op, OutputRules, Payload, PayloadData, Scenario, ScenarioError, Step};
 use crate::guest::pack;
@@ -114,33 +114,36 @@ fn lower_one(
     })
 }
 
-/// `files`: regular files (relative to the scenario's directory) placed beside the
-/// program, each under its own file name.
-fn data_files(paths: &[String], base: &Path, program: &str) -> Result<Vec<PayloadData>, String> {
-    if paths.len() > MAX_PAYLOAD_FILES {
+/// Guest paths a payload's file may not take: the initramfs's own files and what PID 1
+/// mounts over.
+const RESERVED_GUEST_PATHS: &[&str] = &["/init", "/plan", "/dev", "/proc", "/sys", "/tmp", "/run"];
+
+/// `files`: regular files (relative to the scenario's directory), each beside the program
+/// under its own file name, or at its `to` path.
+fn data_files(specs: &[FileSpec], base: &Path, program: &str) -> Result<Vec<PayloadData>, String> {
+    if specs.len() > MAX_PAYLOAD_FILES {
         return Err(format!(
             "{} files, more than the {MAX_PAYLOAD_FILES} a payload carries: put them in fewer files",
-            paths.len()
+            specs.len()
         ));
     }
-    let dir = program.rsplit_once('/').map_or("", |(dir, _)| dir);
     let mut files: Vec<PayloadData> = Vec::new();
-    for path in paths {
+    for spec in specs {
+        let (path, to) = match spec {
+            FileSpec::Beside(path) => (path, None),
+            FileSpec::Placed { path, to } => (path, Some(to.as_str())),
+        };
         let host_path = base.join(path);
         if !host_path.is_file() {
             return Err(format!("{}: no such file", host_path.display()));
         }
-        let name = host_path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .filter(|n| n.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)))
-            .ok_or_else(|| {
-                format!("{path:?}: the file name must be letters, digits, '.', '_' or '-': copy or link it under such a name")
-            })?;
-        let guest_path = format!("{dir}/{name}");
+        let guest_path = match to {
+            None => beside(path, &host_path, program)?,
+            Some(to) => placed(path, to)?,
+        };
         if guest_path == program || files.iter().any(|f| f.guest_path == guest_path) {
             return Err(format!(
-                "{path:?}: another file of this payload (or its program) is also called {name:?}: give each a file name of its own"
+                "{path:?}: another file of this payload (or its program) is also {guest_path}: give each a path of its own"
             ));
         }
         files.push(PayloadData {
@@ -149,6 +152,42 @@ fn data_files(paths: &[String], base: &Path, program: &str) -> Result<Vec<Payloa
         });
     }
     Ok(files)
+}
+
+/// The guest path beside the program, under the file's own name.
+fn beside(path: &str, host_path: &Path, program: &str) -> Result<String, String> {
+    let dir = program.rsplit_once('/').map_or("", |(dir, _)| dir);
+    let name = host_path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .filter(|n| n.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)))
+        .ok_or_else(|| {
+            format!("{path:?}: the file name must be letters, digits, '.', '_' or '-': copy or link it under such a name, or give it a `to` path")
+        })?;
+    Ok(format!("{dir}/{name}"))
+}
+
+/// A `to` path: absolute, plain, and not one the guest's own files or mounts take.
+fn placed(path: &str, to: &str) -> Result<String, String> {
+    let plain = to.starts_with('/')
+        && to.len() > 1
+        && to[1..]
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != ".." && !c.contains('\0'));
+    if !plain {
+        return Err(format!(
+            "{path:?}: `to` {to:?} must be an absolute path without empty, `.` or `..` parts"
+        ));
+    }
+    let taken = RESERVED_GUEST_PATHS
+        .iter()
+        .find(|r| to == **r || to.starts_with(&format!("{r}/")));
+    if let Some(taken) = taken {
+        return Err(format!(
+            "{path:?}: `to` {to:?} is under {taken}, which the guest's init owns: choose another path"
+        ));
+    }
+    Ok(to.to_string())
 }
 
 /// A step that holds until the payloads end needs one started by then.
@@ -383,11 +422,27 @@ mod tests {
             ),
             (
                 "path = \"sh\"\nfiles = [\"/bin/sh\"]",
-                "is also called \"sh\": give each a file name of its own",
+                "is also /payload/sh/sh: give each a path of its own",
             ),
             (
                 "path = \"sh\"\nfiles = [\"/etc/passwd\", \"/etc/passwd\"]",
-                "is also called \"passwd\"",
+                "is also /payload/sh/passwd",
+            ),
+            (
+                "path = \"sh\"\nfiles = [{ path = \"/etc/passwd\", to = \"etc/passwd\" }]",
+                "must be an absolute path",
+            ),
+            (
+                "path = \"sh\"\nfiles = [{ path = \"/etc/passwd\", to = \"/usr/../init\" }]",
+                "must be an absolute path",
+            ),
+            (
+                "path = \"sh\"\nfiles = [{ path = \"/etc/passwd\", to = \"/dev/null\" }]",
+                "is under /dev, which the guest's init owns",
+            ),
+            (
+                "path = \"sh\"\nfiles = [{ path = \"/etc/passwd\", to = \"/plan\" }]",
+                "is under /plan",
             ),
         ] {
             let toml = format!("{base}[[payload]]\n{payload}\n");
