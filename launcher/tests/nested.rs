@@ -10,64 +10,12 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::{describe, kernel, os, repo, run_and_report, Scratch};
-use serde_json::Value;
+use schedbox::bench::nested::{
+    inner_report, outer_scenario, Inner, INNER_VCPUS, OUTER_CPU, OUTER_MEMORY_MIB,
+};
 
 const NESTED_ENV: &str = "SCHEDBOX_TEST_NESTED";
-/// QEMU CPU model for the outer guest: EPYC gives kvm_amd nested paging under TCG, where
-/// the default model offers no SVM and `qemu64,+svm` no NPT.
-const OUTER_CPU: &str = "EPYC,+svm";
-/// The outer guest holds the launcher, its libraries, the inner kernel and initramfs,
-/// and the inner VM's memory.
-const OUTER_MEMORY_MIB: &str = "1536";
-/// vCPUs of each guest: the inner VM's two run as threads of the outer's.
-const VCPUS: &str = "2";
-/// Limits for the inner run and for the outer step that waits for it (it ends with it).
-const INNER_TIMEOUT_S: u64 = 540;
-const OUTER_HOLD_MS: u64 = 570_000;
-
-/// The outer scenario: one payload, the launcher, with the inner kernel and init beside
-/// it, writing its JSON report to its stdout.
-fn outer_scenario(kernel: &Path) -> String {
-    let launcher = env!("CARGO_BIN_EXE_schedbox");
-    let init = repo().join("init/target/release/schedbox-init");
-    let kernel_name = kernel.file_name().unwrap().to_str().unwrap();
-    format!(
-        r#"name = "nested-own-vmm"
-description = "schedbox run --backend kvm inside a TCG guest with nested SVM"
-
-# A light sleeper: the outer guest's own tasks still run beside the inner VM.
-[[workers]]
-group = "beside"
-work = "sleep-wake"
-sleep_us = 100000
-
-[[step]]
-hold_ms = {OUTER_HOLD_MS}
-until = "payloads"
-ops = [{{ op = "spawn", group = "beside" }}]
-
-[[payload]]
-name = "vmm"
-path = "{launcher}"
-files = ["{init}", "{kernel}"]
-args = ["run", "--backend", "kvm", "--kernel", "/payload/vmm/{kernel_name}", "--cpus", "{VCPUS}",
-        "--timeout", "{INNER_TIMEOUT_S}", "--verbose", "--json", "/proc/self/fd/1"]
-"#,
-        init = init.display(),
-        kernel = kernel.display(),
-    )
-}
-
-/// The inner report: the pretty JSON object that starts and ends at column 0 in the
-/// payload's output (the console echo and notes go around it).
-fn inner_report(log: &str) -> Option<Value> {
-    let start = log.find("\n{\n")? + 1;
-    let end = start + log[start..].find("\n}\n")? + 2;
-    serde_json::from_str(&log[start..end]).ok()
-}
 
 #[test]
 #[ignore = "opt-in, minutes of emulation: SCHEDBOX_TEST_NESTED=1, --include-ignored (make nested)"]
@@ -78,7 +26,14 @@ fn the_own_vmm_boots_linux_to_init_inside_a_tcg_guest_with_nested_svm() {
     );
     let scratch = Scratch::new("nested");
     let kernel = kernel();
-    let scenario = scratch.file("nested.toml", &outer_scenario(&kernel));
+    let init = repo().join("init/target/release/schedbox-init");
+    let inner = Inner {
+        launcher: std::path::Path::new(env!("CARGO_BIN_EXE_schedbox")),
+        init: &init,
+        kernel: &kernel,
+    };
+    let scenario = scratch.file("nested.toml", &outer_scenario(&inner, &["kvm"]).unwrap());
+    let (vcpus, memory) = (INNER_VCPUS.to_string(), OUTER_MEMORY_MIB.to_string());
     let args = [
         "--backend",
         "qemu",
@@ -87,15 +42,15 @@ fn the_own_vmm_boots_linux_to_init_inside_a_tcg_guest_with_nested_svm() {
         "--qemu-cpu",
         OUTER_CPU,
         "--cpus",
-        VCPUS,
+        &vcpus,
         "--memory",
-        OUTER_MEMORY_MIB,
+        &memory,
         "--kernel",
         kernel.to_str().unwrap(),
         scenario.to_str().unwrap(),
     ];
     let (output, outer) = run_and_report(&scratch, &os(&args)).unwrap_or_else(|e| panic!("{e}"));
-    let log = scratch.run_file("payload-nested-own-vmm-vmm.log");
+    let log = scratch.run_file("payload-nested-kvm.log");
     let why = format!("{}\ninner output:\n{log}", describe(&output, &outer));
     let inner = inner_report(&log).unwrap_or_else(|| panic!("no inner report:\n{why}"));
     assert_eq!(inner["run"]["backend"], "kvm", "{why}");

@@ -7,6 +7,7 @@
 
 pub mod boots;
 pub mod floor;
+pub mod nested;
 pub mod plans;
 pub mod sizes;
 pub mod stats;
@@ -142,6 +143,7 @@ pub fn main(options: &RunOptions, runs: u32, doc: Option<&Path>) -> Exit {
         }
         measure_floor(&mut floor, &inputs, options, n);
     }
+    let nested = nested::measure(options, &inputs.kernel.path, &inputs.out.join("nested"));
     let header = table::Header {
         runs,
         kernel: &inputs.kernel,
@@ -154,7 +156,7 @@ pub fn main(options: &RunOptions, runs: u32, doc: Option<&Path>) -> Exit {
     let mut sizes = size_rows(&inputs);
     sizes.push(sizes::peak_rss());
     sizes.push(sizes::cold_build(&inputs.out));
-    let text = table::render(&header, &rows, &tiny, &floor, &sizes);
+    let text = table::render(&header, &rows, &tiny, &floor, &nested, &sizes);
     crate::output::print(&text);
     match doc {
         Some(doc) => match table::write_doc(doc, &text) {

@@ -4,6 +4,7 @@
 use std::fmt::Write;
 use std::time::Duration;
 
+use super::nested::NestedRow;
 use super::plans;
 use super::sizes::Size;
 use super::stats::{millis, percent, ratio, seconds, Samples};
@@ -92,6 +93,7 @@ pub fn render(
     rows: &[Row],
     tiny: &[TinyRow],
     floor: &FloorRow,
+    nested: &NestedRow,
     sizes: &[Size],
 ) -> String {
     let mut out = String::new();
@@ -121,6 +123,7 @@ pub fn render(
     );
     boot_section(&mut out, rows, &mut notes);
     floor_section(&mut out, floor, &mut notes);
+    nested_section(&mut out, nested, &mut notes);
     tiny_section(&mut out, tiny, &mut notes);
     monitor_section(&mut out, rows, &mut notes);
     stall_section(&mut out, rows, &mut notes);
@@ -301,6 +304,35 @@ fn stall_section(out: &mut String, rows: &[Row], notes: &mut Notes) {
             ],
         );
     }
+}
+
+fn nested_section(out: &mut String, nested: &NestedRow, notes: &mut Notes) {
+    let columns = [("one run", VALUE), ("ratio", RATIO)];
+    title(
+        out,
+        "Inside one QEMU/TCG guest with nested SVM (-cpu EPYC,+svm): launch → first record",
+        &columns,
+    );
+    let (Some(vmm), Some(qemu)) = (nested.vmm_ms, nested.qemu_ms) else {
+        let why = nested.not_measured.as_deref().unwrap_or("not run");
+        cells(
+            out,
+            "schedbox VMM on the guest's KVM",
+            &[(&notes.cite(why), 0)],
+        );
+        return;
+    };
+    cells(
+        out,
+        "schedbox VMM on the guest's KVM",
+        &[(&format!("{vmm} ms"), VALUE), ("1.00×", RATIO)],
+    );
+    let ratio = format!("{:.2}×", qemu as f64 / vmm.max(1) as f64);
+    cells(
+        out,
+        "QEMU TCG in the same guest",
+        &[(&format!("{qemu} ms"), VALUE), (&ratio, RATIO)],
+    );
 }
 
 fn floor_section(out: &mut String, floor: &FloorRow, notes: &mut Notes) {

@@ -163,6 +163,7 @@ pub const FEATURES: &[(&str, &str)] = &[
     ("DEBUG_FS", "debugfs"),
     ("MAGIC_SYSRQ", "sysrq"),
     ("LKDTM", "LKDTM"),
+    ("KVM_AMD", "KVM on AMD-V (the own VMM in a nested guest)"),
 ];
 /// The [`FEATURES`] production schedulers (scx_bpfland, scx_lavd, ...) refuse to start
 /// without: their loader checks the function tracer, resolves data symbols through
@@ -201,6 +202,11 @@ impl fmt::Display for KernelFeatures {
 }
 
 impl KernelFeatures {
+    /// Whether the config has option `name` (without `CONFIG_`); false without a config.
+    pub fn has(&self, name: &str) -> bool {
+        self.config.as_ref().is_some_and(|c| c.is_enabled(name))
+    }
+
     /// Each of [`FEATURES`]: (option, what it gives, enabled); empty without a config.
     pub fn options(&self) -> Vec<(&'static str, &'static str, bool)> {
         let Some(config) = &self.config else {

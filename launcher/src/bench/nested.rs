@@ -1,0 +1,239 @@
+//! The own VMM against QEMU/TCG inside one QEMU/TCG guest with nested SVM (docs/nested.md):
+//! the outer guest runs `schedbox run` twice as payloads, once on the VMM (`--backend
+//! kvm`, the guest's /dev/kvm) and once on QEMU/TCG packed into it, and each inner run's
+//! launch to its first record is read from its JSON report. One sample: the inner QEMU
+//! alone takes over a minute.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::cli::RunOptions;
+use crate::kernel::{self, config};
+use crate::pipeline::boot;
+use crate::scenario::payloads::find_program;
+use crate::vm::qemu::{DEFAULT_BINARY, QBOOT_PATHS};
+use crate::vm::select::{AccelChoice, BackendChoice};
+
+/// QEMU's CPU for the outer guest: EPYC gives kvm_amd nested paging under TCG.
+pub const OUTER_CPU: &str = "EPYC,+svm";
+/// Holds the launcher, its libraries, both inner kernels' copies and the inner VM.
+pub const OUTER_MEMORY_MIB: u32 = 1536;
+/// The inner VMs' vCPUs (threads of the outer guest's two).
+pub const INNER_VCPUS: u32 = 2;
+/// Limits for an inner run and the outer step that waits for it.
+const INNER_TIMEOUT_S: u64 = 540;
+const OUTER_HOLD_MS: u64 = 570_000;
+/// Where distributions keep QEMU's loadable TCG accelerator (Debian builds it as one).
+const TCG_MODULES: &[&str] = &[
+    "/usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so",
+    "/usr/lib64/qemu/accel-tcg-x86_64.so",
+    "/usr/lib/qemu/accel-tcg-x86_64.so",
+];
+/// The option ROM QEMU loads to boot `-kernel`, beside qboot.
+const LINUXBOOT_ROM: &str = "linuxboot_dma.bin";
+
+/// What the outer scenario packs: the launcher, the init beside it, the inner kernel.
+pub struct Inner<'a> {
+    pub launcher: &'a Path,
+    pub init: &'a Path,
+    pub kernel: &'a Path,
+}
+
+/// The outer scenario: a light sleeper, then one step per inner run, each holding until
+/// its payload ends. `backends` are `"kvm"` and/or `"qemu"`.
+pub fn outer_scenario(inner: &Inner, backends: &[&str]) -> Result<String, String> {
+    let mut text = "name = \"nested\"\n\
+         # A light sleeper: the outer guest's own tasks still run beside the inner VM.\n\
+         [[workers]]\ngroup = \"beside\"\nwork = \"sleep-wake\"\nsleep_us = 100000\n"
+        .to_string();
+    for step in 0..backends.len() {
+        let ops = if step == 0 {
+            "ops = [{ op = \"spawn\", group = \"beside\" }]\n"
+        } else {
+            ""
+        };
+        text += &format!("[[step]]\nhold_ms = {OUTER_HOLD_MS}\nuntil = \"payloads\"\n{ops}");
+    }
+    for (step, backend) in backends.iter().enumerate() {
+        text += &payload(inner, step, backend)?;
+    }
+    Ok(text)
+}
+
+/// One inner `schedbox run` on `backend`, writing its JSON report to its stdout.
+fn payload(inner: &Inner, step: usize, backend: &str) -> Result<String, String> {
+    let kernel_name = inner
+        .kernel
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or("the kernel's file name is not UTF-8")?;
+    let mut files = vec![quoted(inner.init), quoted(inner.kernel)];
+    let mut args = vec!["--backend".to_string(), backend.to_string()];
+    if backend == "qemu" {
+        files.extend(qemu_files()?);
+        args.extend(["--accel".into(), "tcg".into()]);
+    }
+    let args: Vec<String> = args.iter().map(|a| format!("\"{a}\"")).collect();
+    Ok(format!(
+        "[[payload]]\nname = \"{backend}\"\nstep = {step}\npath = {launcher}\n\
+         files = [{files}]\n\
+         args = [\"run\", {args}, \"--kernel\", \"/payload/{backend}/{kernel_name}\", \
+         \"--cpus\", \"{INNER_VCPUS}\", \"--timeout\", \"{INNER_TIMEOUT_S}\", \"--verbose\", \
+         \"--json\", \"/proc/self/fd/1\"]\nexpect_status = \"any\"\n",
+        launcher = quoted(inner.launcher),
+        files = files.join(", "),
+        args = args.join(", "),
+    ))
+}
+
+/// QEMU, its TCG module and its boot firmware, each at its own path in the outer guest.
+fn qemu_files() -> Result<Vec<String>, String> {
+    let qemu = find_program(DEFAULT_BINARY, Path::new(""))?;
+    let qboot = QBOOT_PATHS
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .ok_or("no qboot.rom for QEMU inside the guest")?;
+    let rom = qboot.with_file_name(LINUXBOOT_ROM);
+    let mut placed = vec![
+        (qemu, format!("/usr/bin/{DEFAULT_BINARY}")),
+        (qboot.clone(), qboot.display().to_string()),
+        (rom.clone(), rom.display().to_string()),
+    ];
+    if let Some(module) = TCG_MODULES.iter().find(|m| Path::new(m).exists()) {
+        placed.push((PathBuf::from(module), module.to_string()));
+    }
+    Ok(placed
+        .iter()
+        .map(|(from, to)| format!("{{ path = {}, to = \"{to}\" }}", quoted(from)))
+        .collect())
+}
+
+fn quoted(path: &Path) -> String {
+    format!("{:?}", path.display().to_string())
+}
+
+/// An inner run's report: the pretty JSON object that starts and ends at column 0 in its
+/// payload's output (the console echo and notes go around it).
+pub fn inner_report(log: &str) -> Option<Value> {
+    let start = log.find("\n{\n")? + 1;
+    let end = start + log[start..].find("\n}\n")? + 2;
+    serde_json::from_str(&log[start..end]).ok()
+}
+
+/// Launch to the first record of each inner run, in ms: (own VMM, QEMU/TCG).
+#[derive(Debug, Default)]
+pub struct NestedRow {
+    pub vmm_ms: Option<u64>,
+    pub qemu_ms: Option<u64>,
+    pub not_measured: Option<String>,
+}
+
+/// Runs the outer guest once; a row that could not be measured says why.
+pub fn measure(options: &RunOptions, kernel: &Path, out: &Path) -> NestedRow {
+    match run(options, kernel, out) {
+        Ok((vmm_ms, qemu_ms)) => NestedRow {
+            vmm_ms: Some(vmm_ms),
+            qemu_ms: Some(qemu_ms),
+            not_measured: None,
+        },
+        Err(why) => NestedRow {
+            not_measured: Some(why),
+            ..NestedRow::default()
+        },
+    }
+}
+
+/// The bench's kernel if it has KVM_AMD, else the newest cached one if that has it.
+fn outer_kernel(bench_kernel: &Path) -> Result<PathBuf, String> {
+    let has_kvm_amd = |k: &Path| config::check_image(k).is_ok_and(|f| f.has("KVM_AMD"));
+    if has_kvm_amd(bench_kernel) {
+        return Ok(bench_kernel.to_path_buf());
+    }
+    kernel::newest_cached(&kernel::cache_dir())
+        .filter(|k| has_kvm_amd(k))
+        .ok_or_else(|| {
+            format!(
+                "{} has no KVM_AMD, nor has a cached kernel: the outer guest needs the \
+                 project's kernel (make test-inputs)",
+                bench_kernel.display()
+            )
+        })
+}
+
+fn run(options: &RunOptions, bench_kernel: &Path, out: &Path) -> Result<(u64, u64), String> {
+    let kernel = &outer_kernel(bench_kernel)?;
+    let launcher = std::env::current_exe().map_err(|e| format!("schedbox's own path: {e}"))?;
+    let init = crate::guest::init::candidates()
+        .into_iter()
+        .find(|p| p.is_file())
+        .ok_or("the guest init is not built")?;
+    let inner = Inner {
+        launcher: &launcher,
+        init: &init,
+        kernel,
+    };
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let scenario = out.join("nested.toml");
+    std::fs::write(&scenario, outer_scenario(&inner, &["kvm", "qemu"])?)
+        .map_err(|e| format!("{}: {e}", scenario.display()))?;
+    let mut outer = options.clone();
+    outer.vm.scenarios = vec![scenario];
+    outer.vm.cpus = INNER_VCPUS;
+    outer.vm.topology = Vec::new();
+    outer.vm.memory_mib = OUTER_MEMORY_MIB;
+    outer.kernel = Some(kernel.to_path_buf());
+    outer.out = Some(out.join("outer"));
+    outer.backend = BackendChoice::Qemu;
+    outer.accel = AccelChoice::Tcg;
+    outer.qemu_cpu = Some(OUTER_CPU.to_string());
+    let (_, run_dir) = boot::run_once(&outer).map_err(|stop| stop.to_string())?;
+    let first_record = |backend: &str| {
+        let log = run_dir.path().join(format!("payload-nested-{backend}.log"));
+        let text = std::fs::read_to_string(&log).map_err(|e| format!("{}: {e}", log.display()))?;
+        inner_report(&text)
+            .and_then(|r| r["timings"]["boot_record_ms"].as_u64())
+            .ok_or_else(|| {
+                format!(
+                    "the inner {backend} run sent no boot record ({})",
+                    log.display()
+                )
+            })
+    };
+    Ok((first_record("kvm")?, first_record("qemu")?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_inner_report_is_the_json_object_at_column_0() {
+        let log = "schedbox: using x\nconsole: {not this}\n{\n  \"timings\": {\n    \"boot_record_ms\": 42\n  }\n}\nPASS\n";
+        let report = inner_report(log).unwrap();
+        assert_eq!(report["timings"]["boot_record_ms"], 42);
+        assert!(inner_report("no report\n").is_none());
+    }
+
+    #[test]
+    fn the_outer_scenario_runs_each_backend_in_its_own_step() {
+        let inner = Inner {
+            launcher: Path::new("/bin/true"),
+            init: Path::new("/bin/false"),
+            kernel: Path::new("/etc/passwd"),
+        };
+        let text = outer_scenario(&inner, &["kvm"]).unwrap();
+        let vm = crate::scenario::VmShape::flat(2, OUTER_MEMORY_MIB);
+        let scenario = crate::scenario::parse(&text, "nested.toml", &vm).unwrap();
+        assert_eq!(scenario.steps.len(), 1);
+        assert!(scenario.steps[0].until_payloads);
+        let payload = scenario.payloads().next().unwrap();
+        assert_eq!(payload.name, "kvm");
+        assert!(payload
+            .args
+            .windows(2)
+            .any(|w| w == ["--kernel", "/payload/kvm/passwd"]));
+        assert_eq!(payload.files.len(), 2);
+    }
+}
