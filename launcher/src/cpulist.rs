@@ -1,59 +1,55 @@
-//! CPU lists in the kernel's syntax: `0-3,6,8-9`.
+//! CPU lists in the kernel's syntax: `0-3,6,8-9`, as sets. What a list may say is the
+//! shared protocol's grammar ([`CpuMask::parse`], the one the guest uses); this module
+//! adds the host's reading (whitespace allowed, an error that says what is wrong) and
+//! sets of numbers.
 
 use std::collections::BTreeSet;
 
-/// Highest CPU number a list may name; far above any VM schedbox boots.
-const MAX_CPU: u32 = 4095;
+use schedbox_protocol::cpulist::CpuMask;
+use schedbox_protocol::limits::MAX_CPUS;
 
 /// Parses a CPU list into the set of CPUs it names.
 pub fn parse(text: &str) -> Result<BTreeSet<u32>, String> {
-    let mut cpus = BTreeSet::new();
-    if text.trim().is_empty() {
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    if compact.is_empty() {
         return Err("empty CPU list".to_string());
     }
-    for part in text.split(',') {
-        let (first, last) = match part.split_once('-') {
-            Some((a, b)) => (number(a, text)?, number(b, text)?),
-            None => {
-                let n = number(part, text)?;
-                (n, n)
-            }
-        };
-        if first > last {
-            return Err(format!("CPU range {part:?} in {text:?} runs backwards"));
-        }
-        cpus.extend(first..=last);
-    }
-    Ok(cpus)
+    let mask = CpuMask::parse(compact.as_bytes()).ok_or_else(|| why_not(&compact, text))?;
+    Ok((0..MAX_CPUS)
+        .filter(|&cpu| mask.has(cpu))
+        .map(|cpu| cpu as u32)
+        .collect())
 }
 
-fn number(text: &str, list: &str) -> Result<u32, String> {
-    let value: u32 = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("{list:?} is not a CPU list like \"0-3,6\""))?;
-    if value > MAX_CPU {
-        return Err(format!("CPU {value} in {list:?} is out of range"));
+/// Why the protocol's grammar refused `compact` (`text` as the user wrote it).
+fn why_not(compact: &str, text: &str) -> String {
+    for part in compact.split(',') {
+        let bounds: Vec<Option<u64>> = part.splitn(2, '-').map(|n| n.parse().ok()).collect();
+        match bounds.as_slice() {
+            [Some(lo), Some(hi)] if lo > hi => {
+                return format!("CPU range {part:?} in {text:?} runs backwards")
+            }
+            [.., Some(n)] if *n >= MAX_CPUS as u64 => {
+                return format!(
+                    "CPU {n} in {text:?} is out of range (CPUs are numbered below {MAX_CPUS})"
+                )
+            }
+            _ => {}
+        }
     }
-    Ok(value)
+    format!("{text:?} is not a CPU list like \"0-3,6\"")
 }
 
 /// Formats a set in the canonical kernel form (ranges collapsed).
 pub fn format(cpus: &BTreeSet<u32>) -> String {
-    let mut parts = Vec::new();
-    let mut iter = cpus.iter().copied().peekable();
-    while let Some(first) = iter.next() {
-        let mut last = first;
-        while iter.peek() == Some(&(last + 1)) {
-            last = iter.next().unwrap_or(last);
-        }
-        parts.push(if first == last {
-            first.to_string()
-        } else {
-            format!("{first}-{last}")
-        });
+    let mut mask = CpuMask::default();
+    for &cpu in cpus {
+        mask.set(cpu as usize);
     }
-    parts.join(",")
+    let mut out = String::new();
+    // Writing to a String cannot fail.
+    let _ = mask.write_list(&mut out);
+    out
 }
 
 #[cfg(test)]
@@ -73,8 +69,19 @@ mod tests {
 
     #[test]
     fn bad_lists_are_rejected() {
-        for text in ["", "a", "1-", "3-1", "1,,2", "-1", "99999"] {
-            assert!(parse(text).is_err(), "{text:?} accepted");
+        for (text, why) in [
+            ("", "empty"),
+            ("a", "is not a CPU list"),
+            ("1-", "is not a CPU list"),
+            ("3-1", "runs backwards"),
+            ("1,,2", "is not a CPU list"),
+            ("-1", "is not a CPU list"),
+            ("99999", "out of range"),
+            ("256", "out of range"),
+        ] {
+            let err = parse(text).unwrap_err();
+            assert!(err.contains(why), "{text:?}: {err}");
         }
+        assert_eq!(format(&parse(" 0-1, 3\n").unwrap()), "0-1,3");
     }
 }

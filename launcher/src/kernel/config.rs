@@ -446,7 +446,9 @@ mod tests {
             "{detail:?}"
         );
         assert!(detail[0].contains("fentry/fexit (function tracer) no"));
-        assert!(detail[0].ends_with("LKDTM yes"), "{detail:?}");
+        assert!(detail[0].contains("LKDTM yes"), "{detail:?}");
+        assert!(detail[0].ends_with("nested guest) no"), "{detail:?}");
+        assert!(!features.has("KVM_AMD") && features.has("LKDTM"));
         assert!(detail[1].ends_with(
             "missing CONFIG_FUNCTION_TRACER, CONFIG_DYNAMIC_FTRACE, CONFIG_KALLSYMS_ALL, CONFIG_UNIX"
         ));
