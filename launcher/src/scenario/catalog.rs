@@ -4,7 +4,7 @@
 
 pub use schedbox_protocol::checks::{
     default_stall_limit_ms, Check as CheckKind, Scope, CHECKS, DEFAULT_BANDWIDTH_LIMIT,
-    DEFAULT_CHECKS, DEFAULT_STALL_LIMIT_MS, KERNEL_LOG, KEY_FORWARD, STALL,
+    DEFAULT_CHECKS, DEFAULT_STALL_LIMIT_MS, KERNEL_LOG, KEY_FORWARD, NUMA_LOCALITY, STALL,
     STALL_MS_PER_QUEUED_TASK,
 };
 pub use schedbox_protocol::vocab::EXPECTS;

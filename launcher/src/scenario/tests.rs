@@ -513,3 +513,108 @@ fn payload_output_rules_are_checked() {
         "not a regular expression",
     );
 }
+
+fn shaped(work: &str, extra: &str, shape: &str) -> Result<Scenario, ScenarioError> {
+    let vm = VmShape {
+        topology: crate::topology::Shape::parse(shape).unwrap(),
+        memory_mib: 512,
+    };
+    let toml =
+        format!("{SIMPLE}[[workers]]\ngroup = \"w\"\nwork = \"{work}\"\ncount = 2\n{extra}\n");
+    parse(&toml, "s.toml", &vm)
+}
+
+fn shaped_err(work: &str, extra: &str, shape: &str, field: &str, hint: &str) {
+    let err = shaped(work, extra, shape).expect_err("scenario was accepted");
+    assert!(err.field.ends_with(field), "{field}: {err}");
+    assert!(err.to_string().contains(hint), "{hint}: {err}");
+}
+
+#[test]
+fn shape_bound_work_needs_the_shape_it_pins_to() {
+    shaped_err(
+        "smt-sibling-spin",
+        "",
+        "1n2l2c1t",
+        ".work",
+        "--topology with 2t",
+    );
+    assert!(shaped("smt-sibling-spin", "", "1n1l1c2t").is_ok());
+    shaped_err(
+        "cross-llc-pingpong",
+        "",
+        "1n1l4c1t",
+        ".work",
+        "2 or more LLCs",
+    );
+    assert!(shaped("cross-llc-pingpong", "", "1n2l1c1t").is_ok());
+    shaped_err(
+        "numa-working-set",
+        "node = 2",
+        "2n2l1c1t",
+        ".node",
+        "nodes 0-1",
+    );
+    shaped_err(
+        "numa-working-set",
+        "node = 1\nnodes = 2",
+        "2n2l1c1t",
+        ".nodes",
+        "lower node or nodes",
+    );
+    shaped_err(
+        "numa-working-set",
+        "mempolicy = \"preferred\"\nnodes = 2",
+        "2n2l1c1t",
+        ".nodes",
+        "takes one node",
+    );
+    shaped_err(
+        "numa-working-set",
+        "mempolicy = \"local\"",
+        "2n2l1c1t",
+        ".mempolicy",
+        "use one of bind, preferred, interleave",
+    );
+    shaped_err(
+        "spin",
+        "mempolicy = \"bind\"",
+        "2n2l1c1t",
+        ".mempolicy",
+        "remove it",
+    );
+}
+
+#[test]
+fn a_word_key_travels_as_its_word() {
+    let s = shaped(
+        "numa-working-set",
+        "node = 1\nmempolicy = \"interleave\"",
+        "2n2l1c1t",
+    )
+    .unwrap();
+    let plan = crate::protocol::plan::compile_checked(&[s], &crate::protocol::plan::DEFAULT_CONFIG)
+        .unwrap()
+        .0;
+    assert!(
+        plan.contains("work=numa-working-set count=2") && plan.contains(" mempolicy=interleave"),
+        "{plan}"
+    );
+}
+
+#[test]
+fn numa_locality_needs_a_working_set() {
+    rejected(
+        &format!("{}[[check]]\nname = \"numa-locality\"\n", with_workers("")),
+        "name",
+        "add a group with work = \"numa-working-set\"",
+    );
+    let s = shaped(
+        "numa-working-set",
+        "[[check]]\nname = \"numa-locality\"",
+        "2n2l1c1t",
+    )
+    .unwrap();
+    let check = s.checks.iter().find(|c| c.name == "numa-locality").unwrap();
+    assert_eq!(check.limit, 950);
+}
