@@ -3,6 +3,7 @@
 //! validator as the plan line it stands for, and both must accept it or both refuse it.
 
 use schedbox::protocol::plan::{compile_checked, DEFAULT_CONFIG};
+use schedbox::scenario::catalog::catalog_vm;
 use schedbox::scenario::{parse, VmShape};
 use schedbox::topology::Shape;
 use schedbox_protocol::limits::{
@@ -240,7 +241,9 @@ fn every_catalog_scenario_compiles_to_a_plan_the_guest_accepts() {
             .iter()
             .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         {
-            let scenario = schedbox::scenario::load(path, &vm).unwrap();
+            let vm = catalog_vm(path, vm);
+            let scenario = schedbox::scenario::load(path, &vm)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             compile_checked(&[scenario], &DEFAULT_CONFIG)
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             seen += 1;

@@ -400,8 +400,9 @@ fn built_in_scenario_is_valid() {
     assert_eq!(s.duration_ms(), 2000);
 }
 
-/// Every catalog file under scenarios/ is valid, and their names are unique, so that
-/// any of them can run together in one VM.
+/// Every catalog file under scenarios/ is valid on the VM it is written for (the flat
+/// one, or the topology batch's shape), and their names are unique, so that any of
+/// them can run together in one VM.
 #[test]
 fn catalog_scenarios_are_valid_and_uniquely_named() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
@@ -413,7 +414,8 @@ fn catalog_scenarios_are_valid_and_uniquely_named() {
             if path.is_dir() {
                 dirs.push(path);
             } else if path.extension().is_some_and(|e| e == "toml") {
-                let s = load(&path, &VM).unwrap_or_else(|e| panic!("{e}"));
+                let vm = catalog::catalog_vm(&path, VM);
+                let s = load(&path, &vm).unwrap_or_else(|e| panic!("{e}"));
                 let file = path.display().to_string();
                 if let Some((_, other)) = names.iter().find(|(n, _)| *n == s.name) {
                     panic!("{file} and {other} are both named {:?}", s.name);
@@ -423,6 +425,14 @@ fn catalog_scenarios_are_valid_and_uniquely_named() {
         }
     }
     assert!(names.len() > 30, "catalog not found: {names:?}");
+}
+
+/// The topology batch's shape is one `--topology` accepts, written as the tests pass it.
+#[test]
+fn the_topology_batch_shape_is_a_valid_topology() {
+    let shape = catalog::TOPOLOGY_BATCH_SHAPE.topology;
+    assert_eq!(Shape::parse(&shape.to_string()), Ok(shape));
+    assert_eq!(shape.to_string(), "2n2l1c2t");
 }
 
 #[test]
