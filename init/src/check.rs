@@ -2,10 +2,11 @@
 
 use crate::buf::Buf;
 use crate::cgroup;
+use crate::migrations::Moves;
 use crate::monitor::Usage;
 use crate::record::Record;
 use crate::sys::{NS_PER_MS, NS_PER_US, US_PER_MS};
-use crate::worker::{Expect, Name, Outcome, RelPath};
+use crate::worker::{Expect, Locality, Name, Outcome, RelPath};
 use core::fmt::Write;
 
 /// A `check` line of the plan.
@@ -124,6 +125,12 @@ pub fn evaluate(spec: &CheckSpec, scene: &Scene<'_>) -> Verdict {
         b"bandwidth" => bandwidth(spec, scene),
         b"wake-latency" => wake_latency(picked(), limit),
         b"expect" => expected(picked(), limit),
+        b"migrations" => most_moves(picked(), limit, "migrations", |m| m.migrations),
+        b"llc-crossings" => most_moves(picked(), limit, "LLC crossings", |m| Some(m.llc_crossings)),
+        b"node-crossings" => most_moves(picked(), limit, "node crossings", |m| {
+            Some(m.node_crossings)
+        }),
+        b"numa-locality" => numa_locality(picked(), limit),
         b"kernel-log" => match scene.kmsg {
             Ok(log) => at_most(log.count, limit, Detail::from_bytes(log.first)),
             Err(why) => cannot(format_args!("{why}")),
@@ -377,6 +384,63 @@ fn expected<'a>(picked: impl Iterator<Item = &'a Outcome>, limit: u64) -> Verdic
         None => detail(format_args!("{refused} forks refused, {killed} OOM kills")),
     };
     at_most(missed, limit, d)
+}
+
+/// The most moves (by `count`) of a selected worker, naming it.
+fn most_moves<'a>(
+    picked: impl Iterator<Item = &'a Outcome> + Clone,
+    limit: u64,
+    what: &str,
+    count: fn(&Moves) -> Option<u64>,
+) -> Verdict {
+    if picked.clone().next().is_none() {
+        return cannot(format_args!("no workers"));
+    }
+    if let Some(o) = picked.clone().find(|o| count(&o.moves).is_none()) {
+        return cannot(format_args!(
+            "the kernel did not say the {what} of {} (no /proc/<pid>/sched: \
+             CONFIG_SCHED_DEBUG off?)",
+            Who(o)
+        ));
+    }
+    let Some((n, o)) = picked
+        .filter_map(|o| count(&o.moves).map(|n| (n, o)))
+        .max_by_key(|(n, _)| *n)
+    else {
+        return cannot(format_args!("no workers"));
+    };
+    at_most(n, limit, detail(format_args!("{} made {n} {what}", Who(o))))
+}
+
+/// The least share (per mille) of a `numa-working-set` worker's pages on its nodes.
+fn numa_locality<'a>(picked: impl Iterator<Item = &'a Outcome>, limit: u64) -> Verdict {
+    let mut worst: Option<(u64, &Outcome, Locality)> = None;
+    for o in picked {
+        let Some(n) = o.numa else { continue };
+        if n.pages == 0 {
+            return cannot(format_args!(
+                "{} had no pages of its working set in numa_maps",
+                Who(o)
+            ));
+        }
+        let share = permille(u128::from(n.local_pages), u128::from(n.pages));
+        if worst.is_none_or(|(w, _, _)| share < w) {
+            worst = Some((share, o, n));
+        }
+    }
+    let Some((share, o, n)) = worst else {
+        return cannot(format_args!("no numa-working-set workers"));
+    };
+    Verdict {
+        pass: share >= limit,
+        value: share,
+        detail: detail(format_args!(
+            "{} had {} of {} pages on its nodes",
+            Who(o),
+            n.local_pages,
+            n.pages
+        )),
+    }
 }
 
 /// The worst p99 wake latency (µs) among the selected sleep-wake workers.
@@ -777,6 +841,51 @@ mod tests {
             },
         );
         assert!(!v.pass && says(&v) == "off");
+    }
+
+    #[test]
+    fn moves_are_the_most_of_a_worker() {
+        let mut a = out("a", 1, 0);
+        a.moves = Moves {
+            migrations: Some(4),
+            llc_crossings: 1,
+            node_crossings: 0,
+        };
+        let mut b = a.clone();
+        b.index = 1;
+        b.moves.migrations = Some(9);
+        let v = eval(&spec("migrations", 5, None), &[a.clone(), b.clone()]);
+        assert!(!v.pass && v.value == 9);
+        assert_eq!(says(&v), "a/1/40 made 9 migrations");
+        let v = eval(&spec("llc-crossings", 1, None), &[a.clone(), b.clone()]);
+        assert!(v.pass && v.value == 1);
+        assert!(eval(&spec("node-crossings", 0, None), &[a.clone()]).pass);
+        b.moves.migrations = None;
+        let v = eval(&spec("migrations", 5, None), &[a, b]);
+        assert!(!v.pass && says(&v).contains("CONFIG_SCHED_DEBUG"));
+    }
+
+    #[test]
+    fn numa_locality_is_the_least_share_on_the_nodes() {
+        let mut a = out("a", 1, 0);
+        a.numa = Some(Locality {
+            pages: 1000,
+            local_pages: 990,
+        });
+        let mut b = a.clone();
+        b.index = 1;
+        b.numa = Some(Locality {
+            pages: 1000,
+            local_pages: 900,
+        });
+        let v = eval(&spec("numa-locality", 950, None), &[a.clone(), b.clone()]);
+        assert!(!v.pass && v.value == 900);
+        assert_eq!(says(&v), "a/1/40 had 900 of 1000 pages on its nodes");
+        assert!(eval(&spec("numa-locality", 950, None), &[a]).pass);
+        let v = eval(&spec("numa-locality", 950, None), &[out("s", 1, 0)]);
+        assert!(!v.pass && says(&v).contains("no numa-working-set"));
+        b.numa = Some(Locality::default());
+        assert!(says(&eval(&spec("numa-locality", 950, None), &[b])).contains("no pages"));
     }
 
     #[test]

@@ -275,7 +275,10 @@ mod tests {
             .num("wait_ns", 3000000)
             .num("slices", 12)
             .str("cpus", b"0-1")
-            .str("comm", b"sbx-spin-0");
+            .str("comm", b"sbx-spin-0")
+            .num("migrations", 3)
+            .num("llc_crossings", 0)
+            .num("node_crossings", 0);
         assert_eq!(text(r), format!("{want}\n"));
     }
 

@@ -373,7 +373,7 @@ impl<'p> Runner<'p> {
             work: spec,
             count: line.num("count").unwrap_or(1) as u32,
             sched,
-            params: Params::from_fn(spec, |k| line.num(k)),
+            params: Params::from_fn(spec, |k| line.get(k)),
             expect: line
                 .get("expect")
                 .and_then(Expect::parse)

@@ -4,6 +4,7 @@
 use crate::cpulist::{CpuMask, MAX_CPUS};
 use crate::fail;
 use crate::fail::{Errno, Res};
+use crate::places;
 use crate::wakes::Wakes;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::AcqRel, Ordering::Relaxed};
 
@@ -17,11 +18,25 @@ pub const BLOCKED: u64 = u64::MAX;
 /// Futex words a team of workers (a pair, or a whole spawn) shares.
 pub const TEAM_WORDS: usize = 4;
 
-/// What a team's first worker (its lead) carries for the whole team. On its own cache
-/// line, away from the lead's progress counters that it writes constantly.
-#[repr(C, align(64))]
+/// What a team's first worker (its lead) carries for the whole team.
+#[repr(C)]
 pub struct Team {
     pub words: [AtomicU32; TEAM_WORDS],
+}
+
+/// A slot's last cache line, away from the progress counters a worker writes
+/// constantly: its team's words (when it leads one) and what it writes seldom.
+#[repr(C, align(64))]
+pub struct Seldom {
+    pub team: Team,
+    /// The CPU the worker last saw itself on (`NO_CPU` before the first), and how often
+    /// a change of CPU crossed an LLC or a node ([`crate::places`]).
+    pub last_cpu: AtomicU32,
+    pub llc_crossings: AtomicU64,
+    pub node_crossings: AtomicU64,
+    /// `numa-working-set`: the pages of its working set, and those on its policy's nodes.
+    pub numa_pages: AtomicU64,
+    pub numa_local_pages: AtomicU64,
 }
 
 /// `Slot::next_mate` of a team's last member.
@@ -56,9 +71,12 @@ pub struct Slot {
     pub cpus: [AtomicU64; MAX_CPUS / 64],
     /// CPUs seen since PID 1 last took them (for the isolation check).
     pub recent_cpus: [AtomicU64; MAX_CPUS / 64],
-    /// Used only while this worker leads a team.
-    pub team: Team,
+    /// The team (used only while this worker leads one) and the seldom-written counters.
+    pub seldom: Seldom,
 }
+
+/// `Slot::last_cpu` of a worker that has not yet noted a CPU.
+pub const NO_CPU: u32 = u32::MAX;
 
 impl Slot {
     /// Clears the slot for a new worker, whose progress is then counted from now.
@@ -66,9 +84,19 @@ impl Slot {
         // A worker not yet run since its fork has made no progress since the fork,
         // not since boot.
         self.beat_ns.store(crate::sys::now_ns(), Relaxed);
-        for a in [&self.progress, &self.sleep_until_ns, &self.forks_refused] {
+        let counters = [
+            &self.progress,
+            &self.sleep_until_ns,
+            &self.forks_refused,
+            &self.seldom.llc_crossings,
+            &self.seldom.node_crossings,
+            &self.seldom.numa_pages,
+            &self.seldom.numa_local_pages,
+        ];
+        for a in counters {
             a.store(0, Relaxed);
         }
+        self.seldom.last_cpu.store(NO_CPU, Relaxed);
         for a in self.cpus.iter().chain(self.recent_cpus.iter()) {
             a.store(0, Relaxed);
         }
@@ -79,7 +107,7 @@ impl Slot {
             &self.next_mate,
             &self.woke,
         ];
-        for a in ints.into_iter().chain(&self.team.words) {
+        for a in ints.into_iter().chain(&self.seldom.team.words) {
             a.store(0, Relaxed);
         }
     }
@@ -97,6 +125,10 @@ impl Slot {
     /// load+store suffices; PID 1 clears `recent_cpus`, so setting a bit there is an
     /// atomic OR, done only when the bit is missing (once per CPU per sample).
     pub fn saw_cpu(&self, cpu: usize) {
+        let last = self.seldom.last_cpu.load(Relaxed);
+        if last != cpu as u32 {
+            self.moved(last, cpu);
+        }
         if cpu < MAX_CPUS {
             let bit = 1u64 << (cpu % 64);
             let w = &self.cpus[cpu / 64];
@@ -107,6 +139,24 @@ impl Slot {
             let r = &self.recent_cpus[cpu / 64];
             if r.load(Relaxed) & bit == 0 {
                 r.fetch_or(bit, Relaxed);
+            }
+        }
+    }
+
+    /// Worker side, on a change of CPU: counts the LLC and node crossed, if any.
+    #[cold]
+    fn moved(&self, last: u32, cpu: usize) {
+        self.seldom.last_cpu.store(cpu as u32, Relaxed);
+        if last == NO_CPU {
+            return;
+        }
+        let last = last as usize;
+        for (unit, count) in [
+            (places::llc as places::UnitOf, &self.seldom.llc_crossings),
+            (places::node, &self.seldom.node_crossings),
+        ] {
+            if places::crosses(unit, last, cpu) {
+                count.fetch_add(1, Relaxed);
             }
         }
     }
@@ -198,6 +248,27 @@ mod tests {
         // What each of the MAX_SLOTS workers costs in the shared mapping, beside its
         // wake histogram (docs/protocol.md, "Limits").
         assert_eq!(core::mem::size_of::<Slot>(), 192);
+    }
+
+    #[test]
+    fn a_change_of_cpu_across_an_llc_or_a_node_is_counted() {
+        // CPUs 200-203, which no other test places: LLC 200-201 on node 0, LLC 202-203
+        // on node 1.
+        for cpu in 200..204 {
+            let (llc, node): (&[u8], u64) = if cpu < 202 {
+                (b"200-201", 0)
+            } else {
+                (b"202-203", 1)
+            };
+            places::set(cpu, None, Some(llc), Some(node));
+        }
+        let s = slot();
+        s.reset();
+        for cpu in [200, 201, 202, 202, 203, 200] {
+            s.saw_cpu(cpu);
+        }
+        assert_eq!(s.seldom.llc_crossings.load(Relaxed), 2);
+        assert_eq!(s.seldom.node_crossings.load(Relaxed), 2);
     }
 
     #[test]

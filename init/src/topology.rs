@@ -72,13 +72,21 @@ fn report_cpu(cpu: u64, node: Option<u64>) -> bool {
             r = r.str(key, v.as_bytes());
         }
     }
-    if let Some(llc) = last_level_cache(cpu) {
+    let llc = last_level_cache(cpu);
+    if let Some(llc) = &llc {
         r = r.str("llc", llc.as_bytes());
     }
     if let Some(node) = node {
         r = r.num("node", node);
     }
     r.send();
+    let siblings = topo("thread_siblings_list");
+    crate::places::set(
+        cpu as usize,
+        siblings.as_ref().map(|v| v.as_bytes()),
+        llc.as_ref().map(|v| v.as_bytes()),
+        node,
+    );
     true
 }
 
@@ -131,7 +139,8 @@ fn report_node(node: u64) -> bool {
     true
 }
 
-/// Sends a `cpu` record for every CPU and a `node` record for every NUMA node.
+/// Sends a `cpu` record for every CPU and a `node` record for every NUMA node, and
+/// keeps each CPU's place for the workers ([`crate::places`]).
 pub fn report() {
     for cpu in 0..MAX_CPUS as u64 {
         if !report_cpu(cpu, node_of(cpu)) {

@@ -5,6 +5,7 @@ use crate::buf::{parse_u64, Buf};
 use crate::cgroup::{self, Path};
 use crate::cpulist::CpuMask;
 use crate::fail::{Errno, Res};
+use crate::migrations::{self, Moves};
 use crate::monitor::Isolation;
 use crate::record::Record;
 use crate::shared::{Shared, FAILED, MAX_SLOTS, READY};
@@ -15,6 +16,7 @@ use crate::{fail, sys};
 use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use rustix::process::{waitid, Pid, Signal, WaitId, WaitIdOptions, WaitOptions};
 use schedbox_protocol::vocab::{EXPECT_FORK_REFUSED, EXPECT_OOM_KILLED};
+use schedbox_protocol::works::NUMA_WORKING_SET;
 
 pub const MAX_WORKERS: usize = MAX_SLOTS;
 pub type Name = Buf<64>;
@@ -153,6 +155,15 @@ pub struct Outcome {
     pub expect: Expect,
     pub forks_refused: u64,
     pub oom_killed: bool,
+    pub moves: Moves,
+    /// `numa-working-set`: pages of its working set, and those on its policy's nodes.
+    pub numa: Option<Locality>,
+}
+
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct Locality {
+    pub pages: u64,
+    pub local_pages: u64,
 }
 
 /// A spawn op, decoded.
@@ -452,6 +463,11 @@ impl Pool {
             expect: w.expect,
             forks_refused: s.forks_refused.load(Relaxed),
             oom_killed: false,
+            moves: migrations::measure(w.pid, s),
+            numa: (work::WORKS[w.work].name == NUMA_WORKING_SET.name).then(|| Locality {
+                pages: s.seldom.numa_pages.load(Relaxed),
+                local_pages: s.seldom.numa_local_pages.load(Relaxed),
+            }),
         }
     }
 
@@ -472,7 +488,7 @@ fn pid(raw: i32) -> Pid {
     Pid::from_raw(raw).unwrap_or(Pid::INIT)
 }
 
-fn to_cpuset(m: &CpuMask) -> rustix::thread::CpuSet {
+pub fn to_cpuset(m: &CpuMask) -> rustix::thread::CpuSet {
     let mut set = rustix::thread::CpuSet::new();
     for cpu in 0..crate::cpulist::MAX_CPUS.min(rustix::thread::CpuSet::MAX_CPU) {
         if m.has(cpu) {
@@ -626,6 +642,17 @@ fn report(scenario: &[u8], o: &Outcome) {
         Expect::Nothing => {}
         Expect::ForkRefused => r = r.num("forks_refused", o.forks_refused),
         Expect::OomKilled => r = r.num("oom_killed", u64::from(o.oom_killed)),
+    }
+    if let Some(m) = o.moves.migrations {
+        r = r.num("migrations", m);
+    }
+    r = r
+        .num("llc_crossings", o.moves.llc_crossings)
+        .num("node_crossings", o.moves.node_crossings);
+    if let Some(n) = o.numa {
+        r = r
+            .num("numa_pages", n.pages)
+            .num("numa_local_pages", n.local_pages);
     }
     r.send();
 }

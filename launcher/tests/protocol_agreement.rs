@@ -3,15 +3,27 @@
 //! validator as the plan line it stands for, and both must accept it or both refuse it.
 
 use schedbox::protocol::plan::{compile_checked, DEFAULT_CONFIG};
+use schedbox::scenario::catalog::catalog_vm;
 use schedbox::scenario::{parse, VmShape};
+use schedbox::topology::Shape;
 use schedbox_protocol::limits::{
     MAX_CGROUP_DEPTH, MAX_HOLD_MS, MAX_NAME, MAX_PATH, MAX_WORKERS, NICE_RANGE, RT_PRIO_RANGE,
 };
 use schedbox_protocol::plan::validate;
 use schedbox_protocol::works::WORKS;
 
-/// Big enough that the VM's size is never the limit under test.
-const VM: VmShape = VmShape::flat(256, 1 << 20);
+/// Big enough that the VM's size or shape is never the limit under test: 256 vCPUs, as
+/// many NUMA nodes as a working set may name, LLCs and SMT for the shape-bound works.
+const VM: VmShape = VmShape {
+    topology: Shape {
+        nodes: 64,
+        llcs: 64,
+        cores_per_llc: 2,
+        threads_per_core: 2,
+        remote_distance: 20,
+    },
+    memory_mib: 1 << 20,
+};
 
 /// One edge case: a scenario file, and the plan body (after `step hold_ms=1`, or the
 /// whole scenario when `whole`) that carries the same value to the guest.
@@ -80,6 +92,10 @@ fn work_key_edges() -> Vec<Edge> {
     let mut edges = Vec::new();
     for work in WORKS {
         for key in work.keys {
+            if !key.words.is_empty() {
+                edges.extend(word_key_edges(work.name, key));
+                continue;
+            }
             let values = [key.min.saturating_sub(1), key.min, key.max, key.max + 1];
             for v in values.into_iter().filter(|&v| v > 0 || key.min > 0) {
                 let toml = format!(
@@ -113,6 +129,26 @@ fn work_key_edges() -> Vec<Edge> {
         }
     }
     edges
+}
+
+/// A word key's first and last word, and a word it does not take.
+fn word_key_edges(work: &str, key: &schedbox_protocol::works::Key) -> Vec<Edge> {
+    let last = key.words[key.words.len() - 1];
+    [key.words[0], last, "nope"]
+        .into_iter()
+        .map(|word| {
+            let toml = format!(
+                "name = \"e\"\nduration_ms = 1\n[[workers]]\ngroup = \"w\"\nwork = \"{work}\"\n\
+                 count = 2\n{} = \"{word}\"\n",
+                key.name
+            );
+            let plan = plan_with(&format!(
+                "op spawn group=w cgroup=w work={work} count=2 {}={word}\n",
+                key.name
+            ));
+            edge(format!("{work}.{} = {word}", key.name), toml, plan)
+        })
+        .collect()
 }
 
 fn name_and_path_edges() -> Vec<Edge> {
@@ -222,6 +258,7 @@ fn every_catalog_scenario_compiles_to_a_plan_the_guest_accepts() {
             .iter()
             .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         {
+            let vm = catalog_vm(path, vm);
             let scenario = load_catalog_file(path, &vm);
             compile_checked(&[scenario], &DEFAULT_CONFIG)
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));

@@ -190,7 +190,18 @@ fn an_llc_relative_cpuset_confines_workers_to_that_llc() {
     let (output, report) = boot(&scratch, &args);
     let why = describe(&output, &report);
     assert_eq!(output.status.code(), Some(0), "{why}");
-    let llc1: BTreeSet<u32> = [2, 3].into();
+    // LLC 1 as the guest saw it: the second of its LLCs in CPU order.
+    let (cpus, _) = topology_records(&scratch);
+    let llcs: BTreeSet<Vec<u32>> = cpus
+        .iter()
+        .filter_map(|r| match r {
+            Record::Cpu(c) => Some(set(c.llc.as_deref()?).into_iter().collect()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(llcs.len(), 2, "{why}");
+    let llc1: BTreeSet<u32> = llcs.iter().nth(1).unwrap().iter().copied().collect();
+    assert_eq!(llc1, [2, 3].into(), "{why}");
     let workers = report["scenarios"][0]["workers"].as_array().unwrap();
     assert_eq!(workers.len(), 4, "{why}");
     for w in workers {

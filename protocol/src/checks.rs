@@ -34,6 +34,18 @@ pub const WAKE_LATENCY: &str = "wake-latency";
 pub const KERNEL_LOG: &str = "kernel-log";
 pub const SCHEDULER: &str = "scheduler";
 pub const EXPECT: &str = "expect";
+pub const MIGRATIONS: &str = "migrations";
+pub const LLC_CROSSINGS: &str = "llc-crossings";
+pub const NODE_CROSSINGS: &str = "node-crossings";
+pub const NUMA_LOCALITY: &str = "numa-locality";
+
+/// `migrations` measures unless limited: a scheduler migrates tasks as it sees fit, so
+/// only the scenario knows how many are too many.
+pub const DEFAULT_MIGRATIONS_LIMIT: u64 = u64::MAX;
+
+/// A working set bound to its nodes keeps nearly every page there; a few may sit
+/// elsewhere while the kernel falls back under memory pressure on the bound node.
+pub const DEFAULT_NUMA_LOCALITY_PERMILLE: u64 = 950;
 
 /// Stalls are judged on TCG too, where a vCPU thread can lose its host CPU for a few
 /// hundred milliseconds on a busy machine; a second is still far below what a real
@@ -115,6 +127,31 @@ pub const CHECKS: &[Check] = &[
     kind(KERNEL_LOG, 0, u64::MAX, Scope::Scenario, false, "lines"),
     kind(SCHEDULER, 0, 1, Scope::Scenario, false, ""),
     kind(EXPECT, 0, u64::MAX, Scope::Group, false, "workers"),
+    kind(
+        MIGRATIONS,
+        DEFAULT_MIGRATIONS_LIMIT,
+        u64::MAX,
+        Scope::Group,
+        false,
+        "migrations",
+    ),
+    kind(LLC_CROSSINGS, 0, u64::MAX, Scope::Group, false, "crossings"),
+    kind(
+        NODE_CROSSINGS,
+        0,
+        u64::MAX,
+        Scope::Group,
+        false,
+        "crossings",
+    ),
+    kind(
+        NUMA_LOCALITY,
+        DEFAULT_NUMA_LOCALITY_PERMILLE,
+        1000,
+        Scope::Group,
+        true,
+        "‰",
+    ),
 ];
 
 /// Checks every scenario gets unless it lists a check of the same name. `kernel-log`

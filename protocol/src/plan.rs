@@ -93,6 +93,42 @@ fn check_value(what: &str, key: &str, val: &[u8]) -> Result<(), Msg> {
     }
 }
 
+/// A work key's value: one of its words, or a number in its range.
+fn check_work_key(work: &works::Work, key: &works::Key, text: &[u8]) -> Result<(), Msg> {
+    match key.value_of(text) {
+        Some(v) if (key.min..=key.max).contains(&v) => Ok(()),
+        _ if !key.words.is_empty() => Err(msg!(
+            "{} of {} is {:?}: give one of {}",
+            key.name,
+            work.name,
+            Lossy(text),
+            Words(key.words)
+        )),
+        _ => Err(msg!(
+            "{} of {} is out of range: give {} to {}",
+            key.name,
+            work.name,
+            key.min,
+            key.max
+        )),
+    }
+}
+
+/// Words joined by ", " for messages.
+struct Words(&'static [&'static str]);
+
+impl core::fmt::Display for Words {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        for (i, w) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(w)?;
+        }
+        Ok(())
+    }
+}
+
 /// What a plan holds at most, for the host to size the VM by.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Summary {
@@ -290,17 +326,8 @@ impl Validator {
                 return Err(msg!("{} pairs workers up: give an even count", work.name));
             }
             for key in work.keys {
-                if line
-                    .num(key.name)
-                    .is_some_and(|v| v < key.min || v > key.max)
-                {
-                    return Err(msg!(
-                        "{} of {} is out of range: give {} to {}",
-                        key.name,
-                        work.name,
-                        key.min,
-                        key.max
-                    ));
+                if let Some(text) = line.get(key.name) {
+                    check_work_key(work, key, text)?;
                 }
             }
         }

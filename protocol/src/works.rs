@@ -8,6 +8,9 @@ pub struct Key {
     /// Allowed values, inclusive.
     pub min: u64,
     pub max: u64,
+    /// For a key whose plan value is a word: the words, whose index is the value
+    /// (`default`, `min` and `max` are indices then). Empty for a number.
+    pub words: &'static [&'static str],
 }
 
 /// A workload a worker group can run.
@@ -27,6 +30,18 @@ const fn key(name: &'static str, default: u64, min: u64, max: u64) -> Key {
         default,
         min,
         max,
+        words: &[],
+    }
+}
+
+/// A key whose value is one of `words`; the first is the default.
+const fn word_key(name: &'static str, words: &'static [&'static str]) -> Key {
+    Key {
+        name,
+        default: 0,
+        min: 0,
+        max: words.len() as u64 - 1,
+        words,
     }
 }
 
@@ -46,6 +61,12 @@ const fn paired(name: &'static str) -> Work {
     }
 }
 
+/// `mempolicy=` of `numa-working-set`, in the order of [`MEMPOLICIES`].
+pub const MEMPOLICY_BIND: u64 = 0;
+pub const MEMPOLICY_PREFERRED: u64 = 1;
+pub const MEMPOLICY_INTERLEAVE: u64 = 2;
+pub const MEMPOLICIES: &[&str] = &["bind", "preferred", "interleave"];
+
 const SPIN_US: Key = key("spin_us", 1000, 1, 1_000_000);
 const BURST_MS: Key = key("burst_ms", 10, 1, 10_000);
 const SLEEP_MS: Key = key("sleep_ms", 10, 1, 10_000);
@@ -55,6 +76,13 @@ const PAGE_FAULT_KB: Key = key("size_kb", 1024, 4, 4 << 20);
 const CACHE_KB: Key = key("size_kb", 4096, 4, 4 << 20);
 const STRIDE: Key = key("stride", 64, 1, 1 << 20);
 const HOLD_US: Key = key("hold_us", 10, 1, 1_000_000);
+/// NUMA nodes a working set may name: the guest reports at most 64.
+pub const MAX_NODE: u64 = 63;
+const NUMA_KB: Key = key("size_kb", 4096, 4, 4 << 20);
+/// The first node of a working set's policy, and how many nodes from it.
+const NODE: Key = key("node", 0, 0, MAX_NODE);
+const NODES: Key = key("nodes", 1, 1, MAX_NODE + 1);
+const MEMPOLICY: Key = word_key("mempolicy", MEMPOLICIES);
 
 pub const SPIN: Work = solo("spin", &[]);
 pub const YIELD: Work = solo("yield", &[]);
@@ -71,6 +99,9 @@ pub const POLICY_CHURN: Work = solo("policy-churn", &[]);
 pub const PAGE_FAULT: Work = solo("page-fault", &[PAGE_FAULT_KB]);
 pub const CACHE: Work = solo("cache", &[CACHE_KB, STRIDE]);
 pub const MUTEX: Work = solo("mutex", &[HOLD_US]);
+pub const SMT_SIBLING_SPIN: Work = paired("smt-sibling-spin");
+pub const CROSS_LLC_PINGPONG: Work = paired("cross-llc-pingpong");
+pub const NUMA_WORKING_SET: Work = solo("numa-working-set", &[NUMA_KB, NODE, NODES, MEMPOLICY]);
 
 /// Every work type of protocol version 1.
 pub const WORKS: &[Work] = &[
@@ -89,6 +120,9 @@ pub const WORKS: &[Work] = &[
     PAGE_FAULT,
     CACHE,
     MUTEX,
+    SMT_SIBLING_SPIN,
+    CROSS_LLC_PINGPONG,
+    NUMA_WORKING_SET,
 ];
 
 pub fn work(name: &[u8]) -> Option<&'static Work> {
@@ -98,6 +132,26 @@ pub fn work(name: &[u8]) -> Option<&'static Work> {
 impl Work {
     pub fn key(&self, name: &str) -> Option<&'static Key> {
         self.keys.iter().find(|k| k.name == name)
+    }
+}
+
+impl Key {
+    /// The value a plan's text gives this key: a number, or a word's index. None when
+    /// it is neither (range is checked apart).
+    pub fn value_of(&self, text: &[u8]) -> Option<u64> {
+        if self.words.is_empty() {
+            crate::msg::parse_u64(text)
+        } else {
+            self.words
+                .iter()
+                .position(|w| w.as_bytes() == text)
+                .map(|i| i as u64)
+        }
+    }
+
+    /// The word a value stands for, for a word key.
+    pub fn word(&self, value: u64) -> Option<&'static str> {
+        self.words.get(usize::try_from(value).ok()?).copied()
     }
 }
 
@@ -115,10 +169,25 @@ mod tests {
                 .find(|l| l.starts_with("| `") && l.contains(&std::format!("`{}`", w.name)))
                 .unwrap_or_else(|| panic!("docs/protocol.md lists no work {}", w.name));
             for k in w.keys {
-                let cell = std::format!("`{}` ({}; {}..{})", k.name, k.default, k.min, k.max);
+                let cell = match k.word(k.default) {
+                    Some(word) => std::format!("`{}` ({word}; {})", k.name, k.words.join(", ")),
+                    None => std::format!("`{}` ({}; {}..{})", k.name, k.default, k.min, k.max),
+                };
                 assert!(row.contains(&cell), "{}: {row} lacks {cell}", w.name);
             }
         }
+    }
+
+    #[test]
+    fn word_keys_take_their_words_and_number_keys_numbers() {
+        assert_eq!(
+            MEMPOLICY.value_of(b"interleave"),
+            Some(MEMPOLICY_INTERLEAVE)
+        );
+        assert_eq!(MEMPOLICY.value_of(b"2"), None);
+        assert_eq!(MEMPOLICY.word(MEMPOLICY_PREFERRED), Some("preferred"));
+        assert_eq!(NODE.value_of(b"1"), Some(1));
+        assert_eq!(NODE.value_of(b"bind"), None);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 mod affinity_churn;
 mod bursty;
 mod cache;
+mod cross_llc_pingpong;
 mod fork_churn;
 mod futex;
 mod futex_fanout;
@@ -11,10 +12,13 @@ mod futex_pingpong;
 mod mixed;
 mod mutex;
 mod nice_sweep;
+mod numa_working_set;
 mod page_fault;
+mod pin;
 mod pipe_pingpong;
 mod policy_churn;
 mod sleep_wake;
+mod smt_sibling_spin;
 mod spin;
 mod team;
 mod r#yield;
@@ -92,6 +96,9 @@ pub static WORKS: &[WorkSpec] = &[
     w(&proto::PAGE_FAULT, page_fault::run).check(page_fault::check),
     w(&proto::CACHE, cache::run).check(cache::check),
     w(&proto::MUTEX, mutex::run).teams(Teams::Spawn),
+    w(&proto::SMT_SIBLING_SPIN, smt_sibling_spin::run).teams(Teams::Pairs),
+    w(&proto::CROSS_LLC_PINGPONG, cross_llc_pingpong::run).teams(Teams::Pairs),
+    w(&proto::NUMA_WORKING_SET, numa_working_set::run).check(numa_working_set::check),
 ];
 
 pub fn spec(name: &[u8]) -> Option<&'static WorkSpec> {
@@ -105,11 +112,14 @@ pub struct Params {
 }
 
 impl Params {
-    /// Takes each key of `spec` from `get`, or its default.
-    pub fn from_fn(spec: &WorkSpec, mut get: impl FnMut(&str) -> Option<u64>) -> Self {
+    /// Takes each key of `spec` from its text in `get` (a number, or a word of a word
+    /// key), or its default.
+    pub fn from_fn<'a>(spec: &WorkSpec, mut get: impl FnMut(&str) -> Option<&'a [u8]>) -> Self {
         let mut p = Params::default();
         for (i, key) in spec.keys.iter().enumerate().take(MAX_KEYS) {
-            p.vals[i] = get(key.name).unwrap_or(key.default);
+            p.vals[i] = get(key.name)
+                .and_then(|text| key.value_of(text))
+                .unwrap_or(key.default);
         }
         p
     }
@@ -144,16 +154,15 @@ impl Ctx {
     /// Ends a worker that cannot go on, with an `error` record saying why; PID 1 then
     /// also reports that it ended before it was stopped.
     pub fn quit(&self, what: &str, e: rustix::io::Errno) -> ! {
+        self.quit_with(format_args!("{}: {}", what, Errno(e)))
+    }
+
+    /// [`Ctx::quit`] for a reason that is no system call's error.
+    pub fn quit_with(&self, why: core::fmt::Arguments<'_>) -> ! {
         let mut msg: Buf<256> = Buf::new();
         let _ = core::fmt::Write::write_fmt(
             &mut msg,
-            format_args!(
-                "{} worker {}: {}: {}",
-                self.spec.name,
-                self.index,
-                what,
-                Errno(e)
-            ),
+            format_args!("{} worker {}: {}", self.spec.name, self.index, why),
         );
         Record::new("error")
             .str("where", b"worker")

@@ -41,7 +41,7 @@ pub struct Link {
 impl Link {
     /// Futex word `i` of the team.
     pub fn word(&self, i: usize) -> &'static AtomicU32 {
-        &self.lead.team.words[i]
+        &self.lead.seldom.team.words[i]
     }
 
     /// Calls `f` on every member of the team but `me`.
@@ -199,7 +199,7 @@ mod tests {
     #[test]
     fn bad_work_keys_are_named() {
         let s = spec(b"cache").unwrap();
-        let p = Params::from_fn(s, |k| (k == "stride").then_some(0));
+        let p = Params::from_fn(s, |k| (k == "stride").then_some(&b"0"[..]));
         let e = TeamSetup::new(s, 1, &p).err().unwrap();
         assert!(e.msg.to_string().contains("stride"), "{}", e.msg);
     }

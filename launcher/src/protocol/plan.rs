@@ -180,8 +180,13 @@ fn spawn_line(spawn: &Spawn) -> String {
         .key_opt("prio", spawn.prio)
         .key_opt("affinity", spawn.affinity.as_ref())
         .key_opt("expect", spawn.expect.as_ref());
+    let work = schedbox_protocol::works::work(spawn.work.as_bytes());
     for (key, value) in &spawn.params {
-        line = line.key(key, value);
+        // A word key carries its word, not the word's index.
+        match work.and_then(|w| w.key(key)).and_then(|k| k.word(*value)) {
+            Some(word) => line = line.key(key, word),
+            None => line = line.key(key, value),
+        }
     }
     line.build()
 }

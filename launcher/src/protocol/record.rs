@@ -40,6 +40,19 @@ pub struct WorkerRecord {
     pub forks_refused: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oom_killed: Option<u64>,
+    /// The kernel's count of its migrations (`se.nr_migrations`), and the LLC and node
+    /// boundaries the guest saw it cross.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub migrations: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub llc_crossings: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_crossings: Option<u64>,
+    /// `numa-working-set`: the pages of its working set, and those on its policy's nodes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub numa_pages: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub numa_local_pages: Option<u64>,
 }
 
 /// Where the guest kernel put one CPU (sysfs topology and last-level cache).
@@ -405,6 +418,11 @@ fn worker(g: &Get) -> Result<WorkerRecord, String> {
         expect: g.opt_text("expect"),
         forks_refused: g.opt_num("forks_refused")?,
         oom_killed: g.opt_num("oom_killed")?,
+        migrations: g.opt_num("migrations")?,
+        llc_crossings: g.opt_num("llc_crossings")?,
+        node_crossings: g.opt_num("node_crossings")?,
+        numa_pages: g.opt_num("numa_pages")?,
+        numa_local_pages: g.opt_num("numa_local_pages")?,
     })
 }
 

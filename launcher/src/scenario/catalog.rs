@@ -4,11 +4,46 @@
 
 pub use schedbox_protocol::checks::{
     default_stall_limit_ms, Check as CheckKind, Scope, CHECKS, DEFAULT_BANDWIDTH_LIMIT,
-    DEFAULT_CHECKS, DEFAULT_STALL_LIMIT_MS, KERNEL_LOG, KEY_FORWARD, STALL,
+    DEFAULT_CHECKS, DEFAULT_STALL_LIMIT_MS, KERNEL_LOG, KEY_FORWARD, NUMA_LOCALITY, STALL,
     STALL_MS_PER_QUEUED_TASK,
 };
 pub use schedbox_protocol::vocab::EXPECTS;
 pub use schedbox_protocol::works::{Key, Work as WorkType, WORKS as WORK_TYPES};
+
+use std::path::Path;
+
+use super::VmShape;
+use crate::topology::shape::{Shape, DEFAULT_REMOTE_DISTANCE};
+
+/// The catalog folder (under `scenarios/`) whose scenarios are written for
+/// [`TOPOLOGY_BATCH_SHAPE`]: `launcher/tests/catalog.rs` boots them on it, and the tests
+/// that load the whole catalog check them against it.
+pub const TOPOLOGY_BATCH_DIR: &str = "topology";
+
+/// `--topology 2n2l1c2t --memory 512`: two nodes of one LLC each, one core an LLC, two
+/// threads a core (4 vCPUs), so one VM has SMT siblings, LLC and node boundaries. 256 MiB
+/// a node holds the kernel's share and a working set bound to it.
+pub const TOPOLOGY_BATCH_SHAPE: VmShape = VmShape {
+    topology: Shape {
+        nodes: 2,
+        llcs: 2,
+        cores_per_llc: 1,
+        threads_per_core: 2,
+        remote_distance: DEFAULT_REMOTE_DISTANCE,
+    },
+    memory_mib: 512,
+};
+
+/// The VM a catalog file is written for: [`TOPOLOGY_BATCH_SHAPE`] for those in
+/// [`TOPOLOGY_BATCH_DIR`], `flat` for the rest.
+pub fn catalog_vm(path: &Path, flat: VmShape) -> VmShape {
+    let folder = path.parent().and_then(Path::file_name);
+    if folder.is_some_and(|f| f == TOPOLOGY_BATCH_DIR) {
+        TOPOLOGY_BATCH_SHAPE
+    } else {
+        flat
+    }
+}
 
 pub fn work_type(name: &str) -> Option<&'static WorkType> {
     schedbox_protocol::works::work(name.as_bytes())

@@ -124,10 +124,13 @@ pub struct WorkersFile {
     pub size_kb: Option<u64>,
     pub stride: Option<u64>,
     pub hold_us: Option<u64>,
+    pub node: Option<u64>,
+    pub nodes: Option<u64>,
+    pub mempolicy: Option<String>,
 }
 
 impl WorkersFile {
-    /// The work parameters that were given, by their plan key.
+    /// The numeric work parameters that were given, by their plan key.
     pub fn params(&self) -> Vec<(&'static str, u64)> {
         let all = [
             ("spin_us", self.spin_us),
@@ -137,8 +140,18 @@ impl WorkersFile {
             ("size_kb", self.size_kb),
             ("stride", self.stride),
             ("hold_us", self.hold_us),
+            ("node", self.node),
+            ("nodes", self.nodes),
         ];
         all.into_iter()
+            .filter_map(|(key, value)| value.map(|v| (key, v)))
+            .collect()
+    }
+
+    /// The work parameters given as words, by their plan key.
+    pub fn word_params(&self) -> Vec<(&'static str, &str)> {
+        [("mempolicy", self.mempolicy.as_deref())]
+            .into_iter()
             .filter_map(|(key, value)| value.map(|v| (key, v)))
             .collect()
     }

@@ -6,6 +6,7 @@ mod cgroups;
 pub mod file;
 pub mod load;
 pub mod payloads;
+mod shaped;
 mod steps;
 mod validate;
 

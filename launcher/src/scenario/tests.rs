@@ -400,8 +400,9 @@ fn built_in_scenario_is_valid() {
     assert_eq!(s.duration_ms(), 2000);
 }
 
-/// Every catalog file under scenarios/ is valid, and their names are unique, so that
-/// any of them can run together in one VM.
+/// Every catalog file under scenarios/ is valid on the VM it is written for (the flat
+/// one, or the topology batch's shape), and their names are unique, so that any of
+/// them can run together in one VM.
 #[test]
 fn catalog_scenarios_are_valid_and_uniquely_named() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
@@ -413,7 +414,8 @@ fn catalog_scenarios_are_valid_and_uniquely_named() {
             if path.is_dir() {
                 dirs.push(path);
             } else if path.extension().is_some_and(|e| e == "toml") {
-                let s = load(&path, &VM).unwrap_or_else(|e| panic!("{e}"));
+                let vm = catalog::catalog_vm(&path, VM);
+                let s = load(&path, &vm).unwrap_or_else(|e| panic!("{e}"));
                 let file = path.display().to_string();
                 if let Some((_, other)) = names.iter().find(|(n, _)| *n == s.name) {
                     panic!("{file} and {other} are both named {:?}", s.name);
@@ -423,6 +425,14 @@ fn catalog_scenarios_are_valid_and_uniquely_named() {
         }
     }
     assert!(names.len() > 30, "catalog not found: {names:?}");
+}
+
+/// The topology batch's shape is one `--topology` accepts, written as the tests pass it.
+#[test]
+fn the_topology_batch_shape_is_a_valid_topology() {
+    let shape = catalog::TOPOLOGY_BATCH_SHAPE.topology;
+    assert_eq!(Shape::parse(&shape.to_string()), Ok(shape));
+    assert_eq!(shape.to_string(), "2n2l1c2t");
 }
 
 #[test]
@@ -534,4 +544,109 @@ fn a_pinned_topology_is_the_machine_the_scenario_is_validated_on() {
         "topology",
         "cannot be split evenly over 3 nodes",
     );
+}
+
+fn shaped(work: &str, extra: &str, shape: &str) -> Result<Scenario, ScenarioError> {
+    let vm = VmShape {
+        topology: crate::topology::Shape::parse(shape).unwrap(),
+        memory_mib: 512,
+    };
+    let toml =
+        format!("{SIMPLE}[[workers]]\ngroup = \"w\"\nwork = \"{work}\"\ncount = 2\n{extra}\n");
+    parse(&toml, "s.toml", &vm)
+}
+
+fn shaped_err(work: &str, extra: &str, shape: &str, field: &str, hint: &str) {
+    let err = shaped(work, extra, shape).expect_err("scenario was accepted");
+    assert!(err.field.ends_with(field), "{field}: {err}");
+    assert!(err.to_string().contains(hint), "{hint}: {err}");
+}
+
+#[test]
+fn shape_bound_work_needs_the_shape_it_pins_to() {
+    shaped_err(
+        "smt-sibling-spin",
+        "",
+        "1n2l2c1t",
+        ".work",
+        "--topology with 2t",
+    );
+    assert!(shaped("smt-sibling-spin", "", "1n1l1c2t").is_ok());
+    shaped_err(
+        "cross-llc-pingpong",
+        "",
+        "1n1l4c1t",
+        ".work",
+        "2 or more LLCs",
+    );
+    assert!(shaped("cross-llc-pingpong", "", "1n2l1c1t").is_ok());
+    shaped_err(
+        "numa-working-set",
+        "node = 2",
+        "2n2l1c1t",
+        ".node",
+        "nodes 0-1",
+    );
+    shaped_err(
+        "numa-working-set",
+        "node = 1\nnodes = 2",
+        "2n2l1c1t",
+        ".nodes",
+        "lower node or nodes",
+    );
+    shaped_err(
+        "numa-working-set",
+        "mempolicy = \"preferred\"\nnodes = 2",
+        "2n2l1c1t",
+        ".nodes",
+        "takes one node",
+    );
+    shaped_err(
+        "numa-working-set",
+        "mempolicy = \"local\"",
+        "2n2l1c1t",
+        ".mempolicy",
+        "use one of bind, preferred, interleave",
+    );
+    shaped_err(
+        "spin",
+        "mempolicy = \"bind\"",
+        "2n2l1c1t",
+        ".mempolicy",
+        "remove it",
+    );
+}
+
+#[test]
+fn a_word_key_travels_as_its_word() {
+    let s = shaped(
+        "numa-working-set",
+        "node = 1\nmempolicy = \"interleave\"",
+        "2n2l1c1t",
+    )
+    .unwrap();
+    let plan = crate::protocol::plan::compile_checked(&[s], &crate::protocol::plan::DEFAULT_CONFIG)
+        .unwrap()
+        .0;
+    assert!(
+        plan.contains("work=numa-working-set count=2") && plan.contains(" mempolicy=interleave"),
+        "{plan}"
+    );
+}
+
+#[test]
+fn numa_locality_needs_a_working_set() {
+    rejected(
+        &format!("{}[[check]]\nname = \"numa-locality\"\n", with_workers("")),
+        "name",
+        "add a group with work = \"numa-working-set\"",
+    );
+    let s = shaped(
+        "numa-working-set",
+        "[[check]]\nname = \"numa-locality\"",
+        "2n2l1c1t",
+    )
+    .unwrap();
+    let check = s.checks.iter().find(|c| c.name == "numa-locality").unwrap();
+    assert_eq!(check.limit, 950);
 }

@@ -3,8 +3,8 @@
 use super::catalog::{self, Scope};
 use super::file::{CheckFile, ScenarioFile, WorkersFile};
 use super::{
-    cgroups, load, payloads, steps, Check, LogRules, Op, Scenario, ScenarioError, Spawn, Step,
-    VmShape,
+    cgroups, load, payloads, shaped, steps, Check, LogRules, Op, Scenario, ScenarioError, Spawn,
+    Step, VmShape,
 };
 use crate::cpulist;
 use crate::topology::placement;
@@ -16,6 +16,8 @@ use schedbox_protocol::vocab::{POLICIES, RT_POLICIES};
 const MAX_SCENARIO_WORKERS: u64 = MAX_WORKERS as u64;
 /// The check every scenario with workers that `expect` a limit gets.
 const EXPECT_CHECK: &str = schedbox_protocol::checks::EXPECT;
+/// The work the `numa-locality` check measures.
+const NUMA_WORK: &str = schedbox_protocol::works::NUMA_WORKING_SET.name;
 
 /// Where errors are reported from, and the VM values are checked against.
 pub struct Ctx<'a> {
@@ -170,7 +172,9 @@ fn lower_workers(ctx: &Ctx, w: &WorkersFile) -> Result<Spawn, ScenarioError> {
         Some(list) => Some(ctx.cpus(&field("affinity"), list)?),
         None => None,
     };
-    let params = lower_params(ctx, w, work, &field)?;
+    let mut params = lower_params(ctx, w, work, &field)?;
+    params.extend(lower_words(ctx, w, work, &field)?);
+    shaped::fits(ctx, work, &params, &field)?;
     let expect = lower_expect(ctx, w, &field)?;
     Ok(Spawn {
         group: w.group.clone(),
@@ -299,6 +303,33 @@ fn lower_params(
     Ok(params)
 }
 
+/// Work keys whose value is a word: each must be one the key takes; the plan carries
+/// the word, the spawn its index.
+fn lower_words(
+    ctx: &Ctx,
+    w: &WorkersFile,
+    work: &catalog::WorkType,
+    field: &dyn Fn(&str) -> String,
+) -> Result<Vec<(&'static str, u64)>, ScenarioError> {
+    let mut out = Vec::new();
+    for (key, text) in w.word_params() {
+        let Some(k) = work.key(key) else {
+            return Err(ctx.err(
+                field(key),
+                format!("work \"{}\" does not take {key}; remove it", work.name),
+            ));
+        };
+        let Some(value) = k.value_of(text.as_bytes()) else {
+            return Err(ctx.err(
+                field(key),
+                format!("unknown {key} {text:?}: use one of {}", k.words.join(", ")),
+            ));
+        };
+        out.push((key, value));
+    }
+    Ok(out)
+}
+
 fn check_groups(ctx: &Ctx, groups: &[Spawn]) -> Result<(), ScenarioError> {
     let mut total = 0;
     for (i, group) in groups.iter().enumerate() {
@@ -420,6 +451,14 @@ fn lower_check(
         return Err(ctx.err(
             field("name"),
             "expect judges workers that expect a limit: set expect on a [[workers]] entry",
+        ));
+    }
+    if kind.name == catalog::NUMA_LOCALITY && !groups.iter().any(|g| g.work == NUMA_WORK) {
+        return Err(ctx.err(
+            field("name"),
+            format!(
+                "numa-locality measures {NUMA_WORK} workers: add a group with work = \"{NUMA_WORK}\""
+            ),
         ));
     }
     if kind.name == "wake-latency" && !groups.iter().any(|g| g.work == "sleep-wake") {

@@ -207,11 +207,21 @@ fn counts_checks_cgroups_and_payloads() {
 
 #[test]
 fn checks_work_keys_pairs_and_priorities() {
-    let cases: [(&str, usize, &str); 7] = [
+    let cases: [(&str, usize, &str); 9] = [
         (
             &with_ops("op spawn group=g cgroup=c work=mixed spin_us=0\n"),
             4,
             "out of range",
+        ),
+        (
+            &with_ops("op spawn group=g cgroup=c work=mixed spin_us=x\n"),
+            4,
+            "out of range",
+        ),
+        (
+            &with_ops("op spawn group=g cgroup=c work=numa-working-set mempolicy=local\n"),
+            4,
+            "give one of bind, preferred, interleave",
         ),
         (
             &with_ops("op spawn group=g cgroup=c work=pipe-pingpong count=3\n"),
@@ -247,6 +257,9 @@ fn checks_work_keys_pairs_and_priorities() {
     assert_rejected(&cases);
     let ok = with_ops("op spawn group=g cgroup=c work=spin policy=fifo prio=98 count=2\n");
     assert!(validate(ok.as_bytes()).is_ok());
+    let numa =
+        with_ops("op spawn group=g cgroup=c work=numa-working-set node=1 nodes=1 mempolicy=bind\n");
+    assert!(validate(numa.as_bytes()).is_ok());
 }
 
 #[test]

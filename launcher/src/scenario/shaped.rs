@@ -1,0 +1,88 @@
+//! Work that needs a machine shape: the VM (`--topology`) must have what it pins to or
+//! binds to, so a scenario that could only fail in the guest is a usage error.
+
+use super::catalog::WorkType;
+use super::validate::Ctx;
+use super::ScenarioError;
+use schedbox_protocol::works::{
+    CROSS_LLC_PINGPONG, MEMPOLICY_PREFERRED, NUMA_WORKING_SET, SMT_SIBLING_SPIN,
+};
+
+/// SMT threads a core needs for `smt-sibling-spin`, LLCs the VM needs for
+/// `cross-llc-pingpong`: one for each worker of a pair.
+const PAIR: u32 = 2;
+
+/// Whether the VM's shape has what `work` with `params` needs.
+pub fn fits(
+    ctx: &Ctx,
+    work: &WorkType,
+    params: &[(&'static str, u64)],
+    field: &dyn Fn(&str) -> String,
+) -> Result<(), ScenarioError> {
+    let shape = &ctx.vm.topology;
+    let name = work.name;
+    if name == SMT_SIBLING_SPIN.name && shape.threads_per_core < PAIR {
+        return Err(ctx.err(
+            field("work"),
+            format!(
+                "{name} pins pairs to the two threads of a core, and the VM ({shape}) has \
+                 one thread a core: give a --topology with 2t, e.g. 1n1l2c2t"
+            ),
+        ));
+    }
+    if name == CROSS_LLC_PINGPONG.name && shape.llcs < PAIR {
+        return Err(ctx.err(
+            field("work"),
+            format!(
+                "{name} puts partners in different LLCs, and the VM ({shape}) has one: \
+                 give a --topology with 2 or more LLCs, e.g. 1n2l2c1t"
+            ),
+        ));
+    }
+    if name == NUMA_WORKING_SET.name {
+        numa_nodes(ctx, work, params, field)?;
+    }
+    Ok(())
+}
+
+/// `node` and `nodes` of `numa-working-set` name nodes the VM has; `preferred` one.
+fn numa_nodes(
+    ctx: &Ctx,
+    work: &WorkType,
+    params: &[(&'static str, u64)],
+    field: &dyn Fn(&str) -> String,
+) -> Result<(), ScenarioError> {
+    let get = |key: &str| {
+        params
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| *v)
+            .or_else(|| work.key(key).map(|k| k.default))
+            .unwrap_or(0)
+    };
+    let (node, nodes, policy) = (get("node"), get("nodes"), get("mempolicy"));
+    let shape = &ctx.vm.topology;
+    if policy == MEMPOLICY_PREFERRED && nodes != 1 {
+        return Err(ctx.err(
+            field("nodes"),
+            "mempolicy \"preferred\" takes one node: set nodes = 1 (or use bind or interleave)",
+        ));
+    }
+    let last = node + nodes - 1;
+    if last >= u64::from(shape.nodes) {
+        let key = if node >= u64::from(shape.nodes) {
+            "node"
+        } else {
+            "nodes"
+        };
+        return Err(ctx.err(
+            field(key),
+            format!(
+                "nodes {node}-{last} are not all in the VM ({shape}), which has nodes 0-{}: \
+                 lower node or nodes, or give a --topology with more nodes (e.g. 2n2l1c1t)",
+                shape.nodes - 1
+            ),
+        ));
+    }
+    Ok(())
+}
