@@ -3,7 +3,7 @@
 //! validator as the plan line it stands for, and both must accept it or both refuse it.
 
 use schedbox::protocol::plan::{compile_checked, DEFAULT_CONFIG};
-use schedbox::scenario::catalog::catalog_vm;
+use schedbox::scenario::catalog::load_for_check;
 use schedbox::scenario::{parse, VmShape};
 use schedbox::topology::Shape;
 use schedbox_protocol::limits::{
@@ -227,23 +227,6 @@ fn host_and_guest_agree_on_every_limit() {
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
 }
 
-/// Where `make scx-selftests` leaves the runner, as scenarios/selftests names it.
-const SELFTESTS_RUNNER: &str = "../../target/scx-selftests/runner";
-
-/// A catalog file, parsed; the selftests scenario's runner (built on demand by `make
-/// scx-selftests`) is stood in for by /bin/true when it is not built.
-fn load_catalog_file(path: &std::path::Path, vm: &VmShape) -> schedbox::scenario::Scenario {
-    let text = std::fs::read_to_string(path).unwrap();
-    let runner = path.parent().unwrap().join(SELFTESTS_RUNNER);
-    let text = if text.contains(SELFTESTS_RUNNER) && !runner.exists() {
-        text.replace(SELFTESTS_RUNNER, "/bin/true")
-    } else {
-        text
-    };
-    schedbox::scenario::parse(&text, &path.display().to_string(), vm)
-        .unwrap_or_else(|e| panic!("{e}"))
-}
-
 #[test]
 fn every_catalog_scenario_compiles_to_a_plan_the_guest_accepts() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios");
@@ -258,8 +241,7 @@ fn every_catalog_scenario_compiles_to_a_plan_the_guest_accepts() {
             .iter()
             .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         {
-            let vm = catalog_vm(path, vm);
-            let scenario = load_catalog_file(path, &vm);
+            let scenario = load_for_check(path, vm).unwrap_or_else(|e| panic!("{e}"));
             compile_checked(&[scenario], &DEFAULT_CONFIG)
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             seen += 1;

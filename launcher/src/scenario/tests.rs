@@ -414,8 +414,7 @@ fn catalog_scenarios_are_valid_and_uniquely_named() {
             if path.is_dir() {
                 dirs.push(path);
             } else if path.extension().is_some_and(|e| e == "toml") {
-                let vm = catalog::catalog_vm(&path, VM);
-                let s = load(&path, &vm).unwrap_or_else(|e| panic!("{e}"));
+                let s = catalog::load_for_check(&path, VM).unwrap_or_else(|e| panic!("{e}"));
                 let file = path.display().to_string();
                 if let Some((_, other)) = names.iter().find(|(n, _)| *n == s.name) {
                     panic!("{file} and {other} are both named {:?}", s.name);
@@ -427,12 +426,24 @@ fn catalog_scenarios_are_valid_and_uniquely_named() {
     assert!(names.len() > 30, "catalog not found: {names:?}");
 }
 
-/// The topology batch's shape is one `--topology` accepts, written as the tests pass it.
+/// The topology batch's shape is one `--topology` accepts, written as the tests pass it,
+/// and every file of the batch declares that shape itself (so each runs alone as well).
 #[test]
-fn the_topology_batch_shape_is_a_valid_topology() {
+fn the_topology_batch_shape_is_a_valid_topology_its_files_declare() {
     let shape = catalog::TOPOLOGY_BATCH_SHAPE.topology;
     assert_eq!(Shape::parse(&shape.to_string()), Ok(shape));
     assert_eq!(shape.to_string(), "2n2l1c2t");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios")
+        .join(catalog::TOPOLOGY_BATCH_DIR);
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let s = load(&path, &VM).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(s.topology, Some(shape), "{}", path.display());
+        seen += 1;
+    }
+    assert!(seen >= 8, "{seen} files in {}", dir.display());
 }
 
 #[test]
