@@ -48,12 +48,35 @@ pub struct Isolation {
     /// Samples in which the worker had run on a CPU outside it, and the first such CPU.
     pub violations: u64,
     pub bad_cpu: Option<usize>,
+    /// The worker's progress when its cpuset last changed, while a CPU it read before
+    /// the change may still come in: it notes its CPU after storing its progress, so
+    /// a CPU read before a migration can land after the monitor cleared the old ones.
+    unsettled_at: Option<u64>,
+    /// The worker's progress at the previous sample.
+    last_progress: u64,
 }
 
 impl Isolation {
-    /// Counts a sample whose CPUs `seen` leave the cpuset.
-    pub fn observe(&mut self, seen: &CpuMask) {
-        if self.cpuset.is_empty() {
+    /// A new cpuset, taken at the worker's `progress`.
+    pub fn changed(&mut self, cpuset: CpuMask, progress: u64) {
+        self.cpuset = cpuset;
+        self.unsettled_at = Some(progress);
+        self.last_progress = progress;
+    }
+
+    /// Counts a sample whose CPUs `seen` leave the cpuset; `progress` was read before
+    /// `seen` was taken. Once a previous sample saw progress past the change, every CPU
+    /// read before it has been cleared: from then on samples are judged.
+    pub fn observe(&mut self, seen: &CpuMask, progress: u64) {
+        let settled = match self.unsettled_at {
+            Some(at) if self.last_progress <= at => false,
+            _ => {
+                self.unsettled_at = None;
+                true
+            }
+        };
+        self.last_progress = progress;
+        if !settled || self.cpuset.is_empty() {
             return;
         }
         let outside = seen
@@ -156,8 +179,9 @@ impl Monitor {
         for i in 0..pool.live.len() {
             let slot = pool.shared.slot(pool.live.as_slice()[i].slot);
             let w = &mut pool.live.as_mut_slice()[i];
-            w.iso.cpuset =
+            let cpuset =
                 cgroup::effective_cpus(root.as_bytes(), w.cgroup.as_bytes()).unwrap_or_default();
+            w.iso.changed(cpuset, slot.progress.load(Relaxed));
             slot.take_recent_cpus();
             let cg = w.cgroup.as_bytes();
             if !self.usage.as_slice().iter().any(|u| u.cgroup.eq_bytes(cg)) {
@@ -261,7 +285,8 @@ impl Monitor {
         for i in 0..pool.live.len() {
             let slot = pool.shared.slot(pool.live.as_slice()[i].slot);
             let w = &mut pool.live.as_mut_slice()[i];
-            w.iso.observe(&slot.take_recent_cpus());
+            let progress = slot.progress.load(Relaxed);
+            w.iso.observe(&slot.take_recent_cpus(), progress);
             let until = slot.sleep_until_ns.load(Acquire);
             if until == BLOCKED || until > now {
                 close_stall(scenario, w);
@@ -499,19 +524,37 @@ mod tests {
     #[test]
     fn isolation_counts_samples_outside_the_cpuset() {
         let mask = |s: &[u8]| CpuMask::parse(s).unwrap();
-        let mut iso = Isolation {
-            cpuset: mask(b"0-1"),
-            ..Isolation::default()
-        };
-        iso.observe(&mask(b"0"));
-        iso.observe(&mask(b"0-1"));
-        iso.observe(&CpuMask::default());
+        let mut iso = Isolation::default();
+        iso.changed(mask(b"0-1"), 0);
+        // Progress 0 at the change: the first sample may hold a CPU read before it.
+        iso.observe(&mask(b"5"), 3);
+        iso.observe(&mask(b"0"), 4);
+        iso.observe(&mask(b"0-1"), 5);
+        iso.observe(&CpuMask::default(), 5);
         assert_eq!((iso.violations, iso.bad_cpu), (0, None));
-        iso.observe(&mask(b"1,3"));
-        iso.observe(&mask(b"70"));
+        iso.observe(&mask(b"1,3"), 6);
+        iso.observe(&mask(b"70"), 7);
         assert_eq!((iso.violations, iso.bad_cpu), (2, Some(3)));
         let mut unknown = Isolation::default();
-        unknown.observe(&mask(b"5"));
+        unknown.observe(&mask(b"5"), 1);
+        unknown.observe(&mask(b"5"), 2);
         assert_eq!(unknown.violations, 0, "no cpuset known, nothing to judge");
+    }
+
+    #[test]
+    fn after_a_cpuset_change_samples_wait_for_the_workers_progress() {
+        let mask = |s: &[u8]| CpuMask::parse(s).unwrap();
+        let mut iso = Isolation::default();
+        iso.changed(mask(b"0"), 10);
+        // A worker that has not progressed since the change: its CPUs are not judged.
+        iso.observe(&mask(b"1"), 10);
+        iso.observe(&mask(b"1"), 10);
+        // It progressed before this sample, but the CPU it read before the move may
+        // have been noted after the previous one.
+        iso.observe(&mask(b"1"), 11);
+        assert_eq!(iso.violations, 0);
+        // The previous sample saw progress past the change: judged from here.
+        iso.observe(&mask(b"1"), 12);
+        assert_eq!((iso.violations, iso.bad_cpu), (1, Some(1)));
     }
 }
