@@ -108,6 +108,7 @@ fn scenarios_pinning_two_shapes_run_in_two_vms_each_as_asked() {
     let first = &report["shapes"][0]["report"];
     assert_eq!(first["scenarios"][0]["name"], "smt", "{why}");
     assert_eq!(first["run"]["cpus"], 2, "{why}");
+    assert_eq!(first["run"]["shape"], "1n1l1c2t", "{why}");
     let note = first["notes"].as_array().unwrap().last().unwrap();
     assert!(
         note.as_str()

@@ -36,6 +36,8 @@ pub struct RunInfo {
     /// The release the kernel image says it is.
     pub kernel_release: Option<String>,
     pub cpus: u32,
+    /// The machine's shape, `NnLlCcTt` (`1n1l2c1t` for `--cpus 2`).
+    pub shape: String,
     pub memory_mib: u32,
     pub cmdline: String,
     pub run_dir: String,
@@ -296,11 +298,12 @@ pub fn human(report: &Report) -> String {
         .or(run.kernel_release.as_deref())
         .unwrap_or("unknown release");
     let mut out = vec![format!(
-        "schedbox: {} on {}, kernel {release} ({}), {} CPUs, {} MiB",
+        "schedbox: {} on {}, kernel {release} ({}), {} CPUs ({}), {} MiB",
         names(report),
         run.backend,
         run.kernel,
         run.cpus,
+        run.shape,
         run.memory_mib
     )];
     if run.backend != NO_BACKEND {

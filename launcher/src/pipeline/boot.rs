@@ -40,6 +40,7 @@ pub fn run_prepared(
         kernel: prepared.kernel.path.display().to_string(),
         kernel_release: prepared.kernel.release.clone(),
         cpus: prepared.shape.vcpus(),
+        shape: prepared.shape.to_string(),
         memory_mib: prepared.memory_mib,
         cmdline: prepared.cmdline.clone(),
         run_dir: prepared.run_dir.path().display().to_string(),

@@ -33,6 +33,7 @@ fn judged(shape: &str, outcome: Outcome, scenarios: &[(&str, ScenarioOutcome)]) 
         kernel: "k".into(),
         kernel_release: None,
         cpus: 2,
+        shape: "1n1l2c1t".into(),
         memory_mib: 256,
         cmdline: String::new(),
         run_dir: format!("/runs/{shape}"),
