@@ -27,9 +27,9 @@ const FRAGMENT_FILE: &str = "schedbox.config";
 pub const LOG_FILE: &str = "schedbox-build.log";
 const IMAGE_IN_TREE: &str = "arch/x86/boot/bzImage";
 const LOG_TAIL_LINES: usize = 25;
-/// Minutes a cold `-j2` build took on two cores (tinyconfig + fragment, Linux 6.12): 10
-/// at load average 3, 21-28 beside other builds and guests (docs/kernel.md).
-const TYPICAL_BUILD_MIN: (u64, u64) = (10, 30);
+/// Minutes a cold `-j2` build took on two cores (tinyconfig + fragment, Linux 6.12): 7
+/// at load average 2, 21-28 beside other builds and guests (docs/kernel.md).
+const TYPICAL_BUILD_MIN: (u64, u64) = (7, 30);
 /// How often a long make step reports its progress.
 const PROGRESS_EVERY: Duration = Duration::from_secs(30);
 const PROGRESS_POLL: Duration = Duration::from_millis(200);
