@@ -2,13 +2,14 @@
 
 use std::path::Path;
 
+use crate::guest::elf::ELF_MAGIC;
+
 /// The lock files of the launcher's workspace and of the guest init (built on its own),
 /// as this launcher was built with them.
 pub const LAUNCHER_LOCK: &str = include_str!("../../../Cargo.lock");
 pub const INIT_LOCK: &str = include_str!("../../../init/Cargo.lock");
 /// ELF section type of a symbol table: a binary without one is stripped.
 const SHT_SYMTAB: u32 = 2;
-const ELF_MAGIC: &[u8; 4] = b"\x7fELF";
 /// ELF64 header fields: section header table offset, entry size, count.
 const E_SHOFF: usize = 0x28;
 const E_SHENTSIZE: usize = 0x3a;

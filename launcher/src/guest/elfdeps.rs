@@ -8,9 +8,9 @@ use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use crate::guest::elf::ELF_MAGIC;
 use crate::guest::ldcache::LdCache;
 
-const ELF_MAGIC: &[u8] = b"\x7fELF";
 const CLASS_64: u8 = 2;
 const DATA_LE: u8 = 1;
 const EHDR_SIZE: usize = 64;

@@ -7,6 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::guest::elf::ELF_MAGIC;
+
 pub const INIT_ENV: &str = "SCHEDBOX_INIT";
 pub const INIT_NAME: &str = "schedbox-init";
 /// Where `make` (or `cd init && cargo build --release`) leaves the init in this tree.
@@ -14,7 +16,6 @@ const TREE_INIT: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../init/target/release/schedbox-init"
 );
-const ELF_MAGIC: &[u8; 4] = b"\x7fELF";
 
 /// The places searched, in order, with the one from the environment first if set.
 pub fn candidates() -> Vec<PathBuf> {

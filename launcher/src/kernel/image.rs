@@ -5,6 +5,8 @@ use std::fmt;
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 
+use crate::guest::elf::ELF_MAGIC;
+
 /// x86 boot protocol: offsets into the setup header of a bzImage.
 const SETUP_SECTS: usize = 0x1f1;
 const HEADER_MAGIC_AT: usize = 0x202;
@@ -21,7 +23,6 @@ const DEFAULT_SETUP_SECTS: usize = 4;
 /// Bytes the kernel build appends to every non-gzip payload (the decompressed size).
 const SIZE_APPEND: usize = 4;
 
-const ELF_MAGIC: &[u8] = b"\x7fELF";
 const CONFIG_HEADER: &[u8] = b"#\n# Automatically generated file; DO NOT EDIT.";
 const IKCONFIG_START: &[u8] = b"IKCFG_ST";
 const IKCONFIG_END: &[u8] = b"IKCFG_ED";

@@ -3,13 +3,13 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::guest::elf::EM_X86_64;
 use crate::kernel::build;
 use crate::kernel::image::{self, ImageKind};
 
 /// Environment variable naming the kernel when `--kernel` is not given.
 pub const KERNEL_ENV: &str = "SCHEDBOX_KERNEL";
 /// e_machine of x86-64 ELF files, at offset 18.
-const EM_X86_64: u16 = 62;
 const E_MACHINE_AT: usize = 18;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

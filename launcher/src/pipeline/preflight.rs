@@ -9,9 +9,10 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
 
+use crate::guest::elf::{ELF_MAGIC, EM_X86_64};
+
 /// Scenario files are a few KiB; anything past this is not one.
 pub const MAX_SCENARIO_BYTES: u64 = 1 << 20;
-const ELF_MAGIC: &[u8] = b"\x7fELF";
 const SHEBANG: &[u8] = b"#!";
 /// The ELF header fields read here (ELF64: e_ident, e_type, e_machine, ..., e_entry).
 const ELF_HEADER_BYTES: usize = 32;
@@ -26,7 +27,6 @@ const ET_REL: u16 = 1;
 const ET_EXEC: u16 = 2;
 const ET_DYN: u16 = 3;
 const ET_CORE: u16 = 4;
-const EM_X86_64: u16 = 62;
 const ANY_EXECUTE_BIT: u32 = 0o111;
 /// How much of a script's first line a message quotes.
 const SHEBANG_QUOTE: usize = 60;

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::guest::elf::is_elf;
 use crate::guest::pack::{self, Entry};
 use crate::scenario::Scenario;
 use crate::scheduler::SchedulerInfo;
@@ -57,6 +58,8 @@ pub fn collect(
     }
     let mut entries: BTreeMap<String, Entry> = BTreeMap::new();
     for want in &wanted {
+        // A payload's file that is an ELF program or library comes with what its loader
+        // needs; any other is packed as it is.
         let packed = if want.data && !is_elf(&want.host_path) {
             pack::pack_file(&want.host_path, &want.guest_path)
         } else {
@@ -90,16 +93,6 @@ fn already_wanted(wanted: &[Wanted], want: &Wanted) -> Result<bool, String> {
     ))
 }
 
-/// An ELF file (a program or a library): packed with what its loader needs.
-fn is_elf(path: &Path) -> bool {
-    let mut magic = [0u8; 4];
-    std::fs::File::open(path)
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
-        .is_ok_and(|()| magic == *ELF_MAGIC)
-}
-
-const ELF_MAGIC: &[u8; 4] = b"\x7fELF";
-
 fn same_file(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
@@ -125,6 +118,7 @@ fn merge(entries: &mut BTreeMap<String, Entry>, entry: Entry, what: &str) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::guest::elf::ELF_MAGIC;
     use crate::scenario::{parse, VmShape};
 
     const VM: VmShape = VmShape::flat(2, 256);

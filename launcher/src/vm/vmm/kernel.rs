@@ -11,11 +11,11 @@ use linux_loader::loader::elf::{Elf, PvhBootCapability};
 use linux_loader::loader::KernelLoader;
 use vm_memory::GuestAddress;
 
+use crate::guest::elf::ELF_MAGIC;
 use crate::vm::vmm::error::VmmError;
 use crate::vm::vmm::layout::HIMEM_START;
 use crate::vm::vmm::memory::GuestMemory;
 
-const ELF_MAGIC: [u8; 4] = *b"\x7fELF";
 /// "HdrS": the boot protocol header magic.
 pub const HDRS_MAGIC: u32 = 0x5372_6448;
 /// The boot sector signature.
@@ -56,7 +56,7 @@ pub fn load(mem: &GuestMemory, path: &Path, use_pvh: bool) -> Result<LoadedKerne
     file.read_exact(&mut magic)
         .and_then(|_| file.seek(SeekFrom::Start(0)))
         .map_err(|e| VmmError::Kernel(format!("cannot read kernel {name}: {e}")))?;
-    if magic == ELF_MAGIC {
+    if magic == *ELF_MAGIC {
         load_elf(mem, &mut file, use_pvh)
     } else {
         load_bzimage(mem, &mut file)
