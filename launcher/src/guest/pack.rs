@@ -110,20 +110,30 @@ impl From<ElfError> for PackError {
     }
 }
 
+/// A name that is one plain path component: letters, digits, `.`, `_`, `-`, not `.`/`..`.
+pub fn is_plain_name(s: &str) -> bool {
+    !s.is_empty()
+        && s != "."
+        && s != ".."
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
+/// A path the guest can be given: absolute, without empty, `.` or `..` parts or NULs.
+pub fn is_guest_path(path: &str) -> bool {
+    let mut parts = path.split('/');
+    let absolute = parts.next() == Some("");
+    let normal = parts.all(|p| !p.is_empty() && p != "." && p != "..");
+    absolute && normal && path.len() > 1 && !path.contains('\0')
+}
+
 /// The default guest path of a payload: `/payload/<name>/<program file name>`.
 pub fn payload_path(name: &str, binary: &Path) -> Result<String, PackError> {
-    let plain = |s: &str| {
-        !s.is_empty()
-            && s != "."
-            && s != ".."
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-    };
-    if !plain(name) {
+    if !is_plain_name(name) {
         return Err(PackError::BadName { name: name.into() });
     }
     let file = binary.file_name().and_then(|f| f.to_str()).unwrap_or(name);
-    let file = if plain(file) { file } else { name };
+    let file = if is_plain_name(file) { file } else { name };
     Ok(format!("{PAYLOAD_ROOT}/{name}/{file}"))
 }
 
@@ -163,10 +173,7 @@ pub fn pack_file(file: &Path, guest_path: &str) -> Result<Vec<Entry>, PackError>
 }
 
 fn check_guest_path(path: &str) -> Result<(), PackError> {
-    let mut parts = path.split('/');
-    let absolute = parts.next() == Some("");
-    let normal = parts.all(|p| !p.is_empty() && p != "." && p != "..");
-    if absolute && normal && path.len() > 1 {
+    if is_guest_path(path) {
         Ok(())
     } else {
         Err(PackError::BadGuestPath { path: path.into() })

@@ -160,7 +160,7 @@ fn beside(path: &str, host_path: &Path, program: &str) -> Result<String, String>
     let name = host_path
         .file_name()
         .and_then(|n| n.to_str())
-        .filter(|n| n.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)))
+        .filter(|n| pack::is_plain_name(n))
         .ok_or_else(|| {
             format!("{path:?}: the file name must be letters, digits, '.', '_' or '-': copy or link it under such a name, or give it a `to` path")
         })?;
@@ -169,12 +169,7 @@ fn beside(path: &str, host_path: &Path, program: &str) -> Result<String, String>
 
 /// A `to` path: absolute, plain, and not one the guest's own files or mounts take.
 fn placed(path: &str, to: &str) -> Result<String, String> {
-    let plain = to.starts_with('/')
-        && to.len() > 1
-        && to[1..]
-            .split('/')
-            .all(|c| !c.is_empty() && c != "." && c != ".." && !c.contains('\0'));
-    if !plain {
+    if !pack::is_guest_path(to) {
         return Err(format!(
             "{path:?}: `to` {to:?} must be an absolute path without empty, `.` or `..` parts"
         ));
