@@ -165,10 +165,8 @@ fn outer_kernel(bench_kernel: &Path) -> Result<PathBuf, String> {
 fn run(options: &RunOptions, bench_kernel: &Path, out: &Path) -> Result<(u64, u64), String> {
     let kernel = &outer_kernel(bench_kernel)?;
     let launcher = std::env::current_exe().map_err(|e| format!("schedbox's own path: {e}"))?;
-    let init = crate::guest::init::candidates()
-        .into_iter()
-        .find(|p| p.is_file())
-        .ok_or("the guest init is not built")?;
+    // The init a run would pack, found the way a run finds it.
+    let (init, _) = crate::guest::init::load()?;
     let inner = Inner {
         launcher: &launcher,
         init: &init,
