@@ -7,6 +7,7 @@ const NAME_OP: u8 = 0x08;
 const SCOPE_OP: u8 = 0x10;
 const BUFFER_OP: u8 = 0x11;
 const PACKAGE_OP: u8 = 0x12;
+const ZERO_OP: u8 = 0x00;
 const BYTE_PREFIX: u8 = 0x0a;
 const DWORD_PREFIX: u8 = 0x0c;
 const EXT_OP_PREFIX: u8 = 0x5b;
@@ -86,10 +87,10 @@ fn resources(port: &SerialPort) -> Vec<u8> {
 
 /// `Name (\_S5, Package (2) { 5, 0 })`.
 fn s5() -> Vec<u8> {
-    name(
-        b"_S5_",
-        &[PACKAGE_OP, 0x05, 0x02, BYTE_PREFIX, S5_TYPE, 0x00],
-    )
+    const ELEMENTS: u8 = 2;
+    let mut package = vec![PACKAGE_OP];
+    package.extend(with_pkg_length(&[ELEMENTS, BYTE_PREFIX, S5_TYPE, ZERO_OP]));
+    name(b"_S5_", &package)
 }
 
 fn name(seg: &[u8; 4], value: &[u8]) -> Vec<u8> {
@@ -215,6 +216,23 @@ mod tests {
         assert_eq!(&seen[1].2[2..4], &[0xf8, 0x02]);
         assert_eq!(&seen[1].2[8..11], &[0x22, 0x08, 0x00], "IRQ 3");
         assert_eq!(&aml[scope_end..], s5().as_slice());
+        assert_eq!(
+            s5(),
+            [
+                NAME_OP,
+                b'_',
+                b'S',
+                b'5',
+                b'_',
+                PACKAGE_OP,
+                0x05,
+                0x02,
+                BYTE_PREFIX,
+                5,
+                0x00
+            ],
+            "Name (\\_S5, Package (2) {{ 5, 0 }})"
+        );
     }
 
     #[test]
