@@ -4,17 +4,13 @@
 //! it reads its own `numa_maps` and publishes how many of the mapping's pages sit on
 //! the policy's nodes, for the `numa-locality` check.
 
-use super::{Beat, Ctx, Params, WorkSpec};
+use super::{page_fault, Beat, Ctx, Params, WorkSpec};
 use crate::buf::parse_u64;
 use crate::sys;
 use core::sync::atomic::Ordering::Relaxed;
 use rustix::io::Errno;
-use rustix::mm::{mmap_anonymous, MapFlags, ProtFlags};
 use schedbox_protocol::works::{MAX_NODE, MEMPOLICY_INTERLEAVE, MEMPOLICY_PREFERRED};
 
-const PAGE: usize = 4096;
-/// Pages between progress updates.
-const PAGES_PER_BEAT: usize = 16;
 /// The kernel's `MPOL_*` modes (uapi/linux/mempolicy.h), in the protocol's word order.
 const MPOL_BIND: usize = 2;
 const MPOL_PREFERRED: usize = 1;
@@ -80,18 +76,8 @@ fn mbind(base: *mut u8, len: usize, mode: usize, mask: u64) -> Result<(), Errno>
 }
 
 pub fn run(ctx: &Ctx) -> ! {
-    let len = super::page_fault::map_len(ctx.param("size_kb"));
-    // SAFETY: a fresh private anonymous mapping, used only here and never unmapped.
-    let base = unsafe {
-        mmap_anonymous(
-            core::ptr::null_mut(),
-            len,
-            ProtFlags::READ | ProtFlags::WRITE,
-            MapFlags::PRIVATE,
-        )
-    }
-    .unwrap_or_else(|e| ctx.quit("mapping size_kb of memory", e))
-    .cast::<u8>();
+    let len = page_fault::map_len(ctx.param("size_kb"));
+    let base = page_fault::map(ctx, len);
     let mask = node_mask(ctx);
     if let Err(e) = mbind(base, len, mode(ctx), mask) {
         ctx.quit("binding its working set with mbind", e);
@@ -100,26 +86,11 @@ pub fn run(ctx: &Ctx) -> ! {
     let mut round: u8 = 0;
     loop {
         round = round.wrapping_add(1);
-        write_pass(&mut beat, base, len, round);
+        page_fault::write_pages(&mut beat, base, len, round);
         if let Some((pages, local)) = own_locality(base as usize, mask) {
             ctx.slot.seldom.numa_pages.store(pages, Relaxed);
             ctx.slot.seldom.numa_local_pages.store(local, Relaxed);
         }
-    }
-}
-
-/// Writes `round` to every page of the working set.
-fn write_pass(beat: &mut Beat, base: *mut u8, len: usize, round: u8) {
-    let mut off = 0;
-    while off < len {
-        let end = (off + PAGES_PER_BEAT * PAGE).min(len);
-        let pages = (end - off) / PAGE;
-        while off < end {
-            // SAFETY: inside the mapping, which is writable.
-            unsafe { base.add(off).write_volatile(round) };
-            off += PAGE;
-        }
-        beat.add(pages as u64);
     }
 }
 

@@ -26,35 +26,47 @@ pub fn run(ctx: &Ctx) -> ! {
     let len = map_len(ctx.param("size_kb"));
     let mut beat = Beat::new(ctx);
     loop {
-        // SAFETY: a fresh private anonymous mapping, used only here and unmapped below.
-        let base = unsafe {
-            mmap_anonymous(
-                core::ptr::null_mut(),
-                len,
-                ProtFlags::READ | ProtFlags::WRITE,
-                MapFlags::PRIVATE,
-            )
-        }
-        .unwrap_or_else(|e| ctx.quit("mapping size_kb of memory", e));
+        let base = map(ctx, len);
         // One fault per small page, even where huge pages are on. Kernels without
         // them refuse the advice, which changes nothing.
         // SAFETY: advice on the mapping just made.
-        let _ = unsafe { madvise(base, len, Advice::LinuxNoHugepage) };
-        let base = base.cast::<u8>();
-        let mut off = 0;
-        while off < len {
-            let end = (off + PAGES_PER_BEAT * PAGE).min(len);
-            let pages = (end - off) / PAGE;
-            while off < end {
-                // SAFETY: inside the mapping, which is writable.
-                unsafe { base.add(off).write_volatile(1) };
-                off += PAGE;
-            }
-            beat.add(pages as u64);
-        }
+        let _ = unsafe { madvise(base.cast(), len, Advice::LinuxNoHugepage) };
+        write_pages(&mut beat, base, len, 1);
         // SAFETY: the whole mapping made above; nothing refers to it any more.
         if let Err(e) = unsafe { munmap(base.cast(), len) } {
             ctx.quit("unmapping its memory", e);
         }
+    }
+}
+
+/// A fresh private anonymous read-write mapping of `len` bytes, the caller's to use
+/// and to unmap; a worker that cannot have it quits.
+pub fn map(ctx: &Ctx, len: usize) -> *mut u8 {
+    // SAFETY: a new mapping, not aliasing anything; the caller owns it.
+    unsafe {
+        mmap_anonymous(
+            core::ptr::null_mut(),
+            len,
+            ProtFlags::READ | ProtFlags::WRITE,
+            MapFlags::PRIVATE,
+        )
+    }
+    .unwrap_or_else(|e| ctx.quit("mapping size_kb of memory", e))
+    .cast::<u8>()
+}
+
+/// Writes `value` to the first byte of every page of the mapping at `base`, counting an
+/// iteration a page, `PAGES_PER_BEAT` pages between progress updates.
+pub fn write_pages(beat: &mut Beat, base: *mut u8, len: usize, value: u8) {
+    let mut off = 0;
+    while off < len {
+        let end = (off + PAGES_PER_BEAT * PAGE).min(len);
+        let pages = (end - off) / PAGE;
+        while off < end {
+            // SAFETY: inside the mapping, which is writable.
+            unsafe { base.add(off).write_volatile(value) };
+            off += PAGE;
+        }
+        beat.add(pages as u64);
     }
 }
