@@ -12,7 +12,7 @@ pub type Path = Buf<320>;
 
 pub const ROOT: &[u8] = b"/sys/fs/cgroup";
 pub const BASE: &[u8] = b"/sys/fs/cgroup/schedbox";
-const WANTED: &[&[u8]] = &[b"cpu", b"cpuset", b"memory", b"pids"];
+const WANTED: &[&[u8]] = &[b"cpu", b"cpuset", b"memory", b"pids"]; // not vocabulary: controllers
 /// How long to wait for killed tasks to leave a cgroup before removing it.
 const EMPTY_WAIT_MS: u64 = 2000;
 const POLL_MS: u64 = 2;
@@ -35,7 +35,7 @@ pub fn enable_controllers(dir: &[u8]) -> Res<()> {
     let mut avail = [0u8; 256];
     let path = join(dir, b"cgroup.controllers");
     let n = sys::read_file(path.as_cstr(), &mut avail)
-        .map_err(|e| fail!("cgroup", "read {}: {}", path, Errno(e)))?;
+        .map_err(|e| fail!(Cgroup, "read {}: {}", path, Errno(e)))?;
     let mut line: Buf<64> = Buf::new();
     for want in WANTED {
         if avail[..n]
@@ -54,14 +54,14 @@ pub fn enable_controllers(dir: &[u8]) -> Res<()> {
     }
     let path = join(dir, b"cgroup.subtree_control");
     sys::write_file(path.as_cstr(), line.as_bytes())
-        .map_err(|e| fail!("cgroup", "write \"{}\" to {}: {}", line, path, Errno(e)))
+        .map_err(|e| fail!(Cgroup, "write \"{}\" to {}: {}", line, path, Errno(e)))
 }
 
 fn mkdir(path: &Path, exist_ok: bool) -> Res<()> {
     match rustix::fs::mkdir(path.as_cstr(), Mode::from_raw_mode(0o755)) {
         Ok(()) => Ok(()),
         Err(E::EXIST) if exist_ok => Ok(()),
-        Err(e) => Err(fail!("cgroup", "mkdir {}: {}", path, Errno(e))),
+        Err(e) => Err(fail!(Cgroup, "mkdir {}: {}", path, Errno(e))),
     }
 }
 
@@ -93,7 +93,7 @@ pub fn add(root: &Path, rel: &[u8]) -> Res<()> {
 
 pub fn remove(root: &Path, rel: &[u8]) -> Res<()> {
     let path = join(root.as_bytes(), rel);
-    rustix::fs::rmdir(path.as_cstr()).map_err(|e| fail!("cgroup", "rmdir {}: {}", path, Errno(e)))
+    rustix::fs::rmdir(path.as_cstr()).map_err(|e| fail!(Cgroup, "rmdir {}: {}", path, Errno(e)))
 }
 
 /// Writes `value` to `root/rel/file`.
@@ -101,7 +101,7 @@ pub fn set(root: &Path, rel: &[u8], file: &[u8], value: &[u8]) -> Res<()> {
     let path = join(join(root.as_bytes(), rel).as_bytes(), file);
     sys::write_file(path.as_cstr(), value).map_err(|e| {
         fail!(
-            "cgroup",
+            Cgroup,
             "write {:?} to {}: {}",
             crate::plan::Lossy(value),
             path,
@@ -115,14 +115,14 @@ pub fn move_all(root: &Path, from: &[u8], to: &[u8]) -> Res<()> {
     let src = join(join(root.as_bytes(), from).as_bytes(), b"cgroup.procs");
     let mut buf = [0u8; 8192];
     let n = sys::read_file(src.as_cstr(), &mut buf)
-        .map_err(|e| fail!("cgroup", "read {}: {}", src, Errno(e)))?;
+        .map_err(|e| fail!(Cgroup, "read {}: {}", src, Errno(e)))?;
     let dst = join(join(root.as_bytes(), to).as_bytes(), b"cgroup.procs");
     for pid in buf[..n].split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
         match sys::write_file(dst.as_cstr(), pid) {
             Ok(()) | Err(E::SRCH) => {}
             Err(e) => {
                 return Err(fail!(
-                    "cgroup",
+                    Cgroup,
                     "move pid {:?} to {}: {}",
                     crate::plan::Lossy(pid),
                     dst,
@@ -204,12 +204,12 @@ pub fn destroy_scenario(root: &Path, created: &[Path]) -> Res<()> {
     if populated(root.as_bytes()) {
         let kill = join(root.as_bytes(), b"cgroup.kill");
         sys::write_file(kill.as_cstr(), b"1")
-            .map_err(|e| fail!("cgroup", "write 1 to {}: {}", kill, Errno(e)))?;
+            .map_err(|e| fail!(Cgroup, "write 1 to {}: {}", kill, Errno(e)))?;
         let deadline = sys::now_ms() + EMPTY_WAIT_MS;
         while populated(root.as_bytes()) {
             if sys::now_ms() > deadline {
                 return Err(fail!(
-                    "cgroup",
+                    Cgroup,
                     "{} still has tasks {} ms after cgroup.kill",
                     root,
                     EMPTY_WAIT_MS
@@ -222,10 +222,10 @@ pub fn destroy_scenario(root: &Path, created: &[Path]) -> Res<()> {
     for rel in created.iter().rev() {
         match rustix::fs::rmdir(join(root.as_bytes(), rel.as_bytes()).as_cstr()) {
             Ok(()) | Err(E::NOENT) => {}
-            Err(e) => return Err(fail!("cgroup", "rmdir {}/{}: {}", root, rel, Errno(e))),
+            Err(e) => return Err(fail!(Cgroup, "rmdir {}/{}: {}", root, rel, Errno(e))),
         }
     }
-    rustix::fs::rmdir(root.as_cstr()).map_err(|e| fail!("cgroup", "rmdir {}: {}", root, Errno(e)))
+    rustix::fs::rmdir(root.as_cstr()).map_err(|e| fail!(Cgroup, "rmdir {}: {}", root, Errno(e)))
 }
 
 #[cfg(test)]

@@ -4,20 +4,34 @@ use crate::buf::Buf;
 use crate::cgroup;
 use crate::migrations::Moves;
 use crate::monitor::Usage;
-use crate::record::Record;
+use crate::record::{CheckResult, Record, RecordKind};
 use crate::sys::{NS_PER_MS, NS_PER_US, US_PER_MS};
 use crate::worker::{Expect, Locality, Name, Outcome, RelPath};
 use core::fmt::Write;
+use schedbox_protocol::checks::CheckKind;
 
 /// A `check` line of the plan.
-#[derive(Default, Clone)]
+#[derive(Clone)]
 pub struct CheckSpec {
-    pub name: Buf<32>,
+    pub kind: CheckKind,
     pub limit: u64,
     pub group: Option<Name>,
     pub cgroup: Option<RelPath>,
     /// `kernel-log` only: every line was forwarded, so the record says how many.
     pub forward: bool,
+}
+
+/// An empty slot of a scenario's check table, never evaluated.
+impl Default for CheckSpec {
+    fn default() -> Self {
+        CheckSpec {
+            kind: CheckKind::Progress,
+            limit: 0,
+            group: None,
+            cgroup: None,
+            forward: false,
+        }
+    }
 }
 
 impl CheckSpec {
@@ -105,9 +119,9 @@ impl core::fmt::Display for Who<'_> {
 pub fn evaluate(spec: &CheckSpec, scene: &Scene<'_>) -> Verdict {
     let picked = || scene.outcomes.iter().filter(|o| spec.selects(o));
     let limit = spec.limit;
-    match spec.name.as_bytes() {
-        b"progress" => progress(picked(), limit),
-        b"stall" => match picked().max_by_key(|o| o.max_gap_ns) {
+    match spec.kind {
+        CheckKind::Progress => progress(picked(), limit),
+        CheckKind::Stall => match picked().max_by_key(|o| o.max_gap_ns) {
             Some(o) => at_most(
                 o.max_gap_ns / NS_PER_MS,
                 limit,
@@ -115,27 +129,31 @@ pub fn evaluate(spec: &CheckSpec, scene: &Scene<'_>) -> Verdict {
             ),
             None => at_most(0, limit, Detail::new()),
         },
-        b"isolation" => isolation(picked(), limit),
-        b"fairness" => fairness(picked(), limit),
-        b"weight" => {
+        CheckKind::Isolation => isolation(picked(), limit),
+        CheckKind::Fairness => fairness(picked(), limit),
+        CheckKind::Weight => {
             let parent = spec.cgroup.as_ref().map(|c| c.as_bytes());
             let in_group = scene.outcomes.iter().filter(|o| spec.selects_group(o));
             weight(in_group, parent, scene.root, limit)
         }
-        b"bandwidth" => bandwidth(spec, scene),
-        b"wake-latency" => wake_latency(picked(), limit),
-        b"expect" => expected(picked(), limit),
-        b"migrations" => most_moves(picked(), limit, "migrations", |m| m.migrations),
-        b"llc-crossings" => most_moves(picked(), limit, "LLC crossings", |m| Some(m.llc_crossings)),
-        b"node-crossings" => most_moves(picked(), limit, "node crossings", |m| {
+        CheckKind::Bandwidth => bandwidth(spec, scene),
+        CheckKind::WakeLatency => wake_latency(picked(), limit),
+        CheckKind::Expect => expected(picked(), limit),
+        CheckKind::Migrations => most_moves(picked(), limit, CheckKind::Migrations.word(), |m| {
+            m.migrations
+        }),
+        CheckKind::LlcCrossings => {
+            most_moves(picked(), limit, "LLC crossings", |m| Some(m.llc_crossings))
+        }
+        CheckKind::NodeCrossings => most_moves(picked(), limit, "node crossings", |m| {
             Some(m.node_crossings)
         }),
-        b"numa-locality" => numa_locality(picked(), limit),
-        b"kernel-log" => match scene.kmsg {
+        CheckKind::NumaLocality => numa_locality(picked(), limit),
+        CheckKind::KernelLog => match scene.kmsg {
             Ok(log) => at_most(log.count, limit, Detail::from_bytes(log.first)),
             Err(why) => cannot(format_args!("{why}")),
         },
-        _ => cannot(format_args!("unsupported")),
+        CheckKind::Scheduler => cannot(format_args!("unsupported")),
     }
 }
 
@@ -477,10 +495,17 @@ pub fn report_detail(scenario: &[u8], spec: &CheckSpec, pass: bool, value: u64, 
 }
 
 fn record(scenario: &[u8], spec: &CheckSpec, pass: bool, value: u64, detail: &[u8]) -> Record {
-    let mut r = Record::new("check")
+    let mut r = Record::new(RecordKind::Check)
         .str("scenario", scenario)
-        .str("name", spec.name.as_bytes())
-        .str("result", if pass { b"pass" } else { b"fail" })
+        .word("name", spec.kind)
+        .word(
+            "result",
+            if pass {
+                CheckResult::Pass
+            } else {
+                CheckResult::Fail
+            },
+        )
         .num("value", value)
         .num("limit", spec.limit);
     if !detail.is_empty() {
@@ -514,7 +539,7 @@ mod tests {
 
     fn spec(name: &str, limit: u64, group: Option<&str>) -> CheckSpec {
         CheckSpec {
-            name: Buf::from_bytes(name.as_bytes()),
+            kind: schedbox_protocol::vocab::Word::parse(name.as_bytes()).unwrap(),
             limit,
             group: group.map(|g| Name::from_bytes(g.as_bytes())),
             cgroup: None,

@@ -10,6 +10,7 @@ use core::ffi::CStr;
 use linux_raw_sys::general as nr;
 use rustix::fd::{AsRawFd, FromRawFd, OwnedFd};
 use rustix::process::{Pid, Signal, WaitOptions, WaitStatus};
+use schedbox_protocol::vocab::PAYLOAD_KILLED;
 
 /// Every argument comes from one plan line, so they fit in a line's worth of bytes.
 const ARGV_BYTES: usize = MAX_LINE + MAX_FIELDS;
@@ -75,9 +76,9 @@ pub struct Child {
 /// Forks and execs `argv`, joining `procs` (a `cgroup.procs` path) first when given.
 /// The child's failures before exec go to its output and its exit status (126, 127).
 pub fn spawn(argv: &Argv, procs: Option<&CStr>) -> Res<Child> {
-    let (rd, wr) = pipe().map_err(|e| fail!("exec", "pipe: {}", Errno(e)))?;
+    let (rd, wr) = pipe().map_err(|e| fail!(Exec, "pipe: {}", Errno(e)))?;
     rustix::io::ioctl_fionbio(&rd, true)
-        .map_err(|e| fail!("exec", "non-blocking pipe: {}", Errno(e)))?;
+        .map_err(|e| fail!(Exec, "non-blocking pipe: {}", Errno(e)))?;
     // Pointers into `argv`, valid in the child too: fork copies the address space.
     let mut ptrs = [core::ptr::null::<u8>(); MAX_FIELDS + 2];
     for (p, &start) in ptrs.iter_mut().zip(&argv.starts[..argv.count]) {
@@ -88,8 +89,8 @@ pub fn spawn(argv: &Argv, procs: Option<&CStr>) -> Res<Child> {
         ENV[1].as_ptr().cast(),
         core::ptr::null(),
     ];
-    let pid = sys::fork()
-        .map_err(|e| fail!("exec", "fork for {:?}: {}", Lossy(argv.get(0)), Errno(e)))?;
+    let pid =
+        sys::fork().map_err(|e| fail!(Exec, "fork for {:?}: {}", Lossy(argv.get(0)), Errno(e)))?;
     if pid == 0 {
         child(argv.get(0), &ptrs, &envp, wr.as_raw_fd(), procs);
     }
@@ -207,7 +208,7 @@ impl End {
                 out.push(b"signal:");
                 out.push_u64(s as u64);
             }
-            End::Killed => out.push(b"killed"),
+            End::Killed => out.push(PAYLOAD_KILLED.as_bytes()),
             End::Unknown => out.push(b"unknown"),
         }
     }
@@ -263,6 +264,6 @@ mod tests {
     fn ends_are_written_as_the_protocol_says() {
         assert_eq!(End::Exit(1).text().as_bytes(), b"1");
         assert_eq!(End::Signal(9).text().as_bytes(), b"signal:9");
-        assert_eq!(End::Killed.text().as_bytes(), b"killed");
+        assert_eq!(End::Killed.text().as_bytes(), PAYLOAD_KILLED.as_bytes());
     }
 }

@@ -1,25 +1,26 @@
 //! The one error type of the guest: where it happened and a message for the `error` record.
 
 use crate::buf::Buf;
+pub use schedbox_protocol::vocab::ErrorPlace;
 
 pub type Msg = Buf<512>;
 
 #[derive(Clone)]
 pub struct Fail {
-    /// The `where` key: `plan`, `mount`, `cgroup`, `spawn`, ...
-    pub place: &'static str,
+    /// The `where` key.
+    pub place: ErrorPlace,
     pub msg: Msg,
 }
 
 pub type Res<T> = Result<T, Fail>;
 
-/// Builds a `Fail` with a formatted message: `fail!("cgroup", "mkdir {}: {}", p, e)`.
+/// Builds a `Fail` with a formatted message: `fail!(Cgroup, "mkdir {}: {}", p, e)`.
 #[macro_export]
 macro_rules! fail {
-    ($place:expr, $($arg:tt)*) => {{
+    ($place:ident, $($arg:tt)*) => {{
         let mut msg = $crate::fail::Msg::new();
         let _ = core::fmt::Write::write_fmt(&mut msg, format_args!($($arg)*));
-        $crate::fail::Fail { place: $place, msg }
+        $crate::fail::Fail { place: $crate::fail::ErrorPlace::$place, msg }
     }};
 }
 

@@ -3,7 +3,7 @@
 //! become `kmsg` records and are counted per scenario for the `kernel-log` check.
 
 use crate::buf::{parse_u64, Buf};
-use crate::record::Record;
+use crate::record::{Record, RecordKind};
 use rustix::fd::OwnedFd;
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
@@ -164,7 +164,7 @@ impl Kmsg {
             }
             if self.forwarded < KMSG_FORWARD_LINES {
                 self.forwarded += 1;
-                Record::new("kmsg")
+                Record::new(RecordKind::Kmsg)
                     .num("level", u64::from(level))
                     .str("text", msg)
                     .str("scenario", scenario.as_bytes())
@@ -229,7 +229,7 @@ impl Kmsg {
 }
 
 fn report(level: u8, text: &[u8], suppressed: Option<u64>) {
-    let mut r = Record::new("kmsg")
+    let mut r = Record::new(RecordKind::Kmsg)
         .num("level", u64::from(level))
         .str("text", text);
     if let Some(n) = suppressed {

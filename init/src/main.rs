@@ -18,7 +18,7 @@
 
 use core::fmt::Write;
 use schedbox_init::buf::Buf;
-use schedbox_init::record::Record;
+use schedbox_init::record::{DoneStatus, ErrorPlace, Record, RecordKind};
 use schedbox_init::{pid1, power, sys};
 
 // The kernel enters with rsp pointing at argc, then argv[], NULL, envp[], NULL, auxv.
@@ -54,16 +54,16 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     if let Some(loc) = info.location() {
         let _ = write!(msg, " at {}:{}", loc.file(), loc.line());
     }
-    Record::new("error")
-        .str("where", b"panic")
+    Record::new(RecordKind::Error)
+        .word("where", ErrorPlace::Panic)
         .str("msg", msg.as_bytes())
         .send();
     if !pid1::is_pid1() {
         // A worker: PID 1 sees it die and reports that too.
         sys::exit(101);
     }
-    Record::new("done")
-        .str("status", b"error")
+    Record::new(RecordKind::Done)
+        .word("status", DoneStatus::Error)
         .num("t_ms", sys::now_ms())
         .send();
     power::end_vm()

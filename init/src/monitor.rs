@@ -8,7 +8,7 @@ use crate::cpulist::CpuMask;
 use crate::fail::Res;
 use crate::kmsg::Kmsg;
 use crate::payload::Payloads;
-use crate::record::Record;
+use crate::record::{Record, RecordKind};
 use crate::scheduler::Scheduler;
 use crate::shared::BLOCKED;
 use crate::sys::{self, now_ns, NS_PER_MS};
@@ -215,7 +215,9 @@ impl Monitor {
     pub fn heartbeat_if_due(&mut self) {
         let now = now_ns();
         if now >= self.next_heartbeat_ns {
-            Record::new("heartbeat").num("t_ms", now / NS_PER_MS).send();
+            Record::new(RecordKind::Heartbeat)
+                .num("t_ms", now / NS_PER_MS)
+                .send();
             self.next_heartbeat_ns = now + self.heartbeat_ns;
         }
     }
@@ -402,7 +404,7 @@ fn report_stall(scenario: &[u8], w: &Worker, s: &Stall) {
 }
 
 fn stall_record(scenario: &[u8], w: &Worker, s: &Stall) -> Record {
-    Record::new("stall")
+    Record::new(RecordKind::Stall)
         .str("scenario", scenario)
         .str("group", w.group.as_bytes())
         .num("index", u64::from(w.index))
@@ -512,7 +514,7 @@ mod tests {
         let Err(e) = pool.ready(0) else {
             panic!("a failed worker is an error");
         };
-        assert_eq!(e.place, "spawn");
+        assert_eq!(e.place, crate::fail::ErrorPlace::Spawn);
         assert_eq!(
             e.msg.as_bytes(),
             b"worker spin 1 (pid 99) failed joining its cgroup: ENOENT (2)"

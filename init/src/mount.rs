@@ -68,17 +68,17 @@ fn mount_one(mnt: &Mount) -> Res<()> {
             return if e == E::NOENT {
                 Ok(())
             } else {
-                Err(fail!("mount", "mkdir {:?}: {}", mnt.target, Errno(e)))
+                Err(fail!(Mount, "mkdir {:?}: {}", mnt.target, Errno(e)))
             }
         }
-        Err(e) => return Err(fail!("mount", "mkdir {:?}: {}", mnt.target, Errno(e))),
+        Err(e) => return Err(fail!(Mount, "mkdir {:?}: {}", mnt.target, Errno(e))),
     }
     match rustix::mount::mount(mnt.source, mnt.target, mnt.fstype, mnt.flags, None::<&CStr>) {
         // Already mounted (the kernel's own devtmpfs automount, for instance).
         Ok(()) | Err(E::BUSY) => Ok(()),
         Err(E::NODEV) if mnt.optional => Ok(()),
         Err(e) => Err(fail!(
-            "mount",
+            Mount,
             "mount {:?} on {:?}: {}",
             mnt.fstype,
             mnt.target,

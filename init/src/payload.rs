@@ -7,7 +7,7 @@ use crate::cgroup::{self, Path};
 use crate::exec::{self, Argv, End};
 use crate::fail::Res;
 use crate::plan::{Line, Lossy};
-use crate::record::Record;
+use crate::record::{OutputPart, OutputSource, Record, RecordKind};
 use crate::table::Table;
 use crate::worker::Name;
 use crate::{fail, sys};
@@ -37,13 +37,13 @@ impl Payloads {
         let path = line.get("path").unwrap_or_default();
         if self.live.len() == MAX_PAYLOADS {
             return Err(fail!(
-                "payload",
+                Payload,
                 "more than {} payloads running at once",
                 MAX_PAYLOADS
             ));
         }
         let argv = Argv::new(path, line.all("arg"))
-            .ok_or_else(|| fail!("payload", "arguments of {:?} do not fit", Lossy(path)))?;
+            .ok_or_else(|| fail!(Payload, "arguments of {:?} do not fit", Lossy(path)))?;
         // Without a cgroup it stays in PID 1's (the scenario root takes no tasks: its
         // controllers are enabled for its children).
         let procs = line
@@ -117,7 +117,7 @@ fn finish(scenario: &[u8], mut p: Payload, end: End) {
         .held_back_tail(&mut |text| output_tail(scenario, name, text));
     // How many `output` records it got, so that the host knows none went missing.
     let sent = u64::from(p.out.lines) + tail;
-    let mut r = Record::new("payload")
+    let mut r = Record::new(RecordKind::Payload)
         .str("scenario", scenario)
         .str("name", p.name.as_bytes())
         .num("pid", p.pid as u64)
@@ -137,13 +137,13 @@ fn output(scenario: &[u8], name: &Name, text: &[u8]) {
 /// A line from the end of the output, after lines that were not sent.
 fn output_tail(scenario: &[u8], name: &Name, text: &[u8]) {
     output_record(scenario, name, text)
-        .str("part", b"tail")
+        .word("part", OutputPart::Tail)
         .send();
 }
 
 fn output_record(scenario: &[u8], name: &Name, text: &[u8]) -> Record {
-    Record::new("output")
-        .str("source", b"payload")
+    Record::new(RecordKind::Output)
+        .word("source", OutputSource::Payload)
         .str("scenario", scenario)
         .str("name", name.as_bytes())
         .str("text", text)

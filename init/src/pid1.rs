@@ -3,7 +3,7 @@
 
 use crate::buf::{trim_end, Buf};
 use crate::fail::{Errno, Fail, Res};
-use crate::record::{self, Record};
+use crate::record::{self, DoneStatus, Record, RecordKind};
 use crate::runner::Runner;
 use crate::shared::Shared;
 use crate::worker::Pool;
@@ -42,7 +42,7 @@ fn setup() -> Res<()> {
     mount::mount_rest()?;
     let policy = sys::SCHED_FIFO | sys::SCHED_RESET_ON_FORK;
     sys::set_scheduler(0, policy, PID1_RT_PRIO)
-        .map_err(|e| fail!("init", "sched_setscheduler(FIFO) for PID 1: {}", Errno(e)))?;
+        .map_err(|e| fail!(Init, "sched_setscheduler(FIFO) for PID 1: {}", Errno(e)))?;
     report_boot();
     topology::report();
     Ok(())
@@ -52,9 +52,9 @@ fn run() -> Res<()> {
     let text = read_plan()?;
     plan::validate(text).map_err(|e| {
         if e.line == 0 {
-            fail!("plan", "{}", e.msg)
+            fail!(Plan, "{}", e.msg)
         } else {
-            fail!("plan", "line {}: {}", e.line, e.msg)
+            fail!(Plan, "line {}: {}", e.line, e.msg)
         }
     })?;
     cgroup::setup_base()?;
@@ -73,16 +73,16 @@ fn read_plan() -> Res<&'static [u8]> {
     use rustix::fs::{Mode, OFlags};
     use rustix::mm::{MapFlags, ProtFlags};
     let fd = rustix::fs::open(PLAN, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| fail!("plan", "open /plan: {}", Errno(e)))?;
+        .map_err(|e| fail!(Plan, "open /plan: {}", Errno(e)))?;
     let size = rustix::fs::fstat(&fd)
-        .map_err(|e| fail!("plan", "stat /plan: {}", Errno(e)))?
+        .map_err(|e| fail!(Plan, "stat /plan: {}", Errno(e)))?
         .st_size as u64;
     if size == 0 {
         return Ok(&[]);
     }
     if size > MAX_PLAN {
         return Err(fail!(
-            "plan",
+            Plan,
             "/plan is {} bytes, more than {}",
             size,
             MAX_PLAN
@@ -98,7 +98,7 @@ fn read_plan() -> Res<&'static [u8]> {
             &fd,
             0,
         )
-        .map_err(|e| fail!("plan", "mmap /plan: {}", Errno(e)))?;
+        .map_err(|e| fail!(Plan, "mmap /plan: {}", Errno(e)))?;
         Ok(core::slice::from_raw_parts(p as *const u8, size as usize))
     }
 }
@@ -113,7 +113,7 @@ fn report_boot() {
     if let Ok(n) = sys::read_file(SCHED_EXT_STATE, &mut buf) {
         state = Buf::from_bytes(trim_end(&buf[..n]));
     }
-    Record::new("boot")
+    Record::new(RecordKind::Boot)
         .str("release", uname.release().to_bytes())
         .num("cpus", u64::from(cpus))
         .num("uptime_ms", sys::now_ms())
@@ -123,8 +123,8 @@ fn report_boot() {
 
 /// Reports the failure, then ends like any run.
 pub fn fatal(f: Fail) -> ! {
-    Record::new("error")
-        .str("where", f.place.as_bytes())
+    Record::new(RecordKind::Error)
+        .word("where", f.place)
         .str("msg", f.msg.as_bytes())
         .send();
     finish(false)
@@ -132,8 +132,15 @@ pub fn fatal(f: Fail) -> ! {
 
 fn finish(ok: bool) -> ! {
     let ok = ok && record::errors() == 0;
-    Record::new("done")
-        .str("status", if ok { b"ok" } else { b"error" })
+    Record::new(RecordKind::Done)
+        .word(
+            "status",
+            if ok {
+                DoneStatus::Ok
+            } else {
+                DoneStatus::Error
+            },
+        )
         .num("t_ms", sys::now_ms())
         .send();
     power::end_vm()

@@ -4,6 +4,10 @@ use crate::buf::{fmt_u64, Buf};
 use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 
 pub use schedbox_protocol::limits::MAX_LINE;
+pub use schedbox_protocol::vocab::{
+    CheckResult, DoneStatus, ErrorPlace, OutputPart, OutputSource, RecordKind, ScenarioOutcome,
+    SchedulerEvent, Word,
+};
 const MARKER: &[u8] = b"SBX1 ";
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
@@ -140,13 +144,13 @@ pub struct Record {
 impl Record {
     /// A record of `kind`; an `error` record inside a scenario starts with its
     /// `scenario=`.
-    pub fn new(kind: &str) -> Self {
+    pub fn new(kind: RecordKind) -> Self {
         let mut line = Buf::new();
         line.push(MARKER);
-        line.push(kind.as_bytes());
+        line.push(kind.word().as_bytes());
         let mut r = Record {
             line,
-            error: kind == "error",
+            error: kind == RecordKind::Error,
             contained: false,
         };
         let scenario = scenario();
@@ -167,6 +171,11 @@ impl Record {
         self.key(key);
         encode_into(&mut self.line, val);
         self
+    }
+
+    /// A value from the protocol's vocabulary.
+    pub fn word(self, key: &str, val: impl Word) -> Self {
+        self.str(key, val.word().as_bytes())
     }
 
     pub fn num(mut self, key: &str, val: u64) -> Self {
@@ -234,15 +243,15 @@ mod tests {
     #[test]
     fn matches_the_protocol_error_example() {
         let example = include_str!("../../docs/examples/error.records");
-        let r = Record::new("error")
-            .str("where", b"plan")
+        let r = Record::new(RecordKind::Error)
+            .word("where", ErrorPlace::Plan)
             .str("msg", b"line 3: unknown verb \"frobnicate\"");
         assert_eq!(text(r), example.lines().next().unwrap().to_string() + "\n");
     }
 
     #[test]
     fn escapes_percent_equals_space_and_non_ascii() {
-        let r = Record::new("kmsg")
+        let r = Record::new(RecordKind::Kmsg)
             .str("text", "a=b%c d\té~".as_bytes())
             .num("level", 3);
         assert_eq!(text(r), "SBX1 kmsg text=a%3Db%25c%20d%09%C3%A9~ level=3\n");
@@ -250,8 +259,8 @@ mod tests {
 
     #[test]
     fn empty_values_and_numbers() {
-        let r = Record::new("done")
-            .str("status", b"ok")
+        let r = Record::new(RecordKind::Done)
+            .word("status", DoneStatus::Ok)
             .num("t_ms", 2775)
             .str("x", b"");
         assert_eq!(text(r), "SBX1 done status=ok t_ms=2775 x=\n");
@@ -264,7 +273,7 @@ mod tests {
             .lines()
             .find(|l| l.contains("worker") && l.contains("index=0"))
             .unwrap();
-        let r = Record::new("worker")
+        let r = Record::new(RecordKind::Worker)
             .str("scenario", b"spin-basic")
             .str("group", b"spin")
             .num("index", 0)
@@ -289,28 +298,28 @@ mod tests {
             .lines()
             .find(|l| l.starts_with("SBX1 scenario-end "))
             .unwrap();
-        let r = Record::new("scenario-end")
+        let r = Record::new(RecordKind::ScenarioEnd)
             .str("name", b"spin-basic")
             .num("t_ms", 2770)
             .num("init_cpu_ns", 31_000_000)
-            .str("outcome", b"pass");
+            .word("outcome", ScenarioOutcome::Pass);
         assert_eq!(text(r), format!("{want}\n"));
     }
 
     #[test]
     fn errors_inside_a_scenario_name_it_and_do_not_end_the_run() {
         set_scenario(b"s2");
-        let r = Record::new("error").str("where", b"write");
+        let r = Record::new(RecordKind::Error).word("where", ErrorPlace::Write);
         assert_eq!(text(r), "SBX1 error scenario=s2 where=write\n");
-        assert!(Record::new("scenario-end")
+        assert!(Record::new(RecordKind::ScenarioEnd)
             .line()
             .starts_with(b"SBX1 scenario-end\n"));
         set_scenario(b"");
-        let r = Record::new("error").str("where", b"plan");
+        let r = Record::new(RecordKind::Error).word("where", ErrorPlace::Plan);
         assert!(r.error && !r.contained);
         assert_eq!(text(r), "SBX1 error where=plan\n");
         set_scenario(b"s3");
-        let r = Record::new("error");
+        let r = Record::new(RecordKind::Error);
         assert!(r.error && r.contained, "not counted against the run");
         set_scenario(b"");
     }
@@ -318,7 +327,7 @@ mod tests {
     #[test]
     fn long_values_are_cut_to_one_line() {
         let big = vec![b' '; 10_000];
-        let mut r = Record::new("error").str("msg", &big);
+        let mut r = Record::new(RecordKind::Error).str("msg", &big);
         let line = r.line();
         assert!(line.len() <= MAX_LINE);
         assert!(line.ends_with(b"\n"));

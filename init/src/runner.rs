@@ -7,36 +7,16 @@ use crate::cpulist::CpuMask;
 use crate::fail::Res;
 use crate::monitor::{Monitor, Until};
 use crate::plan::{self, Line, MAX_LINE};
-use crate::record::Record;
+use crate::record::{Record, RecordKind, ScenarioOutcome};
 use crate::scheduler::Scheduler;
 use crate::table::Table;
 use crate::work::{self, Params};
 use crate::worker::{Expect, Name, Pool, RelPath, SchedParams, SpawnReq};
 use crate::{fail, record, sys};
 
-use schedbox_protocol::checks::{KERNEL_LOG, KEY_FORWARD};
+use schedbox_protocol::checks::{CheckKind, KEY_FORWARD};
 use schedbox_protocol::limits::{MAX_CGROUPS, MAX_CHECKS};
-use schedbox_protocol::vocab::UNTIL_PAYLOADS;
-
-/// How a scenario ended, as its `scenario-end` record says: every check passed, one
-/// failed, or the scenario could not be carried out (an `error` record says why: an
-/// op failed, or a worker ended before it was stopped).
-#[derive(Clone, Copy)]
-enum Outcome {
-    Pass,
-    Fail,
-    Error,
-}
-
-impl Outcome {
-    fn name(self) -> &'static str {
-        match self {
-            Outcome::Pass => "pass",
-            Outcome::Fail => "fail",
-            Outcome::Error => "error",
-        }
-    }
-}
+use schedbox_protocol::vocab::{Op, Policy, Until as UntilWord, Verb, Word};
 
 #[derive(Default)]
 struct Scenario {
@@ -93,9 +73,9 @@ impl<'p> Runner<'p> {
         let mut scratch = [0u8; MAX_LINE];
         let mut skipping = false;
         for (no, raw) in plan::lines(plan) {
-            let line = plan::parse_line(raw, &mut scratch)
-                .map_err(|m| fail!("plan", "line {}: {}", no, m));
-            let is_end = matches!(&line, Ok(l) if l.verb == "end");
+            let line = plan::parse_line(raw, &mut scratch, plan::Values::Text)
+                .map_err(|m| fail!(Plan, "line {}: {}", no, m));
+            let is_end = matches!(&line, Ok(l) if verb(l) == Some(Verb::End));
             if skipping {
                 skipping = !is_end;
                 continue;
@@ -120,8 +100,8 @@ impl<'p> Runner<'p> {
     /// scenario), kills its payloads and workers, removes its cgroups and ends it with
     /// `outcome=error`.
     fn abort_scenario(&mut self, f: &fail::Fail) {
-        Record::new("error")
-            .str("where", f.place.as_bytes())
+        Record::new(RecordKind::Error)
+            .word("where", f.place)
             .str("msg", f.msg.as_bytes())
             .send();
         let name = self.scen.name.clone();
@@ -130,24 +110,24 @@ impl<'p> Runner<'p> {
         self.pool.done.clear();
         self.mon.kmsg.end();
         if let Err(f) = cgroup::destroy_scenario(&self.scen.root, self.scen.created.as_slice()) {
-            Record::new("error")
-                .str("where", f.place.as_bytes())
+            Record::new(RecordKind::Error)
+                .word("where", f.place)
                 .str("msg", f.msg.as_bytes())
                 .send();
         }
-        self.close_scenario(Outcome::Error);
+        self.close_scenario(ScenarioOutcome::Error);
     }
 
     /// The `scenario-end` record, and back to no scenario.
-    fn close_scenario(&mut self, outcome: Outcome) {
-        Record::new("scenario-end")
+    fn close_scenario(&mut self, outcome: ScenarioOutcome) {
+        Record::new(RecordKind::ScenarioEnd)
             .str("name", self.scen.name.as_bytes())
             .num("t_ms", sys::now_ms())
             .num(
                 "init_cpu_ns",
                 sys::own_cpu_ns().saturating_sub(self.scen.init_cpu_start_ns),
             )
-            .str("outcome", outcome.name().as_bytes())
+            .word("outcome", outcome)
             .send();
         self.scen = Scenario::default();
         self.mon.stall_limit_ms = None;
@@ -155,29 +135,42 @@ impl<'p> Runner<'p> {
     }
 
     fn exec(&mut self, no: usize, line: &Line<'_>) -> Res<()> {
-        match line.verb {
-            "config" => self.mon.configure(
+        let Some(verb) = verb(line) else {
+            return Err(fail!(Plan, "line {}: unknown verb {:?}", no, line.verb));
+        };
+        match verb {
+            Verb::Config => self.mon.configure(
                 line.num("heartbeat_ms"),
                 line.num("sample_ms"),
                 line.get("kmsg") != Some(b"0"),
             ),
-            "scenario" => self.begin_scenario(no, line)?,
-            "step" => {
+            Verb::Scenario => self.begin_scenario(no, line)?,
+            Verb::Step => {
                 self.finish_hold();
-                Record::new("step")
+                Record::new(RecordKind::Step)
                     .str("scenario", self.scen.name.as_bytes())
                     .num("index", self.scen.steps)
                     .num("t_ms", sys::now_ms())
                     .send();
                 self.scen.steps += 1;
                 self.scen.pending_hold_ms = line.num("hold_ms");
-                self.scen.until_payloads = line.get("until") == Some(UNTIL_PAYLOADS.as_bytes());
+                self.scen.until_payloads =
+                    line.get("until").and_then(UntilWord::parse) == Some(UntilWord::Payloads);
             }
-            "op" => self.op(line)?,
-            "check" => {
+            Verb::Op => self.op(line)?,
+            Verb::Check => {
                 self.finish_hold();
+                let name = line.get("name").unwrap_or_default();
+                let Some(kind) = CheckKind::parse(name) else {
+                    return Err(fail!(
+                        Plan,
+                        "line {}: unknown check {:?}",
+                        no,
+                        plan::Lossy(name)
+                    ));
+                };
                 let spec = CheckSpec {
-                    name: Buf::from_bytes(line.get("name").unwrap_or_default()),
+                    kind,
                     limit: line.num("limit").unwrap_or(0),
                     group: line.get("group").map(Name::from_bytes),
                     cgroup: line.get("cgroup").map(RelPath::from_bytes),
@@ -185,18 +178,18 @@ impl<'p> Runner<'p> {
                 };
                 if self.scen.checks.push(spec).is_err() {
                     return Err(fail!(
-                        "plan",
+                        Plan,
                         "line {}: more than {} checks in one scenario",
                         no,
                         MAX_CHECKS
                     ));
                 }
             }
-            "end" => self.end_scenario()?,
-            "scheduler" => {
+            Verb::End => self.end_scenario()?,
+            Verb::Scheduler => {
                 self.mon.sched = Scheduler::start(line, &mut || self.mon.heartbeat_if_due())?;
             }
-            _ => {}
+            Verb::Version => {}
         }
         Ok(())
     }
@@ -213,7 +206,7 @@ impl<'p> Runner<'p> {
         let forward = forwards_kmsg(self.plan, no).then_some(name);
         self.mon.begin_scenario(forward);
         self.pool.done.clear();
-        Record::new("scenario")
+        Record::new(RecordKind::Scenario)
             .str("name", name)
             .num("t_ms", sys::now_ms())
             .send();
@@ -263,13 +256,13 @@ impl<'p> Runner<'p> {
         };
         let mut passed = true;
         for spec in self.scen.checks.as_slice() {
-            if spec.name.eq_bytes(b"scheduler") {
+            if spec.kind == CheckKind::Scheduler {
                 passed &= self.mon.sched.check(name.as_bytes(), spec);
                 continue;
             }
             let verdict = check::evaluate(spec, &scene);
             match scene.kmsg {
-                Ok(log) if spec.forward && spec.name.eq_bytes(KERNEL_LOG.as_bytes()) => {
+                Ok(log) if spec.forward && spec.kind == CheckKind::KernelLog => {
                     check::report_forwarded(name.as_bytes(), spec, &verdict, &log)
                 }
                 _ => check::report(name.as_bytes(), spec, &verdict),
@@ -281,53 +274,56 @@ impl<'p> Runner<'p> {
         // A worker that ended before it was stopped (an error record) leaves the
         // scenario not carried out, whatever its checks say.
         let outcome = if record::contained_errors() != self.scen.errors_before {
-            Outcome::Error
+            ScenarioOutcome::Error
         } else if passed {
-            Outcome::Pass
+            ScenarioOutcome::Pass
         } else {
-            Outcome::Fail
+            ScenarioOutcome::Fail
         };
         self.close_scenario(outcome);
         Ok(())
     }
 
     fn op(&mut self, line: &Line<'_>) -> Res<()> {
-        let op = line.bare.unwrap_or("");
-        if matches!(op, "stop" | "move") {
+        let name = line.bare.unwrap_or("");
+        let Some(op) = Op::parse(name.as_bytes()) else {
+            return Err(fail!(Plan, "unknown op {}", name));
+        };
+        if matches!(op, Op::Stop | Op::Move) {
             self.mon.mark_usage(&self.pool, &self.scen.root);
         }
         self.exec_op(op, line)?;
-        if op != "stop" {
+        if op != Op::Stop {
             self.mon.after_change(&mut self.pool, &self.scen.root);
         }
         Ok(())
     }
 
-    fn exec_op(&mut self, op: &str, line: &Line<'_>) -> Res<()> {
+    fn exec_op(&mut self, op: Op, line: &Line<'_>) -> Res<()> {
         let root = &self.scen.root;
         let path = line.get("path").unwrap_or_default();
         match op {
-            "cgroup-add" => {
+            Op::CgroupAdd => {
                 cgroup::add(root, path)?;
                 if self.scen.created.push(Path::from_bytes(path)).is_err() {
                     return Err(fail!(
-                        "cgroup",
+                        Cgroup,
                         "more than {} cgroups in one scenario",
                         MAX_CGROUPS
                     ));
                 }
             }
-            "cgroup-remove" => cgroup::remove(root, path)?,
-            "cgroup-set" => cgroup::set(
+            Op::CgroupRemove => cgroup::remove(root, path)?,
+            Op::CgroupSet => cgroup::set(
                 root,
                 path,
                 line.get("file").unwrap_or_default(),
                 line.get("value").unwrap_or_default(),
             )?,
-            "spawn" => self.spawn(line)?,
-            "write" => write(path, line.get("value").unwrap_or_default())?,
-            "payload" => self.mon.payloads.start(root, line)?,
-            "stop" => {
+            Op::Spawn => self.spawn(line)?,
+            Op::Write => write(path, line.get("value").unwrap_or_default())?,
+            Op::Payload => self.mon.payloads.start(root, line)?,
+            Op::Stop => {
                 let group = line.get("group").unwrap_or_default();
                 let name = self.scen.name.as_bytes();
                 self.mon.sample(&mut self.pool, name, sys::now_ns());
@@ -338,7 +334,7 @@ impl<'p> Runner<'p> {
                         w.group.eq_bytes(group)
                     })?;
             }
-            "move" => {
+            Op::Move => {
                 let (from, to) = (
                     line.get("from").unwrap_or_default(),
                     line.get("to").unwrap_or_default(),
@@ -346,12 +342,11 @@ impl<'p> Runner<'p> {
                 cgroup::move_all(root, from, to)?;
                 self.pool.moved(from, to);
             }
-            "affinity" => {
+            Op::Affinity => {
                 let cpus = CpuMask::parse(line.get("cpus").unwrap_or_default()).unwrap_or_default();
                 self.pool
                     .set_affinity(line.get("group").unwrap_or_default(), &cpus)?;
             }
-            other => return Err(fail!("plan", "unknown op {}", other)),
         }
         Ok(())
     }
@@ -359,10 +354,10 @@ impl<'p> Runner<'p> {
     fn spawn(&mut self, line: &Line<'_>) -> Res<()> {
         let work_name = line.get("work").unwrap_or_default();
         let Some(spec) = work::spec(work_name) else {
-            return Err(fail!("spawn", "unknown work {:?}", plan::Lossy(work_name)));
+            return Err(fail!(Spawn, "unknown work {:?}", plan::Lossy(work_name)));
         };
         let sched = SchedParams {
-            policy: policy(line.text("policy").unwrap_or("other")),
+            policy: policy(line.get("policy").and_then(Policy::parse)),
             prio: line.num("prio").unwrap_or(0) as u32,
             nice: line.int("nice").unwrap_or(0) as i32,
             affinity: line.get("affinity").and_then(CpuMask::parse),
@@ -390,7 +385,7 @@ fn write(path: &[u8], value: &[u8]) -> Res<()> {
     let file: Buf<{ plan::MAX_PATH + 1 }> = Buf::from_bytes(path);
     sys::write_file(file.as_cstr(), value).map_err(|e| {
         fail!(
-            "write",
+            Write,
             "write {:?} to {}: {}",
             plan::Lossy(value),
             file,
@@ -399,14 +394,25 @@ fn write(path: &[u8], value: &[u8]) -> Res<()> {
     })
 }
 
-fn policy(name: &str) -> u32 {
-    match name {
-        "batch" => sys::SCHED_BATCH,
-        "idle" => sys::SCHED_IDLE,
-        "fifo" => sys::SCHED_FIFO,
-        "rr" => sys::SCHED_RR,
-        _ => sys::SCHED_OTHER,
+/// The kernel's number for a policy; none given is `other`.
+fn policy(policy: Option<Policy>) -> u32 {
+    match policy {
+        Some(Policy::Batch) => sys::SCHED_BATCH,
+        Some(Policy::Idle) => sys::SCHED_IDLE,
+        Some(Policy::Fifo) => sys::SCHED_FIFO,
+        Some(Policy::Rr) => sys::SCHED_RR,
+        Some(Policy::Other) | None => sys::SCHED_OTHER,
     }
+}
+
+/// A plan line's verb; the plan was validated, so None only for a line it refused.
+fn verb(line: &Line<'_>) -> Option<Verb> {
+    Verb::parse(line.verb.as_bytes())
+}
+
+/// Whether a plan line is `check name=<kind>`.
+fn is_check(line: &Line<'_>, kind: CheckKind) -> bool {
+    verb(line) == Some(Verb::Check) && line.get("name") == Some(kind.word().as_bytes())
 }
 
 /// The tightest `check name=stall` limit of the scenario starting at line `start`, so
@@ -415,16 +421,15 @@ fn stall_limit(plan: &[u8], start: usize) -> Option<u64> {
     let mut scratch = [0u8; MAX_LINE];
     let mut limit: Option<u64> = None;
     for (_, raw) in plan::lines(plan).skip_while(|(no, _)| *no <= start) {
-        let Ok(line) = plan::parse_line(raw, &mut scratch) else {
+        let Ok(line) = plan::parse_line(raw, &mut scratch, plan::Values::Text) else {
             continue;
         };
-        match line.verb {
-            "end" => break,
-            "check" if line.get("name") == Some(b"stall") => {
-                let l = line.num("limit").unwrap_or(u64::MAX);
-                limit = Some(limit.map_or(l, |m| m.min(l)));
-            }
-            _ => {}
+        if verb(&line) == Some(Verb::End) {
+            break;
+        }
+        if is_check(&line, CheckKind::Stall) {
+            let l = line.num("limit").unwrap_or(u64::MAX);
+            limit = Some(limit.map_or(l, |m| m.min(l)));
         }
     }
     limit
@@ -435,18 +440,14 @@ fn stall_limit(plan: &[u8], start: usize) -> Option<u64> {
 fn forwards_kmsg(plan: &[u8], start: usize) -> bool {
     let mut scratch = [0u8; MAX_LINE];
     for (_, raw) in plan::lines(plan).skip_while(|(no, _)| *no <= start) {
-        let Ok(line) = plan::parse_line(raw, &mut scratch) else {
+        let Ok(line) = plan::parse_line(raw, &mut scratch, plan::Values::Text) else {
             continue;
         };
-        match line.verb {
-            "end" => break,
-            "check"
-                if line.get("name") == Some(KERNEL_LOG.as_bytes())
-                    && line.get(KEY_FORWARD) == Some(b"1") =>
-            {
-                return true
-            }
-            _ => {}
+        if verb(&line) == Some(Verb::End) {
+            break;
+        }
+        if is_check(&line, CheckKind::KernelLog) && line.get(KEY_FORWARD) == Some(b"1") {
+            return true;
         }
     }
     false

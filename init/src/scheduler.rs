@@ -8,7 +8,7 @@ use crate::check::{self, CheckSpec};
 use crate::exec::{self, Argv, End};
 use crate::fail::{Errno, Res};
 use crate::plan::{Line, Lossy};
-use crate::record::Record;
+use crate::record::{OutputSource, Record, RecordKind, SchedulerEvent};
 use crate::sys::{self, NS_PER_MS};
 use crate::{fail, kmsg};
 use core::ffi::CStr;
@@ -84,7 +84,7 @@ impl Scheduler {
         };
         s.open_state()?;
         let argv = Argv::new(path, line.all("arg"))
-            .ok_or_else(|| fail!("scheduler", "arguments of {:?} do not fit", Lossy(path)))?;
+            .ok_or_else(|| fail!(Scheduler, "arguments of {:?} do not fit", Lossy(path)))?;
         let child = exec::spawn(&argv, None)?;
         s.pid = child.pid;
         s.shown_pid = child.pid;
@@ -96,18 +96,18 @@ impl Scheduler {
     fn open_state(&mut self) -> Res<()> {
         if !sys::exists(SCX_DIR) {
             return Err(fail!(
-                "scheduler",
+                Scheduler,
                 "this kernel has no sched_ext (no {:?}): the plan's scheduler needs a kernel built with CONFIG_SCHED_CLASS_EXT=y",
                 SCX_DIR
             ));
         }
         let fd = rustix::fs::open(STATE, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
-            .map_err(|e| fail!("scheduler", "open {:?}: {}", STATE, Errno(e)))?;
+            .map_err(|e| fail!(Scheduler, "open {:?}: {}", STATE, Errno(e)))?;
         self.state_fd = Some(fd);
         let state = self.state();
         if !state.eq_bytes(b"disabled") {
             return Err(fail!(
-                "scheduler",
+                Scheduler,
                 "sched_ext is {} before the plan's scheduler started (ops {})",
                 state,
                 read_word(OPS)
@@ -133,7 +133,7 @@ impl Scheduler {
                 if self.want.is_empty() || ops.eq_bytes(self.want.as_bytes()) {
                     self.ops = ops;
                     self.health = Health::Enabled;
-                    self.record("attached", sys::now_ms()).send();
+                    self.record(SchedulerEvent::Attached, sys::now_ms()).send();
                     return;
                 }
                 let mut why = Why::new();
@@ -160,7 +160,7 @@ impl Scheduler {
     fn attach_failed(&mut self, why: &Why, end: Option<End>) {
         self.finish_output();
         let mut r = self
-            .record("attach-failed", sys::now_ms())
+            .record(SchedulerEvent::AttachFailed, sys::now_ms())
             .str("reason", why.as_bytes());
         if let Some(end) = end {
             r = r.str("status", end.text().as_bytes());
@@ -218,7 +218,7 @@ impl Scheduler {
             scan_kmsg();
         }
         let (reason, msg) = (NOTED.reason.get(), NOTED.msg.get());
-        let mut r = self.record("ejected", at_ms);
+        let mut r = self.record(SchedulerEvent::Ejected, at_ms);
         let t_us = NOTED.t_us.load(Relaxed);
         if t_us != 0 {
             r = r.num("kmsg_t_ms", t_us / sys::US_PER_MS);
@@ -250,7 +250,7 @@ impl Scheduler {
     fn exited(&mut self, end: End) {
         self.finish_output();
         let t_ms = sys::now_ms();
-        self.record("exited", t_ms)
+        self.record(SchedulerEvent::Exited, t_ms)
             .str("status", end.text().as_bytes())
             .str("output", self.out.tail().as_bytes())
             .send();
@@ -297,7 +297,7 @@ impl Scheduler {
         self.resolve(true);
         let end = self.stop_process(tick);
         self.finish_output();
-        self.record("stopped", sys::now_ms())
+        self.record(SchedulerEvent::Stopped, sys::now_ms())
             .str("status", end.text().as_bytes())
             .send();
         self.health = Health::Absent;
@@ -334,9 +334,9 @@ impl Scheduler {
     }
 
     /// A `scheduler` record with the keys every event has.
-    fn record(&self, event: &str, t_ms: u64) -> Record {
-        let mut r = Record::new("scheduler")
-            .str("event", event.as_bytes())
+    fn record(&self, event: SchedulerEvent, t_ms: u64) -> Record {
+        let mut r = Record::new(RecordKind::Scheduler)
+            .word("event", event)
             .str("name", self.label.as_bytes())
             .str("state", self.state().as_bytes())
             .str("ops", self.ops.as_bytes())
@@ -362,8 +362,8 @@ impl Scheduler {
 }
 
 fn output(label: &Word, text: &[u8]) {
-    Record::new("output")
-        .str("source", b"scheduler")
+    Record::new(RecordKind::Output)
+        .word("source", OutputSource::Scheduler)
         .str("name", label.as_bytes())
         .str("text", text)
         .send();

@@ -196,14 +196,7 @@ unsafe fn map_zeroed<T>(count: usize) -> Res<&'static [T]> {
     let len = count * core::mem::size_of::<T>();
     let prot = ProtFlags::READ | ProtFlags::WRITE;
     let p = rustix::mm::mmap_anonymous(core::ptr::null_mut(), len, prot, MapFlags::SHARED)
-        .map_err(|e| {
-            fail!(
-                "init",
-                "mmap of {} bytes of shared memory: {}",
-                len,
-                Errno(e)
-            )
-        })?;
+        .map_err(|e| fail!(Init, "mmap of {} bytes of shared memory: {}", len, Errno(e)))?;
     Ok(core::slice::from_raw_parts(p as *const T, count))
 }
 

@@ -4,10 +4,9 @@
 
 use crate::buf::{parse_u64, trim_end, Buf};
 use crate::cpulist::MAX_CPUS;
-use crate::record::Record;
+use crate::record::{Record, RecordKind};
 use crate::sys;
 use core::fmt::Write;
-use schedbox_protocol::vocab::record::{CPU, NODE};
 
 /// Cache index directories looked at for the last level (index3 is the L3 on x86).
 const MAX_CACHE_INDEX: u64 = 8;
@@ -60,7 +59,7 @@ fn report_cpu(cpu: u64, node: Option<u64>) -> bool {
     let Some(package) = topo("physical_package_id") else {
         return false;
     };
-    let mut r = Record::new(CPU)
+    let mut r = Record::new(RecordKind::Cpu)
         .num("index", cpu)
         .str("package", package.as_bytes());
     for (key, file) in [
@@ -120,7 +119,7 @@ fn report_node(node: u64) -> bool {
     let Some(cpus) = dir("cpulist") else {
         return false;
     };
-    let mut r = Record::new(NODE)
+    let mut r = Record::new(RecordKind::Node)
         .num("index", node)
         .str("cpus", cpus.as_bytes());
     if let Some(kb) = node_memory_kb(node) {

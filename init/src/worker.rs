@@ -7,7 +7,7 @@ use crate::cpulist::CpuMask;
 use crate::fail::{Errno, Res};
 use crate::migrations::{self, Moves};
 use crate::monitor::Isolation;
-use crate::record::Record;
+use crate::record::{ErrorPlace, Record, RecordKind};
 use crate::shared::{Shared, FAILED, MAX_SLOTS, READY};
 use crate::table::Table;
 use crate::wakes::WakeStats;
@@ -15,7 +15,7 @@ use crate::work::{self, Ctx, Params, WorkSpec};
 use crate::{fail, sys};
 use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use rustix::process::{waitid, Pid, Signal, WaitId, WaitIdOptions, WaitOptions};
-use schedbox_protocol::vocab::{EXPECT_FORK_REFUSED, EXPECT_OOM_KILLED};
+use schedbox_protocol::vocab::{self, Word};
 use schedbox_protocol::works::NUMA_WORKING_SET;
 
 pub const MAX_WORKERS: usize = MAX_SLOTS;
@@ -61,16 +61,11 @@ pub enum Expect {
 }
 
 impl Expect {
-    const NAMES: [(Expect, &'static str); 2] = [
-        (Expect::ForkRefused, EXPECT_FORK_REFUSED),
-        (Expect::OomKilled, EXPECT_OOM_KILLED),
-    ];
-
     pub fn parse(v: &[u8]) -> Option<Self> {
-        Self::NAMES
-            .iter()
-            .find(|(_, n)| n.as_bytes() == v)
-            .map(|(e, _)| *e)
+        match vocab::Expect::parse(v)? {
+            vocab::Expect::ForkRefused => Some(Expect::ForkRefused),
+            vocab::Expect::OomKilled => Some(Expect::OomKilled),
+        }
     }
 
     /// What happened to a worker that met it, for check details.
@@ -83,10 +78,11 @@ impl Expect {
     }
 
     pub fn name(self) -> &'static str {
-        Self::NAMES
-            .iter()
-            .find(|(e, _)| *e == self)
-            .map_or("", |(_, n)| n)
+        match self {
+            Expect::Nothing => "",
+            Expect::ForkRefused => vocab::Expect::ForkRefused.word(),
+            Expect::OomKilled => vocab::Expect::OomKilled.word(),
+        }
     }
 }
 
@@ -213,7 +209,7 @@ pub struct Pool {
 
 impl Pool {
     pub fn new(shared: Shared) -> Res<Self> {
-        let nomem = |e| fail!("init", "mmap for the worker tables: {}", Errno(e));
+        let nomem = |e| fail!(Init, "mmap for the worker tables: {}", Errno(e));
         Ok(Pool {
             shared,
             live: Table::mapped().map_err(nomem)?,
@@ -255,7 +251,7 @@ impl Pool {
         let mut team = work::TeamSetup::new(req.work, req.count, &req.params)?;
         for i in 0..req.count {
             let Some(slot) = self.used.first_free() else {
-                return Err(fail!("spawn", "more than {} workers at once", MAX_SLOTS));
+                return Err(fail!(Spawn, "more than {} workers at once", MAX_SLOTS));
             };
             let s = self.shared.slot(slot);
             let wakes = self.shared.wakes(slot);
@@ -275,7 +271,7 @@ impl Pool {
             };
             let pid = sys::fork().map_err(|e| {
                 fail!(
-                    "spawn",
+                    Spawn,
                     "fork for group {}: {}",
                     Name::from_bytes(req.group),
                     Errno(e)
@@ -298,7 +294,7 @@ impl Pool {
                 ..Worker::default()
             };
             if self.live.push(w).is_err() {
-                return Err(fail!("spawn", "more than {} live workers", MAX_WORKERS));
+                return Err(fail!(Spawn, "more than {} live workers", MAX_WORKERS));
             }
         }
         Ok(first)
@@ -315,7 +311,7 @@ impl Pool {
                 FAILED => {
                     let (stage, errno) = (s.err_stage.load(Relaxed), s.err_errno.load(Relaxed));
                     return Err(fail!(
-                        "spawn",
+                        Spawn,
                         "worker {} {} (pid {}) failed {}: {}",
                         w.group,
                         w.index,
@@ -341,7 +337,7 @@ impl Pool {
         {
             rustix::thread::sched_setaffinity(Pid::from_raw(w.pid), &set).map_err(|e| {
                 fail!(
-                    "affinity",
+                    Affinity,
                     "worker {} {} (pid {}): {}",
                     w.group,
                     w.index,
@@ -431,7 +427,7 @@ impl Pool {
         }
         if full {
             return Err(fail!(
-                "stop",
+                Stop,
                 "more than {} workers in one scenario",
                 MAX_WORKERS
             ));
@@ -565,8 +561,8 @@ fn report_early_end(w: &Worker, status: Option<rustix::process::WaitStatus>) {
         }
         _ => {}
     }
-    Record::new("error")
-        .str("where", b"worker")
+    Record::new(RecordKind::Error)
+        .word("where", ErrorPlace::Worker)
         .str("msg", msg.as_bytes())
         .send();
 }
@@ -614,7 +610,7 @@ fn report(scenario: &[u8], o: &Outcome) {
     let mut cpus: Buf<128> = Buf::new();
     // A Buf never fails a write: what does not fit is cut and flagged.
     let _ = o.cpus.write_list(&mut cpus);
-    let mut r = Record::new("worker")
+    let mut r = Record::new(RecordKind::Worker)
         .str("scenario", scenario)
         .str("group", o.group.as_bytes())
         .num("index", u64::from(o.index))

@@ -34,7 +34,7 @@ use serde_json::Value;
 use common::{repo, try_boot, Scratch};
 use schedbox::cpulist;
 use schedbox::scenario::catalog::{
-    CHECKS, DEFAULT_CHECKS, TOPOLOGY_BATCH_DIR, TOPOLOGY_BATCH_SHAPE, WORK_TYPES,
+    CheckKind, CHECKS, DEFAULT_CHECKS, TOPOLOGY_BATCH_DIR, TOPOLOGY_BATCH_SHAPE, WORK_TYPES,
 };
 use schedbox::topology::CpuPlace;
 
@@ -257,7 +257,11 @@ fn every_work_type_has_a_passing_scenario() {
         }
         let checks: Vec<String> = b.checks(&name).into_iter().map(|c| c.name).collect();
         for default in DEFAULT_CHECKS {
-            assert!(checks.iter().any(|c| c == default), "{}", b.says(&name));
+            assert!(
+                checks.iter().any(|c| c == default.word()),
+                "{}",
+                b.says(&name)
+            );
         }
     }
 }
@@ -738,23 +742,23 @@ fn wake_latency_fails_for_an_idle_policy_sleeper() {
 #[test]
 fn every_check_fails_in_one_scenario_and_passes_in_another() {
     let batches = [work(), cgroup(), checks(), topology()];
-    for kind in CHECKS.iter().filter(|k| k.name != "scheduler") {
+    for kind in CHECKS.iter().filter(|k| k.kind != CheckKind::Scheduler) {
         let results: Vec<Check> = batches
             .iter()
             .flat_map(|b| b.report["scenarios"].as_array().unwrap().iter())
             .flat_map(|s| serde_json::from_value::<Vec<Check>>(s["checks"].clone()).unwrap())
-            .filter(|c| c.name == kind.name)
+            .filter(|c| c.name == kind.name())
             .collect();
         assert!(
             results.iter().any(|c| c.passed),
             "no catalog scenario passes {}",
-            kind.name
+            kind.name()
         );
-        if kind.name != "isolation" {
+        if kind.kind != CheckKind::Isolation {
             assert!(
                 results.iter().any(|c| !c.passed),
                 "no catalog scenario fails {}",
-                kind.name
+                kind.name()
             );
         }
     }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::{boot, describe, kernel, one_vm_at_a_time, Scratch, SCHEDBOX};
 use schedbox::cpulist;
-use schedbox::protocol::record::{parse_line, CpuRecord, Line, Record};
+use schedbox::protocol::record::{decode, CpuRecord, Line, Record};
 use serde_json::Value;
 
 /// A short spinning scenario named `name`, with `extra` top-level lines.
@@ -32,7 +32,7 @@ fn cpus_seen(scratch: &Scratch, shape: &str) -> Vec<CpuRecord> {
     scratch
         .run_file(&format!("{shape}/records.log"))
         .lines()
-        .filter_map(|l| match parse_line(l) {
+        .filter_map(|l| match decode(l) {
             Line::Record(Record::Cpu(c)) => Some(c),
             _ => None,
         })

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use common::{boot, describe, Scratch};
 use schedbox::cpulist;
-use schedbox::protocol::record::{parse_line, Line, Record};
+use schedbox::protocol::record::{decode, Line, Record};
 use schedbox::topology::Shape;
 
 const SHORT: &str =
@@ -19,7 +19,7 @@ fn topology_records(scratch: &Scratch) -> (Vec<Record>, Vec<Record>) {
     let records: Vec<Record> = scratch
         .run_file("records.log")
         .lines()
-        .filter_map(|l| match parse_line(l) {
+        .filter_map(|l| match decode(l) {
             Line::Record(r) => Some(r),
             _ => None,
         })

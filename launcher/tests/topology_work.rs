@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use common::{boot, describe, Scratch};
 use schedbox::cpulist;
-use schedbox::protocol::record::{parse_line, Line, Record};
+use schedbox::protocol::record::{decode, Line, Record};
 use serde_json::Value;
 
 /// The least share of a working set bound to node 1 that must be there, per mille (the
@@ -27,7 +27,7 @@ fn guest_places(scratch: &Scratch) -> Places {
     scratch
         .run_file("records.log")
         .lines()
-        .filter_map(|l| match parse_line(l) {
+        .filter_map(|l| match decode(l) {
             Line::Record(Record::Cpu(c)) => Some((
                 c.index as u32,
                 (

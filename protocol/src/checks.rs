@@ -1,6 +1,9 @@
 //! Checks the guest evaluates at the end of a scenario, with the limits the host
 //! gives them by default (docs/protocol.md, "Checks").
 
+use crate::vocab::{words, Word};
+use core::fmt;
+
 /// What a check may be restricted to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
@@ -13,7 +16,7 @@ pub enum Scope {
 }
 
 pub struct Check {
-    pub name: &'static str,
+    pub kind: CheckKind,
     pub default_limit: u64,
     /// Largest limit that makes sense; above it the check could never fail.
     pub max_limit: u64,
@@ -24,20 +27,25 @@ pub struct Check {
     pub unit: &'static str,
 }
 
-pub const PROGRESS: &str = "progress";
-pub const STALL: &str = "stall";
-pub const ISOLATION: &str = "isolation";
-pub const FAIRNESS: &str = "fairness";
-pub const WEIGHT: &str = "weight";
-pub const BANDWIDTH: &str = "bandwidth";
-pub const WAKE_LATENCY: &str = "wake-latency";
-pub const KERNEL_LOG: &str = "kernel-log";
-pub const SCHEDULER: &str = "scheduler";
-pub const EXPECT: &str = "expect";
-pub const MIGRATIONS: &str = "migrations";
-pub const LLC_CROSSINGS: &str = "llc-crossings";
-pub const NODE_CROSSINGS: &str = "node-crossings";
-pub const NUMA_LOCALITY: &str = "numa-locality";
+words! {
+    /// The name of a check (`check name=`, and the `check` record's `name=`).
+    CheckKind {
+        Progress = "progress",
+        Stall = "stall",
+        Isolation = "isolation",
+        Fairness = "fairness",
+        Weight = "weight",
+        Bandwidth = "bandwidth",
+        WakeLatency = "wake-latency",
+        KernelLog = "kernel-log",
+        Scheduler = "scheduler",
+        Expect = "expect",
+        Migrations = "migrations",
+        LlcCrossings = "llc-crossings",
+        NodeCrossings = "node-crossings",
+        NumaLocality = "numa-locality",
+    }
+}
 
 /// `migrations` measures unless limited: a scheduler migrates tasks as it sees fit, so
 /// only the scenario knows how many are too many.
@@ -84,7 +92,7 @@ pub const MAX_STALL_LIMIT_MS: u64 = 3_600_000;
 pub const DEFAULT_BANDWIDTH_LIMIT: u64 = 1250;
 
 const fn kind(
-    name: &'static str,
+    kind: CheckKind,
     default_limit: u64,
     max_limit: u64,
     scope: Scope,
@@ -92,7 +100,7 @@ const fn kind(
     unit: &'static str,
 ) -> Check {
     Check {
-        name,
+        kind,
         default_limit,
         max_limit,
         scope,
@@ -103,41 +111,75 @@ const fn kind(
 
 /// Every check of protocol version 1.
 pub const CHECKS: &[Check] = &[
-    kind(PROGRESS, 1, u64::MAX, Scope::Group, true, "iterations"),
     kind(
-        STALL,
+        CheckKind::Progress,
+        1,
+        u64::MAX,
+        Scope::Group,
+        true,
+        "iterations",
+    ),
+    kind(
+        CheckKind::Stall,
         DEFAULT_STALL_LIMIT_MS,
         MAX_STALL_LIMIT_MS,
         Scope::Group,
         false,
         "ms",
     ),
-    kind(ISOLATION, 0, u64::MAX, Scope::Group, false, "samples"),
-    kind(FAIRNESS, 300, 100_000, Scope::Cgroup, false, "‰"),
-    kind(WEIGHT, 250, 100_000, Scope::Cgroup, false, "‰"),
     kind(
-        BANDWIDTH,
+        CheckKind::Isolation,
+        0,
+        u64::MAX,
+        Scope::Group,
+        false,
+        "samples",
+    ),
+    kind(CheckKind::Fairness, 300, 100_000, Scope::Cgroup, false, "‰"),
+    kind(CheckKind::Weight, 250, 100_000, Scope::Cgroup, false, "‰"),
+    kind(
+        CheckKind::Bandwidth,
         DEFAULT_BANDWIDTH_LIMIT,
         100_000,
         Scope::Cgroup,
         false,
         "‰",
     ),
-    kind(WAKE_LATENCY, 20_000, 60_000_000, Scope::Group, false, "µs"),
-    kind(KERNEL_LOG, 0, u64::MAX, Scope::Scenario, false, "lines"),
-    kind(SCHEDULER, 0, 1, Scope::Scenario, false, ""),
-    kind(EXPECT, 0, u64::MAX, Scope::Group, false, "workers"),
     kind(
-        MIGRATIONS,
+        CheckKind::WakeLatency,
+        20_000,
+        60_000_000,
+        Scope::Group,
+        false,
+        "µs",
+    ),
+    kind(
+        CheckKind::KernelLog,
+        0,
+        u64::MAX,
+        Scope::Scenario,
+        false,
+        "lines",
+    ),
+    kind(CheckKind::Scheduler, 0, 1, Scope::Scenario, false, ""),
+    kind(
+        CheckKind::Expect,
+        0,
+        u64::MAX,
+        Scope::Group,
+        false,
+        "workers",
+    ),
+    kind(
+        CheckKind::Migrations,
         DEFAULT_MIGRATIONS_LIMIT,
         u64::MAX,
         Scope::Group,
         false,
         "migrations",
     ),
-    kind(LLC_CROSSINGS, 0, u64::MAX, Scope::Group, false, "crossings"),
     kind(
-        NODE_CROSSINGS,
+        CheckKind::LlcCrossings,
         0,
         u64::MAX,
         Scope::Group,
@@ -145,7 +187,15 @@ pub const CHECKS: &[Check] = &[
         "crossings",
     ),
     kind(
-        NUMA_LOCALITY,
+        CheckKind::NodeCrossings,
+        0,
+        u64::MAX,
+        Scope::Group,
+        false,
+        "crossings",
+    ),
+    kind(
+        CheckKind::NumaLocality,
         DEFAULT_NUMA_LOCALITY_PERMILLE,
         1000,
         Scope::Group,
@@ -156,10 +206,25 @@ pub const CHECKS: &[Check] = &[
 
 /// Checks every scenario gets unless it lists a check of the same name. `kernel-log`
 /// counts only lines logged while the scenario runs, so boot noise cannot fail it.
-pub const DEFAULT_CHECKS: &[&str] = &[PROGRESS, STALL, KERNEL_LOG];
+pub const DEFAULT_CHECKS: &[CheckKind] =
+    &[CheckKind::Progress, CheckKind::Stall, CheckKind::KernelLog];
 
 pub fn check(name: &[u8]) -> Option<&'static Check> {
-    CHECKS.iter().find(|c| c.name.as_bytes() == name)
+    CheckKind::parse(name).map(CheckKind::check)
+}
+
+impl Check {
+    pub fn name(&self) -> &'static str {
+        self.kind.word()
+    }
+}
+
+impl CheckKind {
+    /// The check's defaults and scope.
+    pub fn check(self) -> &'static Check {
+        // CHECKS holds one entry per kind, in the same order (a test says so).
+        &CHECKS[self as usize]
+    }
 }
 
 /// `check name=kernel-log forward=1`: the guest sends every kernel log line of the
@@ -170,6 +235,14 @@ pub const KEY_FORWARD: &str = "forward";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_has_its_entry() {
+        assert_eq!(CHECKS.len(), CheckKind::ALL.len());
+        for kind in CheckKind::ALL {
+            assert_eq!(kind.check().kind, *kind);
+        }
+    }
 
     #[test]
     fn the_stall_limit_grows_with_the_tasks_sharing_a_cpu() {

@@ -30,7 +30,8 @@ impl<'a> Line<'a> {
         self.fields().iter().find(|f| f.key == key).map(|f| f.val)
     }
 
-    /// A value as text; values are checked to be UTF-8 at parse time.
+    /// A value as text; None when it is not UTF-8 (plan values are checked to be at
+    /// parse time).
     pub fn text(&self, key: &str) -> Option<&'a str> {
         self.get(key).and_then(|v| core::str::from_utf8(v).ok())
     }
@@ -118,9 +119,24 @@ fn split_fields<'a>(
     Ok((count, bare))
 }
 
+/// What a line's decoded values may hold.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Values {
+    /// UTF-8 only: plan values name files, groups and arguments.
+    Text,
+    /// Any bytes: record values carry kernel log text and program output, which the host
+    /// shows to people as they are.
+    Bytes,
+}
+
 /// Splits one line (without its `\n`) into verb, bare word and decoded fields. Decoded
-/// values live in `scratch`, so the line borrows both.
-pub fn parse_line<'a>(raw: &'a [u8], scratch: &'a mut [u8; MAX_LINE]) -> Result<Line<'a>, Msg> {
+/// values live in `scratch`, so the line borrows both. The one parser of the line
+/// syntax: the guest reads plans with it, the host records.
+pub fn parse_line<'a>(
+    raw: &'a [u8],
+    scratch: &'a mut [u8; MAX_LINE],
+    values: Values,
+) -> Result<Line<'a>, Msg> {
     if raw.len() >= MAX_LINE {
         return Err(msg!("line longer than {} bytes", MAX_LINE - 1));
     }
@@ -142,7 +158,7 @@ pub fn parse_line<'a>(raw: &'a [u8], scratch: &'a mut [u8; MAX_LINE]) -> Result<
         let key = as_str(&raw[sp.key.0..sp.key.0 + sp.key.1]);
         let src = if sp.decoded { scratch } else { raw };
         let val = &src[sp.val.0..sp.val.0 + sp.val.1];
-        if core::str::from_utf8(val).is_err() {
+        if values == Values::Text && core::str::from_utf8(val).is_err() {
             return Err(msg!("value of {key} is not UTF-8"));
         }
         *field = Field { key, val };
@@ -173,6 +189,7 @@ mod tests {
         let line = parse_line(
             b"op spawn group=spin cgroup=work work=spin count=2 nice=-3",
             &mut scratch,
+            Values::Text,
         )
         .unwrap();
         assert_eq!(line.verb, "op");
@@ -189,20 +206,35 @@ mod tests {
         let line = parse_line(
             b"op cgroup-set path=a file=cpu.max value=50000%20100000 x=%25%3D",
             &mut scratch,
+            Values::Text,
         )
         .unwrap();
         assert_eq!(line.get("value"), Some(&b"50000 100000"[..]));
         assert_eq!(line.get("x"), Some(&b"%="[..]));
-        assert!(parse_line(b"op x v=%2", &mut scratch).is_err());
-        assert!(parse_line(b"op x v=%zz", &mut scratch).is_err());
+        assert!(parse_line(b"op x v=%2", &mut scratch, Values::Text).is_err());
+        assert!(parse_line(b"op x v=%zz", &mut scratch, Values::Text).is_err());
     }
 
     #[test]
     fn repeatable_args_keep_order() {
         let mut scratch = [0; MAX_LINE];
-        let line = parse_line(b"scheduler path=/s arg=-v arg=--x%20y", &mut scratch).unwrap();
+        let line = parse_line(
+            b"scheduler path=/s arg=-v arg=--x%20y",
+            &mut scratch,
+            Values::Text,
+        )
+        .unwrap();
         let args: std::vec::Vec<&[u8]> = line.all("arg").collect();
         assert_eq!(args, std::vec![&b"-v"[..], &b"--x y"[..]]);
+    }
+
+    #[test]
+    fn byte_values_are_kept_when_asked_for() {
+        let mut scratch = [0; MAX_LINE];
+        assert!(parse_line(b"kmsg text=%FF", &mut scratch, Values::Text).is_err());
+        let line = parse_line(b"kmsg text=%FF", &mut scratch, Values::Bytes).unwrap();
+        assert_eq!(line.get("text"), Some(&b"\xff"[..]));
+        assert_eq!(line.text("text"), None);
     }
 
     #[test]
@@ -216,9 +248,13 @@ mod tests {
             b"op X=1",
             b"op v=%ff",
         ] {
-            assert!(parse_line(bad, &mut scratch).is_err(), "{:?}", Lossy(bad));
+            assert!(
+                parse_line(bad, &mut scratch, Values::Text).is_err(),
+                "{:?}",
+                Lossy(bad)
+            );
         }
         let long = [b'a'; MAX_LINE];
-        assert!(parse_line(&long, &mut scratch).is_err());
+        assert!(parse_line(&long, &mut scratch, Values::Text).is_err());
     }
 }

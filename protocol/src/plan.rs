@@ -9,14 +9,19 @@ use crate::limits::{
     MAX_CGROUPS, MAX_CGROUP_DEPTH, MAX_CHECKS, MAX_HOLD_MS, MAX_LINE, MAX_NAME, MAX_PATH,
     MAX_PAYLOADS, MAX_WORKERS, NICE_RANGE, PLAN_VERSION, RT_PRIO_RANGE,
 };
-use crate::line::{lines, parse_line, Line};
+use crate::line::{lines, parse_line, Line, Values};
 use crate::msg;
 use crate::msg::{parse_i64, parse_u64, Lossy, Msg};
-use crate::vocab::{self, Spec, EXPECTS, POLICIES, REPEATABLE, RT_POLICIES, UNTILS};
+use crate::vocab::{Expect, Op, Policy, Spec, Until, Verb, Word, REPEATABLE};
 use crate::works;
 
 /// Checks keys against a spec (plus `extra` keys, the work keys of a spawn).
-fn check_keys(line: &Line<'_>, spec: &Spec, what: &str, extra: &[works::Key]) -> Result<(), Msg> {
+fn check_keys(
+    line: &Line<'_>,
+    spec: &Spec,
+    what: Subject,
+    extra: &[works::Key],
+) -> Result<(), Msg> {
     for (i, f) in line.fields().iter().enumerate() {
         let known = spec.required.contains(&f.key)
             || spec.optional.contains(&f.key)
@@ -54,27 +59,49 @@ pub fn is_rel_path(v: &[u8]) -> bool {
                 && v.split(|&c| c == b'/').count() <= MAX_CGROUP_DEPTH))
 }
 
+/// What a line is about: its verb, or for `op` lines the op.
+#[derive(Clone, Copy)]
+enum Subject {
+    Verb(Verb),
+    Op(Op),
+}
+
+impl Subject {
+    /// Whether its `path=` is a file in the guest (else a cgroup path).
+    fn path_is_file(self) -> bool {
+        match self {
+            Subject::Verb(verb) => verb == Verb::Scheduler,
+            Subject::Op(op) => op.path_is_file(),
+        }
+    }
+}
+
+impl core::fmt::Display for Subject {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Subject::Verb(verb) => verb.fmt(f),
+            Subject::Op(op) => op.fmt(f),
+        }
+    }
+}
+
 /// Checks the value of one key by what the key means (`path` is a file for the
-/// scheduler, payloads and the `write` op, a cgroup for the other ops). `what` is the
-/// verb, or the op.
-fn check_value(what: &str, key: &str, val: &[u8]) -> Result<(), Msg> {
+/// scheduler, payloads and the `write` op, a cgroup for the other ops).
+fn check_value(what: Subject, key: &str, val: &[u8]) -> Result<(), Msg> {
     let in_range = |(lo, hi): (u64, u64)| parse_u64(val).is_some_and(|n| (lo..=hi).contains(&n));
     let ok = match key {
-        "path" if what == vocab::OP_WRITE => {
-            val.first() == Some(&b'/') && !val.contains(&0) && val.len() <= MAX_PATH
-        }
-        "path" if matches!(what, vocab::VERB_SCHEDULER | vocab::OP_PAYLOAD) => {
+        "path" if what.path_is_file() => {
             val.first() == Some(&b'/') && !val.contains(&0) && val.len() <= MAX_PATH
         }
         "arg" => !val.contains(&0),
         "nice" => parse_i64(val).is_some_and(|n| (NICE_RANGE.0..=NICE_RANGE.1).contains(&n)),
-        "policy" => POLICIES.iter().any(|p| p.as_bytes() == val),
+        "policy" => Policy::parse(val).is_some(),
         "prio" => parse_u64(val).is_some(),
         "affinity" | "cpus" => CpuMask::parse(val).is_some_and(|m| !m.is_empty()),
         "kmsg" | "forward" => val == b"0" || val == b"1",
         "work" => works::work(val).is_some(),
-        "expect" => EXPECTS.iter().any(|e| e.as_bytes() == val),
-        "until" => UNTILS.iter().any(|u| u.as_bytes() == val),
+        "expect" => Expect::parse(val).is_some(),
+        "until" => Until::parse(val).is_some(),
         "group" | "file" | "name" => is_name(val),
         "cgroup" | "path" | "from" | "to" => is_rel_path(val),
         "count" => in_range((1, MAX_WORKERS as u64)),
@@ -162,34 +189,37 @@ pub struct Validator {
 impl Validator {
     /// Validates one parsed line in context.
     pub fn line(&mut self, line: &Line<'_>) -> Result<(), Msg> {
-        let Some(spec) = vocab::verb(line.verb) else {
+        let Some(verb) = Verb::parse(line.verb.as_bytes()) else {
             return Err(msg!("unknown verb \"{}\"", line.verb));
         };
-        self.order_of_version(line)?;
-        match line.verb {
-            vocab::VERB_VERSION => self.version(line)?,
-            vocab::VERB_OP => self.op(line)?,
-            vocab::VERB_CHECK => self.check(line, spec)?,
-            verb => {
-                check_keys(line, spec, verb, &[])?;
-                self.structure(line)?;
+        self.order_of_version(verb)?;
+        let what = match verb {
+            Verb::Version => {
+                self.version(line)?;
+                Subject::Verb(verb)
             }
-        }
-        if line.bare.is_some() && !matches!(line.verb, vocab::VERB_VERSION | vocab::VERB_OP) {
-            return Err(msg!("{} takes only key=value fields", line.verb));
-        }
-        let what = match (line.verb, line.bare) {
-            (vocab::VERB_OP, Some(op)) => op,
-            (verb, _) => verb,
+            Verb::Op => Subject::Op(self.op(line)?),
+            Verb::Check => {
+                self.check(line)?;
+                Subject::Verb(verb)
+            }
+            _ => {
+                check_keys(line, &verb.spec(), Subject::Verb(verb), &[])?;
+                self.structure(verb)?;
+                Subject::Verb(verb)
+            }
         };
+        if line.bare.is_some() && !verb.takes_bare() {
+            return Err(msg!("{verb} takes only key=value fields"));
+        }
         for f in line.fields() {
             check_value(what, f.key, f.val)?;
         }
         Ok(())
     }
 
-    fn order_of_version(&self, line: &Line<'_>) -> Result<(), Msg> {
-        let is_version = line.verb == vocab::VERB_VERSION;
+    fn order_of_version(&self, verb: Verb) -> Result<(), Msg> {
+        let is_version = verb == Verb::Version;
         match (self.seen_version, is_version) {
             (false, false) => Err(msg!(
                 "plan must start with \"schedbox-plan {PLAN_VERSION}\""
@@ -209,7 +239,7 @@ impl Validator {
         Ok(())
     }
 
-    fn need_scenario(&self, what: &str) -> Result<(), Msg> {
+    fn need_scenario(&self, what: Verb) -> Result<(), Msg> {
         if self.in_scenario {
             Ok(())
         } else {
@@ -217,9 +247,9 @@ impl Validator {
         }
     }
 
-    fn check(&mut self, line: &Line<'_>, spec: &Spec) -> Result<(), Msg> {
-        check_keys(line, spec, vocab::VERB_CHECK, &[])?;
-        self.need_scenario(vocab::VERB_CHECK)?;
+    fn check(&mut self, line: &Line<'_>) -> Result<(), Msg> {
+        check_keys(line, &Verb::Check.spec(), Subject::Verb(Verb::Check), &[])?;
+        self.need_scenario(Verb::Check)?;
         let name = line.get("name").unwrap_or_default();
         let Some(kind) = checks::check(name) else {
             return Err(msg!("unknown check {:?}", Lossy(name)));
@@ -227,11 +257,11 @@ impl Validator {
         if line.num("limit").is_some_and(|l| l > kind.max_limit) {
             return Err(msg!(
                 "limit of {} above {}, where it could never fail",
-                kind.name,
+                kind.name(),
                 kind.max_limit
             ));
         }
-        if line.get(checks::KEY_FORWARD).is_some() && kind.name != checks::KERNEL_LOG {
+        if line.get(checks::KEY_FORWARD).is_some() && kind.kind != checks::CheckKind::KernelLog {
             return Err(msg!("only the kernel-log check takes forward="));
         }
         self.used.checks += 1;
@@ -242,11 +272,10 @@ impl Validator {
     }
 
     /// The ordering rules of the verbs other than op and check.
-    fn structure(&mut self, line: &Line<'_>) -> Result<(), Msg> {
-        let verb = line.verb;
+    fn structure(&mut self, verb: Verb) -> Result<(), Msg> {
         match verb {
-            vocab::VERB_CONFIG | vocab::VERB_SCHEDULER => {
-                let seen = if verb == vocab::VERB_CONFIG {
+            Verb::Config | Verb::Scheduler => {
+                let seen = if verb == Verb::Config {
                     &mut self.seen_config
                 } else {
                     &mut self.seen_scheduler
@@ -258,7 +287,7 @@ impl Validator {
                     return Err(msg!("{verb} must come before the first scenario"));
                 }
             }
-            vocab::VERB_SCENARIO => {
+            Verb::Scenario => {
                 if self.in_scenario {
                     return Err(msg!("scenario inside a scenario (missing end)"));
                 }
@@ -268,11 +297,11 @@ impl Validator {
                 self.used = Used::default();
                 self.summary.scenarios += 1;
             }
-            vocab::VERB_STEP => {
+            Verb::Step => {
                 self.need_scenario(verb)?;
                 self.in_step = true;
             }
-            vocab::VERB_END => {
+            Verb::End => {
                 self.need_scenario(verb)?;
                 self.in_scenario = false;
                 self.in_step = false;
@@ -282,28 +311,30 @@ impl Validator {
         Ok(())
     }
 
-    fn op(&mut self, line: &Line<'_>) -> Result<(), Msg> {
+    /// Validates an `op` line; the op it names.
+    fn op(&mut self, line: &Line<'_>) -> Result<Op, Msg> {
         let Some(name) = line.bare else {
             return Err(msg!("op needs an op name: op <name> key=value ..."));
         };
-        let Some(spec) = vocab::op(name) else {
+        let Some(op) = Op::parse(name.as_bytes()) else {
             return Err(msg!("unknown op \"{name}\""));
         };
         let work = line.get("work").and_then(works::work);
         let work_keys = match work {
-            Some(w) if name == vocab::OP_SPAWN => w.keys,
+            Some(w) if op == Op::Spawn => w.keys,
             _ => &[],
         };
-        check_keys(line, spec, name, work_keys)?;
+        check_keys(line, &op.spec(), Subject::Op(op), work_keys)?;
         if !self.in_step {
             return Err(msg!("op outside a step"));
         }
-        match name {
-            vocab::OP_SPAWN => self.spawn(line, work),
-            vocab::OP_CGROUP_ADD => self.count_use(UsedKind::Cgroup),
-            vocab::OP_PAYLOAD => self.count_use(UsedKind::Payload),
-            _ => Ok(()),
+        match op {
+            Op::Spawn => self.spawn(line, work)?,
+            Op::CgroupAdd => self.count_use(UsedKind::Cgroup)?,
+            Op::Payload => self.count_use(UsedKind::Payload)?,
+            _ => {}
         }
+        Ok(op)
     }
 
     fn count_use(&mut self, kind: UsedKind) -> Result<(), Msg> {
@@ -333,7 +364,8 @@ impl Validator {
         }
         let rt = line
             .get("policy")
-            .is_some_and(|p| RT_POLICIES.iter().any(|r| r.as_bytes() == p));
+            .and_then(Policy::parse)
+            .is_some_and(Policy::is_realtime);
         match (rt, line.num("prio")) {
             (true, Some(p)) if (RT_PRIO_RANGE.0..=RT_PRIO_RANGE.1).contains(&p) => {}
             (true, _) => {
@@ -394,7 +426,8 @@ pub fn validate(plan: &[u8]) -> Result<Summary, PlanError> {
     let mut v = Validator::default();
     let mut scratch = [0u8; MAX_LINE];
     for (no, raw) in lines(plan) {
-        let line = parse_line(raw, &mut scratch).map_err(|msg| PlanError { line: no, msg })?;
+        let line = parse_line(raw, &mut scratch, Values::Text)
+            .map_err(|msg| PlanError { line: no, msg })?;
         v.line(&line).map_err(|msg| PlanError { line: no, msg })?;
     }
     v.finish().map_err(|msg| PlanError { line: 0, msg })

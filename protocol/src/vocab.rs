@@ -1,167 +1,314 @@
-//! The words of the protocol: plan verbs and ops with the keys each accepts, scheduling
-//! policies, record kinds and scheduler events.
+//! The words of the protocol as types: plan verbs and ops with the keys each accepts,
+//! scheduling policies, record kinds, scheduler events and the values records carry.
+//! Each word is written once, here; both sides encode with [`Word::word`] and decode with
+//! [`Word::parse`], so a word one side does not know is an error, never a string that
+//! silently matches nothing.
+
+use core::fmt;
+
+/// A closed vocabulary: every value has one wire word.
+pub trait Word: Copy + 'static {
+    /// Every value, in documentation order.
+    const ALL: &'static [Self];
+    /// The word on the wire.
+    fn word(self) -> &'static str;
+
+    /// The value whose word is `word`, if any.
+    fn parse(word: &[u8]) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|v| v.word().as_bytes() == word)
+    }
+}
+
+/// Defines an enum of wire words with [`Word`] and `Display`.
+macro_rules! words {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $var:ident = $word:literal,)+ }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name {
+            $($(#[$vdoc])* $var,)+
+        }
+
+        impl $name {
+            /// The word on the wire (usable in constants).
+            pub const fn word(self) -> &'static str {
+                match self {
+                    $($name::$var => $word,)+
+                }
+            }
+        }
+
+        impl Word for $name {
+            const ALL: &'static [Self] = &[$($name::$var,)+];
+            fn word(self) -> &'static str {
+                $name::word(self)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.word())
+            }
+        }
+    };
+}
+pub(crate) use words;
 
 /// What a plan verb or op accepts.
 pub struct Spec {
-    pub name: &'static str,
     pub required: &'static [&'static str],
     pub optional: &'static [&'static str],
 }
 
-const fn spec(
-    name: &'static str,
-    required: &'static [&'static str],
-    optional: &'static [&'static str],
-) -> Spec {
-    Spec {
-        name,
-        required,
-        optional,
+const fn spec(required: &'static [&'static str], optional: &'static [&'static str]) -> Spec {
+    Spec { required, optional }
+}
+
+words! {
+    /// The first word of a plan line.
+    Verb {
+        Version = "schedbox-plan",
+        Config = "config",
+        Scheduler = "scheduler",
+        Scenario = "scenario",
+        Step = "step",
+        Op = "op",
+        Check = "check",
+        End = "end",
     }
 }
 
-pub const VERB_VERSION: &str = "schedbox-plan";
-pub const VERB_CONFIG: &str = "config";
-pub const VERB_SCHEDULER: &str = "scheduler";
-pub const VERB_SCENARIO: &str = "scenario";
-pub const VERB_STEP: &str = "step";
-pub const VERB_OP: &str = "op";
-pub const VERB_CHECK: &str = "check";
-pub const VERB_END: &str = "end";
+impl Verb {
+    pub const fn spec(self) -> Spec {
+        match self {
+            Verb::Version | Verb::Op | Verb::End => spec(&[], &[]),
+            Verb::Config => spec(&[], &["heartbeat_ms", "sample_ms", "kmsg"]),
+            Verb::Scheduler => spec(&["path"], &["name", "attach_ms", "arg"]),
+            Verb::Scenario => spec(&["name"], &[]),
+            Verb::Step => spec(&["hold_ms"], &["until"]),
+            Verb::Check => spec(&["name", "limit"], &["group", "cgroup", "forward"]),
+        }
+    }
 
-pub const VERBS: &[Spec] = &[
-    spec(VERB_VERSION, &[], &[]),
-    spec(VERB_CONFIG, &[], &["heartbeat_ms", "sample_ms", "kmsg"]),
-    spec(VERB_SCHEDULER, &["path"], &["name", "attach_ms", "arg"]),
-    spec(VERB_SCENARIO, &["name"], &[]),
-    spec(VERB_STEP, &["hold_ms"], &["until"]),
-    spec(VERB_OP, &[], &[]),
-    spec(
-        VERB_CHECK,
-        &["name", "limit"],
-        &["group", "cgroup", "forward"],
-    ),
-    spec(VERB_END, &[], &[]),
-];
+    /// Verbs followed by a bare word: the version, the op's name.
+    pub const fn takes_bare(self) -> bool {
+        matches!(self, Verb::Version | Verb::Op)
+    }
+}
 
-pub const OP_CGROUP_ADD: &str = "cgroup-add";
-pub const OP_CGROUP_REMOVE: &str = "cgroup-remove";
-pub const OP_CGROUP_SET: &str = "cgroup-set";
-pub const OP_SPAWN: &str = "spawn";
-pub const OP_STOP: &str = "stop";
-pub const OP_MOVE: &str = "move";
-pub const OP_AFFINITY: &str = "affinity";
-pub const OP_WRITE: &str = "write";
-pub const OP_PAYLOAD: &str = "payload";
+words! {
+    /// The bare word after `op`: what a step does.
+    Op {
+        CgroupAdd = "cgroup-add",
+        CgroupRemove = "cgroup-remove",
+        CgroupSet = "cgroup-set",
+        Spawn = "spawn",
+        Stop = "stop",
+        Move = "move",
+        Affinity = "affinity",
+        Write = "write",
+        Payload = "payload",
+    }
+}
 
-pub const OPS: &[Spec] = &[
-    spec(OP_CGROUP_ADD, &["path"], &[]),
-    spec(OP_CGROUP_REMOVE, &["path"], &[]),
-    spec(OP_CGROUP_SET, &["path", "file", "value"], &[]),
-    spec(
-        OP_SPAWN,
-        &["group", "cgroup", "work"],
-        &["count", "nice", "policy", "prio", "affinity", "expect"],
-    ),
-    spec(OP_STOP, &["group"], &[]),
-    spec(OP_MOVE, &["from", "to"], &[]),
-    spec(OP_AFFINITY, &["group", "cpus"], &[]),
-    spec(OP_WRITE, &["path", "value"], &[]),
-    spec(
-        OP_PAYLOAD,
-        &["name", "path"],
-        &["cgroup", "arg", "timeout_ms"],
-    ),
-];
+impl Op {
+    pub const fn spec(self) -> Spec {
+        match self {
+            Op::CgroupAdd | Op::CgroupRemove => spec(&["path"], &[]),
+            Op::CgroupSet => spec(&["path", "file", "value"], &[]),
+            Op::Spawn => spec(
+                &["group", "cgroup", "work"],
+                &["count", "nice", "policy", "prio", "affinity", "expect"],
+            ),
+            Op::Stop => spec(&["group"], &[]),
+            Op::Move => spec(&["from", "to"], &[]),
+            Op::Affinity => spec(&["group", "cpus"], &[]),
+            Op::Write => spec(&["path", "value"], &[]),
+            Op::Payload => spec(&["name", "path"], &["cgroup", "arg", "timeout_ms"]),
+        }
+    }
+
+    /// Whether the op's `path=` is a file in the guest (else a cgroup path).
+    pub const fn path_is_file(self) -> bool {
+        matches!(self, Op::Write | Op::Payload)
+    }
+}
 
 /// Keys that may appear more than once on a line, in order.
 pub const REPEATABLE: &[&str] = &["arg"];
 
-/// Scheduling policies a spawn may ask for (`policy=`).
-pub const POLICIES: &[&str] = &["other", "batch", "idle", "fifo", "rr"];
-/// Limits a spawn's workers may be meant to meet (`expect=`), judged by the `expect`
-/// check: forks refused with EAGAIN (`pids.max`), the OOM killer (`memory.max`).
-pub const EXPECT_FORK_REFUSED: &str = "fork-refused";
-pub const EXPECT_OOM_KILLED: &str = "oom-killed";
-pub const EXPECTS: &[&str] = &[EXPECT_FORK_REFUSED, EXPECT_OOM_KILLED];
-
-/// `step until=`: what ends a hold before its `hold_ms` (which stays the limit).
-/// `payloads`: no payload of the scenario is running any more.
-pub const UNTIL_PAYLOADS: &str = "payloads";
-pub const UNTILS: &[&str] = &[UNTIL_PAYLOADS];
-
-/// Policies that take a real-time priority (`prio=`).
-pub const RT_POLICIES: &[&str] = &["fifo", "rr"];
-
-pub fn verb(name: &str) -> Option<&'static Spec> {
-    VERBS.iter().find(|s| s.name == name)
+words! {
+    /// Scheduling policies a spawn may ask for (`policy=`).
+    Policy {
+        Other = "other",
+        Batch = "batch",
+        Idle = "idle",
+        Fifo = "fifo",
+        Rr = "rr",
+    }
 }
 
-pub fn op(name: &str) -> Option<&'static Spec> {
-    OPS.iter().find(|s| s.name == name)
+impl Policy {
+    /// Real-time policies, which take a priority (`prio=`).
+    pub const fn is_realtime(self) -> bool {
+        matches!(self, Policy::Fifo | Policy::Rr)
+    }
 }
 
-/// Record kinds (docs/protocol.md, "Records").
-pub mod record {
-    pub const BOOT: &str = "boot";
-    pub const CPU: &str = "cpu";
-    pub const NODE: &str = "node";
-    pub const HEARTBEAT: &str = "heartbeat";
-    pub const SCHEDULER: &str = "scheduler";
-    pub const OUTPUT: &str = "output";
-    pub const SCENARIO: &str = "scenario";
-    pub const STEP: &str = "step";
-    pub const WORKER: &str = "worker";
-    pub const STALL: &str = "stall";
-    pub const KMSG: &str = "kmsg";
-    pub const PAYLOAD: &str = "payload";
-    pub const CHECK: &str = "check";
-    pub const SCENARIO_END: &str = "scenario-end";
-    pub const ERROR: &str = "error";
-    pub const DONE: &str = "done";
-
-    pub const KINDS: &[&str] = &[
-        BOOT,
-        CPU,
-        NODE,
-        HEARTBEAT,
-        SCHEDULER,
-        OUTPUT,
-        SCENARIO,
-        STEP,
-        WORKER,
-        STALL,
-        KMSG,
-        PAYLOAD,
-        CHECK,
-        SCENARIO_END,
-        ERROR,
-        DONE,
-    ];
+words! {
+    /// Limits a spawn's workers may be meant to meet (`expect=`), judged by the `expect`
+    /// check: forks refused with EAGAIN (`pids.max`), the OOM killer (`memory.max`).
+    Expect {
+        ForkRefused = "fork-refused",
+        OomKilled = "oom-killed",
+    }
 }
 
-/// `event=` of a `scheduler` record.
-pub mod scheduler_event {
-    pub const ATTACHED: &str = "attached";
-    pub const ATTACH_FAILED: &str = "attach-failed";
-    pub const EJECTED: &str = "ejected";
-    pub const EXITED: &str = "exited";
-    pub const STOPPED: &str = "stopped";
-
-    pub const ALL: &[&str] = &[ATTACHED, ATTACH_FAILED, EJECTED, EXITED, STOPPED];
+words! {
+    /// `step until=`: what ends a hold before its `hold_ms` (which stays the limit).
+    Until {
+        /// No payload of the scenario is running any more.
+        Payloads = "payloads",
+    }
 }
 
-/// `source=` of an `output` record.
-pub mod output_source {
-    pub const SCHEDULER: &str = "scheduler";
-    pub const PAYLOAD: &str = "payload";
+words! {
+    /// The kind of a record line (docs/protocol.md, "Records").
+    RecordKind {
+        Boot = "boot",
+        Cpu = "cpu",
+        Node = "node",
+        Heartbeat = "heartbeat",
+        Scheduler = "scheduler",
+        Output = "output",
+        Scenario = "scenario",
+        Step = "step",
+        Worker = "worker",
+        Stall = "stall",
+        Kmsg = "kmsg",
+        Payload = "payload",
+        Check = "check",
+        ScenarioEnd = "scenario-end",
+        Error = "error",
+        Done = "done",
+    }
 }
 
-/// `status=` of a `done` record.
-pub mod done_status {
-    pub const OK: &str = "ok";
-    pub const ERROR: &str = "error";
+words! {
+    /// `event=` of a `scheduler` record.
+    SchedulerEvent {
+        Attached = "attached",
+        AttachFailed = "attach-failed",
+        Ejected = "ejected",
+        Exited = "exited",
+        Stopped = "stopped",
+    }
+}
+
+impl SchedulerEvent {
+    /// The scheduler under test did not hold: it never attached, the kernel ejected it,
+    /// or its process ended while the scenarios ran.
+    pub const fn is_failure(self) -> bool {
+        matches!(
+            self,
+            SchedulerEvent::AttachFailed | SchedulerEvent::Ejected | SchedulerEvent::Exited
+        )
+    }
+}
+
+words! {
+    /// `source=` of an `output` record.
+    OutputSource {
+        Scheduler = "scheduler",
+        Payload = "payload",
+    }
+}
+
+words! {
+    /// `part=` of an `output` record: a line from the end of a payload's output, sent
+    /// after lines that were not forwarded.
+    OutputPart {
+        Tail = "tail",
+    }
+}
+
+words! {
+    /// `status=` of a `done` record.
+    DoneStatus {
+        Ok = "ok",
+        Error = "error",
+    }
+}
+
+words! {
+    /// `result=` of a `check` record.
+    CheckResult {
+        Pass = "pass",
+        Fail = "fail",
+    }
+}
+
+words! {
+    /// `outcome=` of a `scenario-end` record: the guest's word on the scenario; `error`
+    /// when it could not be carried out (an `error` record says why).
+    ScenarioOutcome {
+        Pass = "pass",
+        Fail = "fail",
+        Error = "error",
+    }
+}
+
+words! {
+    /// `where=` of an `error` record: what PID 1 was doing when it failed.
+    ErrorPlace {
+        Plan = "plan",
+        Init = "init",
+        Mount = "mount",
+        Cgroup = "cgroup",
+        Spawn = "spawn",
+        Stop = "stop",
+        Affinity = "affinity",
+        Write = "write",
+        Exec = "exec",
+        Payload = "payload",
+        Scheduler = "scheduler",
+        Worker = "worker",
+        Panic = "panic",
+    }
 }
 
 /// `status=` of a `payload` record that PID 1 killed (others are exit codes or `signal:N`).
 pub const PAYLOAD_KILLED: &str = "killed";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words_are_unique_and_parse_back<W: Word + PartialEq + fmt::Debug>() {
+        for (i, w) in W::ALL.iter().enumerate() {
+            assert_eq!(W::parse(w.word().as_bytes()), Some(*w));
+            assert!(crate::line::is_word(w.word().as_bytes()), "{w:?}");
+            assert!(W::ALL[..i].iter().all(|o| o.word() != w.word()));
+        }
+        assert_eq!(W::parse(b"no-such-word"), None);
+    }
+
+    #[test]
+    fn every_vocabulary_round_trips() {
+        words_are_unique_and_parse_back::<Verb>();
+        words_are_unique_and_parse_back::<Op>();
+        words_are_unique_and_parse_back::<Policy>();
+        words_are_unique_and_parse_back::<Expect>();
+        words_are_unique_and_parse_back::<Until>();
+        words_are_unique_and_parse_back::<RecordKind>();
+        words_are_unique_and_parse_back::<SchedulerEvent>();
+        words_are_unique_and_parse_back::<OutputSource>();
+        words_are_unique_and_parse_back::<OutputPart>();
+        words_are_unique_and_parse_back::<DoneStatus>();
+        words_are_unique_and_parse_back::<CheckResult>();
+        words_are_unique_and_parse_back::<ScenarioOutcome>();
+        words_are_unique_and_parse_back::<ErrorPlace>();
+    }
+}

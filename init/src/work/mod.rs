@@ -27,7 +27,7 @@ pub use team::{Link, TeamSetup, Teams};
 
 use crate::buf::Buf;
 use crate::fail::Errno;
-use crate::record::Record;
+use crate::record::{ErrorPlace, Record, RecordKind};
 use crate::shared::{Slot, BLOCKED};
 use crate::sys::{self, current_cpu, now_ns};
 use crate::wakes::Wakes;
@@ -164,8 +164,8 @@ impl Ctx {
             &mut msg,
             format_args!("{} worker {}: {}", self.spec.name, self.index, why),
         );
-        Record::new("error")
-            .str("where", b"worker")
+        Record::new(RecordKind::Error)
+            .word("where", ErrorPlace::Worker)
             .str("msg", msg.as_bytes())
             .send();
         sys::exit(1)

@@ -81,14 +81,14 @@ impl TeamSetup {
     pub fn new(spec: &'static WorkSpec, count: u32, params: &Params) -> Res<Self> {
         if spec.teams == Teams::Pairs && !count.is_multiple_of(2) {
             return Err(fail!(
-                "spawn",
+                Spawn,
                 "work {} pairs workers up: count must be even, not {}",
                 spec.name,
                 count
             ));
         }
         if let Some(check) = spec.check {
-            check(spec, params).map_err(|m| fail!("spawn", "work {}: {}", spec.name, m))?;
+            check(spec, params).map_err(|m| fail!(Spawn, "work {}: {}", spec.name, m))?;
         }
         let size = match spec.teams {
             Teams::Solo => 1,
@@ -113,7 +113,7 @@ impl TeamSetup {
             if let Some(prepare) = self.spec.prepare {
                 prepare(&mut self.fds).map_err(|e| {
                     fail!(
-                        "spawn",
+                        Spawn,
                         "setting up {} for worker {}: {}",
                         self.spec.name,
                         index,

@@ -102,7 +102,7 @@ mod tests {
     fn observed(example: &str) -> Observed {
         Observed {
             records: examples::records(&examples::text(example)),
-            malformed: Vec::new(),
+            malformed: Default::default(),
             console_tail: Vec::new(),
             panic: None,
             end: RunEnd::Exited(crate::vm::backend::VmExit::PowerOff),

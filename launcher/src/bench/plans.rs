@@ -52,21 +52,12 @@ pub fn stall() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::wire;
 
     #[test]
     fn plans_are_well_formed_lines() {
         for plan in [monitor(FAST_SAMPLE_MS), monitor(SLOW_SAMPLE_MS), stall()] {
-            let mut lines = plan.lines();
-            assert_eq!(lines.next(), Some("schedbox-plan 1"));
-            for line in lines {
-                // An op's name is a bare field after the verb.
-                let keyed = match line.strip_prefix("op ").and_then(|r| r.split_once(' ')) {
-                    Some((_, keys)) => format!("op {keys}"),
-                    None => line.to_string(),
-                };
-                wire::parse_line(&keyed).unwrap_or_else(|e| panic!("{line:?}: {}", e.0));
-            }
+            schedbox_protocol::plan::validate(plan.as_bytes())
+                .unwrap_or_else(|e| panic!("{plan}: {e}"));
         }
         assert!(monitor(SLOW_SAMPLE_MS).contains(" sample_ms=100 "));
         assert!(stall().contains("check name=stall limit=200\n"));

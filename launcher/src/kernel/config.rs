@@ -29,7 +29,7 @@ impl KernelConfig {
     pub fn parse(text: &str) -> Self {
         let mut config = KernelConfig::default();
         for line in text.lines().map(str::trim) {
-            if let Some((name, value)) = parse_line(line) {
+            if let Some((name, value)) = config_entry(line) {
                 config.options.insert(name.to_string(), value.to_string());
             } else if config.version.is_none() {
                 config.version = parse_version_header(line);
@@ -68,7 +68,7 @@ impl KernelConfig {
     }
 }
 
-fn parse_line(line: &str) -> Option<(&str, &str)> {
+fn config_entry(line: &str) -> Option<(&str, &str)> {
     if let Some(rest) = line.strip_prefix("# ") {
         let name = rest.strip_suffix(" is not set")?.strip_prefix(PREFIX)?;
         return is_option_name(name).then_some((name, NOT_SET));

@@ -150,7 +150,7 @@ pub fn build(judged: Judged) -> Report {
                 msg,
             } => Some(GuestError {
                 scenario: scenario.clone(),
-                place: place.clone(),
+                place: place.word().to_string(),
                 msg: msg.clone(),
             }),
             _ => None,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::exit::Stop;
-use crate::protocol::record::{Record, PART_TAIL};
+use crate::protocol::record::{OutputPart, OutputSource, Record};
 use schedbox_protocol::limits::PAYLOAD_OUTPUT_BYTES;
 
 pub const DEFAULT_PARENT: &str = "schedbox-runs";
@@ -48,11 +48,11 @@ pub fn write_outputs(dir: &Path, records: &[Record], scheduler: bool) -> std::io
     for record in records {
         let Record::Output(o) = record else { continue };
         let file = match &o.scenario {
-            Some(scenario) if o.source == "payload" => payload_log(scenario, &o.name),
+            Some(scenario) if o.source == OutputSource::Payload => payload_log(scenario, &o.name),
             _ => SCHEDULER_LOG.to_string(),
         };
         let log = logs.entry(file.clone()).or_default();
-        if o.part.as_deref() == Some(PART_TAIL) && !gaps_marked.contains(&file) {
+        if o.part == Some(OutputPart::Tail) && !gaps_marked.contains(&file) {
             log.push_str(&gap_line(records, o.scenario.as_deref(), &o.name));
             gaps_marked.push(file);
         }

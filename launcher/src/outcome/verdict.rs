@@ -3,8 +3,9 @@
 use serde::Serialize;
 
 use crate::exit::Exit;
-use crate::protocol::record::{CheckRecord, Record};
-use crate::scenario::{catalog, LogRules, Scenario};
+use crate::protocol::record::{CheckRecord, ErrorPlace, ProtocolErrors, Record};
+use crate::scenario::catalog::{self, CheckKind};
+use crate::scenario::{LogRules, Scenario};
 use crate::scheduler;
 use crate::vm::console::panic_hint;
 use crate::vm::session::{Observed, RunEnd};
@@ -114,6 +115,11 @@ pub fn judge(
     if let RunEnd::HostFault(_) = observed.end {
         return untestable(vec![observed.end.to_string()], notes);
     }
+    // A stream the host could not read in full cannot be judged: what it lost may be
+    // the very record that would have failed or passed a check.
+    if !observed.malformed.is_empty() {
+        return untestable(protocol_errors(&observed.malformed), notes);
+    }
     let booted = observed
         .records
         .iter()
@@ -205,13 +211,13 @@ fn rules_for<'a>(expected: &'a [ExpectedCheck], check: &CheckRecord) -> Option<&
         .iter()
         .find(|e| e.scenario == check.scenario && e.name == check.name)
         .map(|e| &e.log)
-        .filter(|rules| check.name == catalog::KERNEL_LOG && !rules.is_empty())
+        .filter(|rules| check.name == CheckKind::KernelLog.word() && !rules.is_empty())
 }
 
 fn log_notes(observed: &Observed, expected: &[ExpectedCheck]) -> Vec<String> {
     expected
         .iter()
-        .filter(|e| e.name == catalog::KERNEL_LOG && !e.log.is_empty())
+        .filter(|e| e.name == CheckKind::KernelLog.word() && !e.log.is_empty())
         .flat_map(|e| kernel_log::notes(&e.log, &e.scenario, &observed.records))
         .collect()
 }
@@ -263,11 +269,25 @@ fn describe_failure(check: &CheckRecord) -> String {
 }
 
 /// A guest error in words, with a hint where there is one.
-fn error_text(place: &str, msg: &str, records: &[Record]) -> String {
+fn error_text(place: ErrorPlace, msg: &str, records: &[Record]) -> String {
     let hint = scheduler::error_hint(place, records)
         .map(|h| format!(" ({h})"))
         .unwrap_or_default();
     format!("the guest reported an error in {place}: {msg}{hint}")
+}
+
+/// The records the host could not read, one reason each, and how many more.
+fn protocol_errors(errors: &ProtocolErrors) -> Vec<String> {
+    let mut reasons: Vec<String> = errors
+        .first
+        .iter()
+        .map(|why| format!("protocol error: the guest sent a record this host cannot read: {why}"))
+        .collect();
+    let more = errors.total - errors.first.len() as u64;
+    if more > 0 {
+        reasons.push(format!("protocol error: {more} more unreadable records"));
+    }
+    reasons
 }
 
 /// What makes the run as a whole untestable: errors outside any scenario (the plan, a
@@ -283,7 +303,7 @@ fn run_problems(observed: &Observed) -> Vec<String> {
                 scenario: None,
                 place,
                 msg,
-            } if !running => problems.push(error_text(place, msg, &observed.records)),
+            } if !running => problems.push(error_text(*place, msg, &observed.records)),
             _ => {}
         }
     }
@@ -314,16 +334,9 @@ fn end_story(observed: &Observed) -> String {
 }
 
 fn notes(observed: &Observed) -> Vec<String> {
-    let mut notes: Vec<String> = observed
-        .malformed
-        .iter()
-        .map(|m| format!("ignored a malformed record: {m}"))
-        .collect();
+    let mut notes = Vec::new();
     for record in &observed.records {
         match record {
-            Record::Unknown { kind } => {
-                notes.push(format!("ignored an unknown record kind {kind:?}"))
-            }
             Record::Stall(s) => notes.push(format!(
                 "scenario {}: worker {}/{} (pid {}) stalled {} ms on CPU {}",
                 s.scenario, s.group, s.index, s.pid, s.gap_ms, s.cpu

@@ -1,6 +1,17 @@
 //! The protocol examples in docs/examples, which the tests of host and guest both read.
 
-use crate::protocol::record::{parse_line, Line, Record};
+use crate::protocol::record::{decode, Line, Record};
+
+/// The record examples, every record kind among them.
+pub const RECORD_FILES: &[&str] = &[
+    "spin.records",
+    "stall.records",
+    "error.records",
+    "scheduler.records",
+    "scheduler-ejected.records",
+    "topology.records",
+    "kernel-log.records",
+];
 
 /// The text of docs/examples/`name`.
 pub fn text(name: &str) -> String {
@@ -11,7 +22,7 @@ pub fn text(name: &str) -> String {
 /// The records in `text`; console and other lines are skipped.
 pub fn records(text: &str) -> Vec<Record> {
     text.lines()
-        .filter_map(|l| match parse_line(l) {
+        .filter_map(|l| match decode(l) {
             Line::Record(r) => Some(r),
             _ => None,
         })

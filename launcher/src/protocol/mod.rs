@@ -7,3 +7,4 @@ pub mod examples;
 pub mod plan;
 pub mod record;
 pub mod wire;
+pub mod words;

@@ -5,7 +5,7 @@ use crate::scenario::{Op, Payload, Scenario, Spawn};
 use schedbox_protocol::checks::KEY_FORWARD;
 use schedbox_protocol::limits::{DEFAULT_HEARTBEAT_MS, DEFAULT_SAMPLE_MS, PLAN_VERSION};
 use schedbox_protocol::plan::{self as guest_plan, Summary};
-use schedbox_protocol::vocab;
+use schedbox_protocol::vocab::{self, Until, Verb};
 
 /// Global settings for the guest: the plan's `config` line, and its `scheduler` line
 /// when a scheduler is under test.
@@ -39,15 +39,15 @@ pub struct PlanScheduler {
 /// `config` names one.
 pub fn compile(scenarios: &[Scenario], config: &PlanConfig) -> String {
     let mut lines = vec![
-        format!("schedbox-plan {PLAN_VERSION}"),
-        LineBuilder::new("config")
+        LineBuilder::new(Verb::Version).bare(PLAN_VERSION).build(),
+        LineBuilder::new(Verb::Config)
             .key("heartbeat_ms", config.heartbeat_ms)
             .key("sample_ms", config.sample_ms)
             .key("kmsg", u8::from(config.kmsg))
             .build(),
     ];
     if let Some(scheduler) = &config.scheduler {
-        let mut line = LineBuilder::new("scheduler")
+        let mut line = LineBuilder::new(Verb::Scheduler)
             .key("path", &scheduler.path)
             .key_opt("name", scheduler.name.as_ref())
             .key("attach_ms", scheduler.attach_ms);
@@ -85,10 +85,11 @@ pub fn compile_checked(
     match guest_plan::validate(plan.as_bytes()) {
         Ok(summary) => Ok((plan, summary)),
         Err(e) => {
+            let opening = format!("{} name=", Verb::Scenario);
             let scenario = plan
                 .lines()
                 .take(e.line)
-                .filter_map(|l| l.strip_prefix("scenario name="))
+                .filter_map(|l| l.strip_prefix(opening.as_str()))
                 .last()
                 .map_or(String::new(), |name| format!(" (scenario {name})"));
             Err(PlanRefused(format!(
@@ -101,24 +102,21 @@ pub fn compile_checked(
 
 fn compile_scenario(scenario: &Scenario, lines: &mut Vec<String>) {
     lines.push(
-        LineBuilder::new("scenario")
+        LineBuilder::new(Verb::Scenario)
             .key("name", &scenario.name)
             .build(),
     );
     for step in &scenario.steps {
         lines.push(
-            LineBuilder::new("step")
+            LineBuilder::new(Verb::Step)
                 .key("hold_ms", step.hold_ms)
-                .key_opt(
-                    "until",
-                    step.until_payloads.then_some(vocab::UNTIL_PAYLOADS),
-                )
+                .key_opt("until", step.until_payloads.then_some(Until::Payloads))
                 .build(),
         );
         lines.extend(step.ops.iter().map(op_line));
     }
     for check in &scenario.checks {
-        let line = LineBuilder::new("check")
+        let line = LineBuilder::new(Verb::Check)
             .key("name", &check.name)
             .key("limit", check.limit)
             .key_opt("group", check.group.as_ref())
@@ -127,27 +125,32 @@ fn compile_scenario(scenario: &Scenario, lines: &mut Vec<String>) {
             .key_opt(KEY_FORWARD, (!check.log.is_empty()).then_some(1));
         lines.push(line.build());
     }
-    lines.push("end".to_string());
+    lines.push(LineBuilder::new(Verb::End).build());
 }
 
 fn op_line(op: &Op) -> String {
-    let op_builder = |name: &str| LineBuilder::new("op").bare(name);
+    let op_builder = LineBuilder::op;
     match op {
-        Op::CgroupAdd { path } => op_builder("cgroup-add").key("path", path).build(),
-        Op::CgroupRemove { path } => op_builder("cgroup-remove").key("path", path).build(),
-        Op::CgroupSet { path, file, value } => op_builder("cgroup-set")
+        Op::CgroupAdd { path } => op_builder(vocab::Op::CgroupAdd).key("path", path).build(),
+        Op::CgroupRemove { path } => op_builder(vocab::Op::CgroupRemove)
+            .key("path", path)
+            .build(),
+        Op::CgroupSet { path, file, value } => op_builder(vocab::Op::CgroupSet)
             .key("path", path)
             .key("file", file)
             .key("value", value)
             .build(),
         Op::Spawn(spawn) => spawn_line(spawn),
-        Op::Stop { group } => op_builder("stop").key("group", group).build(),
-        Op::Move { from, to } => op_builder("move").key("from", from).key("to", to).build(),
-        Op::Affinity { group, cpus } => op_builder("affinity")
+        Op::Stop { group } => op_builder(vocab::Op::Stop).key("group", group).build(),
+        Op::Move { from, to } => op_builder(vocab::Op::Move)
+            .key("from", from)
+            .key("to", to)
+            .build(),
+        Op::Affinity { group, cpus } => op_builder(vocab::Op::Affinity)
             .key("group", group)
             .key("cpus", cpus)
             .build(),
-        Op::Write { path, value } => op_builder("write")
+        Op::Write { path, value } => op_builder(vocab::Op::Write)
             .key("path", path)
             .key("value", value)
             .build(),
@@ -156,8 +159,7 @@ fn op_line(op: &Op) -> String {
 }
 
 fn payload_line(payload: &Payload) -> String {
-    let mut line = LineBuilder::new("op")
-        .bare("payload")
+    let mut line = LineBuilder::op(vocab::Op::Payload)
         .key("name", &payload.name)
         .key("path", &payload.guest_path)
         .key_opt("cgroup", payload.cgroup.as_ref())
@@ -169,8 +171,7 @@ fn payload_line(payload: &Payload) -> String {
 }
 
 fn spawn_line(spawn: &Spawn) -> String {
-    let mut line = LineBuilder::new("op")
-        .bare("spawn")
+    let mut line = LineBuilder::op(vocab::Op::Spawn)
         .key("group", &spawn.group)
         .key("cgroup", &spawn.cgroup)
         .key("work", &spawn.work)

@@ -2,7 +2,15 @@
 
 use serde::Serialize;
 
-use crate::protocol::wire::{self, Fields};
+use schedbox_protocol::limits::MAX_LINE;
+use schedbox_protocol::line::{self, Values};
+use schedbox_protocol::msg::{parse_u64, Lossy};
+pub use schedbox_protocol::vocab::{
+    CheckResult, DoneStatus, ErrorPlace, OutputPart, OutputSource, RecordKind, ScenarioOutcome,
+    SchedulerEvent, Word,
+};
+
+use crate::protocol::words::{word, word_opt};
 
 /// Every record line starts with this field; other lines are not records.
 pub const MARKER: &str = "SBX1";
@@ -134,8 +142,8 @@ pub struct PayloadRecord {
 /// An event in the life of the sched_ext scheduler under test.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SchedulerRecord {
-    /// `attached`, `attach-failed`, `ejected`, `exited` or `stopped`.
-    pub event: String,
+    #[serde(serialize_with = "word")]
+    pub event: SchedulerEvent,
     pub name: String,
     /// `/sys/kernel/sched_ext/state` when the record was sent.
     pub state: String,
@@ -160,27 +168,24 @@ impl SchedulerRecord {
     /// The scheduler under test did not hold: it never attached, the kernel ejected it,
     /// or its process ended while the scenarios ran.
     pub fn is_failure(&self) -> bool {
-        matches!(self.event.as_str(), "attach-failed" | "ejected" | "exited")
+        self.event.is_failure()
     }
 }
 
 /// One line of a scheduler's or payload's stdout/stderr.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OutputRecord {
-    /// `scheduler` or `payload`.
-    pub source: String,
+    #[serde(serialize_with = "word")]
+    pub source: OutputSource,
     pub name: String,
     /// The scenario a payload ran in; `None` for the scheduler.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scenario: Option<String>,
     pub text: String,
     /// `tail`: a line from the end of a payload's output, after lines not forwarded.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub part: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "word_opt")]
+    pub part: Option<OutputPart>,
 }
-
-/// `part=` of an output line from the end of a payload's output.
-pub const PART_TAIL: &str = "tail";
 
 /// One record from the guest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,22 +230,18 @@ pub enum Record {
         init_cpu_ns: Option<u64>,
         /// The guest's word on it: `pass`, `fail`, or `error` (it could not be carried
         /// out; an `error` record says why).
-        outcome: Option<String>,
+        outcome: Option<ScenarioOutcome>,
     },
     Error {
         /// The scenario it ended (an error inside a scenario ends only that one);
         /// None for an error outside any, which ends the run.
         scenario: Option<String>,
-        place: String,
+        place: ErrorPlace,
         msg: String,
     },
     Done {
         ok: bool,
         t_ms: u64,
-    },
-    /// A kind this host does not know (a newer guest): reported, never fatal.
-    Unknown {
-        kind: String,
     },
 }
 
@@ -250,61 +251,108 @@ pub enum Line {
     Record(Record),
     /// No marker: stray output, ignored.
     NotRecord,
-    /// Had the marker but could not be parsed; the text says why.
+    /// Had the marker but could not be read (bad syntax, an unknown kind or value, a
+    /// missing key): a protocol error, which makes the run untestable. The text says why.
     Malformed(String),
 }
 
-/// Parses one line (without its newline; a trailing `\r` is tolerated).
-pub fn parse_line(line: &str) -> Line {
+/// Record lines the host could not read: the first few with why, and how many in all,
+/// so that a guest writing garbage cannot grow the host's memory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProtocolErrors {
+    pub first: Vec<String>,
+    pub total: u64,
+}
+
+impl ProtocolErrors {
+    /// How many are kept with their reason: the first explains the run; the rest are
+    /// counted. A policy, for the report's length.
+    pub const KEPT: usize = 8;
+
+    pub fn push(&mut self, why: String) {
+        if self.first.len() < Self::KEPT {
+            self.first.push(why);
+        }
+        self.total += 1;
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+}
+
+/// Decodes one line from the records port (without its newline; a trailing `\r` is
+/// tolerated) with the protocol crate's line parser.
+pub fn decode(line: &str) -> Line {
     let line = line.strip_suffix('\r').unwrap_or(line);
     let Some(rest) = line.strip_prefix(MARKER).and_then(|r| r.strip_prefix(' ')) else {
         return Line::NotRecord;
     };
-    match wire::parse_line(rest)
-        .map_err(|e| e.0)
-        .and_then(|f| typed(&f))
-    {
+    let mut scratch = [0; MAX_LINE];
+    let parsed = line::parse_line(rest.as_bytes(), &mut scratch, Values::Bytes)
+        .map_err(|m| m.to_string())
+        .and_then(|l| typed(&l));
+    match parsed {
         Ok(record) => Line::Record(record),
         Err(why) => Line::Malformed(format!("{why} in record {line:?}")),
     }
 }
 
 /// Typed access to a record's fields, failing with the missing key's name.
-struct Get<'a>(&'a Fields);
+struct Get<'a, 'l>(&'a line::Line<'l>);
 
-impl Get<'_> {
+impl Get<'_, '_> {
     fn text(&self, key: &str) -> Result<String, String> {
-        self.0
-            .get(key)
-            .map(str::to_string)
-            .ok_or_else(|| format!("missing {key}="))
+        self.opt_text(key).ok_or_else(|| format!("missing {key}="))
     }
 
     fn num(&self, key: &str) -> Result<u64, String> {
-        let text = self.text(key)?;
-        text.parse()
-            .map_err(|_| format!("{key}={text:?} is not a number"))
+        let bytes = self.0.get(key).ok_or_else(|| format!("missing {key}="))?;
+        parse_u64(bytes).ok_or_else(|| format!("{key}={:?} is not a number", Lossy(bytes)))
     }
 
     fn opt_num(&self, key: &str) -> Result<Option<u64>, String> {
         self.0.get(key).map(|_| self.num(key)).transpose()
     }
 
+    /// Values may be any bytes (kernel log, program output): shown as text, lossily.
     fn opt_text(&self, key: &str) -> Option<String> {
-        self.0.get(key).map(str::to_string)
+        self.0
+            .get(key)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    }
+
+    fn word<W: Word>(&self, key: &str) -> Result<W, String> {
+        let bytes = self.0.get(key).ok_or_else(|| format!("missing {key}="))?;
+        W::parse(bytes).ok_or_else(|| unknown_word::<W>(key, bytes))
+    }
+
+    fn opt_word<W: Word>(&self, key: &str) -> Result<Option<W>, String> {
+        self.0.get(key).map(|_| self.word(key)).transpose()
     }
 }
 
-fn typed(fields: &Fields) -> Result<Record, String> {
+/// `key="x" is not one of a, b, c`.
+fn unknown_word<W: Word>(key: &str, got: &[u8]) -> String {
+    let known: Vec<&str> = W::ALL.iter().map(|w| w.word()).collect();
+    format!("{key}={:?} is not one of {}", Lossy(got), known.join(", "))
+}
+
+fn typed(fields: &line::Line<'_>) -> Result<Record, String> {
+    if let Some(bare) = fields.bare {
+        return Err(format!("a record has no bare word, got {bare:?}"));
+    }
+    let kind = RecordKind::parse(fields.verb.as_bytes())
+        .ok_or_else(|| unknown_word::<RecordKind>("kind", fields.verb.as_bytes()))?;
     let g = Get(fields);
-    let record = match fields.word.as_str() {
-        "boot" => Record::Boot {
+    let record = match kind {
+        RecordKind::Boot => Record::Boot {
             release: g.text("release")?,
             cpus: g.num("cpus")?,
             uptime_ms: g.num("uptime_ms")?,
             sched_ext: g.text("sched_ext")?,
         },
-        "cpu" => Record::Cpu(CpuRecord {
+        RecordKind::Cpu => Record::Cpu(CpuRecord {
             index: g.num("index")?,
             package: g.num("package")?,
             die: g.opt_num("die")?,
@@ -313,70 +361,71 @@ fn typed(fields: &Fields) -> Result<Record, String> {
             llc: g.opt_text("llc"),
             node: g.opt_num("node")?,
         }),
-        "node" => Record::Node(NodeRecord {
+        RecordKind::Node => Record::Node(NodeRecord {
             index: g.num("index")?,
             cpus: g.text("cpus")?,
             memory_kb: g.opt_num("memory_kb")?,
             distances: numbers(&g.opt_text("distances").unwrap_or_default())?,
         }),
-        "heartbeat" => Record::Heartbeat {
+        RecordKind::Heartbeat => Record::Heartbeat {
             t_ms: g.num("t_ms")?,
         },
-        "scheduler" => Record::Scheduler(Box::new(scheduler(&g)?)),
-        "output" => Record::Output(OutputRecord {
-            source: g.text("source")?,
+        RecordKind::Scheduler => Record::Scheduler(Box::new(scheduler(&g)?)),
+        RecordKind::Output => Record::Output(OutputRecord {
+            source: g.word("source")?,
             name: g.text("name")?,
             scenario: g.opt_text("scenario"),
             text: g.text("text")?,
-            part: g.opt_text("part"),
+            part: g.opt_word("part")?,
         }),
-        "scenario" => Record::Scenario {
+        RecordKind::Scenario => Record::Scenario {
             name: g.text("name")?,
             t_ms: g.num("t_ms")?,
         },
-        "step" => Record::Step {
+        RecordKind::Step => Record::Step {
             scenario: g.text("scenario")?,
             index: g.num("index")?,
             t_ms: g.num("t_ms")?,
         },
-        "worker" => Record::Worker(Box::new(worker(&g)?)),
-        "stall" => Record::Stall(stall(&g)?),
-        "kmsg" => Record::Kmsg {
+        RecordKind::Worker => Record::Worker(Box::new(worker(&g)?)),
+        RecordKind::Stall => Record::Stall(stall(&g)?),
+        RecordKind::Kmsg => Record::Kmsg {
             level: g.text("level")?,
             text: g.text("text")?,
             scenario: g.opt_text("scenario"),
         },
-        "payload" => Record::Payload(PayloadRecord {
-            scenario: g.text("scenario")?,
-            name: g.text("name")?,
-            pid: g.num("pid")?,
-            status: g.text("status")?,
-            t_ms: g.opt_num("t_ms")?,
-            output: g.text("output")?,
-            dropped: g.opt_num("dropped")?,
-            lines: g.opt_num("lines")?,
-        }),
-        "check" => Record::Check(check(&g)?),
-        "scenario-end" => Record::ScenarioEnd {
+        RecordKind::Payload => Record::Payload(payload(&g)?),
+        RecordKind::Check => Record::Check(check(&g)?),
+        RecordKind::ScenarioEnd => Record::ScenarioEnd {
             name: g.text("name")?,
             t_ms: g.num("t_ms")?,
             init_cpu_ns: g.opt_num("init_cpu_ns")?,
-            outcome: g.opt_text("outcome"),
+            outcome: g.opt_word("outcome")?,
         },
-        "error" => Record::Error {
+        RecordKind::Error => Record::Error {
             scenario: g.opt_text("scenario"),
-            place: g.text("where")?,
+            place: g.word("where")?,
             msg: g.text("msg")?,
         },
-        "done" => Record::Done {
-            ok: status_ok(&g.text("status")?)?,
+        RecordKind::Done => Record::Done {
+            ok: g.word::<DoneStatus>("status")? == DoneStatus::Ok,
             t_ms: g.num("t_ms")?,
-        },
-        other => Record::Unknown {
-            kind: other.to_string(),
         },
     };
     Ok(record)
+}
+
+fn payload(g: &Get) -> Result<PayloadRecord, String> {
+    Ok(PayloadRecord {
+        scenario: g.text("scenario")?,
+        name: g.text("name")?,
+        pid: g.num("pid")?,
+        status: g.text("status")?,
+        t_ms: g.opt_num("t_ms")?,
+        output: g.text("output")?,
+        dropped: g.opt_num("dropped")?,
+        lines: g.opt_num("lines")?,
+    })
 }
 
 /// `10,20` as numbers; empty gives none.
@@ -388,14 +437,6 @@ fn numbers(list: &str) -> Result<Vec<u64>, String> {
                 .map_err(|_| format!("{s:?} in {list:?} is not a number"))
         })
         .collect()
-}
-
-fn status_ok(status: &str) -> Result<bool, String> {
-    match status {
-        "ok" => Ok(true),
-        "error" => Ok(false),
-        other => Err(format!("status={other:?} is neither ok nor error")),
-    }
 }
 
 fn worker(g: &Get) -> Result<WorkerRecord, String> {
@@ -428,7 +469,7 @@ fn worker(g: &Get) -> Result<WorkerRecord, String> {
 
 fn scheduler(g: &Get) -> Result<SchedulerRecord, String> {
     Ok(SchedulerRecord {
-        event: g.text("event")?,
+        event: g.word("event")?,
         name: g.text("name")?,
         state: g.text("state")?,
         ops: g.text("ops")?,
@@ -459,19 +500,14 @@ fn stall(g: &Get) -> Result<StallRecord, String> {
 }
 
 fn check(g: &Get) -> Result<CheckRecord, String> {
-    let result = g.text("result")?;
-    let passed = match result.as_str() {
-        "pass" => true,
-        "fail" => false,
-        other => return Err(format!("result={other:?} is neither pass nor fail")),
-    };
+    let passed = g.word::<CheckResult>("result")? == CheckResult::Pass;
     Ok(CheckRecord {
         scenario: g.text("scenario")?,
         name: g.text("name")?,
         passed,
         value: g.num("value")?,
         limit: g.num("limit")?,
-        detail: g.0.get("detail").map(str::to_string),
+        detail: g.opt_text("detail"),
         forwarded: g.opt_num("forwarded")?,
         dropped: g.opt_num("dropped")?,
     })
@@ -484,7 +520,7 @@ mod tests {
     fn example(name: &str) -> Vec<Line> {
         crate::protocol::examples::text(name)
             .lines()
-            .map(parse_line)
+            .map(decode)
             .collect()
     }
 
@@ -534,7 +570,7 @@ mod tests {
                 name: "spin-basic".into(),
                 t_ms: 2770,
                 init_cpu_ns: Some(31_000_000),
-                outcome: Some("pass".into()),
+                outcome: Some(ScenarioOutcome::Pass),
             }
         );
         assert_eq!(
@@ -568,7 +604,7 @@ mod tests {
     #[test]
     fn optional_keys_may_be_absent() {
         let Line::Record(Record::ScenarioEnd { init_cpu_ns, .. }) =
-            parse_line("SBX1 scenario-end name=s t_ms=5")
+            decode("SBX1 scenario-end name=s t_ms=5")
         else {
             panic!("not a scenario-end")
         };
@@ -594,7 +630,7 @@ mod tests {
             records[0],
             Record::Error {
                 scenario: None,
-                place: "plan".into(),
+                place: ErrorPlace::Plan,
                 msg: "line 3: unknown verb \"frobnicate\"".into()
             }
         );
@@ -614,12 +650,8 @@ mod tests {
             panic!("{:?}", simple[3])
         };
         assert_eq!(
-            (
-                attached.event.as_str(),
-                attached.ops.as_str(),
-                attached.t_ms
-            ),
-            ("attached", "simple", 1824)
+            (attached.event, attached.ops.as_str(), attached.t_ms),
+            (SchedulerEvent::Attached, "simple", 1824)
         );
         assert!(!attached.is_failure());
         let payload = simple
@@ -638,7 +670,7 @@ mod tests {
             .starts_with("A simple sched_ext scheduler.\n"));
         let outputs = simple
             .iter()
-            .filter(|r| matches!(r, Record::Output(o) if o.source == "scheduler"))
+            .filter(|r| matches!(r, Record::Output(o) if o.source == OutputSource::Scheduler))
             .count();
         assert_eq!(outputs, 4);
 
@@ -646,7 +678,7 @@ mod tests {
         let ejected = qmap
             .iter()
             .find_map(|r| match r {
-                Record::Scheduler(s) if s.event == "ejected" => Some(s),
+                Record::Scheduler(s) if s.event == SchedulerEvent::Ejected => Some(s),
                 _ => None,
             })
             .expect("no ejected record");
@@ -660,6 +692,44 @@ mod tests {
     }
 
     #[test]
+    fn values_that_are_not_utf8_are_kept_lossily() {
+        let Line::Record(Record::Kmsg { text, .. }) = decode("SBX1 kmsg level=3 text=a%FFb") else {
+            panic!("not a kmsg record")
+        };
+        assert_eq!(text, "a\u{fffd}b");
+    }
+
+    #[test]
+    fn the_examples_show_every_record_kind_and_each_decodes() {
+        let mut seen = Vec::new();
+        for name in crate::protocol::examples::RECORD_FILES {
+            for line in crate::protocol::examples::text(name).lines() {
+                match decode(line) {
+                    Line::Record(_) => seen.push(line.split(' ').nth(1).unwrap().to_string()),
+                    Line::Malformed(m) => panic!("{name}: {m}"),
+                    Line::NotRecord => {}
+                }
+            }
+        }
+        for kind in RecordKind::ALL {
+            assert!(
+                seen.iter().any(|s| s == kind.word()),
+                "no example in docs/examples shows a {kind} record"
+            );
+        }
+    }
+
+    #[test]
+    fn protocol_errors_are_bounded_but_all_counted() {
+        let mut errors = ProtocolErrors::default();
+        for i in 0..1000 {
+            errors.push(format!("bad {i}"));
+        }
+        assert_eq!(errors.total, 1000);
+        assert_eq!(errors.first.len(), ProtocolErrors::KEPT);
+    }
+
+    #[test]
     fn lines_without_the_marker_are_ignored() {
         for line in [
             "",
@@ -669,12 +739,12 @@ mod tests {
             " SBX1 heartbeat t_ms=1",
             "sbx1 done status=ok t_ms=1",
         ] {
-            assert_eq!(parse_line(line), Line::NotRecord, "{line:?}");
+            assert_eq!(decode(line), Line::NotRecord, "{line:?}");
         }
     }
 
     #[test]
-    fn broken_records_are_malformed_not_fatal() {
+    fn broken_records_are_protocol_errors() {
         for line in [
             "SBX1 heartbeat",
             "SBX1 heartbeat t_ms=x",
@@ -682,16 +752,37 @@ mod tests {
             "SBX1 check scenario=s name=n result=ok value=1 limit=1",
             "SBX1 boot  release=1",
         ] {
-            assert!(matches!(parse_line(line), Line::Malformed(_)), "{line:?}");
+            assert!(matches!(decode(line), Line::Malformed(_)), "{line:?}");
+        }
+        for (line, why) in [
+            (
+                "SBX1 teleport to=mars",
+                "kind=\"teleport\" is not one of boot, cpu",
+            ),
+            (
+                "SBX1 done status=ok t_ms=1 x",
+                "field \"x\" is not key=value",
+            ),
+            (
+                "SBX1 done bare status=ok t_ms=1",
+                "a record has no bare word",
+            ),
+            (
+                "SBX1 output source=kernel name=x text=y",
+                "source=\"kernel\" is not one of",
+            ),
+            (
+                "SBX1 scenario-end name=s t_ms=1 outcome=maybe",
+                "outcome=\"maybe\"",
+            ),
+        ] {
+            match decode(line) {
+                Line::Malformed(m) => assert!(m.contains(why), "{line:?}: {m}"),
+                other => panic!("{line:?} read as {other:?}"),
+            }
         }
         assert_eq!(
-            parse_line("SBX1 teleport to=mars"),
-            Line::Record(Record::Unknown {
-                kind: "teleport".into()
-            })
-        );
-        assert_eq!(
-            parse_line("SBX1 heartbeat t_ms=5 extra=1\r"),
+            decode("SBX1 heartbeat t_ms=5 extra=1\r"),
             Line::Record(Record::Heartbeat { t_ms: 5 })
         );
     }

@@ -4,6 +4,7 @@
 use std::fmt;
 
 pub use schedbox_protocol::limits::MAX_LINE;
+use schedbox_protocol::vocab::{Op, Verb};
 use schedbox_protocol::{escape, line::is_word};
 
 /// A line that does not follow the common syntax.
@@ -47,10 +48,16 @@ pub struct LineBuilder {
 }
 
 impl LineBuilder {
-    pub fn new(word: &str) -> Self {
+    /// A plan line of this verb.
+    pub fn new(verb: Verb) -> Self {
         Self {
-            line: word.to_string(),
+            line: verb.word().to_string(),
         }
+    }
+
+    /// An `op` line of this op.
+    pub fn op(op: Op) -> Self {
+        Self::new(Verb::Op).bare(op.word())
     }
 
     pub fn bare(mut self, field: &str) -> Self {
@@ -80,49 +87,6 @@ impl LineBuilder {
     }
 }
 
-/// A parsed line: its word and decoded `key=value` fields, in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fields {
-    pub word: String,
-    pub pairs: Vec<(String, String)>,
-}
-
-impl Fields {
-    /// The first value of `key`.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.pairs
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Parses `word key=value ...` (fields separated by exactly one space).
-pub fn parse_line(line: &str) -> Result<Fields, WireError> {
-    if line.len() >= MAX_LINE {
-        return Err(WireError(format!("line longer than {MAX_LINE} bytes")));
-    }
-    let mut parts = line.split(' ');
-    let word = parts.next().unwrap_or_default();
-    if word.is_empty() {
-        return Err(WireError("line has no leading word".to_string()));
-    }
-    let mut pairs = Vec::new();
-    for part in parts {
-        let (key, value) = part
-            .split_once('=')
-            .ok_or_else(|| WireError(format!("field {part:?} is not key=value")))?;
-        if !valid_key(key) {
-            return Err(WireError(format!("bad key {key:?}")));
-        }
-        pairs.push((key.to_string(), decode_value(value)?));
-    }
-    Ok(Fields {
-        word: word.to_string(),
-        pairs,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,26 +103,8 @@ mod tests {
     }
 
     #[test]
-    fn lines_parse_into_decoded_fields() {
-        let fields = parse_line("error where=plan msg=a%20b empty=").unwrap();
-        assert_eq!(fields.word, "error");
-        assert_eq!(fields.get("msg"), Some("a b"));
-        assert_eq!(fields.get("empty"), Some(""));
-        assert_eq!(fields.get("missing"), None);
-    }
-
-    #[test]
-    fn malformed_lines_are_errors() {
-        for line in ["", " x", "a  b=1", "a b", "a B=1", "a b=%4", "a b=%zz"] {
-            assert!(parse_line(line).is_err(), "{line:?} accepted");
-        }
-        assert!(parse_line(&format!("a b={}", "x".repeat(MAX_LINE))).is_err());
-    }
-
-    #[test]
     fn builder_encodes_values() {
-        let line = LineBuilder::new("op")
-            .bare("cgroup-set")
+        let line = LineBuilder::op(Op::CgroupSet)
             .key("value", "50000 100000")
             .key_opt("prio", None::<u32>)
             .build();

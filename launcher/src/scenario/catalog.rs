@@ -3,11 +3,10 @@
 //! the names scenario files use.
 
 pub use schedbox_protocol::checks::{
-    default_stall_limit_ms, Check as CheckKind, Scope, CHECKS, DEFAULT_BANDWIDTH_LIMIT,
-    DEFAULT_CHECKS, DEFAULT_STALL_LIMIT_MS, KERNEL_LOG, KEY_FORWARD, NUMA_LOCALITY, STALL,
-    STALL_MS_PER_QUEUED_TASK,
+    default_stall_limit_ms, Check as CheckSpec, CheckKind, Scope, CHECKS, DEFAULT_BANDWIDTH_LIMIT,
+    DEFAULT_CHECKS, DEFAULT_STALL_LIMIT_MS, KEY_FORWARD, STALL_MS_PER_QUEUED_TASK,
 };
-pub use schedbox_protocol::vocab::EXPECTS;
+pub use schedbox_protocol::vocab::{Expect, Policy, Until, Word};
 pub use schedbox_protocol::works::{Key, Work as WorkType, WORKS as WORK_TYPES};
 
 use std::path::Path;
@@ -71,10 +70,15 @@ pub fn work_type(name: &str) -> Option<&'static WorkType> {
     schedbox_protocol::works::work(name.as_bytes())
 }
 
-pub fn check_kind(name: &str) -> Option<&'static CheckKind> {
+pub fn check_kind(name: &str) -> Option<&'static CheckSpec> {
     schedbox_protocol::checks::check(name.as_bytes())
 }
 
 pub fn names<T>(items: &[T], name: impl Fn(&T) -> &'static str) -> String {
     items.iter().map(name).collect::<Vec<_>>().join(", ")
+}
+
+/// Every word of a vocabulary, joined for messages.
+pub fn words<W: Word>() -> String {
+    names(W::ALL, |w| w.word())
 }

@@ -5,7 +5,7 @@ use super::cgroups::{check_path, parent};
 use super::file::{OpFile, StepFile, Value};
 use super::validate::{check_hold, Ctx};
 use super::{Op, ScenarioError, Spawn, Step};
-use schedbox_protocol::vocab::UNTIL_PAYLOADS;
+use schedbox_protocol::vocab::{Until, Word};
 
 /// Longest path a `write` op may name: the guest's limit for a path in a plan.
 pub use schedbox_protocol::limits::MAX_PATH as MAX_WRITE_PATH;
@@ -64,14 +64,17 @@ pub fn lower_steps(
 
 /// `until`: the one word it takes.
 fn until(ctx: &Ctx, index: usize, value: Option<&str>) -> Result<bool, ScenarioError> {
-    match value {
-        None => Ok(false),
-        Some(UNTIL_PAYLOADS) => Ok(true),
-        Some(other) => Err(ctx.err(
+    let Some(value) = value else {
+        return Ok(false);
+    };
+    match Until::parse(value.as_bytes()) {
+        Some(Until::Payloads) => Ok(true),
+        None => Err(ctx.err(
             format!("[[step]] {index}.until"),
             format!(
-                "unknown {other:?}: the one value is \"{UNTIL_PAYLOADS}\" (the hold ends once \
-                 the scenario's payloads have ended; hold_ms stays the limit)"
+                "unknown {value:?}: the one value is \"{}\" (the hold ends once \
+                 the scenario's payloads have ended; hold_ms stays the limit)",
+                Until::Payloads
             ),
         )),
     }

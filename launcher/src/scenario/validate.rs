@@ -1,6 +1,6 @@
 //! Turns a parsed scenario file into a validated [`Scenario`], or the first error.
 
-use super::catalog::{self, Scope};
+use super::catalog::{self, CheckKind, Expect, Policy, Scope, Word};
 use super::file::{CheckFile, ScenarioFile, WorkersFile};
 use super::{
     cgroups, load, payloads, shaped, steps, Check, LogRules, Op, Scenario, ScenarioError, Spawn,
@@ -10,12 +10,11 @@ use crate::cpulist;
 use crate::topology::placement;
 use schedbox_protocol::limits::{memory_needed_mib, MAX_WORKERS, NICE_RANGE, RT_PRIO_RANGE};
 pub use schedbox_protocol::limits::{MAX_HOLD_MS, MAX_NAME};
-use schedbox_protocol::vocab::{POLICIES, RT_POLICIES};
 
 /// Workers one scenario may run in all: the guest keeps a slot for each.
 const MAX_SCENARIO_WORKERS: u64 = MAX_WORKERS as u64;
 /// The check every scenario with workers that `expect` a limit gets.
-const EXPECT_CHECK: &str = schedbox_protocol::checks::EXPECT;
+const EXPECT_CHECK: CheckKind = CheckKind::Expect;
 /// The work the `numa-locality` check measures.
 const NUMA_WORK: &str = schedbox_protocol::works::NUMA_WORKING_SET.name;
 
@@ -200,16 +199,16 @@ fn lower_expect(
     let Some(expect) = &w.expect else {
         return Ok(None);
     };
-    if !catalog::EXPECTS.contains(&expect.as_str()) {
+    let Some(effect) = Expect::parse(expect.as_bytes()) else {
         return Err(ctx.err(
             field("expect"),
             format!(
                 "unknown effect {expect:?}: use one of {}",
-                catalog::EXPECTS.join(", ")
+                catalog::words::<Expect>()
             ),
         ));
-    }
-    if expect == "fork-refused" && w.work != "fork-churn" {
+    };
+    if effect == Expect::ForkRefused && w.work != "fork-churn" {
         return Err(ctx.err(
             field("expect"),
             "only fork-churn workers fork: use work = \"fork-churn\" to expect refused forks",
@@ -223,17 +222,20 @@ fn lower_policy(
     w: &WorkersFile,
     field: &dyn Fn(&str) -> String,
 ) -> Result<(String, Option<u64>), ScenarioError> {
-    let policy = w.policy.clone().unwrap_or_else(|| "other".to_string());
-    if !POLICIES.contains(&policy.as_str()) {
+    let policy = w
+        .policy
+        .clone()
+        .unwrap_or_else(|| Policy::Other.word().to_string());
+    let Some(known) = Policy::parse(policy.as_bytes()) else {
         return Err(ctx.err(
             field("policy"),
             format!(
                 "unknown policy {policy:?}: use one of {}",
-                POLICIES.join(", ")
+                catalog::words::<Policy>()
             ),
         ));
-    }
-    let realtime = RT_POLICIES.contains(&policy.as_str());
+    };
+    let realtime = known.is_realtime();
     let prio = match (realtime, w.prio) {
         (true, None) => Some(RT_PRIO_RANGE.0),
         (true, Some(p)) if (RT_PRIO_RANGE.0..=RT_PRIO_RANGE.1).contains(&p) => Some(p),
@@ -370,10 +372,10 @@ fn lower_checks(
 ) -> Result<Vec<Check>, ScenarioError> {
     let mut checks: Vec<Check> = catalog::DEFAULT_CHECKS
         .iter()
-        .filter(|name| !listed.iter().any(|c| c.name == **name))
-        .map(|name| Check {
-            name: name.to_string(),
-            limit: default_limit(ctx, name, groups, cgroup_cpus),
+        .filter(|kind| !listed.iter().any(|c| c.name == kind.word()))
+        .map(|kind| Check {
+            name: kind.word().to_string(),
+            limit: default_limit(ctx, kind.word(), groups, cgroup_cpus),
             group: None,
             cgroup: None,
             log: LogRules::default(),
@@ -381,9 +383,9 @@ fn lower_checks(
         .collect();
     // Workers that expect a limit are judged by whether they met it.
     let expecting = groups.iter().any(|g| g.expect.is_some());
-    if expecting && !listed.iter().any(|c| c.name == EXPECT_CHECK) {
+    if expecting && !listed.iter().any(|c| c.name == EXPECT_CHECK.word()) {
         checks.push(Check {
-            name: EXPECT_CHECK.to_string(),
+            name: EXPECT_CHECK.word().to_string(),
             limit: 0,
             group: None,
             cgroup: None,
@@ -409,7 +411,7 @@ fn lower_check(
 ) -> Result<Check, ScenarioError> {
     let field = |key: &str| format!("[[check]] \"{}\".{key}", check.name);
     let kind = catalog::check_kind(&check.name).ok_or_else(|| {
-        let known = catalog::names(catalog::CHECKS, |c| c.name);
+        let known = catalog::words::<CheckKind>();
         ctx.err(
             "[[check]].name",
             format!("unknown check {:?}: use one of {known}", check.name),
@@ -447,13 +449,13 @@ fn lower_check(
         }
         (None, _) => {}
     }
-    if kind.name == EXPECT_CHECK && !groups.iter().any(|g| g.expect.is_some()) {
+    if kind.kind == EXPECT_CHECK && !groups.iter().any(|g| g.expect.is_some()) {
         return Err(ctx.err(
             field("name"),
             "expect judges workers that expect a limit: set expect on a [[workers]] entry",
         ));
     }
-    if kind.name == catalog::NUMA_LOCALITY && !groups.iter().any(|g| g.work == NUMA_WORK) {
+    if kind.kind == CheckKind::NumaLocality && !groups.iter().any(|g| g.work == NUMA_WORK) {
         return Err(ctx.err(
             field("name"),
             format!(
@@ -461,29 +463,29 @@ fn lower_check(
             ),
         ));
     }
-    if kind.name == "wake-latency" && !groups.iter().any(|g| g.work == "sleep-wake") {
+    if kind.kind == CheckKind::WakeLatency && !groups.iter().any(|g| g.work == "sleep-wake") {
         return Err(ctx.err(
             field("name"),
             "wake-latency measures sleep-wake workers: add a group with work = \"sleep-wake\"",
         ));
     }
     Ok(Check {
-        name: kind.name.to_string(),
+        name: kind.name().to_string(),
         limit,
         group: check.group.clone(),
         cgroup: check.cgroup.clone(),
-        log: log_rules(ctx, check, kind.name)?,
+        log: log_rules(ctx, check, kind.kind)?,
     })
 }
 
 /// `allow` and `expect` of a `kernel-log` check, each a regular expression that compiles.
-fn log_rules(ctx: &Ctx, check: &CheckFile, kind: &str) -> Result<LogRules, ScenarioError> {
+fn log_rules(ctx: &Ctx, check: &CheckFile, kind: CheckKind) -> Result<LogRules, ScenarioError> {
     let field = |key: &str| format!("[[check]] \"{}\".{key}", check.name);
     for (key, patterns) in [("allow", &check.allow), ("expect", &check.expect)] {
         if patterns.is_empty() {
             continue;
         }
-        if kind != catalog::KERNEL_LOG {
+        if kind != CheckKind::KernelLog {
             return Err(ctx.err(
                 field(key),
                 "only the kernel-log check takes allow and expect patterns",
@@ -510,7 +512,7 @@ fn default_limit(ctx: &Ctx, name: &str, groups: &[Spawn], cgroup_cpus: &[(String
     let Some(kind) = catalog::check_kind(name) else {
         return 0;
     };
-    if kind.name != catalog::STALL {
+    if kind.kind != CheckKind::Stall {
         return kind.default_limit;
     }
     catalog::default_stall_limit_ms(load::runnable_per_cpu(ctx.vm.cpus(), groups, cgroup_cpus))

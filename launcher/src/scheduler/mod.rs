@@ -10,17 +10,16 @@ use serde::Serialize;
 use crate::guest::pack;
 use crate::kernel::config::{self, ConfigSource};
 use crate::protocol::plan::PlanScheduler;
-use crate::protocol::record::{Record, SchedulerRecord};
+use crate::protocol::record::{ErrorPlace, OutputSource, Record, SchedulerEvent, SchedulerRecord};
 use crate::scenario::payloads::find_program;
 use crate::scenario::{Check, Scenario};
+use schedbox_protocol::checks::CheckKind;
 
 /// How long the guest waits for the scheduler to attach when `--attach-timeout` is not
 /// given: loading BPF programs under TCG emulation on a busy host takes seconds.
 pub const DEFAULT_ATTACH_MS: u64 = 20_000;
 /// The check every scenario gets when a scheduler is under test.
-pub const CHECK: &str = "scheduler";
-/// The `where` of the guest's errors about the scheduler.
-const ERROR_PLACE: &str = "scheduler";
+pub const CHECK: &str = CheckKind::Scheduler.word();
 /// The release whose fair class is EEVDF; CFS before it.
 const EEVDF_SINCE: (u32, u32) = (6, 6);
 
@@ -41,7 +40,7 @@ fn major_minor(release: &str) -> Option<(u32, u32)> {
     Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
 }
 /// The payload directory the scheduler binary is packed under.
-const GUEST_DIR: &str = "scheduler";
+const GUEST_DIR: &str = "scheduler"; // not vocabulary: a directory in the guest
 /// Output lines kept in the report (all of them go to scheduler.log).
 const REPORT_OUTPUT_LINES: usize = 20;
 /// Output lines quoted in a failure reason, and their length in all.
@@ -154,18 +153,20 @@ pub const NO_SCHED_EXT_HINT: &str = "to test a sched_ext scheduler, build a kern
 
 /// What to do about a guest error, when it is the scheduler's and the kernel said at
 /// boot that it has no sched_ext.
-pub fn error_hint(place: &str, records: &[Record]) -> Option<&'static str> {
+pub fn error_hint(place: ErrorPlace, records: &[Record]) -> Option<&'static str> {
     let absent = records
         .iter()
         .any(|r| matches!(r, Record::Boot { sched_ext, .. } if sched_ext == "absent"));
-    (place == ERROR_PLACE && absent).then_some(NO_SCHED_EXT_HINT)
+    (place == ErrorPlace::Scheduler && absent).then_some(NO_SCHED_EXT_HINT)
 }
 
 /// Whether the scheduler failed to attach and never did: then every scenario's failed
 /// `scheduler` check only repeats the one reason [`failures`] gives, with its output.
 pub fn never_attached(events: &[&SchedulerRecord]) -> bool {
-    events.iter().any(|s| s.event == "attach-failed")
-        && !events.iter().any(|s| s.event == "attached")
+    events
+        .iter()
+        .any(|s| s.event == SchedulerEvent::AttachFailed)
+        && !events.iter().any(|s| s.event == SchedulerEvent::Attached)
 }
 
 /// Whether a failed check of the run is that repetition (see [`never_attached`]).
@@ -222,13 +223,13 @@ pub fn failures(records: &[Record]) -> Vec<String> {
 
 fn failure(s: &SchedulerRecord, place: &str, records: &[Record]) -> String {
     let at = seconds(s.t_ms);
-    let mut text = match s.event.as_str() {
-        "attach-failed" => format!(
+    let mut text = match s.event {
+        SchedulerEvent::AttachFailed => format!(
             "scheduler {} did not attach ({place}, {at}): {}",
             s.name,
             s.reason.as_deref().unwrap_or("no reason given")
         ),
-        "ejected" => {
+        SchedulerEvent::Ejected => {
             let mut text = format!(
                 "{} {place} {at}: {}",
                 departure(&s.name, s.reason.as_deref()),
@@ -246,7 +247,7 @@ fn failure(s: &SchedulerRecord, place: &str, records: &[Record]) -> String {
         ),
     };
     // A scheduler that fails to start says why first (then, often, its usage).
-    let first_too = s.event == "attach-failed";
+    let first_too = s.event == SchedulerEvent::AttachFailed;
     let output = s.output.as_deref().map(|o| quote(o, first_too));
     if let Some(output) = output.filter(|o| !o.is_empty()) {
         text.push_str(&format!("; its output: {output}"));
@@ -273,7 +274,7 @@ fn departure_word(reason: Option<&str>) -> &'static str {
     match reason.unwrap_or("") {
         "disabled by sysrq-S" => "disabled by sysrq-S",
         "unregistered from user space" | "unregistered from BPF" => "unregistered",
-        _ => "ejected",
+        _ => SchedulerEvent::Ejected.word(),
     }
 }
 
@@ -382,7 +383,7 @@ pub fn report(
         })
         .collect();
     let output = output_lines(records);
-    let attached = events.iter().find(|e| e.event == "attached");
+    let attached = events.iter().find(|e| e.event == SchedulerEvent::Attached);
     SchedulerReport {
         summary: summary(info, &events),
         name: attached
@@ -403,7 +404,7 @@ pub fn output_lines(records: &[Record]) -> Vec<String> {
     records
         .iter()
         .filter_map(|r| match r {
-            Record::Output(o) if o.source == "scheduler" => Some(o.text.clone()),
+            Record::Output(o) if o.source == OutputSource::Scheduler => Some(o.text.clone()),
             _ => None,
         })
         .collect()
@@ -417,15 +418,15 @@ fn summary(info: &SchedulerInfo, events: &[SchedulerRecord]) -> String {
     let Some(first) = events.first() else {
         return format!("{} ({file}): not started", info.label());
     };
-    if first.event != "attached" {
+    if first.event != SchedulerEvent::Attached {
         let reason = first.reason.as_deref().unwrap_or("no reason given");
         return format!("{} ({file}) did not attach: {reason}", info.label());
     }
     let mut text = format!("{} ({file}), attached {}", first.ops, seconds(first.t_ms));
     for e in events[1..].iter().filter(|e| e.is_failure()) {
-        let word = match e.event.as_str() {
-            "ejected" => departure_word(e.reason.as_deref()),
-            other => other,
+        let word = match e.event {
+            SchedulerEvent::Ejected => departure_word(e.reason.as_deref()),
+            other => other.word(),
         };
         text.push_str(&format!(", {word} {}", seconds(e.t_ms)));
         if let Some(reason) = &e.reason {
@@ -439,7 +440,7 @@ fn summary(info: &SchedulerInfo, events: &[SchedulerRecord]) -> String {
 mod tests {
     use super::*;
     use crate::protocol::examples;
-    use crate::protocol::record::{parse_line, Line};
+    use crate::protocol::record::{decode, Line};
 
     fn example(name: &str) -> Vec<Record> {
         examples::records(&examples::text(name))
@@ -523,7 +524,7 @@ mod tests {
                  reason={}",
                 crate::protocol::wire::encode_value(reason)
             );
-            let Line::Record(record) = parse_line(&line) else {
+            let Line::Record(record) = decode(&line) else {
                 panic!("not a record")
             };
             let summary = summary(
@@ -566,7 +567,7 @@ mod tests {
         let line = "SBX1 scheduler event=attach-failed name=simple state=disabled ops= pid=36 \
                     t_ms=1500 reason=exited%20with%20status%202%20before%20attaching status=2 \
                     output=scx_simple:%20invalid%20option%20--%20'Z'%0AUsage%0A%0A%20-f%0A%20-v%0A%20-h";
-        let Line::Record(record) = parse_line(line) else {
+        let Line::Record(record) = decode(line) else {
             panic!("not a record")
         };
         let reasons = failures(&[record]);
@@ -584,7 +585,7 @@ mod tests {
     fn a_scheduler_that_never_attached_is_said_once() {
         let attach_failed = "SBX1 scheduler event=attach-failed name=simple state=disabled ops= \
                              pid=36 t_ms=1500 reason=exited status=2";
-        let Line::Record(failed) = parse_line(attach_failed) else {
+        let Line::Record(failed) = decode(attach_failed) else {
             panic!("not a record")
         };
         let records = vec![failed];

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::sync::mpsc::{channel, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use crate::protocol::record::{self, Line, Record};
+use crate::protocol::record::{self, Line, ProtocolErrors, Record};
 use crate::vm::backend::{Backend, BackendError, VmEvent, VmExit, VmSpec};
 use crate::vm::console::{self, PanicScanner};
 
@@ -111,8 +111,8 @@ pub struct Timings {
 #[derive(Debug, Clone)]
 pub struct Observed {
     pub records: Vec<Record>,
-    /// Record lines that could not be parsed, with the reason.
-    pub malformed: Vec<String>,
+    /// Record lines that could not be read: a protocol error, the run is untestable.
+    pub malformed: ProtocolErrors,
     pub console_tail: Vec<String>,
     /// The kernel's panic message, if it panicked.
     pub panic: Option<String>,
@@ -204,7 +204,7 @@ impl Watch {
             panic_over: false,
             observed: Observed {
                 records: Vec::new(),
-                malformed: Vec::new(),
+                malformed: Default::default(),
                 console_tail: Vec::new(),
                 panic: None,
                 end: RunEnd::Exited(VmExit::Killed),
@@ -249,7 +249,7 @@ impl Watch {
             .and_then(|()| sinks.records.flush())
             .map_err(|e| unrecorded("record log", e))?;
         let now_ms = self.elapsed_ms();
-        match record::parse_line(line) {
+        match record::decode(line) {
             Line::Record(record) => {
                 self.last_record = Some(Instant::now());
                 match &record {

@@ -5,7 +5,7 @@ use regex::Regex;
 use serde::Serialize;
 
 use super::tap::{self, Tap};
-use crate::protocol::record::{PayloadRecord, Record};
+use crate::protocol::record::{OutputSource, PayloadRecord, Record};
 use crate::scenario::payloads::{EXPECT_ANY, KILLED};
 use crate::scenario::{OutputRules, Scenario};
 use crate::scheduler::quote;
@@ -133,7 +133,7 @@ fn output_lines<'a>(observed: &'a Observed, want: &ExpectedPayload) -> Vec<&'a s
         .iter()
         .filter_map(|r| match r {
             Record::Output(o)
-                if o.source == "payload"
+                if o.source == OutputSource::Payload
                     && o.name == want.name
                     && o.scenario.as_deref() == Some(want.scenario.as_str()) =>
             {
@@ -224,7 +224,7 @@ mod tests {
     fn observed(records: &str) -> Observed {
         Observed {
             records: examples::records(records),
-            malformed: Vec::new(),
+            malformed: Default::default(),
             console_tail: Vec::new(),
             panic: None,
             end: RunEnd::Exited(VmExit::PowerOff),

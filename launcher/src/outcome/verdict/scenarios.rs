@@ -6,13 +6,10 @@ use serde::Serialize;
 
 use super::payloads::{self, ExpectedPayload, PayloadVerdict};
 use super::{describe_failure, error_text, unsupported, ExpectedCheck};
-use crate::protocol::record::{CheckRecord, Record};
+use crate::protocol::record::{self, CheckRecord, Record};
 use crate::scenario::catalog;
 use crate::scheduler;
 use crate::vm::session::Observed;
-
-/// The guest's `scenario-end` outcome of a scenario it could not carry out.
-const GUEST_ERROR: &str = "error";
 
 /// How one scenario went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -150,7 +147,7 @@ fn seen<'a>(observed: &'a Observed, name: &str) -> Seen<'a> {
                 running = None;
                 if n == name {
                     seen.ended = true;
-                    seen.guest_error |= outcome.as_deref() == Some(GUEST_ERROR);
+                    seen.guest_error |= *outcome == Some(record::ScenarioOutcome::Error);
                 }
             }
             Record::Error {
@@ -158,7 +155,7 @@ fn seen<'a>(observed: &'a Observed, name: &str) -> Seen<'a> {
                 place,
                 msg,
             } if scenario.as_deref().or(running) == Some(name) => {
-                let text = error_text(place, msg, &observed.records);
+                let text = error_text(*place, msg, &observed.records);
                 seen.errors.push(format!("scenario {name}: {text}"));
             }
             _ => {}

@@ -1,5 +1,6 @@
 use super::*;
 use crate::protocol::examples::{self, text as example};
+use crate::protocol::record::{self, Line};
 use crate::vm::backend::VmExit;
 use crate::vm::session::Timings;
 use std::time::Duration;
@@ -7,7 +8,7 @@ use std::time::Duration;
 fn observed(records: &str, end: RunEnd) -> Observed {
     Observed {
         records: examples::records(records),
-        malformed: Vec::new(),
+        malformed: Default::default(),
         console_tail: Vec::new(),
         panic: None,
         end,
@@ -344,5 +345,26 @@ fn a_kernel_log_check_judged_on_its_patterns_is_what_the_verdict_and_report_use(
             "scenario spin-basic: check kernel-log failed: no kernel log line matched expect \
           \"never logged\" (value 0 lines, limit 0 lines)"
         ]
+    );
+}
+
+#[test]
+fn an_unreadable_record_makes_the_run_untestable_even_beside_a_failure() {
+    let records = example("spin.records").replace(
+        "name=stall result=pass value=12",
+        "name=stall result=fail value=1500",
+    );
+    let mut seen = observed(&records, POWER_OFF);
+    let Line::Malformed(why) = record::decode("SBX1 teleport to=mars") else {
+        panic!("an unknown kind was read")
+    };
+    seen.malformed.push(why);
+    let verdict = judge(&seen, &spin_expected(), &[]);
+    assert_eq!(verdict.outcome, Outcome::Untestable, "{verdict:?}");
+    assert_eq!(verdict.outcome.exit().code(), 125);
+    assert!(
+        verdict.reasons[0].contains("protocol error") && verdict.reasons[0].contains("teleport"),
+        "{:?}",
+        verdict.reasons
     );
 }

@@ -99,7 +99,7 @@ fn a_run_that_powers_off_keeps_everything() {
     let (observed, console, records) = watch(script, true);
     assert_eq!(observed.end, RunEnd::Exited(VmExit::PowerOff));
     assert_eq!(observed.records.len(), 2);
-    assert_eq!(observed.malformed.len(), 1);
+    assert_eq!(observed.malformed.total, 1);
     assert_eq!(observed.panic.as_deref(), Some("nope"));
     assert_eq!(
         observed.console_tail,
