@@ -4,8 +4,8 @@
 //! `pids.max`), one fork the kernel refused: it counts them and tries again shortly.
 
 use super::{Beat, Ctx};
-use crate::sys::{self, now_ns, NS_PER_MS};
-use crate::worker::Expect;
+use crate::engine::worker::Expect;
+use crate::platform::sys::{self, now_ns, NS_PER_MS};
 use core::sync::atomic::Ordering::Relaxed;
 use rustix::io::Errno;
 use rustix::process::{Pid, WaitOptions};

@@ -25,12 +25,12 @@ mod r#yield;
 
 pub use team::{Link, TeamSetup, Teams};
 
-use crate::buf::Buf;
-use crate::fail::Errno;
-use crate::record::Record;
-use crate::shared::{Slot, BLOCKED};
-use crate::sys::{self, current_cpu, now_ns};
-use crate::wakes::Wakes;
+use crate::measure::shared::{Slot, BLOCKED};
+use crate::measure::wakes::Wakes;
+use crate::platform::buf::Buf;
+use crate::platform::fail::Errno;
+use crate::platform::record::Record;
+use crate::platform::sys::{self, current_cpu, now_ns};
 use core::sync::atomic::Ordering::{AcqRel, Relaxed, Release, SeqCst};
 use team::{CheckFn, PrepareFn};
 
@@ -143,7 +143,7 @@ pub struct Ctx {
     pub count: u32,
     pub link: Link,
     /// The limit the worker is meant to meet, which its work then takes in its stride.
-    pub expect: crate::worker::Expect,
+    pub expect: crate::engine::worker::Expect,
 }
 
 impl Ctx {
@@ -227,7 +227,7 @@ impl Beat {
     /// returns how late the worker ran again (the wake latency).
     pub fn sleep_until(&mut self, deadline_ns: u64) -> u64 {
         self.slot.sleep_until_ns.store(deadline_ns, Relaxed);
-        crate::sys::sleep_until_ns(deadline_ns);
+        crate::platform::sys::sleep_until_ns(deadline_ns);
         let now = now_ns();
         // Stamp before clearing the flag, so the monitor never sees an old stamp on an
         // awake worker.

@@ -4,7 +4,7 @@
 
 use super::team::MAX_FDS;
 use super::{Beat, Ctx};
-use crate::sys;
+use crate::platform::sys;
 use rustix::fd::BorrowedFd;
 use rustix::io::Errno;
 

@@ -4,9 +4,9 @@
 //! the first fork so that every member inherits them.
 
 use super::{Params, WorkSpec};
-use crate::fail::{Errno, Res};
-use crate::shared::{Shared, Slot, NO_MATE};
-use crate::{fail, sys};
+use crate::measure::shared::{Shared, Slot, NO_MATE};
+use crate::platform::fail::{Errno, Res};
+use crate::platform::sys;
 use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 /// Pipe ends a team may share.
@@ -256,7 +256,10 @@ mod tests {
         slot.reset();
         let mut beat = crate::work::Beat::of(slot, shared.wakes(0));
         let ((), late) = beat.block(|| {
-            assert_eq!(slot.sleep_until_ns.load(Relaxed), crate::shared::BLOCKED);
+            assert_eq!(
+                slot.sleep_until_ns.load(Relaxed),
+                crate::measure::shared::BLOCKED
+            );
             slot.stamp_wake(sys::now_ns() - 5_000_000);
         });
         assert!(late.is_some_and(|ns| ns >= 5_000_000), "{late:?}");

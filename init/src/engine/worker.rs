@@ -1,18 +1,18 @@
 //! Worker processes: forked into their cgroup with their scheduling settings, watched
 //! through their shared slot, and at `stop`/`end` measured, killed, reaped and reported.
 
-use crate::buf::{parse_u64, Buf};
-use crate::cgroup::{self, Path};
-use crate::cpulist::CpuMask;
-use crate::fail::{Errno, Res};
-use crate::migrations::{self, Moves};
-use crate::monitor::Isolation;
-use crate::record::Record;
-use crate::shared::{Shared, FAILED, MAX_SLOTS, READY};
-use crate::table::Table;
-use crate::wakes::WakeStats;
+use crate::engine::cgroup::{self, Path};
+use crate::engine::monitor::Isolation;
+use crate::measure::migrations::{self, Moves};
+use crate::measure::shared::{Shared, FAILED, MAX_SLOTS, READY};
+use crate::measure::wakes::WakeStats;
+use crate::platform::buf::{parse_u64, Buf};
+use crate::platform::fail::{Errno, Res};
+use crate::platform::record::Record;
+use crate::platform::sys;
+use crate::platform::table::Table;
+use crate::topology::cpulist::CpuMask;
 use crate::work::{self, Ctx, Params, WorkSpec};
-use crate::{fail, sys};
 use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use rustix::process::{waitid, Pid, Signal, WaitId, WaitIdOptions, WaitOptions};
 use schedbox_protocol::vocab::{EXPECT_FORK_REFUSED, EXPECT_OOM_KILLED};
@@ -490,7 +490,7 @@ fn pid(raw: i32) -> Pid {
 
 pub fn to_cpuset(m: &CpuMask) -> rustix::thread::CpuSet {
     let mut set = rustix::thread::CpuSet::new();
-    for cpu in 0..crate::cpulist::MAX_CPUS.min(rustix::thread::CpuSet::MAX_CPU) {
+    for cpu in 0..crate::topology::cpulist::MAX_CPUS.min(rustix::thread::CpuSet::MAX_CPU) {
         if m.has(cpu) {
             set.set(cpu);
         }
@@ -589,7 +589,7 @@ fn read_comm(pid: i32) -> Buf<{ COMM_LEN + 1 }> {
     path.push(b"/comm");
     let mut buf = [0u8; COMM_LEN + 1];
     let n = sys::read_file(path.as_cstr(), &mut buf).unwrap_or(0);
-    Buf::from_bytes(crate::buf::trim_end(&buf[..n]))
+    Buf::from_bytes(crate::platform::buf::trim_end(&buf[..n]))
 }
 
 /// `/proc/<pid>/schedstat`: time on CPU, time waiting on a runqueue, timeslices.

@@ -2,18 +2,18 @@
 //! stretch in which a runnable worker made none (a stall) and the CPUs it ran on against
 //! its cgroup's cpuset (isolation); the kernel log; the CPU time of the cgroups.
 
-use crate::buf::Buf;
-use crate::cgroup::{self, Path};
-use crate::cpulist::CpuMask;
-use crate::fail::Res;
-use crate::kmsg::Kmsg;
-use crate::payload::Payloads;
-use crate::record::Record;
-use crate::scheduler::Scheduler;
-use crate::shared::BLOCKED;
-use crate::sys::{self, now_ns, NS_PER_MS};
-use crate::table::Table;
-use crate::worker::{Pool, RelPath, Stall, Worker};
+use crate::engine::cgroup::{self, Path};
+use crate::engine::payload::Payloads;
+use crate::engine::worker::{Pool, RelPath, Stall, Worker};
+use crate::measure::shared::BLOCKED;
+use crate::platform::buf::Buf;
+use crate::platform::fail::Res;
+use crate::platform::kmsg::Kmsg;
+use crate::platform::record::Record;
+use crate::platform::sys::{self, now_ns, NS_PER_MS};
+use crate::platform::table::Table;
+use crate::sched_ext::scheduler::Scheduler;
+use crate::topology::cpulist::CpuMask;
 use core::sync::atomic::Ordering::{Acquire, Relaxed};
 
 pub use schedbox_protocol::limits::{DEFAULT_HEARTBEAT_MS, DEFAULT_SAMPLE_MS};
@@ -392,7 +392,7 @@ pub fn proc_stat(pid: i32) -> ProcStat {
         out.state = s[0];
     }
     if let Some(cpu) = fields.nth(CPU_AFTER_STATE - 1) {
-        out.cpu = crate::buf::parse_u64(cpu).unwrap_or(0);
+        out.cpu = crate::platform::buf::parse_u64(cpu).unwrap_or(0);
     }
     out
 }
@@ -418,7 +418,7 @@ fn stall_record(scenario: &[u8], w: &Worker, s: &Stall) -> Record {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::worker::Name;
+    use crate::engine::worker::Name;
 
     #[test]
     fn many_workers_space_their_state_reads() {
@@ -430,7 +430,7 @@ mod tests {
 
     #[test]
     fn stall_record_matches_the_protocol_example() {
-        let example = include_str!("../../docs/examples/stall.records");
+        let example = include_str!("../../../docs/examples/stall.records");
         let want = example
             .lines()
             .find(|l| l.starts_with("SBX1 stall "))
@@ -455,7 +455,7 @@ mod tests {
     /// A pool with one live worker in slot 0 that is this (running) test thread, so
     /// /proc says it is runnable, forked `ago_ms` ago and never run since.
     fn pool_with_unrun_worker(ago_ms: u64) -> Pool {
-        let pool = Pool::new(crate::shared::Shared::map().ok().unwrap())
+        let pool = Pool::new(crate::measure::shared::Shared::map().ok().unwrap())
             .ok()
             .unwrap();
         let slot = pool.shared.slot(0);
@@ -489,7 +489,7 @@ mod tests {
 
     #[test]
     fn ready_waits_for_every_new_worker_and_names_a_failed_one() {
-        use crate::shared::{FAILED, READY};
+        use crate::measure::shared::{FAILED, READY};
         let pool = pool_with_unrun_worker(0);
         let second = Worker {
             slot: 1,
@@ -506,7 +506,7 @@ mod tests {
         assert!(!pool.ready(0).ok().unwrap());
         assert!(pool.ready(2).ok().unwrap(), "no new workers: all ready");
         b.err_stage
-            .store(crate::worker::Stage::Cgroup as u32, Relaxed);
+            .store(crate::engine::worker::Stage::Cgroup as u32, Relaxed);
         b.err_errno.store(2, Relaxed);
         b.state.store(FAILED, Relaxed);
         let Err(e) = pool.ready(0) else {
