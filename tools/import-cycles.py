@@ -5,9 +5,10 @@ Builds the file-level graph of each crate named on the command line: the module 
 from `mod` declarations, and an edge from a file to the file that defines what it names
 through `crate::`, `super::`, `self::`, a child module or the library's own crate name
 (in `use` trees and in paths in code; `#[cfg(test)]` items only with --tests: a test may
-reach back into what it tests). A name a module re-exports
-(`pub use`) leads to the file that defines it, so a facade `mod.rs` is not a dependency
-of its own children. Prints every cycle as `a.rs -> b.rs -> ... -> a.rs` and exits 1.
+reach back into what it tests). A name a module imports (`use`, `pub use`) leads to the
+file that defines it, so a facade `mod.rs` is not a dependency of its own children.
+Prints each cycle (its files, and a shortest loop through them with the line of each
+edge) and exits 1.
 
 Usage: import-cycles.py [--tests] [--allow FILE]... CRATE_SRC_ROOT...
   CRATE_SRC_ROOT: a crate's lib.rs or main.rs (a binary next to a library may name the
@@ -137,7 +138,7 @@ class Module:
         self.children = set()
         self.items = set()  # names defined here
         self.reexports = {}  # name -> (module path it was used from, full path)
-        self.globs = []  # (module path, path) of `pub use X::*`
+        self.globs = []  # (module path, path) of `use X::*`
         self.refs = []  # (module path, path segments, line) to resolve
 
 
@@ -156,7 +157,7 @@ class Crate:
             toks = tokens(strip(f.read()))
         self.modules[path] = Module(path, file, child_dir)
         stack = [(path, child_dir, -1)]  # inline modules: (path, dir, depth at open)
-        depth, i, pub, test_attr, test_depth = 0, 0, False, False, None
+        depth, i, test_attr, test_depth = 0, 0, False, None
         while i < len(toks):
             t = toks[i][0]
             if [x[0] for x in toks[i : i + 7]] == ["#", "[", "cfg", "(", "test", ")", "]"]:
@@ -200,12 +201,11 @@ class Crate:
                     if in_test:
                         continue
                     mod.refs.append((mpath, segs, toks[i - 1][1]))
-                    if pub and at_top:
+                    if at_top:
                         if segs[-1] == "*":
                             mod.globs.append((mpath, segs[:-1]))
                         elif alias:
                             mod.reexports[alias] = (mpath, segs)
-                pub = False
                 continue
             elif at_top and t in ITEM_KEYWORDS and i + 1 < len(toks) and IDENT.fullmatch(toks[i + 1][0]):
                 mod.items.add(toks[i + 1][0])
@@ -220,7 +220,6 @@ class Crate:
                     mod.refs.append((mpath, segs, toks[i][1]))
                 i = j
                 continue
-            pub = t == "pub" or (pub and t in {"(", ")", "crate", "super", "in", "self"})
             i += 1
 
     def load_child(self, parent, parent_dir, name):

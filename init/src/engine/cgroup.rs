@@ -215,7 +215,7 @@ pub fn destroy_scenario(root: &Path, created: &[Path]) -> Res<()> {
                     EMPTY_WAIT_MS
                 ));
             }
-            crate::engine::worker::reap_strays();
+            sys::reap_strays();
             sys::sleep_ns(POLL_MS * sys::NS_PER_MS);
         }
     }

@@ -1,12 +1,13 @@
 //! Checks evaluated at the end of a scenario over its workers' outcomes.
 
 use crate::engine::cgroup;
-use crate::engine::monitor::Usage;
-use crate::engine::worker::{Expect, Locality, Name, Outcome, RelPath};
+use crate::engine::usage::Usage;
+use crate::engine::worker::{Locality, Name, Outcome, RelPath};
 use crate::measure::migrations::Moves;
 use crate::platform::buf::Buf;
 use crate::platform::record::Record;
 use crate::platform::sys::{NS_PER_MS, NS_PER_US, US_PER_MS};
+use crate::work::Expect;
 use core::fmt::Write;
 
 /// A `check` line of the plan.

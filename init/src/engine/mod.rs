@@ -4,8 +4,10 @@
 
 pub mod cgroup;
 pub mod check;
+pub mod isolation;
 pub mod monitor;
 pub mod payload;
 pub mod plan;
 pub mod runner;
+pub mod usage;
 pub mod worker;

@@ -4,7 +4,7 @@ use crate::engine::cgroup::{self, Path};
 use crate::engine::check::{self, CheckSpec};
 use crate::engine::monitor::{Monitor, Until};
 use crate::engine::plan::{self, Line, MAX_LINE};
-use crate::engine::worker::{Expect, Name, Pool, RelPath, SchedParams, SpawnReq};
+use crate::engine::worker::{Name, Pool, RelPath, SchedParams, SpawnReq};
 use crate::platform::buf::Buf;
 use crate::platform::fail::Res;
 use crate::platform::record::Record;
@@ -12,6 +12,7 @@ use crate::platform::table::Table;
 use crate::platform::{fail, record, sys};
 use crate::sched_ext::scheduler::Scheduler;
 use crate::topology::cpulist::CpuMask;
+use crate::work::Expect;
 use crate::work::{self, Params};
 
 use schedbox_protocol::checks::{KERNEL_LOG, KEY_FORWARD};

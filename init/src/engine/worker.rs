@@ -2,7 +2,7 @@
 //! through their shared slot, and at `stop`/`end` measured, killed, reaped and reported.
 
 use crate::engine::cgroup::{self, Path};
-use crate::engine::monitor::Isolation;
+use crate::engine::isolation::Isolation;
 use crate::measure::migrations::{self, Moves};
 use crate::measure::shared::{Shared, FAILED, MAX_SLOTS, READY};
 use crate::measure::wakes::WakeStats;
@@ -11,11 +11,11 @@ use crate::platform::fail::{Errno, Res};
 use crate::platform::record::Record;
 use crate::platform::sys;
 use crate::platform::table::Table;
-use crate::topology::cpulist::CpuMask;
+use crate::topology::cpulist::{to_cpuset, CpuMask};
+use crate::work::Expect;
 use crate::work::{self, Ctx, Params, WorkSpec};
 use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use rustix::process::{waitid, Pid, Signal, WaitId, WaitIdOptions, WaitOptions};
-use schedbox_protocol::vocab::{EXPECT_FORK_REFUSED, EXPECT_OOM_KILLED};
 use schedbox_protocol::works::NUMA_WORKING_SET;
 
 pub const MAX_WORKERS: usize = MAX_SLOTS;
@@ -44,50 +44,6 @@ fn stage_name(v: u32) -> &'static str {
         .iter()
         .find(|(s, _)| *s as u32 == v)
         .map_or("setup", |(_, name)| name)
-}
-
-/// An effect a spawn's workers are meant to meet (a limit the kernel enforces on them),
-/// which is then their work's outcome rather than an error: the `expect` check counts
-/// the workers that did not meet it.
-#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
-pub enum Expect {
-    #[default]
-    Nothing,
-    /// `fork-refused`: forks fail with EAGAIN (`pids.max`); a fork-churn worker counts
-    /// them and goes on.
-    ForkRefused,
-    /// `oom-killed`: the kernel's OOM killer ends the worker (`memory.max`).
-    OomKilled,
-}
-
-impl Expect {
-    const NAMES: [(Expect, &'static str); 2] = [
-        (Expect::ForkRefused, EXPECT_FORK_REFUSED),
-        (Expect::OomKilled, EXPECT_OOM_KILLED),
-    ];
-
-    pub fn parse(v: &[u8]) -> Option<Self> {
-        Self::NAMES
-            .iter()
-            .find(|(_, n)| n.as_bytes() == v)
-            .map(|(e, _)| *e)
-    }
-
-    /// What happened to a worker that met it, for check details.
-    pub fn past(self) -> &'static str {
-        match self {
-            Expect::Nothing => "",
-            Expect::ForkRefused => "refused a fork",
-            Expect::OomKilled => "OOM-killed",
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        Self::NAMES
-            .iter()
-            .find(|(e, _)| *e == self)
-            .map_or("", |(_, n)| n)
-    }
 }
 
 #[derive(Clone, Copy, Default)]
@@ -488,16 +444,6 @@ fn pid(raw: i32) -> Pid {
     Pid::from_raw(raw).unwrap_or(Pid::INIT)
 }
 
-pub fn to_cpuset(m: &CpuMask) -> rustix::thread::CpuSet {
-    let mut set = rustix::thread::CpuSet::new();
-    for cpu in 0..crate::topology::cpulist::MAX_CPUS.min(rustix::thread::CpuSet::MAX_CPU) {
-        if m.has(cpu) {
-            set.set(cpu);
-        }
-    }
-    set
-}
-
 /// Whether a worker that ended before it was stopped is one the OOM killer ended, as
 /// it was meant to be: SIGKILLed, and its cgroup's `memory.events` counts an OOM kill.
 fn oom_killed(w: &Worker, status: Option<rustix::process::WaitStatus>, root: &Path) -> bool {
@@ -569,11 +515,6 @@ fn report_early_end(w: &Worker, status: Option<rustix::process::WaitStatus>) {
         .str("where", b"worker")
         .str("msg", msg.as_bytes())
         .send();
-}
-
-/// Reaps any exited children without waiting (orphans re-parented to PID 1).
-pub fn reap_strays() {
-    while let Ok(Some(_)) = rustix::process::wait(WaitOptions::NOHANG) {}
 }
 
 /// Microseconds, rounded to the nearest: a percentile within 1 % stays so in µs from

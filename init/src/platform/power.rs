@@ -42,7 +42,7 @@ const RESTART_RETRY_NS: u64 = 1000 * sys::NS_PER_MS;
 /// Leftover children are reaped first, and PID 1 then waits for that child alone: a
 /// stray one ending meanwhile must not be taken for a failed power-off (and a restart).
 fn power_off() {
-    crate::engine::worker::reap_strays();
+    sys::reap_strays();
     let Ok(child) = sys::fork() else {
         return;
     };

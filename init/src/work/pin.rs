@@ -2,7 +2,7 @@
 //! `affinity`, as the kernel applied them) and where in them a shape-bound work puts it.
 
 use super::Ctx;
-use crate::engine::worker::to_cpuset;
+use crate::topology::cpulist::to_cpuset;
 use crate::topology::cpulist::{CpuMask, MAX_CPUS};
 
 /// The CPUs this worker may run on now.
