@@ -79,7 +79,15 @@ soak: all
 bench: all
 	$(SCHEDBOX) bench --runs $(BENCH_RUNS) $(KERNEL_FLAG) --out out/bench --doc docs/benchmarks.md $(SCENARIO)
 
+# Import cycles among the files of each crate fail the lint (tools/import-cycles.py).
+# The scenario helpers still form one through scenario/validate.rs: listed, not failed,
+# until it is broken.
+IMPORT_CYCLES_ALLOWED ?= --allow scenario/validate.rs
+
 lint:
+	python3 tools/import-cycles.py init/src/lib.rs --lib-name schedbox_init init/src/main.rs
+	python3 tools/import-cycles.py $(IMPORT_CYCLES_ALLOWED) launcher/src/lib.rs \
+	    --lib-name schedbox launcher/src/main.rs protocol/src/lib.rs initramfs/src/lib.rs
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	cd init && $(CARGO) fmt --check

@@ -17,9 +17,10 @@
 #![no_main]
 
 use core::fmt::Write;
-use schedbox_init::buf::Buf;
-use schedbox_init::record::{DoneStatus, ErrorPlace, Record, RecordKind};
-use schedbox_init::{pid1, power, sys};
+use schedbox_init::pid1;
+use schedbox_init::platform::buf::Buf;
+use schedbox_init::platform::record::{DoneStatus, ErrorPlace, Record, RecordKind};
+use schedbox_init::platform::{power, sys};
 
 // The kernel enters with rsp pointing at argc, then argv[], NULL, envp[], NULL, auxv.
 // Clear the frame pointer, align the stack to 16 bytes for the call, and hand the

@@ -1,13 +1,15 @@
 //! PID 1's life: mount, open the records port, report boot, run the plan, report
 //! done, end the VM. Every failure becomes an `error` record; PID 1 never exits.
 
-use crate::buf::{trim_end, Buf};
-use crate::fail::{Errno, Fail, Res};
-use crate::record::{self, DoneStatus, Record, RecordKind};
-use crate::runner::Runner;
-use crate::shared::Shared;
-use crate::worker::Pool;
-use crate::{cgroup, fail, mount, plan, power, serial, sys, topology};
+use crate::engine::runner::Runner;
+use crate::engine::worker::Pool;
+use crate::engine::{cgroup, plan};
+use crate::measure::shared::Shared;
+use crate::platform::buf::{trim_end, Buf};
+use crate::platform::fail::{Errno, Fail, Res};
+use crate::platform::record::{self, DoneStatus, Record, RecordKind};
+use crate::platform::{mount, power, serial, sys};
+use crate::topology;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 const PLAN: &core::ffi::CStr = c"/plan";
@@ -44,7 +46,7 @@ fn setup() -> Res<()> {
     sys::set_scheduler(0, policy, PID1_RT_PRIO)
         .map_err(|e| fail!(Init, "sched_setscheduler(FIFO) for PID 1: {}", Errno(e)))?;
     report_boot();
-    topology::report();
+    topology::report::report();
     Ok(())
 }
 

@@ -10,11 +10,7 @@ use crate::vm::select::{AccelChoice, BackendChoice};
 
 pub const DEFAULT_CPUS: u32 = 2;
 pub const DEFAULT_MEMORY_MIB: u32 = 256;
-pub const MAX_CPUS: u32 = 64;
-/// Below this a NUMA node of the guest cannot hold the kernel's own memory.
-pub const MIN_NODE_MEMORY_MIB: u32 = 64;
-/// Below this the kernel cannot unpack itself and the initramfs.
-pub const MIN_MEMORY_MIB: u32 = 64;
+pub use crate::topology::limits::{MAX_VCPUS as MAX_CPUS, MIN_MEMORY_MIB, MIN_NODE_MEMORY_MIB};
 pub const MAX_TIMEOUT_S: u64 = 24 * 3600;
 pub const DEFAULT_BENCH_RUNS: u32 = 5;
 pub const DEFAULT_SOAK_RUNS: u32 = 10;

@@ -14,7 +14,7 @@
 //!
 //! `isolation` has no failing scenario: a correct kernel never runs a task outside its
 //! cgroup's effective cpuset, so no honest scenario fails it; the guest's unit tests
-//! cover the detector's failing path (init/src/check.rs, init/src/monitor.rs). A correct
+//! cover the detector's failing path (init/src/engine/check.rs, init/src/engine/monitor.rs). A correct
 //! kernel cannot exceed cpu.max either: `bandwidth` fails honestly at its default limit
 //! under scx_simple, which ignores it (as it ignores cgroup weights). The `scheduler`
 //! check is tested in tests/sched_ext.rs.
@@ -330,7 +330,7 @@ fn sleep_wake_sleeps_and_passes_its_latency_check() {
     assert!(check.passed, "{check:?}");
     assert_eq!(Some(check.value), w.wake_p99_us, "{check:?} {w:?}");
     // Every iteration is one wake-up, and the percentiles come from all of them, in
-    // order (each within 1 % of the true value: init/src/wakes.rs tests the bound). A
+    // order (each within 1 % of the true value: init/src/measure/wakes.rs tests the bound). A
     // stop between a wake-up and its iteration leaves one more sample.
     let samples = w.wake_samples.expect("no wake_samples");
     assert!(

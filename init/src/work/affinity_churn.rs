@@ -5,10 +5,10 @@
 use super::{burn, Beat, Ctx};
 use rustix::io::Errno;
 use rustix::thread::{sched_getaffinity, sched_setaffinity, CpuSet};
+// CPUs remembered to cycle through: as many as a CPU list may name.
+use crate::topology::cpulist::MAX_CPUS;
 
 const WORK_UNITS: u64 = 256;
-/// CPUs remembered to cycle through.
-const MAX_CPUS: usize = 256;
 
 struct Cpus {
     list: [u16; MAX_CPUS],

@@ -2,7 +2,7 @@
 //! spin chunk, so progress moves during bursts only.
 
 use super::{spin_for, Beat, Ctx};
-use crate::sys::{now_ns, NS_PER_MS};
+use crate::platform::sys::{now_ns, NS_PER_MS};
 
 const CHUNK: u64 = 2048;
 

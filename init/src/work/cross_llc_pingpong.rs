@@ -3,7 +3,7 @@
 //! word's cache line from one LLC to another.
 
 use super::{futex_pingpong, pin, Ctx};
-use crate::places;
+use crate::topology::places;
 
 /// LLCs a pair needs: one for each side.
 const LLCS_NEEDED: usize = 2;

@@ -3,9 +3,9 @@
 //! or, for a worker that expects refused forks (`expect=fork-refused`, under
 //! `pids.max`), one fork the kernel refused: it counts them and tries again shortly.
 
+use super::Expect;
 use super::{Beat, Ctx};
-use crate::sys::{self, now_ns, NS_PER_MS};
-use crate::worker::Expect;
+use crate::platform::sys::{self, now_ns, NS_PER_MS};
 use core::sync::atomic::Ordering::Relaxed;
 use rustix::io::Errno;
 use rustix::process::{Pid, WaitOptions};

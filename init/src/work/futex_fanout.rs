@@ -4,7 +4,7 @@
 //! late they ran after worker 0 woke them.
 
 use super::{futex, Beat, Ctx};
-use crate::sys::now_ns;
+use crate::platform::sys::now_ns;
 use core::sync::atomic::Ordering::{AcqRel, Acquire, Release};
 
 /// Team words: the round number the waiters wait on, and how many checked in.

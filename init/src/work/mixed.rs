@@ -2,7 +2,7 @@
 //! the scheduler a decision point every slice. An iteration is one spin chunk.
 
 use super::{spin_for, Beat, Ctx};
-use crate::sys::NS_PER_US;
+use crate::platform::sys::NS_PER_US;
 
 const CHUNK: u64 = 1024;
 

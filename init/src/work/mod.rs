@@ -1,14 +1,19 @@
 //! Work types: what a worker process does once it is set up in its cgroup. Each runs
-//! forever (PID 1 kills it) and reports progress through its shared slot.
+//! forever (PID 1 kills it) and reports progress through its shared slot. This file is
+//! the table of them; what a work's body is given is `ctx`, teams are `link` (a
+//! worker's side) and `team` (PID 1's).
 
 mod affinity_churn;
 mod bursty;
 mod cache;
 mod cross_llc_pingpong;
+mod ctx;
+mod expect;
 mod fork_churn;
 mod futex;
 mod futex_fanout;
 mod futex_pingpong;
+mod link;
 mod mixed;
 mod mutex;
 mod nice_sweep;
@@ -23,31 +28,14 @@ mod spin;
 mod team;
 mod r#yield;
 
-pub use team::{Link, TeamSetup, Teams};
+pub use ctx::{Beat, CheckFn, Ctx, Params, RunFn, WorkSpec};
+pub use expect::Expect;
+pub use link::{Link, Teams};
+pub use team::TeamSetup;
 
-use crate::buf::Buf;
-use crate::fail::Errno;
-use crate::record::{ErrorPlace, Record, RecordKind};
-use crate::shared::{Slot, BLOCKED};
-use crate::sys::{self, current_cpu, now_ns};
-use crate::wakes::Wakes;
-use core::sync::atomic::Ordering::{AcqRel, Relaxed, Release, SeqCst};
-use team::{CheckFn, PrepareFn};
-
-use schedbox_protocol::works::{self as proto, Key, MAX_KEYS};
-
-/// The body of a worker; never returns.
-pub type RunFn = fn(&Ctx) -> !;
-
-pub struct WorkSpec {
-    pub name: &'static str,
-    /// Keys a spawn of this work may carry, with their defaults (the protocol's table).
-    pub keys: &'static [Key],
-    pub run: RunFn,
-    pub teams: Teams,
-    pub prepare: Option<PrepareFn>,
-    pub check: Option<CheckFn>,
-}
+use ctx::{at_least_one, burn, busy_for, spin_for};
+use link::PrepareFn;
+use schedbox_protocol::works as proto;
 
 const fn w(work: &'static proto::Work, run: RunFn) -> WorkSpec {
     WorkSpec {
@@ -103,183 +91,6 @@ pub static WORKS: &[WorkSpec] = &[
 
 pub fn spec(name: &[u8]) -> Option<&'static WorkSpec> {
     WORKS.iter().find(|w| w.name.as_bytes() == name)
-}
-
-/// A spawn's work key values (defaults filled in), in the spec's key order.
-#[derive(Clone, Copy, Default)]
-pub struct Params {
-    vals: [u64; MAX_KEYS],
-}
-
-impl Params {
-    /// Takes each key of `spec` from its text in `get` (a number, or a word of a word
-    /// key), or its default.
-    pub fn from_fn<'a>(spec: &WorkSpec, mut get: impl FnMut(&str) -> Option<&'a [u8]>) -> Self {
-        let mut p = Params::default();
-        for (i, key) in spec.keys.iter().enumerate().take(MAX_KEYS) {
-            p.vals[i] = get(key.name)
-                .and_then(|text| key.value_of(text))
-                .unwrap_or(key.default);
-        }
-        p
-    }
-
-    pub fn get(&self, spec: &WorkSpec, key: &str) -> u64 {
-        spec.keys
-            .iter()
-            .position(|k| k.name == key)
-            .map_or(0, |i| self.vals[i])
-    }
-}
-
-/// What a worker gets to run with.
-pub struct Ctx {
-    pub slot: &'static Slot,
-    pub wakes: &'static Wakes,
-    pub spec: &'static WorkSpec,
-    pub params: Params,
-    /// Index within its spawn, and the spawn's count (for work that pairs up).
-    pub index: u32,
-    pub count: u32,
-    pub link: Link,
-    /// The limit the worker is meant to meet, which its work then takes in its stride.
-    pub expect: crate::worker::Expect,
-}
-
-impl Ctx {
-    pub fn param(&self, key: &str) -> u64 {
-        self.params.get(self.spec, key)
-    }
-
-    /// Ends a worker that cannot go on, with an `error` record saying why; PID 1 then
-    /// also reports that it ended before it was stopped.
-    pub fn quit(&self, what: &str, e: rustix::io::Errno) -> ! {
-        self.quit_with(format_args!("{}: {}", what, Errno(e)))
-    }
-
-    /// [`Ctx::quit`] for a reason that is no system call's error.
-    pub fn quit_with(&self, why: core::fmt::Arguments<'_>) -> ! {
-        let mut msg: Buf<256> = Buf::new();
-        let _ = core::fmt::Write::write_fmt(
-            &mut msg,
-            format_args!("{} worker {}: {}", self.spec.name, self.index, why),
-        );
-        Record::new(RecordKind::Error)
-            .word("where", ErrorPlace::Worker)
-            .str("msg", msg.as_bytes())
-            .send();
-        sys::exit(1)
-    }
-}
-
-/// A work key that must be at least 1, for `check` functions.
-fn at_least_one(spec: &WorkSpec, p: &Params, key: &str) -> bool {
-    p.get(spec, key) >= 1
-}
-
-/// Publishes a worker's progress: iterations, the time of the update, the CPU seen.
-pub struct Beat {
-    slot: &'static Slot,
-    wakes: &'static Wakes,
-    woke: bool,
-    iterations: u64,
-}
-
-impl Beat {
-    pub fn new(ctx: &Ctx) -> Self {
-        Self::of(ctx.slot, ctx.wakes)
-    }
-
-    pub fn of(slot: &'static Slot, wakes: &'static Wakes) -> Self {
-        let mut b = Beat {
-            slot,
-            wakes,
-            woke: false,
-            iterations: 0,
-        };
-        b.add(0);
-        b
-    }
-
-    /// Records one wake-up latency, telling PID 1 (once) that the histogram is in use.
-    pub fn add_wake(&mut self, ns: u64) {
-        if !self.woke {
-            self.woke = true;
-            self.slot.woke.store(1, Relaxed);
-        }
-        self.wakes.add(ns);
-    }
-
-    /// Stamps liveness without counting an iteration (inside long iterations).
-    pub fn touch(&mut self) {
-        self.add(0);
-    }
-
-    /// Adds `n` finished iterations and stamps the update.
-    pub fn add(&mut self, n: u64) {
-        self.iterations += n;
-        self.slot.progress.store(self.iterations, Relaxed);
-        self.slot.beat_ns.store(now_ns(), Relaxed);
-        self.slot.saw_cpu(current_cpu());
-    }
-
-    /// Sleeps until `deadline_ns`, telling the monitor not to count the sleep, and
-    /// returns how late the worker ran again (the wake latency).
-    pub fn sleep_until(&mut self, deadline_ns: u64) -> u64 {
-        self.slot.sleep_until_ns.store(deadline_ns, Relaxed);
-        crate::sys::sleep_until_ns(deadline_ns);
-        let now = now_ns();
-        // Stamp before clearing the flag, so the monitor never sees an old stamp on an
-        // awake worker.
-        self.slot.beat_ns.store(now, Relaxed);
-        self.slot.sleep_until_ns.store(0, Release);
-        now.saturating_sub(deadline_ns)
-    }
-
-    /// Runs `wait`, a blocking wait on a teammate (a pipe read, a futex wait), marked
-    /// so the monitor does not count it. Returns its result and, when a teammate
-    /// stamped the wake-up (`Slot::stamp_wake`), how late the worker ran after it.
-    pub fn block<R>(&mut self, wait: impl FnOnce() -> R) -> (R, Option<u64>) {
-        // SeqCst: a waker's stamp must not miss a mark made just before its wake.
-        self.slot.sleep_until_ns.store(BLOCKED, SeqCst);
-        let r = wait();
-        let now = now_ns();
-        self.slot.beat_ns.store(now, Relaxed);
-        let woken = self.slot.sleep_until_ns.swap(0, AcqRel);
-        (r, (woken != BLOCKED).then(|| now.saturating_sub(woken)))
-    }
-}
-
-/// Burns CPU for about `units` steps of integer arithmetic the optimizer cannot drop.
-#[inline(never)]
-pub fn burn(units: u64) {
-    let mut x = core::hint::black_box(0x9e37_79b9_7f4a_7c15u64);
-    for _ in 0..units {
-        x = core::hint::black_box(
-            x.wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407),
-        );
-    }
-    core::hint::black_box(x);
-}
-
-/// Spins for `ns` of wall time, publishing progress every `units` of work.
-pub fn spin_for(beat: &mut Beat, ns: u64, units: u64) {
-    let end = now_ns() + ns;
-    while now_ns() < end {
-        burn(units);
-        beat.add(1);
-    }
-}
-
-/// Spins for `ns` of wall time in steps of `units`, stamping liveness without counting
-/// iterations.
-pub fn busy_for(beat: &mut Beat, ns: u64, units: u64) {
-    let end = now_ns() + ns;
-    while now_ns() < end {
-        burn(units);
-        beat.touch();
-    }
 }
 
 #[cfg(test)]

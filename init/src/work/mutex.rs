@@ -5,7 +5,7 @@
 //! acquisition; waiters record how late they ran after the holder woke them.
 
 use super::{busy_for, futex, Beat, Ctx};
-use crate::sys::NS_PER_US;
+use crate::platform::sys::NS_PER_US;
 use core::sync::atomic::Ordering::SeqCst;
 
 /// Team words: the next ticket to hand out and the ticket now served.

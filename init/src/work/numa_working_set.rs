@@ -5,8 +5,8 @@
 //! the policy's nodes, for the `numa-locality` check.
 
 use super::{page_fault, Beat, Ctx, Params, WorkSpec};
-use crate::buf::parse_u64;
-use crate::sys;
+use crate::platform::buf::parse_u64;
+use crate::platform::sys;
 use core::sync::atomic::Ordering::Relaxed;
 use rustix::io::Errno;
 use schedbox_protocol::works::{MAX_NODE, MEMPOLICY_INTERLEAVE, MEMPOLICY_PREFERRED};

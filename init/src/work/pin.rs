@@ -2,8 +2,8 @@
 //! `affinity`, as the kernel applied them) and where in them a shape-bound work puts it.
 
 use super::Ctx;
-use crate::cpulist::{CpuMask, MAX_CPUS};
-use crate::worker::to_cpuset;
+use crate::topology::cpulist::to_cpuset;
+use crate::topology::cpulist::{CpuMask, MAX_CPUS};
 
 /// The CPUs this worker may run on now.
 pub fn allowed(ctx: &Ctx) -> CpuMask {

@@ -2,9 +2,9 @@
 //! before forking them. An iteration is a round trip for the pair's lead and an echo
 //! for its partner; each side records how late it ran after the other woke it.
 
-use super::team::MAX_FDS;
+use super::link::MAX_FDS;
 use super::{Beat, Ctx};
-use crate::sys;
+use crate::platform::sys;
 use rustix::fd::BorrowedFd;
 use rustix::io::Errno;
 

@@ -3,7 +3,7 @@
 //! the task changes scheduling class constantly. One iteration is one change.
 
 use super::{burn, Beat, Ctx};
-use crate::sys::{self, SCHED_BATCH, SCHED_FIFO, SCHED_IDLE, SCHED_OTHER, SCHED_RR};
+use crate::platform::sys::{self, SCHED_BATCH, SCHED_FIFO, SCHED_IDLE, SCHED_OTHER, SCHED_RR};
 use rustix::io::Errno;
 
 /// Policy and RT priority, in cycle order.

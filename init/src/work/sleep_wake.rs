@@ -3,7 +3,7 @@
 //! is one wake-up.
 
 use super::{Beat, Ctx};
-use crate::sys::{self, now_ns, NS_PER_US};
+use crate::platform::sys::{self, now_ns, NS_PER_US};
 
 pub fn run(ctx: &Ctx) -> ! {
     // Timer slack (50 µs by default) would be counted as latency.

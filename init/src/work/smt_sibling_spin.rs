@@ -3,7 +3,7 @@
 //! busy threads sharing a core's execution units.
 
 use super::{pin, spin, Ctx};
-use crate::places;
+use crate::topology::places;
 
 pub fn run(ctx: &Ctx) -> ! {
     let allowed = pin::allowed(ctx);
@@ -13,7 +13,7 @@ pub fn run(ctx: &Ctx) -> ! {
             "no core with two thread siblings among the CPUs it may use"
         ))
     };
-    let mut cpu = crate::cpulist::CpuMask::default();
+    let mut cpu = crate::topology::cpulist::CpuMask::default();
     cpu.set(if lead { first } else { second });
     pin::to(ctx, &cpu);
     spin::run(ctx)

@@ -3,68 +3,11 @@
 //! and its slot holds the team's futex words and member list; pipes are made before
 //! the first fork so that every member inherits them.
 
-use super::{Params, WorkSpec};
-use crate::fail::{Errno, Res};
-use crate::shared::{Shared, Slot, NO_MATE};
-use crate::{fail, sys};
-use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
-
-/// Pipe ends a team may share.
-pub const MAX_FDS: usize = 4;
-pub const NO_FD: i32 = -1;
-
-/// How a spawn's workers group into teams.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Teams {
-    Solo,
-    /// Workers 2k and 2k+1; the spawn's count must be even.
-    Pairs,
-    /// The whole spawn, led by worker 0.
-    Spawn,
-}
-
-/// Makes what a team shares besides its futex words (pipes). Runs in PID 1.
-pub type PrepareFn = fn(&mut [i32; MAX_FDS]) -> Result<(), rustix::io::Errno>;
-/// Checks a spawn's work keys before anything is forked; the error names the key.
-pub type CheckFn = fn(&WorkSpec, &Params) -> Result<(), &'static str>;
-
-/// A worker's view of its team.
-#[derive(Clone, Copy)]
-pub struct Link {
-    /// The lead's slot (a solo worker's own).
-    pub lead: &'static Slot,
-    slots: &'static [Slot],
-    /// The team's pipe ends, `NO_FD` where unused.
-    pub fds: [i32; MAX_FDS],
-}
-
-impl Link {
-    /// Futex word `i` of the team.
-    pub fn word(&self, i: usize) -> &'static AtomicU32 {
-        &self.lead.seldom.team.words[i]
-    }
-
-    /// Calls `f` on every member of the team but `me`.
-    pub fn for_each_mate(&self, me: &Slot, mut f: impl FnMut(&'static Slot)) {
-        let mut s = self.lead;
-        // A list has at most one member per slot: the bound only guards the walk.
-        for _ in 0..self.slots.len() {
-            if !core::ptr::eq(s, me) {
-                f(s);
-            }
-            match s.next_mate.load(Relaxed) {
-                NO_MATE => return,
-                next => s = &self.slots[next as usize - 1],
-            }
-        }
-    }
-
-    /// Marks every blocked teammate but `me` as woken now; call just before waking them.
-    pub fn stamp_mates(&self, me: &Slot) {
-        let now = sys::now_ns();
-        self.for_each_mate(me, |s| s.stamp_wake(now));
-    }
-}
+use super::ctx::{Params, WorkSpec};
+use super::link::{Link, Teams, MAX_FDS, NO_FD};
+use crate::measure::shared::Shared;
+use crate::platform::fail::{Errno, Res};
+use core::sync::atomic::Ordering::Relaxed;
 
 /// PID 1's side: puts a spawn's workers into teams as it forks them.
 pub struct TeamSetup {
@@ -165,6 +108,8 @@ impl Drop for TeamSetup {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::measure::shared::Slot;
+    use crate::platform::sys;
     use crate::work::{spec, Params};
 
     fn setup(work: &str, count: u32) -> Res<TeamSetup> {
@@ -256,7 +201,10 @@ mod tests {
         slot.reset();
         let mut beat = crate::work::Beat::of(slot, shared.wakes(0));
         let ((), late) = beat.block(|| {
-            assert_eq!(slot.sleep_until_ns.load(Relaxed), crate::shared::BLOCKED);
+            assert_eq!(
+                slot.sleep_until_ns.load(Relaxed),
+                crate::measure::shared::BLOCKED
+            );
             slot.stamp_wake(sys::now_ns() - 5_000_000);
         });
         assert!(late.is_some_and(|ns| ns >= 5_000_000), "{late:?}");

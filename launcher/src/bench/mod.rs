@@ -9,6 +9,7 @@ pub mod boots;
 pub mod floor;
 pub mod nested;
 pub mod plans;
+pub mod rows;
 pub mod sizes;
 pub mod stats;
 pub mod table;
@@ -31,88 +32,8 @@ use crate::vm::qemu::{Accel, Qemu};
 use crate::vm::select::{AccelChoice, BackendChoice};
 use crate::vm::vmm::launch::KvmBackend;
 use crate::vm::vmm::probe::kvm_usable;
+pub use rows::{FloorRow, Measure, Row, TinyRow};
 use stats::Samples;
-
-/// What a Linux row measures in each run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Measure {
-    /// Launch to the `boot` record, and launch to the VM's end (two samples per run).
-    Spin,
-    /// PID 1's CPU share over the scenario.
-    Monitor,
-    /// Stall detection latency.
-    Stall,
-}
-
-/// One line of the table: measured each run, or why it is not.
-pub struct Row {
-    pub label: String,
-    pub measure: Measure,
-    /// The machine it boots, when not the command line's.
-    shape: Option<Shape>,
-    /// Its backend emulates guest instructions (TCG).
-    pub emulated: bool,
-    backend: Option<Box<dyn Backend>>,
-    kernel: PathBuf,
-    plan: String,
-    hold_ms: u64,
-    /// Launch to first record (Spin), PID 1's CPU share (Monitor), latency (Stall).
-    pub first: Samples,
-    /// Launch to the VM's end (Spin), PID 1's CPU time in ms (Monitor).
-    pub total: Samples,
-    /// Why the row has no (more) samples.
-    pub not_measured: Option<String>,
-}
-
-impl Row {
-    fn new(label: &str, measure: Measure, backend: Result<Box<dyn Backend>, String>) -> Row {
-        let (backend, not_measured) = match backend {
-            Ok(b) => (Some(b), None),
-            Err(why) => (None, Some(why)),
-        };
-        Row {
-            label: label.to_string(),
-            measure,
-            shape: None,
-            emulated: backend.as_ref().is_some_and(|b| b.emulated()),
-            backend,
-            kernel: PathBuf::new(),
-            plan: String::new(),
-            hold_ms: 0,
-            first: Samples::default(),
-            total: Samples::default(),
-            not_measured,
-        }
-    }
-
-    fn with(mut self, kernel: &Path, plan: String, hold_ms: u64) -> Row {
-        self.kernel = kernel.to_path_buf();
-        self.plan = plan;
-        self.hold_ms = hold_ms;
-        self
-    }
-
-    pub fn hold_ms(&self) -> u64 {
-        self.hold_ms
-    }
-}
-
-/// A tiny-guest row: a measuring function and its samples.
-pub struct TinyRow {
-    pub label: String,
-    run: fn() -> Result<Duration, String>,
-    pub ms: Samples,
-    pub not_measured: Option<String>,
-}
-
-/// The floor: a bare QEMU/TCG boot of the kernel against an empty scenario's launch to
-/// verdict through the run pipeline, measured in the same runs.
-#[derive(Default)]
-pub struct FloorRow {
-    pub bare_ms: Samples,
-    pub schedbox_ms: Samples,
-    pub not_measured: Option<String>,
-}
 
 /// Everything fixed before the first boot.
 struct Inputs {

@@ -3,17 +3,20 @@
 use serde::Serialize;
 
 use crate::exit::Exit;
-use crate::protocol::record::{CheckRecord, ErrorPlace, ProtocolErrors, Record};
-use crate::scenario::catalog::{self, CheckKind};
-use crate::scenario::{LogRules, Scenario};
+use crate::protocol::record::{CheckRecord, ProtocolErrors, Record};
+use crate::scenario::catalog::CheckKind;
+use crate::scenario::LogRules;
 use crate::scheduler;
 use crate::vm::console::panic_hint;
 use crate::vm::session::{Observed, RunEnd};
 
+mod checks;
 mod kernel_log;
 mod payloads;
 mod scenarios;
 pub mod tap;
+use checks::error_text;
+pub use checks::{expected_checks, ExpectedCheck};
 pub use payloads::{ends_as_expected, expected_payloads, ExpectedPayload, PayloadVerdict};
 pub use scenarios::{ScenarioOutcome, ScenarioVerdict};
 
@@ -71,28 +74,6 @@ pub struct Verdict {
     pub checks: Vec<CheckRecord>,
     /// How each payload the guest reported was judged.
     pub payloads: Vec<PayloadVerdict>,
-}
-
-/// A check the plan asked for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExpectedCheck {
-    pub scenario: String,
-    pub name: String,
-    /// `kernel-log`: the patterns the host judges the forwarded lines by.
-    pub log: LogRules,
-}
-
-pub fn expected_checks(scenarios: &[Scenario]) -> Vec<ExpectedCheck> {
-    scenarios
-        .iter()
-        .flat_map(|s| {
-            s.checks.iter().map(|c| ExpectedCheck {
-                scenario: s.name.clone(),
-                name: c.name.clone(),
-                log: c.log.clone(),
-            })
-        })
-        .collect()
 }
 
 /// Judges a run from its records: the checks the plan asked for, and the payloads it
@@ -220,60 +201,6 @@ fn log_notes(observed: &Observed, expected: &[ExpectedCheck]) -> Vec<String> {
         .filter(|e| e.name == CheckKind::KernelLog.word() && !e.log.is_empty())
         .flat_map(|e| kernel_log::notes(&e.log, &e.scenario, &observed.records))
         .collect()
-}
-
-/// The guest's way of saying it cannot evaluate a check: a missing feature, not a failure.
-const UNSUPPORTED: &str = "unsupported";
-
-fn unsupported(check: &CheckRecord) -> bool {
-    check.detail.as_deref() == Some(UNSUPPORTED)
-}
-
-fn describe_failure(check: &CheckRecord) -> String {
-    let kind = catalog::check_kind(&check.name);
-    let (relation, unit) = match kind {
-        Some(k) if k.at_least => ("below the minimum", k.unit),
-        Some(k) => ("above the limit", k.unit),
-        None => ("outside the limit", ""),
-    };
-    let unit = if unit.is_empty() {
-        String::new()
-    } else {
-        format!(" {unit}")
-    };
-    let within = kind.is_some_and(|k| {
-        if k.at_least {
-            check.value >= check.limit
-        } else {
-            check.value <= check.limit
-        }
-    });
-    match &check.detail {
-        // Failed for another reason than its value (kernel-log's expect, lines that
-        // were not forwarded): the detail is the reason.
-        Some(detail) if within => format!(
-            "scenario {}: check {} failed: {detail} (value {}{unit}, limit {}{unit})",
-            check.scenario, check.name, check.value, check.limit
-        ),
-        detail => {
-            let mut text = format!(
-                "scenario {}: check {} failed: {}{unit} is {relation} {}{unit}",
-                check.scenario, check.name, check.value, check.limit
-            );
-            if let Some(detail) = detail {
-                text.push_str(&format!(" ({detail})"));
-            }
-            text
-        }
-    }
-}
-
-/// A guest error in words, with a hint where there is one.
-fn error_text(place: ErrorPlace, msg: &str, records: &[Record]) -> String {
-    let hint = scheduler::error_hint(place, records)
-        .map(|h| format!(" ({h})"))
-        .unwrap_or_default();
-    format!("the guest reported an error in {place}: {msg}{hint}")
 }
 
 /// The records the host could not read, one reason each, and how many more.

@@ -4,9 +4,7 @@
 
 use std::fmt;
 
-/// Most vCPUs a shape may have: the own VMM lists xAPIC IDs below 255, and the guest's CPU
-/// masks name CPUs below 256.
-pub const MAX_VCPUS: u32 = 252;
+pub use super::limits::MAX_SHAPE_VCPUS as MAX_VCPUS;
 /// xAPIC IDs are 8 bits, and 255 is the broadcast ID.
 const APIC_ID_BITS: u32 = 8;
 const MAX_APIC_ID: u32 = 255;

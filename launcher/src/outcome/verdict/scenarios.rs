@@ -4,8 +4,8 @@
 
 use serde::Serialize;
 
+use super::checks::{describe_failure, error_text, unsupported, ExpectedCheck};
 use super::payloads::{self, ExpectedPayload, PayloadVerdict};
-use super::{describe_failure, error_text, unsupported, ExpectedCheck};
 use crate::protocol::record::{self, CheckRecord, Record};
 use crate::scenario::catalog;
 use crate::scheduler;

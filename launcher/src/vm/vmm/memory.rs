@@ -10,10 +10,7 @@ use crate::vm::vmm::layout::{MMIO_HOLE_END, MMIO_HOLE_START};
 /// Guest memory as the VMM holds it.
 pub type GuestMemory = vm_memory::GuestMemoryMmap<()>;
 
-/// Smallest guest accepted: a kernel, its initramfs and page tables must fit.
-pub const MIN_MEMORY_MIB: u32 = 64;
-/// Largest guest accepted (keeps the identity map and e820 simple).
-pub const MAX_MEMORY_MIB: u32 = 64 * 1024;
+pub use crate::topology::limits::{MAX_MEMORY_MIB, MIN_MEMORY_MIB};
 
 const MIB: u64 = 1 << 20;
 

@@ -19,8 +19,9 @@ pub const COM2_PORT: u16 = 0x2f8;
 pub const COM2_IRQ: u32 = 3;
 /// Registers of one UART.
 pub const UART_PORTS: u16 = 8;
-/// A longer line is cut (the protocol's lines are at most 4096 bytes).
-pub const MAX_LINE: usize = 8192;
+/// A longer line is cut. Hard bound of this device's buffer: twice the protocol's longest
+/// line, so a record is never cut and a long console line is.
+pub const LINE_BUFFER: usize = 2 * schedbox_protocol::limits::MAX_LINE;
 
 /// Which event a port's lines become.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +75,7 @@ impl Write for LineSink {
                 self.emit();
             } else {
                 self.line.push(b);
-                if self.line.len() >= MAX_LINE {
+                if self.line.len() >= LINE_BUFFER {
                     self.emit();
                 }
             }
@@ -195,11 +196,11 @@ mod tests {
     #[test]
     fn console_lines_and_long_lines_are_cut() {
         let (mut u, rx) = uart(LineKind::Console);
-        send(&mut u, &vec![b'x'; MAX_LINE + 3]);
+        send(&mut u, &vec![b'x'; LINE_BUFFER + 3]);
         send(&mut u, b"\n");
         assert_eq!(
             rx.try_recv().unwrap(),
-            VmEvent::Console("x".repeat(MAX_LINE))
+            VmEvent::Console("x".repeat(LINE_BUFFER))
         );
         assert_eq!(rx.try_recv().unwrap(), VmEvent::Console("xxx".into()));
     }

@@ -35,8 +35,10 @@ const ISA_BUS_ID: u8 = 0;
 const ISA_IRQS: u8 = 16;
 const ALL_LAPICS: u8 = 0xff;
 
-/// The most vCPUs the table can describe (APIC IDs are one byte, the IOAPIC takes the next).
+/// The most vCPUs the table can describe (APIC IDs are one byte, the IOAPIC takes the
+/// next): a hard bound of the format, above the machine's (`topology::limits`).
 pub const MAX_CPUS: u32 = 254;
+const _: () = assert!(crate::topology::limits::MAX_SHAPE_VCPUS <= MAX_CPUS);
 
 /// Value that makes `bytes` sum to zero.
 pub fn checksum(bytes: &[u8]) -> u8 {

@@ -1,6 +1,6 @@
 //! Record lines (`SBX1 <kind> key=value ...`) written to the records port.
 
-use crate::buf::{fmt_u64, Buf};
+use crate::platform::buf::{fmt_u64, Buf};
 use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 
 pub use schedbox_protocol::limits::MAX_LINE;
@@ -242,7 +242,7 @@ mod tests {
 
     #[test]
     fn matches_the_protocol_error_example() {
-        let example = include_str!("../../docs/examples/error.records");
+        let example = include_str!("../../../docs/examples/error.records");
         let r = Record::new(RecordKind::Error)
             .word("where", ErrorPlace::Plan)
             .str("msg", b"line 3: unknown verb \"frobnicate\"");
@@ -268,7 +268,7 @@ mod tests {
 
     #[test]
     fn reproduces_a_worker_line_of_the_spin_example() {
-        let example = include_str!("../../docs/examples/spin.records");
+        let example = include_str!("../../../docs/examples/spin.records");
         let want = example
             .lines()
             .find(|l| l.contains("worker") && l.contains("index=0"))
@@ -293,7 +293,7 @@ mod tests {
 
     #[test]
     fn reproduces_the_scenario_end_of_the_spin_example() {
-        let example = include_str!("../../docs/examples/spin.records");
+        let example = include_str!("../../../docs/examples/spin.records");
         let want = example
             .lines()
             .find(|l| l.starts_with("SBX1 scenario-end "))

@@ -1,18 +1,19 @@
 //! The plan interpreter: executes a validated plan line by line.
 
-use crate::buf::Buf;
-use crate::cgroup::{self, Path};
-use crate::check::{self, CheckSpec};
-use crate::cpulist::CpuMask;
-use crate::fail::Res;
-use crate::monitor::{Monitor, Until};
-use crate::plan::{self, Line, MAX_LINE};
-use crate::record::{Record, RecordKind, ScenarioOutcome};
-use crate::scheduler::Scheduler;
-use crate::table::Table;
+use crate::engine::cgroup::{self, Path};
+use crate::engine::check::{self, CheckSpec};
+use crate::engine::monitor::{Monitor, Until};
+use crate::engine::plan::{self, Line, MAX_LINE};
+use crate::engine::worker::{Name, Pool, RelPath, SchedParams, SpawnReq};
+use crate::platform::buf::Buf;
+use crate::platform::fail::Res;
+use crate::platform::record::{Record, RecordKind, ScenarioOutcome};
+use crate::platform::table::Table;
+use crate::platform::{fail, record, sys};
+use crate::sched_ext::scheduler::Scheduler;
+use crate::topology::cpulist::CpuMask;
+use crate::work::Expect;
 use crate::work::{self, Params};
-use crate::worker::{Expect, Name, Pool, RelPath, SchedParams, SpawnReq};
-use crate::{fail, record, sys};
 
 use schedbox_protocol::checks::{CheckKind, KEY_FORWARD};
 use schedbox_protocol::limits::{MAX_CGROUPS, MAX_CHECKS};
@@ -466,7 +467,7 @@ mod tests {
 
     #[test]
     fn finds_the_stall_limit_of_each_scenario() {
-        let plan = include_str!("../../docs/examples/spin.plan");
+        let plan = include_str!("../../../docs/examples/spin.plan");
         assert_eq!(stall_limit(plan.as_bytes(), 3), Some(1000));
         let two = b"schedbox-plan 1\nscenario name=a\nend\nscenario name=b\ncheck name=stall limit=5\ncheck name=stall limit=3\nend\n";
         assert_eq!(stall_limit(two, 2), None);

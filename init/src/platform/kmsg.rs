@@ -2,8 +2,8 @@
 //! problem (warnings, BUGs, oopses, lockups, hung tasks, RCU stalls, sched_ext errors)
 //! become `kmsg` records and are counted per scenario for the `kernel-log` check.
 
-use crate::buf::{parse_u64, Buf};
-use crate::record::{Record, RecordKind};
+use crate::platform::buf::{parse_u64, Buf};
+use crate::platform::record::{Record, RecordKind};
 use rustix::fd::OwnedFd;
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;

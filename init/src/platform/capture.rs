@@ -2,7 +2,7 @@
 //! (as `output` records), up to a cap of lines or bytes; the last bytes are kept for the
 //! child's final record and, when lines were held back, for the lines at its end.
 
-use crate::buf::Buf;
+use crate::platform::buf::Buf;
 use rustix::fd::OwnedFd;
 use rustix::io::Errno;
 

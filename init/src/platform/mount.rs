@@ -1,7 +1,6 @@
 //! The filesystems PID 1 needs: /dev first (for the records port), then the rest.
 
-use crate::fail;
-use crate::fail::{Errno, Res};
+use crate::platform::fail::{Errno, Res};
 use core::ffi::CStr;
 use rustix::fs::Mode;
 use rustix::io::Errno as E;

@@ -3,7 +3,7 @@
 //! copy: shape-bound work pins itself by it, and a worker tells from it when a change of
 //! CPU crossed an LLC or a node.
 
-use crate::cpulist::{CpuMask, MAX_CPUS};
+use crate::topology::cpulist::{CpuMask, MAX_CPUS};
 use core::sync::atomic::{AtomicU16, Ordering::Relaxed};
 
 /// A unit sysfs did not report.

@@ -106,7 +106,7 @@ impl<const N: usize> fmt::Write for Buf<N> {
 
 impl<const N: usize> fmt::Debug for Buf<N> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", crate::plan::Lossy(self.as_bytes()))
+        write!(f, "{:?}", crate::engine::plan::Lossy(self.as_bytes()))
     }
 }
 

@@ -2,15 +2,15 @@
 //! until the kernel reports it enabled, watched while they run (its sysfs state each
 //! sample, its process, its output), judged by the `scheduler` check, stopped at the end.
 
-use crate::buf::{parse_u64, trim_end, Buf};
-use crate::capture::Capture;
-use crate::check::{self, CheckSpec};
-use crate::exec::{self, Argv, End};
-use crate::fail::{Errno, Res};
-use crate::plan::{Line, Lossy};
-use crate::record::{OutputSource, Record, RecordKind, SchedulerEvent};
-use crate::sys::{self, NS_PER_MS};
-use crate::{fail, kmsg};
+use crate::engine::check::{self, CheckSpec};
+use crate::engine::plan::{Line, Lossy};
+use crate::platform::buf::{parse_u64, trim_end, Buf};
+use crate::platform::capture::Capture;
+use crate::platform::exec::{self, Argv, End};
+use crate::platform::fail::{Errno, Res};
+use crate::platform::kmsg;
+use crate::platform::record::{OutputSource, Record, RecordKind, SchedulerEvent};
+use crate::platform::sys::{self, NS_PER_MS};
 use core::ffi::CStr;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};

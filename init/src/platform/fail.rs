@@ -1,6 +1,6 @@
 //! The one error type of the guest: where it happened and a message for the `error` record.
 
-use crate::buf::Buf;
+use crate::platform::buf::Buf;
 pub use schedbox_protocol::vocab::ErrorPlace;
 
 pub type Msg = Buf<512>;
@@ -18,9 +18,9 @@ pub type Res<T> = Result<T, Fail>;
 #[macro_export]
 macro_rules! fail {
     ($place:ident, $($arg:tt)*) => {{
-        let mut msg = $crate::fail::Msg::new();
+        let mut msg = $crate::platform::fail::Msg::new();
         let _ = core::fmt::Write::write_fmt(&mut msg, format_args!($($arg)*));
-        $crate::fail::Fail { place: $crate::fail::ErrorPlace::$place, msg }
+        $crate::platform::fail::Fail { place: $crate::platform::fail::ErrorPlace::$place, msg }
     }};
 }
 

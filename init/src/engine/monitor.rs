@@ -2,18 +2,18 @@
 //! stretch in which a runnable worker made none (a stall) and the CPUs it ran on against
 //! its cgroup's cpuset (isolation); the kernel log; the CPU time of the cgroups.
 
-use crate::buf::Buf;
-use crate::cgroup::{self, Path};
-use crate::cpulist::CpuMask;
-use crate::fail::Res;
-use crate::kmsg::Kmsg;
-use crate::payload::Payloads;
-use crate::record::{Record, RecordKind};
-use crate::scheduler::Scheduler;
-use crate::shared::BLOCKED;
-use crate::sys::{self, now_ns, NS_PER_MS};
-use crate::table::Table;
-use crate::worker::{Pool, RelPath, Stall, Worker};
+use crate::engine::cgroup::{self, Path};
+use crate::engine::payload::Payloads;
+use crate::engine::usage::Usage;
+use crate::engine::worker::{Pool, RelPath, Stall, Worker};
+use crate::measure::shared::BLOCKED;
+use crate::platform::buf::Buf;
+use crate::platform::fail::Res;
+use crate::platform::kmsg::Kmsg;
+use crate::platform::record::{Record, RecordKind};
+use crate::platform::sys::{self, now_ns, NS_PER_MS};
+use crate::platform::table::Table;
+use crate::sched_ext::scheduler::Scheduler;
 use core::sync::atomic::Ordering::{Acquire, Relaxed};
 
 pub use schedbox_protocol::limits::{DEFAULT_HEARTBEAT_MS, DEFAULT_SAMPLE_MS};
@@ -37,71 +37,6 @@ const STATE_READ_SPACING_NS: u64 = 500 * sys::NS_PER_US;
 /// How long a waiting worker's runnable state is trusted before it is read again.
 fn state_recheck_ns(live: usize) -> u64 {
     STATE_CHECK_NS.max(live as u64 * STATE_READ_SPACING_NS)
-}
-
-/// The isolation watch of one worker.
-#[derive(Clone, Copy, Default)]
-pub struct Isolation {
-    /// The effective cpuset of the worker's cgroup, read when it changes; empty when
-    /// unknown (no cpuset controller), which turns the watch off.
-    pub cpuset: CpuMask,
-    /// Samples in which the worker had run on a CPU outside it, and the first such CPU.
-    pub violations: u64,
-    pub bad_cpu: Option<usize>,
-    /// The worker's progress when its cpuset last changed, while a CPU it read before
-    /// the change may still come in: it notes its CPU after storing its progress, so
-    /// a CPU read before a migration can land after the monitor cleared the old ones.
-    unsettled_at: Option<u64>,
-    /// The worker's progress at the previous sample.
-    last_progress: u64,
-}
-
-impl Isolation {
-    /// A new cpuset, taken at the worker's `progress`.
-    pub fn changed(&mut self, cpuset: CpuMask, progress: u64) {
-        self.cpuset = cpuset;
-        self.unsettled_at = Some(progress);
-        self.last_progress = progress;
-    }
-
-    /// Counts a sample whose CPUs `seen` leave the cpuset; `progress` was read before
-    /// `seen` was taken. Once a previous sample saw progress past the change, every CPU
-    /// read before it has been cleared: from then on samples are judged.
-    pub fn observe(&mut self, seen: &CpuMask, progress: u64) {
-        let settled = match self.unsettled_at {
-            Some(at) if self.last_progress <= at => false,
-            _ => {
-                self.unsettled_at = None;
-                true
-            }
-        };
-        self.last_progress = progress;
-        if !settled || self.cpuset.is_empty() {
-            return;
-        }
-        let outside = seen
-            .0
-            .iter()
-            .zip(self.cpuset.0.iter())
-            .enumerate()
-            .find(|(_, (s, c))| *s & !*c != 0);
-        if let Some((i, (s, c))) = outside {
-            self.violations += 1;
-            let cpu = i * 64 + (s & !c).trailing_zeros() as usize;
-            self.bad_cpu.get_or_insert(cpu);
-        }
-    }
-}
-
-/// CPU time a cgroup used (`cpu.stat` usage_usec) from when it first had workers to
-/// the last time it had any, for the bandwidth check.
-#[derive(Clone, Default)]
-pub struct Usage {
-    pub cgroup: RelPath,
-    pub start_us: u64,
-    pub start_ns: u64,
-    pub end_us: u64,
-    pub end_ns: u64,
 }
 
 /// What ends a step's hold.
@@ -394,7 +329,7 @@ pub fn proc_stat(pid: i32) -> ProcStat {
         out.state = s[0];
     }
     if let Some(cpu) = fields.nth(CPU_AFTER_STATE - 1) {
-        out.cpu = crate::buf::parse_u64(cpu).unwrap_or(0);
+        out.cpu = crate::platform::buf::parse_u64(cpu).unwrap_or(0);
     }
     out
 }
@@ -420,7 +355,7 @@ fn stall_record(scenario: &[u8], w: &Worker, s: &Stall) -> Record {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::worker::Name;
+    use crate::engine::worker::Name;
 
     #[test]
     fn many_workers_space_their_state_reads() {
@@ -432,7 +367,7 @@ mod tests {
 
     #[test]
     fn stall_record_matches_the_protocol_example() {
-        let example = include_str!("../../docs/examples/stall.records");
+        let example = include_str!("../../../docs/examples/stall.records");
         let want = example
             .lines()
             .find(|l| l.starts_with("SBX1 stall "))
@@ -457,7 +392,7 @@ mod tests {
     /// A pool with one live worker in slot 0 that is this (running) test thread, so
     /// /proc says it is runnable, forked `ago_ms` ago and never run since.
     fn pool_with_unrun_worker(ago_ms: u64) -> Pool {
-        let pool = Pool::new(crate::shared::Shared::map().ok().unwrap())
+        let pool = Pool::new(crate::measure::shared::Shared::map().ok().unwrap())
             .ok()
             .unwrap();
         let slot = pool.shared.slot(0);
@@ -491,7 +426,7 @@ mod tests {
 
     #[test]
     fn ready_waits_for_every_new_worker_and_names_a_failed_one() {
-        use crate::shared::{FAILED, READY};
+        use crate::measure::shared::{FAILED, READY};
         let pool = pool_with_unrun_worker(0);
         let second = Worker {
             slot: 1,
@@ -508,55 +443,18 @@ mod tests {
         assert!(!pool.ready(0).ok().unwrap());
         assert!(pool.ready(2).ok().unwrap(), "no new workers: all ready");
         b.err_stage
-            .store(crate::worker::Stage::Cgroup as u32, Relaxed);
+            .store(crate::engine::worker::Stage::Cgroup as u32, Relaxed);
         b.err_errno.store(2, Relaxed);
         b.state.store(FAILED, Relaxed);
         let Err(e) = pool.ready(0) else {
             panic!("a failed worker is an error");
         };
-        assert_eq!(e.place, crate::fail::ErrorPlace::Spawn);
+        assert_eq!(e.place, crate::platform::fail::ErrorPlace::Spawn);
         assert_eq!(
             e.msg.as_bytes(),
             b"worker spin 1 (pid 99) failed joining its cgroup: ENOENT (2)"
         );
         b.state.store(READY, Relaxed);
         assert!(pool.ready(0).ok().unwrap());
-    }
-
-    #[test]
-    fn isolation_counts_samples_outside_the_cpuset() {
-        let mask = |s: &[u8]| CpuMask::parse(s).unwrap();
-        let mut iso = Isolation::default();
-        iso.changed(mask(b"0-1"), 0);
-        // Progress 0 at the change: the first sample may hold a CPU read before it.
-        iso.observe(&mask(b"5"), 3);
-        iso.observe(&mask(b"0"), 4);
-        iso.observe(&mask(b"0-1"), 5);
-        iso.observe(&CpuMask::default(), 5);
-        assert_eq!((iso.violations, iso.bad_cpu), (0, None));
-        iso.observe(&mask(b"1,3"), 6);
-        iso.observe(&mask(b"70"), 7);
-        assert_eq!((iso.violations, iso.bad_cpu), (2, Some(3)));
-        let mut unknown = Isolation::default();
-        unknown.observe(&mask(b"5"), 1);
-        unknown.observe(&mask(b"5"), 2);
-        assert_eq!(unknown.violations, 0, "no cpuset known, nothing to judge");
-    }
-
-    #[test]
-    fn after_a_cpuset_change_samples_wait_for_the_workers_progress() {
-        let mask = |s: &[u8]| CpuMask::parse(s).unwrap();
-        let mut iso = Isolation::default();
-        iso.changed(mask(b"0"), 10);
-        // A worker that has not progressed since the change: its CPUs are not judged.
-        iso.observe(&mask(b"1"), 10);
-        iso.observe(&mask(b"1"), 10);
-        // It progressed before this sample, but the CPU it read before the move may
-        // have been noted after the previous one.
-        iso.observe(&mask(b"1"), 11);
-        assert_eq!(iso.violations, 0);
-        // The previous sample saw progress past the change: judged from here.
-        iso.observe(&mask(b"1"), 12);
-        assert_eq!((iso.violations, iso.bad_cpu), (1, Some(1)));
     }
 }

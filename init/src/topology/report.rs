@@ -2,10 +2,10 @@
 //! it against the shape it asked for: per CPU its package, die, core, thread siblings and
 //! last-level cache; per NUMA node its CPUs, memory and distances.
 
-use crate::buf::{parse_u64, trim_end, Buf};
-use crate::cpulist::MAX_CPUS;
-use crate::record::{Record, RecordKind};
-use crate::sys;
+use crate::platform::buf::{parse_u64, trim_end, Buf};
+use crate::platform::record::{Record, RecordKind};
+use crate::platform::sys;
+use crate::topology::cpulist::MAX_CPUS;
 use core::fmt::Write;
 
 /// Cache index directories looked at for the last level (index3 is the L3 on x86).
@@ -80,7 +80,7 @@ fn report_cpu(cpu: u64, node: Option<u64>) -> bool {
     }
     r.send();
     let siblings = topo("thread_siblings_list");
-    crate::places::set(
+    crate::topology::places::set(
         cpu as usize,
         siblings.as_ref().map(|v| v.as_bytes()),
         llc.as_ref().map(|v| v.as_bytes()),
@@ -139,7 +139,7 @@ fn report_node(node: u64) -> bool {
 }
 
 /// Sends a `cpu` record for every CPU and a `node` record for every NUMA node, and
-/// keeps each CPU's place for the workers ([`crate::places`]).
+/// keeps each CPU's place for the workers ([`crate::topology::places`]).
 pub fn report() {
     for cpu in 0..MAX_CPUS as u64 {
         if !report_cpu(cpu, node_of(cpu)) {

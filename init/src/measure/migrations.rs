@@ -2,9 +2,9 @@
 //! (`se.nr_migrations` of `/proc/<pid>/sched`, there with CONFIG_SCHED_DEBUG), and the
 //! LLC and node crossings it saw itself make (`Slot::saw_cpu`).
 
-use crate::buf::{parse_u64, Buf};
-use crate::shared::Slot;
-use crate::sys;
+use crate::measure::shared::Slot;
+use crate::platform::buf::{parse_u64, Buf};
+use crate::platform::sys;
 use core::sync::atomic::Ordering::Relaxed;
 
 /// The line of `/proc/<pid>/sched` that counts migrations.

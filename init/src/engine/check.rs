@@ -1,12 +1,13 @@
 //! Checks evaluated at the end of a scenario over its workers' outcomes.
 
-use crate::buf::Buf;
-use crate::cgroup;
-use crate::migrations::Moves;
-use crate::monitor::Usage;
-use crate::record::{CheckResult, Record, RecordKind};
-use crate::sys::{NS_PER_MS, NS_PER_US, US_PER_MS};
-use crate::worker::{Expect, Locality, Name, Outcome, RelPath};
+use crate::engine::cgroup;
+use crate::engine::usage::Usage;
+use crate::engine::worker::{Locality, Name, Outcome, RelPath};
+use crate::measure::migrations::Moves;
+use crate::platform::buf::Buf;
+use crate::platform::record::{CheckResult, Record, RecordKind};
+use crate::platform::sys::{NS_PER_MS, NS_PER_US, US_PER_MS};
+use crate::work::Expect;
 use core::fmt::Write;
 use schedbox_protocol::checks::CheckKind;
 
@@ -468,7 +469,7 @@ fn wake_latency<'a>(picked: impl Iterator<Item = &'a Outcome>, limit: u64) -> Ve
         .filter_map(|o| o.wake.map(|w| (w.p99_ns, o)));
     match p99s.max_by_key(|(ns, _)| *ns) {
         Some((ns, o)) => at_most(
-            crate::worker::ns_to_us(ns),
+            crate::engine::worker::ns_to_us(ns),
             limit,
             detail(format_args!("{}", Who(o))),
         ),
@@ -517,7 +518,7 @@ fn record(scenario: &[u8], spec: &CheckSpec, pass: bool, value: u64, detail: &[u
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cpulist::CpuMask;
+    use crate::topology::cpulist::CpuMask;
 
     fn out(group: &str, iterations: u64, gap_ms: u64) -> Outcome {
         Outcome {
@@ -625,7 +626,7 @@ mod tests {
             .unwrap();
         let mut a = out("a", 1, 0);
         a.work = sw;
-        let wake = |p99_ns, max_ns| crate::wakes::WakeStats {
+        let wake = |p99_ns, max_ns| crate::measure::wakes::WakeStats {
             p50_ns: 10_000,
             p99_ns,
             max_ns,

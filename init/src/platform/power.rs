@@ -2,7 +2,7 @@
 //! when the machine can, and restarts otherwise: the host runs the kernel with
 //! `reboot=k` and QEMU with `-no-reboot`, so a restart ends the VM too.
 
-use crate::{serial, sys};
+use crate::platform::{serial, sys};
 use rustix::system::{reboot, RebootCommand};
 
 const DSDT: &core::ffi::CStr = c"/sys/firmware/acpi/tables/DSDT";
@@ -42,7 +42,7 @@ const RESTART_RETRY_NS: u64 = 1000 * sys::NS_PER_MS;
 /// Leftover children are reaped first, and PID 1 then waits for that child alone: a
 /// stray one ending meanwhile must not be taken for a failed power-off (and a restart).
 fn power_off() {
-    crate::worker::reap_strays();
+    sys::reap_strays();
     let Ok(child) = sys::fork() else {
         return;
     };
@@ -64,7 +64,7 @@ fn power_off() {
 /// Powers the VM off (or restarts it); never returns.
 pub fn end_vm() -> ! {
     serial::drain();
-    let (failures, errno) = crate::record::write_failures();
+    let (failures, errno) = crate::platform::record::write_failures();
     if failures > 0 {
         serial::kmsg_error(b"writes to the records port failed", errno);
     }

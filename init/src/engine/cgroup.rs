@@ -1,10 +1,10 @@
 //! The cgroup2 tree: `/sys/fs/cgroup/schedbox/<scenario>/<path>`, with the controllers
 //! enabled on every cgroup that gets children.
 
-use crate::buf::{parse_u64, Buf};
-use crate::cpulist::CpuMask;
-use crate::fail::{Errno, Res};
-use crate::{fail, sys};
+use crate::platform::buf::{parse_u64, Buf};
+use crate::platform::fail::{Errno, Res};
+use crate::platform::sys;
+use crate::topology::cpulist::CpuMask;
 use rustix::fs::Mode;
 use rustix::io::Errno as E;
 
@@ -103,7 +103,7 @@ pub fn set(root: &Path, rel: &[u8], file: &[u8], value: &[u8]) -> Res<()> {
         fail!(
             Cgroup,
             "write {:?} to {}: {}",
-            crate::plan::Lossy(value),
+            crate::engine::plan::Lossy(value),
             path,
             Errno(e)
         )
@@ -124,7 +124,7 @@ pub fn move_all(root: &Path, from: &[u8], to: &[u8]) -> Res<()> {
                 return Err(fail!(
                     Cgroup,
                     "move pid {:?} to {}: {}",
-                    crate::plan::Lossy(pid),
+                    crate::engine::plan::Lossy(pid),
                     dst,
                     Errno(e)
                 ))
@@ -138,7 +138,7 @@ pub fn move_all(root: &Path, from: &[u8], to: &[u8]) -> Res<()> {
 pub fn read<'b>(root: &[u8], rel: &[u8], file: &[u8], buf: &'b mut [u8]) -> Option<&'b [u8]> {
     let path = join(join(root, rel).as_bytes(), file);
     let n = sys::read_file(path.as_cstr(), buf).ok()?;
-    Some(crate::buf::trim_end(&buf[..n]))
+    Some(crate::platform::buf::trim_end(&buf[..n]))
 }
 
 /// `cpuset.cpus.effective`: the CPUs the cgroup's tasks may run on; None without the
@@ -215,7 +215,7 @@ pub fn destroy_scenario(root: &Path, created: &[Path]) -> Res<()> {
                     EMPTY_WAIT_MS
                 ));
             }
-            crate::worker::reap_strays();
+            sys::reap_strays();
             sys::sleep_ns(POLL_MS * sys::NS_PER_MS);
         }
     }

@@ -1,11 +1,10 @@
 //! Memory shared between PID 1 and its workers: one cache-line-aligned slot per worker,
 //! written only by that worker (progress, CPUs seen, wake latencies) and read by PID 1.
 
-use crate::cpulist::{CpuMask, MAX_CPUS};
-use crate::fail;
-use crate::fail::{Errno, Res};
-use crate::places;
-use crate::wakes::Wakes;
+use crate::measure::wakes::Wakes;
+use crate::platform::fail::{Errno, Res};
+use crate::topology::cpulist::{CpuMask, MAX_CPUS};
+use crate::topology::places;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::AcqRel, Ordering::Relaxed};
 
 /// Workers that can run at once. A slot costs `size_of::<Slot>()` (192 bytes) of the
@@ -30,7 +29,7 @@ pub struct Team {
 pub struct Seldom {
     pub team: Team,
     /// The CPU the worker last saw itself on (`NO_CPU` before the first), and how often
-    /// a change of CPU crossed an LLC or a node ([`crate::places`]).
+    /// a change of CPU crossed an LLC or a node ([`crate::topology::places`]).
     pub last_cpu: AtomicU32,
     pub llc_crossings: AtomicU64,
     pub node_crossings: AtomicU64,
@@ -83,7 +82,7 @@ impl Slot {
     pub fn reset(&self) {
         // A worker not yet run since its fork has made no progress since the fork,
         // not since boot.
-        self.beat_ns.store(crate::sys::now_ns(), Relaxed);
+        self.beat_ns.store(crate::platform::sys::now_ns(), Relaxed);
         let counters = [
             &self.progress,
             &self.sleep_until_ns,

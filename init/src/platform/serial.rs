@@ -1,7 +1,7 @@
 //! The records port (/dev/ttyS1, raw, no newline translation) and the console echo.
 
-use crate::buf::Buf;
-use crate::record;
+use crate::platform::buf::Buf;
+use crate::platform::record;
 use rustix::fd::IntoRawFd;
 use rustix::fs::{Mode, OFlags};
 use rustix::termios::{self, OptionalActions};

@@ -2,15 +2,15 @@
 //! Started without waiting; their output forwarded; their end reported, or they are
 //! killed at their timeout or when their scenario ends.
 
-use crate::capture::Capture;
-use crate::cgroup::{self, Path};
-use crate::exec::{self, Argv, End};
-use crate::fail::Res;
-use crate::plan::{Line, Lossy};
-use crate::record::{OutputPart, OutputSource, Record, RecordKind};
-use crate::table::Table;
-use crate::worker::Name;
-use crate::{fail, sys};
+use crate::engine::cgroup::{self, Path};
+use crate::engine::plan::{Line, Lossy};
+use crate::engine::worker::Name;
+use crate::platform::capture::Capture;
+use crate::platform::exec::{self, Argv, End};
+use crate::platform::fail::Res;
+use crate::platform::record::{OutputPart, OutputSource, Record, RecordKind};
+use crate::platform::sys;
+use crate::platform::table::Table;
 
 pub use schedbox_protocol::limits::MAX_PAYLOADS;
 use schedbox_protocol::limits::PAYLOAD_OUTPUT_BYTES;

@@ -179,3 +179,8 @@ pub fn set_timer_slack_ns(ns: u64) {
         )
     };
 }
+
+/// Reaps any exited children without waiting (orphans re-parented to PID 1).
+pub fn reap_strays() {
+    while let Ok(Some(_)) = rustix::process::wait(rustix::process::WaitOptions::NOHANG) {}
+}

@@ -2,10 +2,10 @@
 //! payload): argv and envp built without an allocator, stdout and stderr into a pipe that
 //! PID 1 drains, optionally inside a cgroup, and the child's end described as a status.
 
-use crate::buf::Buf;
-use crate::fail::{Errno, Res};
-use crate::plan::{Lossy, MAX_FIELDS, MAX_LINE};
-use crate::{fail, sys};
+use crate::engine::plan::{Lossy, MAX_FIELDS, MAX_LINE};
+use crate::platform::buf::Buf;
+use crate::platform::fail::{Errno, Res};
+use crate::platform::sys;
 use core::ffi::CStr;
 use linux_raw_sys::general as nr;
 use rustix::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -105,7 +105,7 @@ fn child(path: &[u8], argv: &[*const u8], envp: &[*const u8], out: i32, procs: O
             &mut m,
             format_args!("{} {:?}: {}\n", what, Lossy(path), Errno(e)),
         );
-        crate::record::write_all(2, m.as_bytes());
+        crate::platform::record::write_all(2, m.as_bytes());
     };
     // stdin from /dev/null; stdout and stderr into the pipe (dup2 clears CLOEXEC).
     if let Ok(null) = rustix::fs::open(

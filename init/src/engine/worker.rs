@@ -1,21 +1,21 @@
 //! Worker processes: forked into their cgroup with their scheduling settings, watched
 //! through their shared slot, and at `stop`/`end` measured, killed, reaped and reported.
 
-use crate::buf::{parse_u64, Buf};
-use crate::cgroup::{self, Path};
-use crate::cpulist::CpuMask;
-use crate::fail::{Errno, Res};
-use crate::migrations::{self, Moves};
-use crate::monitor::Isolation;
-use crate::record::{ErrorPlace, Record, RecordKind};
-use crate::shared::{Shared, FAILED, MAX_SLOTS, READY};
-use crate::table::Table;
-use crate::wakes::WakeStats;
+use crate::engine::cgroup::{self, Path};
+use crate::engine::isolation::Isolation;
+use crate::measure::migrations::{self, Moves};
+use crate::measure::shared::{Shared, FAILED, MAX_SLOTS, READY};
+use crate::measure::wakes::WakeStats;
+use crate::platform::buf::{parse_u64, Buf};
+use crate::platform::fail::{Errno, Res};
+use crate::platform::record::{ErrorPlace, Record, RecordKind};
+use crate::platform::sys;
+use crate::platform::table::Table;
+use crate::topology::cpulist::{to_cpuset, CpuMask};
+use crate::work::Expect;
 use crate::work::{self, Ctx, Params, WorkSpec};
-use crate::{fail, sys};
 use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use rustix::process::{waitid, Pid, Signal, WaitId, WaitIdOptions, WaitOptions};
-use schedbox_protocol::vocab::{self, Word};
 use schedbox_protocol::works::NUMA_WORKING_SET;
 
 pub const MAX_WORKERS: usize = MAX_SLOTS;
@@ -44,46 +44,6 @@ fn stage_name(v: u32) -> &'static str {
         .iter()
         .find(|(s, _)| *s as u32 == v)
         .map_or("setup", |(_, name)| name)
-}
-
-/// An effect a spawn's workers are meant to meet (a limit the kernel enforces on them),
-/// which is then their work's outcome rather than an error: the `expect` check counts
-/// the workers that did not meet it.
-#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
-pub enum Expect {
-    #[default]
-    Nothing,
-    /// `fork-refused`: forks fail with EAGAIN (`pids.max`); a fork-churn worker counts
-    /// them and goes on.
-    ForkRefused,
-    /// `oom-killed`: the kernel's OOM killer ends the worker (`memory.max`).
-    OomKilled,
-}
-
-impl Expect {
-    pub fn parse(v: &[u8]) -> Option<Self> {
-        match vocab::Expect::parse(v)? {
-            vocab::Expect::ForkRefused => Some(Expect::ForkRefused),
-            vocab::Expect::OomKilled => Some(Expect::OomKilled),
-        }
-    }
-
-    /// What happened to a worker that met it, for check details.
-    pub fn past(self) -> &'static str {
-        match self {
-            Expect::Nothing => "",
-            Expect::ForkRefused => "refused a fork",
-            Expect::OomKilled => "OOM-killed",
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Expect::Nothing => "",
-            Expect::ForkRefused => vocab::Expect::ForkRefused.word(),
-            Expect::OomKilled => vocab::Expect::OomKilled.word(),
-        }
-    }
 }
 
 #[derive(Clone, Copy, Default)]
@@ -484,16 +444,6 @@ fn pid(raw: i32) -> Pid {
     Pid::from_raw(raw).unwrap_or(Pid::INIT)
 }
 
-pub fn to_cpuset(m: &CpuMask) -> rustix::thread::CpuSet {
-    let mut set = rustix::thread::CpuSet::new();
-    for cpu in 0..crate::cpulist::MAX_CPUS.min(rustix::thread::CpuSet::MAX_CPU) {
-        if m.has(cpu) {
-            set.set(cpu);
-        }
-    }
-    set
-}
-
 /// Whether a worker that ended before it was stopped is one the OOM killer ended, as
 /// it was meant to be: SIGKILLed, and its cgroup's `memory.events` counts an OOM kill.
 fn oom_killed(w: &Worker, status: Option<rustix::process::WaitStatus>, root: &Path) -> bool {
@@ -567,11 +517,6 @@ fn report_early_end(w: &Worker, status: Option<rustix::process::WaitStatus>) {
         .send();
 }
 
-/// Reaps any exited children without waiting (orphans re-parented to PID 1).
-pub fn reap_strays() {
-    while let Ok(Some(_)) = rustix::process::wait(WaitOptions::NOHANG) {}
-}
-
 /// Microseconds, rounded to the nearest: a percentile within 1 % stays so in µs from
 /// 50 µs up.
 pub fn ns_to_us(ns: u64) -> u64 {
@@ -585,7 +530,7 @@ fn read_comm(pid: i32) -> Buf<{ COMM_LEN + 1 }> {
     path.push(b"/comm");
     let mut buf = [0u8; COMM_LEN + 1];
     let n = sys::read_file(path.as_cstr(), &mut buf).unwrap_or(0);
-    Buf::from_bytes(crate::buf::trim_end(&buf[..n]))
+    Buf::from_bytes(crate::platform::buf::trim_end(&buf[..n]))
 }
 
 /// `/proc/<pid>/schedstat`: time on CPU, time waiting on a runqueue, timeslices.

@@ -1,0 +1,13 @@
+//! The plan and what runs it: the plan read and validated, its interpreter, the
+//! scenario's cgroups, the worker pool, payloads, the monitor that watches a scenario
+//! and the checks that judge it at its end.
+
+pub mod cgroup;
+pub mod check;
+pub mod isolation;
+pub mod monitor;
+pub mod payload;
+pub mod plan;
+pub mod runner;
+pub mod usage;
+pub mod worker;
