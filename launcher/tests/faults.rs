@@ -385,3 +385,22 @@ fn a_report_that_cannot_be_written_makes_the_run_untestable() {
     let reasons = report["reasons"].to_string();
     assert!(reasons.contains("No space left on device"), "{reasons}");
 }
+
+/// An install whose guest init is broken cannot judge any kernel: untestable (125), so
+/// that `git bisect run` skips rather than marks the commit bad, and no VM starts.
+#[test]
+fn a_broken_guest_init_is_the_hosts_fault() {
+    let scratch = Scratch::new("broken-init");
+    let not_elf = scratch.file("schedbox-init", "#!/bin/sh\n");
+    let output = run_command(&scratch.0, &[])
+        .env("SCHEDBOX_INIT", &not_elf)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(125), "{}", describe(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("is not an ELF executable"), "{stderr}");
+    assert!(
+        !scratch.0.join("run").join("console.log").exists(),
+        "a VM was started"
+    );
+}

@@ -18,9 +18,8 @@ pub fn print_plan(vm: &VmOptions) -> Result<Exit, Stop> {
 }
 
 pub fn write_initramfs(vm: &VmOptions, output: &Path) -> Result<(), Stop> {
-    let (_, image) = load_scenarios(vm)
-        .and_then(|s| initramfs_for(&s, None))
-        .map_err(Stop::Usage)?;
+    let scenarios = load_scenarios(vm).map_err(Stop::Usage)?;
+    let (_, image) = initramfs_for(&scenarios, None)?;
     std::fs::write(output, image)
         .map_err(|e| Stop::io(format!("cannot write {}", output.display()), &e))
 }

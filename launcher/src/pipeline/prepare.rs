@@ -34,19 +34,23 @@ pub fn load_scenarios(vm: &VmOptions) -> Result<Vec<Scenario>, String> {
     shapes::single(vm).map(|run| run.scenarios)
 }
 
-/// The plan and the initramfs: init, plan, and the programs it runs.
+/// The plan and the initramfs: init, plan, and the programs it runs. A plan or program
+/// the guest cannot take is the user's to fix; a missing init or a failed build is
+/// this host's (an install without its init cannot judge a kernel).
 pub fn initramfs_for(
     scenarios: &[Scenario],
     scheduler: Option<&SchedulerInfo>,
-) -> Result<(String, Vec<u8>), String> {
+) -> Result<(String, Vec<u8>), Stop> {
     let config = PlanConfig {
         scheduler: scheduler.map(SchedulerInfo::plan_line),
         ..DEFAULT_CONFIG
     };
-    let (plan, _) = plan::compile_checked(scenarios, &config).map_err(|e| e.to_string())?;
-    let programs = programs::collect(scheduler, scenarios)?;
-    let (_, init) = init::load()?;
-    let image = initramfs::build(&init, &plan, &programs).map_err(|e| e.to_string())?;
+    let (plan, _) =
+        plan::compile_checked(scenarios, &config).map_err(|e| Stop::Usage(e.to_string()))?;
+    let programs = programs::collect(scheduler, scenarios).map_err(Stop::Usage)?;
+    let (_, init) = init::load().map_err(Stop::Host)?;
+    let image = initramfs::build(&init, &plan, &programs)
+        .map_err(|e| Stop::Host(format!("cannot build the initramfs: {e}")))?;
     Ok((plan, image))
 }
 
@@ -172,7 +176,7 @@ pub fn prepare(
     let scenarios =
         run_scenarios(options, run.scenarios, scheduler.as_ref()).map_err(Stop::Usage)?;
     let timeout = run_timeout(options, &scenarios, scheduler.as_ref());
-    let (plan, initramfs) = initramfs_for(&scenarios, scheduler.as_ref()).map_err(Stop::Usage)?;
+    let (plan, initramfs) = initramfs_for(&scenarios, scheduler.as_ref())?;
     let run_dir = rundir::create(out)?;
     let no_sched_ext = scheduler
         .as_ref()
