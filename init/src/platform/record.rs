@@ -8,7 +8,7 @@ pub use schedbox_protocol::vocab::{
     CheckResult, DoneStatus, ErrorPlace, OutputPart, OutputSource, RecordKind, ScenarioOutcome,
     SchedulerEvent, Word,
 };
-const MARKER: &[u8] = b"SBX1 ";
+const MARKER: &[u8] = schedbox_protocol::limits::RECORD_MARKER.as_bytes();
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
 /// The records port; -1 until opened. A static so the panic handler can reach it.
@@ -147,6 +147,7 @@ impl Record {
     pub fn new(kind: RecordKind) -> Self {
         let mut line = Buf::new();
         line.push(MARKER);
+        line.push_byte(b' ');
         line.push(kind.word().as_bytes());
         let mut r = Record {
             line,
@@ -208,7 +209,7 @@ impl Record {
         }
         if error && echo >= 0 && echo != fd {
             write_all(echo, b"schedbox-init: ");
-            write_all(echo, &line[MARKER.len()..]);
+            write_all(echo, &line[MARKER.len() + 1..]);
         }
     }
 }

@@ -13,7 +13,7 @@ pub use schedbox_protocol::vocab::{
 use crate::protocol::words::{word, word_opt};
 
 /// Every record line starts with this field; other lines are not records.
-pub const MARKER: &str = "SBX1";
+pub const MARKER: &str = schedbox_protocol::limits::RECORD_MARKER;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct WorkerRecord {
