@@ -90,10 +90,9 @@ test-inputs: kernel-deps launcher
 test-kernel: test-inputs
 
 # The kernel's sched_ext selftests runner (tools/testing/selftests/sched_ext of the same
-# tree), for the TAP payload scenario scenarios/selftests/scx-selftests.toml; its stdout
-# is made line-buffered (launcher/tests/judging/linebuf.c), else tests that fork repeat its
-# buffered output. LDFLAGS reaches libbpf's shared build too, hence -fPIC. Prints the
-# runner's path.
+# tree), for the TAP payload scenario scenarios/selftests/scx-selftests.toml, built as the
+# tree builds it (a payload's stdout is a terminal in the guest, so it buffers by line).
+# Prints the runner's path.
 SCX_SELFTESTS_OUT ?= $(CURDIR)/target/scx-selftests
 SCX_SELFTESTS_LIBS := -lelf -lz -lpthread -lzstd
 scx-selftests:
@@ -103,8 +102,7 @@ scx-selftests:
 	src=$(if $(KSRC),$(abspath $(KSRC)),$$($(SCHEDBOX_RUN) kernel fetch-source)); \
 	mkdir -p $(SCX_SELFTESTS_OUT); \
 	echo "scx-selftests: building the sched_ext selftests runner against $$dir/vmlinux (about 2 minutes)" >&2; \
-	cc -O2 -fPIC -c launcher/tests/judging/linebuf.c -o $(SCX_SELFTESTS_OUT)/linebuf.o; \
 	nice $(MAKE) -s -C "$$src/tools/testing/selftests/sched_ext" OUTPUT=$(SCX_SELFTESTS_OUT) \
 		CLANG=$(SCX_CLANG) LLVM_STRIP=$(SCX_LLVM_STRIP) VMLINUX_BTF="$$dir/vmlinux" \
-		LDFLAGS="$(SCX_SELFTESTS_OUT)/linebuf.o $(SCX_SELFTESTS_LIBS)" -j2 >&2; \
+		LDFLAGS="$(SCX_SELFTESTS_LIBS)" -j2 >&2; \
 	echo $(SCX_SELFTESTS_OUT)/runner

@@ -49,7 +49,8 @@ impl Payloads {
         let procs = line
             .get("cgroup")
             .map(|c| cgroup::join(cgroup::join(root.as_bytes(), c).as_bytes(), b"cgroup.procs"));
-        let child = exec::spawn(&argv, procs.as_ref().map(|p| p.as_cstr()))?;
+        let procs = procs.as_ref().map(|p| p.as_cstr());
+        let child = exec::spawn(&argv, procs, exec::Output::Terminal)?;
         let deadline_ns = line.num("timeout_ms").map_or(u64::MAX, |ms| {
             sys::now_ns().saturating_add(ms.saturating_mul(sys::NS_PER_MS))
         });

@@ -1,6 +1,7 @@
 //! Running a binary from the initramfs as a child of PID 1 (the sched_ext scheduler, a
-//! payload): argv and envp built without an allocator, stdout and stderr into a pipe that
-//! PID 1 drains, optionally inside a cgroup, and the child's end described as a status.
+//! payload): argv and envp built without an allocator, stdout and stderr into a pipe or
+//! a pseudo-terminal that PID 1 drains, optionally inside a cgroup, and the child's end
+//! described as a status.
 
 use crate::engine::plan::{Lossy, MAX_FIELDS, MAX_LINE};
 use crate::platform::buf::Buf;
@@ -67,16 +68,36 @@ impl Argv {
     }
 }
 
-/// A started child: its pid and the read end of its output pipe (non-blocking).
+/// Where a child's stdout and stderr go.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Output {
+    Pipe,
+    /// A pseudo-terminal, as in a shell: C programs then buffer by line, so a child
+    /// they fork does not replay output they had buffered. A pipe when the kernel has
+    /// no pseudo-terminals.
+    Terminal,
+}
+
+/// A started child: its pid, the read end of its output (non-blocking), and whether
+/// that is a terminal.
 pub struct Child {
     pub pid: i32,
     pub out: OwnedFd,
+    pub terminal: bool,
 }
 
 /// Forks and execs `argv`, joining `procs` (a `cgroup.procs` path) first when given.
 /// The child's failures before exec go to its output and its exit status (126, 127).
-pub fn spawn(argv: &Argv, procs: Option<&CStr>) -> Res<Child> {
-    let (rd, wr) = pipe().map_err(|e| fail!(Exec, "pipe: {}", Errno(e)))?;
+pub fn spawn(argv: &Argv, procs: Option<&CStr>, output: Output) -> Res<Child> {
+    let terminal = match output {
+        Output::Terminal => terminal().ok(),
+        Output::Pipe => None,
+    };
+    let is_terminal = terminal.is_some();
+    let (rd, wr) = match terminal {
+        Some(ends) => ends,
+        None => pipe().map_err(|e| fail!(Exec, "pipe: {}", Errno(e)))?,
+    };
     rustix::io::ioctl_fionbio(&rd, true)
         .map_err(|e| fail!(Exec, "non-blocking pipe: {}", Errno(e)))?;
     // Pointers into `argv`, valid in the child too: fork copies the address space.
@@ -94,7 +115,29 @@ pub fn spawn(argv: &Argv, procs: Option<&CStr>) -> Res<Child> {
     if pid == 0 {
         child(argv.get(0), &ptrs, &envp, wr.as_raw_fd(), procs);
     }
-    Ok(Child { pid, out: rd })
+    Ok(Child {
+        pid,
+        out: rd,
+        terminal: is_terminal,
+    })
+}
+
+/// A pseudo-terminal's two ends, (master, terminal), both close-on-exec: the child gets
+/// the terminal as stdout and stderr. Output is passed through as written (no `\r`
+/// before each newline), as a pipe would.
+fn terminal() -> rustix::io::Result<(OwnedFd, OwnedFd)> {
+    use rustix::pty::{ioctl_tiocgptpeer, openpt, unlockpt, OpenptFlags};
+    use rustix::termios::{tcgetattr, tcsetattr, OptionalActions, OutputModes};
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)?;
+    unlockpt(&master)?;
+    let tty = ioctl_tiocgptpeer(
+        &master,
+        OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC,
+    )?;
+    let mut modes = tcgetattr(&tty)?;
+    modes.output_modes.remove(OutputModes::OPOST);
+    tcsetattr(&tty, OptionalActions::Now, &modes)?;
+    Ok((master, tty))
 }
 
 /// The child between fork and exec: only system calls, nothing that allocates.

@@ -54,6 +54,16 @@ const REST: &[Mount] = &[
         NOSUID_NODEV.union(MountFlags::NOEXEC),
     ),
     m(c"tmpfs", c"/tmp", c"tmpfs", NOSUID_NODEV),
+    // Payloads write to pseudo-terminals; without them they write to pipes.
+    Mount {
+        optional: true,
+        ..m(
+            c"devpts",
+            c"/dev/pts",
+            c"devpts",
+            MountFlags::NOSUID.union(MountFlags::NOEXEC),
+        )
+    },
     Mount {
         optional: true,
         ..m(c"debugfs", c"/sys/kernel/debug", c"debugfs", NOSUID_NODEV)
@@ -91,7 +101,7 @@ pub fn mount_dev() -> Res<()> {
     mount_one(&DEV)
 }
 
-/// Mounts proc, sysfs, cgroup2, tmpfs (and debugfs when the kernel has it).
+/// Mounts proc, sysfs, cgroup2, tmpfs (and devpts and debugfs when the kernel has them).
 pub fn mount_rest() -> Res<()> {
     REST.iter().try_for_each(mount_one)
 }

@@ -85,7 +85,7 @@ impl Scheduler {
         s.open_state()?;
         let argv = Argv::new(path, line.all("arg"))
             .ok_or_else(|| fail!(Scheduler, "arguments of {:?} do not fit", Lossy(path)))?;
-        let child = exec::spawn(&argv, None)?;
+        let child = exec::spawn(&argv, None, exec::Output::Pipe)?;
         s.pid = child.pid;
         s.shown_pid = child.pid;
         s.out = Capture::new(child.out, MAX_OUTPUT_LINES);
