@@ -32,6 +32,7 @@ fn run_shapes(options: &RunOptions) -> Result<Exit, Stop> {
 /// `--shard`; None when the shard is empty (more shards than scenarios).
 fn selected(options: &RunOptions) -> Result<Option<RunOptions>, Stop> {
     let workflow = &options.workflow;
+    crate::pipeline::ci_files::check_targets(workflow).map_err(Stop::Usage)?;
     let scenarios = selection::for_run(
         &options.vm.scenarios,
         workflow.filter.as_deref(),
