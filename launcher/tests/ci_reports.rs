@@ -242,3 +242,79 @@ fn the_schema_refuses_a_report_that_breaks_it() {
             .collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn repeats_pass_together_and_report_each_checks_spread() {
+    let scratch = Scratch::new("ci-repeat");
+    let kernel = common::kernel();
+    let json = scratch.0.join("r.json").display().to_string();
+    let out = scratch.0.join("run");
+    let output = {
+        let _turn = one_vm_at_a_time();
+        run(
+            &[
+                "--accel",
+                "tcg",
+                "--kernel",
+                kernel.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--json",
+                &json,
+                "--repeat",
+                "2",
+                "--filter",
+                "pass-progress",
+                "scenarios/pass",
+            ],
+            &scratch.0.join("step.md"),
+        )
+    };
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let why = describe(&output, &report);
+    assert_eq!(output.status.code(), Some(0), "{why}");
+    validate(&report);
+    let repeats = report["repeats"].as_array().unwrap();
+    assert_eq!(repeats.len(), 2, "{why}");
+    for (i, r) in repeats.iter().enumerate() {
+        let names: Vec<&Value> = r["scenarios"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| &s["name"])
+            .collect();
+        assert_eq!(names, ["pass-progress"], "{why}");
+        assert!(out
+            .join(format!("repeat-{:03}/report.json", i + 1))
+            .is_file());
+    }
+    let progress = report["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["check"] == "progress")
+        .unwrap_or_else(|| panic!("{why}"));
+    let values: Vec<u64> = progress["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    let (min, max) = (*values.iter().min().unwrap(), *values.iter().max().unwrap());
+    assert_eq!(values.len(), 2, "{why}");
+    assert_eq!(
+        (progress["min"].as_u64(), progress["max"].as_u64()),
+        (Some(min), Some(max))
+    );
+    assert_eq!(
+        progress["median"].as_u64(),
+        Some(min),
+        "the lower middle of two"
+    );
+    assert_eq!(progress["spread"].as_u64(), Some(max - min));
+    assert_eq!(progress["passed"], 2);
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("pass (repeats: pass, pass)"),
+        "{why}"
+    );
+}

@@ -4,6 +4,7 @@ pub mod check;
 pub mod kernel;
 pub mod list;
 pub mod plan;
+pub mod repeat;
 pub mod run;
 pub mod show;
 pub mod soak;

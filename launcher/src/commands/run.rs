@@ -18,6 +18,9 @@ fn run_shapes(options: &RunOptions) -> Result<Exit, Stop> {
         output::print("schedbox: this shard has no scenarios: nothing to run\n");
         return Ok(Exit::Pass);
     };
+    if let Some(count) = options.workflow.repeat {
+        return super::repeat::run(options, count);
+    }
     let inputs = prepare::inputs(options)?;
     let mut runs = shapes::group(&options.vm).map_err(Stop::Usage)?;
     if runs.len() > 1 {
