@@ -314,7 +314,7 @@ fn repeats_pass_together_and_report_each_checks_spread() {
     assert_eq!(progress["spread"].as_u64(), Some(max - min));
     assert_eq!(progress["passed"], 2);
     assert!(
-        String::from_utf8_lossy(&output.stdout).contains("pass (repeats: pass, pass)"),
+        String::from_utf8_lossy(&output.stdout).contains("PASS (repeats: pass, pass)"),
         "{why}"
     );
 }

@@ -45,9 +45,10 @@ pub fn paths_or_catalog(paths: &[PathBuf], command: &str) -> Result<Vec<PathBuf>
     })
 }
 
-/// Every scenario file `paths` name, each once, in order: a file as it is, a folder's
-/// `*.toml` files (recursively, sorted), a glob's matches (sorted). A path that is none
-/// of these, or a glob or folder that names no scenario, is an error.
+/// Every scenario file `paths` name, in order: a file as it is, a folder's `*.toml`
+/// files (recursively, sorted), a glob's matches (sorted). A glob or folder that names
+/// no scenario is an error; a file named twice stays twice, for the run to refuse
+/// (names are unique in a run), not to be dropped in silence.
 pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut files: Vec<PathBuf> = Vec::new();
     for path in paths {
@@ -64,11 +65,7 @@ pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
                 path.display()
             ));
         }
-        for file in found {
-            if !files.contains(&file) {
-                files.push(file);
-            }
-        }
+        files.extend(found);
     }
     Ok(files)
 }
@@ -133,8 +130,9 @@ pub fn load(files: &[PathBuf], vm: &VmOptions) -> Result<Vec<Entry>, String> {
         .collect()
 }
 
-/// The scenario files a `run` names after `--filter` and `--shard`; `paths` as given
-/// when neither is set (an empty list keeps the built-in scenario).
+/// The scenario files a `run` names, expanded, after `--filter` and `--shard` (which
+/// read and validate them); none when it names none and narrows nothing (the built-in
+/// scenario runs then).
 pub fn for_run(
     paths: &[PathBuf],
     filter: Option<&str>,
@@ -146,6 +144,10 @@ pub fn for_run(
         return Ok(Vec::new());
     }
     let files = expand(&paths_or_catalog(paths, "--filter or --shard")?)?;
+    if !narrowed {
+        // Validated where every run's scenarios are, with the machines they run on.
+        return Ok(files);
+    }
     let mut entries = load(&files, vm)?;
     if let Some(filter) = filter {
         entries.retain(|e| keeps(filter, &e.scenario.name, &e.path));
@@ -193,7 +195,10 @@ mod tests {
             [b.clone(), c.clone(), a.clone()]
         );
         let glob = d.join("*.toml");
-        assert_eq!(expand(&[glob, b.clone()]).unwrap(), [b.clone(), c]);
+        assert_eq!(
+            expand(&[glob, b.clone()]).unwrap(),
+            [b.clone(), c, b.clone()]
+        );
         let err = expand(&[d.join("x*.toml")]).unwrap_err();
         assert!(err.contains("names no scenario file"), "{err}");
         // A missing file without glob characters is left for the loader to name.
