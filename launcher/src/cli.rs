@@ -8,6 +8,9 @@ use lexopt::prelude::*;
 use crate::topology::{sets, Shape};
 use crate::vm::select::{AccelChoice, BackendChoice};
 
+mod workflow;
+pub use workflow::{Shard, WorkflowOptions};
+
 pub const DEFAULT_CPUS: u32 = 2;
 pub const DEFAULT_MEMORY_MIB: u32 = 256;
 pub use crate::topology::limits::{MAX_VCPUS as MAX_CPUS, MIN_MEMORY_MIB, MIN_NODE_MEMORY_MIB};
@@ -47,6 +50,15 @@ usage:
   schedbox scheduler build NAME[@VERSION] [--jobs N]
                                                build (or reuse) a scx scheduler from
                                                crates.io, e.g. scx_bpfland; prints its path
+  schedbox list [--json] [--filter GLOB] [--shard K/N] [PATH ...]
+                                               the scenarios of PATHs (files, folders,
+                                               globs; default ./scenarios): name, file,
+                                               description, duration, shape, checks
+  schedbox show [--cpus N | --topology SPEC] [--memory MiB] NAME|FILE
+                                               a scenario with every default filled in,
+                                               and the plan the guest runs
+  schedbox check [--cpus N | --topology SPEC] [--memory MiB] PATH ...
+                                               validate scenarios only (exit 2 on errors)
   schedbox help | --version
 
 run options:
@@ -84,6 +96,13 @@ run options:
   --payload PATH [-- ARGS]
                        a program run in every scenario beside the workers, with ARGS
                        (everything after `--`); it must exit 0 before the scenario ends
+  SCENARIO may be a file, a folder (its *.toml, recursively) or a quoted glob
+  --filter GLOB        only the scenarios whose name or file matches GLOB
+  --shard K/N          only the K-th of N parts of the set (stable, balanced by duration)
+  --repeat N           the set N times, one VM each; passes only if every repeat passes
+  --junit FILE         also write a JUnit XML report (a testcase per scenario)
+  --summary FILE       also write a Markdown summary table (and append it to
+                       $GITHUB_STEP_SUMMARY when that is set)
 
 exit status: 0 pass, 1 a check failed, 2 usage, scenario or input file error (found
 before boot), 125 untestable (including faults of this host: a full disk, a killed QEMU),
@@ -136,6 +155,8 @@ pub struct RunOptions {
     pub json: Option<PathBuf>,
     pub out: Option<PathBuf>,
     pub verbose: bool,
+    /// Which scenarios of the named set, how often, and the files CI reads.
+    pub workflow: WorkflowOptions,
 }
 
 /// `--scheduler` and its companions.
@@ -188,6 +209,20 @@ pub enum Command {
         spec: String,
         jobs: Option<usize>,
     },
+    /// The scenarios of a set, for people and CI matrices.
+    List {
+        json: bool,
+        filter: Option<String>,
+        shard: Option<Shard>,
+        paths: Vec<PathBuf>,
+    },
+    /// One scenario as the guest will run it.
+    Show {
+        target: String,
+        vm: VmOptions,
+    },
+    /// Validate scenarios, boot nothing.
+    Check(VmOptions),
     Help,
     Version,
 }
@@ -265,10 +300,13 @@ pub fn parse(mut args: Vec<OsString>) -> Result<Command, UsageError> {
             }
         }
         "scheduler" => parse_scheduler(&mut parser),
+        "list" => workflow::parse_list(&mut parser),
+        "show" => workflow::parse_show(&mut parser),
+        "check" => workflow::parse_check(&mut parser),
         "help" => Ok(Command::Help),
         other => Err(UsageError(format!(
-            "unknown command {other:?}: use run, soak, bench, plan, initramfs, kernel, \
-             scheduler or topology"
+            "unknown command {other:?}: use run, soak, bench, plan, initramfs, list, show, \
+             check, kernel, scheduler or topology"
         ))),
     }
 }
@@ -556,6 +594,7 @@ fn parse_run(
         json: None,
         out: None,
         verbose: false,
+        workflow: WorkflowOptions::default(),
     };
     while let Some(arg) = parser.next()? {
         match arg {
@@ -578,7 +617,8 @@ fn parse_run(
             Long("doc") if bench => doc = Some(parser.value()?.into()),
             Long(name) => {
                 let name = name.to_string();
-                if !programs.take(&name, parser)? {
+                let workflow = !repeats && run.workflow.take(&name, parser)?;
+                if !workflow && !programs.take(&name, parser)? {
                     return Err(Long(&name).unexpected().into());
                 }
             }

@@ -5,7 +5,8 @@
 //!   status; [`output`] stdout and stderr that a closed pipe cannot break; [`signals`]
 //!   SIGINT and SIGTERM turned into an interrupted run.
 //! - [`commands`]: one module per subcommand; `run` drives the pipeline below.
-//! - [`scenario`]: scenario TOML files, validated into [`scenario::Scenario`]s.
+//! - [`scenario`]: scenario TOML files, validated into [`scenario::Scenario`]s;
+//!   [`selection`] the files a command names (folders, globs, `--filter`, `--shard`).
 //! - [`protocol`]: scenarios compiled into the plan, the line syntax, the guest's records
 //!   parsed (the limits and vocabularies are the shared `schedbox-protocol` crate's).
 //! - [`guest`]: the init binary, packed programs and the initramfs.
@@ -31,6 +32,7 @@ pub mod pipeline;
 pub mod protocol;
 pub mod scenario;
 pub mod scheduler;
+pub mod selection;
 pub mod signals;
 pub mod tempdir;
 pub mod topology;

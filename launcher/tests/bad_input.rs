@@ -86,6 +86,10 @@ fn cases(f: &Files) -> Vec<(Vec<String>, &'static str)> {
     let locked = f.path("locked");
     std::fs::create_dir_all(&locked).unwrap();
     let dir = f.scratch.0.display().to_string();
+    // A folder runs its *.toml files: one without any names no scenario.
+    let no_scenarios = f.scratch.0.join("no-scenarios");
+    std::fs::create_dir_all(&no_scenarios).unwrap();
+    let no_scenarios = no_scenarios.display().to_string();
     let in_scenario = |name: &str, body: String| f.scenario(name, &body);
     let payload_script = in_scenario(
         "payload-script.toml",
@@ -167,7 +171,7 @@ fn cases(f: &Files) -> Vec<(Vec<String>, &'static str)> {
         (run(&["/nonexistent.toml"]), "cannot read the scenario"),
         (run(&[&scenario_fifo]), "the scenario is a FIFO"),
         (run(&["/dev/zero"]), "the scenario is a character device"),
-        (run(&[&dir]), "the scenario is a directory"),
+        (run(&[&no_scenarios]), "names no scenario file (*.toml)"),
         (run(&[&big]), "more than a scenario file's 1048576"),
         (run(&[&spin, &spin]), "names must be unique"),
         // Scenario fields.

@@ -1,8 +1,12 @@
 //! The subcommands, one module each; [`main`] dispatches the parsed command line.
 
+pub mod check;
 pub mod kernel;
+pub mod list;
 pub mod plan;
+pub mod repeat;
 pub mod run;
+pub mod show;
 pub mod soak;
 
 use std::ffi::OsString;
@@ -45,6 +49,14 @@ pub fn main(args: Vec<OsString>) -> Exit {
             output::print(&crate::topology::preset_table());
             Ok(Exit::Pass)
         }
+        Command::List {
+            json,
+            filter,
+            shard,
+            paths,
+        } => list::list(json, filter.as_deref(), shard, &paths),
+        Command::Show { target, vm } => show::show(&target, &vm),
+        Command::Check(vm) => check::check(&vm),
         Command::Run(options) => Ok(run::run(&options)),
         Command::Soak { options, runs } => Ok(soak::run(&options, runs)),
         Command::Bench { options, runs, doc } => {

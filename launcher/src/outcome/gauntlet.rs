@@ -63,22 +63,27 @@ impl ShapeReport {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct GauntletReport {
+    pub schema_version: u32,
     pub outcome: Outcome,
     pub exit_code: i32,
     pub reasons: Vec<String>,
     pub run_dir: String,
     pub shapes: Vec<ShapeReport>,
+    /// The command that reproduces the shapes that failed or were untestable.
+    pub repro: Option<String>,
 }
 
 impl GauntletReport {
     pub fn new(run_dir: String, shapes: Vec<ShapeReport>) -> GauntletReport {
         let outcome = combine(shapes.iter().filter_map(ShapeReport::outcome));
         GauntletReport {
+            schema_version: crate::outcome::report::SCHEMA_VERSION,
             outcome,
             exit_code: outcome.exit().code(),
             reasons: shapes.iter().flat_map(ShapeReport::reasons).collect(),
             run_dir,
             shapes,
+            repro: None,
         }
     }
 
@@ -203,6 +208,9 @@ pub fn human(report: &GauntletReport) -> String {
         .filter(|r| !report.shapes.iter().any(|s| r.starts_with(&s.shape)));
     for reason in host_reasons {
         out += &format!("  reason: {reason}\n");
+    }
+    if let Some(repro) = &report.repro {
+        out += &format!("  reproduce: {repro}\n");
     }
     out += &format!(
         "{} (total {:.2} s); run directory {}\n",

@@ -24,6 +24,9 @@ const MS_PER_S: f64 = 1e3;
 const NOT_IN_PLAN: &str = "not in the plan";
 /// `RunInfo::backend` of a run for which no backend could be chosen.
 pub const NO_BACKEND: &str = "none";
+/// The version of report.json's layout (docs/report.md, docs/report.schema.json):
+/// raised when a field is removed or changes meaning, not when one is added.
+pub const SCHEMA_VERSION: u32 = 1;
 
 /// What the run was, independent of how it went.
 #[derive(Debug, Clone, Serialize)]
@@ -102,6 +105,7 @@ pub struct GuestError {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    pub schema_version: u32,
     pub outcome: Outcome,
     pub exit_code: i32,
     pub reasons: Vec<String>,
@@ -121,6 +125,8 @@ pub struct Report {
     /// The last console lines, for runs that were not judged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub console_tail: Option<Vec<String>>,
+    /// The command that reproduces a run that failed or was untestable.
+    pub repro: Option<String>,
 }
 
 pub fn build(judged: Judged) -> Report {
@@ -173,6 +179,7 @@ pub fn build(judged: Judged) -> Report {
         .map(|(s, o)| scenario_report(s, records, &verdict, o, run_dir))
         .collect();
     Report {
+        schema_version: SCHEMA_VERSION,
         outcome: verdict.outcome,
         exit_code: verdict.outcome.exit().code(),
         reasons: verdict.reasons,
@@ -186,6 +193,7 @@ pub fn build(judged: Judged) -> Report {
         timings: observed.map(|o| o.timings.clone()).unwrap_or_default(),
         end: observed.map(|o| o.end.to_string()),
         console_tail,
+        repro: None,
     }
 }
 
@@ -316,6 +324,7 @@ pub fn human(report: &Report) -> String {
     }
     out.extend(report.reasons.iter().map(|r| format!("  reason: {r}")));
     out.extend(report.notes.iter().map(|n| format!("  note: {n}")));
+    out.extend(report.repro.iter().map(|r| format!("  reproduce: {r}")));
     if let Some(tail) = &report.console_tail {
         out.push("  last console lines:".to_string());
         let skip = tail.len().saturating_sub(HUMAN_CONSOLE_LINES);

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use crate::cli::RunOptions;
 use crate::exit::{Exit, Stop};
+use crate::outcome::ci;
 use crate::outcome::gauntlet::{self, GauntletReport, ShapeReport, ShapeResult};
 use crate::outcome::report;
 use crate::outcome::rundir;
@@ -17,6 +18,7 @@ use crate::pipeline::boot;
 use crate::pipeline::prepare::{self, Inputs, Prepared};
 use crate::pipeline::publish;
 use crate::pipeline::shapes::ShapeRun;
+use crate::pipeline::{ci_files, repro};
 
 /// Runs each of `runs` in turn and publishes the report of all; returns the exit status.
 pub fn run(options: &RunOptions, inputs: &Inputs, runs: Vec<ShapeRun>) -> Result<Exit, Stop> {
@@ -73,6 +75,7 @@ fn run_shape(options: &RunOptions, prepared: Prepared) -> Result<ShapeResult, St
             });
         }
     };
+    report.repro = repro::command(options, &report, &[report.run.shape.clone()]);
     let target = dir.path().join(rundir::REPORT);
     if let Err(why) = publish::write_report(&report, &[target]) {
         report.host_fault(why);
@@ -86,6 +89,17 @@ fn run_shape(options: &RunOptions, prepared: Prepared) -> Result<ShapeResult, St
 /// Writes the report of all shapes to the run directory (and --json), then prints the
 /// table; a report that cannot be written makes the run untestable.
 fn publish_all(options: &RunOptions, target: PathBuf, mut report: GauntletReport) -> Exit {
+    report.repro = whole_repro(options, &report);
+    let suites = ci::gauntlet(&report);
+    let written = ci_files::write(
+        &options.workflow,
+        report.outcome,
+        &suites,
+        report.repro.as_deref(),
+    );
+    if let Err(why) = written {
+        report.host_fault(why);
+    }
     let mut targets = vec![target];
     targets.extend(options.json.clone());
     if let Err(why) = publish::write_json(&report, &targets) {
@@ -95,4 +109,21 @@ fn publish_all(options: &RunOptions, target: PathBuf, mut report: GauntletReport
     }
     output::print(&gauntlet::human(&report));
     report.outcome.exit()
+}
+
+/// One command for the shapes that failed or were untestable: the first such shape's
+/// report gives the kernel and scheduler, every such shape goes in `--topology`.
+fn whole_repro(options: &RunOptions, report: &GauntletReport) -> Option<String> {
+    let bad = |o: Option<Outcome>| matches!(o, Some(Outcome::Fail | Outcome::Untestable));
+    let shapes: Vec<String> = report
+        .shapes
+        .iter()
+        .filter(|s| bad(s.outcome()))
+        .map(|s| s.shape.clone())
+        .collect();
+    let first = report.shapes.iter().find_map(|s| match &s.result {
+        ShapeResult::Judged { report } if bad(Some(report.outcome)) => Some(report),
+        _ => None,
+    })?;
+    repro::command(options, first, &shapes)
 }

@@ -3,13 +3,16 @@
 //! scenarios grouped into one VM per shape), [`boot`] (the VM run and observed),
 //! [`judge`] (verdict and report), [`publish`] (report written and printed);
 //! [`gauntlet`] runs the VMs of a run on several shapes in turn. [`programs`] gathers
-//! what a run packs into the guest.
+//! what a run packs into the guest; [`repro`] the command that reproduces a run,
+//! [`ci_files`] the JUnit and Markdown files CI reads.
 
 pub mod boot;
+pub mod ci_files;
 pub mod gauntlet;
 pub mod judge;
 pub mod preflight;
 pub mod prepare;
 pub mod programs;
 pub mod publish;
+pub mod repro;
 pub mod shapes;

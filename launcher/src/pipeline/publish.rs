@@ -4,13 +4,26 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::RunOptions;
 use crate::exit::Exit;
+use crate::outcome::ci;
 use crate::outcome::report;
 use crate::outcome::rundir;
 use crate::output;
+use crate::pipeline::{ci_files, repro};
 
 /// Writes report.json (and --json), then prints the summary; returns the exit status.
 /// A report that cannot be written makes the run untestable, and the summary says so.
 pub fn publish(options: &RunOptions, run_dir: &Path, mut report: report::Report) -> Exit {
+    report.repro = repro::command(options, &report, &[report.run.shape.clone()]);
+    let suites = ci::single(&report);
+    let written = ci_files::write(
+        &options.workflow,
+        report.outcome,
+        &suites,
+        report.repro.as_deref(),
+    );
+    if let Err(why) = written {
+        report.host_fault(why);
+    }
     let mut targets = vec![run_dir.join(rundir::REPORT)];
     targets.extend(options.json.clone());
     if let Err(why) = write_report(&report, &targets) {
