@@ -60,6 +60,11 @@ const OTHER_MEANINGS: &[(&str, &str, &str)] = &[
         "\"node\"",
         "a work parameter's key",
     ),
+    (
+        "launcher/src/outcome/ci/junit.rs",
+        "(\"scheduler\",",
+        "a JUnit property's name",
+    ),
 ];
 const EXEMPT: &str = "// not vocabulary:";
 

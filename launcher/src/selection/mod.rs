@@ -160,7 +160,11 @@ pub fn for_run(
         }
     }
     if let Some(shard) = shard {
-        let chosen = shard::part(&entries, shard);
+        let keys: Vec<(&str, u64)> = entries
+            .iter()
+            .map(|e| (e.scenario.name.as_str(), e.scenario.duration_ms()))
+            .collect();
+        let chosen = shard::part(&keys, shard);
         let mut at = 0;
         entries.retain(|_| {
             at += 1;

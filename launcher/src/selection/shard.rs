@@ -6,16 +6,11 @@
 
 use std::collections::BTreeSet;
 
-use super::Entry;
 use crate::cli::Shard;
 
-/// The indices into `entries` of the scenarios in `shard`.
-pub fn part(entries: &[Entry], shard: Shard) -> BTreeSet<usize> {
-    let keys: Vec<(&str, u64)> = entries
-        .iter()
-        .map(|e| (e.scenario.name.as_str(), e.scenario.duration_ms()))
-        .collect();
-    assign(&keys, shard.count)
+/// The indices into `keys` (each scenario's name and duration) of those in `shard`.
+pub fn part(keys: &[(&str, u64)], shard: Shard) -> BTreeSet<usize> {
+    assign(keys, shard.count)
         .into_iter()
         .enumerate()
         .filter(|&(_, part)| part == shard.index - 1)
