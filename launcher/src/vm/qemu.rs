@@ -338,7 +338,7 @@ impl VmHandle for Running {
 }
 
 /// Sends each line (lossily decoded, without `\r\n`) as an event until EOF.
-fn read_lines(source: impl Read, events: &Sender<VmEvent>, event: impl Fn(String) -> VmEvent) {
+pub fn read_lines(source: impl Read, events: &Sender<VmEvent>, event: impl Fn(String) -> VmEvent) {
     let mut reader = BufReader::new(source);
     let mut buf = Vec::new();
     loop {
