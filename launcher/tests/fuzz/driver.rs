@@ -41,11 +41,16 @@ fn fuzz_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
 }
 
-/// The seconds of random inputs per target: `SCHEDBOX_FUZZ_SECONDS`, else the default.
-fn budget() -> Duration {
-    let seconds = std::env::var("SCHEDBOX_FUZZ_SECONDS")
-        .ok()
-        .and_then(|s| s.parse::<f64>().ok())
+fn env_seconds(name: &str) -> Option<f64> {
+    std::env::var(name).ok()?.parse::<f64>().ok()
+}
+
+/// The time for random inputs per target: `SCHEDBOX_FUZZ_TOTAL_SECONDS` split over the
+/// `targets`, else `SCHEDBOX_FUZZ_SECONDS` each, else the default.
+fn budget(targets: usize) -> Duration {
+    let seconds = env_seconds("SCHEDBOX_FUZZ_TOTAL_SECONDS")
+        .map(|total| total / targets.max(1) as f64)
+        .or_else(|| env_seconds("SCHEDBOX_FUZZ_SECONDS"))
         .unwrap_or(DEFAULT_SECONDS);
     Duration::from_secs_f64(seconds.max(0.0))
 }
@@ -336,8 +341,9 @@ fn mutate(rng: &mut Rng, input: &mut Vec<u8>, target: &Target, other: &[u8]) {
     input.truncate(target.max_len);
 }
 
-/// Replays the target's seeds, corpus and regressions, then fuzzes it for the budget.
-pub fn fuzz(target: &Target) {
+/// Replays the target's seeds, corpus and regressions, then fuzzes it for its share of
+/// the budget (one of `targets`).
+pub fn fuzz(target: &Target, targets: usize) {
     quiet_panics();
     let dir = fuzz_dir();
     let mut corpus = (target.seeds)();
@@ -358,7 +364,7 @@ pub fn fuzz(target: &Target) {
     let seeds = corpus.len();
     let seed = seed();
     let mut rng = Rng::new(seed);
-    let deadline = Instant::now() + budget();
+    let deadline = Instant::now() + budget(targets);
     let mut tried = 0u64;
     while Instant::now() < deadline {
         for _ in 0..64 {

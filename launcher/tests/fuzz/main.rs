@@ -1,7 +1,7 @@
 //! Fuzz targets for every parser and device a guest or an input file can reach. Each
 //! test replays its target's seeds, `fuzz/corpus/<target>/` and `fuzz/regressions/<target>/`,
-//! then feeds mutated inputs for `SCHEDBOX_FUZZ_SECONDS` (default a fraction of a second);
-//! `make fuzz` runs them for longer (README.md, "Fuzzing").
+//! then feeds mutated inputs for `SCHEDBOX_FUZZ_SECONDS` (default a fraction of a second),
+//! or a share of `SCHEDBOX_FUZZ_TOTAL_SECONDS`: `make fuzz` (README.md, "Fuzzing").
 
 mod alloc;
 mod devices;
@@ -17,10 +17,12 @@ static COUNTING: alloc::Counting = alloc::Counting;
 
 macro_rules! targets {
     ($($test:ident => $target:expr),* $(,)?) => {
+        /// How many targets share `make fuzz`'s time.
+        const TARGETS: usize = [$(stringify!($test)),*].len();
         $(
             #[test]
             fn $test() {
-                driver::fuzz(&$target);
+                driver::fuzz(&$target, TARGETS);
             }
         )*
     };
