@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use schedbox::vm::backend::{VmEvent, VmExit};
 use schedbox::vm::vmm::devices::bus::PortBus;
-use schedbox::vm::vmm::devices::i8042::{I8042, I8042_PORT, I8042_PORTS};
+use schedbox::vm::vmm::devices::i8042::{I8042, I8042_PORT, I8042_PORTS, OUTPUT_CAPACITY};
 use schedbox::vm::vmm::devices::irq::IrqLine;
 use schedbox::vm::vmm::devices::power::{Power, SLEEP_PORT, SLEEP_PORTS};
 use schedbox::vm::vmm::devices::serial::{
@@ -21,8 +21,6 @@ const I8042_COMMAND: u16 = I8042_PORT + 4;
 const I8042_STATUS_OUTPUT_FULL: u8 = 1;
 const I8042_RESET: u8 = 0xfe;
 const SLP_EN: u8 = 1 << 5;
-/// The most bytes the i8042 may hold for the guest to read: a real one holds one.
-const I8042_MAX_PENDING: usize = 16;
 
 /// Ports a guest touches, and some nobody claims.
 const PORTS: &[(u16, u16)] = &[
@@ -109,8 +107,8 @@ fn port_io(input: &[u8]) -> String {
         bus.read(I8042_PORT, &mut [0u8]);
         pending += 1;
         assert!(
-            pending <= I8042_MAX_PENDING,
-            "the i8042 holds more than {I8042_MAX_PENDING} bytes for the guest"
+            pending <= OUTPUT_CAPACITY,
+            "the i8042 holds more than {OUTPUT_CAPACITY} bytes for the guest"
         );
     }
     let ended = exit.should_stop().then(|| exit.wait());
@@ -130,7 +128,7 @@ fn port_io(input: &[u8]) -> String {
     }
     format!(
         "end={ended:?} pending={} lines={} ops={}",
-        pending.min(3),
+        pending,
         lines.min(3),
         ops.min(8)
     )
