@@ -270,11 +270,16 @@ fn error_text(place: &str, msg: &str, records: &[Record]) -> String {
     format!("the guest reported an error in {place}: {msg}{hint}")
 }
 
-/// What makes the run as a whole untestable: errors outside any scenario (the plan, a
+/// What makes the run as a whole untestable: a record the host could not read (what it
+/// said is unknown, so nothing may pass on it), errors outside any scenario (the plan, a
 /// mount, the scheduler's start: they end the run), and a guest that did not finish.
 fn run_problems(observed: &Observed) -> Vec<String> {
     let mut running = false;
-    let mut problems = Vec::new();
+    let mut problems: Vec<String> = observed
+        .malformed
+        .iter()
+        .map(|m| format!("the guest sent a malformed record: {m}"))
+        .collect();
     for r in &observed.records {
         match r {
             Record::Scenario { .. } => running = true,
@@ -314,11 +319,7 @@ fn end_story(observed: &Observed) -> String {
 }
 
 fn notes(observed: &Observed) -> Vec<String> {
-    let mut notes: Vec<String> = observed
-        .malformed
-        .iter()
-        .map(|m| format!("ignored a malformed record: {m}"))
-        .collect();
+    let mut notes = Vec::new();
     for record in &observed.records {
         match record {
             Record::Unknown { kind } => {
