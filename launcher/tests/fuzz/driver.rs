@@ -18,6 +18,8 @@ const DEFAULT_SECONDS: f64 = 0.3;
 const SLOW_INPUT: Duration = Duration::from_secs(5);
 /// Inputs kept in memory per target, beyond which new outcomes are only counted.
 const MAX_CORPUS: usize = 4096;
+/// Inputs with new outcomes one run adds to `fuzz/corpus/<target>/` when asked to.
+const MAX_SAVED: usize = 100;
 /// Characters of a failure's message and input shown in the test's output.
 const SHOWN: usize = 600;
 /// Attempts to shrink an input that failed before it is saved.
@@ -341,6 +343,34 @@ fn mutate(rng: &mut Rng, input: &mut Vec<u8>, target: &Target, other: &[u8]) {
     input.truncate(target.max_len);
 }
 
+/// Writes inputs with new outcomes to the target's corpus in the tree, when
+/// `SCHEDBOX_FUZZ_SAVE` is set (to grow the corpus that every run replays).
+struct Saver {
+    dir: Option<PathBuf>,
+    saved: usize,
+}
+
+impl Saver {
+    fn new(target: &Target) -> Self {
+        let dir = std::env::var_os("SCHEDBOX_FUZZ_SAVE")
+            .map(|_| fuzz_dir().join("corpus").join(target.name));
+        Saver { dir, saved: 0 }
+    }
+
+    fn save(&mut self, input: &[u8]) {
+        let Some(dir) = &self.dir else { return };
+        if self.saved < MAX_SAVED {
+            let path = dir.join(format!("{:016x}", hash(input)));
+            if std::fs::create_dir_all(dir)
+                .and_then(|()| std::fs::write(path, input))
+                .is_ok()
+            {
+                self.saved += 1;
+            }
+        }
+    }
+}
+
 /// Replays the target's seeds, corpus and regressions, then fuzzes it for its share of
 /// the budget (one of `targets`).
 pub fn fuzz(target: &Target, targets: usize) {
@@ -366,6 +396,7 @@ pub fn fuzz(target: &Target, targets: usize) {
     let mut rng = Rng::new(seed);
     let deadline = Instant::now() + budget(targets);
     let mut tried = 0u64;
+    let mut saver = Saver::new(target);
     while Instant::now() < deadline {
         for _ in 0..64 {
             let mut input = corpus[rng.below(corpus.len())].clone();
@@ -377,6 +408,7 @@ pub fn fuzz(target: &Target, targets: usize) {
             match check(target, &input) {
                 Ok(outcome) => {
                     if outcomes.insert(outcome) && corpus.len() < MAX_CORPUS {
+                        saver.save(&input);
                         corpus.push(input);
                     }
                 }
