@@ -19,7 +19,7 @@ const SLOW_INPUT: Duration = Duration::from_secs(5);
 /// Inputs kept in memory per target, beyond which new outcomes are only counted.
 const MAX_CORPUS: usize = 4096;
 /// Inputs with new outcomes one run adds to `fuzz/corpus/<target>/` when asked to.
-const MAX_SAVED: usize = 100;
+const MAX_SAVED: usize = 50;
 /// Characters of a failure's message and input shown in the test's output.
 const SHOWN: usize = 600;
 /// Attempts to shrink an input that failed before it is saved.
@@ -142,30 +142,27 @@ impl<'a> Choices<'a> {
     }
 }
 
-/// An error message as an outcome class: quoted text and numbers blanked.
+/// An error message as an outcome class: the first and last two words of its text before
+/// any quoted part, numbers blanked, so that `bad key "X"` and `bad key "Y"`, or `value of
+/// a is not UTF-8` and `value of b is not UTF-8`, are one class.
 pub fn shape(message: &str) -> String {
-    let mut out = String::new();
-    let mut quoted = false;
-    let mut last_digit = false;
-    for c in message.chars().take(200) {
-        if c == '"' {
-            quoted = !quoted;
-            if quoted {
-                out.push_str("\"…\"");
-            }
-        } else if !quoted {
-            if c.is_ascii_digit() {
-                if !last_digit {
-                    out.push('N');
-                }
-                last_digit = true;
-                continue;
-            }
-            out.push(c);
-        }
-        last_digit = false;
+    let unquoted: String = message
+        .chars()
+        .take_while(|&c| c != '"')
+        .map(|c| if c.is_ascii_digit() { 'N' } else { c })
+        .collect();
+    let words: Vec<&str> = unquoted.split_whitespace().collect();
+    if words.len() <= 4 {
+        words.join(" ")
+    } else {
+        format!(
+            "{} {} … {} {}",
+            words[0],
+            words[1],
+            words[words.len() - 2],
+            words[words.len() - 1]
+        )
     }
-    out
 }
 
 thread_local! {
