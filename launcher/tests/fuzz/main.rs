@@ -35,6 +35,7 @@ targets! {
     record_stream => stream::RECORD_STREAM,
     plan_validator => plan::PLAN,
     scenario_toml => plan::SCENARIO,
+    plan_args => plan::PLAN_ARGS,
     port_devices => devices::DEVICES,
     kernel_image => images::KERNEL_IMAGE,
     kernel_load => images::KERNEL_LOAD,

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use schedbox::protocol::plan::{compile_checked, DEFAULT_CONFIG};
+use schedbox::protocol::plan::{compile_checked, PlanConfig, PlanScheduler, DEFAULT_CONFIG};
 use schedbox::scenario::{self, VmShape};
 use schedbox_protocol::limits::MAX_LINE;
 use schedbox_protocol::line;
@@ -195,4 +195,78 @@ pub const SCENARIO: Target = Target {
     seeds: || files_ending(&Path::new(MANIFEST).join("../scenarios"), ".toml"),
     run: scenario_toml,
     memory: |len| 16 * 1024 * 1024 + 1024 * len,
+};
+
+/// Splits an input into the scheduler line's values: path, name, then arguments.
+fn scheduler_of(input: &[u8]) -> PlanScheduler {
+    let mut parts = input
+        .split(|&b| b == PART)
+        .map(|p| String::from_utf8_lossy(p).into_owned());
+    let path = format!("/{}", parts.next().unwrap_or_default());
+    let name = parts.next().filter(|n| !n.is_empty());
+    PlanScheduler {
+        path,
+        name,
+        attach_ms: 1000,
+        args: parts.collect(),
+    }
+}
+
+/// Separates the values in a `plan_args` input.
+const PART: u8 = 0xff;
+
+fn plan_args(input: &[u8]) -> String {
+    let scheduler = scheduler_of(input);
+    let scenario =
+        scenario::parse(scenario::BUILT_IN, &source(), &VM).expect("the built-in scenario");
+    let config = PlanConfig {
+        scheduler: Some(scheduler.clone()),
+        ..DEFAULT_CONFIG
+    };
+    let (plan, _) = match compile_checked(&[scenario], &config) {
+        Ok(compiled) => compiled,
+        Err(refused) => return format!("refused {}", shape(&refused.0)),
+    };
+    let raw = plan
+        .lines()
+        .find(|l| l.starts_with("scheduler "))
+        .expect("a scheduler line");
+    let mut scratch = [0u8; MAX_LINE];
+    let parsed = line::parse_line(raw.as_bytes(), &mut scratch).expect("an accepted line parses");
+    let text = |key: &str| parsed.text(key).map(str::to_string);
+    assert_eq!(
+        text("path"),
+        Some(scheduler.path.clone()),
+        "path changed on the way"
+    );
+    assert_eq!(text("name"), scheduler.name, "name changed on the way");
+    let args: Vec<&[u8]> = parsed.all("arg").collect();
+    let sent: Vec<&[u8]> = scheduler.args.iter().map(|a| a.as_bytes()).collect();
+    assert_eq!(args, sent, "arguments changed on the way");
+    format!("compiled args={}", scheduler.args.len().min(4))
+}
+
+pub const PLAN_ARGS: Target = Target {
+    name: "plan_args",
+    max_len: 6 * 1024,
+    dictionary: &[
+        b"\xff",
+        b" ",
+        b"%",
+        b"=",
+        b"\"",
+        b"\0",
+        b"\n",
+        b"\xc3\xa9",
+        b"-v",
+        b"--x=1",
+    ],
+    seeds: || {
+        vec![
+            b"s/scx_simple\xffsimple\xff-v\xff--slice 5ms".to_vec(),
+            b"s\xff\xff%41".to_vec(),
+        ]
+    },
+    run: plan_args,
+    memory: |len| 4 * 1024 * 1024 + 256 * len,
 };
