@@ -5,6 +5,8 @@ SCHEDBOX := target/release/schedbox
 SCENARIO ?= scenarios/spin.toml
 BENCH_RUNS ?= 5
 SOAK_RUNS ?= 50
+# `make fuzz`: seconds of random inputs in all, shared by the fuzz targets.
+FUZZ_SECONDS ?= 600
 # The passing catalog: what a healthy kernel must pass every time.
 SOAK_SCENARIOS ?= scenarios/spin.toml $(wildcard scenarios/work/*.toml) $(wildcard scenarios/pass/*.toml)
 # The prebuilt sched_ext kernel beside the repository, if there is one; otherwise
@@ -14,7 +16,7 @@ KERNEL_FLAG := $(if $(KERNEL),--kernel $(KERNEL))
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 DEB_PACKAGES := qemu-system-x86 cpio gcc libc6-dev
 
-.PHONY: all init launcher deps test test-kernel nested run initramfs kernel-debian bench soak lint clean
+.PHONY: all init launcher deps test test-kernel nested run initramfs kernel-debian bench soak fuzz lint clean
 
 # `make` alone builds the init and the launcher, whatever the included files define first.
 .DEFAULT_GOAL := all
@@ -83,6 +85,12 @@ bench: all
 # The scenario helpers still form one through scenario/validate.rs: listed, not failed,
 # until it is broken.
 IMPORT_CYCLES_ALLOWED ?= --allow scenario/validate.rs
+
+# Every fuzz target (launcher/tests/fuzz) for FUZZ_SECONDS in all, optimized but with
+# overflow checks; `make test` runs them for a fraction of a second each (not in `test`).
+fuzz:
+	SCHEDBOX_FUZZ_TOTAL_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --profile fuzz -p schedbox \
+	    --test fuzz -- --nocapture --test-threads=1
 
 lint:
 	python3 tools/import-cycles.py init/src/lib.rs --lib-name schedbox_init init/src/main.rs

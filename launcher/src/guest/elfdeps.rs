@@ -215,6 +215,11 @@ impl Reader<'_> {
         if len > MAX_TABLE_BYTES {
             return Err(self.malformed("a table is implausibly large"));
         }
+        // Checked before the buffer is allocated: its length comes from the file.
+        let size = self.file.metadata().map_or(0, |m| m.len());
+        if offset.checked_add(len).is_none_or(|end| end > size) {
+            return Err(self.malformed("a table lies outside the file"));
+        }
         let mut buf = vec![0u8; len as usize];
         self.file
             .read_exact_at(&mut buf, offset)
@@ -266,8 +271,11 @@ impl Reader<'_> {
         };
         let strtab_off = segs
             .iter()
-            .find(|s| s.kind == PT_LOAD && (s.vaddr..s.vaddr + s.filesz).contains(&strtab_addr))
-            .map(|s| s.offset + (strtab_addr - s.vaddr))
+            .filter(|s| s.kind == PT_LOAD)
+            .find_map(|s| {
+                let into = strtab_addr.checked_sub(s.vaddr).filter(|&d| d < s.filesz)?;
+                s.offset.checked_add(into)
+            })
             .ok_or_else(|| self.malformed("the string table is not in a loaded segment"))?;
         let strtab = self.read(strtab_off, find(DT_STRSZ).unwrap_or(0))?;
         let string = |at: u64| -> Result<String, ElfError> {

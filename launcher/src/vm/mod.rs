@@ -1,8 +1,10 @@
 //! Running the VM: the backend interface, choosing a backend, QEMU, schedbox's own VMM,
-//! the console scanner, and the watchdog session that runs a VM to its end.
+//! the console scanner, cutting port output into lines, and the watchdog session that
+//! runs a VM to its end.
 
 pub mod backend;
 pub mod console;
+pub mod lines;
 pub mod qemu;
 pub mod select;
 pub mod session;

@@ -3,7 +3,7 @@
 //! COM1 (the kernel console) is QEMU's stdout; COM2 (records) is a unix socket QEMU
 //! connects to at startup. Each is read by its own thread and turned into `VmEvent`s.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -19,12 +19,15 @@ use crate::tempdir::TempDir;
 use crate::topology;
 use crate::vm::backend::{Backend, BackendError, VmEvent, VmExit, VmHandle, VmSpec};
 use crate::vm::console::{self, Ending};
+use crate::vm::lines::LineCutter;
 
 /// The QEMU binary; `$SCHEDBOX_QEMU` overrides it.
 pub const DEFAULT_BINARY: &str = "qemu-system-x86_64";
 /// How long QEMU may take to start and connect to the record socket.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 const POLL: Duration = Duration::from_millis(10);
+/// Bytes read from a port at a time.
+const READ_CHUNK: usize = 4096;
 /// qboot, a minimal firmware that starts a -kernel faster than SeaBIOS and prints
 /// nothing; used when installed (Debian's qemu-system-data ships it).
 pub const QBOOT_PATHS: &[&str] = &[
@@ -337,25 +340,29 @@ impl VmHandle for Running {
     }
 }
 
-/// Sends each line (lossily decoded, without `\r\n`) as an event until EOF.
-fn read_lines(source: impl Read, events: &Sender<VmEvent>, event: impl Fn(String) -> VmEvent) {
-    let mut reader = BufReader::new(source);
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {
-                while matches!(buf.last(), Some(b'\n' | b'\r')) {
-                    buf.pop();
-                }
-                let line = String::from_utf8_lossy(&buf).into_owned();
-                if events.send(event(line)).is_err() {
-                    return;
-                }
-            }
-        }
+/// Sends each line (cut as [`LineCutter`] cuts them) as an event until EOF.
+pub fn read_lines(
+    mut source: impl Read,
+    events: &Sender<VmEvent>,
+    event: impl Fn(String) -> VmEvent,
+) {
+    let mut cutter = LineCutter::default();
+    let mut buf = [0u8; READ_CHUNK];
+    let mut listened = true;
+    while listened {
+        let n = match source.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        cutter.push(&buf[..n], |line| {
+            listened &= events.send(event(line)).is_ok();
+        });
     }
+    cutter.finish(|line| {
+        let _ = events.send(event(line));
+    });
 }
 
 /// Collects QEMU's end once its output has closed.

@@ -41,6 +41,19 @@ fn spin_example_passes() {
 }
 
 #[test]
+fn a_malformed_record_makes_a_passing_run_untestable() {
+    let mut seen = observed(&example("spin.records"), POWER_OFF);
+    seen.malformed
+        .push("missing t_ms= in record \"SBX1 heartbeat\"".to_string());
+    let verdict = judge(&seen, &spin_expected(), &[]);
+    assert_eq!(verdict.outcome, Outcome::Untestable, "{verdict:?}");
+    assert_eq!(
+        verdict.reasons,
+        ["protocol error: the guest sent a record this host cannot read: missing t_ms= in record \"SBX1 heartbeat\""]
+    );
+}
+
+#[test]
 fn a_failed_check_fails_the_run() {
     let records = example("spin.records").replace(
         "name=stall result=pass value=12",

@@ -28,6 +28,15 @@ const XLF_KERNEL_64: u16 = 1 << 0;
 const STARTUP_64_OFFSET: u64 = 0x200;
 /// Alignment a synthesized header asks for (the kernel's default, 16 MiB).
 const DEFAULT_KERNEL_ALIGNMENT: u32 = 0x100_0000;
+/// ELF64: where the header keeps the program headers' offset and count, their size, and
+/// where a program header keeps its type, file size and memory size.
+const ELF_HEADER_SIZE: usize = 64;
+const E_PHOFF: usize = 0x20;
+const E_PHNUM: usize = 0x38;
+const PHDR_SIZE: usize = 56;
+const P_FILESZ: usize = 32;
+const P_MEMSZ: usize = 40;
+const PT_LOAD: u32 = 1;
 
 /// How to enter a loaded kernel.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -65,6 +74,7 @@ pub fn load(mem: &GuestMemory, path: &Path, use_pvh: bool) -> Result<LoadedKerne
 }
 
 fn load_elf(mem: &GuestMemory, file: &mut File, use_pvh: bool) -> Result<LoadedKernel, String> {
+    check_segments(file)?;
     let loaded = Elf::load(mem, None, file, Some(GuestAddress(HIMEM_START)))
         .map_err(|e| format!("{e} (is it an x86-64 vmlinux?)"))?;
     let entry = match loaded.pvh_boot_cap {
@@ -78,6 +88,36 @@ fn load_elf(mem: &GuestMemory, file: &mut File, use_pvh: bool) -> Result<LoadedK
         entry,
         end: loaded.kernel_end,
     })
+}
+
+fn le<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
+    bytes[at..at + N].try_into().expect("inside the header")
+}
+
+/// Refuses a loadable segment with more bytes in the file than in memory: the loader
+/// copies all of them but ends the kernel at its memory size, so the initramfs, placed
+/// right above that end, would overwrite the rest.
+fn check_segments(file: &mut File) -> Result<(), String> {
+    let unreadable = |e: std::io::Error| format!("cannot read its program headers: {e}");
+    let mut header = [0u8; ELF_HEADER_SIZE];
+    file.read_exact(&mut header).map_err(unreadable)?;
+    let phoff = u64::from_le_bytes(le(&header, E_PHOFF));
+    let phnum = u16::from_le_bytes(le(&header, E_PHNUM));
+    file.seek(SeekFrom::Start(phoff)).map_err(unreadable)?;
+    for _ in 0..phnum {
+        let mut phdr = [0u8; PHDR_SIZE];
+        file.read_exact(&mut phdr).map_err(unreadable)?;
+        let filesz = u64::from_le_bytes(le(&phdr, P_FILESZ));
+        let memsz = u64::from_le_bytes(le(&phdr, P_MEMSZ));
+        if u32::from_le_bytes(le(&phdr, 0)) == PT_LOAD && filesz > memsz {
+            return Err(format!(
+                "a loadable segment has {filesz} bytes in the file but {memsz} in memory \
+                 (not a valid vmlinux)"
+            ));
+        }
+    }
+    file.seek(SeekFrom::Start(0)).map_err(unreadable)?;
+    Ok(())
 }
 
 /// A setup header for an ELF kernel entered at startup_64, which has none of its own.

@@ -37,6 +37,9 @@ const CTR_KBD_DISABLED: u8 = 1 << 4;
 const CTR_AUX_DISABLED: u8 = 1 << 5;
 /// Keyboard interrupt on, system flag, translation on: what firmware leaves.
 const CTR_DEFAULT: u8 = 0x45;
+/// Answers kept for the guest to read; later ones are dropped, so a guest that sends
+/// commands and never reads cannot grow the host's memory (a real controller holds one).
+pub const OUTPUT_CAPACITY: usize = 16;
 
 /// What a write to the data port means, set by the previous command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,16 +77,22 @@ impl I8042 {
         full | STATUS_SYSTEM_FLAG
     }
 
+    fn answer(&mut self, value: u8) {
+        if self.output.len() < OUTPUT_CAPACITY {
+            self.output.push_back(value);
+        }
+    }
+
     fn command(&mut self, cmd: u8) {
         match cmd {
-            CMD_READ_CTR => self.output.push_back(self.ctr),
+            CMD_READ_CTR => self.answer(self.ctr),
             CMD_WRITE_CTR => self.pending = Pending::WriteCtr,
             CMD_DISABLE_AUX => self.ctr |= CTR_AUX_DISABLED,
             CMD_ENABLE_AUX => self.ctr &= !CTR_AUX_DISABLED,
             CMD_DISABLE_KBD => self.ctr |= CTR_KBD_DISABLED,
             CMD_ENABLE_KBD => self.ctr &= !CTR_KBD_DISABLED,
-            CMD_SELF_TEST => self.output.push_back(SELF_TEST_OK),
-            CMD_TEST_KBD | CMD_TEST_AUX => self.output.push_back(PORT_TEST_OK),
+            CMD_SELF_TEST => self.answer(SELF_TEST_OK),
+            CMD_TEST_KBD | CMD_TEST_AUX => self.answer(PORT_TEST_OK),
             CMD_KBD_LOOP => self.pending = Pending::KbdLoop,
             CMD_AUX_LOOP | CMD_WRITE_AUX => self.pending = Pending::Discard,
             CMD_RESET_CPU => {
@@ -96,7 +105,7 @@ impl I8042 {
     fn data(&mut self, value: u8) {
         match std::mem::replace(&mut self.pending, Pending::None) {
             Pending::WriteCtr => self.ctr = value,
-            Pending::KbdLoop => self.output.push_back(value),
+            Pending::KbdLoop => self.answer(value),
             // No keyboard or mouse answers.
             Pending::Discard | Pending::None => {}
         }

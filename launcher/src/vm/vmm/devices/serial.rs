@@ -8,6 +8,7 @@ use vm_superio::serial::NoEvents;
 use vm_superio::Serial;
 
 use crate::vm::backend::VmEvent;
+use crate::vm::lines::LineCutter;
 use crate::vm::vmm::devices::bus::PortDevice;
 use crate::vm::vmm::devices::irq::IrqLine;
 
@@ -19,9 +20,7 @@ pub const COM2_PORT: u16 = 0x2f8;
 pub const COM2_IRQ: u32 = 3;
 /// Registers of one UART.
 pub const UART_PORTS: u16 = 8;
-/// A longer line is cut. Hard bound of this device's buffer: twice the protocol's longest
-/// line, so a record is never cut and a long console line is.
-pub const LINE_BUFFER: usize = 2 * schedbox_protocol::limits::MAX_LINE;
+pub use crate::vm::lines::LINE_BUFFER;
 
 /// Which event a port's lines become.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +32,7 @@ pub enum LineKind {
 /// Cuts the byte stream into lines and sends each as an event.
 pub struct LineSink {
     kind: LineKind,
-    line: Vec<u8>,
+    cutter: LineCutter,
     events: Sender<VmEvent>,
 }
 
@@ -41,45 +40,32 @@ impl LineSink {
     pub fn new(kind: LineKind, events: Sender<VmEvent>) -> Self {
         Self {
             kind,
-            line: Vec::new(),
+            cutter: LineCutter::default(),
             events,
         }
     }
 
-    fn emit(&mut self) {
-        if self.line.last() == Some(&b'\r') {
-            self.line.pop();
+    fn emitter(kind: LineKind, events: &Sender<VmEvent>) -> impl FnMut(String) + '_ {
+        move |text| {
+            let event = match kind {
+                LineKind::Console => VmEvent::Console(text),
+                LineKind::Record => VmEvent::Record(text),
+            };
+            // Nobody listening any more is not the guest's problem.
+            let _ = events.send(event);
         }
-        let text = String::from_utf8_lossy(&self.line).into_owned();
-        self.line.clear();
-        let event = match self.kind {
-            LineKind::Console => VmEvent::Console(text),
-            LineKind::Record => VmEvent::Record(text),
-        };
-        // Nobody listening any more is not the guest's problem.
-        let _ = self.events.send(event);
     }
 
     /// Sends what is left of an unfinished line (at the end of the VM).
     pub fn flush_partial(&mut self) {
-        if !self.line.is_empty() {
-            self.emit();
-        }
+        self.cutter.finish(Self::emitter(self.kind, &self.events));
     }
 }
 
 impl Write for LineSink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        for &b in buf {
-            if b == b'\n' {
-                self.emit();
-            } else {
-                self.line.push(b);
-                if self.line.len() >= LINE_BUFFER {
-                    self.emit();
-                }
-            }
-        }
+        self.cutter
+            .push(buf, Self::emitter(self.kind, &self.events));
         Ok(buf.len())
     }
 

@@ -1,0 +1,77 @@
+//! A payload that writes noise to the records port (broken records, NULs, lone `%`,
+//! invalid UTF-8, 100 KB without a newline, random bytes) in a booted guest: the run is
+//! untestable with the unreadable records named (an unknown kind among them), schedbox does not panic, and no line it
+//! kept is longer than the cut.
+//!
+//! Needs `make` (the release init), a test kernel and `cc` with a static libc.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::{describe, repo, try_boot, Scratch};
+use schedbox::vm::lines::LINE_BUFFER;
+
+fn build_noise(scratch: &Scratch) -> PathBuf {
+    let binary = scratch.0.join("noise");
+    let out = Command::new("cc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&binary)
+        .arg(repo().join("launcher/tests/port_noise/noise.c"))
+        .output()
+        .expect("cannot run cc: install gcc and libc6-dev");
+    assert!(
+        out.status.success(),
+        "cc -static failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    binary
+}
+
+#[test]
+fn noise_on_the_records_port_makes_the_run_untestable() {
+    let scratch = Scratch::new("port-noise");
+    let noise = build_noise(&scratch);
+    let scenario = scratch.file(
+        "noise.toml",
+        &format!(
+            "name = \"noise\"\nduration_ms = 500\n[[workers]]\ngroup = \"spin\"\nwork = \"spin\"\n\
+             [[payload]]\nname = \"noise\"\npath = \"{}\"\n",
+            noise.display()
+        ),
+    );
+    let (output, report) =
+        try_boot(&scratch, &[scenario.to_str().unwrap()]).unwrap_or_else(|e| panic!("{e}"));
+    let why = describe(&output, &report);
+    assert_eq!(output.status.code(), Some(125), "{why}");
+    assert_eq!(report["outcome"], "untestable", "{why}");
+    let reasons = report["reasons"].as_array().expect("reasons");
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.as_str().unwrap_or("").contains("protocol error")),
+        "{why}"
+    );
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.as_str().unwrap_or("").contains("kind=\"teleport\"")),
+        "an unknown record kind is not named: {why}"
+    );
+    assert!(
+        !String::from_utf8_lossy(&output.stderr).contains("panicked"),
+        "{why}"
+    );
+    let records = scratch.run_file("records.log");
+    let longest = records
+        .lines()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(0);
+    assert!(
+        longest <= LINE_BUFFER,
+        "a records.log line of {longest} characters"
+    );
+    assert!(records.contains("SBX1 boot "), "{records}");
+}
