@@ -5,14 +5,12 @@ use std::path::PathBuf;
 
 use lexopt::prelude::*;
 
+use crate::topology::fit::{fits_memory, fits_vcpus, MAX_CPUS};
 use crate::topology::{sets, Shape};
 use crate::vm::select::{AccelChoice, BackendChoice};
 
 pub const DEFAULT_CPUS: u32 = 2;
 pub const DEFAULT_MEMORY_MIB: u32 = 256;
-pub const MAX_CPUS: u32 = 64;
-/// Below this a NUMA node of the guest cannot hold the kernel's own memory.
-pub const MIN_NODE_MEMORY_MIB: u32 = 64;
 /// Below this the kernel cannot unpack itself and the initramfs.
 pub const MIN_MEMORY_MIB: u32 = 64;
 pub const MAX_TIMEOUT_S: u64 = 24 * 3600;
@@ -389,32 +387,6 @@ fn topology(value: &str) -> Result<Vec<Shape>, UsageError> {
         fits_vcpus(shape).map_err(|why| UsageError(format!("--topology {value}: {why}")))?;
     }
     Ok(shapes)
-}
-
-/// A shape the guest kernel can boot: at most [`MAX_CPUS`] vCPUs.
-pub fn fits_vcpus(shape: &Shape) -> Result<(), String> {
-    if shape.vcpus() > MAX_CPUS {
-        return Err(format!(
-            "{shape} has {} vCPUs, more than the {MAX_CPUS} a guest kernel here is built \
-             for: choose a smaller shape",
-            shape.vcpus()
-        ));
-    }
-    Ok(())
-}
-
-/// Each node of `shape` needs its share of `memory_mib` to hold the kernel's own memory.
-pub fn fits_memory(shape: &Shape, memory_mib: u32) -> Result<(), String> {
-    let per_node = memory_mib / shape.nodes;
-    if per_node < MIN_NODE_MEMORY_MIB {
-        return Err(format!(
-            "--memory {memory_mib} split over the {} nodes of {shape} leaves {per_node} MiB \
-             a node, less than {MIN_NODE_MEMORY_MIB}: raise --memory to at least {}",
-            shape.nodes,
-            MIN_NODE_MEMORY_MIB * shape.nodes
-        ));
-    }
-    Ok(())
 }
 
 /// `--cpus` and `--topology` both say how many vCPUs: only one may be given; and each

@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use super::context::{check_hold, check_name, Ctx, MAX_NAME};
 use super::file::{FileSpec, PayloadFile, StatusValue};
-use super::validate::{check_hold, check_name, Ctx, MAX_NAME};
 use super::{Op, OutputRules, Payload, PayloadData, Scenario, ScenarioError, Step};
 use crate::guest::pack;
 
@@ -22,32 +22,36 @@ pub const MAX_PAYLOAD_FILES: usize = 16;
 const MAX_SIGNAL: u64 = 64;
 const MAX_EXIT_STATUS: u64 = 255;
 
-/// Adds each `[[payload]]` to the end of its step's ops.
-pub fn lower(ctx: &Ctx, files: &[PayloadFile], steps: &mut [Step]) -> Result<(), ScenarioError> {
+/// Adds each `[[payload]]` to the end of its step's ops; one that is wrong is recorded
+/// in `ctx` and left out.
+pub fn lower(ctx: &Ctx, files: &[PayloadFile], steps: &mut [Step]) {
     if files.len() > MAX_PAYLOADS {
-        return Err(ctx.err(
+        ctx.report(ctx.err(
             "[[payload]]",
             format!(
                 "{} payloads, more than the {MAX_PAYLOADS} the guest runs at once: split the scenario",
                 files.len()
             ),
         ));
+        return;
     }
     let base = Path::new(ctx.source).parent().unwrap_or(Path::new(""));
     let mut names: Vec<String> = Vec::new();
     for (index, file) in files.iter().enumerate() {
-        let payload = lower_one(ctx, index, file, base, steps)?;
+        let Some(payload) = ctx.keep(lower_one(ctx, index, file, base, steps)) else {
+            continue;
+        };
         if names.contains(&payload.name) {
-            return Err(ctx.err(
+            ctx.report(ctx.err(
                 format!("[[payload]] \"{}\"", payload.name),
                 "two payloads share this name: give each its own `name`",
             ));
+            continue;
         }
         names.push(payload.name.clone());
         let step = file.step.unwrap_or(0) as usize;
         steps[step].ops.push(Op::Payload(payload));
     }
-    Ok(())
 }
 
 fn lower_one(

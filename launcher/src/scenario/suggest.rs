@@ -1,0 +1,57 @@
+//! "Did you mean": the known name nearest to a mistyped one.
+
+/// Edits (insert, delete, replace) that turn `a` into `b`.
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let replace = diagonal + usize::from(ca != *cb);
+            diagonal = row[j + 1];
+            row[j + 1] = replace.min(row[j] + 1).min(diagonal + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// The candidate nearest to `word`, if it is near enough to be a typo of it: a third
+/// of the word's length, at least one edit.
+pub fn nearest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let most = (word.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|&(d, _)| d <= most)
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, c)| c)
+}
+
+/// ` (did you mean "x"?)` for the nearest candidate, or nothing.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    nearest(word, candidates).map_or_else(String::new, |c| format!(" (did you mean {c:?}?)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distances_count_edits() {
+        assert_eq!(edit_distance("caped", "capped"), 1);
+        assert_eq!(edit_distance("cpu.maxx", "cpu.max"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("same", "same"), 0);
+    }
+
+    #[test]
+    fn only_near_names_are_suggested() {
+        let known = ["capped", "free", "batch"];
+        assert_eq!(nearest("caped", known), Some("capped"));
+        assert_eq!(nearest("zzzzzz", known), None);
+        assert_eq!(did_you_mean("fre", known), " (did you mean \"free\"?)");
+        assert_eq!(did_you_mean("other", known), "");
+    }
+}
