@@ -290,7 +290,7 @@ fn parse_kernel(parser: &mut lexopt::Parser) -> Result<Command, UsageError> {
             let mut dest = None;
             while let Some(arg) = parser.next()? {
                 match arg {
-                    Long("dest") => dest = Some(parser.value()?.into()),
+                    Long("dest") => dest = Some(path("--dest", parser.value()?)?),
                     other => return Err(other.unexpected().into()),
                 }
             }
@@ -299,7 +299,7 @@ fn parse_kernel(parser: &mut lexopt::Parser) -> Result<Command, UsageError> {
         "build" => return parse_kernel_build(parser).map(Command::KernelBuild),
         "check" => match parser.next()? {
             Some(Value(image)) => Command::KernelCheck {
-                image: image.into(),
+                image: path("kernel check IMAGE", image)?,
             },
             _ => return Err(UsageError("kernel check needs an IMAGE".into())),
         },
@@ -344,7 +344,7 @@ fn parse_kernel_build(parser: &mut lexopt::Parser) -> Result<KernelBuildOptions,
     let mut options = KernelBuildOptions::default();
     while let Some(arg) = parser.next()? {
         match arg {
-            Long("source") => options.source = Some(parser.value()?.into()),
+            Long("source") => options.source = Some(path("--source", parser.value()?)?),
             Long("force") => options.force = true,
             Long("jobs") | Short('j') => {
                 let jobs = number("jobs", &parser.value()?.string()?)?;
@@ -428,8 +428,10 @@ fn parse_vm_only(
                 cpus_given |= name == "cpus";
                 vm_option(&mut vm, &name, &parser.value()?.string()?)?;
             }
-            Value(path) => vm.scenarios.push(path.into()),
-            Long("output") | Short('o') if wants_output => output = Some(parser.value()?.into()),
+            Value(file) => vm.scenarios.push(path("a scenario path", file)?),
+            Long("output") | Short('o') if wants_output => {
+                output = Some(path("--output", parser.value()?)?)
+            }
             other => return Err(other.unexpected().into()),
         }
     }
@@ -452,12 +454,12 @@ impl Programs {
     /// Takes the option if it is one of these; false if not.
     fn take(&mut self, name: &str, parser: &mut lexopt::Parser) -> Result<bool, UsageError> {
         match name {
-            "scheduler" => self.scheduler = Some(parser.value()?.into()),
+            "scheduler" => self.scheduler = Some(path("--scheduler", parser.value()?)?),
             "scheduler-arg" => self.scheduler_args.push(argument(parser.value()?)?),
             "scheduler-name" => self.scheduler_name = Some(ops_name(parser.value()?.string()?)?),
             "attach-timeout" => self.attach_ms = Some(attach_ms(&parser.value()?.string()?)?),
             "payload" => {
-                let path: PathBuf = parser.value()?.into();
+                let path = path("--payload", parser.value()?)?;
                 if let Some(first) = &self.payload {
                     return Err(UsageError(format!(
                         "--payload given twice ({} and {}): a run takes one --payload; \
@@ -540,18 +542,18 @@ fn parse_run(
                 cpus_given |= name == "cpus";
                 vm_option(&mut run.vm, &name, &parser.value()?.string()?)?;
             }
-            Value(path) => run.vm.scenarios.push(path.into()),
-            Long("kernel") => run.kernel = Some(parser.value()?.into()),
+            Value(file) => run.vm.scenarios.push(path("a scenario path", file)?),
+            Long("kernel") => run.kernel = Some(path("--kernel", parser.value()?)?),
             Long("timeout") => run.timeout_s = Some(timeout(&parser.value()?.string()?)?),
             Long("accel") => run.accel = accel(&parser.value()?.string()?)?,
             Long("backend") => run.backend = backend(&parser.value()?.string()?)?,
             Long("qemu-cpu") => run.qemu_cpu = Some(qemu_cpu(parser.value()?.string()?)?),
             Long("append") => run.append.push(append(parser.value()?.string()?)?),
-            Long("json") => run.json = Some(parser.value()?.into()),
-            Long("out") => run.out = Some(parser.value()?.into()),
+            Long("json") => run.json = Some(path("--json", parser.value()?)?),
+            Long("out") => run.out = Some(path("--out", parser.value()?)?),
             Short('v') | Long("verbose") => run.verbose = true,
             Long("runs") if repeats => runs = Some(bench_runs(&parser.value()?.string()?)?),
-            Long("doc") if bench => doc = Some(parser.value()?.into()),
+            Long("doc") if bench => doc = Some(path("--doc", parser.value()?)?),
             Long(name) => {
                 let name = name.to_string();
                 if !programs.take(&name, parser)? {
@@ -588,6 +590,17 @@ fn parse_run(
         ));
     }
     Ok((run, runs, doc))
+}
+
+/// A path on the command line: an empty one names nothing (a shell variable that was
+/// not set), and is refused rather than read as the current directory.
+fn path(what: &str, value: OsString) -> Result<PathBuf, UsageError> {
+    if value.is_empty() {
+        return Err(UsageError(format!(
+            "{what} is empty: give a path (an unset shell variable expands to nothing)"
+        )));
+    }
+    Ok(value.into())
 }
 
 /// One argument for a program in the guest: plan values are text without NUL bytes.
@@ -710,8 +723,21 @@ fn qemu_cpu(text: String) -> Result<String, UsageError> {
     Ok(text)
 }
 
-/// Kernel parameters that would make the report's VM shape wrong, and the option to use.
-const SHAPE_PARAMETERS: &[(&str, &str)] = &[("mem=", "--memory MiB")];
+/// Kernel parameters `--append` may not carry, each with why and what to do instead.
+const REFUSED_PARAMETERS: &[(&str, &str)] = &[
+    (
+        "mem=",
+        "the report would state the wrong guest memory; set it with --memory MiB instead",
+    ),
+    (
+        "init=",
+        "it replaces schedbox's PID 1, so no scenario would run: drop it",
+    ),
+    (
+        "rdinit=",
+        "it replaces schedbox's PID 1, so no scenario would run: drop it",
+    ),
+];
 
 fn append(text: String) -> Result<String, UsageError> {
     if text.contains('\n') || text.contains('\0') {
@@ -720,11 +746,8 @@ fn append(text: String) -> Result<String, UsageError> {
         ));
     }
     for word in text.split_whitespace() {
-        if let Some((_, option)) = SHAPE_PARAMETERS.iter().find(|(p, _)| word.starts_with(p)) {
-            return Err(UsageError(format!(
-                "--append {word}: the report would state the wrong guest memory; \
-                 set it with {option} instead"
-            )));
+        if let Some((_, why)) = REFUSED_PARAMETERS.iter().find(|(p, _)| word.starts_with(p)) {
+            return Err(UsageError(format!("--append {word}: {why}")));
         }
     }
     Ok(text)
@@ -803,6 +826,26 @@ mod tests {
                 "--backend qemu --accel tcg",
             ),
             (&["run", "--append", "quiet mem=20M"], "--memory MiB"),
+            (
+                &["run", "--append", "rdinit=/bin/sh"],
+                "replaces schedbox's PID 1",
+            ),
+            (
+                &["run", "--append", "quiet init=/bin/sh"],
+                "replaces schedbox's PID 1",
+            ),
+            (&["run", "--out", ""], "--out is empty"),
+            (&["run", "--kernel", ""], "--kernel is empty"),
+            (&["run", "--json", ""], "--json is empty"),
+            (&["run", "--scheduler", ""], "--scheduler is empty"),
+            (&["run", "--payload", ""], "--payload is empty"),
+            (&["run", ""], "a scenario path is empty"),
+            (&["plan", ""], "a scenario path is empty"),
+            (&["initramfs", "--output", ""], "--output is empty"),
+            (&["bench", "--doc", ""], "--doc is empty"),
+            (&["kernel", "check", ""], "IMAGE is empty"),
+            (&["kernel", "build", "--source", ""], "--source is empty"),
+            (&["kernel", "fetch-source", "--dest", ""], "--dest is empty"),
             (
                 &["run", "--backend", "kvm", "--qemu-cpu", "EPYC"],
                 "--qemu-cpu is QEMU's -cpu",

@@ -95,6 +95,30 @@ fn cases(f: &Files) -> Vec<(Vec<String>, &'static str)> {
         "payload-object.toml",
         format!("{SPIN}[[payload]]\npath = \"{object}\"\n"),
     );
+    let payload_dir = in_scenario(
+        "payload-dir.toml",
+        format!("{SPIN}[[payload]]\npath = \"{dir}/\"\n"),
+    );
+    let payload_noexec = in_scenario(
+        "payload-noexec.toml",
+        format!("{SPIN}[[payload]]\npath = \"{noexec}\"\n"),
+    );
+    let capped = "[[cgroup]]\npath = \"capped\"\ncpus = \"1\"\n";
+    let cgroup_typo = in_scenario(
+        "cgroup-typo.toml",
+        format!("{SPIN}cgroup = \"caped\"\n{capped}"),
+    );
+    let file_typo = in_scenario(
+        "file-typo.toml",
+        format!(
+            "name = \"f\"\n{capped}[[step]]\nhold_ms = 10\n\
+             ops = [{{ op = \"cgroup-set\", path = \"capped\", file = \"cpu.maxx\", value = \"max\" }}]\n"
+        ),
+    );
+    let affinity_outside = in_scenario(
+        "affinity-outside.toml",
+        format!("{SPIN}cgroup = \"capped\"\naffinity = \"0\"\n{capped}"),
+    );
     let run = |extra: &[&str]| -> Vec<String> {
         let mut args = vec!["run", "--kernel", &kernel, "--out"];
         let out = f.path("out");
@@ -126,6 +150,22 @@ fn cases(f: &Files) -> Vec<(Vec<String>, &'static str)> {
             "set it with --memory MiB",
         ),
         (run(&["--append", "a\nb"]), "one line of kernel parameters"),
+        (
+            run(&["--append", "rdinit=/bin/sh"]),
+            "--append rdinit=/bin/sh: it replaces schedbox's PID 1",
+        ),
+        (
+            run(&["--append", "quiet init=/bin/sh"]),
+            "--append init=/bin/sh: it replaces schedbox's PID 1",
+        ),
+        (
+            plain(&["run", "--kernel", &kernel, "--out", ""]),
+            "--out is empty: give a path",
+        ),
+        (plain(&["run", "--kernel", ""]), "--kernel is empty"),
+        (run(&["--json", ""]), "--json is empty"),
+        (run(&[""]), "a scenario path is empty"),
+        (plain(&["initramfs", "--output", ""]), "--output is empty"),
         (
             run(&["--payload", "/bin/true", "--payload", "/bin/ls"]),
             "--payload given twice",
@@ -205,6 +245,20 @@ fn cases(f: &Files) -> Vec<(Vec<String>, &'static str)> {
         ),
         (run(&[&payload_script]), "is a script (#!/bin/sh)"),
         (run(&[&payload_object]), "is an object file"),
+        (run(&[&payload_dir]), "is a directory: give the program file in it"),
+        (run(&[&payload_noexec]), "is not executable: make it so (chmod +x)"),
+        (
+            run(&[&cgroup_typo]),
+            "[[workers]] \"g\".cgroup: no [[cgroup]] \"caped\" (did you mean \"capped\"?)",
+        ),
+        (
+            run(&[&file_typo]),
+            "\"cpu.maxx\" is not a cgroup file of the cpu, cpuset, memory, pids or io controllers (did you mean \"cpu.max\"?)",
+        ),
+        (
+            run(&[&affinity_outside]),
+            "[[workers]] \"g\".affinity: CPUs 0 are none of the CPUs 1 that cgroup \"capped\" allows",
+        ),
         // Programs for the guest.
         (run(&["--payload", &noexec]), "chmod +x"),
         (

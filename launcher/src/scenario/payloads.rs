@@ -282,11 +282,7 @@ pub fn find_program(path: &str, base: &Path) -> Result<PathBuf, String> {
     }
     if path.contains('/') {
         let full = base.join(path);
-        return if full.is_file() {
-            Ok(full)
-        } else {
-            Err(format!("{}: no such file", full.display()))
-        };
+        return runnable(&full).map(|()| full);
     }
     let search = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&search)
@@ -295,6 +291,32 @@ pub fn find_program(path: &str, base: &Path) -> Result<PathBuf, String> {
         .ok_or_else(|| {
             format!("{path:?} is not a file in $PATH: give its path (e.g. \"./{path}\")")
         })
+}
+
+/// A program the guest can run: an executable regular file; else what it is instead.
+fn runnable(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => format!("{shown}: no such file"),
+        _ => format!("{shown}: cannot read it: {e}"),
+    })?;
+    if meta.is_dir() {
+        return Err(format!(
+            "{shown} is a directory: give the program file in it"
+        ));
+    }
+    if !meta.is_file() {
+        return Err(format!(
+            "{shown} is not a regular file: give a program file"
+        ));
+    }
+    if meta.permissions().mode() & 0o111 == 0 {
+        return Err(format!(
+            "{shown} is not executable: make it so (chmod +x) or give the program itself"
+        ));
+    }
+    Ok(())
 }
 
 /// A payload name from its program's file name: lower case, other characters as `-`.
@@ -512,6 +534,11 @@ mod tests {
         let err = find_program("no-such-program-here", Path::new("")).unwrap_err();
         assert!(err.contains("$PATH"), "{err}");
         let err = find_program("./nope", Path::new("/tmp")).unwrap_err();
-        assert!(err.contains("/tmp/./nope"), "{err}");
+        assert!(err.contains("/tmp/./nope: no such file"), "{err}");
+        let err = find_program("/tmp", Path::new("")).unwrap_err();
+        assert!(err.contains("/tmp is a directory"), "{err}");
+        let err = find_program("/etc/passwd", Path::new("")).unwrap_err();
+        assert!(err.contains("/etc/passwd is not executable"), "{err}");
+        assert_eq!(find_program("/bin/sh", Path::new("")), Ok("/bin/sh".into()));
     }
 }
