@@ -445,3 +445,62 @@ fn more_tcg_vcpus_than_host_cores_are_warned_about() {
     assert!(stderr.contains(&warning), "{stderr}");
     assert!(stderr.contains("stall checks may fail"), "{stderr}");
 }
+
+/// A bzImage header whose version string says `release`, and nothing else: enough for
+/// the kernel checks, never booted.
+fn versioned_bzimage(release: &str) -> Vec<u8> {
+    let mut bytes = vec![0u8; 0x1000];
+    bytes[0x202..0x206].copy_from_slice(b"HdrS");
+    let at = 0x600usize;
+    bytes[0x20e..0x210].copy_from_slice(&((at - 0x200) as u16).to_le_bytes());
+    let version = format!("{release} (builder@host) #1 SMP");
+    bytes[at..at + version.len()].copy_from_slice(version.as_bytes());
+    bytes
+}
+
+/// With `--scheduler` and no `--kernel`, the cache's newest release *with sched_ext* is
+/// picked, not its newest file, and stderr says which and why. The run then stops on the
+/// scheduler (a name nothing built), before any VM.
+#[test]
+fn a_scheduler_run_picks_the_cached_kernel_that_has_sched_ext() {
+    let scratch = Scratch::new("kernel-pick");
+    let kernels = scratch.0.join("kernels");
+    let built = kernels.join("built");
+    std::fs::create_dir_all(&built).unwrap();
+    std::fs::write(built.join("bzImage"), versioned_bzimage("6.12.117")).unwrap();
+    std::fs::write(
+        built.join("config"),
+        "CONFIG_SMP=y\nCONFIG_SCHED_CLASS_EXT=y\n",
+    )
+    .unwrap();
+    // Fetched later (the newer file) and without sched_ext.
+    std::thread::sleep(Duration::from_millis(20));
+    let suffix = "6.1.0-31-cloud-amd64";
+    std::fs::write(
+        kernels.join(format!("vmlinuz-{suffix}")),
+        versioned_bzimage(suffix),
+    )
+    .unwrap();
+    std::fs::write(
+        kernels.join(format!("config-{suffix}")),
+        "CONFIG_SMP=y\n# CONFIG_SCHED_CLASS_EXT is not set\n",
+    )
+    .unwrap();
+    let output = Command::new(SCHEDBOX)
+        .args(["run", "--scheduler", "no-such-scheduler-built-here"])
+        .env("SCHEDBOX_CACHE_DIR", &scratch.0)
+        .env_remove("SCHEDBOX_KERNEL")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let picked = format!(
+        "schedbox: kernel: {} (6.12.117), the newest cached kernel with sched_ext, which \
+         --scheduler needs; passed over, without it: {} ({suffix})",
+        built.join("bzImage").display(),
+        kernels.join(format!("vmlinuz-{suffix}")).display()
+    );
+    assert!(stderr.contains(&picked), "{stderr}");
+    assert!(!stderr.contains("using QEMU"), "{stderr}");
+}

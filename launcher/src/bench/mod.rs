@@ -184,7 +184,8 @@ fn inputs(options: &RunOptions) -> Result<Inputs, String> {
                 .to_string(),
         );
     }
-    let kernel = kernel::locate(options.kernel.as_deref()).map_err(|e| e.to_string())?;
+    let kernel =
+        kernel::locate(options.kernel.as_deref(), kernel::Need::Any).map_err(|e| e.to_string())?;
     let run = shapes::single(&options.vm)?;
     if run.shape != options.vm.shape() {
         return Err(format!(

@@ -154,8 +154,16 @@ fn run_timeout(
 /// scenarios are grouped into VMs.
 pub fn inputs(options: &RunOptions) -> Result<Inputs, Stop> {
     check_inputs(options).map_err(Stop::Usage)?;
+    let need = if options.scheduler.is_some() {
+        kernel::Need::SchedExt
+    } else {
+        kernel::Need::Any
+    };
     let kernel =
-        kernel::locate(options.kernel.as_deref()).map_err(|e| Stop::Usage(e.to_string()))?;
+        kernel::locate(options.kernel.as_deref(), need).map_err(|e| Stop::Usage(e.to_string()))?;
+    if let Some(why) = &kernel.picked {
+        output::note(&format!("schedbox: {why}"));
+    }
     let scheduler = scheduler_info(options).map_err(Stop::Usage)?;
     Ok(Inputs { kernel, scheduler })
 }

@@ -65,15 +65,20 @@ fn env_path(name: &str) -> Option<PathBuf> {
 /// The kernel to boot, chosen as `schedbox run` chooses without `--kernel`:
 /// `$SCHEDBOX_KERNEL`, then the newest kernel in the cache. A failure says how to get one.
 pub fn kernel() -> PathBuf {
-    match schedbox::kernel::locate(None) {
+    located(schedbox::kernel::Need::Any)
+}
+
+fn located(need: schedbox::kernel::Need) -> PathBuf {
+    match schedbox::kernel::locate(None, need) {
         Ok(kernel) => kernel.path,
         Err(e) => panic!("no kernel for the end-to-end tests ({e}); {GET_INPUTS}"),
     }
 }
 
-/// [`kernel`], which must have sched_ext (the tests that attach schedulers need it).
+/// The kernel `schedbox run --scheduler` chooses without `--kernel`, which must have
+/// sched_ext (the tests that attach schedulers need it).
 pub fn sched_ext_kernel() -> PathBuf {
-    let kernel = kernel();
+    let kernel = located(schedbox::kernel::Need::SchedExt);
     let features = schedbox::kernel::config::check_image(&kernel)
         .unwrap_or_else(|e| panic!("cannot check the test kernel: {e}"));
     assert_eq!(
