@@ -144,10 +144,12 @@ fn run_timeout(
         .sum();
     let attach_s = scheduler.map_or(0, |s| s.attach_ms.div_ceil(1000));
     let needed_s = scenario_s + attach_s;
-    if let Some(warning) = preflight::timeout_warning(options.timeout_s, needed_s) {
+    if let Some(warning) = preflight::timeout_warning(options.timeout, needed_s) {
         output::note(&format!("schedbox: {warning}"));
     }
-    Duration::from_secs(options.timeout_s.unwrap_or(needed_s + BOOT_ALLOWANCE_S))
+    options
+        .timeout
+        .unwrap_or(Duration::from_secs(needed_s + BOOT_ALLOWANCE_S))
 }
 
 /// The files the options name, the kernel and the scheduler: checked before the
