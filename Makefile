@@ -69,12 +69,12 @@ kernel-debian: launcher
 	@apt-cache show linux-image-cloud-amd64 >/dev/null 2>&1 || $(SUDO) apt-get update
 	$(SCHEDBOX) kernel fetch
 
-# Boot and run times per backend and kernel format, tiny-guest start-up, the monitor's
 # The passing catalog SOAK_RUNS times, one VM a run: runs whose verdict differed from the
 # first, per check, with the values seen (not in `test`).
 soak: all
 	$(SCHEDBOX) soak --runs $(SOAK_RUNS) $(KERNEL_FLAG) --out out/soak-$$(date +%s) $(SOAK_SCENARIOS)
 
+# Boot and run times per backend and kernel format, tiny-guest start-up, the monitor's
 # CPU cost, stall detection latency and sizes: medians of BENCH_RUNS runs (not in `test`).
 bench: all
 	$(SCHEDBOX) bench --runs $(BENCH_RUNS) $(KERNEL_FLAG) --out out/bench --doc docs/benchmarks.md $(SCENARIO)

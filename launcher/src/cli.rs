@@ -58,7 +58,8 @@ usage:
 
 run options:
   --kernel PATH        bzImage or vmlinux (default: $SCHEDBOX_KERNEL, then the newest
-                       kernel in ~/.cache/schedbox/kernels)
+                       kernel in ~/.cache/schedbox/kernels; with --scheduler, the
+                       highest release there that has sched_ext)
   --cpus N             vCPUs (default 2, 1-64), one node, one LLC
   --topology SPEC      the machine's shape instead: NnLlCcTt (N NUMA nodes, L last-level
                        caches in all, C cores per LLC, T threads per core, e.g. 2n4l2c1t)

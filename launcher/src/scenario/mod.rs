@@ -233,12 +233,14 @@ impl ScenarioError {
         }
     }
 
-    /// One error listing `problems` (not empty), the first as its own, each located in
-    /// `text` where the field can be found.
+    /// One error listing `problems` (not empty) in file order, the first as its own,
+    /// each located in `text` where the field can be found.
     fn all(mut problems: Vec<ScenarioError>, text: &str) -> ScenarioError {
         for problem in &mut problems {
             problem.at = problem.at.or_else(|| locate::locate(text, &problem.field));
         }
+        // In file order, as an editor walks them; those without a place last.
+        problems.sort_by_key(|p| p.at.unwrap_or((u32::MAX, u32::MAX)));
         let unlisted = problems.len().saturating_sub(context::MAX_REPORTED) as u32;
         problems.truncate(context::MAX_REPORTED);
         let mut first = problems.remove(0);
