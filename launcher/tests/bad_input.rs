@@ -504,3 +504,26 @@ fn a_scheduler_run_picks_the_cached_kernel_that_has_sched_ext() {
     assert!(stderr.contains(&picked), "{stderr}");
     assert!(!stderr.contains("using QEMU"), "{stderr}");
 }
+
+/// A declared cgroup nothing uses is not an error, but most often a `cgroup` written
+/// differently where it was meant: stderr says so, and the plan is still made.
+#[test]
+fn an_unused_declared_cgroup_is_a_warning() {
+    let files = Files {
+        scratch: Scratch::new("unused-cgroup"),
+    };
+    let path = files.scenario(
+        "unused.toml",
+        &format!("{SPIN}[[cgroup]]\npath = \"capped\"\nweight = 50\n"),
+    );
+    let (status, stdout, stderr, _) = run_case(&["plan".to_string(), path.clone()]);
+    assert_eq!(status, Some(0), "{stderr}");
+    assert!(stdout.contains("op cgroup-add path=capped"), "{stdout}");
+    assert!(
+        stderr.contains(&format!(
+            "schedbox: {path}: warning: [[cgroup]] \"capped\" is declared but no worker \
+             group, op, payload or check uses it"
+        )),
+        "{stderr}"
+    );
+}

@@ -5,6 +5,7 @@
 use std::ops::Range;
 
 use toml::de::{DeTable, DeValue};
+use toml::Spanned;
 
 /// The entry of a table array a field names, and the key that tells its entries apart.
 const IDENTIFYING_KEYS: &[(&str, &str)] = &[
@@ -49,7 +50,7 @@ fn find(root: &DeValue, field: &str) -> Option<Range<usize>> {
     };
     let rest = rest.strip_prefix(' ').unwrap_or(rest);
     let (label, keys) = split_label(rest);
-    let entry = label.and_then(|label| pick(array, entries.iter().map(|e| e.get_ref()), label));
+    let entry = label.and_then(|label| pick(array, entries, label));
     let Some(entry) = entry.and_then(|at| entries.get(at)) else {
         return entries.first().map(|e| first_span(e.get_ref(), e.span()));
     };
@@ -74,16 +75,12 @@ fn split_label(rest: &str) -> (Option<&str>, &str) {
 }
 
 /// The index of the entry `label` names: by its identifying key, else by position.
-fn pick<'v, 'i: 'v>(
-    array: &str,
-    mut entries: impl Iterator<Item = &'v DeValue<'i>>,
-    label: &str,
-) -> Option<usize> {
-    let entries: Vec<&DeValue> = entries.by_ref().collect();
+fn pick(array: &str, entries: &[Spanned<DeValue>], label: &str) -> Option<usize> {
     let key = IDENTIFYING_KEYS.iter().find(|(a, _)| *a == array);
     let by_key = key.and_then(|(_, key)| {
         entries.iter().position(|e| {
-            e.get(*key)
+            e.get_ref()
+                .get(*key)
                 .is_some_and(|v| matches!(v.get_ref(), DeValue::String(s) if s == label))
         })
     });
