@@ -78,14 +78,18 @@ pub fn setup_ops(ctx: &Ctx, declared: &[CgroupFile], groups: &[Spawn]) -> Vec<Op
     ops
 }
 
-/// A worker group's cgroup: its own name, or one that is declared, so that a typo in
-/// `cgroup` never creates a new, unlimited cgroup; and its `affinity` must leave it
-/// CPUs that cgroup allows.
+/// A worker group's cgroup: one that is declared, or the group's own name (at the
+/// scenario's root or under a declared cgroup), so that a typo in `cgroup` never creates
+/// a new, unlimited cgroup; and its `affinity` must leave it CPUs that cgroup allows.
 fn group_cgroup(ctx: &Ctx, declared: &[&CgroupFile], group: &Spawn) -> Result<(), ScenarioError> {
     let field = format!("[[workers]] \"{}\".cgroup", group.group);
     check_path(ctx, &field, &group.cgroup)?;
-    let is_declared = declared.iter().any(|c| c.path == group.cgroup);
-    if group.cgroup != group.group && !is_declared {
+    let is_declared = |path: &str| declared.iter().any(|c| c.path == path);
+    let own_name = match group.cgroup.rsplit_once('/') {
+        None => group.cgroup == group.group,
+        Some((parent, name)) => name == group.group && is_declared(parent),
+    };
+    if !own_name && !is_declared(&group.cgroup) {
         let near = did_you_mean(&group.cgroup, declared.iter().map(|c| c.path.as_str()));
         return Err(ctx.err(
             field,

@@ -707,6 +707,12 @@ fn a_worker_cgroup_is_declared_or_its_own() {
     };
     rejected_here("cgroup = \"caped\"", "did you mean \"capped\"");
     rejected_here("cgroup = \"capped/fast\"", "declare it with [[cgroup]]");
+    rejected_here("cgroup = \"caped/w\"", "declare it with [[cgroup]]");
+    // Its own name under a declared cgroup is as safe as at the root.
+    let under = ok(&format!(
+        "{declared}[[workers]]\ngroup = \"w\"\nwork = \"spin\"\ncgroup = \"capped/w\"\n"
+    ));
+    assert_eq!(under.warnings, Vec::<String>::new());
     let own = ok(&format!(
         "{declared}[[workers]]\ngroup = \"w\"\nwork = \"spin\"\ncgroup = \"w\"\n"
     ));
