@@ -9,6 +9,9 @@ use super::{Op, ScenarioError, Spawn, Step};
 use schedbox_protocol::cgroup_files::{cgroup_file, CGROUP_FILES};
 use schedbox_protocol::vocab::UNTIL_PAYLOADS;
 
+/// The file that sets the CPUs a cgroup allows.
+const CPUSET_CPUS: &str = "cpuset.cpus";
+
 /// Longest path a `write` op may name: the guest's limit for a path in a plan.
 pub use schedbox_protocol::limits::MAX_PATH as MAX_WRITE_PATH;
 
@@ -19,6 +22,9 @@ struct State<'a> {
     cgroups: Vec<String>,
     /// Running worker groups and the cgroup their tasks are in now.
     running: Vec<(String, String)>,
+    /// Cgroups whose `cpuset.cpus` an op has set: their declared `cpus` no longer bound
+    /// an affinity (the value written is the kernel's to judge).
+    cpus_rewritten: Vec<String>,
     spawned: Vec<String>,
 }
 
@@ -34,6 +40,7 @@ pub fn lower_steps(
         declared: declared.iter().collect(),
         cgroups: added_cgroups(&setup),
         running: Vec::new(),
+        cpus_rewritten: Vec::new(),
         spawned: Vec::new(),
     };
     let mut steps = Vec::new();
@@ -118,7 +125,13 @@ impl State<'_> {
         match op {
             OpFile::CgroupAdd { path } => self.add(ctx, field, path),
             OpFile::CgroupRemove { path } => self.remove(ctx, field, path),
-            OpFile::CgroupSet { path, file, value } => self.set(ctx, field, path, file, value),
+            OpFile::CgroupSet { path, file, value } => {
+                let op = self.set(ctx, field, path, file, value)?;
+                if file == CPUSET_CPUS {
+                    self.cpus_rewritten.push(path.clone());
+                }
+                Ok(op)
+            }
             OpFile::Spawn { group } => self.spawn(ctx, field, group),
             OpFile::Stop { group } => {
                 self.running_group(ctx, field, group)?;
@@ -141,7 +154,8 @@ impl State<'_> {
             OpFile::Affinity { group, cpus } => {
                 self.running_group(ctx, field, group)?;
                 let cpus = ctx.cpus(&format!("{field}.cpus"), cpus)?;
-                if let Some((_, cgroup)) = self.running.iter().find(|(g, _)| g == group) {
+                let cgroup = self.running.iter().find(|(g, _)| g == group);
+                if let Some((_, cgroup)) = cgroup.filter(|(_, c)| !self.cpus_rewritten_at(c)) {
                     let field = format!("{field}.cpus");
                     overlaps_cgroup(ctx, &field, &cpus, &self.declared, cgroup)?;
                 }
@@ -157,6 +171,18 @@ impl State<'_> {
             OpFile::Freeze { path } => self.freeze(ctx, field, path, 1),
             OpFile::Thaw { path } => self.freeze(ctx, field, path, 0),
         }
+    }
+
+    /// Whether an op set `cpuset.cpus` of `path` or of a cgroup above it.
+    fn cpus_rewritten_at(&self, path: &str) -> bool {
+        let mut at = Some(path);
+        while let Some(path) = at {
+            if self.cpus_rewritten.iter().any(|c| c == path) {
+                return true;
+            }
+            at = parent(path);
+        }
+        false
     }
 
     /// `freeze` and `thaw` are `cgroup.freeze` writes.

@@ -766,6 +766,12 @@ fn an_affinity_must_meet_its_cgroup_cpus() {
         )
     };
     ok(&toml("0-1", "1"));
+    // An op that rewrites the cpuset moves the bound: the kernel judges the new one.
+    let rewritten = toml("1", "0").replace(
+        "{ op = \"affinity\"",
+        "{ op = \"cgroup-set\", path = \"top\", file = \"cpuset.cpus\", value = \"0-1\" },\n{ op = \"affinity\"",
+    );
+    ok(&rewritten);
     // The nearest ancestor that sets cpus is the bound.
     rejected(&toml("0", "1"), "\"w\".affinity", "cgroup \"top\" allows");
     rejected(&toml("1", "0"), "ops[1].cpus", "none of the CPUs 1");
