@@ -42,6 +42,10 @@ pub fn one_vm_at_a_time() -> VmTurn {
 
 pub const SCHEDBOX: &str = env!("CARGO_BIN_EXE_schedbox");
 pub const CPUS: u32 = 2;
+/// Kernel parameter that keeps the kernel from unpacking the initramfs, so that it
+/// cannot run any init and panics ("VFS: Unable to mount root fs"): a guest that never
+/// ran, made without replacing schedbox's PID 1 (which `--append` refuses).
+pub const NO_INITRAMFS: &str = "initcall_blacklist=populate_rootfs";
 
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
