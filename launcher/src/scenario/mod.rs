@@ -338,10 +338,11 @@ pub fn read(path: &Path) -> Result<Unvalidated, ScenarioError> {
 /// Parses scenario TOML, not yet validated; `source` names it in errors.
 pub fn parse_only(text: &str, source: &str) -> Result<Unvalidated, ScenarioError> {
     let file: file::ScenarioFile = toml::from_str(text).map_err(|e| {
+        let hint = suggest::unknown_key_hint(e.message()).unwrap_or_default();
         let mut error = ScenarioError::new(
             source,
             "",
-            format!("not a valid scenario (see docs/scenarios.md):\n{e}"),
+            format!("not a valid scenario (see docs/scenarios.md){hint}:\n{e}"),
         );
         error.at = e.span().map(|span| locate::line_column(text, span.start));
         error

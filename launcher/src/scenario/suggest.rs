@@ -33,6 +33,18 @@ pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str
     nearest(word, candidates).map_or_else(String::new, |c| format!(" (did you mean {c:?}?)"))
 }
 
+/// For a parser message "unknown field `x`, expected one of `a`, `b`" (or "unknown
+/// variant" of an op), the nearest expected name as " (did you mean `a`?)".
+pub fn unknown_key_hint(message: &str) -> Option<String> {
+    let rest = ["unknown field `", "unknown variant `"]
+        .iter()
+        .find_map(|start| message.split_once(start).map(|(_, rest)| rest))?;
+    let (word, expected) = rest.split_once('`')?;
+    let expected = expected.split_once("expected")?.1;
+    let names = expected.split('`').skip(1).step_by(2);
+    nearest(word, names).map(|name| format!(" (did you mean `{name}`?)"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,5 +65,24 @@ mod tests {
         assert_eq!(nearest("zzzzzz", known), None);
         assert_eq!(did_you_mean("fre", known), " (did you mean \"free\"?)");
         assert_eq!(did_you_mean("other", known), "");
+    }
+
+    #[test]
+    fn unknown_keys_get_the_nearest_expected_one() {
+        let message = "unknown field `weigth`, expected one of `path`, `cpus`, `weight`";
+        assert_eq!(
+            unknown_key_hint(message).as_deref(),
+            Some(" (did you mean `weight`?)")
+        );
+        let op = "unknown variant `cgroup-sett`, expected one of `cgroup-add`, `cgroup-set`";
+        assert_eq!(
+            unknown_key_hint(op).as_deref(),
+            Some(" (did you mean `cgroup-set`?)")
+        );
+        assert_eq!(
+            unknown_key_hint("unknown field `zzzzzz`, expected `path`"),
+            None
+        );
+        assert_eq!(unknown_key_hint("invalid type: string"), None);
     }
 }

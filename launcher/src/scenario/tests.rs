@@ -81,7 +81,7 @@ fn toml_errors_and_unknown_fields_are_rejected() {
     rejected(
         &format!("{SIMPLE}[[cgroup]]\npath = \"a\"\nweigth = 3"),
         "",
-        "weigth",
+        "(did you mean `weight`?)",
     );
 }
 

@@ -299,7 +299,11 @@ fn lower_words(
         let Some(value) = k.value_of(text.as_bytes()) else {
             return Err(ctx.err(
                 field(key),
-                format!("unknown {key} {text:?}: use one of {}", k.words.join(", ")),
+                format!(
+                    "unknown {key} {text:?}{}: use one of {}",
+                    did_you_mean(text, k.words.iter().copied()),
+                    k.words.join(", ")
+                ),
             ));
         };
         out.push((key, value));
