@@ -9,10 +9,6 @@ use crate::cpulist;
 use crate::topology::placement;
 pub use schedbox_protocol::limits::{MAX_HOLD_MS, MAX_NAME};
 
-/// Problems of one file listed at once; past this many the rest are only counted
-/// (policy: enough to fix a file in one pass, few enough to read).
-pub const MAX_REPORTED: usize = 20;
-
 /// Where errors are reported from, the VM values are checked against, and what was
 /// found wrong so far: validation goes on past a problem so that a file's mistakes are
 /// reported together.

@@ -205,6 +205,10 @@ impl LogRules {
     }
 }
 
+/// Problems of one file listed at once; past this many the rest are only counted
+/// (policy: enough to fix a file in one pass, few enough to read).
+pub const MAX_REPORTED: usize = 20;
+
 /// A scenario that cannot run, naming the file, the field and what to do; with the
 /// file's other problems, so that one pass shows them all.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,7 +221,7 @@ pub struct ScenarioError {
     pub at: Option<(u32, u32)>,
     /// The file's further problems, in the order found.
     pub more: Vec<ScenarioError>,
-    /// Problems past [`context::MAX_REPORTED`], counted but not listed.
+    /// Problems past [`MAX_REPORTED`], counted but not listed.
     pub unlisted: u32,
 }
 
@@ -241,8 +245,8 @@ impl ScenarioError {
         }
         // In file order, as an editor walks them; those without a place last.
         problems.sort_by_key(|p| p.at.unwrap_or((u32::MAX, u32::MAX)));
-        let unlisted = problems.len().saturating_sub(context::MAX_REPORTED) as u32;
-        problems.truncate(context::MAX_REPORTED);
+        let unlisted = problems.len().saturating_sub(MAX_REPORTED) as u32;
+        problems.truncate(MAX_REPORTED);
         let mut first = problems.remove(0);
         first.more = problems;
         first.unlisted = unlisted;

@@ -780,11 +780,11 @@ fn an_affinity_must_meet_its_cgroup_cpus() {
 #[test]
 fn problems_past_the_bound_are_counted() {
     let mut toml = String::from(SIMPLE);
-    for i in 0..context::MAX_REPORTED + 3 {
+    for i in 0..MAX_REPORTED + 3 {
         toml += &format!("[[workers]]\ngroup = \"g{i}\"\nwork = \"spinn\"\n");
     }
     let err = parse(&toml, "s.toml", &VM).unwrap_err();
-    assert_eq!(err.more.len(), context::MAX_REPORTED - 1);
+    assert_eq!(err.more.len(), MAX_REPORTED - 1);
     assert_eq!(err.unlisted, 3);
     assert!(err.to_string().contains("did you mean \"spin\""), "{err}");
     assert!(
