@@ -803,3 +803,27 @@ fn a_group_whose_entry_is_wrong_is_not_reported_again_where_it_is_used() {
     assert!(err.more.is_empty(), "{err}");
     assert!(err.message.contains("unknown work \"nope\""), "{err}");
 }
+
+/// Every file a `[[cgroup]]` declaration sets is one the kernel has and takes writes to,
+/// by the same list `cgroup-set` is checked against.
+#[test]
+fn declared_settings_write_files_the_kernel_has() {
+    let s = ok(&format!(
+        "{SIMPLE}[[cgroup]]\npath = \"a\"\ncpus = \"0\"\nmems = \"0\"\nweight = 5\n\
+         max = \"max\"\nidle = false\nmemory_max = \"1G\"\nmemory_high = \"1G\"\n\
+         pids_max = 9\n[[workers]]\ngroup = \"w\"\nwork = \"spin\"\ncgroup = \"a\"\n"
+    ));
+    let files: Vec<&str> = s.steps[0]
+        .ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::CgroupSet { file, .. } => Some(file.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(files.len(), 8, "{files:?}");
+    for file in files {
+        let known = schedbox_protocol::cgroup_files::cgroup_file(file);
+        assert!(known.is_some_and(|f| f.writable), "{file}");
+    }
+}
