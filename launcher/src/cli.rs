@@ -2,9 +2,11 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use lexopt::prelude::*;
 
+use crate::topology::fit::{fits_memory, fits_vcpus};
 use crate::topology::{sets, Shape};
 use crate::vm::select::{AccelChoice, BackendChoice};
 
@@ -14,12 +16,13 @@ pub use workflow::{Shard, WorkflowOptions};
 pub const DEFAULT_CPUS: u32 = 2;
 pub const DEFAULT_MEMORY_MIB: u32 = 256;
 pub use crate::topology::limits::{MAX_VCPUS as MAX_CPUS, MIN_MEMORY_MIB, MIN_NODE_MEMORY_MIB};
+/// Longest `--timeout`, in seconds (policy: a day; longer runs are soaks of shorter ones).
 pub const MAX_TIMEOUT_S: u64 = 24 * 3600;
 pub const DEFAULT_BENCH_RUNS: u32 = 5;
 pub const DEFAULT_SOAK_RUNS: u32 = 10;
 const MAX_BENCH_RUNS: u64 = 1000;
-/// Longest `--attach-timeout`, in seconds.
-const MAX_ATTACH_S: f64 = 3600.0;
+/// Longest `--attach-timeout`, in seconds (policy: an attach slower than this is a fault).
+const MAX_ATTACH_S: u64 = 3600;
 /// sched_ext ops names are at most this long (SCX_OPS_NAME_LEN less its NUL).
 const MAX_OPS_NAME: usize = 127;
 /// Ends the options; what follows is `--payload`'s arguments.
@@ -30,9 +33,10 @@ schedbox: boots a kernel with a scheduler test plan and judges the result
 
 usage:
   schedbox run [OPTIONS] [SCENARIO.toml ...]   run scenarios (default: the built-in spin scenario)
-  schedbox plan [--cpus N] [--memory MiB] [SCENARIO.toml ...]
+  schedbox plan [--cpus N | --topology SPEC] [--memory MiB] [SCENARIO.toml ...]
                                                print the plan the guest would get
-  schedbox initramfs --output FILE [--cpus N] [--memory MiB] [SCENARIO.toml ...]
+  schedbox initramfs --output FILE [--cpus N | --topology SPEC] [--memory MiB]
+                 [SCENARIO.toml ...]
                                                write the initramfs (init, plan, the
                                                scenarios' payloads) to FILE
   schedbox soak [--runs N] [run OPTIONS] [SCENARIO.toml ...]
@@ -59,11 +63,14 @@ usage:
                                                and the plan the guest runs
   schedbox check [--cpus N | --topology SPEC] [--memory MiB] PATH ...
                                                validate scenarios only (exit 2 on errors)
-  schedbox help | --version
+  schedbox help [COMMAND] | COMMAND --help | --version
+                                               this text, or one command's; -h and -V
+                                               are short for --help and --version
 
 run options:
   --kernel PATH        bzImage or vmlinux (default: $SCHEDBOX_KERNEL, then the newest
-                       kernel in ~/.cache/schedbox/kernels)
+                       kernel in ~/.cache/schedbox/kernels; with --scheduler, the
+                       highest release there that has sched_ext)
   --cpus N             vCPUs (default 2, 1-64), one node, one LLC
   --topology SPEC      the machine's shape instead: NnLlCcTt (N NUMA nodes, L last-level
                        caches in all, C cores per LLC, T threads per core, e.g. 2n4l2c1t)
@@ -75,7 +82,8 @@ run options:
                        under the run directory. A scenario whose file sets `topology`
                        runs on that shape only, whatever --topology or --cpus say
   --memory MiB         guest memory (default 256)
-  --timeout S          kill the run after S seconds (default: scenario time + 60 s)
+  --timeout S          kill the run after S seconds, decimals allowed like every time
+                       option (default: scenario time + 60 s)
   --accel auto|kvm|tcg QEMU accelerator (default auto: KVM only if it really works)
   --backend auto|qemu|kvm
                        kvm: schedbox's own VMM; auto: it if the KVM probe passes, else QEMU
@@ -146,7 +154,8 @@ pub struct RunOptions {
     pub scheduler: Option<SchedulerOptions>,
     pub payload: Option<PayloadOptions>,
     pub kernel: Option<PathBuf>,
-    pub timeout_s: Option<u64>,
+    /// `--timeout`.
+    pub timeout: Option<Duration>,
     pub accel: AccelChoice,
     pub backend: BackendChoice,
     /// `--qemu-cpu`: QEMU's `-cpu` model.
@@ -224,6 +233,8 @@ pub enum Command {
     /// Validate scenarios, boot nothing.
     Check(VmOptions),
     Help,
+    /// `COMMAND --help` (or `-h`, or `help COMMAND`): that command's part of the help.
+    HelpFor(&'static str),
     Version,
 }
 
@@ -244,6 +255,57 @@ impl std::fmt::Display for UsageError {
     }
 }
 
+/// What a parse loop returns when it meets `-h` or `--help`: not an error, the caller
+/// turns it into [`Command::HelpFor`].
+const HELP_ASKED: &str = "help asked";
+
+fn help_asked() -> UsageError {
+    UsageError(HELP_ASKED.to_string())
+}
+
+/// The commands, as `schedbox help COMMAND` and `COMMAND --help` know them.
+const COMMANDS: &[&str] = &[
+    "run",
+    "soak",
+    "bench",
+    "plan",
+    "initramfs",
+    "kernel",
+    "topology",
+    "scheduler",
+    "list",
+    "show",
+    "check",
+    "help",
+];
+
+/// One command's lines of [`USAGE`] (with the run options for the commands that take
+/// them): the help `COMMAND --help` prints.
+pub fn command_help(command: &str) -> String {
+    let entry = format!("  schedbox {command}");
+    let mut out = String::from("usage:\n");
+    let mut taking = false;
+    for line in USAGE.lines() {
+        if line.starts_with("  schedbox ") {
+            taking = line
+                .strip_prefix(&entry)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '));
+        } else if !line.starts_with("   ") {
+            taking = false;
+        }
+        if taking {
+            out += line;
+            out.push('\n');
+        }
+    }
+    if matches!(command, "run" | "soak" | "bench") {
+        let options = USAGE.find("run options:").unwrap_or(USAGE.len());
+        out.push('\n');
+        out += &USAGE[options..];
+    }
+    out
+}
+
 impl From<lexopt::Error> for UsageError {
     fn from(e: lexopt::Error) -> Self {
         UsageError(e.to_string())
@@ -260,18 +322,36 @@ pub fn parse(mut args: Vec<OsString>) -> Result<Command, UsageError> {
         None => return Ok(Command::Help),
         Some(Value(word)) => word.string()?,
         Some(Short('h') | Long("help")) => return Ok(Command::Help),
-        Some(Long("version")) => return Ok(Command::Version),
+        Some(Short('V') | Long("version")) => return Ok(Command::Version),
         Some(other) => return Err(other.unexpected().into()),
     };
-    if trailing.is_some() && !matches!(command.as_str(), "run" | "soak") {
+    let Some(&known) = COMMANDS.iter().find(|c| **c == command) else {
+        return Err(UsageError(format!(
+            "unknown command {command:?}: use run, soak, bench, plan, initramfs, list, show, \
+             check, kernel, scheduler or topology"
+        )));
+    };
+    match parse_command(&mut parser, known, trailing) {
+        Err(e) if e.0 == HELP_ASKED => Ok(Command::HelpFor(known)),
+        parsed => parsed,
+    }
+}
+
+/// The command line after its command word.
+fn parse_command(
+    parser: &mut lexopt::Parser,
+    command: &'static str,
+    trailing: Option<Vec<OsString>>,
+) -> Result<Command, UsageError> {
+    if trailing.is_some() && !matches!(command, "run" | "soak") {
         return Err(UsageError(format!(
             "`--` passes arguments to --payload's program, which only run takes, not {command}"
         )));
     }
-    match command.as_str() {
+    match command {
         "run" | "bench" | "soak" => {
-            let (options, runs, doc) = parse_run(&mut parser, &command, trailing)?;
-            Ok(match command.as_str() {
+            let (options, runs, doc) = parse_run(parser, command, trailing)?;
+            Ok(match command {
                 "bench" => Command::Bench {
                     options,
                     runs: runs.unwrap_or(DEFAULT_BENCH_RUNS),
@@ -284,29 +364,53 @@ pub fn parse(mut args: Vec<OsString>) -> Result<Command, UsageError> {
                 _ => Command::Run(options),
             })
         }
-        "plan" => parse_vm_only(&mut parser, false).map(|(vm, _)| Command::Plan(vm)),
-        "initramfs" => match parse_vm_only(&mut parser, true)? {
+        "plan" => parse_vm_only(parser, false).map(|(vm, _)| Command::Plan(vm)),
+        "initramfs" => match parse_vm_only(parser, true)? {
             (vm, Some(output)) => Ok(Command::Initramfs { vm, output }),
             (_, None) => Err(UsageError("initramfs needs --output FILE".into())),
         },
-        "kernel" => parse_kernel(&mut parser),
-        "topology" => {
-            let sub = parser
-                .next()?
-                .map(|a| matches!(a, Value(ref v) if v == "list"));
-            match (sub, parser.next()?) {
-                (Some(true), None) => Ok(Command::TopologyList),
-                _ => Err(UsageError("topology takes one subcommand: list".into())),
-            }
-        }
-        "scheduler" => parse_scheduler(&mut parser),
-        "list" => workflow::parse_list(&mut parser),
-        "show" => workflow::parse_show(&mut parser),
-        "check" => workflow::parse_check(&mut parser),
-        "help" => Ok(Command::Help),
-        other => Err(UsageError(format!(
-            "unknown command {other:?}: use run, soak, bench, plan, initramfs, list, show, \
-             check, kernel, scheduler or topology"
+        "kernel" => parse_kernel(parser),
+        "topology" => parse_topology(parser),
+        "scheduler" => parse_scheduler(parser),
+        "list" => workflow::parse_list(parser),
+        "show" => workflow::parse_show(parser),
+        "check" => workflow::parse_check(parser),
+        _ => parse_help(parser),
+    }
+}
+
+/// Whether a command-line item asks for help.
+fn is_help(arg: &lexopt::Arg) -> bool {
+    matches!(arg, Short('h') | Long("help"))
+}
+
+/// The next item, or the help request it is.
+fn next_arg<'a>(parser: &'a mut lexopt::Parser) -> Result<Option<lexopt::Arg<'a>>, UsageError> {
+    match parser.next()? {
+        Some(arg) if is_help(&arg) => Err(help_asked()),
+        other => Ok(other),
+    }
+}
+
+fn parse_topology(parser: &mut lexopt::Parser) -> Result<Command, UsageError> {
+    let sub = next_arg(parser)?.map(|a| matches!(a, Value(ref v) if v == "list"));
+    match (sub, next_arg(parser)?) {
+        (Some(true), None) => Ok(Command::TopologyList),
+        _ => Err(UsageError("topology takes one subcommand: list".into())),
+    }
+}
+
+/// `help` alone, or `help COMMAND`.
+fn parse_help(parser: &mut lexopt::Parser) -> Result<Command, UsageError> {
+    let topic = match next_arg(parser)? {
+        None => return Ok(Command::Help),
+        Some(Value(word)) => word.string()?,
+        Some(other) => return Err(other.unexpected().into()),
+    };
+    match COMMANDS.iter().find(|c| **c == topic) {
+        Some(&known) => Ok(Command::HelpFor(known)),
+        None => Err(UsageError(format!(
+            "help {topic:?}: there is no such command; `schedbox help` lists them"
         ))),
     }
 }
@@ -316,7 +420,7 @@ const KERNEL_SUBCOMMANDS: &str =
      `kernel build [--source DIR] [--force] [--jobs N] [--verbose]` or `kernel check IMAGE`";
 
 fn parse_kernel(parser: &mut lexopt::Parser) -> Result<Command, UsageError> {
-    let sub = match parser.next()? {
+    let sub = match next_arg(parser)? {
         Some(Value(sub)) => sub.string()?,
         _ => return Err(UsageError(KERNEL_SUBCOMMANDS.into())),
     };
@@ -324,18 +428,18 @@ fn parse_kernel(parser: &mut lexopt::Parser) -> Result<Command, UsageError> {
         "fetch" => Command::KernelFetch,
         "fetch-source" => {
             let mut dest = None;
-            while let Some(arg) = parser.next()? {
+            while let Some(arg) = next_arg(parser)? {
                 match arg {
-                    Long("dest") => dest = Some(parser.value()?.into()),
+                    Long("dest") => dest = Some(path("--dest", parser.value()?)?),
                     other => return Err(other.unexpected().into()),
                 }
             }
             return Ok(Command::KernelFetchSource { dest });
         }
         "build" => return parse_kernel_build(parser).map(Command::KernelBuild),
-        "check" => match parser.next()? {
+        "check" => match next_arg(parser)? {
             Some(Value(image)) => Command::KernelCheck {
-                image: image.into(),
+                image: path("kernel check IMAGE", image)?,
             },
             _ => return Err(UsageError("kernel check needs an IMAGE".into())),
         },
@@ -345,7 +449,7 @@ fn parse_kernel(parser: &mut lexopt::Parser) -> Result<Command, UsageError> {
             )))
         }
     };
-    match parser.next()? {
+    match next_arg(parser)? {
         None => Ok(command),
         Some(other) => Err(other.unexpected().into()),
     }
@@ -354,12 +458,12 @@ fn parse_kernel(parser: &mut lexopt::Parser) -> Result<Command, UsageError> {
 const SCHEDULER_USAGE: &str = "use `schedbox scheduler build NAME[@VERSION] [--jobs N]`";
 
 fn parse_scheduler(parser: &mut lexopt::Parser) -> Result<Command, UsageError> {
-    match parser.next()? {
+    match next_arg(parser)? {
         Some(Value(sub)) if sub == "build" => {}
         _ => return Err(UsageError(SCHEDULER_USAGE.into())),
     }
     let (mut spec, mut jobs) = (None, None);
-    while let Some(arg) = parser.next()? {
+    while let Some(arg) = next_arg(parser)? {
         match arg {
             Value(name) if spec.is_none() => spec = Some(name.string()?),
             Long("jobs") | Short('j') => {
@@ -378,9 +482,9 @@ fn parse_scheduler(parser: &mut lexopt::Parser) -> Result<Command, UsageError> {
 
 fn parse_kernel_build(parser: &mut lexopt::Parser) -> Result<KernelBuildOptions, UsageError> {
     let mut options = KernelBuildOptions::default();
-    while let Some(arg) = parser.next()? {
+    while let Some(arg) = next_arg(parser)? {
         match arg {
-            Long("source") => options.source = Some(parser.value()?.into()),
+            Long("source") => options.source = Some(path("--source", parser.value()?)?),
             Long("force") => options.force = true,
             Long("jobs") | Short('j') => {
                 let jobs = number("jobs", &parser.value()?.string()?)?;
@@ -425,32 +529,6 @@ fn topology(value: &str) -> Result<Vec<Shape>, UsageError> {
     Ok(shapes)
 }
 
-/// A shape the guest kernel can boot: at most [`MAX_CPUS`] vCPUs.
-pub fn fits_vcpus(shape: &Shape) -> Result<(), String> {
-    if shape.vcpus() > MAX_CPUS {
-        return Err(format!(
-            "{shape} has {} vCPUs, more than the {MAX_CPUS} a guest kernel here is built \
-             for: choose a smaller shape",
-            shape.vcpus()
-        ));
-    }
-    Ok(())
-}
-
-/// Each node of `shape` needs its share of `memory_mib` to hold the kernel's own memory.
-pub fn fits_memory(shape: &Shape, memory_mib: u32) -> Result<(), String> {
-    let per_node = memory_mib / shape.nodes;
-    if per_node < MIN_NODE_MEMORY_MIB {
-        return Err(format!(
-            "--memory {memory_mib} split over the {} nodes of {shape} leaves {per_node} MiB \
-             a node, less than {MIN_NODE_MEMORY_MIB}: raise --memory to at least {}",
-            shape.nodes,
-            MIN_NODE_MEMORY_MIB * shape.nodes
-        ));
-    }
-    Ok(())
-}
-
 /// `--cpus` and `--topology` both say how many vCPUs: only one may be given; and each
 /// node needs its share of memory; the list form is `run`'s alone (`one_vm`).
 fn check_vm(vm: &VmOptions, cpus_given: bool, one_vm: Option<&str>) -> Result<(), UsageError> {
@@ -483,15 +561,17 @@ fn parse_vm_only(
     let mut vm = default_vm();
     let mut output = None;
     let mut cpus_given = false;
-    while let Some(arg) = parser.next()? {
+    while let Some(arg) = next_arg(parser)? {
         match arg {
             Long(name @ ("cpus" | "memory" | "topology")) => {
                 let name = name.to_string();
                 cpus_given |= name == "cpus";
                 vm_option(&mut vm, &name, &parser.value()?.string()?)?;
             }
-            Value(path) => vm.scenarios.push(path.into()),
-            Long("output") | Short('o') if wants_output => output = Some(parser.value()?.into()),
+            Value(file) => vm.scenarios.push(path("a scenario path", file)?),
+            Long("output") | Short('o') if wants_output => {
+                output = Some(path("--output", parser.value()?)?)
+            }
             other => return Err(other.unexpected().into()),
         }
     }
@@ -514,12 +594,16 @@ impl Programs {
     /// Takes the option if it is one of these; false if not.
     fn take(&mut self, name: &str, parser: &mut lexopt::Parser) -> Result<bool, UsageError> {
         match name {
-            "scheduler" => self.scheduler = Some(parser.value()?.into()),
+            "scheduler" => self.scheduler = Some(path("--scheduler", parser.value()?)?),
             "scheduler-arg" => self.scheduler_args.push(argument(parser.value()?)?),
             "scheduler-name" => self.scheduler_name = Some(ops_name(parser.value()?.string()?)?),
-            "attach-timeout" => self.attach_ms = Some(attach_ms(&parser.value()?.string()?)?),
+            "attach-timeout" => {
+                let attach = seconds("attach-timeout", &parser.value()?.string()?, MAX_ATTACH_S)?;
+                // At least 1 ms: the plan carries whole milliseconds.
+                self.attach_ms = Some((attach.as_millis() as u64).max(1));
+            }
             "payload" => {
-                let path: PathBuf = parser.value()?.into();
+                let path = path("--payload", parser.value()?)?;
                 if let Some(first) = &self.payload {
                     return Err(UsageError(format!(
                         "--payload given twice ({} and {}): a run takes one --payload; \
@@ -586,7 +670,7 @@ fn parse_run(
         scheduler: None,
         payload: None,
         kernel: None,
-        timeout_s: None,
+        timeout: None,
         accel: AccelChoice::Auto,
         backend: BackendChoice::Auto,
         qemu_cpu: None,
@@ -596,25 +680,28 @@ fn parse_run(
         verbose: false,
         workflow: WorkflowOptions::default(),
     };
-    while let Some(arg) = parser.next()? {
+    while let Some(arg) = next_arg(parser)? {
         match arg {
             Long(name @ ("cpus" | "memory" | "topology")) => {
                 let name = name.to_string();
                 cpus_given |= name == "cpus";
                 vm_option(&mut run.vm, &name, &parser.value()?.string()?)?;
             }
-            Value(path) => run.vm.scenarios.push(path.into()),
-            Long("kernel") => run.kernel = Some(parser.value()?.into()),
-            Long("timeout") => run.timeout_s = Some(timeout(&parser.value()?.string()?)?),
+            Value(file) => run.vm.scenarios.push(path("a scenario path", file)?),
+            Long("kernel") => run.kernel = Some(path("--kernel", parser.value()?)?),
+            Long("timeout") => {
+                let text = parser.value()?.string()?;
+                run.timeout = Some(seconds("timeout", &text, MAX_TIMEOUT_S)?);
+            }
             Long("accel") => run.accel = accel(&parser.value()?.string()?)?,
             Long("backend") => run.backend = backend(&parser.value()?.string()?)?,
             Long("qemu-cpu") => run.qemu_cpu = Some(qemu_cpu(parser.value()?.string()?)?),
             Long("append") => run.append.push(append(parser.value()?.string()?)?),
-            Long("json") => run.json = Some(parser.value()?.into()),
-            Long("out") => run.out = Some(parser.value()?.into()),
+            Long("json") => run.json = Some(path("--json", parser.value()?)?),
+            Long("out") => run.out = Some(path("--out", parser.value()?)?),
             Short('v') | Long("verbose") => run.verbose = true,
             Long("runs") if repeats => runs = Some(bench_runs(&parser.value()?.string()?)?),
-            Long("doc") if bench => doc = Some(parser.value()?.into()),
+            Long("doc") if bench => doc = Some(path("--doc", parser.value()?)?),
             Long(name) => {
                 let name = name.to_string();
                 let workflow = !repeats && run.workflow.take(&name, parser)?;
@@ -654,6 +741,17 @@ fn parse_run(
     Ok((run, runs, doc))
 }
 
+/// A path on the command line: an empty one names nothing (a shell variable that was
+/// not set), and is refused rather than read as the current directory.
+fn path(what: &str, value: OsString) -> Result<PathBuf, UsageError> {
+    if value.is_empty() {
+        return Err(UsageError(format!(
+            "{what} is empty: give a path (an unset shell variable expands to nothing)"
+        )));
+    }
+    Ok(value.into())
+}
+
 /// One argument for a program in the guest: plan values are text without NUL bytes.
 fn argument(value: OsString) -> Result<String, UsageError> {
     value
@@ -674,14 +772,19 @@ fn ops_name(name: String) -> Result<String, UsageError> {
     }
 }
 
-/// `--attach-timeout` in seconds (decimals allowed) → milliseconds, at least 1.
-fn attach_ms(text: &str) -> Result<u64, UsageError> {
-    match text.parse::<f64>() {
-        Ok(s) if s > 0.0 && s <= MAX_ATTACH_S => Ok(((s * 1000.0).ceil() as u64).max(1)),
-        _ => Err(UsageError(format!(
-            "--attach-timeout {text:?}: give seconds, more than 0 and at most {MAX_ATTACH_S}, e.g. 20 or 0.5"
-        ))),
+/// Every time option: seconds, decimals allowed, more than 0 and at most `max_s`.
+fn seconds(option: &str, text: &str, max_s: u64) -> Result<Duration, UsageError> {
+    let help = format!("give seconds, more than 0 and at most {max_s}, e.g. 20 or 0.5");
+    let Ok(s) = text.trim().parse::<f64>() else {
+        return Err(UsageError(format!("--{option} {text:?}: {help}")));
+    };
+    if !(s > 0.0 && s <= max_s as f64) {
+        return Err(UsageError(format!(
+            "--{option} {text} is out of range: {help}"
+        )));
     }
+    // Rounded up to whole milliseconds, so that a positive value never becomes zero.
+    Ok(Duration::from_millis((s * 1000.0).ceil() as u64))
 }
 
 fn bench_runs(text: &str) -> Result<u32, UsageError> {
@@ -728,16 +831,6 @@ fn host_memory_mib() -> Option<u64> {
     Some(kib / 1024)
 }
 
-fn timeout(text: &str) -> Result<u64, UsageError> {
-    let n = number("timeout", text)?;
-    if n == 0 || n > MAX_TIMEOUT_S {
-        return Err(UsageError(format!(
-            "--timeout {n} is out of range: give 1 to {MAX_TIMEOUT_S} seconds"
-        )));
-    }
-    Ok(n)
-}
-
 fn accel(text: &str) -> Result<AccelChoice, UsageError> {
     match text {
         "auto" => Ok(AccelChoice::Auto),
@@ -774,8 +867,21 @@ fn qemu_cpu(text: String) -> Result<String, UsageError> {
     Ok(text)
 }
 
-/// Kernel parameters that would make the report's VM shape wrong, and the option to use.
-const SHAPE_PARAMETERS: &[(&str, &str)] = &[("mem=", "--memory MiB")];
+/// Kernel parameters `--append` may not carry, each with why and what to do instead.
+const REFUSED_PARAMETERS: &[(&str, &str)] = &[
+    (
+        "mem=",
+        "the report would state the wrong guest memory; set it with --memory MiB instead",
+    ),
+    (
+        "init=",
+        "it replaces schedbox's PID 1, so no scenario would run: drop it",
+    ),
+    (
+        "rdinit=",
+        "it replaces schedbox's PID 1, so no scenario would run: drop it",
+    ),
+];
 
 fn append(text: String) -> Result<String, UsageError> {
     if text.contains('\n') || text.contains('\0') {
@@ -784,11 +890,8 @@ fn append(text: String) -> Result<String, UsageError> {
         ));
     }
     for word in text.split_whitespace() {
-        if let Some((_, option)) = SHAPE_PARAMETERS.iter().find(|(p, _)| word.starts_with(p)) {
-            return Err(UsageError(format!(
-                "--append {word}: the report would state the wrong guest memory; \
-                 set it with {option} instead"
-            )));
+        if let Some((_, why)) = REFUSED_PARAMETERS.iter().find(|(p, _)| word.starts_with(p)) {
+            return Err(UsageError(format!("--append {word}: {why}")));
         }
     }
     Ok(text)
@@ -839,8 +942,12 @@ mod tests {
             [PathBuf::from("a.toml"), PathBuf::from("b.toml")]
         );
         assert_eq!(
-            (run.timeout_s, run.accel, run.backend),
-            (Some(30), AccelChoice::Tcg, BackendChoice::Qemu)
+            (run.timeout, run.accel, run.backend),
+            (
+                Some(Duration::from_secs(30)),
+                AccelChoice::Tcg,
+                BackendChoice::Qemu
+            )
         );
         assert_eq!(run.append, ["loglevel=7"]);
         assert!(run.verbose);
@@ -853,7 +960,12 @@ mod tests {
             (&["run", "--cpus", "two"], "whole number"),
             (&["run", "--memory", "99999999"], "this host's memory"),
             (&["run", "--memory", "1"], "64 to"),
-            (&["run", "--timeout", "0"], "1 to"),
+            (
+                &["run", "--timeout", "0"],
+                "out of range: give seconds, more than 0",
+            ),
+            (&["run", "--timeout", "soon"], "give seconds"),
+            (&["run", "--timeout", "NaN"], "out of range"),
             (&["run", "--accel", "hvf"], "auto, kvm or tcg"),
             (&["run", "--frobnicate"], "frobnicate"),
             (&["run", "--kernel"], "kernel"),
@@ -867,6 +979,26 @@ mod tests {
                 "--backend qemu --accel tcg",
             ),
             (&["run", "--append", "quiet mem=20M"], "--memory MiB"),
+            (
+                &["run", "--append", "rdinit=/bin/sh"],
+                "replaces schedbox's PID 1",
+            ),
+            (
+                &["run", "--append", "quiet init=/bin/sh"],
+                "replaces schedbox's PID 1",
+            ),
+            (&["run", "--out", ""], "--out is empty"),
+            (&["run", "--kernel", ""], "--kernel is empty"),
+            (&["run", "--json", ""], "--json is empty"),
+            (&["run", "--scheduler", ""], "--scheduler is empty"),
+            (&["run", "--payload", ""], "--payload is empty"),
+            (&["run", ""], "a scenario path is empty"),
+            (&["plan", ""], "a scenario path is empty"),
+            (&["initramfs", "--output", ""], "--output is empty"),
+            (&["bench", "--doc", ""], "--doc is empty"),
+            (&["kernel", "check", ""], "IMAGE is empty"),
+            (&["kernel", "build", "--source", ""], "--source is empty"),
+            (&["kernel", "fetch-source", "--dest", ""], "--dest is empty"),
             (
                 &["run", "--backend", "kvm", "--qemu-cpu", "EPYC"],
                 "--qemu-cpu is QEMU's -cpu",
@@ -1010,6 +1142,95 @@ mod tests {
             let err = parse_args(args).unwrap_err().to_string();
             assert!(err.contains(hint), "{args:?}: {err}");
         }
+    }
+
+    #[test]
+    fn every_time_option_takes_seconds_alike() {
+        let Command::Run(run) = parse_args(&["run", "--timeout", "2.5"]).unwrap() else {
+            panic!()
+        };
+        assert_eq!(run.timeout, Some(Duration::from_millis(2500)));
+        let Command::Run(run) =
+            parse_args(&["run", "--scheduler", "s", "--attach-timeout", "2.5"]).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(run.scheduler.unwrap().attach_ms, Some(2500));
+        for option in ["--timeout", "--attach-timeout"] {
+            for (value, hint) in [
+                ("0", "out of range"),
+                ("-1", "out of range"),
+                ("x", "give seconds"),
+            ] {
+                let err = parse_args(&["run", "--scheduler", "s", option, value])
+                    .unwrap_err()
+                    .to_string();
+                assert!(
+                    err.contains(&format!("{option} ")) && err.contains(hint),
+                    "{option} {value}: {err}"
+                );
+                assert!(err.contains("more than 0 and at most"), "{err}");
+            }
+        }
+        assert_eq!(seconds("t", "0.0001", 5), Ok(Duration::from_millis(1)));
+    }
+
+    #[test]
+    fn every_command_has_its_own_help() {
+        let lines = [
+            (&["run", "--help"][..], "run"),
+            (&["plan", "-h"], "plan"),
+            (&["run", "--cpus", "2", "-h"], "run"),
+            (&["soak", "--help"], "soak"),
+            (&["bench", "-h"], "bench"),
+            (&["initramfs", "--help"], "initramfs"),
+            (&["kernel", "--help"], "kernel"),
+            (&["kernel", "build", "-h"], "kernel"),
+            (&["kernel", "check", "--help"], "kernel"),
+            (&["kernel", "fetch-source", "-h"], "kernel"),
+            (&["kernel", "fetch", "--help"], "kernel"),
+            (&["topology", "-h"], "topology"),
+            (&["topology", "list", "--help"], "topology"),
+            (&["scheduler", "--help"], "scheduler"),
+            (&["scheduler", "build", "x", "-h"], "scheduler"),
+            (&["help", "run"], "run"),
+            (&["help", "--help"], "help"),
+        ];
+        for (args, command) in lines {
+            assert_eq!(parse_args(args), Ok(Command::HelpFor(command)), "{args:?}");
+        }
+        // A value that looks like -h is the option's value, not a help request.
+        let Command::Run(run) =
+            parse_args(&["run", "--scheduler", "s", "--scheduler-arg", "-h"]).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(run.scheduler.unwrap().args, ["-h"]);
+        let err = parse_args(&["help", "launch"]).unwrap_err().to_string();
+        assert!(err.contains("no such command"), "{err}");
+        for command in COMMANDS {
+            let help = command_help(command);
+            assert!(
+                help.lines()
+                    .nth(1)
+                    .is_some_and(|l| l.starts_with(&format!("  schedbox {command}"))),
+                "{command}: {help}"
+            );
+        }
+        let plan = command_help("plan");
+        assert!(
+            plan.contains("--topology SPEC") && !plan.contains("schedbox run"),
+            "{plan}"
+        );
+        assert!(command_help("initramfs").contains("--topology SPEC"));
+        assert!(command_help("run").contains("run options:"));
+        assert!(command_help("kernel").contains("kernel check IMAGE"));
+    }
+
+    #[test]
+    fn version_has_a_short_form() {
+        assert_eq!(parse_args(&["-V"]), Ok(Command::Version));
+        assert_eq!(parse_args(&["--version"]), Ok(Command::Version));
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! - [`cli`]: the command line, parsed into a [`cli::Command`]; [`exit`] the process's
 //!   status; [`output`] stdout and stderr that a closed pipe cannot break; [`signals`]
 //!   SIGINT and SIGTERM turned into an interrupted run.
-//! - [`commands`]: one module per subcommand; `run` drives the pipeline below.
+//! - [`commands`]: the subcommands (bench and `scheduler build` are in [`bench`] and
+//!   [`scheduler`]); `run` drives the pipeline below.
 //! - [`scenario`]: scenario TOML files, validated into [`scenario::Scenario`]s;
 //!   [`selection`] the files a command names (folders, globs, `--filter`, `--shard`).
 //! - [`protocol`]: scenarios compiled into the plan, the line syntax, the guest's records

@@ -99,6 +99,30 @@ fn cases(f: &Files) -> Vec<(Vec<String>, &'static str)> {
         "payload-object.toml",
         format!("{SPIN}[[payload]]\npath = \"{object}\"\n"),
     );
+    let payload_dir = in_scenario(
+        "payload-dir.toml",
+        format!("{SPIN}[[payload]]\npath = \"{dir}/\"\n"),
+    );
+    let payload_noexec = in_scenario(
+        "payload-noexec.toml",
+        format!("{SPIN}[[payload]]\npath = \"{noexec}\"\n"),
+    );
+    let capped = "[[cgroup]]\npath = \"capped\"\ncpus = \"1\"\n";
+    let cgroup_typo = in_scenario(
+        "cgroup-typo.toml",
+        format!("{SPIN}cgroup = \"caped\"\n{capped}"),
+    );
+    let file_typo = in_scenario(
+        "file-typo.toml",
+        format!(
+            "name = \"f\"\n{capped}[[step]]\nhold_ms = 10\n\
+             ops = [{{ op = \"cgroup-set\", path = \"capped\", file = \"cpu.maxx\", value = \"max\" }}]\n"
+        ),
+    );
+    let affinity_outside = in_scenario(
+        "affinity-outside.toml",
+        format!("{SPIN}cgroup = \"capped\"\naffinity = \"0\"\n{capped}"),
+    );
     let run = |extra: &[&str]| -> Vec<String> {
         let mut args = vec!["run", "--kernel", &kernel, "--out"];
         let out = f.path("out");
@@ -130,6 +154,22 @@ fn cases(f: &Files) -> Vec<(Vec<String>, &'static str)> {
             "set it with --memory MiB",
         ),
         (run(&["--append", "a\nb"]), "one line of kernel parameters"),
+        (
+            run(&["--append", "rdinit=/bin/sh"]),
+            "--append rdinit=/bin/sh: it replaces schedbox's PID 1",
+        ),
+        (
+            run(&["--append", "quiet init=/bin/sh"]),
+            "--append init=/bin/sh: it replaces schedbox's PID 1",
+        ),
+        (
+            plain(&["run", "--kernel", &kernel, "--out", ""]),
+            "--out is empty: give a path",
+        ),
+        (plain(&["run", "--kernel", ""]), "--kernel is empty"),
+        (run(&["--json", ""]), "--json is empty"),
+        (run(&[""]), "a scenario path is empty"),
+        (plain(&["initramfs", "--output", ""]), "--output is empty"),
         (
             run(&["--payload", "/bin/true", "--payload", "/bin/ls"]),
             "--payload given twice",
@@ -209,6 +249,20 @@ fn cases(f: &Files) -> Vec<(Vec<String>, &'static str)> {
         ),
         (run(&[&payload_script]), "is a script (#!/bin/sh)"),
         (run(&[&payload_object]), "is an object file"),
+        (run(&[&payload_dir]), "is a directory: give the program file in it"),
+        (run(&[&payload_noexec]), "is not executable: make it so (chmod +x)"),
+        (
+            run(&[&cgroup_typo]),
+            "[[workers]] \"g\".cgroup: no [[cgroup]] \"caped\" (did you mean \"capped\"?)",
+        ),
+        (
+            run(&[&file_typo]),
+            "\"cpu.maxx\" is not a cgroup file of the cpu, cpuset, memory, pids or io controllers (did you mean \"cpu.max\"?)",
+        ),
+        (
+            run(&[&affinity_outside]),
+            "[[workers]] \"g\".affinity: CPUs 0 are none of the CPUs 1 that cgroup \"capped\" allows",
+        ),
         // Programs for the guest.
         (run(&["--payload", &noexec]), "chmod +x"),
         (
@@ -394,4 +448,86 @@ fn more_tcg_vcpus_than_host_cores_are_warned_about() {
         format!("warning: --cpus {cpus} is more than this host's {cores} cores under TCG");
     assert!(stderr.contains(&warning), "{stderr}");
     assert!(stderr.contains("stall checks may fail"), "{stderr}");
+}
+
+/// A bzImage header whose version string says `release`, and nothing else: enough for
+/// the kernel checks, never booted.
+fn versioned_bzimage(release: &str) -> Vec<u8> {
+    let mut bytes = vec![0u8; 0x1000];
+    bytes[0x202..0x206].copy_from_slice(b"HdrS");
+    let at = 0x600usize;
+    bytes[0x20e..0x210].copy_from_slice(&((at - 0x200) as u16).to_le_bytes());
+    let version = format!("{release} (builder@host) #1 SMP");
+    bytes[at..at + version.len()].copy_from_slice(version.as_bytes());
+    bytes
+}
+
+/// With `--scheduler` and no `--kernel`, the cache's newest release *with sched_ext* is
+/// picked, not its newest file, and stderr says which and why. The run then stops on the
+/// scheduler (a name nothing built), before any VM.
+#[test]
+fn a_scheduler_run_picks_the_cached_kernel_that_has_sched_ext() {
+    let scratch = Scratch::new("kernel-pick");
+    let kernels = scratch.0.join("kernels");
+    let built = kernels.join("built");
+    std::fs::create_dir_all(&built).unwrap();
+    std::fs::write(built.join("bzImage"), versioned_bzimage("6.12.117")).unwrap();
+    std::fs::write(
+        built.join("config"),
+        "CONFIG_SMP=y\nCONFIG_SCHED_CLASS_EXT=y\n",
+    )
+    .unwrap();
+    // Fetched later (the newer file) and without sched_ext.
+    std::thread::sleep(Duration::from_millis(20));
+    let suffix = "6.1.0-31-cloud-amd64";
+    std::fs::write(
+        kernels.join(format!("vmlinuz-{suffix}")),
+        versioned_bzimage(suffix),
+    )
+    .unwrap();
+    std::fs::write(
+        kernels.join(format!("config-{suffix}")),
+        "CONFIG_SMP=y\n# CONFIG_SCHED_CLASS_EXT is not set\n",
+    )
+    .unwrap();
+    let output = Command::new(SCHEDBOX)
+        .args(["run", "--scheduler", "no-such-scheduler-built-here"])
+        .env("SCHEDBOX_CACHE_DIR", &scratch.0)
+        .env_remove("SCHEDBOX_KERNEL")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let picked = format!(
+        "schedbox: kernel: {} (6.12.117), the newest cached kernel with sched_ext, which \
+         --scheduler needs; passed over, without it: {} ({suffix})",
+        built.join("bzImage").display(),
+        kernels.join(format!("vmlinuz-{suffix}")).display()
+    );
+    assert!(stderr.contains(&picked), "{stderr}");
+    assert!(!stderr.contains("using QEMU"), "{stderr}");
+}
+
+/// A declared cgroup nothing uses is not an error, but most often a `cgroup` written
+/// differently where it was meant: stderr says so, and the plan is still made.
+#[test]
+fn an_unused_declared_cgroup_is_a_warning() {
+    let files = Files {
+        scratch: Scratch::new("unused-cgroup"),
+    };
+    let path = files.scenario(
+        "unused.toml",
+        &format!("{SPIN}[[cgroup]]\npath = \"capped\"\nweight = 50\n"),
+    );
+    let (status, stdout, stderr, _) = run_case(&["plan".to_string(), path.clone()]);
+    assert_eq!(status, Some(0), "{stderr}");
+    assert!(stdout.contains("op cgroup-add path=capped"), "{stdout}");
+    assert!(
+        stderr.contains(&format!(
+            "schedbox: {path}: warning: [[cgroup]] \"capped\" is declared but no worker \
+             group, op, payload or check uses it"
+        )),
+        "{stderr}"
+    );
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use common::{boot, describe, kernel, schedbox, Scratch, CPUS};
+use common::{boot, describe, kernel, schedbox, Scratch, CPUS, NO_INITRAMFS};
 
 #[test]
 fn default_scenario_passes_on_what_the_guest_measured() {
@@ -111,10 +111,7 @@ fn run_took(report: &Value) -> Duration {
 #[test]
 fn a_kernel_that_cannot_run_init_is_untestable_with_its_console() {
     let scratch = Scratch::new("panic");
-    let (output, report) = boot(
-        &scratch,
-        &["--timeout", "60", "--append", "rdinit=/nonexistent"],
-    );
+    let (output, report) = boot(&scratch, &["--timeout", "60", "--append", NO_INITRAMFS]);
     let why = describe(&output, &report);
     assert_eq!(output.status.code(), Some(125), "{why}");
     assert_eq!(report["outcome"], "untestable", "{why}");

@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{closed_pipe, kernel, one_vm_at_a_time, Scratch, VmTurn, CPUS, SCHEDBOX};
+use common::{
+    closed_pipe, kernel, one_vm_at_a_time, Scratch, VmTurn, CPUS, NO_INITRAMFS, SCHEDBOX,
+};
 use serde_json::Value;
 
 /// How long a TCG guest on a busy host may take to send its boot record.
@@ -295,7 +297,7 @@ fn a_panic_with_panic_0_ends_the_run_at_once() {
     let _turn = one_vm_at_a_time();
     let mut child = run_command(
         &scratch.0,
-        &["-v", "--append", "panic=0 rdinit=/nonexistent"],
+        &["-v", "--append", &format!("panic=0 {NO_INITRAMFS}")],
     )
     .spawn()
     .unwrap();

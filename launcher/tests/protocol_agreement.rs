@@ -162,7 +162,7 @@ fn name_and_path_edges() -> Vec<Edge> {
         ));
         edges.push(edge(
             format!("group name of {len} bytes"),
-            format!("name = \"e\"\nduration_ms = 1\n[[workers]]\ngroup = \"{name}\"\ncgroup = \"c\"\nwork = \"spin\"\n"),
+            format!("name = \"e\"\nduration_ms = 1\n[[cgroup]]\npath = \"c\"\n[[workers]]\ngroup = \"{name}\"\ncgroup = \"c\"\nwork = \"spin\"\n"),
             plan_with(&format!("op spawn group={name} cgroup=c work=spin\n")),
         ));
     }

@@ -457,6 +457,9 @@ fn payloads_run_with_their_libraries_and_are_judged() {
 name = "payloads"
 duration_ms = 1500
 
+[[cgroup]]
+path = "work"
+
 [[workers]]
 group = "spin"
 cgroup = "work"
@@ -580,7 +583,7 @@ fn bad_scheduler_and_payload_input_is_a_usage_error() {
         (vec!["--payload", path_str(&script)], "is a script"),
         (
             vec![path_str(&missing)],
-            "missing.toml: [[payload]] \"0\".path",
+            "missing.toml:4:8: [[payload]] \"0\".path: ",
         ),
         (vec!["--", "-x"], "give --payload PATH first"),
     ] {

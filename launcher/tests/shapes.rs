@@ -315,7 +315,7 @@ fn bad_shapes_stop_before_boot_naming_the_fix() {
                 "/nonexistent/never",
                 bad,
             ],
-            format!("{bad}: topology: topology \"2x\" is neither NnLlCcTt"),
+            format!("{bad}:2:12: topology: topology \"2x\" is neither NnLlCcTt"),
         ),
         (
             vec!["plan", bad],

@@ -61,6 +61,18 @@ const OTHER_MEANINGS: &[(&str, &str, &str)] = &[
         "a work parameter's key",
     ),
     (
+        "launcher/src/scenario/locate.rs",
+        "(\"check\", \"name\")",
+        "a TOML table's name",
+    ),
+    (
+        "launcher/src/scenario/locate.rs",
+        "(\"payload\", \"name\")",
+        "a TOML table's name",
+    ),
+    ("launcher/src/cli.rs", "\"scheduler\",", "a command's name"),
+    ("launcher/src/cli.rs", "\"check\",", "a command's name"),
+    (
         "launcher/src/outcome/ci/junit.rs",
         "(\"scheduler\",",
         "a JUnit property's name",

@@ -12,12 +12,14 @@
 //!   scheduler events.
 //! - [`works`]: work types with their keys, defaults and ranges.
 //! - [`checks`]: checks with their default limits and scopes.
+//! - [`cgroup_files`]: the cgroup interface files a scenario may set.
 //! - [`kmsg`]: which kernel log lines show a problem.
 //! - [`cpulist`]: CPU sets in the kernel's list syntax.
 //! - [`plan`]: the plan validator (syntax, structure, values, resources).
 //! - [`msg`]: fixed-capacity messages and numbers without an allocator.
 #![no_std]
 
+pub mod cgroup_files;
 pub mod checks;
 pub mod cpulist;
 pub mod escape;

@@ -105,7 +105,8 @@ fn inputs(options: &RunOptions) -> Result<Inputs, String> {
                 .to_string(),
         );
     }
-    let kernel = kernel::locate(options.kernel.as_deref()).map_err(|e| e.to_string())?;
+    let kernel =
+        kernel::locate(options.kernel.as_deref(), kernel::Need::Any).map_err(|e| e.to_string())?;
     let run = shapes::single(&options.vm)?;
     if run.shape != options.vm.shape() {
         return Err(format!(
@@ -308,9 +309,8 @@ fn boot_row(
         topology: row.shape.unwrap_or_else(|| options.vm.shape()),
         memory_mib: options.vm.memory_mib,
     };
-    let timeout = options.timeout_s.map_or(
+    let timeout = options.timeout.unwrap_or(
         Duration::from_millis(row.hold_ms) + Duration::from_secs(prepare::BOOT_ALLOWANCE_S),
-        Duration::from_secs,
     );
     let dir = inputs.out.join(format!("{}-{n}", table::slug(&row.label)));
     let observed = boots::boot(backend, &spec, &row.plan, timeout, &dir)?;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use lexopt::prelude::*;
 
-use super::{number, parse_vm_only, Command, UsageError, VmOptions};
+use super::{next_arg, number, parse_vm_only, Command, UsageError, VmOptions};
 
 /// Most shards a set may be split into: more CI jobs than that is a mistake.
 const MAX_SHARDS: u64 = 1000;
@@ -102,7 +102,7 @@ fn repeat(text: &str) -> Result<u32, UsageError> {
 /// `schedbox list [--json] [--filter GLOB] [--shard K/N] [PATH ...]`.
 pub(super) fn parse_list(parser: &mut lexopt::Parser) -> Result<Command, UsageError> {
     let (mut json, mut filter, mut shard, mut paths) = (false, None, None, Vec::new());
-    while let Some(arg) = parser.next()? {
+    while let Some(arg) = next_arg(parser)? {
         match arg {
             Long("json") => json = true,
             Long("filter") => filter = Some(glob(parser.value()?.string()?)?),

@@ -1,4 +1,6 @@
-//! The subcommands, one module each; [`main`] dispatches the parsed command line.
+//! The subcommands: run, soak, plan and initramfs, and kernel have a module here;
+//! bench and `scheduler build` live with their subsystems ([`crate::bench`],
+//! [`crate::scheduler::build`]). [`main`] dispatches the parsed command line.
 
 pub mod check;
 pub mod kernel;
@@ -26,6 +28,10 @@ pub fn main(args: Vec<OsString>) -> Exit {
     let result = match command {
         Command::Help => {
             output::print(cli::USAGE);
+            Ok(Exit::Pass)
+        }
+        Command::HelpFor(command) => {
+            output::print(&cli::command_help(command));
             Ok(Exit::Pass)
         }
         Command::Version => {

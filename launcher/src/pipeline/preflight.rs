@@ -8,6 +8,7 @@ use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
+use std::time::Duration;
 
 use crate::guest::elf::{ELF_MAGIC, EM_X86_64};
 
@@ -206,12 +207,13 @@ fn writable(dir: &Path) -> bool {
 }
 
 /// A warning when `--timeout` is shorter than the scenarios themselves take.
-pub fn timeout_warning(timeout_s: Option<u64>, scenarios_s: u64) -> Option<String> {
-    let timeout_s = timeout_s?;
-    (timeout_s < scenarios_s).then(|| {
+pub fn timeout_warning(timeout: Option<Duration>, scenarios_s: u64) -> Option<String> {
+    let timeout = timeout?;
+    (timeout < Duration::from_secs(scenarios_s)).then(|| {
         format!(
-            "warning: --timeout {timeout_s} is shorter than the scenarios' {scenarios_s} s \
-             (plus boot): the run will be killed before it ends and be untestable"
+            "warning: --timeout {} is shorter than the scenarios' {scenarios_s} s \
+             (plus boot): the run will be killed before it ends and be untestable",
+            timeout.as_secs_f64()
         )
     })
 }

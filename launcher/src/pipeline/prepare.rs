@@ -148,18 +148,28 @@ fn run_timeout(
         .sum();
     let attach_s = scheduler.map_or(0, |s| s.attach_ms.div_ceil(1000));
     let needed_s = scenario_s + attach_s;
-    if let Some(warning) = preflight::timeout_warning(options.timeout_s, needed_s) {
+    if let Some(warning) = preflight::timeout_warning(options.timeout, needed_s) {
         output::note(&format!("schedbox: {warning}"));
     }
-    Duration::from_secs(options.timeout_s.unwrap_or(needed_s + BOOT_ALLOWANCE_S))
+    options
+        .timeout
+        .unwrap_or(Duration::from_secs(needed_s + BOOT_ALLOWANCE_S))
 }
 
 /// The files the options name, the kernel and the scheduler: checked before the
 /// scenarios are grouped into VMs.
 pub fn inputs(options: &RunOptions) -> Result<Inputs, Stop> {
     check_inputs(options).map_err(Stop::Usage)?;
+    let need = if options.scheduler.is_some() {
+        kernel::Need::SchedExt
+    } else {
+        kernel::Need::Any
+    };
     let kernel =
-        kernel::locate(options.kernel.as_deref()).map_err(|e| Stop::Usage(e.to_string()))?;
+        kernel::locate(options.kernel.as_deref(), need).map_err(|e| Stop::Usage(e.to_string()))?;
+    if let Some(why) = &kernel.picked {
+        output::note(&format!("schedbox: {why}"));
+    }
     let scheduler = scheduler_info(options).map_err(Stop::Usage)?;
     Ok(Inputs { kernel, scheduler })
 }

@@ -72,8 +72,8 @@ fn vm_options(options: &RunOptions, push: &mut impl FnMut(&str, String)) {
     for a in &options.append {
         push("--append", a.clone());
     }
-    if let Some(t) = options.timeout_s {
-        push("--timeout", t.to_string());
+    if let Some(t) = options.timeout {
+        push("--timeout", format!("{}", t.as_secs_f64()));
     }
 }
 

@@ -32,6 +32,7 @@ pub fn group(vm: &VmOptions) -> Result<Vec<ShapeRun>, String> {
         let pinned = input.topology(vm.memory_mib).map_err(|e| e.to_string())?;
         let shapes = pinned.map_or_else(|| vm.shapes(), |s| vec![s]);
         let several = shapes.len() > 1;
+        let mut warned = false;
         for shape in shapes {
             let at = match runs.iter().position(|r| r.shape == shape) {
                 Some(at) => at,
@@ -57,6 +58,13 @@ pub fn group(vm: &VmOptions) -> Result<Vec<ShapeRun>, String> {
                     e.to_string()
                 }
             })?;
+            // Once per file, not once per shape it is validated on.
+            if !warned {
+                for warning in &scenario.warnings {
+                    eprintln!("schedbox: {warning}");
+                }
+                warned = true;
+            }
             run.scenarios.push(scenario);
             if pinned.is_some() {
                 run.verify = true;
@@ -245,9 +253,9 @@ mod tests {
             "{err}"
         );
         for (topology, want) in [
-            ("2x", "a.toml: topology: topology \"2x\" is neither NnLlCcTt"),
-            ("1n1l128c", "a.toml: topology: 1n1l128c1t has 128 vCPUs, more than the 64"),
-            ("8n8l1c1t", "a.toml: topology: --memory 256 split over the 8 nodes of 8n8l1c1t leaves 32 MiB a node, less than 64: raise --memory to at least 512"),
+            ("2x", "a.toml:2:12: topology: topology \"2x\" is neither NnLlCcTt"),
+            ("1n1l128c", "a.toml:2:12: topology: 1n1l128c1t has 128 vCPUs, more than the 64"),
+            ("8n8l1c1t", "a.toml:2:12: topology: --memory 256 split over the 8 nodes of 8n8l1c1t leaves 32 MiB a node, less than 64: raise --memory to at least 512"),
         ] {
             let files = scenarios(&dir, &[("a", &format!("topology = \"{topology}\""))]);
             let err = group(&vm("", files)).unwrap_err();

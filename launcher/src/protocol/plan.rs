@@ -286,6 +286,8 @@ end
         let toml = r#"
             name = "spin-simple"
             duration_ms = 3000
+            [[cgroup]]
+            path = "work"
             [[workers]]
             group = "spin"
             cgroup = "work"

@@ -1,7 +1,10 @@
 //! Declared cgroups (`[[cgroup]]`) → the ops that create and configure them, parents first.
 
-use super::file::{CgroupFile, Value};
-use super::validate::{Ctx, MAX_NAME};
+use std::collections::BTreeSet;
+
+use super::context::{Ctx, MAX_NAME};
+use super::file::{CgroupFile, OpFile, ScenarioFile, Value};
+use super::suggest::did_you_mean;
 use super::{Op, ScenarioError, Spawn};
 use crate::cpulist;
 use crate::topology::placement;
@@ -42,62 +45,187 @@ pub fn parent(path: &str) -> Option<&str> {
 }
 
 /// Ops creating every declared cgroup and every worker group's cgroup, with missing
-/// parents created first.
-pub fn setup_ops(
-    ctx: &Ctx,
-    declared: &[CgroupFile],
-    groups: &[Spawn],
-) -> Result<Vec<Op>, ScenarioError> {
+/// parents created first. A declaration or group that is wrong is recorded in `ctx` and
+/// left out.
+pub fn setup_ops(ctx: &Ctx, declared: &[CgroupFile], groups: &[Spawn]) -> Vec<Op> {
+    let mut valid: Vec<&CgroupFile> = Vec::new();
     for (i, cg) in declared.iter().enumerate() {
-        check_path(ctx, "[[cgroup]].path", &cg.path)?;
-        if declared[..i].iter().any(|c| c.path == cg.path) {
-            return Err(ctx.err(
-                format!("[[cgroup]] \"{}\"", cg.path),
-                "declared twice: merge the two entries",
-            ));
+        let field = format!("[[cgroup]] \"{}\"", cg.path);
+        if ctx
+            .keep(check_path(ctx, &format!("{field}.path"), &cg.path))
+            .is_none()
+        {
+            continue;
         }
+        if declared[..i].iter().any(|c| c.path == cg.path) {
+            ctx.report(ctx.err(field, "declared twice: merge the two entries"));
+            continue;
+        }
+        valid.push(cg);
     }
-    let mut paths: Vec<&str> = declared.iter().map(|c| c.path.as_str()).collect();
+    let mut paths: Vec<&str> = valid.iter().map(|c| c.path.as_str()).collect();
     for group in groups {
-        let field = format!("[[workers]] \"{}\".cgroup", group.group);
-        check_path(ctx, &field, &group.cgroup)?;
-        paths.push(&group.cgroup);
+        match ctx.keep(group_cgroup(ctx, &valid, group)) {
+            Some(()) => paths.push(&group.cgroup),
+            None => ctx.group_failed(&group.group),
+        }
     }
     let mut ops = Vec::new();
     let mut created: Vec<String> = Vec::new();
     for path in paths {
-        create_with_parents(ctx, declared, path, &mut created, &mut ops)?;
+        create_with_parents(ctx, &valid, path, &mut created, &mut ops);
     }
-    Ok(ops)
+    ops
+}
+
+/// A worker group's cgroup: one that is declared, or the group's own name (at the
+/// scenario's root or under a declared cgroup), so that a typo in `cgroup` never creates
+/// a new, unlimited cgroup; and its `affinity` must leave it CPUs that cgroup allows.
+fn group_cgroup(ctx: &Ctx, declared: &[&CgroupFile], group: &Spawn) -> Result<(), ScenarioError> {
+    let field = format!("[[workers]] \"{}\".cgroup", group.group);
+    check_path(ctx, &field, &group.cgroup)?;
+    let is_declared = |path: &str| declared.iter().any(|c| c.path == path);
+    let own_name = match group.cgroup.rsplit_once('/') {
+        None => group.cgroup == group.group,
+        Some((parent, name)) => name == group.group && is_declared(parent),
+    };
+    if !own_name && !is_declared(&group.cgroup) {
+        let near = did_you_mean(&group.cgroup, declared.iter().map(|c| c.path.as_str()));
+        return Err(ctx.err(
+            field,
+            format!(
+                "no [[cgroup]] {:?}{near}: declare it with [[cgroup]] path = {:?}, or drop \
+                 `cgroup` to run the workers in their own cgroup {:?}",
+                group.cgroup, group.cgroup, group.group
+            ),
+        ));
+    }
+    if let Some(affinity) = &group.affinity {
+        let field = format!("[[workers]] \"{}\".affinity", group.group);
+        overlaps_cgroup(ctx, &field, affinity, declared, &group.cgroup)?;
+    }
+    Ok(())
+}
+
+/// The CPUs of `affinity` (a CPU list) must include one the cgroup at `path` allows
+/// (its `cpus`, or those of the nearest ancestor that sets them): the kernel refuses an
+/// affinity with none, and the workers would never run where the scenario means.
+pub fn overlaps_cgroup(
+    ctx: &Ctx,
+    field: &str,
+    affinity: &str,
+    declared: &[&CgroupFile],
+    path: &str,
+) -> Result<(), ScenarioError> {
+    let Some((owner, allowed)) = allowed_cpus(ctx, declared, path) else {
+        return Ok(());
+    };
+    let wanted = cpulist::parse(affinity).unwrap_or_default();
+    if wanted.is_disjoint(&allowed) {
+        return Err(ctx.err(
+            field,
+            format!(
+                "CPUs {affinity} are none of the CPUs {} that cgroup {owner:?} allows (its \
+                 `cpus`): give an affinity that includes some of them, or change the \
+                 cgroup's cpus",
+                cpulist::format(&allowed)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The CPUs a cgroup allows, and the declared cgroup that sets them: its own `cpus`, or
+/// its nearest ancestor's; None when none sets them (or they are wrong, which is
+/// reported where they are declared).
+fn allowed_cpus<'c>(
+    ctx: &Ctx,
+    declared: &[&'c CgroupFile],
+    path: &str,
+) -> Option<(&'c str, BTreeSet<u32>)> {
+    let mut at = Some(path);
+    while let Some(path) = at {
+        let setting = declared
+            .iter()
+            .find(|c| c.path == path)
+            .and_then(|c| Some((c.path.as_str(), c.cpus.as_deref()?)));
+        if let Some((owner, text)) = setting {
+            let set = placement::resolve(text, &ctx.vm.topology).ok()?;
+            return Some((owner, set));
+        }
+        at = parent(path);
+    }
+    None
+}
+
+/// The declared cgroups that set `cpus`: (path, cpus as written).
+pub fn declared_cpus(declared: &[CgroupFile]) -> Vec<(String, String)> {
+    declared
+        .iter()
+        .filter_map(|c| Some((c.path.clone(), c.cpus.clone()?)))
+        .collect()
+}
+
+/// A declared cgroup that no worker group, op, payload or check uses, itself or through
+/// a cgroup under it, is likely a name mistyped where it was meant to be used.
+pub fn warn_unused(ctx: &Ctx, file: &ScenarioFile, groups: &[Spawn]) {
+    let mut used: Vec<&str> = groups.iter().map(|g| g.cgroup.as_str()).collect();
+    for op in file.step.iter().flat_map(|s| &s.ops) {
+        match op {
+            OpFile::CgroupAdd { path }
+            | OpFile::CgroupRemove { path }
+            | OpFile::CgroupSet { path, .. }
+            | OpFile::Freeze { path }
+            | OpFile::Thaw { path } => used.push(path),
+            OpFile::Move { from, to } => used.extend([from.as_str(), to.as_str()]),
+            OpFile::Spawn { .. }
+            | OpFile::Stop { .. }
+            | OpFile::Affinity { .. }
+            | OpFile::Write { .. } => {}
+        }
+    }
+    used.extend(file.payload.iter().filter_map(|p| p.cgroup.as_deref()));
+    used.extend(file.check.iter().filter_map(|c| c.cgroup.as_deref()));
+    for cg in &file.cgroup {
+        let prefix = format!("{}/", cg.path);
+        if !used.iter().any(|u| *u == cg.path || u.starts_with(&prefix)) {
+            ctx.warn(format!(
+                "[[cgroup]] {:?} is declared but no worker group, op, payload or check uses \
+                 it: is a `cgroup` misspelled, or is the declaration left over?",
+                cg.path
+            ));
+        }
+    }
 }
 
 fn create_with_parents(
     ctx: &Ctx,
-    declared: &[CgroupFile],
+    declared: &[&CgroupFile],
     path: &str,
     created: &mut Vec<String>,
     ops: &mut Vec<Op>,
-) -> Result<(), ScenarioError> {
+) {
     if created.iter().any(|c| c == path) {
-        return Ok(());
+        return;
     }
     if let Some(parent) = parent(path) {
-        create_with_parents(ctx, declared, parent, created, ops)?;
+        create_with_parents(ctx, declared, parent, created, ops);
     }
     created.push(path.to_string());
     ops.push(Op::CgroupAdd {
         path: path.to_string(),
     });
-    if let Some(cg) = declared.iter().find(|c| c.path == path) {
-        for (file, value) in settings(ctx, cg)? {
-            ops.push(Op::CgroupSet {
-                path: path.to_string(),
-                file: file.to_string(),
-                value,
-            });
-        }
+    let settings = declared
+        .iter()
+        .find(|c| c.path == path)
+        .and_then(|cg| ctx.keep(settings(ctx, cg)));
+    for (file, value) in settings.unwrap_or_default() {
+        ops.push(Op::CgroupSet {
+            path: path.to_string(),
+            file: file.to_string(),
+            value,
+        });
     }
-    Ok(())
 }
 
 /// The controller files a declaration sets, in a fixed order.

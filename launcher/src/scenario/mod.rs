@@ -3,11 +3,14 @@
 
 pub mod catalog;
 mod cgroups;
+mod context;
 pub mod file;
 pub mod load;
+mod locate;
 pub mod payloads;
 mod shaped;
 mod steps;
+mod suggest;
 mod validate;
 
 use std::fmt;
@@ -47,6 +50,9 @@ pub struct Scenario {
     pub topology: Option<Shape>,
     pub steps: Vec<Step>,
     pub checks: Vec<Check>,
+    /// What validation found likely unmeant but not wrong (e.g. a cgroup nothing uses),
+    /// each naming the file; printed before the run.
+    pub warnings: Vec<String>,
 }
 
 impl Scenario {
@@ -199,22 +205,81 @@ impl LogRules {
     }
 }
 
-/// A scenario that cannot run, naming the file, the field and what to do.
+/// Problems of one file listed at once; past this many the rest are only counted
+/// (policy: enough to fix a file in one pass, few enough to read).
+pub const MAX_REPORTED: usize = 20;
+
+/// A scenario that cannot run, naming the file, the field and what to do; with the
+/// file's other problems, so that one pass shows them all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScenarioError {
     pub source: String,
     /// The field at fault, e.g. `[[workers]] "spin".count`; empty for file-level problems.
     pub field: String,
     pub message: String,
+    /// Line and column (from 1) of the field in the file, when known.
+    pub at: Option<(u32, u32)>,
+    /// The file's further problems, in the order found.
+    pub more: Vec<ScenarioError>,
+    /// Problems past [`MAX_REPORTED`], counted but not listed.
+    pub unlisted: u32,
+}
+
+impl ScenarioError {
+    pub fn new(source: &str, field: impl Into<String>, message: impl Into<String>) -> Self {
+        ScenarioError {
+            source: source.to_string(),
+            field: field.into(),
+            message: message.into(),
+            at: None,
+            more: Vec::new(),
+            unlisted: 0,
+        }
+    }
+
+    /// One error listing `problems` (not empty) in file order, the first as its own,
+    /// each located in `text` where the field can be found.
+    fn all(mut problems: Vec<ScenarioError>, text: &str) -> ScenarioError {
+        for problem in &mut problems {
+            problem.at = problem.at.or_else(|| locate::locate(text, &problem.field));
+        }
+        // In file order, as an editor walks them; those without a place last.
+        problems.sort_by_key(|p| p.at.unwrap_or((u32::MAX, u32::MAX)));
+        let unlisted = problems.len().saturating_sub(MAX_REPORTED) as u32;
+        problems.truncate(MAX_REPORTED);
+        let mut first = problems.remove(0);
+        first.more = problems;
+        first.unlisted = unlisted;
+        first
+    }
+
+    fn fmt_one(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.source)?;
+        if let Some((line, column)) = self.at {
+            write!(f, ":{line}:{column}")?;
+        }
+        if !self.field.is_empty() {
+            write!(f, ": {}", self.field)?;
+        }
+        write!(f, ": {}", self.message)
+    }
 }
 
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.field.is_empty() {
-            write!(f, "{}: {}", self.source, self.message)
-        } else {
-            write!(f, "{}: {}: {}", self.source, self.field, self.message)
+        self.fmt_one(f)?;
+        for other in &self.more {
+            writeln!(f)?;
+            other.fmt_one(f)?;
         }
+        if self.unlisted > 0 {
+            write!(
+                f,
+                "\n{}: {} more problems not listed: fix these first",
+                self.source, self.unlisted
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -228,6 +293,8 @@ pub const TOPOLOGY_FIELD: &str = "topology";
 #[derive(Debug, Clone)]
 pub struct Unvalidated {
     file: file::ScenarioFile,
+    /// The TOML as written, to locate fields in messages.
+    text: String,
     pub source: String,
 }
 
@@ -243,21 +310,22 @@ impl Unvalidated {
         let Some(text) = &self.file.topology else {
             return Ok(None);
         };
-        let err = |message: String| ScenarioError {
-            source: self.source.clone(),
-            field: TOPOLOGY_FIELD.to_string(),
-            message,
+        let err = |message: String| {
+            let mut e = ScenarioError::new(&self.source, TOPOLOGY_FIELD, message);
+            e.at = locate::locate(&self.text, TOPOLOGY_FIELD);
+            e
         };
         let shape = Shape::parse(text).map_err(|e| err(e.to_string()))?;
-        crate::cli::fits_vcpus(&shape).map_err(err)?;
-        crate::cli::fits_memory(&shape, memory_mib).map_err(err)?;
+        crate::topology::fit::fits_vcpus(&shape).map_err(err)?;
+        crate::topology::fit::fits_memory(&shape, memory_mib).map_err(err)?;
         Ok(Some(shape))
     }
 
     /// Validates it for `vm`, which must be the machine it runs on: its own `topology`
     /// if it pins one.
     pub fn validate(&self, vm: &VmShape) -> Result<Scenario, ScenarioError> {
-        let mut scenario = validate::lower(&self.file, &self.source, vm)?;
+        let mut scenario = validate::lower(&self.file, &self.source, vm)
+            .map_err(|problems| ScenarioError::all(problems, &self.text))?;
         scenario.topology = self.topology(vm.memory_mib)?;
         Ok(scenario)
     }
@@ -266,23 +334,26 @@ impl Unvalidated {
 /// Reads and parses a scenario file, not yet validated.
 pub fn read(path: &Path) -> Result<Unvalidated, ScenarioError> {
     let source = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        source: source.clone(),
-        field: String::new(),
-        message: format!("cannot read the scenario: {e}"),
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ScenarioError::new(&source, "", format!("cannot read the scenario: {e}")))?;
     parse_only(&text, &source)
 }
 
 /// Parses scenario TOML, not yet validated; `source` names it in errors.
 pub fn parse_only(text: &str, source: &str) -> Result<Unvalidated, ScenarioError> {
-    let file: file::ScenarioFile = toml::from_str(text).map_err(|e| ScenarioError {
-        source: source.to_string(),
-        field: String::new(),
-        message: format!("not a valid scenario (see docs/scenarios.md):\n{e}"),
+    let file: file::ScenarioFile = toml::from_str(text).map_err(|e| {
+        let hint = suggest::unknown_key_hint(e.message()).unwrap_or_default();
+        let mut error = ScenarioError::new(
+            source,
+            "",
+            format!("not a valid scenario (see docs/scenarios.md){hint}:\n{e}"),
+        );
+        error.at = e.span().map(|span| locate::line_column(text, span.start));
+        error
     })?;
     Ok(Unvalidated {
         file,
+        text: text.to_string(),
         source: source.to_string(),
     })
 }

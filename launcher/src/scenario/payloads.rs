@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use super::context::{check_hold, check_name, Ctx, MAX_NAME};
 use super::file::{FileSpec, PayloadFile, StatusValue};
-use super::validate::{check_hold, check_name, Ctx, MAX_NAME};
 use super::{Op, OutputRules, Payload, PayloadData, Scenario, ScenarioError, Step};
 use crate::guest::pack;
 
@@ -22,32 +22,36 @@ pub const MAX_PAYLOAD_FILES: usize = 16;
 const MAX_SIGNAL: u64 = 64;
 const MAX_EXIT_STATUS: u64 = 255;
 
-/// Adds each `[[payload]]` to the end of its step's ops.
-pub fn lower(ctx: &Ctx, files: &[PayloadFile], steps: &mut [Step]) -> Result<(), ScenarioError> {
+/// Adds each `[[payload]]` to the end of its step's ops; one that is wrong is recorded
+/// in `ctx` and left out.
+pub fn lower(ctx: &Ctx, files: &[PayloadFile], steps: &mut [Step]) {
     if files.len() > MAX_PAYLOADS {
-        return Err(ctx.err(
+        ctx.report(ctx.err(
             "[[payload]]",
             format!(
                 "{} payloads, more than the {MAX_PAYLOADS} the guest runs at once: split the scenario",
                 files.len()
             ),
         ));
+        return;
     }
     let base = Path::new(ctx.source).parent().unwrap_or(Path::new(""));
     let mut names: Vec<String> = Vec::new();
     for (index, file) in files.iter().enumerate() {
-        let payload = lower_one(ctx, index, file, base, steps)?;
+        let Some(payload) = ctx.keep(lower_one(ctx, index, file, base, steps)) else {
+            continue;
+        };
         if names.contains(&payload.name) {
-            return Err(ctx.err(
+            ctx.report(ctx.err(
                 format!("[[payload]] \"{}\"", payload.name),
                 "two payloads share this name: give each its own `name`",
             ));
+            continue;
         }
         names.push(payload.name.clone());
         let step = file.step.unwrap_or(0) as usize;
         steps[step].ops.push(Op::Payload(payload));
     }
-    Ok(())
 }
 
 fn lower_one(
@@ -278,11 +282,7 @@ pub fn find_program(path: &str, base: &Path) -> Result<PathBuf, String> {
     }
     if path.contains('/') {
         let full = base.join(path);
-        return if full.is_file() {
-            Ok(full)
-        } else {
-            Err(format!("{}: no such file", full.display()))
-        };
+        return runnable(&full).map(|()| full);
     }
     let search = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&search)
@@ -291,6 +291,32 @@ pub fn find_program(path: &str, base: &Path) -> Result<PathBuf, String> {
         .ok_or_else(|| {
             format!("{path:?} is not a file in $PATH: give its path (e.g. \"./{path}\")")
         })
+}
+
+/// A program the guest can run: an executable regular file; else what it is instead.
+fn runnable(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => format!("{shown}: no such file"),
+        _ => format!("{shown}: cannot read it: {e}"),
+    })?;
+    if meta.is_dir() {
+        return Err(format!(
+            "{shown} is a directory: give the program file in it"
+        ));
+    }
+    if !meta.is_file() {
+        return Err(format!(
+            "{shown} is not a regular file: give a program file"
+        ));
+    }
+    if meta.permissions().mode() & 0o111 == 0 {
+        return Err(format!(
+            "{shown} is not executable: make it so (chmod +x) or give the program itself"
+        ));
+    }
+    Ok(())
 }
 
 /// A payload name from its program's file name: lower case, other characters as `-`.
@@ -508,6 +534,11 @@ mod tests {
         let err = find_program("no-such-program-here", Path::new("")).unwrap_err();
         assert!(err.contains("$PATH"), "{err}");
         let err = find_program("./nope", Path::new("/tmp")).unwrap_err();
-        assert!(err.contains("/tmp/./nope"), "{err}");
+        assert!(err.contains("/tmp/./nope: no such file"), "{err}");
+        let err = find_program("/tmp", Path::new("")).unwrap_err();
+        assert!(err.contains("/tmp is a directory"), "{err}");
+        let err = find_program("/etc/passwd", Path::new("")).unwrap_err();
+        assert!(err.contains("/etc/passwd is not executable"), "{err}");
+        assert_eq!(find_program("/bin/sh", Path::new("")), Ok("/bin/sh".into()));
     }
 }

@@ -2,7 +2,7 @@
 //! binds to, so a scenario that could only fail in the guest is a usage error.
 
 use super::catalog::WorkType;
-use super::validate::Ctx;
+use super::context::Ctx;
 use super::ScenarioError;
 use schedbox_protocol::works::{
     CROSS_LLC_PINGPONG, MEMPOLICY_PREFERRED, NUMA_WORKING_SET, SMT_SIBLING_SPIN,

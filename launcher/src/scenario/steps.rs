@@ -1,11 +1,16 @@
 //! Step-form scenarios: ops are checked in order against the cgroups and worker groups
 //! that exist at that point, as the guest will see them.
 
-use super::cgroups::{check_path, parent};
-use super::file::{OpFile, StepFile, Value};
-use super::validate::{check_hold, Ctx};
+use super::cgroups::{check_path, overlaps_cgroup, parent};
+use super::context::{check_hold, Ctx};
+use super::file::{CgroupFile, OpFile, StepFile, Value};
+use super::suggest::did_you_mean;
 use super::{Op, ScenarioError, Spawn, Step};
+use schedbox_protocol::cgroup_files::{cgroup_file, CGROUP_FILES};
 use schedbox_protocol::vocab::{Until, Word};
+
+/// The file that sets the CPUs a cgroup allows.
+const CPUSET_CPUS: &str = "cpuset.cpus";
 
 /// Longest path a `write` op may name: the guest's limit for a path in a plan.
 pub use schedbox_protocol::limits::MAX_PATH as MAX_WRITE_PATH;
@@ -13,22 +18,29 @@ pub use schedbox_protocol::limits::MAX_PATH as MAX_WRITE_PATH;
 /// What exists in the guest after the ops so far.
 struct State<'a> {
     groups: &'a [Spawn],
+    declared: Vec<&'a CgroupFile>,
     cgroups: Vec<String>,
     /// Running worker groups and the cgroup their tasks are in now.
     running: Vec<(String, String)>,
+    /// Cgroups whose `cpuset.cpus` an op has set: their declared `cpus` no longer bound
+    /// an affinity (the value written is the kernel's to judge).
+    cpus_rewritten: Vec<String>,
     spawned: Vec<String>,
 }
 
 pub fn lower_steps(
     ctx: &Ctx,
     files: &[StepFile],
+    declared: &[CgroupFile],
     setup: Vec<Op>,
     groups: &[Spawn],
 ) -> Result<Vec<Step>, ScenarioError> {
     let mut state = State {
         groups,
+        declared: declared.iter().collect(),
         cgroups: added_cgroups(&setup),
         running: Vec::new(),
+        cpus_rewritten: Vec::new(),
         spawned: Vec::new(),
     };
     let mut steps = Vec::new();
@@ -42,7 +54,8 @@ pub fn lower_steps(
         };
         for (n, op) in file.ops.iter().enumerate() {
             let field = format!("[[step]] {index}.ops[{n}]");
-            ops.push(state.apply(ctx, &field, op)?);
+            // None: the op names a worker group whose entry was wrong (and reported).
+            ops.extend(state.apply(ctx, &field, op)?);
         }
         steps.push(Step {
             hold_ms,
@@ -50,7 +63,10 @@ pub fn lower_steps(
             ops,
         });
     }
-    if let Some(idle) = groups.iter().find(|g| !state.spawned.contains(&g.group)) {
+    let idle = groups
+        .iter()
+        .find(|g| !state.spawned.contains(&g.group) && !ctx.is_failed_group(&g.group));
+    if let Some(idle) = idle {
         return Err(ctx.err(
             format!("[[workers]] \"{}\"", idle.group),
             format!(
@@ -95,11 +111,30 @@ fn added_cgroups(ops: &[Op]) -> Vec<String> {
 }
 
 impl State<'_> {
-    fn apply(&mut self, ctx: &Ctx, field: &str, op: &OpFile) -> Result<Op, ScenarioError> {
+    fn apply(&mut self, ctx: &Ctx, field: &str, op: &OpFile) -> Result<Option<Op>, ScenarioError> {
+        let group = match op {
+            OpFile::Spawn { group } | OpFile::Stop { group } | OpFile::Affinity { group, .. } => {
+                Some(group)
+            }
+            _ => None,
+        };
+        if group.is_some_and(|g| ctx.is_failed_group(g)) {
+            return Ok(None);
+        }
+        self.apply_op(ctx, field, op).map(Some)
+    }
+
+    fn apply_op(&mut self, ctx: &Ctx, field: &str, op: &OpFile) -> Result<Op, ScenarioError> {
         match op {
             OpFile::CgroupAdd { path } => self.add(ctx, field, path),
             OpFile::CgroupRemove { path } => self.remove(ctx, field, path),
-            OpFile::CgroupSet { path, file, value } => self.set(ctx, field, path, file, value),
+            OpFile::CgroupSet { path, file, value } => {
+                let op = self.set(ctx, field, path, file, value)?;
+                if file == CPUSET_CPUS {
+                    self.cpus_rewritten.push(path.clone());
+                }
+                Ok(op)
+            }
             OpFile::Spawn { group } => self.spawn(ctx, field, group),
             OpFile::Stop { group } => {
                 self.running_group(ctx, field, group)?;
@@ -122,6 +157,11 @@ impl State<'_> {
             OpFile::Affinity { group, cpus } => {
                 self.running_group(ctx, field, group)?;
                 let cpus = ctx.cpus(&format!("{field}.cpus"), cpus)?;
+                let cgroup = self.running.iter().find(|(g, _)| g == group);
+                if let Some((_, cgroup)) = cgroup.filter(|(_, c)| !self.cpus_rewritten_at(c)) {
+                    let field = format!("{field}.cpus");
+                    overlaps_cgroup(ctx, &field, &cpus, &self.declared, cgroup)?;
+                }
                 Ok(Op::Affinity {
                     group: group.clone(),
                     cpus,
@@ -134,6 +174,18 @@ impl State<'_> {
             OpFile::Freeze { path } => self.freeze(ctx, field, path, 1),
             OpFile::Thaw { path } => self.freeze(ctx, field, path, 0),
         }
+    }
+
+    /// Whether an op set `cpuset.cpus` of `path` or of a cgroup above it.
+    fn cpus_rewritten_at(&self, path: &str) -> bool {
+        let mut at = Some(path);
+        while let Some(path) = at {
+            if self.cpus_rewritten.iter().any(|c| c == path) {
+                return true;
+            }
+            at = parent(path);
+        }
+        false
     }
 
     /// `freeze` and `thaw` are `cgroup.freeze` writes.
@@ -186,17 +238,7 @@ impl State<'_> {
         value: &Value,
     ) -> Result<Op, ScenarioError> {
         self.existing(ctx, &format!("{field}.path"), path)?;
-        let file_ok = file.contains('.')
-            && !file.starts_with('.')
-            && file
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._".contains(&b));
-        if !file_ok {
-            return Err(ctx.err(
-                format!("{field}.file"),
-                format!("{file:?} is not a cgroup file name like \"cpu.weight\""),
-            ));
-        }
+        controller_file(ctx, &format!("{field}.file"), file)?;
         let value = one_line(ctx, &format!("{field}.value"), value)?;
         Ok(Op::CgroupSet {
             path: path.to_string(),
@@ -210,7 +252,10 @@ impl State<'_> {
             .groups
             .iter()
             .find(|g| g.group == group)
-            .ok_or_else(|| ctx.err(field, format!("no [[workers]] group {group:?}")))?;
+            .ok_or_else(|| {
+                let near = did_you_mean(group, self.groups.iter().map(|g| g.group.as_str()));
+                ctx.err(field, format!("no [[workers]] group {group:?}{near}"))
+            })?;
         if self.spawned.iter().any(|g| g == group) {
             return Err(ctx.err(
                 field,
@@ -231,9 +276,10 @@ impl State<'_> {
         if self.cgroups.iter().any(|c| c == path) {
             Ok(())
         } else {
+            let near = did_you_mean(path, self.cgroups.iter().map(String::as_str));
             Err(ctx.err(
                 field,
-                format!("no cgroup {path:?} at this point: declare it in [[cgroup]] or add it with a cgroup-add op first"),
+                format!("no cgroup {path:?} at this point{near}: declare it in [[cgroup]] or add it with a cgroup-add op first"),
             ))
         }
     }
@@ -245,6 +291,30 @@ impl State<'_> {
             Err(ctx.err(
                 field,
                 format!("group {group:?} is not running at this point"),
+            ))
+        }
+    }
+}
+
+/// A `cgroup-set` file: one the kernel has for a controller schedbox enables, and one
+/// that takes writes.
+fn controller_file(ctx: &Ctx, field: &str, file: &str) -> Result<(), ScenarioError> {
+    match cgroup_file(file) {
+        Some(known) if known.writable => Ok(()),
+        Some(_) => Err(ctx.err(
+            field,
+            format!("{file:?} only reports: the kernel refuses writes to it; set a file that takes them"),
+        )),
+        None => {
+            let writable = CGROUP_FILES.iter().filter(|f| f.writable).map(|f| f.name);
+            let near = did_you_mean(file, writable);
+            Err(ctx.err(
+                field,
+                format!(
+                    "{file:?} is not a cgroup file of the cpu, cpuset, memory, pids or io \
+                     controllers{near}: name one such as \"cpu.weight\" or \"cpu.max\" \
+                     (docs/scenarios.md)"
+                ),
             ))
         }
     }

@@ -81,7 +81,7 @@ fn toml_errors_and_unknown_fields_are_rejected() {
     rejected(
         &format!("{SIMPLE}[[cgroup]]\npath = \"a\"\nweigth = 3"),
         "",
-        "weigth",
+        "(did you mean `weight`?)",
     );
 }
 
@@ -357,7 +357,7 @@ fn freeze_and_thaw_write_cgroup_freeze() {
 #[test]
 fn checks_are_checked() {
     let check = |body: &str| with_workers(&format!("[[check]]\n{body}"));
-    rejected(&check("name = \"speed\""), "[[check]].name", "fairness");
+    rejected(&check("name = \"speed\""), "\"speed\".name", "fairness");
     rejected(
         &check("name = \"fairness\""),
         "\"fairness\".cgroup",
@@ -416,6 +416,7 @@ fn catalog_scenarios_are_valid_and_uniquely_named() {
             } else if path.extension().is_some_and(|e| e == "toml") {
                 let s = catalog::load_for_check(&path, VM).unwrap_or_else(|e| panic!("{e}"));
                 let file = path.display().to_string();
+                assert_eq!(s.warnings, Vec::<String>::new(), "{file}");
                 if let Some((_, other)) = names.iter().find(|(n, _)| *n == s.name) {
                     panic!("{file} and {other} are both named {:?}", s.name);
                 }
@@ -660,4 +661,169 @@ fn numa_locality_needs_a_working_set() {
     .unwrap();
     let check = s.checks.iter().find(|c| c.name == "numa-locality").unwrap();
     assert_eq!(check.limit, 950);
+}
+
+/// The three typos that once changed a test silently, all in one file: each is
+/// reported, at its line and column, with the name it was likely meant to be.
+#[test]
+fn typos_are_reported_together_where_they_are() {
+    let toml = "name = \"t\"\n\
+                [[cgroup]]\npath = \"capped\"\ncpus = \"1\"\nmax = \"50000 100000\"\n\
+                [[workers]]\ngroup = \"w\"\nwork = \"spin\"\ncgroup = \"caped\"\n\
+                [[workers]]\ngroup = \"p\"\nwork = \"spin\"\ncgroup = \"capped\"\naffinity = \"0\"\n\
+                [[step]]\nhold_ms = 10\nops = [{ op = \"spawn\", group = \"w\" },\n\
+                { op = \"spawn\", group = \"p\" },\n\
+                { op = \"cgroup-set\", path = \"capped\", file = \"cpu.maxx\", value = \"max\" }]\n";
+    let err = parse(toml, "s.toml", &VM).expect_err("typos accepted");
+    let text = err.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(
+        lines[0].starts_with("s.toml:9:10: [[workers]] \"w\".cgroup: no [[cgroup]] \"caped\" (did you mean \"capped\"?)"),
+        "{text}"
+    );
+    assert!(
+        lines[1]
+            .starts_with("s.toml:14:12: [[workers]] \"p\".affinity: CPUs 0 are none of the CPUs 1"),
+        "{text}"
+    );
+    assert!(
+        lines[2]
+            .starts_with("s.toml:19:46: [[step]] 0.ops[2].file: \"cpu.maxx\" is not a cgroup file")
+            && lines[2].contains("(did you mean \"cpu.max\"?)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_worker_cgroup_is_declared_or_its_own() {
+    let declared = format!("{SIMPLE}[[cgroup]]\npath = \"capped\"\nweight = 50\n");
+    let rejected_here = |extra: &str, hint: &str| {
+        rejected(
+            &format!("{declared}[[workers]]\ngroup = \"w\"\nwork = \"spin\"\n{extra}\n"),
+            "\"w\".cgroup",
+            hint,
+        )
+    };
+    rejected_here("cgroup = \"caped\"", "did you mean \"capped\"");
+    rejected_here("cgroup = \"capped/fast\"", "declare it with [[cgroup]]");
+    rejected_here("cgroup = \"caped/w\"", "declare it with [[cgroup]]");
+    // Its own name under a declared cgroup is as safe as at the root.
+    let under = ok(&format!(
+        "{declared}[[workers]]\ngroup = \"w\"\nwork = \"spin\"\ncgroup = \"capped/w\"\n"
+    ));
+    assert_eq!(under.warnings, Vec::<String>::new());
+    let own = ok(&format!(
+        "{declared}[[workers]]\ngroup = \"w\"\nwork = \"spin\"\ncgroup = \"w\"\n"
+    ));
+    assert_eq!(own.warnings.len(), 1, "{:?}", own.warnings);
+    assert!(own.warnings[0].contains("\"capped\" is declared but no worker group"));
+    let used = ok(&format!(
+        "{declared}[[workers]]\ngroup = \"w\"\nwork = \"spin\"\ncgroup = \"capped\"\n"
+    ));
+    assert_eq!(used.warnings, Vec::<String>::new());
+    // A parent is used through its children.
+    let parent = ok(&format!(
+        "{SIMPLE}[[cgroup]]\npath = \"top\"\ncpus = \"0\"\n[[cgroup]]\npath = \"top/w\"\n\
+         [[workers]]\ngroup = \"w\"\nwork = \"spin\"\ncgroup = \"top/w\"\n"
+    ));
+    assert_eq!(parent.warnings, Vec::<String>::new());
+}
+
+#[test]
+fn cgroup_set_files_are_ones_the_kernel_has_and_takes() {
+    let set = |file: &str| {
+        format!(
+            "name = \"s\"\n[[cgroup]]\npath = \"a\"\n[[step]]\nhold_ms = 10\n\
+             ops = [{{ op = \"cgroup-set\", path = \"a\", file = \"{file}\", value = 1 }}]\n"
+        )
+    };
+    rejected(&set("cpu.maxx"), "ops[0].file", "did you mean \"cpu.max\"");
+    rejected(&set("cpu.stat"), "ops[0].file", "only reports");
+    rejected(
+        &set("nonsense"),
+        "ops[0].file",
+        "cpu, cpuset, memory, pids or io",
+    );
+    for file in [
+        "cpu.weight",
+        "memory.high",
+        "cpuset.cpus.partition",
+        "cgroup.freeze",
+    ] {
+        ok(&set(file));
+    }
+}
+
+#[test]
+fn an_affinity_must_meet_its_cgroup_cpus() {
+    let toml = |affinity: &str, op_cpus: &str| {
+        format!(
+            "name = \"s\"\n[[cgroup]]\npath = \"top\"\ncpus = \"1\"\n[[cgroup]]\npath = \"top/in\"\n\
+             [[workers]]\ngroup = \"w\"\nwork = \"spin\"\ncgroup = \"top/in\"\naffinity = \"{affinity}\"\n\
+             [[step]]\nhold_ms = 10\nops = [{{ op = \"spawn\", group = \"w\" }},\n\
+             {{ op = \"affinity\", group = \"w\", cpus = \"{op_cpus}\" }}]\n"
+        )
+    };
+    ok(&toml("0-1", "1"));
+    // An op that rewrites the cpuset moves the bound: the kernel judges the new one.
+    let rewritten = toml("1", "0").replace(
+        "{ op = \"affinity\"",
+        "{ op = \"cgroup-set\", path = \"top\", file = \"cpuset.cpus\", value = \"0-1\" },\n{ op = \"affinity\"",
+    );
+    ok(&rewritten);
+    // The nearest ancestor that sets cpus is the bound.
+    rejected(&toml("0", "1"), "\"w\".affinity", "cgroup \"top\" allows");
+    rejected(&toml("1", "0"), "ops[1].cpus", "none of the CPUs 1");
+}
+
+#[test]
+fn problems_past_the_bound_are_counted() {
+    let mut toml = String::from(SIMPLE);
+    for i in 0..MAX_REPORTED + 3 {
+        toml += &format!("[[workers]]\ngroup = \"g{i}\"\nwork = \"spinn\"\n");
+    }
+    let err = parse(&toml, "s.toml", &VM).unwrap_err();
+    assert_eq!(err.more.len(), MAX_REPORTED - 1);
+    assert_eq!(err.unlisted, 3);
+    assert!(err.to_string().contains("did you mean \"spin\""), "{err}");
+    assert!(
+        err.to_string()
+            .ends_with("3 more problems not listed: fix these first"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_group_whose_entry_is_wrong_is_not_reported_again_where_it_is_used() {
+    let toml = "name = \"s\"\n[[workers]]\ngroup = \"w\"\nwork = \"nope\"\n\
+                [[step]]\nhold_ms = 10\nops = [{ op = \"spawn\", group = \"w\" }]\n\
+                [[check]]\nname = \"stall\"\ngroup = \"w\"\n";
+    let err = parse(toml, "s.toml", &VM).unwrap_err();
+    assert!(err.more.is_empty(), "{err}");
+    assert!(err.message.contains("unknown work \"nope\""), "{err}");
+}
+
+/// Every file a `[[cgroup]]` declaration sets is one the kernel has and takes writes to,
+/// by the same list `cgroup-set` is checked against.
+#[test]
+fn declared_settings_write_files_the_kernel_has() {
+    let s = ok(&format!(
+        "{SIMPLE}[[cgroup]]\npath = \"a\"\ncpus = \"0\"\nmems = \"0\"\nweight = 5\n\
+         max = \"max\"\nidle = false\nmemory_max = \"1G\"\nmemory_high = \"1G\"\n\
+         pids_max = 9\n[[workers]]\ngroup = \"w\"\nwork = \"spin\"\ncgroup = \"a\"\n"
+    ));
+    let files: Vec<&str> = s.steps[0]
+        .ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::CgroupSet { file, .. } => Some(file.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(files.len(), 8, "{files:?}");
+    for file in files {
+        let known = schedbox_protocol::cgroup_files::cgroup_file(file);
+        assert!(known.is_some_and(|f| f.writable), "{file}");
+    }
 }

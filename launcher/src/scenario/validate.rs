@@ -1,15 +1,14 @@
-//! Turns a parsed scenario file into a validated [`Scenario`], or the first error.
+//! Turns a parsed scenario file into a validated [`Scenario`], or every problem found.
 
 use super::catalog::{self, CheckKind, Expect, Policy, Scope, Word};
+use super::context::{check_hold, check_name, Ctx};
 use super::file::{CheckFile, ScenarioFile, WorkersFile};
+use super::suggest::did_you_mean;
 use super::{
     cgroups, load, payloads, shaped, steps, Check, LogRules, Op, Scenario, ScenarioError, Spawn,
     Step, VmShape,
 };
-use crate::cpulist;
-use crate::topology::placement;
 use schedbox_protocol::limits::{memory_needed_mib, MAX_WORKERS, NICE_RANGE, RT_PRIO_RANGE};
-pub use schedbox_protocol::limits::{MAX_HOLD_MS, MAX_NAME};
 
 /// Workers one scenario may run in all: the guest keeps a slot for each.
 const MAX_SCENARIO_WORKERS: u64 = MAX_WORKERS as u64;
@@ -18,126 +17,102 @@ const EXPECT_CHECK: CheckKind = CheckKind::Expect;
 /// The work the `numa-locality` check measures.
 const NUMA_WORK: &str = schedbox_protocol::works::NUMA_WORKING_SET.name;
 
-/// Where errors are reported from, and the VM values are checked against.
-pub struct Ctx<'a> {
-    pub source: &'a str,
-    pub vm: &'a VmShape,
-}
-
-impl Ctx<'_> {
-    pub fn err(&self, field: impl Into<String>, message: impl Into<String>) -> ScenarioError {
-        ScenarioError {
-            source: self.source.to_string(),
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-
-    /// Resolves a CPU set (a CPU list, or topology-relative: `llc:1`, `node:0`, ...)
-    /// against the VM's shape; the plan carries it as a CPU list.
-    pub fn cpus(&self, field: &str, text: &str) -> Result<String, ScenarioError> {
-        let cpus = placement::resolve(text, &self.vm.topology).map_err(|e| {
-            self.err(
-                field,
-                format!("{e}: use CPUs the VM has, or raise --cpus or --topology"),
-            )
-        })?;
-        Ok(cpulist::format(&cpus))
+/// The scenario, or every problem found in it (at least one).
+pub fn lower(
+    file: &ScenarioFile,
+    source: &str,
+    vm: &VmShape,
+) -> Result<Scenario, Vec<ScenarioError>> {
+    let ctx = Ctx::new(source, vm);
+    let scenario = lower_sections(&ctx, file);
+    let (problems, warnings) = ctx.finish();
+    match scenario {
+        Some(scenario) if problems.is_empty() => Ok(Scenario {
+            warnings,
+            ..scenario
+        }),
+        _ => Err(problems),
     }
 }
 
-/// Names of scenarios and worker groups: they end up in cgroup paths and records.
-pub fn check_name(ctx: &Ctx, field: &str, name: &str) -> Result<(), ScenarioError> {
-    let ok = !name.is_empty()
-        && name.len() <= MAX_NAME
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    if ok {
-        Ok(())
-    } else {
-        Err(ctx.err(
-            field,
-            format!(
-                "{name:?} is not a valid name: use 1-{MAX_NAME} characters from a-z, 0-9, '-' and '_'"
-            ),
-        ))
+/// Each section in turn, each entry on its own, so that one mistake does not hide the
+/// next; None once something was wrong (recorded in `ctx`).
+fn lower_sections(ctx: &Ctx, file: &ScenarioFile) -> Option<Scenario> {
+    ctx.keep(check_name(ctx, "name", &file.name));
+    let mut groups = Vec::new();
+    for w in &file.workers {
+        match ctx.keep(lower_workers(ctx, w)) {
+            Some(group) => groups.push(group),
+            None => ctx.group_failed(&w.group),
+        }
     }
-}
-
-pub fn check_hold(ctx: &Ctx, field: &str, hold_ms: u64) -> Result<u64, ScenarioError> {
-    if hold_ms == 0 || hold_ms > MAX_HOLD_MS {
-        return Err(ctx.err(
-            field,
-            format!("{hold_ms} ms is out of range: give 1 to {MAX_HOLD_MS} ms"),
-        ));
+    ctx.keep(check_groups(ctx, &groups));
+    let setup = cgroups::setup_ops(ctx, &file.cgroup, &groups);
+    let mut steps = ctx.keep(lower_steps(ctx, file, setup, &groups))?;
+    let before = ctx.problems();
+    payloads::lower(ctx, &file.payload, &mut steps);
+    // A payload left out for its own mistake would make `until` look unmet too.
+    if ctx.problems() == before {
+        ctx.keep(payloads::check_until(ctx, &steps));
     }
-    Ok(hold_ms)
-}
-
-pub fn lower(file: &ScenarioFile, source: &str, vm: &VmShape) -> Result<Scenario, ScenarioError> {
-    let ctx = Ctx { source, vm };
-    check_name(&ctx, "name", &file.name)?;
-    let groups = file
-        .workers
-        .iter()
-        .map(|w| lower_workers(&ctx, w))
-        .collect::<Result<Vec<_>, _>>()?;
-    check_groups(&ctx, &groups)?;
-    let setup = cgroups::setup_ops(&ctx, &file.cgroup, &groups)?;
-    let mut steps = match (file.duration_ms, file.step.is_empty()) {
-        (Some(hold), true) => {
-            let hold_ms = check_hold(&ctx, "duration_ms", hold)?;
-            let mut ops = setup;
-            ops.extend(groups.iter().cloned().map(Op::Spawn));
-            vec![Step {
-                hold_ms,
-                until_payloads: false,
-                ops,
-            }]
-        }
-        (None, false) => steps::lower_steps(&ctx, &file.step, setup, &groups)?,
-        (Some(_), false) => {
-            return Err(ctx.err(
-                "duration_ms",
-                "give either duration_ms (one step running every worker group) or [[step]] \
-                 entries, not both",
-            ))
-        }
-        (None, true) => {
-            return Err(ctx.err(
-                "duration_ms",
-                "missing: add e.g. `duration_ms = 2000`, or [[step]] entries",
-            ))
-        }
-    };
-    payloads::lower(&ctx, &file.payload, &mut steps)?;
-    payloads::check_until(&ctx, &steps)?;
     let cgroup_paths = steps::all_cgroups(&steps);
-    let cgroup_cpus: Vec<(String, String)> = file
-        .cgroup
-        .iter()
-        .filter_map(|c| Some((c.path.clone(), c.cpus.clone()?)))
-        .collect();
-    let checks = lower_checks(&ctx, &file.check, &groups, &cgroup_paths, &cgroup_cpus)?;
-    Ok(Scenario {
+    let cgroup_cpus = cgroups::declared_cpus(&file.cgroup);
+    let checks = lower_checks(ctx, &file.check, &groups, &cgroup_paths, &cgroup_cpus);
+    cgroups::warn_unused(ctx, file, &groups);
+    if ctx.failed() {
+        return None;
+    }
+    Some(Scenario {
         name: file.name.clone(),
         description: file.description.clone(),
-        source: source.to_string(),
+        source: ctx.source.to_string(),
         topology: None,
         steps,
         checks,
+        warnings: Vec::new(),
     })
 }
 
+/// The simple form (one step of every group) or the step form.
+fn lower_steps(
+    ctx: &Ctx,
+    file: &ScenarioFile,
+    setup: Vec<Op>,
+    groups: &[Spawn],
+) -> Result<Vec<Step>, ScenarioError> {
+    match (file.duration_ms, file.step.is_empty()) {
+        (Some(hold), true) => {
+            let hold_ms = check_hold(ctx, "duration_ms", hold)?;
+            let mut ops = setup;
+            ops.extend(groups.iter().cloned().map(Op::Spawn));
+            Ok(vec![Step {
+                hold_ms,
+                until_payloads: false,
+                ops,
+            }])
+        }
+        (None, false) => steps::lower_steps(ctx, &file.step, &file.cgroup, setup, groups),
+        (Some(_), false) => Err(ctx.err(
+            "duration_ms",
+            "give either duration_ms (one step running every worker group) or [[step]] \
+             entries, not both",
+        )),
+        (None, true) => Err(ctx.err(
+            "duration_ms",
+            "missing: add e.g. `duration_ms = 2000`, or [[step]] entries",
+        )),
+    }
+}
+
 fn lower_workers(ctx: &Ctx, w: &WorkersFile) -> Result<Spawn, ScenarioError> {
-    check_name(ctx, "[[workers]].group", &w.group)?;
     let field = |key: &str| format!("[[workers]] \"{}\".{key}", w.group);
+    check_name(ctx, &field("group"), &w.group)?;
     let work = catalog::work_type(&w.work).ok_or_else(|| {
         let known = catalog::names(catalog::WORK_TYPES, |t| t.name);
+        let near = did_you_mean(&w.work, catalog::WORK_TYPES.iter().map(|t| t.name));
         ctx.err(
             field("work"),
-            format!("unknown work {:?}: use one of {known}", w.work),
+            format!("unknown work {:?}{near}: use one of {known}", w.work),
         )
     })?;
     let count = w.count.unwrap_or(1);
@@ -203,7 +178,8 @@ fn lower_expect(
         return Err(ctx.err(
             field("expect"),
             format!(
-                "unknown effect {expect:?}: use one of {}",
+                "unknown effect {expect:?}{}: use one of {}",
+                did_you_mean(expect, Expect::ALL.iter().map(|w| w.word())),
                 catalog::words::<Expect>()
             ),
         ));
@@ -230,7 +206,8 @@ fn lower_policy(
         return Err(ctx.err(
             field("policy"),
             format!(
-                "unknown policy {policy:?}: use one of {}",
+                "unknown policy {policy:?}{}: use one of {}",
+                did_you_mean(&policy, Policy::ALL.iter().map(|w| w.word())),
                 catalog::words::<Policy>()
             ),
         ));
@@ -324,7 +301,11 @@ fn lower_words(
         let Some(value) = k.value_of(text.as_bytes()) else {
             return Err(ctx.err(
                 field(key),
-                format!("unknown {key} {text:?}: use one of {}", k.words.join(", ")),
+                format!(
+                    "unknown {key} {text:?}{}: use one of {}",
+                    did_you_mean(text, k.words.iter().copied()),
+                    k.words.join(", ")
+                ),
             ));
         };
         out.push((key, value));
@@ -363,13 +344,15 @@ fn check_groups(ctx: &Ctx, groups: &[Spawn]) -> Result<(), ScenarioError> {
     Ok(())
 }
 
+/// The default checks and the listed ones; a listed one that is wrong is recorded in
+/// `ctx` and left out.
 fn lower_checks(
     ctx: &Ctx,
     listed: &[CheckFile],
     groups: &[Spawn],
     cgroup_paths: &[String],
     cgroup_cpus: &[(String, String)],
-) -> Result<Vec<Check>, ScenarioError> {
+) -> Vec<Check> {
     let mut checks: Vec<Check> = catalog::DEFAULT_CHECKS
         .iter()
         .filter(|kind| !listed.iter().any(|c| c.name == kind.word()))
@@ -394,13 +377,15 @@ fn lower_checks(
     }
     // Defaults first, in catalog order, then the scenario's own in file order.
     for check in listed {
-        let mut lowered = lower_check(ctx, check, groups, cgroup_paths)?;
+        let Some(mut lowered) = ctx.keep(lower_check(ctx, check, groups, cgroup_paths)) else {
+            continue;
+        };
         if check.limit.is_none() {
             lowered.limit = default_limit(ctx, &lowered.name, groups, cgroup_cpus);
         }
         checks.push(lowered);
     }
-    Ok(checks)
+    checks
 }
 
 fn lower_check(
@@ -412,9 +397,10 @@ fn lower_check(
     let field = |key: &str| format!("[[check]] \"{}\".{key}", check.name);
     let kind = catalog::check_kind(&check.name).ok_or_else(|| {
         let known = catalog::words::<CheckKind>();
+        let near = did_you_mean(&check.name, CheckKind::ALL.iter().map(|w| w.word()));
         ctx.err(
-            "[[check]].name",
-            format!("unknown check {:?}: use one of {known}", check.name),
+            field("name"),
+            format!("unknown check {:?}{near}: use one of {known}", check.name),
         )
     })?;
     let limit = check.limit.unwrap_or(kind.default_limit);
@@ -431,16 +417,21 @@ fn lower_check(
         if kind.scope != Scope::Group {
             return Err(ctx.err(field("group"), "this check does not take a group"));
         }
-        if !groups.iter().any(|g| &g.group == group) {
-            return Err(ctx.err(field("group"), format!("no [[workers]] group {group:?}")));
+        if !groups.iter().any(|g| &g.group == group) && !ctx.is_failed_group(group) {
+            let near = did_you_mean(group, groups.iter().map(|g| g.group.as_str()));
+            return Err(ctx.err(
+                field("group"),
+                format!("no [[workers]] group {group:?}{near}"),
+            ));
         }
     }
     match (&check.cgroup, kind.scope) {
         (Some(cg), Scope::Cgroup) if !cgroup_paths.contains(cg) => {
+            let near = did_you_mean(cg, cgroup_paths.iter().map(String::as_str));
             return Err(ctx.err(
                 field("cgroup"),
-                format!("no cgroup {cg:?} in this scenario"),
-            ))
+                format!("no cgroup {cg:?} in this scenario{near}"),
+            ));
         }
         (Some(_), Scope::Cgroup) => {}
         (Some(_), _) => return Err(ctx.err(field("cgroup"), "this check does not take a cgroup")),

@@ -1,6 +1,7 @@
 //! Topology as code: the machine shape a scenario asks for (NUMA nodes, last-level
 //! caches, cores, SMT threads), where each vCPU sits in it, and the named presets.
 
+pub mod fit;
 pub mod limits;
 pub mod placement;
 pub mod qemu;

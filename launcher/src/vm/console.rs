@@ -38,7 +38,7 @@ pub fn panic_ended(line: &str) -> bool {
 /// A hint for the person reading a panic message, for panics schedbox itself can cause.
 pub fn panic_hint(message: &str) -> Option<&'static str> {
     if message.contains("No working init found") || message.contains("Requested init") {
-        Some("the kernel could not run /init from the initramfs: check the init binary and any rdinit= in --append")
+        Some("the kernel could not run /init from the initramfs: check the init binary")
     } else if message.contains("Attempted to kill init") {
         Some("schedbox-init exited or crashed: see the console lines before the panic")
     } else if message.contains("VFS: Unable to mount root fs") {

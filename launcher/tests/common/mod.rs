@@ -42,6 +42,10 @@ pub fn one_vm_at_a_time() -> VmTurn {
 
 pub const SCHEDBOX: &str = env!("CARGO_BIN_EXE_schedbox");
 pub const CPUS: u32 = 2;
+/// Kernel parameter that keeps the kernel from unpacking the initramfs, so that it
+/// cannot run any init and panics ("VFS: Unable to mount root fs"): a guest that never
+/// ran, made without replacing schedbox's PID 1 (which `--append` refuses).
+pub const NO_INITRAMFS: &str = "initcall_blacklist=populate_rootfs";
 
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -65,15 +69,20 @@ fn env_path(name: &str) -> Option<PathBuf> {
 /// The kernel to boot, chosen as `schedbox run` chooses without `--kernel`:
 /// `$SCHEDBOX_KERNEL`, then the newest kernel in the cache. A failure says how to get one.
 pub fn kernel() -> PathBuf {
-    match schedbox::kernel::locate(None) {
+    located(schedbox::kernel::Need::Any)
+}
+
+fn located(need: schedbox::kernel::Need) -> PathBuf {
+    match schedbox::kernel::locate(None, need) {
         Ok(kernel) => kernel.path,
         Err(e) => panic!("no kernel for the end-to-end tests ({e}); {GET_INPUTS}"),
     }
 }
 
-/// [`kernel`], which must have sched_ext (the tests that attach schedulers need it).
+/// The kernel `schedbox run --scheduler` chooses without `--kernel`, which must have
+/// sched_ext (the tests that attach schedulers need it).
 pub fn sched_ext_kernel() -> PathBuf {
-    let kernel = kernel();
+    let kernel = located(schedbox::kernel::Need::SchedExt);
     let features = schedbox::kernel::config::check_image(&kernel)
         .unwrap_or_else(|e| panic!("cannot check the test kernel: {e}"));
     assert_eq!(

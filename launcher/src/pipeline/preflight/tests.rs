@@ -107,8 +107,13 @@ fn the_json_report_needs_a_writable_directory() {
 #[test]
 fn warnings_for_short_timeouts_and_too_many_tcg_cpus() {
     assert_eq!(timeout_warning(None, 100), None);
-    assert_eq!(timeout_warning(Some(100), 100), None);
-    assert!(timeout_warning(Some(5), 30).unwrap().contains("shorter"));
+    assert_eq!(timeout_warning(Some(Duration::from_secs(100)), 100), None);
+    assert!(timeout_warning(Some(Duration::from_secs(5)), 30)
+        .unwrap()
+        .contains("--timeout 5 is shorter"));
+    assert!(timeout_warning(Some(Duration::from_millis(2500)), 30)
+        .unwrap()
+        .contains("--timeout 2.5 is shorter"));
     assert_eq!(cpus_warning(4, 2, false), None);
     assert_eq!(cpus_warning(2, 2, true), None);
     let w = cpus_warning(8, 2, true).unwrap();
