@@ -155,6 +155,11 @@ fn op_line(op: &Op) -> String {
             .key("value", value)
             .build(),
         Op::Payload(payload) => payload_line(payload),
+        Op::SchedulerDetach => op_builder(vocab::Op::SchedulerDetach).build(),
+        Op::SchedulerAttach => op_builder(vocab::Op::SchedulerAttach).build(),
+        Op::SchedulerRestart => op_builder(vocab::Op::SchedulerRestart).build(),
+        Op::CpuOffline { cpus } => op_builder(vocab::Op::CpuOffline).key("cpus", cpus).build(),
+        Op::CpuOnline { cpus } => op_builder(vocab::Op::CpuOnline).key("cpus", cpus).build(),
     }
 }
 

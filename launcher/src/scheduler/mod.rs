@@ -423,17 +423,35 @@ fn summary(info: &SchedulerInfo, events: &[SchedulerRecord]) -> String {
         return format!("{} ({file}) did not attach: {reason}", info.label());
     }
     let mut text = format!("{} ({file}), attached {}", first.ops, seconds(first.t_ms));
-    for e in events[1..].iter().filter(|e| e.is_failure()) {
+    for e in &events[1..] {
         let word = match e.event {
             SchedulerEvent::Ejected => departure_word(e.reason.as_deref()),
+            // How it ended at the run's end says nothing about the run.
+            SchedulerEvent::Stopped => continue,
             other => other.word(),
         };
         text.push_str(&format!(", {word} {}", seconds(e.t_ms)));
-        if let Some(reason) = &e.reason {
-            text.push_str(&format!(" ({reason})"));
+        let took = e.took_ms.filter(|_| !e.is_failure());
+        match (&e.reason, took) {
+            (Some(reason), _) if e.is_failure() => text.push_str(&format!(" ({reason})")),
+            (_, Some(ms)) => text.push_str(&format!(" (took {ms} ms)")),
+            _ => {}
         }
     }
     text
+}
+
+/// Whether any scenario asks for a scheduler op, and the first such op with its
+/// scenario: a run without `--scheduler` cannot carry it out.
+pub fn first_scheduler_op(scenarios: &[Scenario]) -> Option<(&Scenario, &'static str)> {
+    scenarios.iter().find_map(|s| {
+        s.steps
+            .iter()
+            .flat_map(|step| &step.ops)
+            .filter_map(|op| op.transition())
+            .find(|op| op.is_scheduler_op())
+            .map(|op| (s, op.word()))
+    })
 }
 
 #[cfg(test)]
