@@ -629,4 +629,21 @@ mod tests {
             assert_eq!(s.checks.iter().filter(|c| c.name == CHECK).count(), 1);
         }
     }
+
+    #[test]
+    fn transitions_asked_for_are_no_failures_and_the_summary_says_their_times() {
+        let records = example("lifecycle.records");
+        assert!(failures(&records).is_empty());
+        let report = report(Some(&qmap()), None, &records, Path::new("l"));
+        assert_eq!(
+            report.summary,
+            "simple (scx_qmap), attached 2.02 s after boot, detached 3.29 s after boot \
+             (took 207 ms), attached 5.46 s after boot (took 663 ms), detached 7.06 s after \
+             boot (took 84 ms), attached 7.33 s after boot (took 276 ms)"
+        );
+        let hotplug = example("hotplug.records");
+        assert!(failures(&hotplug).is_empty());
+        let summary = super::report(Some(&qmap()), None, &hotplug, Path::new("l")).summary;
+        assert!(summary.contains(", restarted "), "{summary}");
+    }
 }
