@@ -131,7 +131,33 @@ fn cases(f: &Files) -> Vec<(Vec<String>, &'static str)> {
         args.iter().map(|s| s.to_string()).collect()
     };
     let plain = |args: &[&str]| -> Vec<String> { args.iter().map(|s| s.to_string()).collect() };
+    let with_op = |name: &str, op: &str| {
+        in_scenario(
+            name,
+            format!(
+                "name = \"ops\"\n[[workers]]\ngroup = \"spin\"\nwork = \"spin\"\n[[step]]\nhold_ms = 100\nops = [{{ op = \"spawn\", group = \"spin\" }}, {op}]\n"
+            ),
+        )
+    };
+    let cpu0 = with_op("cpu0.toml", "{ op = \"cpu-offline\", cpus = \"0\" }");
+    let every = with_op("every.toml", "{ op = \"cpu-offline\", cpus = \"0-1\" }");
+    let beyond = with_op("beyond.toml", "{ op = \"cpu-offline\", cpus = \"5\" }");
+    let detach = with_op("detach.toml", "{ op = \"scheduler-detach\" }");
     vec![
+        // Lifecycle and hotplug ops.
+        (
+            run(&["--cpus", "2", &cpu0]),
+            "names CPU 0, which the kernel never takes offline",
+        ),
+        (
+            run(&["--cpus", "2", &every]),
+            "would take every CPU of the VM (2) offline",
+        ),
+        (run(&["--cpus", "2", &beyond]), "use CPUs the VM has"),
+        (
+            run(&[&detach]),
+            "has no sched_ext scheduler: run it with --scheduler",
+        ),
         // The command line.
         (run(&["--cpus", "0"]), "--cpus 0 is out of range"),
         (run(&["--cpus", "two"]), "not a whole number"),

@@ -2,9 +2,10 @@
 //! every limit: each edge case is given to the host as a scenario and to the guest's
 //! validator as the plan line it stands for, and both must accept it or both refuse it.
 
-use schedbox::protocol::plan::{compile_checked, DEFAULT_CONFIG};
+use schedbox::protocol::plan::{compile_checked, PlanConfig, PlanScheduler, DEFAULT_CONFIG};
 use schedbox::scenario::catalog::load_for_check;
 use schedbox::scenario::{parse, VmShape};
+use schedbox::scheduler::first_scheduler_op;
 use schedbox::topology::Shape;
 use schedbox_protocol::limits::{
     MAX_CGROUP_DEPTH, MAX_HOLD_MS, MAX_NAME, MAX_PATH, MAX_WORKERS, NICE_RANGE, RT_PRIO_RANGE,
@@ -242,7 +243,21 @@ fn every_catalog_scenario_compiles_to_a_plan_the_guest_accepts() {
             .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         {
             let scenario = load_for_check(path, vm).unwrap_or_else(|e| panic!("{e}"));
-            compile_checked(&[scenario], &DEFAULT_CONFIG)
+            // A scenario that detaches or attaches the scheduler runs only with one.
+            let config = if first_scheduler_op(std::slice::from_ref(&scenario)).is_some() {
+                PlanConfig {
+                    scheduler: Some(PlanScheduler {
+                        path: "/payload/scheduler/scx_simple".to_string(),
+                        name: None,
+                        attach_ms: 1000,
+                        args: Vec::new(),
+                    }),
+                    ..DEFAULT_CONFIG
+                }
+            } else {
+                DEFAULT_CONFIG
+            };
+            compile_checked(&[scenario], &config)
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             seen += 1;
         }

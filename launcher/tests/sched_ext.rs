@@ -600,3 +600,172 @@ fn bad_scheduler_and_payload_input_is_a_usage_error() {
         );
     }
 }
+
+/// The scheduler's events of a run, as the report lists them.
+fn events(run: &Run) -> Vec<Value> {
+    run.report["scheduler"]["events"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no scheduler events: {}", run.why()))
+        .clone()
+}
+
+/// Every worker of the scenario made progress, by the guest's count.
+fn assert_every_worker_progressed(run: &Run, scenario: usize) {
+    let why = run.why();
+    let workers = run.report["scenarios"][scenario]["workers"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no workers: {why}"));
+    assert!(!workers.is_empty(), "{why}");
+    for w in workers {
+        assert!(w["iterations"].as_u64().unwrap() > 0, "{w}: {why}");
+    }
+}
+
+/// Detached in step 2 and attached again in step 3, then restarted under load in a
+/// second scenario: both pass, and the report has each transition with the guest's
+/// times and the kernel's state before and after.
+#[test]
+fn the_scheduler_detaches_attaches_and_restarts_under_load() {
+    let scratch = Scratch::new("lifecycle");
+    let simple = tree_scheduler("scx_simple");
+    let lifecycle = repo().join("scenarios/sched_ext/lifecycle.toml");
+    let restart = repo().join("scenarios/sched_ext/restart.toml");
+    let run = run(
+        &scratch,
+        &scx_kernel(),
+        &[
+            "--scheduler",
+            path_str(&simple),
+            path_str(&lifecycle),
+            path_str(&restart),
+        ],
+    );
+    let why = run.why();
+    assert_eq!(run.code(), Some(0), "{why}");
+    let events = events(&run);
+    let with_op = |op: &str| -> Vec<&Value> { events.iter().filter(|e| e["op"] == op).collect() };
+    let detach = with_op("scheduler-detach");
+    let attach = with_op("scheduler-attach");
+    assert_eq!((detach.len(), attach.len()), (1, 1), "{why}");
+    let (detach, attach) = (detach[0], attach[0]);
+    assert_eq!(detach["event"], "detached", "{why}");
+    assert_eq!(
+        (
+            &detach["state_before"],
+            &detach["ops_before"],
+            &detach["state"]
+        ),
+        (&"enabled".into(), &"simple".into(), &"disabled".into()),
+        "{why}"
+    );
+    assert_eq!(attach["event"], "attached", "{why}");
+    assert_eq!(
+        (&attach["state_before"], &attach["state"], &attach["ops"]),
+        (&"disabled".into(), &"enabled".into(), &"simple".into()),
+        "{why}"
+    );
+    // The windows: detached after step 2 began, attached after step 3 began.
+    let steps: Vec<u64> = scratch
+        .run_file("records.log")
+        .lines()
+        .filter(|l| l.starts_with("SBX1 step scenario=sched-ext-lifecycle "))
+        .map(|l| l.rsplit("t_ms=").next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(steps.len(), 3, "{why}");
+    let t = |e: &Value, key: &str| e[key].as_u64().unwrap_or_else(|| panic!("{key}: {why}"));
+    assert!(
+        steps[1] <= t(detach, "t_ms") && t(detach, "t_ms") < steps[2],
+        "{why}"
+    );
+    assert!(steps[2] <= t(attach, "t_ms"), "{why}");
+    assert!(
+        t(detach, "took_ms") <= t(detach, "t_ms") - steps[1],
+        "{why}"
+    );
+    assert!(t(attach, "took_ms") > 0, "loading BPF takes time: {why}");
+    let restart = with_op("scheduler-restart");
+    let kinds: Vec<&Value> = restart.iter().map(|e| &e["event"]).collect();
+    assert_eq!(
+        kinds,
+        [&"detached".into(), &"attached".into()] as [&Value; 2],
+        "{why}"
+    );
+    for (index, name) in ["sched-ext-lifecycle", "sched-ext-restart"]
+        .iter()
+        .enumerate()
+    {
+        assert_eq!(run.report["scenarios"][index]["name"], *name, "{why}");
+        assert_eq!(run.check(index, "scheduler")["passed"], true, "{why}");
+        assert_every_worker_progressed(&run, index);
+    }
+    let summary = run.report["scheduler"]["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(", detached ") && summary.contains(" ms)"),
+        "{why}"
+    );
+}
+
+/// The hotplug scenario: CPU 1 offline and back with pinned and free workers, each
+/// change a `cpu-state` record naming the workers the kernel moved.
+fn hotplug_run(tag: &str, scheduler: Option<&Path>) -> Run {
+    let scratch = Scratch::new(tag);
+    let scenario = repo().join("scenarios/sched_ext/hotplug.toml");
+    let mut extra = Vec::new();
+    if let Some(s) = scheduler {
+        extra.extend(["--scheduler", path_str(s)]);
+    }
+    extra.push(path_str(&scenario));
+    let run = run(&scratch, &scx_kernel(), &extra);
+    let why = run.why();
+    assert_eq!(run.code(), Some(0), "{why}");
+    let states = run.report["scenarios"][0]["cpu_states"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no cpu states: {why}"))
+        .clone();
+    assert_eq!(states.len(), 2, "{why}");
+    assert_eq!(
+        (&states[0]["cpu"], &states[0]["online"], &states[0]["moved"]),
+        (&1.into(), &false.into(), &2.into()),
+        "{why}"
+    );
+    assert_eq!(states[0]["workers"], "pinned/0,pinned/1", "{why}");
+    assert_eq!(
+        (&states[1]["cpu"], &states[1]["online"]),
+        (&1.into(), &true.into()),
+        "{why}"
+    );
+    assert_every_worker_progressed(&run, 0);
+    run
+}
+
+#[test]
+fn cpu_hotplug_under_scx_simple_passes_and_the_scheduler_restarts() {
+    let simple = tree_scheduler("scx_simple");
+    let run = hotplug_run("hotplug-simple", Some(&simple));
+    let why = run.why();
+    assert_eq!(run.check(0, "scheduler")["passed"], true, "{why}");
+    // scx_simple has no CPU hotplug callbacks: the kernel exits it, it attaches again.
+    let restarted: Vec<Value> = events(&run)
+        .into_iter()
+        .filter(|e| e["event"] == "restarted")
+        .collect();
+    assert_eq!(restarted.len(), 2, "{why}");
+    assert_eq!(restarted[0]["op"], "cpu-offline", "{why}");
+    assert_eq!(
+        restarted[0]["reason"], "unregistered from the main kernel",
+        "{why}"
+    );
+    assert!(restarted[0]["took_ms"].as_u64().unwrap() > 0, "{why}");
+}
+
+#[test]
+fn cpu_hotplug_under_eevdf_passes() {
+    let run = hotplug_run("hotplug-eevdf", None);
+    let why = run.why();
+    assert!(
+        run.report["scheduler"]["events"]
+            .as_array()
+            .is_none_or(|e| e.is_empty()),
+        "{why}"
+    );
+}

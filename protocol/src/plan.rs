@@ -171,6 +171,10 @@ struct Used {
     checks: usize,
     cgroups: usize,
     payloads: usize,
+    /// The run's scheduler was detached by a step and not attached again.
+    detached: bool,
+    /// CPUs a step took offline and none brought back.
+    offline: CpuMask,
 }
 
 /// Where the validator is in the plan's structure.
@@ -332,9 +336,70 @@ impl Validator {
             Op::Spawn => self.spawn(line, work)?,
             Op::CgroupAdd => self.count_use(UsedKind::Cgroup)?,
             Op::Payload => self.count_use(UsedKind::Payload)?,
+            op if op.is_scheduler_op() => self.scheduler_op(op)?,
+            op if op.is_hotplug() => self.hotplug(op, line)?,
             _ => {}
         }
         Ok(op)
+    }
+
+    /// A scheduler op needs the run's scheduler, attached (detach, restart) or
+    /// detached (attach) at that point.
+    fn scheduler_op(&mut self, op: Op) -> Result<(), Msg> {
+        if !self.seen_scheduler {
+            return Err(msg!(
+                "{op} needs a scheduler line before the first scenario"
+            ));
+        }
+        let detached = &mut self.used.detached;
+        match (op, *detached) {
+            (Op::SchedulerAttach, false) => Err(msg!("{op}: the scheduler is attached here")),
+            (Op::SchedulerAttach, true) => {
+                *detached = false;
+                Ok(())
+            }
+            (_, true) => Err(msg!("{op}: the scheduler is detached here")),
+            (Op::SchedulerDetach, false) => {
+                *detached = true;
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// CPU 0 never goes offline (the kernel keeps it); a CPU goes offline only when
+    /// online and comes back only when offline.
+    fn hotplug(&mut self, op: Op, line: &Line<'_>) -> Result<(), Msg> {
+        let cpus = line
+            .get("cpus")
+            .and_then(CpuMask::parse)
+            .unwrap_or_default();
+        if cpus.has(0) {
+            return Err(msg!("{op}: CPU 0 cannot be taken offline or brought back"));
+        }
+        let offline = &mut self.used.offline;
+        for (i, (want, now)) in cpus.0.iter().zip(offline.0.iter_mut()).enumerate() {
+            let clash = if op == Op::CpuOffline {
+                want & *now
+            } else {
+                want & !*now
+            };
+            if clash != 0 {
+                let cpu = i * 64 + clash.trailing_zeros() as usize;
+                let state = if op == Op::CpuOffline {
+                    "offline"
+                } else {
+                    "online"
+                };
+                return Err(msg!("{op}: CPU {cpu} is {state} here"));
+            }
+            if op == Op::CpuOffline {
+                *now |= want;
+            } else {
+                *now &= !want;
+            }
+        }
+        Ok(())
     }
 
     fn count_use(&mut self, kind: UsedKind) -> Result<(), Msg> {

@@ -110,6 +110,17 @@ words! {
         Affinity = "affinity",
         Write = "write",
         Payload = "payload",
+        /// The run's scheduler leaves: its process is stopped and the kernel's class
+        /// switches back to the fair one.
+        SchedulerDetach = "scheduler-detach",
+        /// The run's scheduler is started again and waited for until enabled.
+        SchedulerAttach = "scheduler-attach",
+        /// Detach, then attach the same scheduler.
+        SchedulerRestart = "scheduler-restart",
+        /// `cpus=` go offline (`/sys/devices/system/cpu/cpuN/online`).
+        CpuOffline = "cpu-offline",
+        /// `cpus=` come back online.
+        CpuOnline = "cpu-online",
     }
 }
 
@@ -127,6 +138,33 @@ impl Op {
             Op::Affinity => spec(&["group", "cpus"], &[]),
             Op::Write => spec(&["path", "value"], &[]),
             Op::Payload => spec(&["name", "path"], &["cgroup", "arg", "timeout_ms"]),
+            Op::SchedulerDetach | Op::SchedulerAttach | Op::SchedulerRestart => spec(&[], &[]),
+            Op::CpuOffline | Op::CpuOnline => spec(&["cpus"], &[]),
+        }
+    }
+
+    /// Ops that act on the run's scheduler: a plan without a `scheduler` line has none.
+    pub const fn is_scheduler_op(self) -> bool {
+        matches!(
+            self,
+            Op::SchedulerDetach | Op::SchedulerAttach | Op::SchedulerRestart
+        )
+    }
+
+    /// Ops that take CPUs offline or online.
+    pub const fn is_hotplug(self) -> bool {
+        matches!(self, Op::CpuOffline | Op::CpuOnline)
+    }
+
+    /// How many times the op may switch the kernel between the fair class and
+    /// sched_ext: a detach or an attach once, a restart twice, and a CPU hotplug
+    /// twice (a scheduler without CPU hotplug callbacks is exited by the kernel and
+    /// attaches again). What the default stall limit grants for transitions counts these.
+    pub const fn class_switches(self) -> u64 {
+        match self {
+            Op::SchedulerDetach | Op::SchedulerAttach => 1,
+            Op::SchedulerRestart | Op::CpuOffline | Op::CpuOnline => 2,
+            _ => 0,
         }
     }
 
@@ -189,6 +227,7 @@ words! {
         Stall = "stall",
         Kmsg = "kmsg",
         Payload = "payload",
+        CpuState = "cpu-state",
         Check = "check",
         ScenarioEnd = "scenario-end",
         Error = "error",
@@ -204,6 +243,11 @@ words! {
         Ejected = "ejected",
         Exited = "exited",
         Stopped = "stopped",
+        /// Left on a step's request (`scheduler-detach`, `scheduler-restart`).
+        Detached = "detached",
+        /// Exited by the kernel on a CPU hotplug (it has no CPU hotplug callbacks) and
+        /// attached again by its own process, as sched_ext asks of such schedulers.
+        Restarted = "restarted",
     }
 }
 
@@ -274,6 +318,7 @@ words! {
         Exec = "exec",
         Payload = "payload",
         Scheduler = "scheduler",
+        Hotplug = "hotplug",
         Worker = "worker",
         Panic = "panic",
     }

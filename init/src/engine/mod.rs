@@ -4,6 +4,7 @@
 
 pub mod cgroup;
 pub mod check;
+pub mod hotplug;
 pub mod isolation;
 pub mod monitor;
 pub mod payload;

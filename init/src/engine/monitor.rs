@@ -201,6 +201,17 @@ impl Monitor {
         }
     }
 
+    /// What PID 1 does while an op waits on the kernel (a scheduler attaching, a CPU
+    /// going offline): heartbeats and the kernel log, and a sample on the grid whose
+    /// next instant is `tick`, so that the workers' stall and progress checks cover it.
+    pub fn watch_due(&mut self, pool: &mut Pool, scenario: &[u8], tick: &mut u64) {
+        self.idle();
+        let now = now_ns();
+        if now >= *tick {
+            self.watch(pool, scenario, now, tick);
+        }
+    }
+
     /// A sample of the workers and a look at the payloads, then the next sampling
     /// `tick` of the grid after `now`.
     fn watch(&mut self, pool: &mut Pool, scenario: &[u8], now: u64, tick: &mut u64) {

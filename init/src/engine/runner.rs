@@ -2,6 +2,7 @@
 
 use crate::engine::cgroup::{self, Path};
 use crate::engine::check::{self, CheckSpec};
+use crate::engine::hotplug::Offline;
 use crate::engine::monitor::{Monitor, Until};
 use crate::engine::plan::{self, Line, MAX_LINE};
 use crate::engine::worker::{Name, Pool, RelPath, SchedParams, SpawnReq};
@@ -10,7 +11,7 @@ use crate::platform::fail::Res;
 use crate::platform::record::{Record, RecordKind, ScenarioOutcome};
 use crate::platform::table::Table;
 use crate::platform::{fail, record, sys};
-use crate::sched_ext::scheduler::Scheduler;
+use crate::sched_ext::scheduler::{Before, Scheduler, DEFAULT_ATTACH_MS};
 use crate::topology::cpulist::CpuMask;
 use crate::work::Expect;
 use crate::work::{self, Params};
@@ -35,6 +36,8 @@ struct Scenario {
     init_cpu_start_ns: u64,
     /// `error` records PID 1 had sent inside scenarios when this one began.
     errors_before: u32,
+    /// CPUs its steps took offline, brought back at its end.
+    offline: Offline,
 }
 
 pub struct Runner<'p> {
@@ -110,7 +113,12 @@ impl<'p> Runner<'p> {
         self.pool.kill_all();
         self.pool.done.clear();
         self.mon.kmsg.end();
-        if let Err(f) = cgroup::destroy_scenario(&self.scen.root, self.scen.created.as_slice()) {
+        let restored = self.restore();
+        let destroyed = cgroup::destroy_scenario(&self.scen.root, self.scen.created.as_slice());
+        for f in [restored, destroyed]
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+        {
             Record::new(RecordKind::Error)
                 .word("where", f.place)
                 .str("msg", f.msg.as_bytes())
@@ -206,6 +214,7 @@ impl<'p> Runner<'p> {
         self.mon.stall_limit_ms = stall_limit(self.plan, no);
         let forward = forwards_kmsg(self.plan, no).then_some(name);
         self.mon.begin_scenario(forward);
+        self.mon.sched.begin_scenario();
         self.pool.done.clear();
         Record::new(RecordKind::Scenario)
             .str("name", name)
@@ -271,6 +280,7 @@ impl<'p> Runner<'p> {
             passed &= verdict.pass;
         }
         self.mon.kmsg.stop_forwarding();
+        self.restore()?;
         cgroup::destroy_scenario(&self.scen.root, self.scen.created.as_slice())?;
         // A worker that ended before it was stopped (an error record) leaves the
         // scenario not carried out, whatever its checks say.
@@ -348,6 +358,73 @@ impl<'p> Runner<'p> {
                 self.pool
                     .set_affinity(line.get("group").unwrap_or_default(), &cpus)?;
             }
+            Op::SchedulerDetach | Op::SchedulerAttach | Op::SchedulerRestart => {
+                self.scheduler_op(op)?
+            }
+            Op::CpuOffline | Op::CpuOnline => {
+                let cpus = CpuMask::parse(line.get("cpus").unwrap_or_default()).unwrap_or_default();
+                let name = self.scen.name.as_bytes();
+                let online = op == Op::CpuOnline;
+                let before = self.mon.sched.before(Some(op));
+                self.scen.offline.change(name, &self.pool, &cpus, online)?;
+                self.scheduler_after_hotplug(before);
+            }
+        }
+        Ok(())
+    }
+
+    /// A scheduler op, with the workers watched while it waits on the kernel.
+    fn scheduler_op(&mut self, op: Op) -> Res<()> {
+        let plan = self.plan;
+        let mut sched = core::mem::take(&mut self.mon.sched);
+        let name = self.scen.name.clone();
+        let (mon, pool) = (&mut self.mon, &mut self.pool);
+        let mut next = sys::now_ns();
+        let mut tick = || mon.watch_due(pool, name.as_bytes(), &mut next);
+        if matches!(op, Op::SchedulerDetach | Op::SchedulerRestart) {
+            sched.detach(op, &mut tick);
+        }
+        let res = if matches!(op, Op::SchedulerAttach | Op::SchedulerRestart) {
+            with_scheduler_line(plan, |line| sched.attach(line, Some(op), &mut tick))
+        } else {
+            Ok(())
+        };
+        self.mon.sched = sched;
+        res
+    }
+
+    /// After a CPU hotplug: the scheduler may be exited by the kernel and attach again.
+    fn scheduler_after_hotplug(&mut self, before: Before) {
+        let plan = self.plan;
+        let mut sched = core::mem::take(&mut self.mon.sched);
+        let name = self.scen.name.clone();
+        let (mon, pool) = (&mut self.mon, &mut self.pool);
+        let mut next = sys::now_ns();
+        let mut tick = || mon.watch_due(pool, name.as_bytes(), &mut next);
+        let attach_ms = scheduler_attach_ms(plan);
+        sched.after_hotplug(before, attach_ms, &mut tick);
+        self.mon.sched = sched;
+    }
+
+    /// The scenario's end: every CPU it took offline comes back, and the run's
+    /// scheduler is attached again if a step left it detached, so that the next
+    /// scenario starts as the plan says.
+    fn restore(&mut self) -> Res<()> {
+        let name = self.scen.name.clone();
+        if !self.scen.offline.is_empty() {
+            let before = self.mon.sched.before(Some(Op::CpuOnline));
+            self.scen.offline.restore(name.as_bytes(), &self.pool)?;
+            self.scheduler_after_hotplug(before);
+        }
+        if self.mon.sched.is_detached() {
+            let plan = self.plan;
+            let mut sched = core::mem::take(&mut self.mon.sched);
+            let mon = &mut self.mon;
+            let res = with_scheduler_line(plan, |line| {
+                sched.attach(line, None, &mut || mon.heartbeat_if_due())
+            });
+            self.mon.sched = sched;
+            res?;
         }
         Ok(())
     }
@@ -379,6 +456,34 @@ impl<'p> Runner<'p> {
         self.mon
             .wait_ready(&mut self.pool, self.scen.name.as_bytes(), first)
     }
+}
+
+/// Calls `f` with the plan's `scheduler` line (the validator lets scheduler ops into
+/// a plan only with one).
+fn with_scheduler_line(plan: &[u8], f: impl FnOnce(&Line<'_>) -> Res<()>) -> Res<()> {
+    let mut scratch = [0u8; MAX_LINE];
+    for (_, raw) in plan::lines(plan) {
+        let Ok(line) = plan::parse_line(raw, &mut scratch, plan::Values::Text) else {
+            continue;
+        };
+        if verb(&line) == Some(Verb::Scheduler) {
+            return f(&line);
+        }
+    }
+    Err(fail!(
+        Plan,
+        "a scheduler op in a plan without a scheduler line"
+    ))
+}
+
+/// How long the plan's scheduler gets to attach; the default without a scheduler line.
+fn scheduler_attach_ms(plan: &[u8]) -> u64 {
+    let mut ms = DEFAULT_ATTACH_MS;
+    let _ = with_scheduler_line(plan, |line| {
+        ms = line.num("attach_ms").unwrap_or(DEFAULT_ATTACH_MS);
+        Ok(())
+    });
+    ms
 }
 
 /// The `write` op: `value` to a file named by its absolute path.

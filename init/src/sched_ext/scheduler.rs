@@ -1,6 +1,8 @@
 //! The sched_ext scheduler under test: started before the scenarios and waited for
 //! until the kernel reports it enabled, watched while they run (its sysfs state each
-//! sample, its process, its output), judged by the `scheduler` check, stopped at the end.
+//! sample, its process, its output), detached and attached again when a step asks,
+//! judged by the `scheduler` check over the windows it was meant to be attached,
+//! stopped at the end.
 
 use crate::engine::check::{self, CheckSpec};
 use crate::engine::plan::{Line, Lossy};
@@ -18,6 +20,7 @@ use rustix::fd::OwnedFd;
 use rustix::fs::{Mode, OFlags};
 use rustix::process::Signal;
 use schedbox_protocol::limits::SCHEDULER_OUTPUT_LINES as MAX_OUTPUT_LINES;
+use schedbox_protocol::vocab::Op;
 
 const SCX_DIR: &CStr = c"/sys/kernel/sched_ext";
 const STATE: &CStr = c"/sys/kernel/sched_ext/state";
@@ -31,6 +34,14 @@ const REASON_WAIT_MS: u64 = 2_000;
 /// Kernel log records read looking for the reason, at most: the log is finite, but a
 /// kernel that logs faster than PID 1 reads must not hold it up.
 const KMSG_MAX_RECORDS: usize = 100_000;
+/// How long after a CPU hotplug the kernel gets to exit a scheduler that has no CPU
+/// hotplug callbacks: it asks from the hotplug itself and a real-time kernel thread
+/// disables the scheduler right after. A scheduler still enabled by then has the
+/// callbacks (or the kernel's exit comes later and is judged as an ejection).
+const HOTPLUG_EXIT_WAIT_MS: u64 = 1_000;
+/// The kernel's reason when it exits a scheduler itself, as it does on a CPU hotplug
+/// for one without the callbacks (`SCX_EXIT_UNREG_KERN`).
+const REASON_UNREG_KERN: &[u8] = b"unregistered from the main kernel";
 
 type Word = Buf<64>;
 type Why = Buf<256>;
@@ -46,6 +57,8 @@ enum Health {
     Leaving {
         at_ms: u64,
     },
+    /// Detached on a step's request: not meant to be attached until a step attaches it.
+    Detached,
     /// Not (or no longer) the plan's scheduler running; `why` says what happened.
     Failed,
 }
@@ -66,6 +79,22 @@ pub struct Scheduler {
     health: Health,
     /// What happened to it, for the check's detail, once `Failed`.
     why: Why,
+    /// The first failure in the current scenario (empty: none); kept across a later
+    /// attach, so that an ejection is not forgiven by a restart.
+    scenario_why: Why,
+    /// The kernel log's noted departures when it last attached: a reason noted before
+    /// (a detach's) is not this attachment's.
+    noted_at_attach: u32,
+    /// When an attach began (ms), for its `took_ms`.
+    attach_began_ms: u64,
+}
+
+/// The scheduler as a transition found it: its state and ops name, and when.
+pub struct Before {
+    op: Option<Op>,
+    state: Word,
+    ops: Word,
+    t_ms: u64,
 }
 
 impl Scheduler {
@@ -79,18 +108,204 @@ impl Scheduler {
             want: Word::from_bytes(line.get("name").unwrap_or_default()),
             label: Word::from_bytes(line.get("name").unwrap_or(basename(path))),
             out: Capture::closed(MAX_OUTPUT_LINES),
-            health: Health::Starting,
             ..Scheduler::default()
         };
         s.open_state()?;
+        let before = s.before(None);
+        s.launch(line, before, tick)?;
+        Ok(s)
+    }
+
+    /// Starts the process of the `scheduler` line and waits for it to attach.
+    fn launch(&mut self, line: &Line<'_>, before: Before, tick: &mut dyn FnMut()) -> Res<()> {
+        let path = line.get("path").unwrap_or_default();
         let argv = Argv::new(path, line.all("arg"))
             .ok_or_else(|| fail!(Scheduler, "arguments of {:?} do not fit", Lossy(path)))?;
+        self.health = Health::Starting;
+        self.attach_began_ms = before.t_ms;
         let child = exec::spawn(&argv, None, exec::Output::Pipe)?;
-        s.pid = child.pid;
-        s.shown_pid = child.pid;
-        s.out = Capture::new(child.out, MAX_OUTPUT_LINES);
-        s.wait_attached(line.num("attach_ms").unwrap_or(DEFAULT_ATTACH_MS), tick);
-        Ok(s)
+        self.pid = child.pid;
+        self.shown_pid = child.pid;
+        self.out = Capture::new(child.out, MAX_OUTPUT_LINES);
+        self.wait_attached(
+            line.num("attach_ms").unwrap_or(DEFAULT_ATTACH_MS),
+            &before,
+            tick,
+        );
+        Ok(())
+    }
+
+    /// What a transition starts from.
+    pub fn before(&self, op: Option<Op>) -> Before {
+        Before {
+            op,
+            state: self.state(),
+            ops: read_word(OPS),
+            t_ms: sys::now_ms(),
+        }
+    }
+
+    /// A scenario begins: its `scheduler` check judges from here. A scheduler that
+    /// failed earlier is not attached now, as it was meant to be.
+    pub fn begin_scenario(&mut self) {
+        self.scenario_why = match self.health {
+            Health::Failed => self.why.clone(),
+            _ => Why::new(),
+        };
+    }
+
+    /// Whether a step detached it and none attached it again.
+    pub fn is_detached(&self) -> bool {
+        matches!(self.health, Health::Detached)
+    }
+
+    /// `scheduler-detach` (and the first half of `scheduler-restart`): stops the
+    /// process, which unregisters the scheduler, and waits for the kernel to have
+    /// sched_ext disabled. A scheduler that already failed has nothing to detach;
+    /// its failure stays the scenario's.
+    pub fn detach(&mut self, op: Op, tick: &mut dyn FnMut()) {
+        self.poll();
+        self.resolve(true);
+        let before = self.before(Some(op));
+        let mut status = None;
+        if self.pid != 0 {
+            let end = self.stop_process(tick);
+            self.finish_output();
+            status = Some(end);
+        }
+        let disabled = self.wait_state(b"disabled", STOP_MS, tick);
+        let was_enabled = matches!(self.health, Health::Enabled);
+        self.health = Health::Detached;
+        let mut r = self.transition(SchedulerEvent::Detached, &before);
+        if let Some(end) = status {
+            r = r.str("status", end.text().as_bytes());
+        }
+        r.send();
+        if was_enabled && !disabled {
+            let mut why = Why::new();
+            let _ = write!(
+                why,
+                "scheduler {} did not detach within {} ms (state {})",
+                self.label,
+                STOP_MS,
+                self.state()
+            );
+            self.failed(why);
+        }
+    }
+
+    /// `scheduler-attach` (and the second half of `scheduler-restart`): starts the
+    /// scheduler line's program again and waits for the kernel to have it enabled.
+    pub fn attach(&mut self, line: &Line<'_>, op: Option<Op>, tick: &mut dyn FnMut()) -> Res<()> {
+        if !self.is_detached() {
+            return Ok(());
+        }
+        let before = self.before(op);
+        self.launch(line, before, tick)
+    }
+
+    /// After a CPU hotplug: a scheduler without CPU hotplug callbacks is exited by the
+    /// kernel (`unregistered from the main kernel`) and its process attaches it again,
+    /// which is what sched_ext asks of it: a `restarted` record, not a failure. Any
+    /// other departure is left to [`Scheduler::poll`], which reports an ejection.
+    /// `before` was taken before the CPUs changed; the kernel log's departures noted
+    /// then are in `noted_at_attach`.
+    pub fn after_hotplug(&mut self, before: Before, attach_ms: u64, tick: &mut dyn FnMut()) {
+        if !matches!(self.health, Health::Enabled) {
+            return;
+        }
+        let op = before.op.unwrap_or(Op::CpuOnline);
+        let seq = self.noted_at_attach;
+        if self.wait_state_not(b"enabled", HOTPLUG_EXIT_WAIT_MS, tick) {
+            return;
+        }
+        let left_ms = sys::now_ms();
+        // The kernel logs its reason once the scheduler is disabled.
+        self.wait_state(b"disabled", REASON_WAIT_MS, tick);
+        scan_kmsg();
+        let noted = NOTED.seq.load(Relaxed) != seq;
+        if !noted || !NOTED.reason.get().eq_bytes(REASON_UNREG_KERN) {
+            self.health = Health::Leaving { at_ms: left_ms };
+            return;
+        }
+        let deadline = sys::now_ms().saturating_add(attach_ms);
+        loop {
+            tick();
+            self.drain();
+            if let Some(end) = exec::try_reap(self.pid) {
+                self.pid = 0;
+                return self.exited(end);
+            }
+            if self.state().eq_bytes(b"enabled") && self.ops_match() {
+                scan_kmsg();
+                self.noted_at_attach = NOTED.seq.load(Relaxed);
+                self.transition(SchedulerEvent::Restarted, &before)
+                    .str("reason", REASON_UNREG_KERN)
+                    .send();
+                return;
+            }
+            if sys::now_ms() >= deadline {
+                let mut why = Why::new();
+                let _ = write!(
+                    why,
+                    "exited by the kernel on {} and not attached again within {} ms (state {})",
+                    op,
+                    attach_ms,
+                    self.state()
+                );
+                let end = self.stop_process(tick);
+                return self.attach_failed(&why, Some(end));
+            }
+            sys::sleep_ns(POLL_NS);
+        }
+    }
+
+    /// Waits (bounded by `ms`) until the state reads `want`; whether it did.
+    fn wait_state(&mut self, want: &[u8], ms: u64, tick: &mut dyn FnMut()) -> bool {
+        let deadline = sys::now_ms().saturating_add(ms);
+        loop {
+            if self.state().eq_bytes(want) {
+                return true;
+            }
+            if sys::now_ms() >= deadline {
+                return false;
+            }
+            tick();
+            self.drain();
+            sys::sleep_ns(POLL_NS);
+        }
+    }
+
+    /// Waits (bounded by `ms`) while the state reads `word`; whether it still does.
+    fn wait_state_not(&mut self, word: &[u8], ms: u64, tick: &mut dyn FnMut()) -> bool {
+        let deadline = sys::now_ms().saturating_add(ms);
+        loop {
+            if !self.state().eq_bytes(word) {
+                return false;
+            }
+            if sys::now_ms() >= deadline {
+                return true;
+            }
+            tick();
+            self.drain();
+            sys::sleep_ns(POLL_NS);
+        }
+    }
+
+    fn ops_match(&self) -> bool {
+        self.want.is_empty() || read_word(OPS).eq_bytes(self.want.as_bytes())
+    }
+
+    /// A transition's record: where it started, what it ended in, how long it took.
+    fn transition(&self, event: SchedulerEvent, before: &Before) -> Record {
+        let now = sys::now_ms();
+        let mut r = self.record(event, now);
+        if let Some(op) = before.op {
+            r = r.word("op", op);
+        }
+        r.num("took_ms", now.saturating_sub(before.t_ms))
+            .str("state_before", before.state.as_bytes())
+            .str("ops_before", before.ops.as_bytes())
     }
 
     fn open_state(&mut self) -> Res<()> {
@@ -116,7 +331,7 @@ impl Scheduler {
         Ok(())
     }
 
-    fn wait_attached(&mut self, attach_ms: u64, tick: &mut dyn FnMut()) {
+    fn wait_attached(&mut self, attach_ms: u64, before: &Before, tick: &mut dyn FnMut()) {
         let deadline = sys::now_ns().saturating_add(attach_ms.saturating_mul(NS_PER_MS));
         loop {
             tick();
@@ -133,7 +348,10 @@ impl Scheduler {
                 if self.want.is_empty() || ops.eq_bytes(self.want.as_bytes()) {
                     self.ops = ops;
                     self.health = Health::Enabled;
-                    self.record(SchedulerEvent::Attached, sys::now_ms()).send();
+                    // Departures logged before (a detach's) are not this attachment's.
+                    scan_kmsg();
+                    self.noted_at_attach = NOTED.seq.load(Relaxed);
+                    self.transition(SchedulerEvent::Attached, before).send();
                     return;
                 }
                 let mut why = Why::new();
@@ -172,6 +390,9 @@ impl Scheduler {
     }
 
     fn failed(&mut self, why: Why) {
+        if self.scenario_why.is_empty() {
+            self.scenario_why = why.clone();
+        }
         self.why = why;
         self.health = Health::Failed;
     }
@@ -209,7 +430,7 @@ impl Scheduler {
             return;
         };
         let state = self.state();
-        let noted = NOTED.seq.load(Relaxed) != 0;
+        let noted = NOTED.seq.load(Relaxed) != self.noted_at_attach;
         let settled = state.eq_bytes(b"disabled") || noted;
         if !now && !settled && sys::now_ms() < at_ms + REASON_WAIT_MS {
             return;
@@ -268,13 +489,14 @@ impl Scheduler {
     }
 
     /// The `scheduler` check of a scenario: 0 when the plan's scheduler was enabled
-    /// all along, else 1 with what happened to it.
-    /// Reports the `scheduler` check; returns whether it passed.
+    /// whenever it was meant to be (a detach a step asked for is no failure), else 1
+    /// with what happened to it. Reports the check; returns whether it passed.
     pub fn check(&mut self, scenario: &[u8], spec: &CheckSpec) -> bool {
         self.poll();
         self.resolve(true);
         let (value, detail): (u64, &[u8]) = match &self.health {
-            Health::Enabled => (0, b""),
+            _ if !self.scenario_why.is_empty() => (1, self.scenario_why.as_bytes()),
+            Health::Enabled | Health::Detached => (0, b""),
             Health::Failed => (1, self.why.as_bytes()),
             Health::Absent => (1, b"the plan starts no scheduler"),
             Health::Starting | Health::Leaving { .. } => (1, b"scheduler not enabled"),
@@ -438,9 +660,11 @@ const DISABLED_HEAD: &[u8] = b"sched_ext: BPF scheduler \"";
 const DISABLED_MID: &[u8] = b"\" disabled (";
 
 /// Notes a kernel log line (a `/dev/kmsg` record or its text) that tells the kernel's
-/// reason for an ejection, or the scheduler's message right after it.
+/// reason for an ejection, or the scheduler's message right after it. `NOTED.seq` is
+/// the record's own sequence number (plus one), so reading the log again notes nothing
+/// new; a line without one counts on from the last.
 fn note_kmsg_line(line: &[u8]) {
-    let (t_us, line) = split_kmsg(trim_end(line));
+    let (head, line) = split_kmsg(trim_end(line));
     if let Some(at) = find(line, DISABLED_HEAD) {
         let rest = &line[at + DISABLED_HEAD.len()..];
         let Some(q) = rest.iter().position(|&c| c == b'"') else {
@@ -454,8 +678,12 @@ fn note_kmsg_line(line: &[u8]) {
             .reason
             .set(reason.strip_suffix(b")").unwrap_or(reason));
         NOTED.msg.set(b"");
-        NOTED.t_us.store(t_us.unwrap_or(0), Relaxed);
-        NOTED.seq.fetch_add(1, Relaxed);
+        NOTED.t_us.store(head.map_or(0, |h| h.t_us), Relaxed);
+        let seq = match head {
+            Some(h) => h.seq.saturating_add(1) as u32,
+            None => NOTED.seq.load(Relaxed).saturating_add(1),
+        };
+        NOTED.seq.store(seq, Relaxed);
         return;
     }
     // `sched_ext: <name>: <message>`, logged right after an error exit.
@@ -475,22 +703,27 @@ fn note_kmsg_line(line: &[u8]) {
     }
 }
 
-/// A `/dev/kmsg` record's timestamp (µs) and text: `prio,seq,time_us,flags;text`.
-/// Plain text passes through.
-fn split_kmsg(line: &[u8]) -> (Option<u64>, &[u8]) {
+/// What a `/dev/kmsg` record's head says: its sequence number and timestamp (µs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct KmsgHead {
+    seq: u64,
+    t_us: u64,
+}
+
+/// A `/dev/kmsg` record's head and text: `prio,seq,time_us,flags;text`. Plain text
+/// passes through.
+fn split_kmsg(line: &[u8]) -> (Option<KmsgHead>, &[u8]) {
     let Some(semi) = line.iter().position(|&c| c == b';') else {
         return (None, line);
     };
+    let well_formed = line[..semi]
+        .iter()
+        .all(|c| c.is_ascii_alphanumeric() || *c == b',' || *c == b'-');
     let mut head = line[..semi].split(|&c| c == b',');
-    let t_us = head.nth(2).and_then(parse_u64);
-    match t_us {
-        Some(_)
-            if line[..semi]
-                .iter()
-                .all(|c| c.is_ascii_alphanumeric() || *c == b',' || *c == b'-') =>
-        {
-            (t_us, &line[semi + 1..])
-        }
+    let seq = head.nth(1).and_then(parse_u64);
+    let t_us = head.next().and_then(parse_u64);
+    match (seq, t_us) {
+        (Some(seq), Some(t_us)) if well_formed => (Some(KmsgHead { seq, t_us }), &line[semi + 1..]),
         _ => (None, line),
     }
 }
@@ -533,7 +766,11 @@ mod tests {
         );
         note_kmsg_line(b"3,1234,9000000,-;sched_ext: qmap: kworker/1:2[40] failed to run for 6.5s");
         note_kmsg_line(b"sched_ext: qmap: something later");
-        assert_eq!(NOTED.seq.load(Relaxed), 1);
+        assert_eq!(
+            NOTED.seq.load(Relaxed),
+            1234,
+            "the record's sequence number + 1"
+        );
         assert_eq!(NOTED.reason.get().as_bytes(), b"runnable task stall");
         assert_eq!(
             NOTED.msg.get().as_bytes(),
@@ -542,6 +779,11 @@ mod tests {
         assert_eq!(NOTED.name.get().as_bytes(), b"qmap");
         assert_eq!(NOTED.t_us.load(Relaxed), 8_999_000);
         assert_eq!(split_kmsg(b"a;b"), (None, &b"a;b"[..]));
+        // The same record read again notes nothing new.
+        note_kmsg_line(
+            b"6,1233,8999000,-;sched_ext: BPF scheduler \"qmap\" disabled (runnable task stall)",
+        );
+        assert_eq!(NOTED.seq.load(Relaxed), 1234);
     }
 
     #[test]

@@ -14,3 +14,14 @@ pub fn to_cpuset(m: &CpuMask) -> rustix::thread::CpuSet {
     }
     set
 }
+
+/// The set an affinity call returned.
+pub fn from_cpuset(set: &rustix::thread::CpuSet) -> CpuMask {
+    let mut m = CpuMask::default();
+    for cpu in 0..MAX_CPUS.min(rustix::thread::CpuSet::MAX_CPU) {
+        if set.is_set(cpu) {
+            m.set(cpu);
+        }
+    }
+    m
+}

@@ -8,7 +8,7 @@ use crate::cli::VmOptions;
 use crate::exit::{Exit, Stop};
 use crate::output;
 use crate::pipeline::preflight;
-use crate::protocol::plan::{self, DEFAULT_CONFIG};
+use crate::protocol::plan;
 use crate::scenario::{self, VmShape};
 use crate::selection;
 
@@ -49,7 +49,9 @@ fn check_file(path: &Path, vm: &VmOptions) -> Result<String, String> {
             true => format!("{e} (on {topology})"),
             false => e.to_string(),
         })?;
-        plan::compile_checked(&[scenario], &DEFAULT_CONFIG).map_err(|e| e.to_string())?;
+        let scenarios = [scenario];
+        plan::compile_checked(&scenarios, &plan::config_for_checking(&scenarios))
+            .map_err(|e| e.to_string())?;
     }
     Ok(read.name().to_string())
 }

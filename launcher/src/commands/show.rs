@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::cli::VmOptions;
 use crate::exit::{Exit, Stop};
 use crate::output;
-use crate::protocol::plan::{self, DEFAULT_CONFIG};
+use crate::protocol::plan;
 use crate::scenario::catalog::{self, Key};
 use crate::scenario::{Op, Scenario, Spawn};
 use crate::selection;
@@ -18,7 +18,8 @@ pub fn show(target: &str, vm: &VmOptions) -> Result<Exit, Stop> {
         .map_err(Stop::Usage)?
         .remove(0)
         .scenario;
-    let (plan, _) = plan::compile_checked(std::slice::from_ref(&scenario), &DEFAULT_CONFIG)
+    let scenarios = std::slice::from_ref(&scenario);
+    let (plan, _) = plan::compile_checked(scenarios, &plan::config_for_checking(scenarios))
         .map_err(|e| Stop::Usage(e.to_string()))?;
     output::print(&render(&scenario, vm));
     output::print("plan (what the guest reads):\n");
@@ -101,6 +102,11 @@ fn op_line(op: &Op) -> String {
         Op::Move { from, to } => format!("move {from} -> {to}"),
         Op::Affinity { group, cpus } => format!("affinity {group}: CPUs {cpus}"),
         Op::Write { path, value } => format!("write {path} = {value}"),
+        Op::SchedulerDetach => "scheduler detach".to_string(),
+        Op::SchedulerAttach => "scheduler attach".to_string(),
+        Op::SchedulerRestart => "scheduler restart".to_string(),
+        Op::CpuOffline { cpus } => format!("CPUs {cpus} offline"),
+        Op::CpuOnline { cpus } => format!("CPUs {cpus} online"),
         Op::Payload(p) => format!(
             "payload {}: {} {} (expect status {})",
             p.name,

@@ -7,7 +7,9 @@ use serde::Serialize;
 use crate::outcome::rundir;
 use crate::outcome::verdict::tap::Tap;
 use crate::outcome::verdict::{Outcome, PayloadVerdict, ScenarioOutcome, Verdict};
-use crate::protocol::record::{CheckRecord, PayloadRecord, Record, StallRecord, WorkerRecord};
+use crate::protocol::record::{
+    CheckRecord, CpuStateRecord, PayloadRecord, Record, StallRecord, WorkerRecord,
+};
 use crate::scenario::Scenario;
 use crate::scheduler::{self, SchedulerInfo, SchedulerReport};
 use crate::vm::session::{Observed, Timings};
@@ -68,6 +70,9 @@ pub struct ScenarioReport {
     pub checks: Vec<CheckRecord>,
     pub stalls: Vec<StallRecord>,
     pub payloads: Vec<PayloadReport>,
+    /// CPUs its steps took offline or brought back (docs/protocol.md, `cpu-state`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cpu_states: Vec<CpuStateRecord>,
     /// This scenario's own outcome (`outcome`: pass, fail with `failed`, untestable
     /// with `reasons`); the run's follows from all of them (README, "Exit status").
     #[serde(flatten)]
@@ -243,6 +248,7 @@ fn scenario_report(
         checks: Vec::new(),
         stalls: Vec::new(),
         payloads: Vec::new(),
+        cpu_states: Vec::new(),
         verdict: outcome,
     };
     let mut started_ms = None;
@@ -254,6 +260,7 @@ fn scenario_report(
             }
             Record::Worker(w) if &w.scenario == name => report.workers.push((**w).clone()),
             Record::Stall(s) if &s.scenario == name => report.stalls.push(s.clone()),
+            Record::CpuState(c) if &c.scenario == name => report.cpu_states.push(c.clone()),
             Record::Payload(p) if &p.scenario == name => report
                 .payloads
                 .push(payload_report(scenario, p, verdict, run_dir)),
@@ -373,6 +380,14 @@ fn human_scenario(scenario: &ScenarioReport, scheduler_never_attached: bool) -> 
             "    check {:<12} {result}: value {} limit {}",
             c.name, c.value, c.limit
         ));
+    }
+    for c in &scenario.cpu_states {
+        let state = if c.online { "online" } else { "offline" };
+        let mut line = format!("    cpu {} {state} (took {} ms)", c.cpu, c.took_ms);
+        if let (Some(n), Some(names)) = (c.moved, &c.workers) {
+            line.push_str(&format!(", the kernel moved {n} pinned worker(s): {names}"));
+        }
+        lines.push(line);
     }
     for p in &scenario.payloads {
         lines.extend(human_payload(p));

@@ -93,6 +93,12 @@ fn run_scenarios(
     }
     if scheduler.is_some() {
         scheduler::add_check(&mut scenarios);
+    } else if let Some((s, op)) = scheduler::first_scheduler_op(&scenarios) {
+        return Err(format!(
+            "{}: scenario {:?} asks for {op}, but this run has no sched_ext scheduler: run \
+             it with --scheduler PATH (e.g. --scheduler scx_simple)",
+            s.source, s.name
+        ));
     }
     for scenario in &scenarios {
         for p in scenario.payloads() {

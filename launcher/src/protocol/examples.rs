@@ -11,6 +11,8 @@ pub const RECORD_FILES: &[&str] = &[
     "scheduler-ejected.records",
     "topology.records",
     "kernel-log.records",
+    "lifecycle.records",
+    "hotplug.records",
 ];
 
 /// The text of docs/examples/`name`.

@@ -35,6 +35,30 @@ pub struct PlanScheduler {
     pub args: Vec<String>,
 }
 
+/// Where the scheduler stands in for the one a run would be given, to check scenarios
+/// that detach and attach it without one (`check`, `show`).
+const STAND_IN_SCHEDULER: &str = "/scheduler/stand-in";
+
+/// The config `check` and `show` compile with: a scenario whose steps detach, attach or
+/// restart the run's scheduler gets a stand-in `scheduler` line, so the rest of it is
+/// checked as a run with `--scheduler` would check it.
+pub fn config_for_checking(scenarios: &[Scenario]) -> PlanConfig {
+    let uses_scheduler = scenarios
+        .iter()
+        .flat_map(|s| &s.steps)
+        .flat_map(|step| &step.ops)
+        .any(Op::is_scheduler_op);
+    PlanConfig {
+        scheduler: uses_scheduler.then(|| PlanScheduler {
+            path: STAND_IN_SCHEDULER.to_string(),
+            name: None,
+            attach_ms: crate::scheduler::DEFAULT_ATTACH_MS,
+            args: Vec::new(),
+        }),
+        ..DEFAULT_CONFIG
+    }
+}
+
 /// The whole plan for scenarios run in order, after the scheduler under test when
 /// `config` names one.
 pub fn compile(scenarios: &[Scenario], config: &PlanConfig) -> String {
@@ -155,6 +179,11 @@ fn op_line(op: &Op) -> String {
             .key("value", value)
             .build(),
         Op::Payload(payload) => payload_line(payload),
+        Op::SchedulerDetach => op_builder(vocab::Op::SchedulerDetach).build(),
+        Op::SchedulerAttach => op_builder(vocab::Op::SchedulerAttach).build(),
+        Op::SchedulerRestart => op_builder(vocab::Op::SchedulerRestart).build(),
+        Op::CpuOffline { cpus } => op_builder(vocab::Op::CpuOffline).key("cpus", cpus).build(),
+        Op::CpuOnline { cpus } => op_builder(vocab::Op::CpuOnline).key("cpus", cpus).build(),
     }
 }
 

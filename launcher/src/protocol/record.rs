@@ -6,7 +6,7 @@ use schedbox_protocol::limits::MAX_LINE;
 use schedbox_protocol::line::{self, Values};
 use schedbox_protocol::msg::{parse_u64, Lossy};
 pub use schedbox_protocol::vocab::{
-    CheckResult, DoneStatus, ErrorPlace, OutputPart, OutputSource, RecordKind, ScenarioOutcome,
+    CheckResult, DoneStatus, ErrorPlace, Op, OutputPart, OutputSource, RecordKind, ScenarioOutcome,
     SchedulerEvent, Word,
 };
 
@@ -162,6 +162,35 @@ pub struct SchedulerRecord {
     pub output: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dropped: Option<u64>,
+    /// The step's op that asked for the transition (`detached`, `attached` again,
+    /// `restarted` after a hotplug); `None` at the start and at a scenario's end.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "word_opt")]
+    pub op: Option<Op>,
+    /// How long the transition took, ms (an attach: from starting the process to
+    /// the kernel having it enabled).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub took_ms: Option<u64>,
+    /// sched_ext's state and ops name when the transition began.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_before: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ops_before: Option<String>,
+}
+
+/// A CPU taken offline or brought back by a step (or at a scenario's end).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CpuStateRecord {
+    pub scenario: String,
+    pub cpu: u64,
+    pub online: bool,
+    pub t_ms: u64,
+    pub took_ms: u64,
+    /// Workers whose every allowed CPU was offline, which the kernel moved elsewhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved: Option<u64>,
+    /// Their `group/index` names (as many as fit a record).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workers: Option<String>,
 }
 
 impl SchedulerRecord {
@@ -222,6 +251,7 @@ pub enum Record {
         scenario: Option<String>,
     },
     Payload(PayloadRecord),
+    CpuState(CpuStateRecord),
     Check(CheckRecord),
     ScenarioEnd {
         name: String,
@@ -395,6 +425,15 @@ fn typed(fields: &line::Line<'_>) -> Result<Record, String> {
             scenario: g.opt_text("scenario"),
         },
         RecordKind::Payload => Record::Payload(payload(&g)?),
+        RecordKind::CpuState => Record::CpuState(CpuStateRecord {
+            scenario: g.text("scenario")?,
+            cpu: g.num("cpu")?,
+            online: g.num("online")? != 0,
+            t_ms: g.num("t_ms")?,
+            took_ms: g.num("took_ms")?,
+            moved: g.opt_num("moved")?,
+            workers: g.opt_text("workers"),
+        }),
         RecordKind::Check => Record::Check(check(&g)?),
         RecordKind::ScenarioEnd => Record::ScenarioEnd {
             name: g.text("name")?,
@@ -481,6 +520,10 @@ fn scheduler(g: &Get) -> Result<SchedulerRecord, String> {
         status: g.opt_text("status"),
         output: g.opt_text("output"),
         dropped: g.opt_num("dropped")?,
+        op: g.opt_word("op")?,
+        took_ms: g.opt_num("took_ms")?,
+        state_before: g.opt_text("state_before"),
+        ops_before: g.opt_text("ops_before"),
     })
 }
 

@@ -181,7 +181,12 @@ pub fn warn_unused(ctx: &Ctx, file: &ScenarioFile, groups: &[Spawn]) {
             OpFile::Spawn { .. }
             | OpFile::Stop { .. }
             | OpFile::Affinity { .. }
-            | OpFile::Write { .. } => {}
+            | OpFile::Write { .. }
+            | OpFile::SchedulerDetach
+            | OpFile::SchedulerAttach
+            | OpFile::SchedulerRestart
+            | OpFile::CpuOffline { .. }
+            | OpFile::CpuOnline { .. } => {}
         }
     }
     used.extend(file.payload.iter().filter_map(|p| p.cgroup.as_deref()));

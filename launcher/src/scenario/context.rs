@@ -81,13 +81,21 @@ impl<'a> Ctx<'a> {
     /// Resolves a CPU set (a CPU list, or topology-relative: `llc:1`, `node:0`, ...)
     /// against the VM's shape; the plan carries it as a CPU list.
     pub fn cpus(&self, field: &str, text: &str) -> Result<String, ScenarioError> {
-        let cpus = placement::resolve(text, &self.vm.topology).map_err(|e| {
+        Ok(cpulist::format(&self.cpu_set(field, text)?))
+    }
+
+    /// The CPUs a list or topology-relative set names in the VM.
+    pub fn cpu_set(
+        &self,
+        field: &str,
+        text: &str,
+    ) -> Result<std::collections::BTreeSet<u32>, ScenarioError> {
+        placement::resolve(text, &self.vm.topology).map_err(|e| {
             self.err(
                 field,
                 format!("{e}: use CPUs the VM has, or raise --cpus or --topology"),
             )
-        })?;
-        Ok(cpulist::format(&cpus))
+        })
     }
 }
 

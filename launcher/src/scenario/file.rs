@@ -207,6 +207,15 @@ pub enum OpFile {
     Thaw {
         path: String,
     },
+    SchedulerDetach,
+    SchedulerAttach,
+    SchedulerRestart,
+    CpuOffline {
+        cpus: String,
+    },
+    CpuOnline {
+        cpus: String,
+    },
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -10,9 +10,18 @@ use crate::cpulist;
 /// over the CPUs it may use (its `affinity`, else the `cpus` of its cgroup or the
 /// nearest ancestor that sets them, else all), summed per CPU, rounded up. Every worker
 /// counts as runnable, whatever its work: an upper bound, never an underestimate.
-/// `cgroup_cpus` are the declared cgroups' (path, cpus).
-pub fn runnable_per_cpu(vm_cpus: u32, groups: &[Spawn], cgroup_cpus: &[(String, String)]) -> u64 {
-    let all: BTreeSet<u32> = (0..vm_cpus.max(1)).collect();
+/// `cgroup_cpus` are the declared cgroups' (path, cpus); CPUs in `offline` (those a step
+/// takes offline) count as gone, and a group left with none of its CPUs spreads over
+/// the rest, as the kernel moves it there.
+pub fn runnable_per_cpu(
+    vm_cpus: u32,
+    groups: &[Spawn],
+    cgroup_cpus: &[(String, String)],
+    offline: &BTreeSet<u32>,
+) -> u64 {
+    let all: BTreeSet<u32> = (0..vm_cpus.max(1))
+        .filter(|c| !offline.contains(c) || *c == 0)
+        .collect();
     let mut load = vec![0f64; all.len()];
     for group in groups {
         let cpus = group_cpus(group, cgroup_cpus, &all);
@@ -76,14 +85,44 @@ mod tests {
 
     #[test]
     fn workers_spread_over_the_cpus_they_may_use() {
-        assert_eq!(runnable_per_cpu(2, &[group(256, "work", None)], &[]), 128);
-        assert_eq!(runnable_per_cpu(2, &[group(3, "work", None)], &[]), 2);
-        assert_eq!(runnable_per_cpu(2, &[], &[]), 0);
+        let none = BTreeSet::new();
+        assert_eq!(
+            runnable_per_cpu(2, &[group(256, "work", None)], &[], &none),
+            128
+        );
+        assert_eq!(
+            runnable_per_cpu(2, &[group(3, "work", None)], &[], &none),
+            2
+        );
+        assert_eq!(runnable_per_cpu(2, &[], &[], &none), 0);
         let pinned = [group(4, "a/b", None), group(2, "c", Some("1"))];
         let cpus = [("a".to_string(), "0".to_string())];
         // CPU 0 runs the four under a/ (cpuset inherited), CPU 1 the two pinned there.
-        assert_eq!(runnable_per_cpu(2, &pinned, &cpus), 4);
+        assert_eq!(runnable_per_cpu(2, &pinned, &cpus, &none), 4);
         let both = [group(4, "a", None), group(4, "c", None)];
-        assert_eq!(runnable_per_cpu(2, &both, &cpus), 6, "4 + 4/2 on CPU 0");
+        assert_eq!(
+            runnable_per_cpu(2, &both, &cpus, &none),
+            6,
+            "4 + 4/2 on CPU 0"
+        );
+    }
+
+    #[test]
+    fn cpus_taken_offline_leave_their_workers_to_the_rest() {
+        let offline: BTreeSet<u32> = [1].into();
+        let pinned = [group(2, "c", Some("1")), group(2, "d", None)];
+        // On 2 CPUs with CPU 1 gone, all four share CPU 0.
+        assert_eq!(runnable_per_cpu(2, &pinned, &[], &offline), 4);
+        let spread = [group(8, "c", None)];
+        assert_eq!(
+            runnable_per_cpu(4, &spread, &[], &offline),
+            3,
+            "8 over CPUs 0, 2, 3"
+        );
+        assert_eq!(
+            runnable_per_cpu(2, &spread, &[], &[0].into()),
+            4,
+            "CPU 0 stays"
+        );
     }
 }

@@ -113,6 +113,42 @@ pub enum Op {
         value: String,
     },
     Payload(Payload),
+    /// The run's scheduler leaves, comes back, or both (docs/scenarios.md, "Scheduler
+    /// lifecycle").
+    SchedulerDetach,
+    SchedulerAttach,
+    SchedulerRestart,
+    /// CPUs (a CPU list, never CPU 0) taken offline or brought back online.
+    CpuOffline {
+        cpus: String,
+    },
+    CpuOnline {
+        cpus: String,
+    },
+}
+
+impl Op {
+    /// Whether it detaches, attaches or restarts the run's scheduler.
+    pub fn is_scheduler_op(&self) -> bool {
+        matches!(
+            self,
+            Op::SchedulerDetach | Op::SchedulerAttach | Op::SchedulerRestart
+        )
+    }
+
+    /// The op's word when it changes the scheduler or the CPUs (what refusals and
+    /// limits ask about); `None` for the others.
+    pub fn transition(&self) -> Option<schedbox_protocol::vocab::Op> {
+        use schedbox_protocol::vocab::Op as Word;
+        match self {
+            Op::SchedulerDetach => Some(Word::SchedulerDetach),
+            Op::SchedulerAttach => Some(Word::SchedulerAttach),
+            Op::SchedulerRestart => Some(Word::SchedulerRestart),
+            Op::CpuOffline { .. } => Some(Word::CpuOffline),
+            Op::CpuOnline { .. } => Some(Word::CpuOnline),
+            _ => None,
+        }
+    }
 }
 
 /// A host program run in the guest beside the workers (docs/scenarios.md, `[[payload]]`).

@@ -1,11 +1,14 @@
 //! Step-form scenarios: ops are checked in order against the cgroups and worker groups
 //! that exist at that point, as the guest will see them.
 
+use std::collections::BTreeSet;
+
 use super::cgroups::{check_path, overlaps_cgroup, parent};
 use super::context::{check_hold, Ctx};
 use super::file::{CgroupFile, OpFile, StepFile, Value};
 use super::suggest::did_you_mean;
 use super::{Op, ScenarioError, Spawn, Step};
+use crate::cpulist;
 use schedbox_protocol::cgroup_files::{cgroup_file, CGROUP_FILES};
 use schedbox_protocol::vocab::{Until, Word};
 
@@ -26,6 +29,10 @@ struct State<'a> {
     /// an affinity (the value written is the kernel's to judge).
     cpus_rewritten: Vec<String>,
     spawned: Vec<String>,
+    /// A step detached the run's scheduler and none attached it again.
+    detached: bool,
+    /// CPUs taken offline and not brought back.
+    offline: BTreeSet<u32>,
 }
 
 pub fn lower_steps(
@@ -42,6 +49,8 @@ pub fn lower_steps(
         running: Vec::new(),
         cpus_rewritten: Vec::new(),
         spawned: Vec::new(),
+        detached: false,
+        offline: BTreeSet::new(),
     };
     let mut steps = Vec::new();
     for (index, file) in files.iter().enumerate() {
@@ -173,6 +182,90 @@ impl State<'_> {
             }),
             OpFile::Freeze { path } => self.freeze(ctx, field, path, 1),
             OpFile::Thaw { path } => self.freeze(ctx, field, path, 0),
+            OpFile::SchedulerDetach => self.scheduler(ctx, field, Op::SchedulerDetach),
+            OpFile::SchedulerAttach => self.scheduler(ctx, field, Op::SchedulerAttach),
+            OpFile::SchedulerRestart => self.scheduler(ctx, field, Op::SchedulerRestart),
+            OpFile::CpuOffline { cpus } => self.hotplug(ctx, field, cpus, false),
+            OpFile::CpuOnline { cpus } => self.hotplug(ctx, field, cpus, true),
+        }
+    }
+
+    /// A scheduler op in the state it changes: detach and restart need the scheduler
+    /// attached, attach needs it detached. Whether the run has a scheduler at all is
+    /// known only from the command line (`--scheduler`), checked before the VM starts.
+    fn scheduler(&mut self, ctx: &Ctx, field: &str, op: Op) -> Result<Op, ScenarioError> {
+        let word = op.transition().map(|w| w.word()).unwrap_or_default();
+        match (&op, self.detached) {
+            (Op::SchedulerAttach, false) => Err(ctx.err(
+                field,
+                format!("{word}: the scheduler is attached at this point: detach it in an earlier step first"),
+            )),
+            (Op::SchedulerAttach, true) => {
+                self.detached = false;
+                Ok(op)
+            }
+            (_, true) => Err(ctx.err(
+                field,
+                format!("{word}: the scheduler is detached at this point: use scheduler-attach"),
+            )),
+            (_, false) => {
+                self.detached = matches!(op, Op::SchedulerDetach);
+                Ok(op)
+            }
+        }
+    }
+
+    /// `cpu-offline` and `cpu-online`: CPUs the VM has, never CPU 0 (the kernel keeps
+    /// it), never every CPU at once, each offline only when online and back only
+    /// when offline.
+    fn hotplug(
+        &mut self,
+        ctx: &Ctx,
+        field: &str,
+        text: &str,
+        online: bool,
+    ) -> Result<Op, ScenarioError> {
+        let field = format!("{field}.cpus");
+        let cpus = ctx.cpu_set(&field, text)?;
+        let vm_cpus = ctx.vm.cpus();
+        let mut after = self.offline.clone();
+        if !online {
+            after.extend(cpus.iter().copied());
+        }
+        if !online && after.len() >= vm_cpus as usize {
+            return Err(ctx.err(
+                &field,
+                format!(
+                    "{text:?} would take every CPU of the VM ({vm_cpus}) offline: leave CPU 0 \
+                     online (give CPUs 1 to {})",
+                    vm_cpus.saturating_sub(1)
+                ),
+            ));
+        }
+        if cpus.contains(&0) {
+            return Err(ctx.err(
+                &field,
+                format!(
+                    "{text:?} names CPU 0, which the kernel never takes offline: give CPUs 1 to {}",
+                    vm_cpus.saturating_sub(1)
+                ),
+            ));
+        }
+        let (wrong, state) = if online {
+            (cpus.difference(&self.offline).next(), "online")
+        } else {
+            (cpus.intersection(&self.offline).next(), "offline")
+        };
+        if let Some(cpu) = wrong {
+            return Err(ctx.err(&field, format!("CPU {cpu} is {state} at this point")));
+        }
+        let list = cpulist::format(&cpus);
+        if online {
+            self.offline.retain(|c| !cpus.contains(c));
+            Ok(Op::CpuOnline { cpus: list })
+        } else {
+            self.offline = after;
+            Ok(Op::CpuOffline { cpus: list })
         }
     }
 

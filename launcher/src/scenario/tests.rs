@@ -827,3 +827,71 @@ fn declared_settings_write_files_the_kernel_has() {
         assert!(known.is_some_and(|f| f.writable), "{file}");
     }
 }
+
+/// A scenario of one spinner and steps whose ops (after the spawn) are `steps`.
+fn with_steps(steps: &[&str]) -> String {
+    let mut toml = "name = \"s\"\n[[workers]]\ngroup = \"spin\"\nwork = \"spin\"\n[[step]]\nhold_ms = 10\nops = [{ op = \"spawn\", group = \"spin\" }]\n".to_string();
+    for ops in steps {
+        toml.push_str(&format!("[[step]]\nhold_ms = 10\nops = [{ops}]\n"));
+    }
+    toml
+}
+
+fn stall_limit(s: &Scenario) -> u64 {
+    s.checks.iter().find(|c| c.name == "stall").unwrap().limit
+}
+
+#[test]
+fn scheduler_ops_follow_the_schedulers_state_and_grant_their_switches() {
+    let detach = "{ op = \"scheduler-detach\" }";
+    let attach = "{ op = \"scheduler-attach\" }";
+    let restart = "{ op = \"scheduler-restart\" }";
+    let s = ok(&with_steps(&[detach, attach, restart]));
+    assert_eq!(s.steps[1].ops, [Op::SchedulerDetach]);
+    assert_eq!(s.steps[3].ops, [Op::SchedulerRestart]);
+    // The busiest step (the restart) counts: two switches.
+    assert_eq!(stall_limit(&s), 1000 + 2 * 1000);
+    assert_eq!(
+        stall_limit(&ok(&with_steps(&[]))),
+        1000,
+        "no transitions, no grant"
+    );
+    rejected(
+        &with_steps(&[attach]),
+        "[[step]] 1.ops[0]",
+        "the scheduler is attached at this point",
+    );
+    rejected(
+        &with_steps(&[detach, restart]),
+        "[[step]] 2.ops[0]",
+        "scheduler-restart: the scheduler is detached at this point",
+    );
+}
+
+#[test]
+fn hotplug_ops_refuse_cpu0_every_cpu_and_cpus_the_vm_lacks() {
+    let off = |cpus: &str| format!("{{ op = \"cpu-offline\", cpus = \"{cpus}\" }}");
+    let on = |cpus: &str| format!("{{ op = \"cpu-online\", cpus = \"{cpus}\" }}");
+    let s = ok(&with_steps(&[&off("1"), &on("1")]));
+    assert_eq!(s.steps[1].ops, [Op::CpuOffline { cpus: "1".into() }]);
+    // The spinner and CPU 1's share go to CPU 0 alone; a hotplug is two switches.
+    assert_eq!(stall_limit(&s), 1000 + 2 * 1000);
+    let field = "[[step]] 1.ops[0].cpus";
+    rejected(&with_steps(&[&off("0")]), field, "names CPU 0");
+    rejected(
+        &with_steps(&[&off("0-1")]),
+        field,
+        "would take every CPU of the VM (2) offline",
+    );
+    rejected(&with_steps(&[&off("2")]), field, "use CPUs the VM has");
+    rejected(
+        &with_steps(&[&on("1")]),
+        field,
+        "CPU 1 is online at this point",
+    );
+    rejected(
+        &with_steps(&[&off("1"), &off("1")]),
+        "[[step]] 2.ops[0].cpus",
+        "CPU 1 is offline at this point",
+    );
+}

@@ -8,6 +8,10 @@ use super::{
     cgroups, load, payloads, shaped, steps, Check, LogRules, Op, Scenario, ScenarioError, Spawn,
     Step, VmShape,
 };
+use std::collections::BTreeSet;
+
+use crate::cpulist;
+
 use schedbox_protocol::limits::{memory_needed_mib, MAX_WORKERS, NICE_RANGE, RT_PRIO_RANGE};
 
 /// Workers one scenario may run in all: the guest keeps a slot for each.
@@ -57,7 +61,12 @@ fn lower_sections(ctx: &Ctx, file: &ScenarioFile) -> Option<Scenario> {
     }
     let cgroup_paths = steps::all_cgroups(&steps);
     let cgroup_cpus = cgroups::declared_cpus(&file.cgroup);
-    let checks = lower_checks(ctx, &file.check, &groups, &cgroup_paths, &cgroup_cpus);
+    let load = Load {
+        groups: &groups,
+        cgroup_cpus: &cgroup_cpus,
+        steps: &steps,
+    };
+    let checks = lower_checks(ctx, &file.check, &load, &cgroup_paths);
     cgroups::warn_unused(ctx, file, &groups);
     if ctx.failed() {
         return None;
@@ -344,21 +353,56 @@ fn check_groups(ctx: &Ctx, groups: &[Spawn]) -> Result<(), ScenarioError> {
     Ok(())
 }
 
+/// What default limits depend on: the workers, the cgroups' CPUs, and the steps
+/// (the scheduler and CPU transitions they ask for).
+struct Load<'a> {
+    groups: &'a [Spawn],
+    cgroup_cpus: &'a [(String, String)],
+    steps: &'a [Step],
+}
+
+impl Load<'_> {
+    /// The most switches between the fair class and sched_ext one step asks for.
+    fn class_switches(&self) -> u64 {
+        let step_switches = |step: &Step| -> u64 {
+            step.ops
+                .iter()
+                .filter_map(Op::transition)
+                .map(|op| op.class_switches())
+                .sum()
+        };
+        self.steps.iter().map(step_switches).max().unwrap_or(0)
+    }
+
+    /// Every CPU a step takes offline.
+    fn offline(&self) -> BTreeSet<u32> {
+        self.steps
+            .iter()
+            .flat_map(|s| &s.ops)
+            .filter_map(|op| match op {
+                Op::CpuOffline { cpus } => cpulist::parse(cpus).ok(),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+}
+
 /// The default checks and the listed ones; a listed one that is wrong is recorded in
 /// `ctx` and left out.
 fn lower_checks(
     ctx: &Ctx,
     listed: &[CheckFile],
-    groups: &[Spawn],
+    load: &Load,
     cgroup_paths: &[String],
-    cgroup_cpus: &[(String, String)],
 ) -> Vec<Check> {
+    let groups = load.groups;
     let mut checks: Vec<Check> = catalog::DEFAULT_CHECKS
         .iter()
         .filter(|kind| !listed.iter().any(|c| c.name == kind.word()))
         .map(|kind| Check {
             name: kind.word().to_string(),
-            limit: default_limit(ctx, kind.word(), groups, cgroup_cpus),
+            limit: default_limit(ctx, kind.word(), load),
             group: None,
             cgroup: None,
             log: LogRules::default(),
@@ -381,7 +425,7 @@ fn lower_checks(
             continue;
         };
         if check.limit.is_none() {
-            lowered.limit = default_limit(ctx, &lowered.name, groups, cgroup_cpus);
+            lowered.limit = default_limit(ctx, &lowered.name, load);
         }
         checks.push(lowered);
     }
@@ -498,13 +542,15 @@ fn log_rules(ctx: &Ctx, check: &CheckFile, kind: CheckKind) -> Result<LogRules, 
 }
 
 /// A check's limit when the scenario gives none: the catalog's, but for `stall` grown
-/// with the workers that may be runnable on the busiest CPU.
-fn default_limit(ctx: &Ctx, name: &str, groups: &[Spawn], cgroup_cpus: &[(String, String)]) -> u64 {
+/// with the workers that may be runnable on the busiest CPU (with the CPUs steps take
+/// offline gone) and with the class switches of the busiest step.
+fn default_limit(ctx: &Ctx, name: &str, l: &Load) -> u64 {
     let Some(kind) = catalog::check_kind(name) else {
         return 0;
     };
     if kind.kind != CheckKind::Stall {
         return kind.default_limit;
     }
-    catalog::default_stall_limit_ms(load::runnable_per_cpu(ctx.vm.cpus(), groups, cgroup_cpus))
+    let per_cpu = load::runnable_per_cpu(ctx.vm.cpus(), l.groups, l.cgroup_cpus, &l.offline());
+    catalog::default_stall_limit_ms(per_cpu, l.class_switches())
 }

@@ -423,17 +423,35 @@ fn summary(info: &SchedulerInfo, events: &[SchedulerRecord]) -> String {
         return format!("{} ({file}) did not attach: {reason}", info.label());
     }
     let mut text = format!("{} ({file}), attached {}", first.ops, seconds(first.t_ms));
-    for e in events[1..].iter().filter(|e| e.is_failure()) {
+    for e in &events[1..] {
         let word = match e.event {
             SchedulerEvent::Ejected => departure_word(e.reason.as_deref()),
+            // How it ended at the run's end says nothing about the run.
+            SchedulerEvent::Stopped => continue,
             other => other.word(),
         };
         text.push_str(&format!(", {word} {}", seconds(e.t_ms)));
-        if let Some(reason) = &e.reason {
-            text.push_str(&format!(" ({reason})"));
+        let took = e.took_ms.filter(|_| !e.is_failure());
+        match (&e.reason, took) {
+            (Some(reason), _) if e.is_failure() => text.push_str(&format!(" ({reason})")),
+            (_, Some(ms)) => text.push_str(&format!(" (took {ms} ms)")),
+            _ => {}
         }
     }
     text
+}
+
+/// Whether any scenario asks for a scheduler op, and the first such op with its
+/// scenario: a run without `--scheduler` cannot carry it out.
+pub fn first_scheduler_op(scenarios: &[Scenario]) -> Option<(&Scenario, &'static str)> {
+    scenarios.iter().find_map(|s| {
+        s.steps
+            .iter()
+            .flat_map(|step| &step.ops)
+            .filter_map(|op| op.transition())
+            .find(|op| op.is_scheduler_op())
+            .map(|op| (s, op.word()))
+    })
 }
 
 #[cfg(test)]
@@ -610,5 +628,22 @@ mod tests {
         for s in &scenarios {
             assert_eq!(s.checks.iter().filter(|c| c.name == CHECK).count(), 1);
         }
+    }
+
+    #[test]
+    fn transitions_asked_for_are_no_failures_and_the_summary_says_their_times() {
+        let records = example("lifecycle.records");
+        assert!(failures(&records).is_empty());
+        let report = report(Some(&qmap()), None, &records, Path::new("l"));
+        assert_eq!(
+            report.summary,
+            "simple (scx_qmap), attached 2.02 s after boot, detached 3.29 s after boot \
+             (took 207 ms), attached 5.46 s after boot (took 663 ms), detached 7.06 s after \
+             boot (took 84 ms), attached 7.33 s after boot (took 276 ms)"
+        );
+        let hotplug = example("hotplug.records");
+        assert!(failures(&hotplug).is_empty());
+        let summary = super::report(Some(&qmap()), None, &hotplug, Path::new("l")).summary;
+        assert!(summary.contains(", restarted "), "{summary}");
     }
 }

@@ -303,3 +303,61 @@ fn only_the_kernel_log_check_forwards_lines() {
         ),
     ]);
 }
+
+#[test]
+fn scheduler_ops_need_the_scheduler_in_the_state_they_change() {
+    let head = "schedbox-plan 1\nscheduler path=/payload/scheduler/scx_simple\nscenario name=a\nstep hold_ms=1\n";
+    let ok = std::format!(
+        "{head}op scheduler-detach\nstep hold_ms=1\nop scheduler-attach\nop scheduler-restart\nend\nscenario name=b\nstep hold_ms=1\nop scheduler-restart\nend\n"
+    );
+    assert_eq!(validate(ok.as_bytes()).unwrap().scenarios, 2);
+    let cases = [
+        (
+            &with_ops("op scheduler-detach\n")[..],
+            4,
+            "scheduler-detach needs a scheduler line",
+        ),
+        (
+            &std::format!("{head}op scheduler-attach\nend\n"),
+            5,
+            "the scheduler is attached here",
+        ),
+        (
+            &std::format!("{head}op scheduler-detach\nop scheduler-restart\nend\n"),
+            6,
+            "scheduler-restart: the scheduler is detached here",
+        ),
+        (
+            &std::format!("{head}op scheduler-restart key=1\nend\n"),
+            5,
+            "unknown key",
+        ),
+    ];
+    assert_rejected(&cases);
+}
+
+#[test]
+fn hotplug_ops_never_touch_cpu0_and_follow_each_cpus_state() {
+    let ok = with_ops("op cpu-offline cpus=1-2\nop cpu-online cpus=1\nop cpu-offline cpus=1\n");
+    assert_eq!(validate(ok.as_bytes()).unwrap().scenarios, 1);
+    let cases = [
+        (
+            &with_ops("op cpu-offline cpus=0-1\n")[..],
+            4,
+            "CPU 0 cannot",
+        ),
+        (
+            &with_ops("op cpu-online cpus=1\n"),
+            4,
+            "CPU 1 is online here",
+        ),
+        (
+            &with_ops("op cpu-offline cpus=1\nop cpu-offline cpus=3,1\n"),
+            5,
+            "CPU 1 is offline here",
+        ),
+        (&with_ops("op cpu-offline\n"), 4, "cpu-offline needs cpus="),
+        (&with_ops("op cpu-offline cpus=x\n"), 4, "bad value"),
+    ];
+    assert_rejected(&cases);
+}
