@@ -56,7 +56,8 @@ fn table(output: &Output) -> Vec<String> {
     String::from_utf8_lossy(&output.stdout)
         .lines()
         .skip_while(|l| !l.trim_start().starts_with("shape "))
-        .take_while(|l| l.starts_with("  "))
+        // The table's rows are indented; a failed run's `reproduce:` line follows them.
+        .take_while(|l| l.starts_with("  ") && !l.trim_start().starts_with("reproduce:"))
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
         .collect()
 }
