@@ -10,7 +10,10 @@ use crate::topology::fit::{fits_memory, fits_vcpus};
 use crate::topology::{sets, Shape};
 use crate::vm::select::{AccelChoice, BackendChoice};
 
+mod args;
 mod workflow;
+pub use args::UsageError;
+use args::{next_arg, number, HELP_ASKED};
 pub use workflow::{Shard, WorkflowOptions};
 
 pub const DEFAULT_CPUS: u32 = 2;
@@ -246,23 +249,6 @@ pub struct KernelBuildOptions {
     pub verbose: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsageError(pub String);
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (see `schedbox help`)", self.0)
-    }
-}
-
-/// What a parse loop returns when it meets `-h` or `--help`: not an error, the caller
-/// turns it into [`Command::HelpFor`].
-const HELP_ASKED: &str = "help asked";
-
-fn help_asked() -> UsageError {
-    UsageError(HELP_ASKED.to_string())
-}
-
 /// The commands, as `schedbox help COMMAND` and `COMMAND --help` know them.
 const COMMANDS: &[&str] = &[
     "run",
@@ -304,12 +290,6 @@ pub fn command_help(command: &str) -> String {
         out += &USAGE[options..];
     }
     out
-}
-
-impl From<lexopt::Error> for UsageError {
-    fn from(e: lexopt::Error) -> Self {
-        UsageError(e.to_string())
-    }
 }
 
 pub fn parse(mut args: Vec<OsString>) -> Result<Command, UsageError> {
@@ -372,24 +352,60 @@ fn parse_command(
         "kernel" => parse_kernel(parser),
         "topology" => parse_topology(parser),
         "scheduler" => parse_scheduler(parser),
-        "list" => workflow::parse_list(parser),
-        "show" => workflow::parse_show(parser),
-        "check" => workflow::parse_check(parser),
+        "list" => parse_list(parser),
+        "show" => parse_show(parser),
+        "check" => parse_check(parser),
         _ => parse_help(parser),
     }
 }
 
-/// Whether a command-line item asks for help.
-fn is_help(arg: &lexopt::Arg) -> bool {
-    matches!(arg, Short('h') | Long("help"))
+/// `schedbox list [--json] [--filter GLOB] [--shard K/N] [PATH ...]`.
+fn parse_list(parser: &mut lexopt::Parser) -> Result<Command, UsageError> {
+    let (mut json, mut filter, mut shard, mut paths) = (false, None, None, Vec::new());
+    while let Some(arg) = next_arg(parser)? {
+        match arg {
+            Long("json") => json = true,
+            Long("filter") => filter = Some(workflow::glob(parser.value()?.string()?)?),
+            Long("shard") => shard = Some(Shard::parse(&parser.value()?.string()?)?),
+            Value(path) => paths.push(PathBuf::from(path)),
+            other => return Err(other.unexpected().into()),
+        }
+    }
+    Ok(Command::List {
+        json,
+        filter,
+        shard,
+        paths,
+    })
 }
 
-/// The next item, or the help request it is.
-fn next_arg<'a>(parser: &'a mut lexopt::Parser) -> Result<Option<lexopt::Arg<'a>>, UsageError> {
-    match parser.next()? {
-        Some(arg) if is_help(&arg) => Err(help_asked()),
-        other => Ok(other),
+/// `schedbox show [--cpus N | --topology SPEC] [--memory MiB] NAME|FILE`.
+fn parse_show(parser: &mut lexopt::Parser) -> Result<Command, UsageError> {
+    let (vm, _) = parse_vm_only(parser, false)?;
+    let VmOptions { scenarios, .. } = &vm;
+    match scenarios.as_slice() {
+        [one] => Ok(Command::Show {
+            target: one.display().to_string(),
+            vm: VmOptions {
+                scenarios: Vec::new(),
+                ..vm.clone()
+            },
+        }),
+        _ => Err(UsageError(
+            "show takes one scenario: a NAME from the catalog or a FILE".into(),
+        )),
     }
+}
+
+/// `schedbox check [--cpus N | --topology SPEC] [--memory MiB] FILE|DIR|GLOB ...`.
+fn parse_check(parser: &mut lexopt::Parser) -> Result<Command, UsageError> {
+    let (vm, _) = parse_vm_only(parser, false)?;
+    if vm.scenarios.is_empty() {
+        return Err(UsageError(
+            "check needs scenario files (or folders, or globs) to validate".into(),
+        ));
+    }
+    Ok(Command::Check(vm))
 }
 
 fn parse_topology(parser: &mut lexopt::Parser) -> Result<Command, UsageError> {
@@ -795,11 +811,6 @@ fn bench_runs(text: &str) -> Result<u32, UsageError> {
         )));
     }
     Ok(n as u32)
-}
-
-fn number(option: &str, text: &str) -> Result<u64, UsageError> {
-    text.parse()
-        .map_err(|_| UsageError(format!("--{option} {text:?} is not a whole number")))
 }
 
 fn cpus(text: &str) -> Result<u32, UsageError> {

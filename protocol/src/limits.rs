@@ -60,6 +60,12 @@ pub const RT_PRIO_RANGE: (u64, u64) = (1, 98);
 pub const DEFAULT_HEARTBEAT_MS: u64 = 200;
 pub const DEFAULT_SAMPLE_MS: u64 = 10;
 
+/// How long the guest waits for the scheduler to attach when the plan gives no
+/// `attach_ms` (`--attach-timeout`): loading BPF programs under TCG emulation on a busy
+/// host takes seconds.
+/// Policy.
+pub const DEFAULT_ATTACH_MS: u64 = 20_000;
+
 /// Output lines forwarded from the scheduler under test; the rest are counted.
 /// Policy.
 pub const SCHEDULER_OUTPUT_LINES: u32 = 2_000;

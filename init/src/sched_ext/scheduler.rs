@@ -25,7 +25,7 @@ use schedbox_protocol::vocab::Op;
 const SCX_DIR: &CStr = c"/sys/kernel/sched_ext";
 const STATE: &CStr = c"/sys/kernel/sched_ext/state";
 const OPS: &CStr = c"/sys/kernel/sched_ext/root/ops";
-pub const DEFAULT_ATTACH_MS: u64 = 10_000;
+pub use schedbox_protocol::limits::DEFAULT_ATTACH_MS;
 const POLL_NS: u64 = 10 * NS_PER_MS;
 /// How long the scheduler gets to detach after SIGINT before it is killed.
 const STOP_MS: u64 = 5_000;

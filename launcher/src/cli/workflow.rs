@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use lexopt::prelude::*;
 
-use super::{next_arg, number, parse_vm_only, Command, UsageError, VmOptions};
+use super::args::{number, UsageError};
 
 /// Most shards a set may be split into: more CI jobs than that is a mistake.
 const MAX_SHARDS: u64 = 1000;
@@ -80,7 +80,7 @@ impl std::fmt::Display for Shard {
     }
 }
 
-fn glob(pattern: String) -> Result<String, UsageError> {
+pub(super) fn glob(pattern: String) -> Result<String, UsageError> {
     match ::glob::Pattern::new(&pattern) {
         Ok(_) => Ok(pattern),
         Err(e) => Err(UsageError(format!(
@@ -99,58 +99,10 @@ fn repeat(text: &str) -> Result<u32, UsageError> {
     Ok(n as u32)
 }
 
-/// `schedbox list [--json] [--filter GLOB] [--shard K/N] [PATH ...]`.
-pub(super) fn parse_list(parser: &mut lexopt::Parser) -> Result<Command, UsageError> {
-    let (mut json, mut filter, mut shard, mut paths) = (false, None, None, Vec::new());
-    while let Some(arg) = next_arg(parser)? {
-        match arg {
-            Long("json") => json = true,
-            Long("filter") => filter = Some(glob(parser.value()?.string()?)?),
-            Long("shard") => shard = Some(Shard::parse(&parser.value()?.string()?)?),
-            Value(path) => paths.push(PathBuf::from(path)),
-            other => return Err(other.unexpected().into()),
-        }
-    }
-    Ok(Command::List {
-        json,
-        filter,
-        shard,
-        paths,
-    })
-}
-
-/// `schedbox show [--cpus N | --topology SPEC] [--memory MiB] NAME|FILE`.
-pub(super) fn parse_show(parser: &mut lexopt::Parser) -> Result<Command, UsageError> {
-    let (vm, _) = parse_vm_only(parser, false)?;
-    let VmOptions { scenarios, .. } = &vm;
-    match scenarios.as_slice() {
-        [one] => Ok(Command::Show {
-            target: one.display().to_string(),
-            vm: VmOptions {
-                scenarios: Vec::new(),
-                ..vm.clone()
-            },
-        }),
-        _ => Err(UsageError(
-            "show takes one scenario: a NAME from the catalog or a FILE".into(),
-        )),
-    }
-}
-
-/// `schedbox check [--cpus N | --topology SPEC] [--memory MiB] FILE|DIR|GLOB ...`.
-pub(super) fn parse_check(parser: &mut lexopt::Parser) -> Result<Command, UsageError> {
-    let (vm, _) = parse_vm_only(parser, false)?;
-    if vm.scenarios.is_empty() {
-        return Err(UsageError(
-            "check needs scenario files (or folders, or globs) to validate".into(),
-        ));
-    }
-    Ok(Command::Check(vm))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::Command;
     use std::ffi::OsString;
 
     fn parse(args: &[&str]) -> Result<Command, UsageError> {

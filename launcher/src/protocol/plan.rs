@@ -52,7 +52,7 @@ pub fn config_for_checking(scenarios: &[Scenario]) -> PlanConfig {
         scheduler: uses_scheduler.then(|| PlanScheduler {
             path: STAND_IN_SCHEDULER.to_string(),
             name: None,
-            attach_ms: crate::scheduler::DEFAULT_ATTACH_MS,
+            attach_ms: schedbox_protocol::limits::DEFAULT_ATTACH_MS,
             args: Vec::new(),
         }),
         ..DEFAULT_CONFIG

@@ -1,8 +1,8 @@
 //! Work that needs a machine shape: the VM (`--topology`) must have what it pins to or
 //! binds to, so a scenario that could only fail in the guest is a usage error.
 
-use super::catalog::WorkType;
 use super::context::Ctx;
+use super::vocabulary::WorkType;
 use super::ScenarioError;
 use schedbox_protocol::works::{
     CROSS_LLC_PINGPONG, MEMPOLICY_PREFERRED, NUMA_WORKING_SET, SMT_SIBLING_SPIN,

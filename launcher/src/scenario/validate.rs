@@ -1,9 +1,9 @@
 //! Turns a parsed scenario file into a validated [`Scenario`], or every problem found.
 
-use super::catalog::{self, CheckKind, Expect, Policy, Scope, Word};
 use super::context::{check_hold, check_name, Ctx};
 use super::file::{CheckFile, ScenarioFile, WorkersFile};
 use super::suggest::did_you_mean;
+use super::vocabulary::{self as catalog, CheckKind, Expect, Policy, Scope, Word};
 use super::{
     cgroups, load, payloads, shaped, steps, Check, LogRules, Op, Scenario, ScenarioError, Spawn,
     Step, VmShape,

@@ -15,9 +15,7 @@ use crate::scenario::payloads::find_program;
 use crate::scenario::{Check, Scenario};
 use schedbox_protocol::checks::CheckKind;
 
-/// How long the guest waits for the scheduler to attach when `--attach-timeout` is not
-/// given: loading BPF programs under TCG emulation on a busy host takes seconds.
-pub const DEFAULT_ATTACH_MS: u64 = 20_000;
+pub use schedbox_protocol::limits::DEFAULT_ATTACH_MS;
 /// The check every scenario gets when a scheduler is under test.
 pub const CHECK: &str = CheckKind::Scheduler.word();
 /// The release whose fair class is EEVDF; CFS before it.

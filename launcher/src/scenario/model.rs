@@ -1,0 +1,229 @@
+//! What a validated scenario is: the VM it runs in, its steps and ops, workers, payloads
+//! and checks. The rest of `scenario/` builds these; the plan compiler reads them.
+
+use std::path::PathBuf;
+
+use crate::topology::Shape;
+
+/// The VM a scenario will run in; CPU sets and sizes are validated against it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VmShape {
+    pub topology: Shape,
+    pub memory_mib: u32,
+}
+
+impl VmShape {
+    /// A flat machine of `cpus` vCPUs (what `--cpus` asks for).
+    pub const fn flat(cpus: u32, memory_mib: u32) -> VmShape {
+        VmShape {
+            topology: Shape::flat(cpus),
+            memory_mib,
+        }
+    }
+
+    pub fn cpus(&self) -> u32 {
+        self.topology.vcpus()
+    }
+}
+
+/// A validated scenario, ready to compile into a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scenario {
+    pub name: String,
+    pub description: Option<String>,
+    /// Where it came from, for messages: a file path or "built-in".
+    pub source: String,
+    /// The shape its own `topology` pins; None runs on the command line's.
+    pub topology: Option<Shape>,
+    pub steps: Vec<Step>,
+    pub checks: Vec<Check>,
+    /// What validation found likely unmeant but not wrong (e.g. a cgroup nothing uses),
+    /// each naming the file; printed before the run.
+    pub warnings: Vec<String>,
+}
+
+impl Scenario {
+    /// Time the guest holds in this scenario's steps.
+    pub fn duration_ms(&self) -> u64 {
+        self.steps.iter().map(|s| s.hold_ms).sum()
+    }
+
+    /// The payloads its steps start, in order.
+    pub fn payloads(&self) -> impl Iterator<Item = &Payload> {
+        self.steps
+            .iter()
+            .flat_map(|s| &s.ops)
+            .filter_map(|op| match op {
+                Op::Payload(p) => Some(p),
+                _ => None,
+            })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub hold_ms: u64,
+    /// The hold ends early once the scenario's payloads have all ended.
+    pub until_payloads: bool,
+    pub ops: Vec<Op>,
+}
+
+/// One plan op, with every reference resolved and checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    CgroupAdd {
+        path: String,
+    },
+    CgroupRemove {
+        path: String,
+    },
+    CgroupSet {
+        path: String,
+        file: String,
+        value: String,
+    },
+    Spawn(Spawn),
+    Stop {
+        group: String,
+    },
+    Move {
+        from: String,
+        to: String,
+    },
+    Affinity {
+        group: String,
+        cpus: String,
+    },
+    /// A value for a kernel knob: a file named by its absolute path.
+    Write {
+        path: String,
+        value: String,
+    },
+    Payload(Payload),
+    /// The run's scheduler leaves, comes back, or both (docs/scenarios.md, "Scheduler
+    /// lifecycle").
+    SchedulerDetach,
+    SchedulerAttach,
+    SchedulerRestart,
+    /// CPUs (a CPU list, never CPU 0) taken offline or brought back online.
+    CpuOffline {
+        cpus: String,
+    },
+    CpuOnline {
+        cpus: String,
+    },
+}
+
+impl Op {
+    /// Whether it detaches, attaches or restarts the run's scheduler.
+    pub fn is_scheduler_op(&self) -> bool {
+        matches!(
+            self,
+            Op::SchedulerDetach | Op::SchedulerAttach | Op::SchedulerRestart
+        )
+    }
+
+    /// The op's word when it changes the scheduler or the CPUs (what refusals and
+    /// limits ask about); `None` for the others.
+    pub fn transition(&self) -> Option<schedbox_protocol::vocab::Op> {
+        use schedbox_protocol::vocab::Op as Word;
+        match self {
+            Op::SchedulerDetach => Some(Word::SchedulerDetach),
+            Op::SchedulerAttach => Some(Word::SchedulerAttach),
+            Op::SchedulerRestart => Some(Word::SchedulerRestart),
+            Op::CpuOffline { .. } => Some(Word::CpuOffline),
+            Op::CpuOnline { .. } => Some(Word::CpuOnline),
+            _ => None,
+        }
+    }
+}
+
+/// A host program run in the guest beside the workers (docs/scenarios.md, `[[payload]]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payload {
+    /// Unique in its scenario; records name it.
+    pub name: String,
+    /// The program on the host, packed with its loader and libraries.
+    pub host_path: PathBuf,
+    /// Where the program is in the guest.
+    pub guest_path: String,
+    pub args: Vec<String>,
+    /// Files copied beside the program, as they are (no libraries added).
+    pub files: Vec<PayloadData>,
+    /// Relative to the scenario's cgroup; `None` leaves it in PID 1's cgroup.
+    pub cgroup: Option<String>,
+    pub timeout_ms: Option<u64>,
+    /// The status the run needs it to end with: an exit status, `killed`, `signal:N`,
+    /// or `any`.
+    pub expect_status: String,
+    /// What its output must (not) say.
+    pub output: OutputRules,
+}
+
+/// A data file a payload reads: where it is on the host and in the guest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayloadData {
+    pub host_path: PathBuf,
+    pub guest_path: String,
+}
+
+/// How a payload's output is judged, besides its status (docs/scenarios.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutputRules {
+    /// Regular expressions: a line matching one fails the payload.
+    pub fail_on: Vec<String>,
+    /// Regular expressions: each must match a line.
+    pub pass_on: Vec<String>,
+    /// Its output is TAP: every `not ok` fails it, and so does an incomplete plan.
+    pub tap: bool,
+}
+
+impl OutputRules {
+    pub fn is_empty(&self) -> bool {
+        self.fail_on.is_empty() && self.pass_on.is_empty() && !self.tap
+    }
+}
+
+/// A worker group to fork.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spawn {
+    pub group: String,
+    pub cgroup: String,
+    pub work: String,
+    pub count: u64,
+    pub nice: i64,
+    pub policy: String,
+    /// RT priority, only for `fifo` and `rr`.
+    pub prio: Option<u64>,
+    pub affinity: Option<String>,
+    /// The limit the workers are meant to meet (`fork-refused`, `oom-killed`).
+    pub expect: Option<String>,
+    /// Work parameters that were given, as (plan key, value).
+    pub params: Vec<(&'static str, u64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub name: String,
+    pub limit: u64,
+    pub group: Option<String>,
+    pub cgroup: Option<String>,
+    /// `kernel-log` only: what the host judges the forwarded kernel log by.
+    pub log: LogRules,
+}
+
+/// Regular expressions over the kernel log lines of a scenario (`kernel-log`'s `allow`
+/// and `expect`), checked to compile. With any, the guest forwards every line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogRules {
+    /// Problem lines that match one of these do not count.
+    pub allow: Vec<String>,
+    /// Each must match a line logged during the scenario.
+    pub expect: Vec<String>,
+}
+
+impl LogRules {
+    pub fn is_empty(&self) -> bool {
+        self.allow.is_empty() && self.expect.is_empty()
+    }
+}
