@@ -5,11 +5,13 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use super::nested::NestedRow;
+use super::phases;
 use super::plans;
 use super::sizes::Size;
 use super::stats::{millis, percent, ratio, seconds, Samples};
 use super::{FloorRow, Measure, Row, TinyRow};
 use crate::kernel::Kernel;
+use crate::outcome::timeline::Timeline;
 
 const LABEL: usize = 46;
 const VALUE: usize = 24;
@@ -367,6 +369,22 @@ fn floor_section(out: &mut String, floor: &FloorRow, notes: &mut Notes) {
             (&r, RATIO),
         ],
     );
+    timeline_rows(out, &floor.timelines);
+}
+
+/// The empty scenario's median timeline (docs/report.md, "The timeline"), a row a phase.
+fn timeline_rows(out: &mut String, timelines: &[Timeline]) {
+    if timelines.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "  its timeline (report.json), phase by phase:");
+    for phase in phases::medians(timelines) {
+        cells(
+            out,
+            &format!("    {}", phase.label),
+            &[(&phase.ms.summary(millis, "ms"), VALUE)],
+        );
+    }
 }
 
 /// Writes `table` to `path` as a Markdown page, with the machine it ran on.
