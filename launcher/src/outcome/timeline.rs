@@ -21,9 +21,10 @@ pub enum Phase {
     Preparation,
     /// The VMM starting, up to the kernel's entry (the guest's time 0).
     VmStart,
-    /// The kernel's boot up to PID 1's first record (its early mounts included).
+    /// The kernel's boot up to PID 1's start (the boot record's `init_ms`; a guest
+    /// without it: up to the boot record, PID 1's first mounts included).
     Kernel,
-    /// PID 1 from its first record to the first scenario: topology records, the plan
+    /// PID 1 from its start to the first scenario: mounts, topology records, the plan
     /// read and checked, the cgroup tree, a scheduler's attach.
     InitStartUp,
     /// A scenario's ops (cgroups, workers, payloads), in all of its steps.
@@ -189,10 +190,13 @@ impl GuestClock {
 fn guest_phases(cursor: &mut Cursor, launch_ms: u64, observed: &Observed, scenarios: &[Scenario]) {
     let records = &observed.records;
     let boot = records.iter().find_map(|r| match r {
-        Record::Boot { uptime_ms, .. } => Some(*uptime_ms),
+        Record::Boot {
+            uptime_ms, init_ms, ..
+        } => Some((*uptime_ms, *init_ms)),
         _ => None,
     });
-    let (Some(uptime_ms), Some(arrived)) = (boot, observed.timings.boot_record_ms) else {
+    let (Some((uptime_ms, init_ms)), Some(arrived)) = (boot, observed.timings.boot_record_ms)
+    else {
         return;
     };
     let clock = GuestClock {
@@ -201,7 +205,11 @@ fn guest_phases(cursor: &mut Cursor, launch_ms: u64, observed: &Observed, scenar
         arrivals: observed.arrivals_ms.clone(),
     };
     cursor.to(Phase::VmStart, None, clock.host(0));
-    cursor.to(Phase::Kernel, None, clock.host(uptime_ms));
+    cursor.to(
+        Phase::Kernel,
+        None,
+        clock.host(init_ms.unwrap_or(uptime_ms)),
+    );
     let first_scenario = records.iter().find_map(|r| match r {
         Record::Scenario { t_ms, .. } => Some(*t_ms),
         _ => None,

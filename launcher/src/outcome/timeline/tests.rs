@@ -88,8 +88,8 @@ fn the_spin_example_is_placed_on_the_host_clock() {
         vec![
             (Phase::Preparation, None, 0, 50),
             (Phase::VmStart, None, 50, 249),
-            (Phase::Kernel, None, 299, 751),
-            (Phase::InitStartUp, None, 1050, 9),
+            (Phase::Kernel, None, 299, 738),
+            (Phase::InitStartUp, None, 1037, 22),
             (Phase::SetUp, spin, 1059, 3),
             (Phase::Hold, spin, 1062, 2000),
             (Phase::TearDown, spin, 3062, 7),
