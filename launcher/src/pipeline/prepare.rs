@@ -74,6 +74,17 @@ pub struct Prepared {
     pub notes: Vec<String>,
     /// When this VM's run began: its timeline's 0 (docs/report.md, `timeline`).
     pub started: Instant,
+    /// How long its own preparation took.
+    pub prepared_in: Duration,
+}
+
+impl Prepared {
+    /// Starts its timeline its own preparation's time before now: for a VM prepared
+    /// beside others, whose turn comes after theirs.
+    pub fn clock_from_now(&mut self) {
+        let now = Instant::now();
+        self.started = now.checked_sub(self.prepared_in).unwrap_or(now);
+    }
 }
 
 /// What every VM of a run shares, checked once before any is prepared.
@@ -217,6 +228,7 @@ pub fn prepare(
         verify_topology: run.verify,
         notes: run.notes,
         started,
+        prepared_in: started.elapsed(),
     })
 }
 
