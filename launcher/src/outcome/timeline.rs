@@ -13,6 +13,8 @@ use crate::protocol::record::Record;
 use crate::scenario::Scenario;
 use crate::vm::session::Observed;
 
+const MS_PER_S: f64 = 1e3;
+
 /// The run's phases, in the order they happen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -241,8 +243,8 @@ struct ScenarioSpan<'a> {
     name: &'a str,
     start_ms: u64,
     end_ms: u64,
-    /// Each step's start and the index of its record.
-    steps: Vec<(u64, usize)>,
+    /// Each step's start.
+    steps: Vec<u64>,
     /// The records of its end (workers stopped, checks): their indices.
     ending: Vec<usize>,
 }
@@ -263,7 +265,7 @@ fn scenario_span<'a>(
     for (index, record) in records.iter().enumerate().skip(start + 1) {
         match record {
             Record::Step { scenario, t_ms, .. } if scenario == name => {
-                span.steps.push((*t_ms, index));
+                span.steps.push(*t_ms);
                 span.ending.clear();
             }
             Record::Worker(w) if w.scenario == name => span.ending.push(index),
@@ -298,9 +300,9 @@ fn scenario_phases(
     };
     let mut hold = 0;
     let mut tear_down_at = end;
-    for (i, (t_ms, _)) in span.steps.iter().enumerate() {
+    for (i, t_ms) in span.steps.iter().enumerate() {
         match span.steps.get(i + 1) {
-            Some((next_ms, _)) => hold += hold_of(i).min(next_ms.saturating_sub(*t_ms)),
+            Some(next_ms) => hold += hold_of(i).min(next_ms.saturating_sub(*t_ms)),
             None => {
                 let step_start = clock.host(*t_ms).clamp(start, end);
                 let held_until = step_start + hold_of(i);
@@ -345,8 +347,6 @@ pub fn line(timeline: &Timeline) -> String {
         parts.join(", ")
     )
 }
-
-const MS_PER_S: f64 = 1e3;
 
 #[cfg(test)]
 mod tests;
