@@ -228,6 +228,8 @@ fn the_schema_refuses_a_report_that_breaks_it() {
                       "events": [], "output_lines": 0, "output_tail": [], "log": null},
         "scenarios": [], "errors": [],
         "timings": {"first_console_ms": null, "boot_record_ms": null, "done_record_ms": null, "total_ms": 0},
+        "timeline": {"wall_ms": 3, "phases": [{"phase": "preparation", "start_ms": 0, "ms": 2},
+                                              {"phase": "judging", "start_ms": 2, "ms": 1}]},
         "end": null, "repro": null
     });
     assert!(!validator.is_valid(&bad));

@@ -21,6 +21,7 @@ use crate::output;
 
 /// Runs the command line; returns how the process ends.
 pub fn main(args: Vec<OsString>) -> Exit {
+    crate::outcome::timeline::process_start();
     let command = match cli::parse(args) {
         Ok(command) => command,
         Err(e) => return Stop::Usage(e.to_string()).report(),

@@ -3,6 +3,7 @@
 
 use crate::cli::RunOptions;
 use crate::exit::{Exit, Stop};
+use crate::outcome::timeline;
 use crate::output;
 use crate::pipeline::{boot, gauntlet, prepare, publish, shapes};
 use crate::selection;
@@ -26,7 +27,9 @@ fn run_shapes(options: &RunOptions) -> Result<Exit, Stop> {
     if runs.len() > 1 {
         return gauntlet::run(options, &inputs, runs);
     }
-    let prepared = prepare::prepare(options, &inputs, runs.remove(0), options.out.as_deref())?;
+    let mut prepared = prepare::prepare(options, &inputs, runs.remove(0), options.out.as_deref())?;
+    // A run of one VM is the whole process: its timeline starts with it.
+    prepared.started = timeline::process_start();
     let (report, run_dir) = boot::run_prepared(options, prepared)?;
     Ok(publish::publish(options, run_dir.path(), report))
 }

@@ -33,7 +33,8 @@ pub fn run(options: &RunOptions, inputs: &Inputs, runs: Vec<ShapeRun>) -> Result
     let count = prepared.len();
     let mut shapes = Vec::new();
     let mut stopped = false;
-    for (i, one) in prepared.into_iter().enumerate() {
+    for (i, mut one) in prepared.into_iter().enumerate() {
+        one.clock_from_now();
         let shape = one.shape.to_string();
         let run_dir = one.run_dir.path().display().to_string();
         let scenario_names = one.scenarios.iter().map(|s| s.name.clone()).collect();
