@@ -2,6 +2,7 @@
 //! bench and `scheduler build` live with their subsystems ([`crate::bench`],
 //! [`crate::scheduler::build`]). [`main`] dispatches the parsed command line.
 
+pub mod bisect;
 pub mod check;
 pub mod kernel;
 pub mod list;
@@ -65,6 +66,7 @@ pub fn main(args: Vec<OsString>) -> Exit {
         Command::Check(vm) => check::check(&vm),
         Command::Run(options) => Ok(run::run(&options)),
         Command::Soak { options, runs } => Ok(soak::run(&options, runs)),
+        Command::Bisect { options, images } => Ok(bisect::run(&options, &images)),
         Command::Bench { options, runs, doc } => {
             Ok(crate::bench::main(&options, runs, doc.as_deref()))
         }

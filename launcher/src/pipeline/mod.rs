@@ -10,6 +10,7 @@ pub mod boot;
 pub mod ci_files;
 pub mod gauntlet;
 pub mod judge;
+pub mod kernels;
 pub mod preflight;
 pub mod prepare;
 pub mod programs;
