@@ -389,7 +389,7 @@ fn parse_command(
                 },
                 "bisect" => Command::Bisect {
                     options,
-                    images: bisect::images(extra.images)?,
+                    images: bisect::images(extra.images).map_err(UsageError)?,
                 },
                 _ => Command::Run(options),
             })
@@ -766,7 +766,7 @@ fn parse_run(
         )));
     }
     if command == "bisect" {
-        bisect::check_options(&run)?;
+        check_bisect(&run)?;
     }
     if run.backend == BackendChoice::Kvm && run.accel == AccelChoice::Tcg {
         return Err(UsageError(
@@ -793,6 +793,33 @@ fn parse_run(
         ));
     }
     Ok((run, extra))
+}
+
+/// The run options that make no sense for a bisect: each step is a run of its own, so
+/// files every step would overwrite are refused, and the kernels come from --images.
+fn check_bisect(run: &RunOptions) -> Result<(), UsageError> {
+    let refused = [
+        (
+            run.kernel.is_some() || !run.kernel_list.is_empty(),
+            "--kernel: bisect runs the kernels of --images",
+        ),
+        (
+            run.json.is_some(),
+            "--json: each step's report.json is in its own folder of the bisect's --out",
+        ),
+        (
+            run.workflow.junit.is_some(),
+            "--junit: each step would overwrite it; run the first bad image again with it",
+        ),
+        (
+            run.workflow.summary.is_some(),
+            "--summary: each step would overwrite it; run the first bad image again with it",
+        ),
+    ];
+    match refused.iter().find(|(given, _)| *given) {
+        Some((_, why)) => Err(UsageError(format!("bisect does not take {why}"))),
+        None => Ok(()),
+    }
 }
 
 /// `--kernel`: one path, or a comma-separated list of two or more (a kernel matrix). A
