@@ -244,6 +244,10 @@ fn cases(f: &Files) -> Vec<(Vec<String>, &'static str)> {
         ),
         (run(&["--kernel", &kernel]), "--kernel given twice"),
         (
+            plain(&["run", "--kernel", &format!("{kernel},{kernel}2"), "--repeat", "2"]),
+            "--repeat runs one kernel",
+        ),
+        (
             plain(&["bisect", "--images", &kernel, "--cpus", "1"]),
             "at least 2 kernel images",
         ),

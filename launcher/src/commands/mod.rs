@@ -1,4 +1,4 @@
-//! The subcommands: run, soak, plan and initramfs, and kernel have a module here;
+//! The subcommands: run, soak, bisect, plan and initramfs, and kernel have a module here;
 //! bench and `scheduler build` live with their subsystems ([`crate::bench`],
 //! [`crate::scheduler::build`]). [`main`] dispatches the parsed command line.
 
