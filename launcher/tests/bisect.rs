@@ -1,6 +1,7 @@
 //! `schedbox bisect --images`: over five images whose first bad one is known, it names
-//! that image and its failing report, and exits 0; the search itself (skips included)
-//! is unit-tested in src/commands/bisect/search.rs.
+//! that image and its failing report, and exits 0; an untestable image is skipped, not
+//! counted bad. The search itself (skips included) is unit-tested in
+//! src/commands/bisect/search.rs.
 //!
 //! The images are symlinks to the two kernels the tests have: Debian's (no sched_ext)
 //! first, then the project's (sched_ext). The "regression" is sched_ext's sysfs folder:
@@ -29,15 +30,7 @@ fn bisect_names_the_first_bad_image_and_its_failing_report() {
     let scratch = Scratch::new("bisect");
     let (plain, scx) = (common::plain_kernel(), common::sched_ext_kernel());
     // Images 1-2 are good (Debian's), 3-5 bad (the project's): the first bad is 3.
-    let images: Vec<PathBuf> = [&plain, &plain, &scx, &scx, &scx]
-        .iter()
-        .enumerate()
-        .map(|(i, target)| {
-            let link = scratch.0.join(format!("image{}", i + 1));
-            std::os::unix::fs::symlink(target, &link).unwrap();
-            link
-        })
-        .collect();
+    let images = links(&scratch, &[&plain, &plain, &scx, &scx, &scx]);
     let scenario = scratch.file("probe.toml", SCENARIO);
     let out = scratch.0.join("bisect");
     let mut args: Vec<&std::ffi::OsStr> = vec!["bisect".as_ref(), "--images".as_ref()];
@@ -49,21 +42,8 @@ fn bisect_names_the_first_bad_image_and_its_failing_report() {
     );
     args.push(out.as_os_str());
     args.push(scenario.as_os_str());
-    let output = {
-        let _turn = one_vm_at_a_time();
-        Command::new(SCHEDBOX)
-            .args(&args)
-            .env_remove("SCHEDBOX_SKIP_KVM_PROBE")
-            .output()
-            .expect("cannot run schedbox")
-    };
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let why = format!(
-        "exit {:?}\nstdout:\n{stdout}\nstderr:\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert_eq!(output.status.code(), Some(0), "{why}");
+    let (code, stdout, why) = bisect(&args);
+    assert_eq!(code, Some(0), "{why}");
     let first_bad = format!("FIRST BAD: image 3 ({})", images[2].display());
     assert!(stdout.contains(&first_bad), "{why}");
     assert!(
@@ -88,6 +68,75 @@ fn bisect_names_the_first_bad_image_and_its_failing_report() {
         tested(&out) <= 3,
         "a binary search of 5 runs at most 3: {why}"
     );
+}
+
+#[test]
+fn an_untestable_image_is_skipped_never_bad_and_can_leave_it_undecided() {
+    // Under scx_simple Debian's kernel is untestable (no sched_ext, found before boot) and
+    // the project's is bad (the payload fails): with Debian's first, it is skipped, so
+    // the first bad is image 1 or image 2 and the bisect cannot decide (125).
+    let scratch = Scratch::new("bisect-skip");
+    let (plain, scx) = (common::plain_kernel(), common::sched_ext_kernel());
+    let scheduler = common::tree_scheduler("scx_simple");
+    let images = links(&scratch, &[&plain, &scx, &scx]);
+    let scenario = scratch.file("probe.toml", SCENARIO);
+    let out = scratch.0.join("bisect");
+    let mut args: Vec<&std::ffi::OsStr> = vec!["bisect".as_ref(), "--images".as_ref()];
+    args.extend(images.iter().map(|p| p.as_os_str()));
+    args.extend(["--accel", "tcg", "--cpus", "1", "--scheduler"].map(std::ffi::OsStr::new));
+    args.extend([scheduler.as_os_str(), "--out".as_ref(), out.as_os_str()]);
+    args.push(scenario.as_os_str());
+    let (code, stdout, why) = bisect(&args);
+    assert_eq!(code, Some(125), "{why}");
+    assert!(
+        stdout.contains(&format!(
+            "UNDECIDED: untestable images hide the boundary: the first bad is one of image 1 \
+             ({}), image 2 ({})",
+            images[0].display(),
+            images[1].display()
+        )),
+        "{why}"
+    );
+    assert!(
+        stdout.contains("schedbox bisect: image 1 is skipped (untestable)"),
+        "{why}"
+    );
+    assert!(
+        stdout.contains("schedbox bisect: image 2 is bad (fail)"),
+        "{why}"
+    );
+}
+
+/// Symlinks `image1`, `image2`... in `scratch` to `targets`, in order.
+fn links(scratch: &Scratch, targets: &[&PathBuf]) -> Vec<PathBuf> {
+    targets
+        .iter()
+        .enumerate()
+        .map(|(i, target)| {
+            let link = scratch.0.join(format!("image{}", i + 1));
+            std::os::unix::fs::symlink(target, &link).unwrap();
+            link
+        })
+        .collect()
+}
+
+/// `schedbox ARGS`, one VM at a time: exit status, stdout, and all of it for messages.
+fn bisect(args: &[&std::ffi::OsStr]) -> (Option<i32>, String, String) {
+    let output = {
+        let _turn = one_vm_at_a_time();
+        Command::new(SCHEDBOX)
+            .args(args)
+            .env_remove("SCHEDBOX_SKIP_KVM_PROBE")
+            .output()
+            .expect("cannot run schedbox")
+    };
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let why = format!(
+        "exit {:?}\nstdout:\n{stdout}\nstderr:\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code(), stdout, why)
 }
 
 /// How many images the bisect ran (a folder each).
