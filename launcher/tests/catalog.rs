@@ -466,6 +466,38 @@ fn mutex_holds_never_overlap() {
     );
 }
 
+/// A worker that records wake-ups reports consistent percentiles over at least one,
+/// and at most one wake-up per iteration (plus one a stop may cut off).
+fn assert_woke(w: &Worker, b: &Batch, scenario: &str) {
+    let samples = w.wake_samples.unwrap_or(0);
+    assert!(
+        samples > 0 && samples <= w.iterations + 1,
+        "{w:?}: {}",
+        b.says(scenario)
+    );
+    let (p50, p99, max) = (
+        w.wake_p50_us.unwrap(),
+        w.wake_p99_us.unwrap(),
+        w.wake_max_us.unwrap(),
+    );
+    assert!(p50 <= p99 && p99 <= max, "{w:?}");
+}
+
+#[test]
+fn request_loop_handlers_serve_one_request_a_round() {
+    let b = work();
+    let s = "work-request-loop";
+    let workers = b.group(s, "requests");
+    assert_eq!(workers.len(), 4);
+    let rounds = workers[0].iterations;
+    assert!(rounds > 10, "{:?}: {}", workers[0], b.says(s));
+    for h in &workers[1..] {
+        // The messenger starts a round only once every handler answered the last.
+        assert!(h.iterations.abs_diff(rounds) <= 1, "{h:?}: {}", b.says(s));
+        assert_woke(h, b, s);
+    }
+}
+
 #[test]
 fn cgroup_scenarios_pass() {
     let b = cgroup();

@@ -83,6 +83,8 @@ const NUMA_KB: Key = key("size_kb", 4096, 4, 4 << 20);
 const NODE: Key = key("node", 0, 0, MAX_NODE);
 const NODES: Key = key("nodes", 1, 1, MAX_NODE + 1);
 const MEMPOLICY: Key = word_key("mempolicy", MEMPOLICIES);
+/// CPU time a handler spends on one request.
+const REQUEST_US: Key = key("request_us", 100, 1, 1_000_000);
 
 pub const SPIN: Work = solo("spin", &[]);
 pub const YIELD: Work = solo("yield", &[]);
@@ -102,6 +104,7 @@ pub const MUTEX: Work = solo("mutex", &[HOLD_US]);
 pub const SMT_SIBLING_SPIN: Work = paired("smt-sibling-spin");
 pub const CROSS_LLC_PINGPONG: Work = paired("cross-llc-pingpong");
 pub const NUMA_WORKING_SET: Work = solo("numa-working-set", &[NUMA_KB, NODE, NODES, MEMPOLICY]);
+pub const REQUEST_LOOP: Work = solo("request-loop", &[REQUEST_US]);
 
 /// Every work type of protocol version 1.
 pub const WORKS: &[Work] = &[
@@ -123,6 +126,7 @@ pub const WORKS: &[Work] = &[
     SMT_SIBLING_SPIN,
     CROSS_LLC_PINGPONG,
     NUMA_WORKING_SET,
+    REQUEST_LOOP,
 ];
 
 pub fn work(name: &[u8]) -> Option<&'static Work> {

@@ -22,6 +22,7 @@ mod page_fault;
 mod pin;
 mod pipe_pingpong;
 mod policy_churn;
+mod request_loop;
 mod sleep_wake;
 mod smt_sibling_spin;
 mod spin;
@@ -87,6 +88,7 @@ pub static WORKS: &[WorkSpec] = &[
     w(&proto::SMT_SIBLING_SPIN, smt_sibling_spin::run).teams(Teams::Pairs),
     w(&proto::CROSS_LLC_PINGPONG, cross_llc_pingpong::run).teams(Teams::Pairs),
     w(&proto::NUMA_WORKING_SET, numa_working_set::run).check(numa_working_set::check),
+    w(&proto::REQUEST_LOOP, request_loop::run).teams(Teams::Spawn),
 ];
 
 pub fn spec(name: &[u8]) -> Option<&'static WorkSpec> {

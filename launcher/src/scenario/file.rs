@@ -127,6 +127,7 @@ pub struct WorkersFile {
     pub node: Option<u64>,
     pub nodes: Option<u64>,
     pub mempolicy: Option<String>,
+    pub request_us: Option<u64>,
 }
 
 impl WorkersFile {
@@ -142,6 +143,7 @@ impl WorkersFile {
             ("hold_us", self.hold_us),
             ("node", self.node),
             ("nodes", self.nodes),
+            ("request_us", self.request_us),
         ];
         all.into_iter()
             .filter_map(|(key, value)| value.map(|v| (key, v)))
