@@ -499,6 +499,32 @@ fn request_loop_handlers_serve_one_request_a_round() {
 }
 
 #[test]
+fn thundering_herd_wakes_every_waiter_for_nearly_every_token() {
+    let b = work();
+    let s = "work-thundering-herd";
+    let workers = b.group(s, "herd");
+    assert_eq!(workers.len(), 5);
+    let tokens = workers[0].iterations;
+    // 2 ms periods: about 300 tokens in the hold, never more than one a period.
+    let periods = ms(b.hold_ns(s)) / 2;
+    assert!(
+        tokens > periods / 4 && tokens <= periods + 50,
+        "{:?}: {}",
+        workers[0],
+        b.says(s)
+    );
+    for w in &workers[1..] {
+        // One wake-up wakes them all: each sees most rounds, never more than there were.
+        assert!(
+            w.iterations <= tokens && w.iterations * 2 >= tokens,
+            "{w:?}: {}",
+            b.says(s)
+        );
+        assert_woke(w, b, s);
+    }
+}
+
+#[test]
 fn cgroup_scenarios_pass() {
     let b = cgroup();
     assert_eq!(b.exit, Some(0), "{}", b.why);

@@ -85,6 +85,7 @@ const NODES: Key = key("nodes", 1, 1, MAX_NODE + 1);
 const MEMPOLICY: Key = word_key("mempolicy", MEMPOLICIES);
 /// CPU time a handler spends on one request.
 const REQUEST_US: Key = key("request_us", 100, 1, 1_000_000);
+const PERIOD_US: Key = key("period_us", 1000, 1, 10_000_000);
 
 pub const SPIN: Work = solo("spin", &[]);
 pub const YIELD: Work = solo("yield", &[]);
@@ -105,6 +106,7 @@ pub const SMT_SIBLING_SPIN: Work = paired("smt-sibling-spin");
 pub const CROSS_LLC_PINGPONG: Work = paired("cross-llc-pingpong");
 pub const NUMA_WORKING_SET: Work = solo("numa-working-set", &[NUMA_KB, NODE, NODES, MEMPOLICY]);
 pub const REQUEST_LOOP: Work = solo("request-loop", &[REQUEST_US]);
+pub const THUNDERING_HERD: Work = solo("thundering-herd", &[PERIOD_US]);
 
 /// Every work type of protocol version 1.
 pub const WORKS: &[Work] = &[
@@ -127,6 +129,7 @@ pub const WORKS: &[Work] = &[
     CROSS_LLC_PINGPONG,
     NUMA_WORKING_SET,
     REQUEST_LOOP,
+    THUNDERING_HERD,
 ];
 
 pub fn work(name: &[u8]) -> Option<&'static Work> {

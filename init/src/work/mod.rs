@@ -27,6 +27,7 @@ mod sleep_wake;
 mod smt_sibling_spin;
 mod spin;
 mod team;
+mod thundering_herd;
 mod r#yield;
 
 pub use ctx::{Beat, CheckFn, Ctx, Params, RunFn, WorkSpec};
@@ -89,6 +90,7 @@ pub static WORKS: &[WorkSpec] = &[
     w(&proto::CROSS_LLC_PINGPONG, cross_llc_pingpong::run).teams(Teams::Pairs),
     w(&proto::NUMA_WORKING_SET, numa_working_set::run).check(numa_working_set::check),
     w(&proto::REQUEST_LOOP, request_loop::run).teams(Teams::Spawn),
+    w(&proto::THUNDERING_HERD, thundering_herd::run).teams(Teams::Spawn),
 ];
 
 pub fn spec(name: &[u8]) -> Option<&'static WorkSpec> {

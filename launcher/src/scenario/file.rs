@@ -128,6 +128,7 @@ pub struct WorkersFile {
     pub nodes: Option<u64>,
     pub mempolicy: Option<String>,
     pub request_us: Option<u64>,
+    pub period_us: Option<u64>,
 }
 
 impl WorkersFile {
@@ -144,6 +145,7 @@ impl WorkersFile {
             ("node", self.node),
             ("nodes", self.nodes),
             ("request_us", self.request_us),
+            ("period_us", self.period_us),
         ];
         all.into_iter()
             .filter_map(|(key, value)| value.map(|v| (key, v)))
