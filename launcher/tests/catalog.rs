@@ -525,6 +525,22 @@ fn thundering_herd_wakes_every_waiter_for_nearly_every_token() {
 }
 
 #[test]
+fn wake_chain_passes_one_token_round_the_ring() {
+    let b = work();
+    let s = "work-wake-chain";
+    let workers = b.group(s, "ring");
+    assert_eq!(workers.len(), 4);
+    let passes = workers[0].iterations;
+    assert!(passes > 10, "{:?}: {}", workers[0], b.says(s));
+    for w in &workers {
+        // One token: nobody runs again before everyone else had it (a stop falls
+        // somewhere on the ring).
+        assert!(w.iterations.abs_diff(passes) <= 1, "{w:?}: {}", b.says(s));
+        assert_woke(w, b, s);
+    }
+}
+
+#[test]
 fn cgroup_scenarios_pass() {
     let b = cgroup();
     assert_eq!(b.exit, Some(0), "{}", b.why);

@@ -107,6 +107,7 @@ pub const CROSS_LLC_PINGPONG: Work = paired("cross-llc-pingpong");
 pub const NUMA_WORKING_SET: Work = solo("numa-working-set", &[NUMA_KB, NODE, NODES, MEMPOLICY]);
 pub const REQUEST_LOOP: Work = solo("request-loop", &[REQUEST_US]);
 pub const THUNDERING_HERD: Work = solo("thundering-herd", &[PERIOD_US]);
+pub const WAKE_CHAIN: Work = solo("wake-chain", &[]);
 
 /// Every work type of protocol version 1.
 pub const WORKS: &[Work] = &[
@@ -130,6 +131,7 @@ pub const WORKS: &[Work] = &[
     NUMA_WORKING_SET,
     REQUEST_LOOP,
     THUNDERING_HERD,
+    WAKE_CHAIN,
 ];
 
 pub fn work(name: &[u8]) -> Option<&'static Work> {

@@ -28,6 +28,7 @@ mod smt_sibling_spin;
 mod spin;
 mod team;
 mod thundering_herd;
+mod wake_chain;
 mod r#yield;
 
 pub use ctx::{Beat, CheckFn, Ctx, Params, RunFn, WorkSpec};
@@ -35,7 +36,7 @@ pub use expect::Expect;
 pub use link::{Link, Teams};
 pub use team::TeamSetup;
 
-use ctx::{at_least_one, burn, busy_for, spin_for};
+use ctx::{at_least_one, await_team, burn, busy_for, spin_for};
 use link::PrepareFn;
 use schedbox_protocol::works as proto;
 
@@ -91,6 +92,7 @@ pub static WORKS: &[WorkSpec] = &[
     w(&proto::NUMA_WORKING_SET, numa_working_set::run).check(numa_working_set::check),
     w(&proto::REQUEST_LOOP, request_loop::run).teams(Teams::Spawn),
     w(&proto::THUNDERING_HERD, thundering_herd::run).teams(Teams::Spawn),
+    w(&proto::WAKE_CHAIN, wake_chain::run).teams(Teams::Spawn),
 ];
 
 pub fn spec(name: &[u8]) -> Option<&'static WorkSpec> {

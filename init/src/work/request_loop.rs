@@ -6,7 +6,7 @@
 //! record how late they ran after being woken, so the handlers' wake latencies are the
 //! request wake-up latencies.
 
-use super::{busy_for, futex, Beat, Ctx};
+use super::{await_team, busy_for, futex, Beat, Ctx};
 use crate::platform::sys::{now_ns, NS_PER_US};
 use core::sync::atomic::Ordering::{AcqRel, Acquire, Release};
 
@@ -26,6 +26,7 @@ fn messenger(ctx: &Ctx) -> ! {
     let answered = ctx.link.word(ANSWERED);
     let handlers = ctx.count.saturating_sub(1);
     let mut beat = Beat::new(ctx);
+    await_team(ctx, &mut beat);
     loop {
         // Every handler answered the last round and waits for its knock: nobody
         // touches `answered`.

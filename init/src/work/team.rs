@@ -183,6 +183,12 @@ mod tests {
             shared.slot(slot).reset();
             links.push(t.join(&shared, i as u32, slot).ok().unwrap());
             t.forked(i as u32);
+            assert_eq!(links[0].members(), i as u32 + 1, "seen by the lead");
+        }
+        for (i, link) in links.iter().enumerate() {
+            let next = shared.slot(slots[(i + 1) % slots.len()]);
+            let me = shared.slot(slots[i]);
+            assert!(core::ptr::eq(link.next_in_ring(me), next), "after {i}");
         }
         for (link, &me) in links.iter().zip(&slots) {
             assert!(core::ptr::eq(link.lead, shared.slot(4095)));
