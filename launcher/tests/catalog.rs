@@ -541,6 +541,28 @@ fn wake_chain_passes_one_token_round_the_ring() {
 }
 
 #[test]
+fn a_fast_producer_waits_for_its_slow_consumer() {
+    let b = work();
+    let s = "work-producer-consumer";
+    let [producer, consumer] = b.group(s, "pc").try_into().unwrap();
+    assert!(consumer.iterations > 10, "{consumer:?}: {}", b.says(s));
+    // The one-page pipe holds 64 items: the producer cannot run further ahead, and
+    // the consumer cannot take an item that was not written.
+    assert!(
+        producer.iterations >= consumer.iterations
+            && producer.iterations <= consumer.iterations + 64 + 1,
+        "{producer:?} {consumer:?}: {}",
+        b.says(s)
+    );
+    // At a third of the consumer's cost an item, the producer spends the least CPU.
+    assert!(
+        producer.cpu_ns < consumer.cpu_ns,
+        "{producer:?} {consumer:?}: {}",
+        b.says(s)
+    );
+}
+
+#[test]
 fn cgroup_scenarios_pass() {
     let b = cgroup();
     assert_eq!(b.exit, Some(0), "{}", b.why);

@@ -54,9 +54,13 @@ const fn solo(name: &'static str, keys: &'static [Key]) -> Work {
 }
 
 const fn paired(name: &'static str) -> Work {
+    paired_with(name, &[])
+}
+
+const fn paired_with(name: &'static str, keys: &'static [Key]) -> Work {
     Work {
         name,
-        keys: &[],
+        keys,
         paired: true,
     }
 }
@@ -86,6 +90,10 @@ const MEMPOLICY: Key = word_key("mempolicy", MEMPOLICIES);
 /// CPU time a handler spends on one request.
 const REQUEST_US: Key = key("request_us", 100, 1, 1_000_000);
 const PERIOD_US: Key = key("period_us", 1000, 1, 10_000_000);
+/// CPU time per item on each side of a producer-consumer pair: by default the consumer
+/// is the slower, so the producer fills the pipe and waits for room.
+const PRODUCE_US: Key = key("produce_us", 10, 1, 1_000_000);
+const CONSUME_US: Key = key("consume_us", 30, 1, 1_000_000);
 
 pub const SPIN: Work = solo("spin", &[]);
 pub const YIELD: Work = solo("yield", &[]);
@@ -108,6 +116,7 @@ pub const NUMA_WORKING_SET: Work = solo("numa-working-set", &[NUMA_KB, NODE, NOD
 pub const REQUEST_LOOP: Work = solo("request-loop", &[REQUEST_US]);
 pub const THUNDERING_HERD: Work = solo("thundering-herd", &[PERIOD_US]);
 pub const WAKE_CHAIN: Work = solo("wake-chain", &[]);
+pub const PRODUCER_CONSUMER: Work = paired_with("producer-consumer", &[PRODUCE_US, CONSUME_US]);
 
 /// Every work type of protocol version 1.
 pub const WORKS: &[Work] = &[
@@ -132,6 +141,7 @@ pub const WORKS: &[Work] = &[
     REQUEST_LOOP,
     THUNDERING_HERD,
     WAKE_CHAIN,
+    PRODUCER_CONSUMER,
 ];
 
 pub fn work(name: &[u8]) -> Option<&'static Work> {

@@ -22,6 +22,7 @@ mod page_fault;
 mod pin;
 mod pipe_pingpong;
 mod policy_churn;
+mod producer_consumer;
 mod request_loop;
 mod sleep_wake;
 mod smt_sibling_spin;
@@ -93,6 +94,9 @@ pub static WORKS: &[WorkSpec] = &[
     w(&proto::REQUEST_LOOP, request_loop::run).teams(Teams::Spawn),
     w(&proto::THUNDERING_HERD, thundering_herd::run).teams(Teams::Spawn),
     w(&proto::WAKE_CHAIN, wake_chain::run).teams(Teams::Spawn),
+    w(&proto::PRODUCER_CONSUMER, producer_consumer::run)
+        .teams(Teams::Pairs)
+        .prepare(producer_consumer::prepare),
 ];
 
 pub fn spec(name: &[u8]) -> Option<&'static WorkSpec> {

@@ -129,6 +129,8 @@ pub struct WorkersFile {
     pub mempolicy: Option<String>,
     pub request_us: Option<u64>,
     pub period_us: Option<u64>,
+    pub produce_us: Option<u64>,
+    pub consume_us: Option<u64>,
 }
 
 impl WorkersFile {
@@ -146,6 +148,8 @@ impl WorkersFile {
             ("nodes", self.nodes),
             ("request_us", self.request_us),
             ("period_us", self.period_us),
+            ("produce_us", self.produce_us),
+            ("consume_us", self.consume_us),
         ];
         all.into_iter()
             .filter_map(|(key, value)| value.map(|v| (key, v)))
