@@ -563,6 +563,28 @@ fn a_fast_producer_waits_for_its_slow_consumer() {
 }
 
 #[test]
+fn timer_latency_wakes_on_its_schedule_and_times_each_overshoot() {
+    let b = work();
+    let s = "work-timer-latency";
+    // 2 ms intervals on an absolute schedule: never more wake-ups than intervals (the
+    // workers start shortly before the hold and stop shortly after it).
+    let intervals = ms(b.hold_ns(s)) / 2;
+    let workers = b.group(s, "timer");
+    assert_eq!(workers.len(), 2);
+    for w in &workers {
+        assert!(
+            w.iterations <= intervals + 25 && w.iterations >= intervals / 4,
+            "{w:?}: {}",
+            b.says(s)
+        );
+        // Every wake-up is timed: one sample an iteration.
+        let samples = w.wake_samples.expect("no wake_samples");
+        assert!(samples.abs_diff(w.iterations) <= 1, "{w:?}");
+        assert_woke(w, b, s);
+    }
+}
+
+#[test]
 fn cgroup_scenarios_pass() {
     let b = cgroup();
     assert_eq!(b.exit, Some(0), "{}", b.why);

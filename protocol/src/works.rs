@@ -94,6 +94,7 @@ const PERIOD_US: Key = key("period_us", 1000, 1, 10_000_000);
 /// is the slower, so the producer fills the pipe and waits for room.
 const PRODUCE_US: Key = key("produce_us", 10, 1, 1_000_000);
 const CONSUME_US: Key = key("consume_us", 30, 1, 1_000_000);
+const INTERVAL_US: Key = key("interval_us", 1000, 1, 10_000_000);
 
 pub const SPIN: Work = solo("spin", &[]);
 pub const YIELD: Work = solo("yield", &[]);
@@ -117,6 +118,7 @@ pub const REQUEST_LOOP: Work = solo("request-loop", &[REQUEST_US]);
 pub const THUNDERING_HERD: Work = solo("thundering-herd", &[PERIOD_US]);
 pub const WAKE_CHAIN: Work = solo("wake-chain", &[]);
 pub const PRODUCER_CONSUMER: Work = paired_with("producer-consumer", &[PRODUCE_US, CONSUME_US]);
+pub const TIMER_LATENCY: Work = solo("timer-latency", &[INTERVAL_US]);
 
 /// Every work type of protocol version 1.
 pub const WORKS: &[Work] = &[
@@ -142,6 +144,7 @@ pub const WORKS: &[Work] = &[
     THUNDERING_HERD,
     WAKE_CHAIN,
     PRODUCER_CONSUMER,
+    TIMER_LATENCY,
 ];
 
 pub fn work(name: &[u8]) -> Option<&'static Work> {

@@ -29,6 +29,7 @@ mod smt_sibling_spin;
 mod spin;
 mod team;
 mod thundering_herd;
+mod timer_latency;
 mod wake_chain;
 mod r#yield;
 
@@ -97,6 +98,7 @@ pub static WORKS: &[WorkSpec] = &[
     w(&proto::PRODUCER_CONSUMER, producer_consumer::run)
         .teams(Teams::Pairs)
         .prepare(producer_consumer::prepare),
+    w(&proto::TIMER_LATENCY, timer_latency::run),
 ];
 
 pub fn spec(name: &[u8]) -> Option<&'static WorkSpec> {

@@ -131,6 +131,7 @@ pub struct WorkersFile {
     pub period_us: Option<u64>,
     pub produce_us: Option<u64>,
     pub consume_us: Option<u64>,
+    pub interval_us: Option<u64>,
 }
 
 impl WorkersFile {
@@ -150,6 +151,7 @@ impl WorkersFile {
             ("period_us", self.period_us),
             ("produce_us", self.produce_us),
             ("consume_us", self.consume_us),
+            ("interval_us", self.interval_us),
         ];
         all.into_iter()
             .filter_map(|(key, value)| value.map(|v| (key, v)))
