@@ -585,6 +585,20 @@ fn timer_latency_wakes_on_its_schedule_and_times_each_overshoot() {
 }
 
 #[test]
+fn epoll_storm_wakes_every_waiter_for_every_event() {
+    let b = work();
+    let s = "work-epoll-storm";
+    let workers = b.group(s, "storm");
+    assert_eq!(workers.len(), 7);
+    let rounds = workers[0].iterations;
+    assert!(rounds > 10, "{:?}: {}", workers[0], b.says(s));
+    for w in &workers[1..] {
+        assert!(w.iterations.abs_diff(rounds) <= 1, "{w:?}: {}", b.says(s));
+        assert_woke(w, b, s);
+    }
+}
+
+#[test]
 fn cgroup_scenarios_pass() {
     let b = cgroup();
     assert_eq!(b.exit, Some(0), "{}", b.why);

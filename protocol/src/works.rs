@@ -119,6 +119,7 @@ pub const THUNDERING_HERD: Work = solo("thundering-herd", &[PERIOD_US]);
 pub const WAKE_CHAIN: Work = solo("wake-chain", &[]);
 pub const PRODUCER_CONSUMER: Work = paired_with("producer-consumer", &[PRODUCE_US, CONSUME_US]);
 pub const TIMER_LATENCY: Work = solo("timer-latency", &[INTERVAL_US]);
+pub const EPOLL_STORM: Work = solo("epoll-storm", &[]);
 
 /// Every work type of protocol version 1.
 pub const WORKS: &[Work] = &[
@@ -145,6 +146,7 @@ pub const WORKS: &[Work] = &[
     WAKE_CHAIN,
     PRODUCER_CONSUMER,
     TIMER_LATENCY,
+    EPOLL_STORM,
 ];
 
 pub fn work(name: &[u8]) -> Option<&'static Work> {

@@ -8,6 +8,7 @@ mod bursty;
 mod cache;
 mod cross_llc_pingpong;
 mod ctx;
+mod epoll_storm;
 mod expect;
 mod fork_churn;
 mod futex;
@@ -99,6 +100,9 @@ pub static WORKS: &[WorkSpec] = &[
         .teams(Teams::Pairs)
         .prepare(producer_consumer::prepare),
     w(&proto::TIMER_LATENCY, timer_latency::run),
+    w(&proto::EPOLL_STORM, epoll_storm::run)
+        .teams(Teams::Spawn)
+        .prepare(epoll_storm::prepare),
 ];
 
 pub fn spec(name: &[u8]) -> Option<&'static WorkSpec> {
