@@ -599,6 +599,20 @@ fn epoll_storm_wakes_every_waiter_for_every_event() {
 }
 
 #[test]
+fn signal_storm_delivers_every_signal() {
+    let b = work();
+    let s = "work-signal-storm";
+    let workers = b.group(s, "signals");
+    assert_eq!(workers.len(), 5);
+    let rounds = workers[0].iterations;
+    assert!(rounds > 10, "{:?}: {}", workers[0], b.says(s));
+    for w in &workers[1..] {
+        assert!(w.iterations.abs_diff(rounds) <= 1, "{w:?}: {}", b.says(s));
+        assert_woke(w, b, s);
+    }
+}
+
+#[test]
 fn cgroup_scenarios_pass() {
     let b = cgroup();
     assert_eq!(b.exit, Some(0), "{}", b.why);

@@ -120,6 +120,7 @@ pub const WAKE_CHAIN: Work = solo("wake-chain", &[]);
 pub const PRODUCER_CONSUMER: Work = paired_with("producer-consumer", &[PRODUCE_US, CONSUME_US]);
 pub const TIMER_LATENCY: Work = solo("timer-latency", &[INTERVAL_US]);
 pub const EPOLL_STORM: Work = solo("epoll-storm", &[]);
+pub const SIGNAL_STORM: Work = solo("signal-storm", &[]);
 
 /// Every work type of protocol version 1.
 pub const WORKS: &[Work] = &[
@@ -147,6 +148,7 @@ pub const WORKS: &[Work] = &[
     PRODUCER_CONSUMER,
     TIMER_LATENCY,
     EPOLL_STORM,
+    SIGNAL_STORM,
 ];
 
 pub fn work(name: &[u8]) -> Option<&'static Work> {

@@ -32,7 +32,8 @@ pub struct Seldom {
     /// a change of CPU crossed an LLC or a node ([`crate::topology::places`]).
     pub last_cpu: AtomicU32,
     /// The worker's own futex word, for work that wakes one teammate at a time (a
-    /// ring, a request handed to one handler): the waker bumps it and wakes it.
+    /// ring, a request handed to one handler): the waker bumps it and wakes it. Work
+    /// that signals its teammates keeps the worker's pid there instead.
     pub knock: AtomicU32,
     pub llc_crossings: AtomicU64,
     pub node_crossings: AtomicU64,

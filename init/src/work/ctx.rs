@@ -173,17 +173,6 @@ impl Beat {
     }
 }
 
-/// How often a lead looks whether its whole team has joined.
-const TEAM_POLL_NS: u64 = sys::NS_PER_MS;
-
-/// Sleeps until all `ctx.count` members of a whole-spawn team have joined, for a lead
-/// that addresses its members one by one (it would miss one not yet linked).
-pub fn await_team(ctx: &Ctx, beat: &mut Beat) {
-    while ctx.link.members() < ctx.count {
-        beat.sleep_until(now_ns() + TEAM_POLL_NS);
-    }
-}
-
 /// Burns CPU for about `units` steps of integer arithmetic the optimizer cannot drop.
 #[inline(never)]
 pub fn burn(units: u64) {

@@ -1,7 +1,8 @@
 //! `futex-fanout`: worker 0 wakes all the others at once with one `FUTEX_WAKE`, then
 //! waits until every one has run and checked in; the last to check in wakes it. An
 //! iteration is a round for worker 0 and a wake-up for the others, which record how
-//! late they ran after worker 0 woke them. The check-in is shared with `epoll-storm`.
+//! late they ran after worker 0 woke them. The check-in is shared with the other works
+//! whose lead waits for all the others.
 
 use super::{futex, Beat, Ctx};
 use crate::platform::sys::now_ns;

@@ -54,20 +54,12 @@ impl Link {
     }
 
     /// The member after `me` in the team's list, the lead after the last: a ring. Only
-    /// once the whole team has joined ([`Link::members`]) is the ring closed.
+    /// once the whole team has joined is the ring closed.
     pub fn next_in_ring(&self, me: &Slot) -> &'static Slot {
         match me.next_mate.load(Relaxed) {
             NO_MATE => self.lead,
             next => &self.slots[next as usize - 1],
         }
-    }
-
-    /// Members joined so far: PID 1 links each as it forks it, so a worker that runs
-    /// early can see its team incomplete.
-    pub fn members(&self) -> u32 {
-        let mut n = 0;
-        self.for_each_mate(self.lead, |_| n += 1);
-        n + 1
     }
 
     /// Marks every blocked teammate but `me` as woken now; call just before waking them.

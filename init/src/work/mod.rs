@@ -25,6 +25,7 @@ mod pipe_pingpong;
 mod policy_churn;
 mod producer_consumer;
 mod request_loop;
+mod signal_storm;
 mod sleep_wake;
 mod smt_sibling_spin;
 mod spin;
@@ -39,7 +40,7 @@ pub use expect::Expect;
 pub use link::{Link, Teams};
 pub use team::TeamSetup;
 
-use ctx::{at_least_one, await_team, burn, busy_for, spin_for};
+use ctx::{at_least_one, burn, busy_for, spin_for};
 use link::PrepareFn;
 use schedbox_protocol::works as proto;
 
@@ -103,6 +104,7 @@ pub static WORKS: &[WorkSpec] = &[
     w(&proto::EPOLL_STORM, epoll_storm::run)
         .teams(Teams::Spawn)
         .prepare(epoll_storm::prepare),
+    w(&proto::SIGNAL_STORM, signal_storm::run).teams(Teams::Spawn),
 ];
 
 pub fn spec(name: &[u8]) -> Option<&'static WorkSpec> {

@@ -6,12 +6,11 @@
 //! record how late they ran after being woken, so the handlers' wake latencies are the
 //! request wake-up latencies.
 
-use super::{await_team, busy_for, futex, Beat, Ctx};
+use super::futex_fanout::{await_arrivals, check_in};
+use super::{busy_for, futex, Beat, Ctx};
 use crate::platform::sys::{now_ns, NS_PER_US};
-use core::sync::atomic::Ordering::{AcqRel, Acquire, Release};
+use core::sync::atomic::Ordering::{Acquire, Release};
 
-/// Team word: handlers that answered this round's request.
-const ANSWERED: usize = 0;
 const REQUEST_CHUNK: u64 = 256;
 
 pub fn run(ctx: &Ctx) -> ! {
@@ -23,40 +22,30 @@ pub fn run(ctx: &Ctx) -> ! {
 }
 
 fn messenger(ctx: &Ctx) -> ! {
-    let answered = ctx.link.word(ANSWERED);
-    let handlers = ctx.count.saturating_sub(1);
     let mut beat = Beat::new(ctx);
-    await_team(ctx, &mut beat);
+    // A first answer from every handler: each has joined the team, so none is missed.
+    await_arrivals(ctx, &mut beat);
     loop {
-        // Every handler answered the last round and waits for its knock: nobody
-        // touches `answered`.
-        answered.store(0, Release);
         ctx.link.for_each_mate(ctx.slot, |h| {
             h.stamp_wake(now_ns());
             h.seldom.knock.fetch_add(1, Release);
             futex::wake(&h.seldom.knock, 1);
         });
-        futex::wait_until(&mut beat, answered, Acquire, |a| a >= handlers);
+        await_arrivals(ctx, &mut beat);
         beat.add(1);
     }
 }
 
 fn handler(ctx: &Ctx) -> ! {
-    let answered = ctx.link.word(ANSWERED);
-    let handlers = ctx.count - 1;
     let request = ctx.param("request_us") * NS_PER_US;
     let knock = &ctx.slot.seldom.knock;
-    // The knock it last served: 0 before the first, which the messenger cannot pass
-    // without this handler, however late it starts.
     let mut seen = 0;
     let mut beat = Beat::new(ctx);
+    check_in(ctx);
     loop {
         seen = futex::wait_until(&mut beat, knock, Acquire, |k| k != seen);
         busy_for(&mut beat, request, REQUEST_CHUNK);
         beat.add(1);
-        if answered.fetch_add(1, AcqRel) + 1 == handlers {
-            ctx.link.lead.stamp_wake(now_ns());
-            futex::wake(answered, 1);
-        }
+        check_in(ctx);
     }
 }

@@ -4,17 +4,21 @@
 //! wake-up. An iteration is one pass of the token through the worker; each records how
 //! late it ran after the previous one woke it.
 
-use super::{await_team, futex, Beat, Ctx};
+use super::futex_fanout::{await_arrivals, check_in};
+use super::{futex, Beat, Ctx};
 use crate::platform::sys::now_ns;
 use core::sync::atomic::Ordering::{Acquire, Release};
 
 pub fn run(ctx: &Ctx) -> ! {
     let knock = &ctx.slot.seldom.knock;
     let mut beat = Beat::new(ctx);
+    // Once every worker checked in, all have joined and the ring is closed: the lead
+    // puts the token in.
     if ctx.index == 0 {
-        // The ring is closed once everyone joined; then the lead puts the token in.
-        await_team(ctx, &mut beat);
+        await_arrivals(ctx, &mut beat);
         pass(ctx);
+    } else {
+        check_in(ctx);
     }
     let mut seen = 0;
     loop {
