@@ -613,6 +613,27 @@ fn signal_storm_delivers_every_signal() {
 }
 
 #[test]
+fn preempt_storm_switches_its_spinner_out_again_and_again() {
+    let b = work();
+    let s = "work-preempt-storm";
+    let workers = b.group(s, "storm");
+    assert_eq!(workers.len(), 3);
+    let victim = &workers[0];
+    let wakeups: u64 = workers[1..].iter().map(|w| w.iterations).sum();
+    // Alone on its CPU a spinner is switched out only for PID 1's sampling, a few
+    // dozen times in the hold; here its neighbours' wake-ups take the CPU from it.
+    assert!(
+        victim.slices > 200 && victim.slices * 10 >= wakeups,
+        "{victim:?} beside {wakeups} wake-ups: {}",
+        b.says(s)
+    );
+    for w in &workers[1..] {
+        assert_eq!(w.cpus, "0", "{w:?}");
+        assert_woke(w, b, s);
+    }
+}
+
+#[test]
 fn cgroup_scenarios_pass() {
     let b = cgroup();
     assert_eq!(b.exit, Some(0), "{}", b.why);

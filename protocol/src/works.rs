@@ -95,6 +95,8 @@ const PERIOD_US: Key = key("period_us", 1000, 1, 10_000_000);
 const PRODUCE_US: Key = key("produce_us", 10, 1, 1_000_000);
 const CONSUME_US: Key = key("consume_us", 30, 1, 1_000_000);
 const INTERVAL_US: Key = key("interval_us", 1000, 1, 10_000_000);
+/// Short sleeps: the wake-ups of a preempt storm come thick and fast.
+const STORM_SLEEP_US: Key = key("sleep_us", 200, 1, 10_000_000);
 
 pub const SPIN: Work = solo("spin", &[]);
 pub const YIELD: Work = solo("yield", &[]);
@@ -121,6 +123,7 @@ pub const PRODUCER_CONSUMER: Work = paired_with("producer-consumer", &[PRODUCE_U
 pub const TIMER_LATENCY: Work = solo("timer-latency", &[INTERVAL_US]);
 pub const EPOLL_STORM: Work = solo("epoll-storm", &[]);
 pub const SIGNAL_STORM: Work = solo("signal-storm", &[]);
+pub const PREEMPT_STORM: Work = solo("preempt-storm", &[STORM_SLEEP_US]);
 
 /// Every work type of protocol version 1.
 pub const WORKS: &[Work] = &[
@@ -149,6 +152,7 @@ pub const WORKS: &[Work] = &[
     TIMER_LATENCY,
     EPOLL_STORM,
     SIGNAL_STORM,
+    PREEMPT_STORM,
 ];
 
 pub fn work(name: &[u8]) -> Option<&'static Work> {

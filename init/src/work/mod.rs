@@ -23,6 +23,7 @@ mod page_fault;
 mod pin;
 mod pipe_pingpong;
 mod policy_churn;
+mod preempt_storm;
 mod producer_consumer;
 mod request_loop;
 mod signal_storm;
@@ -105,6 +106,7 @@ pub static WORKS: &[WorkSpec] = &[
         .teams(Teams::Spawn)
         .prepare(epoll_storm::prepare),
     w(&proto::SIGNAL_STORM, signal_storm::run).teams(Teams::Spawn),
+    w(&proto::PREEMPT_STORM, preempt_storm::run),
 ];
 
 pub fn spec(name: &[u8]) -> Option<&'static WorkSpec> {

@@ -71,8 +71,8 @@ fn produce(ctx: &Ctx, tx: BorrowedFd<'_>) -> ! {
             match beat.block(|| rustix::io::write(tx, &item)).0 {
                 Ok(ITEM) => break,
                 Err(Errno::INTR) => {}
-                Ok(_) => ctx.quit("writing the pipe", Errno::PIPE),
-                Err(e) => ctx.quit("writing the pipe", e),
+                // A short item is as broken as an error.
+                r => ctx.quit("writing the pipe", r.err().unwrap_or(Errno::PIPE)),
             }
         }
         beat.add(1);
@@ -88,8 +88,8 @@ fn consume(ctx: &Ctx, rx: BorrowedFd<'_>) -> ! {
         match got {
             Ok(ITEM) => {}
             Err(Errno::INTR) => continue,
-            Ok(_) => ctx.quit("reading the pipe", Errno::PIPE),
-            Err(e) => ctx.quit("reading the pipe", e),
+            // A short item is as broken as an error.
+            r => ctx.quit("reading the pipe", r.err().unwrap_or(Errno::PIPE)),
         }
         if let Some(ns) = late {
             beat.add_wake(ns);

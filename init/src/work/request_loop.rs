@@ -13,30 +13,11 @@ use core::sync::atomic::Ordering::{Acquire, Release};
 
 const REQUEST_CHUNK: u64 = 256;
 
+/// A handler's side; worker 0 is the messenger.
 pub fn run(ctx: &Ctx) -> ! {
     if ctx.index == 0 {
         messenger(ctx)
-    } else {
-        handler(ctx)
     }
-}
-
-fn messenger(ctx: &Ctx) -> ! {
-    let mut beat = Beat::new(ctx);
-    // A first answer from every handler: each has joined the team, so none is missed.
-    await_arrivals(ctx, &mut beat);
-    loop {
-        ctx.link.for_each_mate(ctx.slot, |h| {
-            h.stamp_wake(now_ns());
-            h.seldom.knock.fetch_add(1, Release);
-            futex::wake(&h.seldom.knock, 1);
-        });
-        await_arrivals(ctx, &mut beat);
-        beat.add(1);
-    }
-}
-
-fn handler(ctx: &Ctx) -> ! {
     let request = ctx.param("request_us") * NS_PER_US;
     let knock = &ctx.slot.seldom.knock;
     let mut seen = 0;
@@ -47,5 +28,21 @@ fn handler(ctx: &Ctx) -> ! {
         busy_for(&mut beat, request, REQUEST_CHUNK);
         beat.add(1);
         check_in(ctx);
+    }
+}
+
+fn messenger(ctx: &Ctx) -> ! {
+    let mut beat = Beat::new(ctx);
+    // A first answer from every handler: each has joined the team, so none is missed.
+    await_arrivals(ctx, &mut beat);
+    loop {
+        let now = now_ns();
+        ctx.link.for_each_mate(ctx.slot, |h| {
+            h.stamp_wake(now);
+            h.seldom.knock.fetch_add(1, Release);
+            futex::wake(&h.seldom.knock, 1);
+        });
+        await_arrivals(ctx, &mut beat);
+        beat.add(1);
     }
 }

@@ -15,11 +15,20 @@ const TOKEN: usize = 1;
 /// What the winner does with the token.
 const TOKEN_WORK_UNITS: u64 = 1024;
 
+/// The herd's side; worker 0 is the waker.
 pub fn run(ctx: &Ctx) -> ! {
     if ctx.index == 0 {
         waker(ctx)
-    } else {
-        herd(ctx)
+    }
+    let (round, token) = (ctx.link.word(ROUND), ctx.link.word(TOKEN));
+    let mut seen = 0;
+    let mut beat = Beat::new(ctx);
+    loop {
+        seen = futex::wait_until(&mut beat, round, Acquire, |r| r != seen);
+        if token.compare_exchange(1, 0, AcqRel, Relaxed).is_ok() {
+            burn(TOKEN_WORK_UNITS);
+        }
+        beat.add(1);
     }
 }
 
@@ -38,18 +47,5 @@ fn waker(ctx: &Ctx) -> ! {
         beat.add(1);
         next += period;
         beat.sleep_until(next);
-    }
-}
-
-fn herd(ctx: &Ctx) -> ! {
-    let (round, token) = (ctx.link.word(ROUND), ctx.link.word(TOKEN));
-    let mut seen = 0;
-    let mut beat = Beat::new(ctx);
-    loop {
-        seen = futex::wait_until(&mut beat, round, Acquire, |r| r != seen);
-        if token.compare_exchange(1, 0, AcqRel, Relaxed).is_ok() {
-            burn(TOKEN_WORK_UNITS);
-        }
-        beat.add(1);
     }
 }

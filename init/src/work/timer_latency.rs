@@ -16,9 +16,7 @@ pub fn run(ctx: &Ctx) -> ! {
         let late = beat.sleep_until(next);
         beat.add_wake(late);
         beat.add(1);
-        next += interval;
-        if late >= interval {
-            next += late / interval * interval;
-        }
+        // The next deadline not yet passed: past ones are skipped.
+        next += (late / interval + 1) * interval;
     }
 }
