@@ -634,6 +634,27 @@ fn preempt_storm_switches_its_spinner_out_again_and_again() {
 }
 
 #[test]
+fn idle_churn_wakes_thousands_of_times_on_little_cpu() {
+    let b = work();
+    let s = "work-idle-churn";
+    let hold = b.hold_ns(s);
+    // Sleeps of 50 to 400 µs, 225 µs on average: at most about 2700 wake-ups in the
+    // hold, and at least a fifth of that even with slow wake-ups under TCG.
+    let most = hold / 225_000;
+    for w in b.group(s, "idle") {
+        assert!(
+            w.iterations >= most / 5 && w.iterations <= most + 100,
+            "{w:?}: {}",
+            b.says(s)
+        );
+        assert!(w.cpu_ns < hold / 2, "{w:?}: {}", b.says(s));
+        let samples = w.wake_samples.expect("no wake_samples");
+        assert!(samples.abs_diff(w.iterations) <= 1, "{w:?}");
+        assert_woke(&w, b, s);
+    }
+}
+
+#[test]
 fn cgroup_scenarios_pass() {
     let b = cgroup();
     assert_eq!(b.exit, Some(0), "{}", b.why);

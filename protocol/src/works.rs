@@ -97,6 +97,8 @@ const CONSUME_US: Key = key("consume_us", 30, 1, 1_000_000);
 const INTERVAL_US: Key = key("interval_us", 1000, 1, 10_000_000);
 /// Short sleeps: the wake-ups of a preempt storm come thick and fast.
 const STORM_SLEEP_US: Key = key("sleep_us", 200, 1, 10_000_000);
+/// The shortest sleep of an idle churn (its sleeps are 1 to 8 times this).
+const IDLE_SLEEP_US: Key = key("sleep_us", 50, 1, 1_000_000);
 
 pub const SPIN: Work = solo("spin", &[]);
 pub const YIELD: Work = solo("yield", &[]);
@@ -124,6 +126,7 @@ pub const TIMER_LATENCY: Work = solo("timer-latency", &[INTERVAL_US]);
 pub const EPOLL_STORM: Work = solo("epoll-storm", &[]);
 pub const SIGNAL_STORM: Work = solo("signal-storm", &[]);
 pub const PREEMPT_STORM: Work = solo("preempt-storm", &[STORM_SLEEP_US]);
+pub const IDLE_CHURN: Work = solo("idle-churn", &[IDLE_SLEEP_US]);
 
 /// Every work type of protocol version 1.
 pub const WORKS: &[Work] = &[
@@ -153,6 +156,7 @@ pub const WORKS: &[Work] = &[
     EPOLL_STORM,
     SIGNAL_STORM,
     PREEMPT_STORM,
+    IDLE_CHURN,
 ];
 
 pub fn work(name: &[u8]) -> Option<&'static Work> {

@@ -14,6 +14,7 @@ mod fork_churn;
 mod futex;
 mod futex_fanout;
 mod futex_pingpong;
+mod idle_churn;
 mod link;
 mod mixed;
 mod mutex;
@@ -107,6 +108,7 @@ pub static WORKS: &[WorkSpec] = &[
         .prepare(epoll_storm::prepare),
     w(&proto::SIGNAL_STORM, signal_storm::run).teams(Teams::Spawn),
     w(&proto::PREEMPT_STORM, preempt_storm::run),
+    w(&proto::IDLE_CHURN, idle_churn::run),
 ];
 
 pub fn spec(name: &[u8]) -> Option<&'static WorkSpec> {
