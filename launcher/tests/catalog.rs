@@ -655,6 +655,30 @@ fn idle_churn_wakes_thousands_of_times_on_little_cpu() {
 }
 
 #[test]
+fn fan_out_compute_rounds_wait_for_every_part() {
+    let b = work();
+    let s = "work-fan-out-compute";
+    let hold = b.hold_ns(s);
+    let workers = b.group(s, "fanout");
+    assert_eq!(workers.len(), 4);
+    let rounds = workers[0].iterations;
+    // Every part spins 500 µs of wall time and the round waits for all of them: the
+    // rounds fit in the hold end to end (the workers start and stop just around it).
+    assert!(
+        rounds > 10 && rounds * 500_000 <= hold * 11 / 10,
+        "{:?}: {}",
+        workers[0],
+        b.says(s)
+    );
+    for w in &workers[1..] {
+        assert!(w.iterations.abs_diff(rounds) <= 1, "{w:?}: {}", b.says(s));
+    }
+    // Three parts on two CPUs keep them busy.
+    let parts: u64 = workers[1..].iter().map(|w| w.cpu_ns).sum();
+    assert!(parts > hold / 2, "{parts} ns: {}", b.says(s));
+}
+
+#[test]
 fn cgroup_scenarios_pass() {
     let b = cgroup();
     assert_eq!(b.exit, Some(0), "{}", b.why);

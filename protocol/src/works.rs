@@ -99,6 +99,8 @@ const INTERVAL_US: Key = key("interval_us", 1000, 1, 10_000_000);
 const STORM_SLEEP_US: Key = key("sleep_us", 200, 1, 10_000_000);
 /// The shortest sleep of an idle churn (its sleeps are 1 to 8 times this).
 const IDLE_SLEEP_US: Key = key("sleep_us", 50, 1, 1_000_000);
+/// CPU time each worker of a fan-out spends on its part of a round.
+const WORK_US: Key = key("work_us", 500, 1, 1_000_000);
 
 pub const SPIN: Work = solo("spin", &[]);
 pub const YIELD: Work = solo("yield", &[]);
@@ -127,6 +129,7 @@ pub const EPOLL_STORM: Work = solo("epoll-storm", &[]);
 pub const SIGNAL_STORM: Work = solo("signal-storm", &[]);
 pub const PREEMPT_STORM: Work = solo("preempt-storm", &[STORM_SLEEP_US]);
 pub const IDLE_CHURN: Work = solo("idle-churn", &[IDLE_SLEEP_US]);
+pub const FAN_OUT_COMPUTE: Work = solo("fan-out-compute", &[WORK_US]);
 
 /// Every work type of protocol version 1.
 pub const WORKS: &[Work] = &[
@@ -157,6 +160,7 @@ pub const WORKS: &[Work] = &[
     SIGNAL_STORM,
     PREEMPT_STORM,
     IDLE_CHURN,
+    FAN_OUT_COMPUTE,
 ];
 
 pub fn work(name: &[u8]) -> Option<&'static Work> {

@@ -3,14 +3,18 @@
 //! iteration is a round for worker 0 and a wake-up for the others, which record how
 //! late they ran after worker 0 woke them. The check-in is shared with the other works
 //! whose lead waits for all the others.
+//!
+//! `fan-out-compute` is the same fork-join with work in it: each woken worker spends
+//! `work_us` of CPU before it checks in, so a round lasts as long as its slowest part.
 
-use super::{futex, Beat, Ctx};
-use crate::platform::sys::now_ns;
+use super::{busy_for, futex, Beat, Ctx};
+use crate::platform::sys::{now_ns, NS_PER_US};
 use core::sync::atomic::Ordering::{AcqRel, Acquire, Release};
 
 /// Team words: the round the waiters wait on, and how many checked in.
 const ROUND: usize = 0;
 const ARRIVED: usize = 1;
+const WORK_CHUNK: u64 = 256;
 
 pub fn run(ctx: &Ctx) -> ! {
     if ctx.index == 0 {
@@ -58,12 +62,15 @@ pub fn check_in(ctx: &Ctx) {
 
 fn wait(ctx: &Ctx) -> ! {
     let round = ctx.link.word(ROUND);
+    // `fan-out-compute`'s part of a round; `futex-fanout` has none (its key is absent).
+    let work = ctx.param("work_us") * NS_PER_US;
     // The round it last ran in: 0 before the first, which the lead cannot pass
     // without this worker, however late it starts.
     let mut seen = 0;
     let mut beat = Beat::new(ctx);
     loop {
         seen = futex::wait_until(&mut beat, round, Acquire, |r| r != seen);
+        busy_for(&mut beat, work, WORK_CHUNK);
         beat.add(1);
         check_in(ctx);
     }

@@ -109,6 +109,7 @@ pub static WORKS: &[WorkSpec] = &[
     w(&proto::SIGNAL_STORM, signal_storm::run).teams(Teams::Spawn),
     w(&proto::PREEMPT_STORM, preempt_storm::run),
     w(&proto::IDLE_CHURN, idle_churn::run),
+    w(&proto::FAN_OUT_COMPUTE, futex_fanout::run).teams(Teams::Spawn),
 ];
 
 pub fn spec(name: &[u8]) -> Option<&'static WorkSpec> {

@@ -132,6 +132,7 @@ pub struct WorkersFile {
     pub produce_us: Option<u64>,
     pub consume_us: Option<u64>,
     pub interval_us: Option<u64>,
+    pub work_us: Option<u64>,
 }
 
 impl WorkersFile {
@@ -152,6 +153,7 @@ impl WorkersFile {
             ("produce_us", self.produce_us),
             ("consume_us", self.consume_us),
             ("interval_us", self.interval_us),
+            ("work_us", self.work_us),
         ];
         all.into_iter()
             .filter_map(|(key, value)| value.map(|v| (key, v)))
