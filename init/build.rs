@@ -7,6 +7,8 @@ fn main() {
         "-no-pie",
         "-Wl,--gc-sections",
         "-Wl,--build-id=none",
+        // panic=abort: nothing unwinds, so no lookup table for the unwinder.
+        "-Wl,--no-eh-frame-hdr",
     ] {
         println!("cargo:rustc-link-arg-bins={arg}");
     }

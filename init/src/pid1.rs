@@ -27,25 +27,27 @@ pub fn is_pid1() -> bool {
 }
 
 pub fn main() -> ! {
+    // Before anything else: the host's timeline splits the kernel's boot from PID 1's.
+    let started_ms = sys::now_ms();
     IS_PID1.store(rustix::process::getpid().is_init(), Ordering::Relaxed);
     let dev = mount::mount_dev();
     if !serial::open_ports() {
         // Nowhere to report: end the VM; the host sees no boot record (untestable).
         power::end_vm();
     }
-    let result = dev.and_then(|()| setup()).and_then(|()| run());
+    let result = dev.and_then(|()| setup(started_ms)).and_then(|()| run());
     match result {
         Ok(()) => finish(true),
         Err(f) => fatal(f),
     }
 }
 
-fn setup() -> Res<()> {
+fn setup(started_ms: u64) -> Res<()> {
     mount::mount_rest()?;
     let policy = sys::SCHED_FIFO | sys::SCHED_RESET_ON_FORK;
     sys::set_scheduler(0, policy, PID1_RT_PRIO)
         .map_err(|e| fail!(Init, "sched_setscheduler(FIFO) for PID 1: {}", Errno(e)))?;
-    report_boot();
+    report_boot(started_ms);
     topology::report::report();
     Ok(())
 }
@@ -105,7 +107,8 @@ fn read_plan() -> Res<&'static [u8]> {
     }
 }
 
-fn report_boot() {
+/// The boot record; `started_ms` is when PID 1 started (CLOCK_BOOTTIME).
+fn report_boot(started_ms: u64) {
     let uname = rustix::system::uname();
     let cpus = rustix::thread::sched_getaffinity(None)
         .map(|s| s.count())
@@ -119,6 +122,7 @@ fn report_boot() {
         .str("release", uname.release().to_bytes())
         .num("cpus", u64::from(cpus))
         .num("uptime_ms", sys::now_ms())
+        .num("init_ms", started_ms)
         .str("sched_ext", state.as_bytes())
         .send();
 }

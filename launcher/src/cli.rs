@@ -11,6 +11,7 @@ use crate::topology::{sets, Shape};
 use crate::vm::select::{AccelChoice, BackendChoice};
 
 mod args;
+mod bisect;
 mod workflow;
 pub use args::UsageError;
 use args::{next_arg, number, HELP_ASKED};
@@ -48,6 +49,16 @@ usage:
   schedbox bench [--runs N] [--doc FILE.md] [run OPTIONS] [SCENARIO.toml ...]
                                                boot, monitor and stall costs per backend,
                                                medians of N runs (default 5)
+  schedbox bisect --images K1 K2 ... [run OPTIONS] [SCENARIO.toml ...]
+                                               find the first kernel image, of a list
+                                               ordered oldest (good) first, on which the
+                                               scenarios fail, by binary search; an
+                                               untestable image is skipped, never bad.
+                                               --images takes every value up to the next
+                                               option. Prints the first bad image and its
+                                               failing report; exit 0 found, 2 usage, 125
+                                               undecided (the first image fails, none
+                                               fails, or skipped images hide the boundary)
   schedbox kernel fetch                        cache Debian's cloud kernel (needs apt)
   schedbox kernel fetch-source [--dest DIR]    get linux-source-6.12 into the cache
   schedbox kernel build [--source DIR] [--force] [--jobs N] [--verbose]
@@ -74,6 +85,10 @@ run options:
   --kernel PATH        bzImage or vmlinux (default: $SCHEDBOX_KERNEL, then the newest
                        kernel in ~/.cache/schedbox/kernels; with --scheduler, the
                        highest release there that has sched_ext)
+  --kernel A,B,...     a kernel matrix (run only): the scenarios on each kernel, one VM
+                       each (per shape), a kernel × scenario table, a folder per kernel
+                       under the run directory; combined exit as over shapes. A path
+                       that exists is one kernel even with a comma in it
   --cpus N             vCPUs (default 2, 1-64), one node, one LLC
   --topology SPEC      the machine's shape instead: NnLlCcTt (N NUMA nodes, L last-level
                        caches in all, C cores per LLC, T threads per core, e.g. 2n4l2c1t)
@@ -117,8 +132,8 @@ run options:
 
 exit status: 0 pass, 1 a check failed, 2 usage, scenario or input file error (found
 before boot), 125 untestable (including faults of this host: a full disk, a killed QEMU),
-128+N stopped by signal N (SIGINT 130, SIGTERM 143); over several shapes: a signal, else
-1 if any shape failed, else 125 if any was untestable, else 0
+128+N stopped by signal N (SIGINT 130, SIGTERM 143); over several shapes or kernels: a
+signal, else 1 if any VM failed, else 125 if any was untestable, else 0
 ";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,7 +171,11 @@ pub struct RunOptions {
     pub vm: VmOptions,
     pub scheduler: Option<SchedulerOptions>,
     pub payload: Option<PayloadOptions>,
+    /// `--kernel PATH`: the one kernel of the run (None: found as documented).
     pub kernel: Option<PathBuf>,
+    /// `--kernel A,B,...`: a kernel matrix, the same scenarios on each (two or more; then
+    /// `kernel` is None, and `run` gives each VM one of these).
+    pub kernel_list: Vec<PathBuf>,
     /// `--timeout`.
     pub timeout: Option<Duration>,
     pub accel: AccelChoice,
@@ -235,6 +254,12 @@ pub enum Command {
     },
     /// Validate scenarios, boot nothing.
     Check(VmOptions),
+    /// Run the same scenarios on kernel images in order, by binary search, to find the
+    /// first that fails.
+    Bisect {
+        options: RunOptions,
+        images: Vec<PathBuf>,
+    },
     Help,
     /// `COMMAND --help` (or `-h`, or `help COMMAND`): that command's part of the help.
     HelpFor(&'static str),
@@ -262,6 +287,7 @@ const COMMANDS: &[&str] = &[
     "list",
     "show",
     "check",
+    "bisect",
     "help",
 ];
 
@@ -284,7 +310,7 @@ pub fn command_help(command: &str) -> String {
             out.push('\n');
         }
     }
-    if matches!(command, "run" | "soak" | "bench") {
+    if matches!(command, "run" | "soak" | "bench" | "bisect") {
         let options = USAGE.find("run options:").unwrap_or(USAGE.len());
         out.push('\n');
         out += &USAGE[options..];
@@ -307,8 +333,8 @@ pub fn parse(mut args: Vec<OsString>) -> Result<Command, UsageError> {
     };
     let Some(&known) = COMMANDS.iter().find(|c| **c == command) else {
         return Err(UsageError(format!(
-            "unknown command {command:?}: use run, soak, bench, plan, initramfs, list, show, \
-             check, kernel, scheduler or topology"
+            "unknown command {command:?}: use run, soak, bench, bisect, plan, initramfs, list, \
+             show, check, kernel, scheduler or topology"
         )));
     };
     match parse_command(&mut parser, known, trailing) {
@@ -323,23 +349,27 @@ fn parse_command(
     command: &'static str,
     trailing: Option<Vec<OsString>>,
 ) -> Result<Command, UsageError> {
-    if trailing.is_some() && !matches!(command, "run" | "soak") {
+    if trailing.is_some() && !matches!(command, "run" | "soak" | "bisect") {
         return Err(UsageError(format!(
             "`--` passes arguments to --payload's program, which only run takes, not {command}"
         )));
     }
     match command {
-        "run" | "bench" | "soak" => {
-            let (options, runs, doc) = parse_run(parser, command, trailing)?;
+        "run" | "bench" | "soak" | "bisect" => {
+            let (options, extra) = parse_run(parser, command, trailing)?;
             Ok(match command {
                 "bench" => Command::Bench {
                     options,
-                    runs: runs.unwrap_or(DEFAULT_BENCH_RUNS),
-                    doc,
+                    runs: extra.runs.unwrap_or(DEFAULT_BENCH_RUNS),
+                    doc: extra.doc,
                 },
                 "soak" => Command::Soak {
                     options,
-                    runs: runs.unwrap_or(DEFAULT_SOAK_RUNS),
+                    runs: extra.runs.unwrap_or(DEFAULT_SOAK_RUNS),
+                },
+                "bisect" => Command::Bisect {
+                    options,
+                    images: bisect::images(extra.images).map_err(UsageError)?,
                 },
                 _ => Command::Run(options),
             })
@@ -670,15 +700,27 @@ impl Programs {
     }
 }
 
-/// The options of `run`, and of `bench` and `soak`, which take `--runs` too.
+/// What `bench`, `soak` and `bisect` take besides the run options.
+#[derive(Default)]
+struct RunExtras {
+    /// `--runs N` (bench, soak).
+    runs: Option<u32>,
+    /// `--doc FILE` (bench).
+    doc: Option<PathBuf>,
+    /// `--images K1 K2 ...` (bisect), as given.
+    images: Vec<OsString>,
+}
+
+/// The options of `run`, and of `bench` and `soak`, which take `--runs` too, and of
+/// `bisect`, which takes `--images`.
 fn parse_run(
     parser: &mut lexopt::Parser,
     command: &str,
     trailing: Option<Vec<OsString>>,
-) -> Result<(RunOptions, Option<u32>, Option<PathBuf>), UsageError> {
+) -> Result<(RunOptions, RunExtras), UsageError> {
     let bench = command == "bench";
-    let repeats = command != "run";
-    let (mut runs, mut doc) = (None, None);
+    let repeats = matches!(command, "bench" | "soak");
+    let mut extra = RunExtras::default();
     let mut cpus_given = false;
     let mut programs = Programs::default();
     let mut run = RunOptions {
@@ -686,6 +728,7 @@ fn parse_run(
         scheduler: None,
         payload: None,
         kernel: None,
+        kernel_list: Vec::new(),
         timeout: None,
         accel: AccelChoice::Auto,
         backend: BackendChoice::Auto,
@@ -704,7 +747,7 @@ fn parse_run(
                 vm_option(&mut run.vm, &name, &parser.value()?.string()?)?;
             }
             Value(file) => run.vm.scenarios.push(path("a scenario path", file)?),
-            Long("kernel") => run.kernel = Some(path("--kernel", parser.value()?)?),
+            Long("kernel") => kernel_option(&mut run, parser.value()?)?,
             Long("timeout") => {
                 let text = parser.value()?.string()?;
                 run.timeout = Some(seconds("timeout", &text, MAX_TIMEOUT_S)?);
@@ -716,8 +759,9 @@ fn parse_run(
             Long("json") => run.json = Some(path("--json", parser.value()?)?),
             Long("out") => run.out = Some(path("--out", parser.value()?)?),
             Short('v') | Long("verbose") => run.verbose = true,
-            Long("runs") if repeats => runs = Some(bench_runs(&parser.value()?.string()?)?),
-            Long("doc") if bench => doc = Some(path("--doc", parser.value()?)?),
+            Long("runs") if repeats => extra.runs = Some(bench_runs(&parser.value()?.string()?)?),
+            Long("doc") if bench => extra.doc = Some(path("--doc", parser.value()?)?),
+            Long("images") if command == "bisect" => extra.images.extend(parser.values()?),
             Long(name) => {
                 let name = name.to_string();
                 let workflow = !repeats && run.workflow.take(&name, parser)?;
@@ -730,6 +774,16 @@ fn parse_run(
     }
     (run.scheduler, run.payload) = programs.finish(trailing)?;
     check_vm(&run.vm, cpus_given, repeats.then_some(command))?;
+    if repeats && !run.kernel_list.is_empty() {
+        return Err(UsageError(format!(
+            "{command} boots one kernel: give --kernel one path, or run the list of {} \
+             kernels with `schedbox run`",
+            run.kernel_list.len()
+        )));
+    }
+    if command == "bisect" {
+        check_bisect(&run)?;
+    }
     if run.backend == BackendChoice::Kvm && run.accel == AccelChoice::Tcg {
         return Err(UsageError(
             "--backend kvm is schedbox's own KVM VMM, which cannot use TCG: \
@@ -754,7 +808,78 @@ fn parse_run(
             "bench times the harness: --scheduler and --payload are options of run".into(),
         ));
     }
-    Ok((run, runs, doc))
+    Ok((run, extra))
+}
+
+/// The run options that make no sense for a bisect: each step is a run of its own, so
+/// files every step would overwrite are refused, and the kernels come from --images.
+fn check_bisect(run: &RunOptions) -> Result<(), UsageError> {
+    let refused = [
+        (
+            run.kernel.is_some() || !run.kernel_list.is_empty(),
+            "--kernel: bisect runs the kernels of --images",
+        ),
+        (
+            run.json.is_some(),
+            "--json: each step's report.json is in its own folder of the bisect's --out",
+        ),
+        (
+            run.workflow.junit.is_some(),
+            "--junit: each step would overwrite it; run the first bad image again with it",
+        ),
+        (
+            run.workflow.summary.is_some(),
+            "--summary: each step would overwrite it; run the first bad image again with it",
+        ),
+    ];
+    match refused.iter().find(|(given, _)| *given) {
+        Some((_, why)) => Err(UsageError(format!("bisect does not take {why}"))),
+        None => Ok(()),
+    }
+}
+
+/// `--kernel`: one path, or a comma-separated list of two or more (a kernel matrix). A
+/// path that exists is one kernel, commas and all; given twice, the second would
+/// silently replace the first, so it is refused.
+fn kernel_option(run: &mut RunOptions, value: OsString) -> Result<(), UsageError> {
+    if run.kernel.is_some() || !run.kernel_list.is_empty() {
+        return Err(UsageError(
+            "--kernel given twice: give one path, or several as one list: --kernel A,B".into(),
+        ));
+    }
+    let one = path("--kernel", value)?;
+    let list = match one.to_str() {
+        Some(text) if text.contains(',') && std::fs::symlink_metadata(&one).is_err() => {
+            kernel_list(text)?
+        }
+        _ => vec![one],
+    };
+    if list.len() == 1 {
+        run.kernel = list.into_iter().next();
+    } else {
+        run.kernel_list = list;
+    }
+    Ok(())
+}
+
+/// `--kernel A,B,...`: each element a path, none empty, none twice.
+fn kernel_list(text: &str) -> Result<Vec<PathBuf>, UsageError> {
+    let parts: Vec<&str> = text.split(',').collect();
+    if let Some(at) = parts.iter().position(|p| p.is_empty()) {
+        return Err(UsageError(format!(
+            "--kernel {text:?}: element {} of the list is empty: separate the kernels' paths \
+             by single commas, with none before the first or after the last",
+            at + 1
+        )));
+    }
+    for (i, p) in parts.iter().enumerate() {
+        if parts[..i].contains(p) {
+            return Err(UsageError(format!(
+                "--kernel {text:?} names {p} twice: give each kernel once"
+            )));
+        }
+    }
+    Ok(parts.into_iter().map(PathBuf::from).collect())
 }
 
 /// A path on the command line: an empty one names nothing (a shell variable that was
@@ -914,6 +1039,101 @@ mod tests {
 
     fn parse_args(args: &[&str]) -> Result<Command, UsageError> {
         parse(args.iter().map(OsString::from).collect())
+    }
+
+    #[test]
+    fn a_kernel_list_is_a_matrix_and_one_path_stays_one() {
+        let Command::Run(run) = parse_args(&["run", "--kernel", "/k/a,/k/b"]).unwrap() else {
+            panic!("not run")
+        };
+        assert_eq!(run.kernel, None);
+        assert_eq!(
+            run.kernel_list,
+            [PathBuf::from("/k/a"), PathBuf::from("/k/b")]
+        );
+        let Command::Run(run) = parse_args(&["run", "--kernel", "/k/bzImage"]).unwrap() else {
+            panic!("not run")
+        };
+        assert_eq!(run.kernel, Some(PathBuf::from("/k/bzImage")));
+        assert!(run.kernel_list.is_empty());
+        // A file that exists is one kernel, whatever its name holds.
+        let dir = crate::tempdir::TempDir::new("cli-kernel-comma").unwrap();
+        let comma = dir.path().join("bzImage,v2");
+        std::fs::write(&comma, "x").unwrap();
+        let Command::Run(run) = parse_args(&["run", "--kernel", comma.to_str().unwrap()]).unwrap()
+        else {
+            panic!("not run")
+        };
+        assert_eq!(run.kernel, Some(comma));
+        for (args, want) in [
+            (
+                &["run", "--kernel", "/k/a,,/k/b"][..],
+                "element 2 of the list is empty",
+            ),
+            (
+                &["run", "--kernel", "/k/a,"],
+                "element 2 of the list is empty",
+            ),
+            (
+                &["run", "--kernel", ",/k/a"],
+                "element 1 of the list is empty",
+            ),
+            (&["run", "--kernel", "/k/a,/k/a"], "names /k/a twice"),
+            (
+                &["run", "--kernel", "/k/a", "--kernel", "/k/b"],
+                "--kernel given twice",
+            ),
+            (&["soak", "--kernel", "/k/a,/k/b"], "soak boots one kernel"),
+            (
+                &["bench", "--kernel", "/k/a,/k/b"],
+                "bench boots one kernel",
+            ),
+        ] {
+            let err = parse_args(args).unwrap_err().0;
+            assert!(err.contains(want), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn bisect_takes_images_up_to_the_next_option() {
+        let Command::Bisect { options, images } = parse_args(&[
+            "bisect", "--images", "/k/1", "/k/2", "/k/3", "--cpus", "1", "a.toml",
+        ])
+        .unwrap() else {
+            panic!("not bisect")
+        };
+        assert_eq!(images.len(), 3);
+        assert_eq!(images[2], PathBuf::from("/k/3"));
+        assert_eq!(options.vm.scenarios, [PathBuf::from("a.toml")]);
+        assert_eq!(options.vm.cpus, 1);
+        for (args, want) in [
+            (
+                &["bisect", "--images", "/k/1", "a.toml"][..],
+                "that is a scenario",
+            ),
+            (&["bisect", "--images", "/k/1", "/"], "that is a scenario"),
+            (
+                &["bisect", "--images", "/k/1", "--cpus", "1"],
+                "at least 2 kernel images",
+            ),
+            (&["bisect", "a.toml"], "at least 2 kernel images"),
+            (
+                &["bisect", "--images", "/k/1", "/k/2", "--kernel", "/k/3"],
+                "does not take --kernel",
+            ),
+            (
+                &["bisect", "--images", "/k/1", "/k/2", "--junit", "j.xml"],
+                "does not take --junit",
+            ),
+            (
+                &["bisect", "--images", "/k/1", "/k/2", "--json", "r.json"],
+                "does not take --json",
+            ),
+            (&["run", "--images", "/k/1", "/k/2"], "--images"),
+        ] {
+            let err = parse_args(args).unwrap_err().0;
+            assert!(err.contains(want), "{args:?}: {err}");
+        }
     }
 
     #[test]

@@ -229,6 +229,36 @@ fn cases(f: &Files) -> Vec<(Vec<String>, &'static str)> {
         ),
         (plain(&["run", "--kernel", &fifo]), "is a FIFO"),
         (plain(&["run", "--kernel", &notes]), "not a kernel image"),
+        // Kernel lists and bisect images: every one checked before any VM.
+        (
+            plain(&["run", "--kernel", &format!("{kernel},,{kernel}")]),
+            "element 2 of the list is empty",
+        ),
+        (
+            plain(&["run", "--kernel", &format!("{kernel},/nonexistent/bzImage")]),
+            "no such file",
+        ),
+        (
+            plain(&["run", "--kernel", &format!("{kernel},{notes}")]),
+            "not a kernel image",
+        ),
+        (run(&["--kernel", &kernel]), "--kernel given twice"),
+        (
+            plain(&["run", "--kernel", &format!("{kernel},{kernel}2"), "--repeat", "2"]),
+            "--repeat runs one kernel",
+        ),
+        (
+            plain(&["bisect", "--images", &kernel, "--cpus", "1"]),
+            "at least 2 kernel images",
+        ),
+        (
+            plain(&["bisect", "--images", &kernel, "/nonexistent/bzImage", "--cpus", "1"]),
+            "no such file",
+        ),
+        (
+            plain(&["bisect", "--images", &kernel, &kernel, &spin]),
+            "that is a scenario",
+        ),
         (
             plain(&["kernel", "check", "/dev/zero"]),
             "is a character device",

@@ -466,6 +466,218 @@ fn mutex_holds_never_overlap() {
     );
 }
 
+/// A worker that records wake-ups reports consistent percentiles over at least one,
+/// and at most one wake-up per iteration (plus one a stop may cut off).
+fn assert_woke(w: &Worker, b: &Batch, scenario: &str) {
+    let samples = w.wake_samples.unwrap_or(0);
+    assert!(
+        samples > 0 && samples <= w.iterations + 1,
+        "{w:?}: {}",
+        b.says(scenario)
+    );
+    let (p50, p99, max) = (
+        w.wake_p50_us.unwrap(),
+        w.wake_p99_us.unwrap(),
+        w.wake_max_us.unwrap(),
+    );
+    assert!(p50 <= p99 && p99 <= max, "{w:?}");
+}
+
+#[test]
+fn request_loop_handlers_serve_one_request_a_round() {
+    let b = work();
+    let s = "work-request-loop";
+    let workers = b.group(s, "requests");
+    assert_eq!(workers.len(), 4);
+    let rounds = workers[0].iterations;
+    assert!(rounds > 10, "{:?}: {}", workers[0], b.says(s));
+    for h in &workers[1..] {
+        // The messenger starts a round only once every handler answered the last.
+        assert!(h.iterations.abs_diff(rounds) <= 1, "{h:?}: {}", b.says(s));
+        assert_woke(h, b, s);
+    }
+}
+
+#[test]
+fn thundering_herd_wakes_every_waiter_for_nearly_every_token() {
+    let b = work();
+    let s = "work-thundering-herd";
+    let workers = b.group(s, "herd");
+    assert_eq!(workers.len(), 5);
+    let tokens = workers[0].iterations;
+    // 2 ms periods: about 300 tokens in the hold, never more than one a period.
+    let periods = ms(b.hold_ns(s)) / 2;
+    assert!(
+        tokens > periods / 4 && tokens <= periods + 50,
+        "{:?}: {}",
+        workers[0],
+        b.says(s)
+    );
+    for w in &workers[1..] {
+        // One wake-up wakes them all: each sees most rounds, never more than there were.
+        assert!(
+            w.iterations <= tokens && w.iterations * 2 >= tokens,
+            "{w:?}: {}",
+            b.says(s)
+        );
+        assert_woke(w, b, s);
+    }
+}
+
+#[test]
+fn wake_chain_passes_one_token_round_the_ring() {
+    let b = work();
+    let s = "work-wake-chain";
+    let workers = b.group(s, "ring");
+    assert_eq!(workers.len(), 4);
+    let passes = workers[0].iterations;
+    assert!(passes > 10, "{:?}: {}", workers[0], b.says(s));
+    for w in &workers {
+        // One token: nobody runs again before everyone else had it (a stop falls
+        // somewhere on the ring).
+        assert!(w.iterations.abs_diff(passes) <= 1, "{w:?}: {}", b.says(s));
+        assert_woke(w, b, s);
+    }
+}
+
+#[test]
+fn a_fast_producer_waits_for_its_slow_consumer() {
+    let b = work();
+    let s = "work-producer-consumer";
+    let [producer, consumer] = b.group(s, "pc").try_into().unwrap();
+    assert!(consumer.iterations > 10, "{consumer:?}: {}", b.says(s));
+    // The one-page pipe holds 64 items: the producer cannot run further ahead, and
+    // the consumer cannot take an item that was not written.
+    assert!(
+        producer.iterations >= consumer.iterations
+            && producer.iterations <= consumer.iterations + 64 + 1,
+        "{producer:?} {consumer:?}: {}",
+        b.says(s)
+    );
+    // At a third of the consumer's cost an item, the producer spends the least CPU.
+    assert!(
+        producer.cpu_ns < consumer.cpu_ns,
+        "{producer:?} {consumer:?}: {}",
+        b.says(s)
+    );
+}
+
+#[test]
+fn timer_latency_wakes_on_its_schedule_and_times_each_overshoot() {
+    let b = work();
+    let s = "work-timer-latency";
+    // 2 ms intervals on an absolute schedule: never more wake-ups than intervals (the
+    // workers start shortly before the hold and stop shortly after it).
+    let intervals = ms(b.hold_ns(s)) / 2;
+    let workers = b.group(s, "timer");
+    assert_eq!(workers.len(), 2);
+    for w in &workers {
+        assert!(
+            w.iterations <= intervals + 25 && w.iterations >= intervals / 4,
+            "{w:?}: {}",
+            b.says(s)
+        );
+        // Every wake-up is timed: one sample an iteration.
+        let samples = w.wake_samples.expect("no wake_samples");
+        assert!(samples.abs_diff(w.iterations) <= 1, "{w:?}");
+        assert_woke(w, b, s);
+    }
+}
+
+#[test]
+fn epoll_storm_wakes_every_waiter_for_every_event() {
+    let b = work();
+    let s = "work-epoll-storm";
+    let workers = b.group(s, "storm");
+    assert_eq!(workers.len(), 7);
+    let rounds = workers[0].iterations;
+    assert!(rounds > 10, "{:?}: {}", workers[0], b.says(s));
+    for w in &workers[1..] {
+        assert!(w.iterations.abs_diff(rounds) <= 1, "{w:?}: {}", b.says(s));
+        assert_woke(w, b, s);
+    }
+}
+
+#[test]
+fn signal_storm_delivers_every_signal() {
+    let b = work();
+    let s = "work-signal-storm";
+    let workers = b.group(s, "signals");
+    assert_eq!(workers.len(), 5);
+    let rounds = workers[0].iterations;
+    assert!(rounds > 10, "{:?}: {}", workers[0], b.says(s));
+    for w in &workers[1..] {
+        assert!(w.iterations.abs_diff(rounds) <= 1, "{w:?}: {}", b.says(s));
+        assert_woke(w, b, s);
+    }
+}
+
+#[test]
+fn preempt_storm_switches_its_spinner_out_again_and_again() {
+    let b = work();
+    let s = "work-preempt-storm";
+    let workers = b.group(s, "storm");
+    assert_eq!(workers.len(), 3);
+    let victim = &workers[0];
+    let wakeups: u64 = workers[1..].iter().map(|w| w.iterations).sum();
+    // Alone on its CPU a spinner is switched out only for PID 1's sampling, a few
+    // dozen times in the hold; here its neighbours' wake-ups take the CPU from it.
+    assert!(
+        victim.slices > 200 && victim.slices * 10 >= wakeups,
+        "{victim:?} beside {wakeups} wake-ups: {}",
+        b.says(s)
+    );
+    for w in &workers[1..] {
+        assert_eq!(w.cpus, "0", "{w:?}");
+        assert_woke(w, b, s);
+    }
+}
+
+#[test]
+fn idle_churn_wakes_thousands_of_times_on_little_cpu() {
+    let b = work();
+    let s = "work-idle-churn";
+    let hold = b.hold_ns(s);
+    // Sleeps of 50 to 400 µs, 225 µs on average: at most about 2700 wake-ups in the
+    // hold, and at least a fifth of that even with slow wake-ups under TCG.
+    let most = hold / 225_000;
+    for w in b.group(s, "idle") {
+        assert!(
+            w.iterations >= most / 5 && w.iterations <= most + 100,
+            "{w:?}: {}",
+            b.says(s)
+        );
+        assert!(w.cpu_ns < hold / 2, "{w:?}: {}", b.says(s));
+        let samples = w.wake_samples.expect("no wake_samples");
+        assert!(samples.abs_diff(w.iterations) <= 1, "{w:?}");
+        assert_woke(&w, b, s);
+    }
+}
+
+#[test]
+fn fan_out_compute_rounds_wait_for_every_part() {
+    let b = work();
+    let s = "work-fan-out-compute";
+    let hold = b.hold_ns(s);
+    let workers = b.group(s, "fanout");
+    assert_eq!(workers.len(), 4);
+    let rounds = workers[0].iterations;
+    // Every part spins 500 µs of wall time and the round waits for all of them: the
+    // rounds fit in the hold end to end (the workers start and stop just around it).
+    assert!(
+        rounds > 10 && rounds * 500_000 <= hold * 11 / 10,
+        "{:?}: {}",
+        workers[0],
+        b.says(s)
+    );
+    for w in &workers[1..] {
+        assert!(w.iterations.abs_diff(rounds) <= 1, "{w:?}: {}", b.says(s));
+    }
+    // Three parts on two CPUs keep them busy.
+    let parts: u64 = workers[1..].iter().map(|w| w.cpu_ns).sum();
+    assert!(parts > hold / 2, "{parts} ns: {}", b.says(s));
+}
+
 #[test]
 fn cgroup_scenarios_pass() {
     let b = cgroup();

@@ -228,6 +228,8 @@ fn the_schema_refuses_a_report_that_breaks_it() {
                       "events": [], "output_lines": 0, "output_tail": [], "log": null},
         "scenarios": [], "errors": [],
         "timings": {"first_console_ms": null, "boot_record_ms": null, "done_record_ms": null, "total_ms": 0},
+        "timeline": {"wall_ms": 3, "phases": [{"phase": "preparation", "start_ms": 0, "ms": 2},
+                                              {"phase": "judging", "start_ms": 2, "ms": 1}]},
         "end": null, "repro": null
     });
     assert!(!validator.is_valid(&bad));
@@ -316,5 +318,131 @@ fn repeats_pass_together_and_report_each_checks_spread() {
     assert!(
         String::from_utf8_lossy(&output.stdout).contains("PASS (repeats: pass, pass)"),
         "{why}"
+    );
+}
+
+/// A short sched_ext scenario: one spinner for a second (the run's --scheduler adds the
+/// `scheduler` check).
+const SHORT_SPIN: &str = "name = \"matrix-spin\"\nduration_ms = 1000\n\n[[workers]]\ngroup = \"spin\"\nwork = \"spin\"\n";
+
+#[test]
+fn a_kernel_matrix_passes_where_sched_ext_is_and_is_untestable_where_not() {
+    // The same scenario under scx_simple on the project's kernel (sched_ext: it boots and
+    // passes) and Debian's (no sched_ext: untestable before any boot): exit 125 by the
+    // combined rule, a kernel × scenario table, a valid report.
+    let scratch = Scratch::new("ci-kernel-matrix");
+    let (scx, plain) = (common::sched_ext_kernel(), common::plain_kernel());
+    let scheduler = common::tree_scheduler("scx_simple");
+    let scenario = scratch.file("spin.toml", SHORT_SPIN);
+    let file = |name: &str| scratch.0.join(name).display().to_string();
+    let (json, junit, summary, out) = (file("r.json"), file("j.xml"), file("s.md"), file("run"));
+    let kernels = format!("{},{}", scx.display(), plain.display());
+    let output = {
+        let _turn = one_vm_at_a_time();
+        run(
+            &[
+                "--accel",
+                "tcg",
+                "--kernel",
+                &kernels,
+                "--scheduler",
+                scheduler.to_str().unwrap(),
+                "--out",
+                &out,
+                "--json",
+                &json,
+                "--junit",
+                &junit,
+                "--summary",
+                &summary,
+                scenario.to_str().unwrap(),
+            ],
+            &scratch.0.join("step.md"),
+        )
+    };
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let why = describe(&output, &report);
+    assert_eq!(output.status.code(), Some(125), "{why}");
+    validate(&report);
+    let label = |k: &Path| k.file_name().unwrap().to_string_lossy().into_owned();
+    let (scx_label, plain_label) = (label(&scx), label(&plain));
+    let vms = report["shapes"].as_array().unwrap();
+    assert_eq!(vms.len(), 2, "{why}");
+    for (vm, kernel, name, outcome) in [
+        (&vms[0], &scx, &scx_label, "pass"),
+        (&vms[1], &plain, &plain_label, "untestable"),
+    ] {
+        assert_eq!(vm["kernel"], kernel.display().to_string(), "{why}");
+        assert_eq!(vm["kernel_label"], name.as_str(), "{why}");
+        assert_eq!(vm["report"]["outcome"], outcome, "{why}");
+        assert_eq!(vm["report"]["scenarios"][0]["name"], "matrix-spin", "{why}");
+        let own = Path::new(&out).join(name).join("1n1l2c1t/report.json");
+        assert!(own.is_file(), "{} missing: {why}", own.display());
+    }
+    assert_eq!(
+        vms[0]["report"]["scenarios"][0]["outcome"], "pass",
+        "the scheduler attached and the scenario passed: {why}"
+    );
+
+    // The table on stdout: a row per kernel, the scenario's verdict on each.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let row = |name: &str| {
+        let found = stdout.lines().find(|l| l.trim_start().starts_with(name));
+        let line = found.unwrap_or_else(|| panic!("no row {name}: {why}"));
+        line.split_whitespace()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        stdout.contains("schedbox: 2 kernels, 2 VMs, one VM each"),
+        "{why}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>()
+                == ["kernel", "shape", "matrix-spin", "verdict"]),
+        "{why}"
+    );
+    assert_eq!(row(&scx_label)[1..], ["1n1l2c1t", "PASS", "PASS"], "{why}");
+    assert_eq!(
+        row(&plain_label)[1..],
+        ["1n1l2c1t", "UNTESTABLE", "UNTESTABLE"],
+        "{why}"
+    );
+    let repro = report["repro"]
+        .as_str()
+        .expect("an untestable run has repro");
+    assert!(
+        repro.contains(&format!(
+            "--kernel {}",
+            std::fs::canonicalize(&plain).unwrap().display()
+        )),
+        "{repro}"
+    );
+
+    // CI's files: a JUnit suite per kernel, a summary row per kernel.
+    let suites = junit_parser::from_reader(std::io::BufReader::new(
+        std::fs::File::open(&junit).unwrap(),
+    ))
+    .expect("the JUnit file parses");
+    let names: Vec<&str> = suites.suites.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            format!("{scx_label}/1n1l2c1t"),
+            format!("{plain_label}/1n1l2c1t")
+        ]
+    );
+    assert_eq!((suites.suites[0].failures, suites.suites[0].errors), (0, 0));
+    assert_eq!(suites.suites[1].errors, 1);
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        md.contains("| scenario | kernel/shape | outcome | time | what failed |")
+            && md.contains(&format!("| matrix-spin | {scx_label}/1n1l2c1t | pass |"))
+            && md.contains(&format!(
+                "| matrix-spin | {plain_label}/1n1l2c1t | UNTESTABLE |"
+            )),
+        "{md}"
     );
 }

@@ -29,6 +29,7 @@ fn every_command_prints_its_own_help_and_exits_0() {
         (&["run"], "schedbox run"),
         (&["soak"], "schedbox soak"),
         (&["bench"], "schedbox bench"),
+        (&["bisect"], "schedbox bisect --images"),
         (&["plan"], "schedbox plan"),
         (&["initramfs"], "schedbox initramfs"),
         (&["kernel"], "schedbox kernel build"),

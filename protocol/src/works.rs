@@ -54,9 +54,13 @@ const fn solo(name: &'static str, keys: &'static [Key]) -> Work {
 }
 
 const fn paired(name: &'static str) -> Work {
+    paired_with(name, &[])
+}
+
+const fn paired_with(name: &'static str, keys: &'static [Key]) -> Work {
     Work {
         name,
-        keys: &[],
+        keys,
         paired: true,
     }
 }
@@ -83,6 +87,20 @@ const NUMA_KB: Key = key("size_kb", 4096, 4, 4 << 20);
 const NODE: Key = key("node", 0, 0, MAX_NODE);
 const NODES: Key = key("nodes", 1, 1, MAX_NODE + 1);
 const MEMPOLICY: Key = word_key("mempolicy", MEMPOLICIES);
+/// CPU time a handler spends on one request.
+const REQUEST_US: Key = key("request_us", 100, 1, 1_000_000);
+const PERIOD_US: Key = key("period_us", 1000, 1, 10_000_000);
+/// CPU time per item on each side of a producer-consumer pair: by default the consumer
+/// is the slower, so the producer fills the pipe and waits for room.
+const PRODUCE_US: Key = key("produce_us", 10, 1, 1_000_000);
+const CONSUME_US: Key = key("consume_us", 30, 1, 1_000_000);
+const INTERVAL_US: Key = key("interval_us", 1000, 1, 10_000_000);
+/// Short sleeps: the wake-ups of a preempt storm come thick and fast.
+const STORM_SLEEP_US: Key = key("sleep_us", 200, 1, 10_000_000);
+/// The shortest sleep of an idle churn (its sleeps are 1 to 8 times this).
+const IDLE_SLEEP_US: Key = key("sleep_us", 50, 1, 1_000_000);
+/// CPU time each worker of a fan-out spends on its part of a round.
+const WORK_US: Key = key("work_us", 500, 1, 1_000_000);
 
 pub const SPIN: Work = solo("spin", &[]);
 pub const YIELD: Work = solo("yield", &[]);
@@ -102,6 +120,16 @@ pub const MUTEX: Work = solo("mutex", &[HOLD_US]);
 pub const SMT_SIBLING_SPIN: Work = paired("smt-sibling-spin");
 pub const CROSS_LLC_PINGPONG: Work = paired("cross-llc-pingpong");
 pub const NUMA_WORKING_SET: Work = solo("numa-working-set", &[NUMA_KB, NODE, NODES, MEMPOLICY]);
+pub const REQUEST_LOOP: Work = solo("request-loop", &[REQUEST_US]);
+pub const THUNDERING_HERD: Work = solo("thundering-herd", &[PERIOD_US]);
+pub const WAKE_CHAIN: Work = solo("wake-chain", &[]);
+pub const PRODUCER_CONSUMER: Work = paired_with("producer-consumer", &[PRODUCE_US, CONSUME_US]);
+pub const TIMER_LATENCY: Work = solo("timer-latency", &[INTERVAL_US]);
+pub const EPOLL_STORM: Work = solo("epoll-storm", &[]);
+pub const SIGNAL_STORM: Work = solo("signal-storm", &[]);
+pub const PREEMPT_STORM: Work = solo("preempt-storm", &[STORM_SLEEP_US]);
+pub const IDLE_CHURN: Work = solo("idle-churn", &[IDLE_SLEEP_US]);
+pub const FAN_OUT_COMPUTE: Work = solo("fan-out-compute", &[WORK_US]);
 
 /// Every work type of protocol version 1.
 pub const WORKS: &[Work] = &[
@@ -123,6 +151,16 @@ pub const WORKS: &[Work] = &[
     SMT_SIBLING_SPIN,
     CROSS_LLC_PINGPONG,
     NUMA_WORKING_SET,
+    REQUEST_LOOP,
+    THUNDERING_HERD,
+    WAKE_CHAIN,
+    PRODUCER_CONSUMER,
+    TIMER_LATENCY,
+    EPOLL_STORM,
+    SIGNAL_STORM,
+    PREEMPT_STORM,
+    IDLE_CHURN,
+    FAN_OUT_COMPUTE,
 ];
 
 pub fn work(name: &[u8]) -> Option<&'static Work> {

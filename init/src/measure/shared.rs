@@ -31,6 +31,10 @@ pub struct Seldom {
     /// The CPU the worker last saw itself on (`NO_CPU` before the first), and how often
     /// a change of CPU crossed an LLC or a node ([`crate::topology::places`]).
     pub last_cpu: AtomicU32,
+    /// The worker's own futex word, for work that wakes one teammate at a time (a
+    /// ring, a request handed to one handler): the waker bumps it and wakes it. Work
+    /// that signals its teammates keeps the worker's pid there instead.
+    pub knock: AtomicU32,
     pub llc_crossings: AtomicU64,
     pub node_crossings: AtomicU64,
     /// `numa-working-set`: the pages of its working set, and those on its policy's nodes.
@@ -105,6 +109,7 @@ impl Slot {
             &self.err_errno,
             &self.next_mate,
             &self.woke,
+            &self.seldom.knock,
         ];
         for a in ints.into_iter().chain(&self.seldom.team.words) {
             a.store(0, Relaxed);

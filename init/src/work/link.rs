@@ -53,6 +53,15 @@ impl Link {
         }
     }
 
+    /// The member after `me` in the team's list, the lead after the last: a ring. Only
+    /// once the whole team has joined is the ring closed.
+    pub fn next_in_ring(&self, me: &Slot) -> &'static Slot {
+        match me.next_mate.load(Relaxed) {
+            NO_MATE => self.lead,
+            next => &self.slots[next as usize - 1],
+        }
+    }
+
     /// Marks every blocked teammate but `me` as woken now; call just before waking them.
     pub fn stamp_mates(&self, me: &Slot) {
         let now = sys::now_ns();

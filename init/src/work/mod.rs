@@ -8,11 +8,13 @@ mod bursty;
 mod cache;
 mod cross_llc_pingpong;
 mod ctx;
+mod epoll_storm;
 mod expect;
 mod fork_churn;
 mod futex;
 mod futex_fanout;
 mod futex_pingpong;
+mod idle_churn;
 mod link;
 mod mixed;
 mod mutex;
@@ -22,10 +24,17 @@ mod page_fault;
 mod pin;
 mod pipe_pingpong;
 mod policy_churn;
+mod preempt_storm;
+mod producer_consumer;
+mod request_loop;
+mod signal_storm;
 mod sleep_wake;
 mod smt_sibling_spin;
 mod spin;
 mod team;
+mod thundering_herd;
+mod timer_latency;
+mod wake_chain;
 mod r#yield;
 
 pub use ctx::{Beat, CheckFn, Ctx, Params, RunFn, WorkSpec};
@@ -87,6 +96,20 @@ pub static WORKS: &[WorkSpec] = &[
     w(&proto::SMT_SIBLING_SPIN, smt_sibling_spin::run).teams(Teams::Pairs),
     w(&proto::CROSS_LLC_PINGPONG, cross_llc_pingpong::run).teams(Teams::Pairs),
     w(&proto::NUMA_WORKING_SET, numa_working_set::run).check(numa_working_set::check),
+    w(&proto::REQUEST_LOOP, request_loop::run).teams(Teams::Spawn),
+    w(&proto::THUNDERING_HERD, thundering_herd::run).teams(Teams::Spawn),
+    w(&proto::WAKE_CHAIN, wake_chain::run).teams(Teams::Spawn),
+    w(&proto::PRODUCER_CONSUMER, producer_consumer::run)
+        .teams(Teams::Pairs)
+        .prepare(producer_consumer::prepare),
+    w(&proto::TIMER_LATENCY, timer_latency::run),
+    w(&proto::EPOLL_STORM, epoll_storm::run)
+        .teams(Teams::Spawn)
+        .prepare(epoll_storm::prepare),
+    w(&proto::SIGNAL_STORM, signal_storm::run).teams(Teams::Spawn),
+    w(&proto::PREEMPT_STORM, preempt_storm::run),
+    w(&proto::IDLE_CHURN, idle_churn::run),
+    w(&proto::FAN_OUT_COMPUTE, futex_fanout::run).teams(Teams::Spawn),
 ];
 
 pub fn spec(name: &[u8]) -> Option<&'static WorkSpec> {

@@ -21,7 +21,7 @@ pub fn prepare(fds: &mut [i32; MAX_FDS]) -> Result<(), Errno> {
     Ok(())
 }
 
-fn pipe() -> Result<[i32; 2], Errno> {
+pub(super) fn pipe() -> Result<[i32; 2], Errno> {
     let mut fds = [0i32; 2];
     let flags = linux_raw_sys::general::O_CLOEXEC as usize;
     // SAFETY: pipe2 writes two ints to a buffer that holds two.

@@ -184,6 +184,11 @@ mod tests {
             links.push(t.join(&shared, i as u32, slot).ok().unwrap());
             t.forked(i as u32);
         }
+        for (i, link) in links.iter().enumerate() {
+            let next = shared.slot(slots[(i + 1) % slots.len()]);
+            let me = shared.slot(slots[i]);
+            assert!(core::ptr::eq(link.next_in_ring(me), next), "after {i}");
+        }
         for (link, &me) in links.iter().zip(&slots) {
             assert!(core::ptr::eq(link.lead, shared.slot(4095)));
             let mut mates = Vec::new();

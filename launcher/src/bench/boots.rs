@@ -102,6 +102,7 @@ mod tests {
     fn observed(example: &str) -> Observed {
         Observed {
             records: examples::records(&examples::text(example)),
+            arrivals_ms: Vec::new(),
             malformed: Default::default(),
             console_tail: Vec::new(),
             panic: None,

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use schedbox_initramfs::Archive;
 
 use crate::cli::RunOptions;
+use crate::outcome::timeline::Timeline;
 use crate::pipeline::{boot, prepare};
 use crate::topology;
 use crate::vm::console::{self, Ending};
@@ -154,8 +155,9 @@ fn wait_for_power_off(
 }
 
 /// schedbox's launch to verdict of an empty scenario (one 1 ms step, no workers) on
-/// QEMU/TCG, through the whole run pipeline, in `<out>/empty-<n>`.
-pub fn empty_scenario(options: &RunOptions, n: u32) -> Result<Duration, String> {
+/// QEMU/TCG, through the whole run pipeline, in `<out>/empty-<n>`; with its report's
+/// timeline.
+pub fn empty_scenario(options: &RunOptions, n: u32) -> Result<(Duration, Timeline), String> {
     let base = options.out.clone().unwrap_or_default();
     std::fs::create_dir_all(&base).map_err(|e| format!("{}: {e}", base.display()))?;
     let scenario = base.join("empty.toml");
@@ -175,7 +177,7 @@ pub fn empty_scenario(options: &RunOptions, n: u32) -> Result<Duration, String> 
             report.reasons
         ));
     }
-    Ok(took)
+    Ok((took, report.timeline))
 }
 
 #[cfg(test)]

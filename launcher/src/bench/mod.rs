@@ -8,6 +8,7 @@
 pub mod boots;
 pub mod floor;
 pub mod nested;
+pub mod phases;
 pub mod plans;
 pub mod rows;
 pub mod sizes;
@@ -362,8 +363,9 @@ fn measure_floor(row: &mut FloorRow, inputs: &Inputs, options: &RunOptions, n: u
     let bare = floor::bare_qemu(&inputs.kernel.path, &floor_options, timeout);
     let empty = floor::empty_scenario(&floor_options, n);
     match (bare, empty) {
-        (Ok(bare), Ok(empty)) => {
+        (Ok(bare), Ok((empty, timeline))) => {
             let (b, e) = (bare.as_secs_f64() * 1e3, empty.as_secs_f64() * 1e3);
+            row.timelines.push(timeline);
             eprintln!(
                 "bench: run {}: floor: bare QEMU {b:.0} ms, empty scenario {e:.0} ms",
                 n + 1

@@ -89,5 +89,7 @@ pub struct TinyRow {
 pub struct FloorRow {
     pub bare_ms: Samples,
     pub schedbox_ms: Samples,
+    /// Each empty run's timeline: where its time went.
+    pub timelines: Vec<crate::outcome::timeline::Timeline>,
     pub not_measured: Option<String>,
 }

@@ -5,11 +5,13 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use super::nested::NestedRow;
+use super::phases;
 use super::plans;
 use super::sizes::Size;
 use super::stats::{millis, percent, ratio, seconds, Samples};
 use super::{FloorRow, Measure, Row, TinyRow};
 use crate::kernel::Kernel;
+use crate::outcome::timeline::Timeline;
 
 const LABEL: usize = 46;
 const VALUE: usize = 24;
@@ -367,6 +369,22 @@ fn floor_section(out: &mut String, floor: &FloorRow, notes: &mut Notes) {
             (&r, RATIO),
         ],
     );
+    timeline_rows(out, &floor.timelines);
+}
+
+/// The empty scenario's median timeline (docs/report.md, "The timeline"), a row a phase.
+fn timeline_rows(out: &mut String, timelines: &[Timeline]) {
+    if timelines.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "  its timeline (report.json), phase by phase:");
+    for phase in phases::medians(timelines) {
+        cells(
+            out,
+            &format!("  {}", phase.label),
+            &[(&phase.ms.summary(millis, "ms"), VALUE)],
+        );
+    }
 }
 
 /// Writes `table` to `path` as a Markdown page, with the machine it ran on.
@@ -430,5 +448,41 @@ mod tests {
         assert_eq!(notes.cite("failed: boom"), "failed [2]");
         assert_eq!(notes.cite("KVM is not usable"), "not measured [1]");
         assert_eq!(notes.0.len(), 2);
+    }
+
+    #[test]
+    fn the_floor_shows_the_empty_runs_median_timeline() {
+        use crate::outcome::timeline::{Phase, Span};
+        let run = |kernel_ms: u64| Timeline {
+            wall_ms: 10 + kernel_ms,
+            phases: vec![
+                Span {
+                    phase: Phase::Preparation,
+                    scenario: None,
+                    start_ms: 0,
+                    ms: 10,
+                },
+                Span {
+                    phase: Phase::Kernel,
+                    scenario: None,
+                    start_ms: 10,
+                    ms: kernel_ms,
+                },
+            ],
+        };
+        let floor = FloorRow {
+            bare_ms: Samples(vec![1000.0]),
+            schedbox_ms: Samples(vec![1200.0]),
+            timelines: vec![run(700), run(900), run(800)],
+            not_measured: None,
+        };
+        let mut out = String::new();
+        floor_section(&mut out, &floor, &mut Notes::default());
+        let kernel = out.lines().find(|l| l.trim_start().starts_with("kernel"));
+        assert!(
+            kernel.is_some_and(|l| l.contains("800 ms (700–900)")),
+            "{out}"
+        );
+        assert!(out.contains("all (wall)"), "{out}");
     }
 }

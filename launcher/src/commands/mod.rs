@@ -1,7 +1,8 @@
-//! The subcommands: run, soak, plan and initramfs, and kernel have a module here;
+//! The subcommands: run, soak, bisect, plan and initramfs, and kernel have a module here;
 //! bench and `scheduler build` live with their subsystems ([`crate::bench`],
 //! [`crate::scheduler::build`]). [`main`] dispatches the parsed command line.
 
+pub mod bisect;
 pub mod check;
 pub mod kernel;
 pub mod list;
@@ -21,6 +22,7 @@ use crate::output;
 
 /// Runs the command line; returns how the process ends.
 pub fn main(args: Vec<OsString>) -> Exit {
+    crate::outcome::timeline::process_start();
     let command = match cli::parse(args) {
         Ok(command) => command,
         Err(e) => return Stop::Usage(e.to_string()).report(),
@@ -65,6 +67,7 @@ pub fn main(args: Vec<OsString>) -> Exit {
         Command::Check(vm) => check::check(&vm),
         Command::Run(options) => Ok(run::run(&options)),
         Command::Soak { options, runs } => Ok(soak::run(&options, runs)),
+        Command::Bisect { options, images } => Ok(bisect::run(&options, &images)),
         Command::Bench { options, runs, doc } => {
             Ok(crate::bench::main(&options, runs, doc.as_deref()))
         }

@@ -156,6 +156,7 @@ fn publish_all(options: &RunOptions, mut whole: RepeatReport) -> Exit {
         .enumerate()
         .map(|(i, r)| Suite {
             name: format!("{} repeat {}", r.run.shape, i + 1),
+            by_kernel: false,
             result: SuiteResult::Judged(r),
         })
         .collect();

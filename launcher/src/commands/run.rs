@@ -1,10 +1,11 @@
 //! `schedbox run`: the pipeline (prepare, boot, observe, judge), then the report: once
-//! for scenarios on one shape, else once per shape (see `pipeline::gauntlet`).
+//! for scenarios on one shape and kernel, else once per VM (see `pipeline::gauntlet`).
 
 use crate::cli::RunOptions;
 use crate::exit::{Exit, Stop};
+use crate::outcome::timeline;
 use crate::output;
-use crate::pipeline::{boot, gauntlet, prepare, publish, shapes};
+use crate::pipeline::{boot, gauntlet, kernels, prepare, publish, shapes};
 use crate::selection;
 use crate::signals;
 
@@ -13,27 +14,40 @@ pub fn run(options: &RunOptions) -> Exit {
     run_shapes(options).unwrap_or_else(|stop| stop.report())
 }
 
-fn run_shapes(options: &RunOptions) -> Result<Exit, Stop> {
+/// The run of `options`, up to its exit status (Err: it stopped before a verdict).
+pub fn run_shapes(options: &RunOptions) -> Result<Exit, Stop> {
     let Some(options) = &selected(options)? else {
         output::print("schedbox: this shard has no scenarios: nothing to run\n");
         return Ok(Exit::Pass);
     };
     if let Some(count) = options.workflow.repeat {
+        if !options.kernel_list.is_empty() {
+            return Err(Stop::Usage(
+                "--repeat runs one kernel: give --kernel one path, or repeat each kernel's \
+                 run"
+                .into(),
+            ));
+        }
         return super::repeat::run(options, count);
+    }
+    if !options.kernel_list.is_empty() {
+        return kernels::run(options);
     }
     let inputs = prepare::inputs(options)?;
     let mut runs = shapes::group(&options.vm).map_err(Stop::Usage)?;
     if runs.len() > 1 {
-        return gauntlet::run(options, &inputs, runs);
+        return gauntlet::run(options, gauntlet::on_one_kernel(&inputs, runs));
     }
-    let prepared = prepare::prepare(options, &inputs, runs.remove(0), options.out.as_deref())?;
+    let mut prepared = prepare::prepare(options, &inputs, runs.remove(0), options.out.as_deref())?;
+    // A run of one VM is the whole process: its timeline starts with it.
+    prepared.started = timeline::process_start();
     let (report, run_dir) = boot::run_prepared(options, prepared)?;
     Ok(publish::publish(options, run_dir.path(), report))
 }
 
 /// The options with the scenario files the command line names, after `--filter` and
 /// `--shard`; None when the shard is empty (more shards than scenarios).
-fn selected(options: &RunOptions) -> Result<Option<RunOptions>, Stop> {
+pub fn selected(options: &RunOptions) -> Result<Option<RunOptions>, Stop> {
     let workflow = &options.workflow;
     crate::pipeline::ci_files::check_targets(workflow).map_err(Stop::Usage)?;
     let scenarios = selection::for_run(

@@ -1,7 +1,7 @@
-//! The report of a run on several shapes (one VM each): every shape's own report as it
-//! was judged, and the run's outcome over all of them, by the rule of a single run:
-//! interrupted stops everything, then fail > untestable > pass. Its summary is a shape ×
-//! scenario table.
+//! The report of a run on several shapes or kernels (one VM each): every VM's own report
+//! as it was judged, and the run's outcome over all of them, by the rule of a single run:
+//! interrupted stops everything, then fail > untestable > pass. Its summary is a table of
+//! VMs (kernel and shape) × scenarios.
 
 use serde::Serialize;
 
@@ -28,6 +28,9 @@ pub enum ShapeResult {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ShapeReport {
+    /// Its kernel in a kernel matrix (`--kernel A,B`); absent otherwise.
+    #[serde(flatten)]
+    pub kernel: Option<MatrixKernel>,
     pub shape: String,
     /// Its own run directory, a sub-folder of the run's.
     pub run_dir: String,
@@ -37,7 +40,24 @@ pub struct ShapeReport {
     pub result: ShapeResult,
 }
 
+/// A kernel of a kernel matrix: its path as given, and the short name its table row
+/// and folder have.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MatrixKernel {
+    pub kernel: String,
+    pub kernel_label: String,
+}
+
 impl ShapeReport {
+    /// What names it in reasons and CI suites: its shape, after its kernel's label in a
+    /// kernel matrix (`LABEL/SHAPE`).
+    pub fn row(&self) -> String {
+        match &self.kernel {
+            Some(k) => format!("{}/{}", k.kernel_label, self.shape),
+            None => self.shape.clone(),
+        }
+    }
+
     /// Its outcome for the run's; None for a shape that never ran.
     pub fn outcome(&self) -> Option<Outcome> {
         match &self.result {
@@ -56,7 +76,7 @@ impl ShapeReport {
         };
         reasons
             .into_iter()
-            .map(|r| format!("{}: {r}", self.shape))
+            .map(|r| format!("{}: {r}", self.row()))
             .collect()
     }
 }
@@ -147,21 +167,27 @@ fn word(outcome: Outcome) -> &'static str {
     }
 }
 
-/// The shape × scenario table: a row per shape, a column per scenario in order of first
-/// appearance, and the shape's own verdict last.
+/// The VM × scenario table: a row per VM (its kernel in a kernel matrix, then its shape),
+/// a column per scenario in order of first appearance, and the VM's own verdict last.
 pub fn table(report: &GauntletReport) -> String {
+    let matrix = report.shapes.iter().any(|s| s.kernel.is_some());
     let mut scenarios: Vec<&str> = Vec::new();
     for name in report.shapes.iter().flat_map(|s| &s.scenario_names) {
         if !scenarios.contains(&name.as_str()) {
             scenarios.push(name);
         }
     }
-    let mut header = vec!["shape"];
+    let mut header = if matrix { vec!["kernel"] } else { Vec::new() };
+    header.push("shape");
     header.extend(&scenarios);
     header.push("verdict");
     let mut rows = vec![header];
     for shape in &report.shapes {
-        let mut row = vec![shape.shape.as_str()];
+        let mut row = Vec::new();
+        if matrix {
+            row.extend(shape.kernel.as_ref().map(|k| k.kernel_label.as_str()));
+        }
+        row.push(shape.shape.as_str());
         row.extend(scenarios.iter().map(|s| cell(shape, s)));
         row.push(shape_word(shape));
         rows.push(row);
@@ -197,15 +223,25 @@ pub fn human(report: &GauntletReport) -> String {
             _ => None,
         })
         .sum();
-    let mut out = format!(
-        "schedbox: {} shapes, one VM each\n{}",
-        report.shapes.len(),
-        table(report)
-    );
+    let mut kernels: Vec<&MatrixKernel> = Vec::new();
+    for k in report.shapes.iter().filter_map(|s| s.kernel.as_ref()) {
+        if !kernels.contains(&k) {
+            kernels.push(k);
+        }
+    }
+    let what = if kernels.is_empty() {
+        format!("{} shapes", report.shapes.len())
+    } else {
+        format!("{} kernels, {} VMs", kernels.len(), report.shapes.len())
+    };
+    let mut out = format!("schedbox: {what}, one VM each\n{}", table(report));
+    for k in kernels {
+        out += &format!("  kernel {}: {}\n", k.kernel_label, k.kernel);
+    }
     let host_reasons = report
         .reasons
         .iter()
-        .filter(|r| !report.shapes.iter().any(|s| r.starts_with(&s.shape)));
+        .filter(|r| !report.shapes.iter().any(|s| r.starts_with(&s.row())));
     for reason in host_reasons {
         out += &format!("  reason: {reason}\n");
     }

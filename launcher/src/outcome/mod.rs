@@ -5,4 +5,5 @@ pub mod ci;
 pub mod gauntlet;
 pub mod report;
 pub mod rundir;
+pub mod timeline;
 pub mod verdict;

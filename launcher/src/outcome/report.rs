@@ -5,6 +5,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::outcome::rundir;
+use crate::outcome::timeline::{self, Timeline};
 use crate::outcome::verdict::tap::Tap;
 use crate::outcome::verdict::{Outcome, PayloadVerdict, ScenarioOutcome, Verdict};
 use crate::protocol::record::{
@@ -125,6 +126,8 @@ pub struct Report {
     pub scenarios: Vec<ScenarioReport>,
     pub errors: Vec<GuestError>,
     pub timings: Timings,
+    /// Where the run's time went, phase by phase (docs/report.md, "The timeline").
+    pub timeline: Timeline,
     /// How the VM ended, in words.
     pub end: Option<String>,
     /// The last console lines, for runs that were not judged.
@@ -196,6 +199,7 @@ pub fn build(judged: Judged) -> Report {
         scenarios,
         errors,
         timings: observed.map(|o| o.timings.clone()).unwrap_or_default(),
+        timeline: Timeline::default(),
         end: observed.map(|o| o.end.to_string()),
         console_tail,
         repro: None,
@@ -336,6 +340,9 @@ pub fn human(report: &Report) -> String {
         out.push("  last console lines:".to_string());
         let skip = tail.len().saturating_sub(HUMAN_CONSOLE_LINES);
         out.extend(tail[skip..].iter().map(|l| format!("    | {l}")));
+    }
+    if !report.timeline.phases.is_empty() {
+        out.push(format!("  {}", timeline::line(&report.timeline)));
     }
     out.push(format!(
         "{} {}",

@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::cli::RunOptions;
 use crate::exit::Stop;
@@ -89,8 +89,9 @@ fn boot(
         memory_mib: prepared.memory_mib,
     };
     let dir = prepared.run_dir.path().to_path_buf();
+    let launched = Instant::now();
     match observe(backend, &spec, prepared.timeout, &dir, options.verbose)? {
-        Ok(observed) => Ok(judged(info, prepared, &observed)),
+        Ok(observed) => Ok(judged(info, prepared, &observed, launched)),
         Err(BackendError::BadKernel(why)) => {
             Err(Stop::Usage(format!("cannot boot the kernel: {why}")))
         }

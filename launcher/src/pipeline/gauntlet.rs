@@ -1,15 +1,16 @@
-//! A run on several shapes: every VM prepared (scenarios, plan, initramfs, its run
-//! directory `<run dir>/<shape>`) before the first boots, so that bad input stops the
-//! run before any VM; then each booted and judged in turn, its own report.json and
-//! summary written as it ends; a signal stops the run at once, the shapes after it not
-//! run. The run directory then gets the report of all of them.
+//! A run on several shapes or kernels: every VM prepared (scenarios, plan, initramfs, its
+//! run directory `<run dir>/<shape>`, or `<run dir>/<kernel label>/<shape>` in a kernel
+//! matrix) before the first boots, so that bad input stops the run before any VM; then
+//! each booted and judged in turn, its own report.json and summary written as it ends;
+//! a signal stops the run at once, the VMs after it not run. The run directory then gets
+//! the report of all of them.
 
 use std::path::PathBuf;
 
 use crate::cli::RunOptions;
 use crate::exit::{Exit, Stop};
 use crate::outcome::ci;
-use crate::outcome::gauntlet::{self, GauntletReport, ShapeReport, ShapeResult};
+use crate::outcome::gauntlet::{self, GauntletReport, MatrixKernel, ShapeReport, ShapeResult};
 use crate::outcome::report;
 use crate::outcome::rundir;
 use crate::outcome::verdict::Outcome;
@@ -20,33 +21,61 @@ use crate::pipeline::publish;
 use crate::pipeline::shapes::ShapeRun;
 use crate::pipeline::{ci_files, repro};
 
-/// Runs each of `runs` in turn and publishes the report of all; returns the exit status.
-pub fn run(options: &RunOptions, inputs: &Inputs, runs: Vec<ShapeRun>) -> Result<Exit, Stop> {
-    let parent = rundir::create(options.out.as_deref())?;
-    let prepared = runs
-        .into_iter()
-        .map(|run| {
-            let dir = parent.path().join(run.shape.to_string());
-            prepare::prepare(options, inputs, run, Some(&dir))
+/// One VM of the run: its shape and scenarios, the kernel and scheduler it boots, and
+/// that kernel's place in a kernel matrix (None outside one).
+pub struct Machine<'a> {
+    pub run: ShapeRun,
+    pub inputs: &'a Inputs,
+    pub kernel: Option<MatrixKernel>,
+}
+
+/// The VMs of a run on one kernel, one per shape.
+pub fn on_one_kernel(inputs: &Inputs, runs: Vec<ShapeRun>) -> Vec<Machine<'_>> {
+    runs.into_iter()
+        .map(|run| Machine {
+            run,
+            inputs,
+            kernel: None,
         })
-        .collect::<Result<Vec<Prepared>, Stop>>()?;
+        .collect()
+}
+
+/// Runs each of `machines` in turn and publishes the report of all; returns the exit
+/// status.
+pub fn run(options: &RunOptions, machines: Vec<Machine>) -> Result<Exit, Stop> {
+    let parent = rundir::create(options.out.as_deref())?;
+    let prepared = machines
+        .into_iter()
+        .map(|m| {
+            let mut dir = parent.path().to_path_buf();
+            dir.extend(m.kernel.as_ref().map(|k| &k.kernel_label));
+            dir.push(m.run.shape.to_string());
+            let one = prepare::prepare(options, m.inputs, m.run, Some(&dir))?;
+            Ok((m.kernel, one))
+        })
+        .collect::<Result<Vec<(Option<MatrixKernel>, Prepared)>, Stop>>()?;
     let count = prepared.len();
     let mut shapes = Vec::new();
     let mut stopped = false;
-    for (i, one) in prepared.into_iter().enumerate() {
+    for (i, (kernel, mut one)) in prepared.into_iter().enumerate() {
+        one.clock_from_now();
         let shape = one.shape.to_string();
         let run_dir = one.run_dir.path().display().to_string();
         let scenario_names = one.scenarios.iter().map(|s| s.name.clone()).collect();
         let result = if stopped {
             ShapeResult::NotRun
         } else {
-            output::print(&format!("== shape {shape} ({}/{count}) ==\n", i + 1));
+            let on = kernel
+                .as_ref()
+                .map_or(String::new(), |k| format!("kernel {}, ", k.kernel_label));
+            output::print(&format!("== {on}shape {shape} ({}/{count}) ==\n", i + 1));
             let result = run_shape(options, one)?;
             stopped = matches!(&result, ShapeResult::Judged { report }
                 if matches!(report.outcome, Outcome::Interrupted(_)));
             result
         };
         shapes.push(ShapeReport {
+            kernel,
             shape,
             run_dir,
             scenario_names,
@@ -111,19 +140,20 @@ fn publish_all(options: &RunOptions, target: PathBuf, mut report: GauntletReport
     report.outcome.exit()
 }
 
-/// One command for the shapes that failed or were untestable: the first such shape's
-/// report gives the kernel and scheduler, every such shape goes in `--topology`.
+/// One command for the VMs that failed or were untestable: the first such VM's report
+/// gives the kernel and scheduler, every such shape of that kernel goes in `--topology`
+/// (each VM's own summary has its own command).
 fn whole_repro(options: &RunOptions, report: &GauntletReport) -> Option<String> {
     let bad = |o: Option<Outcome>| matches!(o, Some(Outcome::Fail | Outcome::Untestable));
+    let (kernel, first) = report.shapes.iter().find_map(|s| match &s.result {
+        ShapeResult::Judged { report } if bad(Some(report.outcome)) => Some((&s.kernel, report)),
+        _ => None,
+    })?;
     let shapes: Vec<String> = report
         .shapes
         .iter()
-        .filter(|s| bad(s.outcome()))
+        .filter(|s| bad(s.outcome()) && &s.kernel == kernel)
         .map(|s| s.shape.clone())
         .collect();
-    let first = report.shapes.iter().find_map(|s| match &s.result {
-        ShapeResult::Judged { report } if bad(Some(report.outcome)) => Some(report),
-        _ => None,
-    })?;
     repro::command(options, first, &shapes)
 }

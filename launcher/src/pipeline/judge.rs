@@ -1,15 +1,24 @@
 //! Judge: the guest's records become the verdict and the report (judged once; the report
 //! presents it), or the report of a run that never booted.
 
+use std::time::Instant;
+
 use crate::outcome::report::{self, Judged, RunInfo};
 use crate::outcome::rundir::{self, RunDir};
+use crate::outcome::timeline::{self, HostMarks};
 use crate::outcome::verdict::{self, Outcome, Verdict};
 use crate::pipeline::prepare::Prepared;
 use crate::topology::{self, Mismatch};
 use crate::vm::session::Observed;
 
 /// Writes the programs' logs, judges what the guest reported and builds the report.
-pub fn judged(info: RunInfo, prepared: Prepared, observed: &Observed) -> (report::Report, RunDir) {
+/// `launched` is when the VM was launched: the report's timeline places the run on it.
+pub fn judged(
+    info: RunInfo,
+    prepared: Prepared,
+    observed: &Observed,
+    launched: Instant,
+) -> (report::Report, RunDir) {
     let scheduler_asked = prepared.scheduler.is_some();
     let written =
         rundir::write_outputs(prepared.run_dir.path(), &observed.records, scheduler_asked);
@@ -42,6 +51,13 @@ pub fn judged(info: RunInfo, prepared: Prepared, observed: &Observed) -> (report
             "cannot write the program logs to the run directory: {e}"
         ));
     }
+    let launch_ms = timeline::ms_between(prepared.started, launched);
+    let marks = HostMarks {
+        launch_ms,
+        exit_ms: Some(launch_ms + observed.timings.total_ms),
+        judged_ms: timeline::ms_between(prepared.started, Instant::now()),
+    };
+    report.timeline = timeline::build(marks, Some(observed), &prepared.scenarios);
     (report, prepared.run_dir)
 }
 
@@ -52,6 +68,7 @@ pub fn unbooted(
     reason: String,
     outcome: Outcome,
 ) -> (report::Report, RunDir) {
+    let given_up_ms = timeline::ms_between(prepared.started, Instant::now());
     let verdict = Verdict {
         outcome,
         reasons: vec![reason],
@@ -68,6 +85,12 @@ pub fn unbooted(
         verdict,
     });
     report.notes.extend(prepared.notes.iter().cloned());
+    let marks = HostMarks {
+        launch_ms: given_up_ms,
+        exit_ms: None,
+        judged_ms: timeline::ms_between(prepared.started, Instant::now()),
+    };
+    report.timeline = timeline::build(marks, None, &prepared.scenarios);
     (report, prepared.run_dir)
 }
 

@@ -2,7 +2,7 @@
 //! initramfs, run directory), and the guest kernel's command line.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::cli::{RunOptions, VmOptions};
 use crate::exit::Stop;
@@ -72,6 +72,19 @@ pub struct Prepared {
     pub verify_topology: bool,
     /// What the report notes besides the verdict: scenarios that pinned their shape.
     pub notes: Vec<String>,
+    /// When this VM's run began: its timeline's 0 (docs/report.md, `timeline`).
+    pub started: Instant,
+    /// How long its own preparation took.
+    pub prepared_in: Duration,
+}
+
+impl Prepared {
+    /// Starts its timeline its own preparation's time before now: for a VM prepared
+    /// beside others, whose turn comes after theirs.
+    pub fn clock_from_now(&mut self) {
+        let now = Instant::now();
+        self.started = now.checked_sub(self.prepared_in).unwrap_or(now);
+    }
 }
 
 /// What every VM of a run shares, checked once before any is prepared.
@@ -188,6 +201,7 @@ pub fn prepare(
     run: ShapeRun,
     out: Option<&Path>,
 ) -> Result<Prepared, Stop> {
+    let started = Instant::now();
     let scheduler = inputs.scheduler.clone();
     let scenarios =
         run_scenarios(options, run.scenarios, scheduler.as_ref()).map_err(Stop::Usage)?;
@@ -213,6 +227,8 @@ pub fn prepare(
         memory_mib: options.vm.memory_mib,
         verify_topology: run.verify,
         notes: run.notes,
+        started,
+        prepared_in: started.elapsed(),
     })
 }
 

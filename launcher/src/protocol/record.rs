@@ -223,6 +223,8 @@ pub enum Record {
         release: String,
         cpus: u64,
         uptime_ms: u64,
+        /// When PID 1 started (CLOCK_BOOTTIME ms); a guest before this key sent none.
+        init_ms: Option<u64>,
         sched_ext: String,
     },
     Cpu(CpuRecord),
@@ -380,6 +382,7 @@ fn typed(fields: &line::Line<'_>) -> Result<Record, String> {
             release: g.text("release")?,
             cpus: g.num("cpus")?,
             uptime_ms: g.num("uptime_ms")?,
+            init_ms: g.opt_num("init_ms")?,
             sched_ext: g.text("sched_ext")?,
         },
         RecordKind::Cpu => Record::Cpu(CpuRecord {
@@ -587,6 +590,7 @@ mod tests {
                 release: "6.12.117".into(),
                 cpus: 2,
                 uptime_ms: 751,
+                init_ms: Some(738),
                 sched_ext: "disabled".into()
             }
         );

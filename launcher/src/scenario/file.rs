@@ -127,6 +127,12 @@ pub struct WorkersFile {
     pub node: Option<u64>,
     pub nodes: Option<u64>,
     pub mempolicy: Option<String>,
+    pub request_us: Option<u64>,
+    pub period_us: Option<u64>,
+    pub produce_us: Option<u64>,
+    pub consume_us: Option<u64>,
+    pub interval_us: Option<u64>,
+    pub work_us: Option<u64>,
 }
 
 impl WorkersFile {
@@ -142,6 +148,12 @@ impl WorkersFile {
             ("hold_us", self.hold_us),
             ("node", self.node),
             ("nodes", self.nodes),
+            ("request_us", self.request_us),
+            ("period_us", self.period_us),
+            ("produce_us", self.produce_us),
+            ("consume_us", self.consume_us),
+            ("interval_us", self.interval_us),
+            ("work_us", self.work_us),
         ];
         all.into_iter()
             .filter_map(|(key, value)| value.map(|v| (key, v)))

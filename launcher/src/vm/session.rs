@@ -111,6 +111,8 @@ pub struct Timings {
 #[derive(Debug, Clone)]
 pub struct Observed {
     pub records: Vec<Record>,
+    /// When each of `records` arrived, in ms from launch.
+    pub arrivals_ms: Vec<u64>,
     /// Record lines that could not be read: a protocol error, the run is untestable.
     pub malformed: ProtocolErrors,
     pub console_tail: Vec<String>,
@@ -204,6 +206,7 @@ impl Watch {
             panic_over: false,
             observed: Observed {
                 records: Vec::new(),
+                arrivals_ms: Vec::new(),
                 malformed: Default::default(),
                 console_tail: Vec::new(),
                 panic: None,
@@ -261,6 +264,7 @@ impl Watch {
                     _ => {}
                 }
                 self.observed.records.push(record);
+                self.observed.arrivals_ms.push(now_ms);
             }
             Line::Malformed(why) => self.observed.malformed.push(why),
             Line::NotRecord => {}

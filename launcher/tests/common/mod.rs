@@ -180,8 +180,18 @@ pub fn run_and_report(
     scratch: &Scratch,
     args: &[&std::ffi::OsStr],
 ) -> Result<(Output, Value), String> {
+    run_and_report_timed(scratch, args).map(|(output, report, _)| (output, report))
+}
+
+/// As [`run_and_report`], with how long `schedbox run` took (its turn for the VM not
+/// counted).
+pub fn run_and_report_timed(
+    scratch: &Scratch,
+    args: &[&std::ffi::OsStr],
+) -> Result<(Output, Value, std::time::Duration), String> {
     let _one_at_a_time = one_vm_at_a_time();
     let json = scratch.0.join("report.json");
+    let started = std::time::Instant::now();
     let output = Command::new(SCHEDBOX)
         .arg("run")
         .arg("--out")
@@ -192,6 +202,7 @@ pub fn run_and_report(
         .env_remove("SCHEDBOX_SKIP_KVM_PROBE")
         .output()
         .expect("cannot run schedbox");
+    let took = started.elapsed();
     let text = std::fs::read_to_string(&json).map_err(|e| {
         format!(
             "no report ({e}); stdout:\n{}\nstderr:\n{}",
@@ -200,7 +211,7 @@ pub fn run_and_report(
         )
     })?;
     let report = serde_json::from_str(&text).map_err(|e| format!("bad report: {e}"))?;
-    Ok((output, report))
+    Ok((output, report, took))
 }
 
 /// `args` as the OS strings `run_and_report` takes.
@@ -211,6 +222,14 @@ pub fn os<'a>(args: &[&'a str]) -> Vec<&'a std::ffi::OsStr> {
 /// Boots a VM with the test kernel and init under TCG (2 vCPUs unless `--topology`
 /// says otherwise); returns the output and the JSON report, or why there is no report.
 pub fn try_boot(scratch: &Scratch, extra: &[&str]) -> Result<(Output, Value), String> {
+    try_boot_timed(scratch, extra).map(|(output, report, _)| (output, report))
+}
+
+/// As [`try_boot`], with how long `schedbox run` took.
+pub fn try_boot_timed(
+    scratch: &Scratch,
+    extra: &[&str],
+) -> Result<(Output, Value, std::time::Duration), String> {
     let kernel = kernel();
     let cpus = CPUS.to_string();
     let mut args = vec!["--accel", "tcg", "--kernel", kernel.to_str().unwrap()];
@@ -219,12 +238,17 @@ pub fn try_boot(scratch: &Scratch, extra: &[&str]) -> Result<(Output, Value), St
         args.extend(["--cpus", &cpus]);
     }
     args.extend_from_slice(extra);
-    run_and_report(scratch, &os(&args))
+    run_and_report_timed(scratch, &os(&args))
 }
 
 /// As [`try_boot`], failing the test when there is no report.
 pub fn boot(scratch: &Scratch, extra: &[&str]) -> (Output, Value) {
     try_boot(scratch, extra).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// As [`boot`], with how long `schedbox run` took.
+pub fn boot_timed(scratch: &Scratch, extra: &[&str]) -> (Output, Value, std::time::Duration) {
+    try_boot_timed(scratch, extra).unwrap_or_else(|e| panic!("{e}"))
 }
 
 pub fn describe(output: &Output, report: &Value) -> String {

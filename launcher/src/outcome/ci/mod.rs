@@ -17,8 +17,10 @@ pub const CONSOLE_TAIL_LINES: usize = 50;
 
 /// One VM of a run, as CI sees it.
 pub struct Suite<'a> {
-    /// Its shape, `NnLlCcTt`.
+    /// Its shape, `NnLlCcTt`; `LABEL/NnLlCcTt` in a kernel matrix.
     pub name: String,
+    /// Whether it is one of a kernel matrix's (its name then starts with the kernel).
+    pub by_kernel: bool,
     pub result: SuiteResult<'a>,
 }
 
@@ -37,6 +39,7 @@ pub enum SuiteResult<'a> {
 pub fn single(report: &Report) -> Vec<Suite<'_>> {
     vec![Suite {
         name: report.run.shape.clone(),
+        by_kernel: false,
         result: SuiteResult::Judged(report),
     }]
 }
@@ -47,7 +50,8 @@ pub fn gauntlet(report: &GauntletReport) -> Vec<Suite<'_>> {
         .shapes
         .iter()
         .map(|s| Suite {
-            name: s.shape.clone(),
+            name: s.row(),
+            by_kernel: s.kernel.is_some(),
             result: match &s.result {
                 ShapeResult::Judged { report } => SuiteResult::Judged(report),
                 ShapeResult::Error { error } => SuiteResult::NotJudged {

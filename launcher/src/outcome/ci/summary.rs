@@ -28,8 +28,14 @@ pub fn render(outcome: Outcome, suites: &[Suite], repro: Option<&str>) -> String
             );
         }
     }
-    out +=
-        "\n| scenario | shape | outcome | time | what failed |\n| --- | --- | --- | --- | --- |\n";
+    let vm = if suites.iter().any(|s| s.by_kernel) {
+        "kernel/shape"
+    } else {
+        "shape"
+    };
+    out += &format!(
+        "\n| scenario | {vm} | outcome | time | what failed |\n| --- | --- | --- | --- | --- |\n"
+    );
     for suite in suites {
         out += &rows(suite);
     }

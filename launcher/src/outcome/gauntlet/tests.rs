@@ -46,6 +46,7 @@ fn judged(shape: &str, outcome: Outcome, scenarios: &[(&str, ScenarioOutcome)]) 
         verdict,
     });
     ShapeReport {
+        kernel: None,
         shape: shape.into(),
         run_dir: format!("/runs/{shape}"),
         scenario_names: scenarios.iter().map(|(n, _)| n.to_string()).collect(),
@@ -57,6 +58,7 @@ fn judged(shape: &str, outcome: Outcome, scenarios: &[(&str, ScenarioOutcome)]) 
 
 fn other(shape: &str, names: &[&str], result: ShapeResult) -> ShapeReport {
     ShapeReport {
+        kernel: None,
         shape: shape.into(),
         run_dir: format!("/runs/{shape}"),
         scenario_names: names.iter().map(|n| n.to_string()).collect(),
@@ -183,4 +185,64 @@ fn the_json_nests_each_shapes_own_report() {
     );
     assert_eq!(json["shapes"][1]["status"], "not-run");
     assert_eq!(json["shapes"][1]["scenario_names"][0], "spin");
+}
+
+#[test]
+fn a_kernel_matrix_has_a_kernel_column_and_names_its_rows_by_kernel() {
+    let on = |label: &str, mut shape: ShapeReport| {
+        shape.kernel = Some(MatrixKernel {
+            kernel: format!("/k/{label}"),
+            kernel_label: label.into(),
+        });
+        shape
+    };
+    let untestable = ScenarioOutcome::Untestable {
+        reasons: vec!["no sched_ext".into()],
+    };
+    let report = GauntletReport::new(
+        "/runs".into(),
+        vec![
+            on(
+                "bzImage",
+                judged(
+                    "1n1l2c1t",
+                    Outcome::Pass,
+                    &[("spin", ScenarioOutcome::Pass)],
+                ),
+            ),
+            on(
+                "vmlinuz-6.1",
+                judged("1n1l2c1t", Outcome::Untestable, &[("spin", untestable)]),
+            ),
+        ],
+    );
+    assert_eq!(
+        table(&report),
+        "  kernel      shape      spin       verdict\n\
+         \x20 bzImage     1n1l2c1t   PASS       PASS\n\
+         \x20 vmlinuz-6.1 1n1l2c1t   UNTESTABLE UNTESTABLE\n"
+    );
+    assert_eq!(report.exit_code, 125);
+    assert_eq!(
+        report.reasons[1],
+        "vmlinuz-6.1/1n1l2c1t: untestable happened"
+    );
+    let text = human(&report);
+    assert!(
+        text.starts_with("schedbox: 2 kernels, 2 VMs, one VM each\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  kernel vmlinuz-6.1: /k/vmlinuz-6.1\n"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("reason:"),
+        "row reasons are not host reasons: {text}"
+    );
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["shapes"][1]["kernel"], "/k/vmlinuz-6.1");
+    assert_eq!(json["shapes"][1]["kernel_label"], "vmlinuz-6.1");
+    let suites = crate::outcome::ci::gauntlet(&report);
+    assert_eq!(suites[1].name, "vmlinuz-6.1/1n1l2c1t");
 }

@@ -224,6 +224,7 @@ mod tests {
     fn observed(records: &str) -> Observed {
         Observed {
             records: examples::records(records),
+            arrivals_ms: Vec::new(),
             malformed: Default::default(),
             console_tail: Vec::new(),
             panic: None,

@@ -8,6 +8,7 @@ use std::time::Duration;
 fn observed(records: &str, end: RunEnd) -> Observed {
     Observed {
         records: examples::records(records),
+        arrivals_ms: Vec::new(),
         malformed: Default::default(),
         console_tail: Vec::new(),
         panic: None,
