@@ -10,13 +10,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use common::{repo, try_boot, Scratch};
+use common::{build_static_c, repo, try_boot, Scratch};
 
 /// A WARN splat from LKDTM in the middle of a spinning step.
 const WARN_STEP: &str = r#"
@@ -132,24 +131,6 @@ fn scenarios(tapper: &Path) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// Builds the payload with `cc -static`.
-fn build_tapper(scratch: &Scratch) -> PathBuf {
-    let source = repo().join("launcher/tests/judging/tapper.c");
-    let binary = scratch.0.join("tapper");
-    let out: Output = Command::new("cc")
-        .args(["-static", "-O2", "-o"])
-        .arg(&binary)
-        .arg(&source)
-        .output()
-        .expect("cannot run cc: install gcc and libc6-dev");
-    assert!(
-        out.status.success(),
-        "cc -static failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    binary
-}
-
 struct Run {
     exit: Option<i32>,
     report: Value,
@@ -194,7 +175,7 @@ fn run() -> &'static Run {
     static RUN: OnceLock<Run> = OnceLock::new();
     RUN.get_or_init(|| {
         let scratch = Scratch::new("judging");
-        let tapper = build_tapper(&scratch);
+        let tapper = build_static_c(&scratch, "launcher/tests/judging/tapper.c", "tapper");
         scratch.file("data.txt", &format!("{DATA_LINE}\n"));
         let mut files: Vec<String> = scenarios(&tapper)
             .into_iter()
@@ -424,7 +405,7 @@ const LINE_BYTES: u64 = 400;
 #[ignore = "forwards 16 MiB through the serial port: about 3 minutes under TCG"]
 fn payload_output_over_the_cap_keeps_its_head_and_tail() {
     let scratch = Scratch::new("judging-big");
-    let tapper = build_tapper(&scratch);
+    let tapper = build_static_c(&scratch, "launcher/tests/judging/tapper.c", "tapper");
     let scenario = scratch.file(
         "big.toml",
         &format!(

@@ -5,31 +5,16 @@
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Command;
-
-use common::{boot, describe, repo, Scratch};
-
-fn build_forker(scratch: &Scratch) -> PathBuf {
-    let binary = scratch.0.join("forker");
-    let out = Command::new("cc")
-        .args(["-static", "-O2", "-o"])
-        .arg(&binary)
-        .arg(repo().join("launcher/tests/payload_terminal/forker.c"))
-        .output()
-        .expect("cannot run cc: install gcc and libc6-dev");
-    assert!(
-        out.status.success(),
-        "cc -static failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    binary
-}
+use common::{boot, build_static_c, describe, Scratch};
 
 #[test]
 fn a_payload_writes_to_a_terminal_and_each_line_appears_once() {
     let scratch = Scratch::new("payload-terminal");
-    let forker = build_forker(&scratch);
+    let forker = build_static_c(
+        &scratch,
+        "launcher/tests/payload_terminal/forker.c",
+        "forker",
+    );
     let scenario = scratch.file(
         "forker.toml",
         &format!(

@@ -1,38 +1,19 @@
 //! A payload that writes noise to the records port (broken records, NULs, lone `%`,
 //! invalid UTF-8, 100 KB without a newline, random bytes) in a booted guest: the run is
-//! untestable with the unreadable records named (an unknown kind among them), schedbox does not panic, and no line it
-//! kept is longer than the cut.
+//! untestable with the unreadable records named (an unknown kind among them), schedbox
+//! does not panic, and no line it kept is longer than the cut.
 //!
 //! Needs `make` (the release init), a test kernel and `cc` with a static libc.
 
 mod common;
 
-use std::path::PathBuf;
-use std::process::Command;
-
-use common::{describe, repo, try_boot, Scratch};
+use common::{build_static_c, describe, try_boot, Scratch};
 use schedbox::vm::lines::LINE_BUFFER;
-
-fn build_noise(scratch: &Scratch) -> PathBuf {
-    let binary = scratch.0.join("noise");
-    let out = Command::new("cc")
-        .args(["-static", "-O2", "-o"])
-        .arg(&binary)
-        .arg(repo().join("launcher/tests/port_noise/noise.c"))
-        .output()
-        .expect("cannot run cc: install gcc and libc6-dev");
-    assert!(
-        out.status.success(),
-        "cc -static failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    binary
-}
 
 #[test]
 fn noise_on_the_records_port_makes_the_run_untestable() {
     let scratch = Scratch::new("port-noise");
-    let noise = build_noise(&scratch);
+    let noise = build_static_c(&scratch, "launcher/tests/port_noise/noise.c", "noise");
     let scenario = scratch.file(
         "noise.toml",
         &format!(

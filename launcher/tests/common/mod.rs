@@ -272,3 +272,21 @@ pub fn closed_pipe() -> std::os::fd::OwnedFd {
     drop(read);
     write
 }
+
+/// Builds a static C payload from `source` (relative to the repository) into the
+/// scratch folder as `name`, with `cc -static -O2`.
+pub fn build_static_c(scratch: &Scratch, source: &str, name: &str) -> PathBuf {
+    let binary = scratch.0.join(name);
+    let out = Command::new("cc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&binary)
+        .arg(repo().join(source))
+        .output()
+        .expect("cannot run cc: install gcc and libc6-dev");
+    assert!(
+        out.status.success(),
+        "cc -static failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    binary
+}
