@@ -4,7 +4,7 @@
 use crate::engine::cgroup::{self, Path};
 use crate::engine::isolation::Isolation;
 use crate::measure::migrations::{self, Moves};
-use crate::measure::shared::{Shared, FAILED, MAX_SLOTS, READY};
+use crate::measure::shared::{Shared, BLOCKED, FAILED, MAX_SLOTS, READY};
 use crate::measure::wakes::WakeStats;
 use crate::platform::buf::{parse_u64, Buf};
 use crate::platform::fail::{Errno, Res};
@@ -341,8 +341,12 @@ impl Pool {
         // A worker that already ended (the OOM killer's SIGKILL, a crash) is reported as
         // such, so that its end is not taken for PID 1's own kill.
         let mut gone = [false; MAX_WORKERS];
+        let mut due = [0u64; MAX_WORKERS];
+        let now = sys::now_ns();
         for (k, &i) in chosen[..n].iter().enumerate() {
-            gone[k] = has_ended(self.live.as_slice()[i].pid);
+            let w = &self.live.as_slice()[i];
+            gone[k] = has_ended(w.pid);
+            due[k] = self.shared.slot(w.slot).sleep_until_ns.load(Acquire);
         }
         for (k, &i) in chosen[..n].iter().enumerate() {
             if !gone[k] {
@@ -356,9 +360,10 @@ impl Pool {
         // the rest still run.
         let first = self.done.len();
         let mut full = false;
-        for &i in &chosen[..n] {
+        for (k, &i) in chosen[..n].iter().enumerate() {
             let w = &self.live.as_slice()[i];
             wait_ended(w.pid);
+            self.count_overdue_wake(w, due[k], now);
             full |= self.done.push(self.measure(w)).is_err();
         }
         for (k, &i) in chosen[..n].iter().enumerate() {
@@ -393,6 +398,18 @@ impl Pool {
             ));
         }
         Ok(())
+    }
+
+    /// A worker that measures its wake-ups and was still waiting to run at `now`, past
+    /// the instant `due` it was to wake (or was woken), gets that wait as one more
+    /// wake-up: else a sleeper starved until the end would show only its earlier,
+    /// timely wake-ups. Only once it is dead, so it cannot write its histogram too.
+    fn count_overdue_wake(&self, w: &Worker, due: u64, now: u64) {
+        let s = self.shared.slot(w.slot);
+        let still_waiting = s.sleep_until_ns.load(Acquire) == due;
+        if s.woke.load(Relaxed) != 0 && due != 0 && due != BLOCKED && now > due && still_waiting {
+            self.shared.wakes(w.slot).add(now - due);
+        }
     }
 
     /// Snapshot of a live worker: its slot's counters and its /proc schedstat.
