@@ -81,6 +81,12 @@ soak: all
 bench: all
 	$(SCHEDBOX) bench --runs $(BENCH_RUNS) $(KERNEL_FLAG) --out out/bench --doc docs/benchmarks.md $(SCENARIO)
 
+# Every fuzz target (launcher/tests/fuzz) for FUZZ_SECONDS in all, optimized but with
+# overflow checks; `make test` runs them for a fraction of a second each (not in `test`).
+fuzz:
+	SCHEDBOX_FUZZ_TOTAL_SECONDS=$(FUZZ_SECONDS) $(CARGO) test --profile fuzz -p schedbox \
+	    --test fuzz -- --nocapture --test-threads=1
+
 # Import cycles among the files of each crate fail the lint (tools/import-cycles.py).
 lint:
 	python3 tools/import-cycles.py init/src/lib.rs --lib-name schedbox_init init/src/main.rs

@@ -26,3 +26,28 @@ fn make_alone_builds_the_init_and_the_launcher() {
         "the launcher is not built: {recipes}"
     );
 }
+
+/// Every target the Makefiles declare phony has a rule, so `make fuzz` (say) never
+/// answers "Nothing to be done" for a folder of the same name.
+#[test]
+fn every_phony_target_has_a_rule() {
+    let mut text = String::new();
+    for file in ["Makefile", "kernel/kernel.mk"] {
+        let path = common::repo().join(file);
+        text += &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
+        text.push('\n');
+    }
+    let phony: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix(".PHONY:"))
+        .flat_map(str::split_whitespace)
+        .collect();
+    assert!(phony.contains(&"fuzz") && phony.contains(&"test"), "{phony:?}");
+    for target in phony {
+        let rule = format!("{target}:");
+        assert!(
+            text.lines().any(|l| l.starts_with(&rule)),
+            "the Makefiles declare {target} phony but have no rule for it"
+        );
+    }
+}
