@@ -42,7 +42,10 @@ fn every_phony_target_has_a_rule() {
         .filter_map(|l| l.strip_prefix(".PHONY:"))
         .flat_map(str::split_whitespace)
         .collect();
-    assert!(phony.contains(&"fuzz") && phony.contains(&"test"), "{phony:?}");
+    assert!(
+        phony.contains(&"fuzz") && phony.contains(&"test"),
+        "{phony:?}"
+    );
     for target in phony {
         let rule = format!("{target}:");
         assert!(
