@@ -376,34 +376,38 @@ impl<'p> Runner<'p> {
     /// A scheduler op, with the workers watched while it waits on the kernel.
     fn scheduler_op(&mut self, op: Op) -> Res<()> {
         let plan = self.plan;
-        let mut sched = core::mem::take(&mut self.mon.sched);
-        let name = self.scen.name.clone();
-        let (mon, pool) = (&mut self.mon, &mut self.pool);
-        let mut next = sys::now_ns();
-        let mut tick = || mon.watch_due(pool, name.as_bytes(), &mut next);
-        if matches!(op, Op::SchedulerDetach | Op::SchedulerRestart) {
-            sched.detach(op, &mut tick);
-        }
-        let res = if matches!(op, Op::SchedulerAttach | Op::SchedulerRestart) {
-            with_scheduler_line(plan, |line| sched.attach(line, Some(op), &mut tick))
-        } else {
-            Ok(())
-        };
-        self.mon.sched = sched;
-        res
+        self.with_watched_scheduler(|sched, tick| {
+            if matches!(op, Op::SchedulerDetach | Op::SchedulerRestart) {
+                sched.detach(op, tick);
+            }
+            if matches!(op, Op::SchedulerAttach | Op::SchedulerRestart) {
+                with_scheduler_line(plan, |line| sched.attach(line, Some(op), tick))
+            } else {
+                Ok(())
+            }
+        })
     }
 
     /// After a CPU hotplug: the scheduler may be exited by the kernel and attach again.
     fn scheduler_after_hotplug(&mut self, before: Before) {
-        let plan = self.plan;
+        let attach_ms = scheduler_attach_ms(self.plan);
+        self.with_watched_scheduler(|sched, tick| sched.after_hotplug(before, attach_ms, tick));
+    }
+
+    /// Runs `f` on the scheduler with a `tick` that keeps sampling the scenario's
+    /// workers, so that a transition's wait on the kernel is watched like a hold.
+    fn with_watched_scheduler<R>(
+        &mut self,
+        f: impl FnOnce(&mut Scheduler, &mut dyn FnMut()) -> R,
+    ) -> R {
         let mut sched = core::mem::take(&mut self.mon.sched);
         let name = self.scen.name.clone();
         let (mon, pool) = (&mut self.mon, &mut self.pool);
         let mut next = sys::now_ns();
         let mut tick = || mon.watch_due(pool, name.as_bytes(), &mut next);
-        let attach_ms = scheduler_attach_ms(plan);
-        sched.after_hotplug(before, attach_ms, &mut tick);
+        let result = f(&mut sched, &mut tick);
         self.mon.sched = sched;
+        result
     }
 
     /// The scenario's end: every CPU it took offline comes back, and the run's
