@@ -77,9 +77,11 @@ soak: all
 	$(SCHEDBOX) soak --runs $(SOAK_RUNS) $(KERNEL_FLAG) --out out/soak-$$(date +%s) $(SOAK_SCENARIOS)
 
 # Boot and run times per backend and kernel format, tiny-guest start-up, the monitor's
-# CPU cost, stall detection latency and sizes: medians of BENCH_RUNS runs (not in `test`).
+# CPU cost, stall detection latency, the passing catalog batched and one boot each, and
+# sizes: medians of BENCH_RUNS runs (not in `test`).
 bench: all
-	$(SCHEDBOX) bench --runs $(BENCH_RUNS) $(KERNEL_FLAG) --out out/bench --doc docs/benchmarks.md $(SCENARIO)
+	$(SCHEDBOX) bench --runs $(BENCH_RUNS) $(KERNEL_FLAG) --out out/bench --doc docs/benchmarks.md \
+	    $(foreach s,$(SOAK_SCENARIOS),--catalog $(s)) $(SCENARIO)
 
 # Every fuzz target (launcher/tests/fuzz) for FUZZ_SECONDS in all, optimized but with
 # overflow checks; `make test` runs them for a fraction of a second each (not in `test`).

@@ -46,9 +46,11 @@ usage:
   schedbox soak [--runs N] [run OPTIONS] [SCENARIO.toml ...]
                                                run the same scenarios N times (default 10)
                                                and count the runs whose verdict differed
-  schedbox bench [--runs N] [--doc FILE.md] [run OPTIONS] [SCENARIO.toml ...]
+  schedbox bench [--runs N] [--doc FILE.md] [--catalog PATH ...] [run OPTIONS] [SCENARIO.toml ...]
                                                boot, monitor and stall costs per backend,
-                                               medians of N runs (default 5)
+                                               medians of N runs (default 5); --catalog
+                                               scenarios also run in one boot and one
+                                               boot each (repeatable: files, folders, globs)
   schedbox bisect --images K1 K2 ... [run OPTIONS] [SCENARIO.toml ...]
                                                find the first kernel image, of a list
                                                ordered oldest (good) first, on which the
@@ -220,6 +222,8 @@ pub enum Command {
         runs: u32,
         /// Also write the table as a Markdown page here.
         doc: Option<PathBuf>,
+        /// Scenarios timed in one boot and one boot each (`--catalog`).
+        catalog: Vec<PathBuf>,
     },
     Plan(VmOptions),
     Initramfs {
@@ -362,6 +366,7 @@ fn parse_command(
                     options,
                     runs: extra.runs.unwrap_or(DEFAULT_BENCH_RUNS),
                     doc: extra.doc,
+                    catalog: extra.catalog,
                 },
                 "soak" => Command::Soak {
                     options,
@@ -707,6 +712,8 @@ struct RunExtras {
     runs: Option<u32>,
     /// `--doc FILE` (bench).
     doc: Option<PathBuf>,
+    /// `--catalog PATH` (bench, repeatable): scenarios run batched and one boot each.
+    catalog: Vec<PathBuf>,
     /// `--images K1 K2 ...` (bisect), as given.
     images: Vec<OsString>,
 }
@@ -761,6 +768,7 @@ fn parse_run(
             Short('v') | Long("verbose") => run.verbose = true,
             Long("runs") if repeats => extra.runs = Some(bench_runs(&parser.value()?.string()?)?),
             Long("doc") if bench => extra.doc = Some(path("--doc", parser.value()?)?),
+            Long("catalog") if bench => extra.catalog.push(path("--catalog", parser.value()?)?),
             Long("images") if command == "bisect" => extra.images.extend(parser.values()?),
             Long(name) => {
                 let name = name.to_string();
@@ -1092,6 +1100,17 @@ mod tests {
             let err = parse_args(args).unwrap_err().0;
             assert!(err.contains(want), "{args:?}: {err}");
         }
+    }
+
+    #[test]
+    fn only_bench_takes_a_catalog_and_it_repeats() {
+        let Command::Bench { catalog, .. } =
+            parse_args(&["bench", "--catalog", "a", "--catalog", "b/", "s.toml"]).unwrap()
+        else {
+            panic!("not bench")
+        };
+        assert_eq!(catalog, [PathBuf::from("a"), PathBuf::from("b/")]);
+        assert!(parse_args(&["run", "--catalog", "a"]).is_err());
     }
 
     #[test]

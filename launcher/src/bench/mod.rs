@@ -2,10 +2,12 @@
 //! launch-to-first-record and wall time of the user's scenarios per backend and kernel
 //! format, a tiny guest's start-up on the VMM and on QEMU, the monitor's own CPU time at
 //! two sampling periods, stall detection latency, boot time against vCPU count, the floor (a bare QEMU boot of the same
-//! kernel against an empty scenario's launch to verdict), the launcher's peak memory, a
-//! cold release build, and sizes. Medians over `--runs`.
+//! kernel against an empty scenario's launch to verdict), the passing catalog in one boot
+//! against one boot per scenario, the launcher's peak memory, a cold release build, and
+//! sizes. Medians over `--runs`.
 
 pub mod boots;
+pub mod catalog;
 pub mod floor;
 pub mod nested;
 pub mod phases;
@@ -45,7 +47,7 @@ struct Inputs {
     out: PathBuf,
 }
 
-pub fn main(options: &RunOptions, runs: u32, doc: Option<&Path>) -> Exit {
+pub fn main(options: &RunOptions, runs: u32, doc: Option<&Path>, catalog: &[PathBuf]) -> Exit {
     let inputs = match inputs(options) {
         Ok(i) => i,
         Err(e) => return Stop::Usage(format!("bench: {e}")).report(),
@@ -66,6 +68,7 @@ pub fn main(options: &RunOptions, runs: u32, doc: Option<&Path>) -> Exit {
         measure_floor(&mut floor, &inputs, options, n);
     }
     let nested = nested::measure(options, &inputs.kernel.path, &inputs.out.join("nested"));
+    let catalog = catalog::measure(options, catalog, &inputs.out.join("catalog"));
     let header = table::Header {
         runs,
         kernel: &inputs.kernel,
@@ -78,7 +81,7 @@ pub fn main(options: &RunOptions, runs: u32, doc: Option<&Path>) -> Exit {
     let mut sizes = size_rows(&inputs);
     sizes.push(sizes::peak_rss());
     sizes.push(sizes::cold_build(&inputs.out));
-    let text = table::render(&header, &rows, &tiny, &floor, &nested, &sizes);
+    let text = table::render(&header, &rows, &tiny, &floor, &nested, &catalog, &sizes);
     crate::output::print(&text);
     match doc {
         Some(doc) => match table::write_doc(doc, &text) {

@@ -1,13 +1,14 @@
-//! The own VMM against QEMU/TCG inside one QEMU/TCG guest with nested SVM (docs/nested.md):
-//! the outer guest runs `schedbox run` twice as payloads, once on the VMM (`--backend
-//! kvm`, the guest's /dev/kvm) and once on QEMU/TCG packed into it, and each inner run's
-//! launch to its first record is read from its JSON report. One sample: the inner QEMU
-//! alone takes over a minute.
+//! The own VMM against QEMU inside one QEMU/TCG guest with nested SVM (docs/nested.md):
+//! the outer guest runs `schedbox run` as payloads, alternately on the VMM (`--backend
+//! kvm`, the guest's /dev/kvm) and on QEMU with `-accel kvm` on the same /dev/kvm, then
+//! once on QEMU/TCG (over a minute alone). Each inner run's launch to its first record and
+//! launch to verdict (the built-in spin scenario) are read from its JSON report.
 
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::stats::Samples;
 use crate::cli::RunOptions;
 use crate::kernel::{self, config};
 use crate::pipeline::boot;
@@ -33,6 +34,61 @@ const TCG_MODULES: &[&str] = &[
 /// The option ROM QEMU loads to boot `-kernel`, beside qboot.
 const LINUXBOOT_ROM: &str = "linuxboot_dma.bin";
 
+/// Inner runs of each KVM backend, alternated in one outer boot.
+pub const KVM_RUNS: usize = 3;
+
+/// How an inner run boots its guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InnerBackend {
+    /// schedbox's own VMM on the outer guest's /dev/kvm.
+    Vmm,
+    /// QEMU with `-accel kvm` on the same /dev/kvm.
+    QemuKvm,
+    /// QEMU emulating every instruction.
+    QemuTcg,
+}
+
+impl InnerBackend {
+    /// The payload's name, which also names its log file.
+    fn name(self, run: usize) -> String {
+        let base = match self {
+            InnerBackend::Vmm => "kvm",
+            InnerBackend::QemuKvm => "qemu-kvm",
+            InnerBackend::QemuTcg => "qemu-tcg",
+        };
+        format!("{base}-{run}")
+    }
+
+    /// QEMU-KVM gets the plain `qemu64` model: with `-cpu host` its guest stopped sending
+    /// records right after init started under this nested SVM (TCG's), and the own VMM's
+    /// guest did not.
+    fn run_args(self) -> &'static [&'static str] {
+        match self {
+            InnerBackend::Vmm => &["--backend", "kvm"],
+            InnerBackend::QemuKvm => &[
+                "--backend",
+                "qemu",
+                "--accel",
+                "kvm",
+                "--qemu-cpu",
+                "qemu64",
+            ],
+            InnerBackend::QemuTcg => &["--backend", "qemu", "--accel", "tcg"],
+        }
+    }
+}
+
+/// The bench's inner runs: the two KVM backends alternated, then QEMU/TCG once.
+pub fn bench_runs() -> Vec<(InnerBackend, usize)> {
+    let mut runs = Vec::new();
+    for run in 1..=KVM_RUNS {
+        runs.push((InnerBackend::Vmm, run));
+        runs.push((InnerBackend::QemuKvm, run));
+    }
+    runs.push((InnerBackend::QemuTcg, 1));
+    runs
+}
+
 /// What the outer scenario packs: the launcher, the init beside it, the inner kernel.
 pub struct Inner<'a> {
     pub launcher: &'a Path,
@@ -41,13 +97,13 @@ pub struct Inner<'a> {
 }
 
 /// The outer scenario: a light sleeper, then one step per inner run, each holding until
-/// its payload ends. `backends` are `"kvm"` and/or `"qemu"`.
-pub fn outer_scenario(inner: &Inner, backends: &[&str]) -> Result<String, String> {
+/// its payload ends.
+pub fn outer_scenario(inner: &Inner, runs: &[(InnerBackend, usize)]) -> Result<String, String> {
     let mut text = "name = \"nested\"\n\
          # A light sleeper: the outer guest's own tasks still run beside the inner VM.\n\
          [[workers]]\ngroup = \"beside\"\nwork = \"sleep-wake\"\nsleep_us = 100000\n"
         .to_string();
-    for step in 0..backends.len() {
+    for step in 0..runs.len() {
         let ops = if step == 0 {
             "ops = [{ op = \"spawn\", group = \"beside\" }]\n"
         } else {
@@ -55,30 +111,37 @@ pub fn outer_scenario(inner: &Inner, backends: &[&str]) -> Result<String, String
         };
         text += &format!("[[step]]\nhold_ms = {OUTER_HOLD_MS}\nuntil = \"payloads\"\n{ops}");
     }
-    for (step, backend) in backends.iter().enumerate() {
-        text += &payload(inner, step, backend)?;
+    for (step, &(backend, run)) in runs.iter().enumerate() {
+        text += &payload(inner, step, backend, &backend.name(run))?;
     }
     Ok(text)
 }
 
 /// One inner `schedbox run` on `backend`, writing its JSON report to its stdout.
-fn payload(inner: &Inner, step: usize, backend: &str) -> Result<String, String> {
+fn payload(
+    inner: &Inner,
+    step: usize,
+    backend: InnerBackend,
+    name: &str,
+) -> Result<String, String> {
     let kernel_name = inner
         .kernel
         .file_name()
         .and_then(|n| n.to_str())
         .ok_or("the kernel's file name is not UTF-8")?;
     let mut files = vec![quoted(inner.init), quoted(inner.kernel)];
-    let mut args = vec!["--backend".to_string(), backend.to_string()];
-    if backend == "qemu" {
+    if backend != InnerBackend::Vmm {
         files.extend(qemu_files()?);
-        args.extend(["--accel".into(), "tcg".into()]);
     }
-    let args: Vec<String> = args.iter().map(|a| format!("\"{a}\"")).collect();
+    let args: Vec<String> = backend
+        .run_args()
+        .iter()
+        .map(|a| format!("\"{a}\""))
+        .collect();
     Ok(format!(
-        "[[payload]]\nname = \"{backend}\"\nstep = {step}\npath = {launcher}\n\
+        "[[payload]]\nname = \"{name}\"\nstep = {step}\npath = {launcher}\n\
          files = [{files}]\n\
-         args = [\"run\", {args}, \"--kernel\", \"/payload/{backend}/{kernel_name}\", \
+         args = [\"run\", {args}, \"--kernel\", \"/payload/{name}/{kernel_name}\", \
          \"--cpus\", \"{INNER_VCPUS}\", \"--timeout\", \"{INNER_TIMEOUT_S}\", \"--verbose\", \
          \"--json\", \"/proc/self/fd/1\"]\nexpect_status = \"any\"\n",
         launcher = quoted(inner.launcher),
@@ -122,27 +185,39 @@ pub fn inner_report(log: &str) -> Option<Value> {
     serde_json::from_str(&log[start..end]).ok()
 }
 
-/// Launch to the first record of each inner run, in ms: (own VMM, QEMU/TCG).
+/// One inner backend's runs: launch → first record and launch → verdict, in ms.
+#[derive(Debug, Default, Clone)]
+pub struct InnerTimes {
+    pub first_record: Samples,
+    pub verdict: Samples,
+}
+
+/// The nested section: each inner backend's times, or why none were measured.
 #[derive(Debug, Default)]
 pub struct NestedRow {
-    pub vmm_ms: Option<u64>,
-    pub qemu_ms: Option<u64>,
+    pub vmm: InnerTimes,
+    pub qemu_kvm: InnerTimes,
+    pub qemu_tcg: InnerTimes,
     pub not_measured: Option<String>,
+}
+
+impl NestedRow {
+    fn times(&mut self, backend: InnerBackend) -> &mut InnerTimes {
+        match backend {
+            InnerBackend::Vmm => &mut self.vmm,
+            InnerBackend::QemuKvm => &mut self.qemu_kvm,
+            InnerBackend::QemuTcg => &mut self.qemu_tcg,
+        }
+    }
 }
 
 /// Runs the outer guest once; a row that could not be measured says why.
 pub fn measure(options: &RunOptions, kernel: &Path, out: &Path) -> NestedRow {
-    match run(options, kernel, out) {
-        Ok((vmm_ms, qemu_ms)) => NestedRow {
-            vmm_ms: Some(vmm_ms),
-            qemu_ms: Some(qemu_ms),
-            not_measured: None,
-        },
-        Err(why) => NestedRow {
-            not_measured: Some(why),
-            ..NestedRow::default()
-        },
+    let mut row = NestedRow::default();
+    if let Err(why) = run(options, kernel, out, &mut row) {
+        row.not_measured = Some(why);
     }
+    row
 }
 
 /// The bench's kernel if it has KVM_AMD, else the newest cached one if that has it.
@@ -162,7 +237,12 @@ fn outer_kernel(bench_kernel: &Path) -> Result<PathBuf, String> {
         })
 }
 
-fn run(options: &RunOptions, bench_kernel: &Path, out: &Path) -> Result<(u64, u64), String> {
+fn run(
+    options: &RunOptions,
+    bench_kernel: &Path,
+    out: &Path,
+    row: &mut NestedRow,
+) -> Result<(), String> {
     let kernel = &outer_kernel(bench_kernel)?;
     let launcher = std::env::current_exe().map_err(|e| format!("schedbox's own path: {e}"))?;
     // The init a run would pack, found the way a run finds it.
@@ -174,7 +254,8 @@ fn run(options: &RunOptions, bench_kernel: &Path, out: &Path) -> Result<(u64, u6
     };
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
     let scenario = out.join("nested.toml");
-    std::fs::write(&scenario, outer_scenario(&inner, &["kvm", "qemu"])?)
+    let runs = bench_runs();
+    std::fs::write(&scenario, outer_scenario(&inner, &runs)?)
         .map_err(|e| format!("{}: {e}", scenario.display()))?;
     let mut outer = options.clone();
     outer.vm.scenarios = vec![scenario];
@@ -187,19 +268,30 @@ fn run(options: &RunOptions, bench_kernel: &Path, out: &Path) -> Result<(u64, u6
     outer.accel = AccelChoice::Tcg;
     outer.qemu_cpu = Some(OUTER_CPU.to_string());
     let (_, run_dir) = boot::run_once(&outer).map_err(|stop| stop.to_string())?;
-    let first_record = |backend: &str| {
-        let log = run_dir.path().join(format!("payload-nested-{backend}.log"));
-        let text = std::fs::read_to_string(&log).map_err(|e| format!("{}: {e}", log.display()))?;
-        inner_report(&text)
-            .and_then(|r| r["timings"]["boot_record_ms"].as_u64())
-            .ok_or_else(|| {
-                format!(
-                    "the inner {backend} run sent no boot record ({})",
-                    log.display()
-                )
-            })
-    };
-    Ok((first_record("kvm")?, first_record("qemu")?))
+    for (backend, n) in runs {
+        let name = backend.name(n);
+        let log = run_dir.path().join(format!("payload-nested-{name}.log"));
+        let (first, verdict) = inner_times(&log, &name)?;
+        let times = row.times(backend);
+        times.first_record.push(first);
+        times.verdict.push(verdict);
+    }
+    Ok(())
+}
+
+/// An inner run's launch → boot record and launch → verdict, from its report.
+fn inner_times(log: &Path, name: &str) -> Result<(f64, f64), String> {
+    let text = std::fs::read_to_string(log).map_err(|e| format!("{}: {e}", log.display()))?;
+    let report = inner_report(&text)
+        .ok_or_else(|| format!("the inner {name} run wrote no report ({})", log.display()))?;
+    let ms = |key: &str| report["timings"][key].as_u64().map(|v| v as f64);
+    match (ms("boot_record_ms"), ms("total_ms")) {
+        (Some(first), Some(total)) => Ok((first, total)),
+        _ => Err(format!(
+            "the inner {name} run sent no boot record or has no total ({})",
+            log.display()
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -221,17 +313,28 @@ mod tests {
             init: Path::new("/bin/false"),
             kernel: Path::new("/etc/passwd"),
         };
-        let text = outer_scenario(&inner, &["kvm"]).unwrap();
+        let text = outer_scenario(&inner, &[(InnerBackend::Vmm, 1)]).unwrap();
         let vm = crate::scenario::VmShape::flat(2, OUTER_MEMORY_MIB);
         let scenario = crate::scenario::parse(&text, "nested.toml", &vm).unwrap();
         assert_eq!(scenario.steps.len(), 1);
         assert!(scenario.steps[0].until_payloads);
         let payload = scenario.payloads().next().unwrap();
-        assert_eq!(payload.name, "kvm");
+        assert_eq!(payload.name, "kvm-1");
         assert!(payload
             .args
             .windows(2)
-            .any(|w| w == ["--kernel", "/payload/kvm/passwd"]));
+            .any(|w| w == ["--kernel", "/payload/kvm-1/passwd"]));
         assert_eq!(payload.files.len(), 2);
+    }
+
+    #[test]
+    fn the_bench_alternates_the_kvm_backends_and_ends_with_tcg() {
+        let runs = bench_runs();
+        assert_eq!(runs.len(), 2 * KVM_RUNS + 1);
+        assert_eq!(runs[0], (InnerBackend::Vmm, 1));
+        assert_eq!(runs[1], (InnerBackend::QemuKvm, 1));
+        assert_eq!(runs.last(), Some(&(InnerBackend::QemuTcg, 1)));
+        let names: std::collections::HashSet<_> = runs.iter().map(|&(b, n)| b.name(n)).collect();
+        assert_eq!(names.len(), runs.len(), "payload names are unique");
     }
 }

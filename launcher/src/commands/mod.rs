@@ -68,9 +68,12 @@ pub fn main(args: Vec<OsString>) -> Exit {
         Command::Run(options) => Ok(run::run(&options)),
         Command::Soak { options, runs } => Ok(soak::run(&options, runs)),
         Command::Bisect { options, images } => Ok(bisect::run(&options, &images)),
-        Command::Bench { options, runs, doc } => {
-            Ok(crate::bench::main(&options, runs, doc.as_deref()))
-        }
+        Command::Bench {
+            options,
+            runs,
+            doc,
+            catalog,
+        } => Ok(crate::bench::main(&options, runs, doc.as_deref(), &catalog)),
     };
     result.unwrap_or_else(|stop| stop.report())
 }
