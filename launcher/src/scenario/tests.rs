@@ -74,6 +74,18 @@ fn listed_checks_replace_defaults_of_the_same_name() {
 }
 
 #[test]
+fn a_scenario_without_workers_is_not_judged_on_progress() {
+    let s = ok(SIMPLE);
+    let names: Vec<_> = s.checks.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["stall", "kernel-log"]);
+    rejected(
+        &format!("{SIMPLE}[[check]]\nname = \"progress\""),
+        "progress",
+        "no [[workers]] group",
+    );
+}
+
+#[test]
 fn toml_errors_and_unknown_fields_are_rejected() {
     rejected("name = ", "", "not a valid scenario");
     rejected(&format!("{SIMPLE}colour = 1"), "", "colour");

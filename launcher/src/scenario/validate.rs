@@ -400,6 +400,8 @@ fn lower_checks(
     let mut checks: Vec<Check> = catalog::DEFAULT_CHECKS
         .iter()
         .filter(|kind| !listed.iter().any(|c| c.name == kind.word()))
+        // Progress judges workers: a scenario without any (payloads only) has none to judge.
+        .filter(|kind| !(**kind == CheckKind::Progress && groups.is_empty()))
         .map(|kind| Check {
             name: kind.word().to_string(),
             limit: default_limit(ctx, kind.word(), load),
@@ -447,6 +449,16 @@ fn lower_check(
             format!("unknown check {:?}{near}: use one of {known}", check.name),
         )
     })?;
+    if kind.kind == CheckKind::Progress && groups.is_empty() {
+        return Err(ctx.err(
+            field("name"),
+            format!(
+                "{} judges workers and this scenario has no [[workers]] group: \
+                 add one or drop the check",
+                CheckKind::Progress.word()
+            ),
+        ));
+    }
     let limit = check.limit.unwrap_or(kind.default_limit);
     if limit > kind.max_limit {
         return Err(ctx.err(
