@@ -1,6 +1,8 @@
 //! Work types: what a worker group can run, with the keys a spawn of each may carry,
 //! their defaults and their ranges.
 
+use crate::vocab::Policy;
+
 /// One work key: `spawn ... <name>=<value>`.
 pub struct Key {
     pub name: &'static str,
@@ -101,6 +103,28 @@ const STORM_SLEEP_US: Key = key("sleep_us", 200, 1, 10_000_000);
 const IDLE_SLEEP_US: Key = key("sleep_us", 50, 1, 1_000_000);
 /// CPU time each worker of a fan-out spends on its part of a round.
 const WORK_US: Key = key("work_us", 500, 1, 1_000_000);
+/// `lock=` of `priority-inversion`, in the order of [`LOCKS`]: a plain futex mutex, or a
+/// priority-inheriting one (`FUTEX_LOCK_PI`).
+pub const LOCK_PLAIN: u64 = 0;
+pub const LOCK_PI: u64 = 1;
+pub const LOCKS: &[&str] = &["plain", "pi"];
+const LOCK: Key = word_key("lock", LOCKS);
+/// How long the low-priority holder keeps the lock, how long each medium spins once the
+/// high-priority waiter wakes it, and how often the waiter comes for the lock.
+const INVERSION_HOLD_US: Key = key("hold_us", 1000, 1, 1_000_000);
+const MEDIUM_SPIN_US: Key = key("spin_us", 5000, 1, 1_000_000);
+const INVERSION_PERIOD_US: Key = key("period_us", 20_000, 1, 10_000_000);
+/// `hog_policy=` of `rt-starvation`, in the order of [`HOG_POLICIES`].
+pub const HOG_FIFO: u64 = 0;
+pub const HOG_RR: u64 = 1;
+pub const HOG_POLICIES: &[&str] = &[Policy::Fifo.word(), Policy::Rr.word()];
+const HOG_POLICY: Key = word_key("hog_policy", HOG_POLICIES);
+/// RT hogs among a spawn's workers (the first ones); the rest are fair sleepers.
+const HOGS: Key = key("hogs", 1, 1, crate::limits::MAX_WORKERS as u64);
+/// How often a `cgroup-churn` worker moves to the next cgroup.
+const MOVE_US: Key = key("move_us", 1000, 1, 10_000_000);
+/// How long a `stress-mix` worker stays on a CPU before it re-pins itself to the next.
+const PIN_US: Key = key("pin_us", 10_000, 1, 10_000_000);
 
 pub const SPIN: Work = solo("spin", &[]);
 pub const YIELD: Work = solo("yield", &[]);
@@ -130,6 +154,13 @@ pub const SIGNAL_STORM: Work = solo("signal-storm", &[]);
 pub const PREEMPT_STORM: Work = solo("preempt-storm", &[STORM_SLEEP_US]);
 pub const IDLE_CHURN: Work = solo("idle-churn", &[IDLE_SLEEP_US]);
 pub const FAN_OUT_COMPUTE: Work = solo("fan-out-compute", &[WORK_US]);
+pub const PRIORITY_INVERSION: Work = solo(
+    "priority-inversion",
+    &[LOCK, INVERSION_HOLD_US, MEDIUM_SPIN_US, INVERSION_PERIOD_US],
+);
+pub const RT_STARVATION: Work = solo("rt-starvation", &[HOGS, HOG_POLICY, SLEEP_US]);
+pub const CGROUP_CHURN: Work = solo("cgroup-churn", &[MOVE_US]);
+pub const STRESS_MIX: Work = solo("stress-mix", &[PIN_US]);
 
 /// Every work type of protocol version 1.
 pub const WORKS: &[Work] = &[
@@ -161,6 +192,10 @@ pub const WORKS: &[Work] = &[
     PREEMPT_STORM,
     IDLE_CHURN,
     FAN_OUT_COMPUTE,
+    PRIORITY_INVERSION,
+    RT_STARVATION,
+    CGROUP_CHURN,
+    STRESS_MIX,
 ];
 
 pub fn work(name: &[u8]) -> Option<&'static Work> {

@@ -630,6 +630,7 @@ mod tests {
         a.work = sw;
         let wake = |p99_ns, max_ns| crate::measure::wakes::WakeStats {
             p50_ns: 10_000,
+            p90_ns: 20_000,
             p99_ns,
             max_ns,
             samples: 100,

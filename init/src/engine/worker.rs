@@ -16,7 +16,7 @@ use crate::work::Expect;
 use crate::work::{self, Ctx, Params, WorkSpec};
 use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use rustix::process::{waitid, Pid, Signal, WaitId, WaitIdOptions, WaitOptions};
-use schedbox_protocol::works::NUMA_WORKING_SET;
+use schedbox_protocol::works::{CGROUP_CHURN, NUMA_WORKING_SET};
 
 pub const MAX_WORKERS: usize = MAX_SLOTS;
 pub type Name = Buf<64>;
@@ -114,6 +114,8 @@ pub struct Outcome {
     pub moves: Moves,
     /// `numa-working-set`: pages of its working set, and those on its policy's nodes.
     pub numa: Option<Locality>,
+    /// `cgroup-churn`: how many of its scenario's cgroups it saw itself in.
+    pub cgroups_seen: Option<u32>,
 }
 
 #[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
@@ -441,6 +443,8 @@ impl Pool {
                 pages: s.seldom.numa_pages.load(Relaxed),
                 local_pages: s.seldom.numa_local_pages.load(Relaxed),
             }),
+            cgroups_seen: (work::WORKS[w.work].name == CGROUP_CHURN.name)
+                .then(|| s.seldom.cgroups_seen.load(Relaxed).count_ones()),
         }
     }
 
@@ -586,6 +590,7 @@ fn report(scenario: &[u8], o: &Outcome) {
     if let Some(w) = o.wake {
         r = r
             .num("wake_p50_us", ns_to_us(w.p50_ns))
+            .num("wake_p90_us", ns_to_us(w.p90_ns))
             .num("wake_p99_us", ns_to_us(w.p99_ns))
             .num("wake_max_us", ns_to_us(w.max_ns))
             .num("wake_samples", w.samples);
@@ -611,6 +616,9 @@ fn report(scenario: &[u8], o: &Outcome) {
         r = r
             .num("numa_pages", n.pages)
             .num("numa_local_pages", n.local_pages);
+    }
+    if let Some(n) = o.cgroups_seen {
+        r = r.num("cgroups_seen", u64::from(n));
     }
     r.send();
 }

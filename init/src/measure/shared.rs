@@ -40,6 +40,9 @@ pub struct Seldom {
     /// `numa-working-set`: the pages of its working set, and those on its policy's nodes.
     pub numa_pages: AtomicU64,
     pub numa_local_pages: AtomicU64,
+    /// `cgroup-churn`: the cgroups the worker saw itself in, a bit each in the order it
+    /// found them.
+    pub cgroups_seen: AtomicU64,
 }
 
 /// `Slot::next_mate` of a team's last member.
@@ -95,6 +98,7 @@ impl Slot {
             &self.seldom.node_crossings,
             &self.seldom.numa_pages,
             &self.seldom.numa_local_pages,
+            &self.seldom.cgroups_seen,
         ];
         for a in counters {
             a.store(0, Relaxed);

@@ -10,7 +10,7 @@ use rustix::time::{ClockId, Timespec};
 pub const NS_PER_MS: u64 = 1_000_000;
 pub const NS_PER_US: u64 = 1_000;
 pub const US_PER_MS: u64 = 1_000;
-const NS_PER_S: u64 = 1_000_000_000;
+pub const NS_PER_S: u64 = 1_000_000_000;
 
 /// Nanoseconds of `CLOCK_BOOTTIME`, the clock of every `t_ms` in the records.
 pub fn now_ns() -> u64 {

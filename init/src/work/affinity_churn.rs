@@ -10,13 +10,13 @@ use crate::topology::cpulist::MAX_CPUS;
 
 const WORK_UNITS: u64 = 256;
 
-struct Cpus {
-    list: [u16; MAX_CPUS],
-    len: usize,
+pub(super) struct Cpus {
+    pub(super) list: [u16; MAX_CPUS],
+    pub(super) len: usize,
 }
 
 impl Cpus {
-    fn of(set: &CpuSet) -> Self {
+    pub(super) fn of(set: &CpuSet) -> Self {
         let mut c = Cpus {
             list: [0; MAX_CPUS],
             len: 0,
@@ -32,7 +32,7 @@ impl Cpus {
 }
 
 /// The CPUs it may use: those its cgroup's cpuset allows, found by asking for all.
-fn widen(ctx: &Ctx) -> Cpus {
+pub(super) fn widen(ctx: &Ctx) -> Cpus {
     let mut all = CpuSet::new();
     for cpu in 0..CpuSet::MAX_CPU {
         all.set(cpu);

@@ -41,7 +41,7 @@ pub fn run(ctx: &Ctx) -> ! {
     }
 }
 
-fn reap(pid: i32) -> Result<(), Errno> {
+pub(super) fn reap(pid: i32) -> Result<(), Errno> {
     loop {
         match rustix::process::waitpid(Pid::from_raw(pid), WaitOptions::empty()) {
             Err(Errno::INTR) => {}

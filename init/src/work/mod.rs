@@ -6,6 +6,7 @@
 mod affinity_churn;
 mod bursty;
 mod cache;
+mod cgroup_churn;
 mod cross_llc_pingpong;
 mod ctx;
 mod epoll_storm;
@@ -25,12 +26,15 @@ mod pin;
 mod pipe_pingpong;
 mod policy_churn;
 mod preempt_storm;
+mod priority_inversion;
 mod producer_consumer;
 mod request_loop;
+mod rt_starvation;
 mod signal_storm;
 mod sleep_wake;
 mod smt_sibling_spin;
 mod spin;
+mod stress_mix;
 mod team;
 mod thundering_herd;
 mod timer_latency;
@@ -110,6 +114,10 @@ pub static WORKS: &[WorkSpec] = &[
     w(&proto::PREEMPT_STORM, preempt_storm::run),
     w(&proto::IDLE_CHURN, idle_churn::run),
     w(&proto::FAN_OUT_COMPUTE, futex_fanout::run).teams(Teams::Spawn),
+    w(&proto::PRIORITY_INVERSION, priority_inversion::run).teams(Teams::Spawn),
+    w(&proto::RT_STARVATION, rt_starvation::run),
+    w(&proto::CGROUP_CHURN, cgroup_churn::run),
+    w(&proto::STRESS_MIX, stress_mix::run),
 ];
 
 pub fn spec(name: &[u8]) -> Option<&'static WorkSpec> {

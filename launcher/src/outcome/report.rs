@@ -365,7 +365,7 @@ fn human_scenario(scenario: &ScenarioReport, scheduler_never_attached: bool) -> 
         scenario.name, scenario.duration_ms
     )];
     for w in &scenario.workers {
-        lines.push(format!(
+        let mut line = format!(
             "    worker {}/{} pid {}: {} iterations, {:.3} s CPU, {:.1} ms waiting, {} slices, CPUs {}",
             w.group,
             w.index,
@@ -375,7 +375,9 @@ fn human_scenario(scenario: &ScenarioReport, scheduler_never_attached: bool) -> 
             w.wait_ns as f64 / NS_PER_MS,
             w.slices,
             w.cpus
-        ));
+        );
+        line.push_str(&wake_latencies(w));
+        lines.push(line);
     }
     let shown = scenario
         .checks
@@ -400,6 +402,23 @@ fn human_scenario(scenario: &ScenarioReport, scheduler_never_attached: bool) -> 
         lines.extend(human_payload(p));
     }
     lines
+}
+
+/// A worker's wake-up percentiles, for the summary line: empty for work that never
+/// timed a wake-up (or a guest that did not send them all).
+fn wake_latencies(w: &WorkerRecord) -> String {
+    match (
+        w.wake_p50_us,
+        w.wake_p90_us,
+        w.wake_p99_us,
+        w.wake_max_us,
+        w.wake_samples,
+    ) {
+        (Some(p50), Some(p90), Some(p99), Some(max), Some(n)) => {
+            format!(", wake-ups p50/p90/p99/max {p50}/{p90}/{p99}/{max} µs of {n}")
+        }
+        _ => String::new(),
+    }
 }
 
 fn human_payload(p: &PayloadReport) -> Vec<String> {
@@ -463,4 +482,37 @@ fn timing_line(report: &Report) -> String {
         t.total_ms as f64 / MS_PER_S,
         report.run.run_dir
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::record::{decode, Line};
+
+    fn worker(line: &str) -> WorkerRecord {
+        match decode(line) {
+            Line::Record(Record::Worker(w)) => *w,
+            other => panic!("not a worker record: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_worker_line_shows_its_wake_percentiles_with_their_count() {
+        // A worker record as a guest sent it.
+        let w = worker(
+            "SBX1 worker scenario=work-bursty group=bursty index=0 pid=40 work=bursty \
+             iterations=36855 cpu_ns=280106990 wait_ns=55165037 slices=35 cpus=0 \
+             wake_p50_us=897 wake_p90_us=1155 wake_p99_us=2114 wake_max_us=2129 \
+             wake_samples=26 comm=sbx-bursty-0",
+        );
+        assert_eq!(
+            wake_latencies(&w),
+            ", wake-ups p50/p90/p99/max 897/1155/2114/2129 µs of 26"
+        );
+        let spin = worker(
+            "SBX1 worker scenario=s group=spin index=0 pid=41 work=spin iterations=9 \
+             cpu_ns=1 wait_ns=1 slices=1 cpus=0",
+        );
+        assert_eq!(wake_latencies(&spin), "");
+    }
 }

@@ -30,6 +30,8 @@ pub struct WorkerRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wake_p50_us: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub wake_p90_us: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub wake_p99_us: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub wake_max_us: Option<u64>,
@@ -61,6 +63,9 @@ pub struct WorkerRecord {
     pub numa_pages: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub numa_local_pages: Option<u64>,
+    /// `cgroup-churn`: how many of its scenario's cgroups it saw itself in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cgroups_seen: Option<u64>,
 }
 
 /// Where the guest kernel put one CPU (sysfs topology and last-level cache).
@@ -494,6 +499,7 @@ fn worker(g: &Get) -> Result<WorkerRecord, String> {
         slices: g.num("slices")?,
         cpus: g.text("cpus")?,
         wake_p50_us: g.opt_num("wake_p50_us")?,
+        wake_p90_us: g.opt_num("wake_p90_us")?,
         wake_p99_us: g.opt_num("wake_p99_us")?,
         wake_max_us: g.opt_num("wake_max_us")?,
         wake_samples: g.opt_num("wake_samples")?,
@@ -506,6 +512,7 @@ fn worker(g: &Get) -> Result<WorkerRecord, String> {
         node_crossings: g.opt_num("node_crossings")?,
         numa_pages: g.opt_num("numa_pages")?,
         numa_local_pages: g.opt_num("numa_local_pages")?,
+        cgroups_seen: g.opt_num("cgroups_seen")?,
     })
 }
 

@@ -9,6 +9,7 @@ use super::{Op, ScenarioError, Spawn};
 use crate::cpulist;
 use crate::topology::placement;
 use schedbox_protocol::limits::{MAX_CGROUP_DEPTH as MAX_DEPTH, MAX_PATH};
+use schedbox_protocol::works::CGROUP_CHURN;
 
 const WEIGHT_RANGE: (u64, u64) = (1, 10_000);
 /// cpu.max quota and period limits enforced by the kernel, in µs.
@@ -201,6 +202,32 @@ pub fn warn_unused(ctx: &Ctx, file: &ScenarioFile, groups: &[Spawn]) {
             ));
         }
     }
+}
+
+/// A `cgroup-churn` group moves its workers among the cgroups at the top of its
+/// scenario's tree: with fewer than two it would have nowhere to go, which the guest
+/// could only report once the VM runs.
+pub fn check_churn(ctx: &Ctx, groups: &[Spawn], all: &[String]) -> Result<(), ScenarioError> {
+    let Some(group) = groups.iter().find(|g| g.work == CGROUP_CHURN.name) else {
+        return Ok(());
+    };
+    let top: BTreeSet<&str> = all
+        .iter()
+        .filter(|p| parent(p).is_none())
+        .map(String::as_str)
+        .collect();
+    if top.len() >= 2 {
+        return Ok(());
+    }
+    Err(ctx.err(
+        format!("[[workers]] \"{}\".work", group.group),
+        format!(
+            "{} moves its workers among the cgroups at the top of the scenario, which has \
+             {} of the 2 it needs: declare another, e.g. [[cgroup]] path = \"other\"",
+            CGROUP_CHURN.name,
+            top.len()
+        ),
+    ))
 }
 
 fn create_with_parents(

@@ -133,6 +133,11 @@ pub struct WorkersFile {
     pub consume_us: Option<u64>,
     pub interval_us: Option<u64>,
     pub work_us: Option<u64>,
+    pub lock: Option<String>,
+    pub hogs: Option<u64>,
+    pub hog_policy: Option<String>,
+    pub move_us: Option<u64>,
+    pub pin_us: Option<u64>,
 }
 
 impl WorkersFile {
@@ -154,6 +159,9 @@ impl WorkersFile {
             ("consume_us", self.consume_us),
             ("interval_us", self.interval_us),
             ("work_us", self.work_us),
+            ("hogs", self.hogs),
+            ("move_us", self.move_us),
+            ("pin_us", self.pin_us),
         ];
         all.into_iter()
             .filter_map(|(key, value)| value.map(|v| (key, v)))
@@ -162,10 +170,14 @@ impl WorkersFile {
 
     /// The work parameters given as words, by their plan key.
     pub fn word_params(&self) -> Vec<(&'static str, &str)> {
-        [("mempolicy", self.mempolicy.as_deref())]
-            .into_iter()
-            .filter_map(|(key, value)| value.map(|v| (key, v)))
-            .collect()
+        [
+            ("mempolicy", self.mempolicy.as_deref()),
+            ("lock", self.lock.as_deref()),
+            ("hog_policy", self.hog_policy.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(key, value)| value.map(|v| (key, v)))
+        .collect()
     }
 }
 

@@ -232,6 +232,23 @@ fn cgroup_fields_are_checked() {
 }
 
 #[test]
+fn cgroup_churn_needs_two_cgroups_at_the_top() {
+    let churn = "[[workers]]\ngroup = \"w\"\nwork = \"cgroup-churn\"\n";
+    rejected(
+        &format!("{SIMPLE}{churn}"),
+        "\"w\".work",
+        "which has 1 of the 2 it needs",
+    );
+    // A nested cgroup is not at the top: the group's own cgroup is under "p".
+    rejected(
+        &format!("{SIMPLE}[[cgroup]]\npath = \"p\"\n{churn}cgroup = \"p/w\"\n"),
+        "\"w\".work",
+        "which has 1 of the 2 it needs",
+    );
+    ok(&format!("{SIMPLE}[[cgroup]]\npath = \"a\"\n{churn}"));
+}
+
+#[test]
 fn nested_cgroups_get_parents_first() {
     let s = ok(&format!(
         "{SIMPLE}[[cgroup]]\npath = \"a/b/c\"\n[[cgroup]]\npath = \"a\"\nweight = 7"

@@ -60,6 +60,7 @@ fn lower_sections(ctx: &Ctx, file: &ScenarioFile) -> Option<Scenario> {
         ctx.keep(payloads::check_until(ctx, &steps));
     }
     let cgroup_paths = steps::all_cgroups(&steps);
+    ctx.keep(cgroups::check_churn(ctx, &groups, &cgroup_paths));
     let cgroup_cpus = cgroups::declared_cpus(&file.cgroup);
     let load = Load {
         groups: &groups,
