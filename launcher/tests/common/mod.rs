@@ -214,6 +214,62 @@ pub fn run_and_report_timed(
     Ok((output, report, took))
 }
 
+/// As [`run_and_report`] on the test kernel under TCG, with the launcher's peak resident
+/// memory (`VmHWM`, KiB) as last read while it ran: sampled every few milliseconds, and the
+/// peak only grows, so the last reading is at most one period short of the end.
+pub fn boot_with_peak_rss(scratch: &Scratch, extra: &[&str]) -> (Output, Value, u64) {
+    const PERIOD: std::time::Duration = std::time::Duration::from_millis(5);
+    let _one_at_a_time = one_vm_at_a_time();
+    let json = scratch.0.join("report.json");
+    let (out, err) = (scratch.0.join("stdout"), scratch.0.join("stderr"));
+    let file = |p: &PathBuf| File::create(p).expect("cannot create an output file");
+    let kernel = kernel();
+    let cpus = CPUS.to_string();
+    let mut child = Command::new(SCHEDBOX)
+        .args(["run", "--accel", "tcg", "--cpus", &cpus, "--kernel"])
+        .arg(&kernel)
+        .arg("--out")
+        .arg(scratch.0.join("run"))
+        .arg("--json")
+        .arg(&json)
+        .args(extra)
+        .env_remove("SCHEDBOX_SKIP_KVM_PROBE")
+        .stdout(file(&out))
+        .stderr(file(&err))
+        .spawn()
+        .expect("cannot run schedbox");
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kib = 0;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("cannot wait for schedbox") {
+            break status;
+        }
+        if let Some(kib) = std::fs::read_to_string(&status_file)
+            .ok()
+            .and_then(|t| peak_rss_kib(&t))
+        {
+            peak_kib = kib;
+        }
+        std::thread::sleep(PERIOD);
+    };
+    let read = |p: &PathBuf| std::fs::read(p).unwrap_or_default();
+    let output = Output {
+        status,
+        stdout: read(&out),
+        stderr: read(&err),
+    };
+    let text = std::fs::read_to_string(&json)
+        .unwrap_or_else(|e| panic!("no report ({e}): {}", describe(&output, &Value::Null)));
+    let report = serde_json::from_str(&text).expect("bad report");
+    (output, report, peak_kib)
+}
+
+/// `VmHWM` of a `/proc/PID/status`, in KiB.
+fn peak_rss_kib(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// `args` as the OS strings `run_and_report` takes.
 pub fn os<'a>(args: &[&'a str]) -> Vec<&'a std::ffi::OsStr> {
     args.iter().map(|a| std::ffi::OsStr::new(*a)).collect()
