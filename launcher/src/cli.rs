@@ -16,8 +16,8 @@ mod compare;
 mod manifest;
 mod workflow;
 pub use args::UsageError;
-use args::{next_arg, number, HELP_ASKED};
-pub use compare::{AbSide, DEFAULT_AB_REPEATS};
+use args::{next_arg, number, path, HELP_ASKED};
+pub use compare::{AbSide, CompareArgs, DEFAULT_AB_REPEATS, DEFAULT_THRESHOLD_PERCENT, KERNEL_OWN};
 pub use workflow::{Shard, WorkflowOptions};
 
 pub const DEFAULT_CPUS: u32 = 2;
@@ -288,12 +288,7 @@ pub enum Command {
     /// Validate scenarios, boot nothing.
     Check(VmOptions),
     /// Two reports compared, per scenario and check.
-    Compare {
-        a: PathBuf,
-        b: PathBuf,
-        threshold: u64,
-        json: Option<PathBuf>,
-    },
+    Compare(CompareArgs),
     /// Two schedulers on the same scenarios, interleaved, compared.
     Ab {
         options: RunOptions,
@@ -423,7 +418,7 @@ fn parse_command(
                     options,
                     images: bisect::images(extra.images).map_err(UsageError)?,
                 },
-                "ab" => extra.ab.command(options)?,
+                "ab" => ab_command(extra.ab, options)?,
                 _ => Command::Run(options),
             })
         }
@@ -438,7 +433,7 @@ fn parse_command(
         "list" => parse_list(parser),
         "show" => parse_show(parser),
         "check" => parse_check(parser),
-        "compare" => compare::parse_compare(parser),
+        "compare" => compare::parse_compare(parser).map(Command::Compare),
         _ => parse_help(parser),
     }
 }
@@ -449,10 +444,8 @@ fn parse_list(parser: &mut lexopt::Parser) -> Result<Command, UsageError> {
     let mut schedulers = manifest::ListSchedulers::default();
     while let Some(arg) = next_arg(parser)? {
         match arg {
-            Long(name @ ("schedulers" | "manifest")) => {
-                let name = name.to_string();
-                schedulers.take(&name, parser)?;
-            }
+            Long("schedulers") => schedulers.asked = true,
+            Long("manifest") => schedulers.manifest = Some(path("--manifest", parser.value()?)?),
             Long("json") => json = true,
             Long("filter") => filter = Some(workflow::glob(parser.value()?.string()?)?),
             Long("shard") => shard = Some(Shard::parse(&parser.value()?.string()?)?),
@@ -460,11 +453,9 @@ fn parse_list(parser: &mut lexopt::Parser) -> Result<Command, UsageError> {
             other => return Err(other.unexpected().into()),
         }
     }
-    if let Some(command) = schedulers.command(
-        json,
-        filter.is_some() || shard.is_some() || !paths.is_empty(),
-    )? {
-        return Ok(command);
+    let scenario_options = filter.is_some() || shard.is_some() || !paths.is_empty();
+    if let Some(manifest) = schedulers.finish(scenario_options)? {
+        return Ok(Command::ListSchedulers { json, manifest });
     }
     Ok(Command::List {
         json,
@@ -916,6 +907,47 @@ fn check_bisect(run: &RunOptions) -> Result<(), UsageError> {
     }
 }
 
+/// The ab command, once the run options are parsed: the options ab refuses, and
+/// `--repeat` as the runs per side.
+fn ab_command(sides: compare::AbSides, mut options: RunOptions) -> Result<Command, UsageError> {
+    let (a, b, threshold, manifest) = sides.finish()?;
+    let refused = [
+        (
+            options.scheduler.is_some(),
+            "--scheduler: give --scheduler-a and --scheduler-b",
+        ),
+        (
+            !options.kernel_list.is_empty(),
+            "a --kernel list: ab runs one kernel",
+        ),
+        (
+            options.vm.topology.len() > 1,
+            "a --topology list: ab runs one shape",
+        ),
+        (
+            options.workflow.junit.is_some() || options.workflow.summary.is_some(),
+            "--junit or --summary: ab writes a.json, b.json and compare.json in its run \
+             directory",
+        ),
+        (
+            options.payload.is_some(),
+            "--payload: compare schedulers on scenarios' own payloads",
+        ),
+    ];
+    if let Some((_, why)) = refused.iter().find(|(given, _)| *given) {
+        return Err(UsageError(format!("ab does not take {why}")));
+    }
+    let repeats = options.workflow.repeat.take().unwrap_or(DEFAULT_AB_REPEATS);
+    Ok(Command::Ab {
+        options,
+        a,
+        b,
+        repeats,
+        threshold,
+        manifest,
+    })
+}
+
 /// `--kernel`: one path, or a comma-separated list of two or more (a kernel matrix). A
 /// path that exists is one kernel, commas and all; given twice, the second would
 /// silently replace the first, so it is refused.
@@ -958,17 +990,6 @@ fn kernel_list(text: &str) -> Result<Vec<PathBuf>, UsageError> {
         }
     }
     Ok(parts.into_iter().map(PathBuf::from).collect())
-}
-
-/// A path on the command line: an empty one names nothing (a shell variable that was
-/// not set), and is refused rather than read as the current directory.
-fn path(what: &str, value: OsString) -> Result<PathBuf, UsageError> {
-    if value.is_empty() {
-        return Err(UsageError(format!(
-            "{what} is empty: give a path (an unset shell variable expands to nothing)"
-        )));
-    }
-    Ok(value.into())
 }
 
 /// One argument for a program in the guest: plan values are text without NUL bytes.

@@ -4,36 +4,23 @@
 use std::path::PathBuf;
 
 use super::args::UsageError;
-use super::Command;
 
 /// `list`'s options that make it list schedulers.
 #[derive(Default)]
 pub(super) struct ListSchedulers {
-    asked: bool,
-    manifest: Option<PathBuf>,
+    /// `--schedulers`.
+    pub(super) asked: bool,
+    /// `--manifest PATH`.
+    pub(super) manifest: Option<PathBuf>,
 }
 
 impl ListSchedulers {
-    pub(super) fn take(
-        &mut self,
-        name: &str,
-        parser: &mut lexopt::Parser,
-    ) -> Result<(), UsageError> {
-        if name == "schedulers" {
-            self.asked = true;
-        } else {
-            self.manifest = Some(super::path("--manifest", parser.value()?)?);
-        }
-        Ok(())
-    }
-
-    /// The command, when `--schedulers` was given; `scenario_options`: whether any of
-    /// the scenario listing's own options or paths were.
-    pub(super) fn command(
+    /// Some(the manifest given) when `--schedulers` was; `scenario_options`: whether any
+    /// of the scenario listing's own options or paths were.
+    pub(super) fn finish(
         self,
-        json: bool,
         scenario_options: bool,
-    ) -> Result<Option<Command>, UsageError> {
+    ) -> Result<Option<Option<PathBuf>>, UsageError> {
         if !self.asked {
             return match self.manifest {
                 Some(_) => Err(UsageError(
@@ -50,9 +37,6 @@ impl ListSchedulers {
                     .into(),
             ));
         }
-        Ok(Some(Command::ListSchedulers {
-            json,
-            manifest: self.manifest,
-        }))
+        Ok(Some(self.manifest))
     }
 }

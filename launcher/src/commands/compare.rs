@@ -21,8 +21,7 @@ use crate::exit::{Exit, Stop};
 use crate::outcome::report::SCHEMA_VERSION;
 use crate::output;
 
-/// A regression must use up this much of A's room to the limit, in percent, by default.
-pub const DEFAULT_THRESHOLD_PERCENT: u64 = 50;
+pub use crate::cli::DEFAULT_THRESHOLD_PERCENT;
 /// Welch's test's significance level (policy).
 const ALPHA: f64 = 0.05;
 /// The least change, in percent of A's mean, that counts as beyond the noise (policy:

@@ -72,12 +72,9 @@ pub fn main(args: Vec<OsString>) -> Exit {
         Command::ListSchedulers { json, manifest } => schedulers::list(json, manifest.as_deref()),
         Command::Run(options) => schedulers::apply(options).map(|o| run::run(&o)),
         Command::Soak { options, runs } => schedulers::apply(options).map(|o| soak::run(&o, runs)),
-        Command::Compare {
-            a,
-            b,
-            threshold,
-            json,
-        } => compare::command(&a, &b, threshold, json.as_deref()),
+        Command::Compare(args) => {
+            compare::command(&args.a, &args.b, args.threshold, args.json.as_deref())
+        }
         Command::Ab {
             options,
             a,

@@ -20,9 +20,7 @@ use crate::scenario::locate::line_column;
 /// The manifest's file name, looked for in the current directory when `--manifest` is
 /// not given.
 pub const DEFAULT_FILE: &str = "schedulers.toml";
-/// The name that means the kernel's own scheduler (no sched_ext scheduler): no entry
-/// may take it.
-pub const KERNEL_OWN: &str = "eevdf";
+pub use crate::cli::KERNEL_OWN;
 /// Largest manifest read (policy: a list of schedulers is a few KiB).
 const MAX_BYTES: u64 = 1 << 20;
 
