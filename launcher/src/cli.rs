@@ -12,9 +12,12 @@ use crate::vm::select::{AccelChoice, BackendChoice};
 
 mod args;
 mod bisect;
+mod compare;
+mod manifest;
 mod workflow;
 pub use args::UsageError;
-use args::{next_arg, number, HELP_ASKED};
+use args::{next_arg, number, path, HELP_ASKED};
+pub use compare::{AbSide, CompareArgs, DEFAULT_AB_REPEATS, DEFAULT_THRESHOLD_PERCENT, KERNEL_OWN};
 pub use workflow::{Shard, WorkflowOptions};
 
 pub const DEFAULT_CPUS: u32 = 2;
@@ -61,6 +64,19 @@ usage:
                                                failing report; exit 0 found, 2 usage, 125
                                                undecided (the first image fails, none
                                                fails, or skipped images hide the boundary)
+  schedbox compare [--threshold PCT] [--json FILE] A.json B.json
+                                               per scenario and check, B's change from A
+                                               (reports of run, --repeat, gauntlets),
+                                               whether it is beyond the noise of the
+                                               repeats (Welch's t-test) and a regression
+                                               (docs/compare.md); exit 0 none, 1 a
+                                               regression, 2 bad input, 125 B lacks a
+                                               scenario A judged
+  schedbox ab --scheduler-a X --scheduler-b Y [--repeat N] [--threshold PCT]
+              [run OPTIONS] SCENARIO...        X and Y (a path, a NAME of the manifest,
+                                               or eevdf: the kernel's own) N times each
+                                               (default 3), interleaved, one VM a run;
+                                               prints compare's table, B against A
   schedbox kernel fetch                        cache Debian's cloud kernel (needs apt)
   schedbox kernel fetch-source [--dest DIR]    get linux-source-6.12 into the cache
   schedbox kernel build [--source DIR] [--force] [--jobs N] [--verbose]
@@ -74,6 +90,10 @@ usage:
                                                the scenarios of PATHs (files, folders,
                                                globs; default ./scenarios): name, file,
                                                description, duration, shape, checks
+  schedbox list --schedulers [--json] [--manifest PATH]
+                                               the scheduler manifest's entries (default
+                                               ./schedulers.toml): name, source, args,
+                                               the controls each ignores, its program
   schedbox show [--cpus N | --topology SPEC] [--memory MiB] NAME|FILE
                                                a scenario with every default filled in,
                                                and the plan the guest runs
@@ -118,7 +138,12 @@ run options:
   --scheduler PATH     sched_ext scheduler to test (packed with its libraries), started
                        (a NAME[@VERSION] that `scheduler build` built is found by name)
                        before the scenarios; each scenario gets the `scheduler` check
-  --scheduler-arg A    one argument for it (repeatable, in order)
+                       (a NAME of the manifest brings its program, arguments and
+                       ops name; a path, or a name it lacks, is used as given)
+  --manifest PATH      the scheduler manifest (default ./schedulers.toml, when it
+                       exists); a bad entry is an error at file:line:column
+  --scheduler-arg A    one argument for it (repeatable, in order; replaces the
+                       manifest's arguments)
   --scheduler-name N   the ops name it must attach as (default: any)
   --attach-timeout S   seconds it may take to attach (default 20)
   --payload PATH [-- ARGS]
@@ -199,6 +224,9 @@ pub struct SchedulerOptions {
     pub args: Vec<String>,
     pub name: Option<String>,
     pub attach_ms: Option<u64>,
+    /// `--manifest PATH`: the scheduler manifest a NAME is looked up in (None: the
+    /// current directory's `schedulers.toml`, when there is one).
+    pub manifest: Option<PathBuf>,
 }
 
 /// `--payload PATH [-- ARGS]`.
@@ -251,6 +279,11 @@ pub enum Command {
         shard: Option<Shard>,
         paths: Vec<PathBuf>,
     },
+    /// The schedulers of the manifest, for people and CI matrices.
+    ListSchedulers {
+        json: bool,
+        manifest: Option<PathBuf>,
+    },
     /// One scenario as the guest will run it.
     Show {
         target: String,
@@ -258,6 +291,18 @@ pub enum Command {
     },
     /// Validate scenarios, boot nothing.
     Check(VmOptions),
+    /// Two reports compared, per scenario and check.
+    Compare(CompareArgs),
+    /// Two schedulers on the same scenarios, interleaved, compared.
+    Ab {
+        options: RunOptions,
+        a: AbSide,
+        b: AbSide,
+        repeats: u32,
+        threshold: u64,
+        /// `--manifest PATH` for the sides' NAMEs.
+        manifest: Option<PathBuf>,
+    },
     /// Run the same scenarios on kernel images in order, by binary search, to find the
     /// first that fails.
     Bisect {
@@ -292,6 +337,8 @@ const COMMANDS: &[&str] = &[
     "show",
     "check",
     "bisect",
+    "compare",
+    "ab",
     "help",
 ];
 
@@ -314,7 +361,7 @@ pub fn command_help(command: &str) -> String {
             out.push('\n');
         }
     }
-    if matches!(command, "run" | "soak" | "bench" | "bisect") {
+    if matches!(command, "run" | "soak" | "bench" | "bisect" | "ab") {
         let options = USAGE.find("run options:").unwrap_or(USAGE.len());
         out.push('\n');
         out += &USAGE[options..];
@@ -337,8 +384,8 @@ pub fn parse(mut args: Vec<OsString>) -> Result<Command, UsageError> {
     };
     let Some(&known) = COMMANDS.iter().find(|c| **c == command) else {
         return Err(UsageError(format!(
-            "unknown command {command:?}: use run, soak, bench, bisect, plan, initramfs, list, \
-             show, check, kernel, scheduler or topology"
+            "unknown command {command:?}: use run, soak, bench, bisect, compare, ab, plan, \
+             initramfs, list, show, check, kernel, scheduler or topology"
         )));
     };
     match parse_command(&mut parser, known, trailing) {
@@ -359,7 +406,7 @@ fn parse_command(
         )));
     }
     match command {
-        "run" | "bench" | "soak" | "bisect" => {
+        "run" | "bench" | "soak" | "bisect" | "ab" => {
             let (options, extra) = parse_run(parser, command, trailing)?;
             Ok(match command {
                 "bench" => Command::Bench {
@@ -376,6 +423,7 @@ fn parse_command(
                     options,
                     images: bisect::images(extra.images).map_err(UsageError)?,
                 },
+                "ab" => ab_command(extra.ab, options)?,
                 _ => Command::Run(options),
             })
         }
@@ -390,6 +438,7 @@ fn parse_command(
         "list" => parse_list(parser),
         "show" => parse_show(parser),
         "check" => parse_check(parser),
+        "compare" => compare::parse_compare(parser).map(Command::Compare),
         _ => parse_help(parser),
     }
 }
@@ -397,14 +446,21 @@ fn parse_command(
 /// `schedbox list [--json] [--filter GLOB] [--shard K/N] [PATH ...]`.
 fn parse_list(parser: &mut lexopt::Parser) -> Result<Command, UsageError> {
     let (mut json, mut filter, mut shard, mut paths) = (false, None, None, Vec::new());
+    let mut schedulers = manifest::ListSchedulers::default();
     while let Some(arg) = next_arg(parser)? {
         match arg {
+            Long("schedulers") => schedulers.asked = true,
+            Long("manifest") => schedulers.manifest = Some(path("--manifest", parser.value()?)?),
             Long("json") => json = true,
             Long("filter") => filter = Some(workflow::glob(parser.value()?.string()?)?),
             Long("shard") => shard = Some(Shard::parse(&parser.value()?.string()?)?),
             Value(path) => paths.push(PathBuf::from(path)),
             other => return Err(other.unexpected().into()),
         }
+    }
+    let scenario_options = filter.is_some() || shard.is_some() || !paths.is_empty();
+    if let Some(manifest) = schedulers.finish(scenario_options)? {
+        return Ok(Command::ListSchedulers { json, manifest });
     }
     Ok(Command::List {
         json,
@@ -638,6 +694,7 @@ struct Programs {
     scheduler_args: Vec<String>,
     scheduler_name: Option<String>,
     attach_ms: Option<u64>,
+    manifest: Option<PathBuf>,
     payload: Option<PathBuf>,
 }
 
@@ -648,6 +705,7 @@ impl Programs {
             "scheduler" => self.scheduler = Some(path("--scheduler", parser.value()?)?),
             "scheduler-arg" => self.scheduler_args.push(argument(parser.value()?)?),
             "scheduler-name" => self.scheduler_name = Some(ops_name(parser.value()?.string()?)?),
+            "manifest" => self.manifest = Some(path("--manifest", parser.value()?)?),
             "attach-timeout" => {
                 let attach = seconds("attach-timeout", &parser.value()?.string()?, MAX_ATTACH_S)?;
                 // At least 1 ms: the plan carries whole milliseconds.
@@ -676,10 +734,12 @@ impl Programs {
     ) -> Result<(Option<SchedulerOptions>, Option<PayloadOptions>), UsageError> {
         let companions = !self.scheduler_args.is_empty()
             || self.scheduler_name.is_some()
-            || self.attach_ms.is_some();
+            || self.attach_ms.is_some()
+            || self.manifest.is_some();
         if self.scheduler.is_none() && companions {
             return Err(UsageError(
-                "--scheduler-arg, --scheduler-name and --attach-timeout need --scheduler PATH"
+                "--scheduler-arg, --scheduler-name, --attach-timeout and --manifest need \
+                 --scheduler PATH (or a NAME of the manifest)"
                     .into(),
             ));
         }
@@ -694,6 +754,7 @@ impl Programs {
             args: self.scheduler_args,
             name: self.scheduler_name,
             attach_ms: self.attach_ms,
+            manifest: self.manifest,
         });
         let args = trailing
             .unwrap_or_default()
@@ -716,6 +777,8 @@ struct RunExtras {
     catalog: Vec<PathBuf>,
     /// `--images K1 K2 ...` (bisect), as given.
     images: Vec<OsString>,
+    /// `--scheduler-a`, `--scheduler-b` and `--threshold` (ab).
+    ab: compare::AbSides,
 }
 
 /// The options of `run`, and of `bench` and `soak`, which take `--runs` too, and of
@@ -770,6 +833,12 @@ fn parse_run(
             Long("doc") if bench => extra.doc = Some(path("--doc", parser.value()?)?),
             Long("catalog") if bench => extra.catalog.push(path("--catalog", parser.value()?)?),
             Long("images") if command == "bisect" => extra.images.extend(parser.values()?),
+            Long(name @ ("scheduler-a" | "scheduler-b" | "threshold" | "manifest"))
+                if command == "ab" =>
+            {
+                let name = name.to_string();
+                extra.ab.take(&name, parser.value()?)?;
+            }
             Long(name) => {
                 let name = name.to_string();
                 let workflow = !repeats && run.workflow.take(&name, parser)?;
@@ -846,6 +915,47 @@ fn check_bisect(run: &RunOptions) -> Result<(), UsageError> {
     }
 }
 
+/// The ab command, once the run options are parsed: the options ab refuses, and
+/// `--repeat` as the runs per side.
+fn ab_command(sides: compare::AbSides, mut options: RunOptions) -> Result<Command, UsageError> {
+    let (a, b, threshold, manifest) = sides.finish()?;
+    let refused = [
+        (
+            options.scheduler.is_some(),
+            "--scheduler: give --scheduler-a and --scheduler-b",
+        ),
+        (
+            !options.kernel_list.is_empty(),
+            "a --kernel list: ab runs one kernel",
+        ),
+        (
+            options.vm.topology.len() > 1,
+            "a --topology list: ab runs one shape",
+        ),
+        (
+            options.workflow.junit.is_some() || options.workflow.summary.is_some(),
+            "--junit or --summary: ab writes a.json, b.json and compare.json in its run \
+             directory",
+        ),
+        (
+            options.payload.is_some(),
+            "--payload: compare schedulers on scenarios' own payloads",
+        ),
+    ];
+    if let Some((_, why)) = refused.iter().find(|(given, _)| *given) {
+        return Err(UsageError(format!("ab does not take {why}")));
+    }
+    let repeats = options.workflow.repeat.take().unwrap_or(DEFAULT_AB_REPEATS);
+    Ok(Command::Ab {
+        options,
+        a,
+        b,
+        repeats,
+        threshold,
+        manifest,
+    })
+}
+
 /// `--kernel`: one path, or a comma-separated list of two or more (a kernel matrix). A
 /// path that exists is one kernel, commas and all; given twice, the second would
 /// silently replace the first, so it is refused.
@@ -888,17 +998,6 @@ fn kernel_list(text: &str) -> Result<Vec<PathBuf>, UsageError> {
         }
     }
     Ok(parts.into_iter().map(PathBuf::from).collect())
-}
-
-/// A path on the command line: an empty one names nothing (a shell variable that was
-/// not set), and is refused rather than read as the current directory.
-fn path(what: &str, value: OsString) -> Result<PathBuf, UsageError> {
-    if value.is_empty() {
-        return Err(UsageError(format!(
-            "{what} is empty: give a path (an unset shell variable expands to nothing)"
-        )));
-    }
-    Ok(value.into())
 }
 
 /// One argument for a program in the guest: plan values are text without NUL bytes.
@@ -1311,6 +1410,7 @@ mod tests {
                 args: vec!["-t".into(), "10".into()],
                 name: Some("qmap".into()),
                 attach_ms: Some(500),
+                manifest: None,
             })
         );
         assert_eq!(

@@ -1,5 +1,8 @@
 //! The command line's words: the error a user's mistake is, help requests, numbers.
 
+use std::ffi::OsString;
+use std::path::PathBuf;
+
 use lexopt::prelude::*;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,4 +46,15 @@ pub(super) fn next_arg<'a>(
 pub(super) fn number(option: &str, text: &str) -> Result<u64, UsageError> {
     text.parse()
         .map_err(|_| UsageError(format!("--{option} {text:?} is not a whole number")))
+}
+
+/// A path on the command line: an empty one names nothing (a shell variable that was
+/// not set), and is refused rather than read as the current directory.
+pub(super) fn path(what: &str, value: OsString) -> Result<PathBuf, UsageError> {
+    if value.is_empty() {
+        return Err(UsageError(format!(
+            "{what} is empty: give a path (an unset shell variable expands to nothing)"
+        )));
+    }
+    Ok(value.into())
 }

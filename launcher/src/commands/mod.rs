@@ -2,13 +2,16 @@
 //! bench and `scheduler build` live with their subsystems ([`crate::bench`],
 //! [`crate::scheduler::build`]). [`main`] dispatches the parsed command line.
 
+pub mod ab;
 pub mod bisect;
 pub mod check;
+pub mod compare;
 pub mod kernel;
 pub mod list;
 pub mod plan;
 pub mod repeat;
 pub mod run;
+pub mod schedulers;
 pub mod show;
 pub mod soak;
 
@@ -52,7 +55,8 @@ pub fn main(args: Vec<OsString>) -> Exit {
             .map(kernel::print_path),
         Command::KernelBuild(options) => kernel::kernel_build(&options),
         Command::KernelCheck { image } => kernel::kernel_check(&image),
-        Command::SchedulerBuild { spec, jobs } => crate::scheduler::build::command(&spec, jobs),
+        Command::SchedulerBuild { spec, jobs } => schedulers::build_spec(&spec)
+            .and_then(|spec| crate::scheduler::build::command(&spec, jobs)),
         Command::TopologyList => {
             output::print(&crate::topology::preset_table());
             Ok(Exit::Pass)
@@ -65,9 +69,29 @@ pub fn main(args: Vec<OsString>) -> Exit {
         } => list::list(json, filter.as_deref(), shard, &paths),
         Command::Show { target, vm } => show::show(&target, &vm),
         Command::Check(vm) => check::check(&vm),
-        Command::Run(options) => Ok(run::run(&options)),
-        Command::Soak { options, runs } => Ok(soak::run(&options, runs)),
-        Command::Bisect { options, images } => Ok(bisect::run(&options, &images)),
+        Command::ListSchedulers { json, manifest } => schedulers::list(json, manifest.as_deref()),
+        Command::Run(options) => schedulers::apply(options).map(|o| run::run(&o)),
+        Command::Soak { options, runs } => schedulers::apply(options).map(|o| soak::run(&o, runs)),
+        Command::Compare(args) => {
+            compare::command(&args.a, &args.b, args.threshold, args.json.as_deref())
+        }
+        Command::Ab {
+            options,
+            a,
+            b,
+            repeats,
+            threshold,
+            manifest,
+        } => Ok(ab::run(&ab::Ab {
+            options: &options,
+            sides: [&a, &b],
+            repeats,
+            threshold,
+            manifest: manifest.as_deref(),
+        })),
+        Command::Bisect { options, images } => {
+            schedulers::apply(options).map(|o| bisect::run(&o, &images))
+        }
         Command::Bench {
             options,
             runs,

@@ -77,7 +77,8 @@ pub fn run(options: &RunOptions, count: u32) -> Result<Exit, Stop> {
     Ok(publish_all(options, whole))
 }
 
-fn summarize(run_dir: String, repeats: Vec<Report>) -> RepeatReport {
+/// The report of `repeats`, the runs of one set.
+pub fn summarize(run_dir: String, repeats: Vec<Report>) -> RepeatReport {
     let outcome = combine(repeats.iter().map(|r| r.outcome));
     let repro = repeats.iter().find_map(|r| r.repro.clone());
     RepeatReport {

@@ -7,7 +7,7 @@ mod context;
 mod error;
 pub mod file;
 pub mod load;
-mod locate;
+pub(crate) mod locate;
 mod model;
 pub mod payloads;
 mod shaped;

@@ -2,6 +2,7 @@
 //! the kernel can run it, why a run failed because of it, and its part of the report.
 
 pub mod build;
+pub mod manifest;
 
 use std::path::{Path, PathBuf};
 
