@@ -29,19 +29,11 @@ fn scenarios(scratch: &Scratch, limit: u64) -> [String; 2] {
     [steady, planted].map(|p| p.display().to_string())
 }
 
-/// Keeps a guest on a loaded TCG host from panicking at boot in the kernel's IO-APIC
-/// timer check ("IO-APIC + timer doesn't work!"), which a starved vCPU fails: these
-/// tests need every run of a repeat to boot.
-const NO_TIMER_CHECK: &str = "no_timer_check";
-
 /// `schedbox run --repeat 2` of the two scenarios; the path of its report.
 fn repeated(name: &str, limit: u64) -> (Scratch, String) {
     let scratch = Scratch::new(name);
     let [a, b] = scenarios(&scratch, limit);
-    let (output, report) = common::boot(
-        &scratch,
-        &["--repeat", "2", "--append", NO_TIMER_CHECK, &a, &b],
-    );
+    let (output, report) = common::boot(&scratch, &["--repeat", "2", &a, &b]);
     let json = scratch.0.join("report.json").display().to_string();
     let says = common::describe(&output, &report);
     let repeats = report["repeats"].as_array().expect("a --repeat report");
@@ -146,7 +138,7 @@ fn ab_of_scx_simple_against_eevdf_shows_that_it_ignores_weights() {
             ])
             .arg("--manifest")
             .arg(&manifest)
-            .args(["--repeat", "3", "--append", NO_TIMER_CHECK])
+            .args(["--repeat", "3"])
             .args(["--accel", "tcg", "--cpus", "2", "--kernel"])
             .arg(&kernel)
             .arg("--out")
