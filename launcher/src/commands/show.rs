@@ -103,8 +103,10 @@ fn op_line(op: &Op) -> String {
         Op::Affinity { group, cpus } => format!("affinity {group}: CPUs {cpus}"),
         Op::Write { path, value } => format!("write {path} = {value}"),
         Op::SchedulerDetach => "scheduler detach".to_string(),
-        Op::SchedulerAttach => "scheduler attach".to_string(),
+        Op::SchedulerAttach { label: None } => "scheduler attach".to_string(),
+        Op::SchedulerAttach { label: Some(l) } => format!("scheduler attach {l}"),
         Op::SchedulerRestart => "scheduler restart".to_string(),
+        Op::SchedulerReplace { label } => format!("scheduler replace by {label}"),
         Op::CpuOffline { cpus } => format!("CPUs {cpus} offline"),
         Op::CpuOnline { cpus } => format!("CPUs {cpus} online"),
         Op::Payload(p) => format!(

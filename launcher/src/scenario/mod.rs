@@ -10,6 +10,7 @@ pub mod load;
 mod locate;
 mod model;
 pub mod payloads;
+mod schedulers;
 mod shaped;
 mod steps;
 mod suggest;
