@@ -425,7 +425,8 @@ impl<'p> Runner<'p> {
     }
 
     /// The scenario's end (`no`: a line of it): every CPU it took offline comes back,
-    /// a scheduler that replaced the run's leaves, and the run's scheduler is attached
+    /// a scheduler that replaced the run's leaves (failed or not), and the run's
+    /// scheduler is attached
     /// again if a step left it detached, unless the next scenario starts detached; so
     /// that the next scenario starts as the plan says.
     fn restore(&mut self, no: usize) -> Res<()> {
@@ -435,7 +436,9 @@ impl<'p> Runner<'p> {
             self.scen.offline.restore(name.as_bytes(), &self.pool)?;
             self.scheduler_after_hotplug(before);
         }
-        if self.mon.sched.line_label().is_some() && self.mon.sched.is_enabled() {
+        // A replacement leaves whatever became of it: its failure was this scenario's,
+        // and the run's scheduler, detached on request, comes back for the next.
+        if self.mon.sched.line_label().is_some() && !self.mon.sched.is_detached() {
             let mut sched = core::mem::take(&mut self.mon.sched);
             sched.detach(None, &mut || self.mon.heartbeat_if_due());
             self.mon.sched = sched;

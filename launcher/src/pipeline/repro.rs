@@ -41,6 +41,12 @@ pub fn command(options: &RunOptions, report: &Report, shapes: &[String]) -> Opti
             if let Some(ms) = s.attach_ms {
                 push("--attach-timeout", format!("{}", ms as f64 / 1000.0));
             }
+            // Only the labels the files it names declare: another would be refused.
+            let labels = declared_labels(&files(report));
+            for e in s.extra.iter().filter(|e| labels.contains(&e.label)) {
+                let path = absolute(&e.path.display().to_string());
+                push("--extra-scheduler", format!("{}={path}", e.label));
+            }
         }
     }
     args.extend(files(report));
@@ -95,6 +101,15 @@ fn files(report: &Report) -> Vec<String> {
         .into_iter()
         .filter(|s| Path::new(s).is_file())
         .map(str::to_string)
+        .collect()
+}
+
+/// The scheduler labels the scenario files declare (`[schedulers.LABEL]`).
+fn declared_labels(files: &[String]) -> Vec<String> {
+    files
+        .iter()
+        .filter_map(|f| crate::scenario::read(Path::new(f)).ok())
+        .flat_map(|s| s.scheduler_labels())
         .collect()
 }
 

@@ -42,6 +42,11 @@ impl Unvalidated {
         &self.file.name
     }
 
+    /// The labels of the schedulers it declares (`[schedulers.LABEL]`), as written.
+    pub fn scheduler_labels(&self) -> Vec<String> {
+        self.file.schedulers.keys().cloned().collect()
+    }
+
     /// The shape its `topology` pins, if any; one that cannot be booted in
     /// `memory_mib` is an error naming the field and the fix.
     pub fn topology(&self, memory_mib: u32) -> Result<Option<Shape>, ScenarioError> {
