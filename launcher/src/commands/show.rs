@@ -65,6 +65,18 @@ fn render(s: &Scenario, vm: &VmOptions) -> String {
         vm.memory_mib,
         s.duration_ms()
     );
+    if s.starts_detached {
+        out += "starts detached: the run's scheduler attaches when a step attaches it\n";
+    }
+    for l in &s.schedulers {
+        let program = l
+            .program
+            .as_deref()
+            .unwrap_or("(given by --extra-scheduler)");
+        let line = format!("scheduler {}: {program} {}", l.label, l.args.join(" "));
+        out += line.trim_end();
+        out += "\n";
+    }
     for (i, step) in s.steps.iter().enumerate() {
         let until = if step.until_payloads {
             ", or until its payloads end"

@@ -177,4 +177,24 @@ mod tests {
         assert_eq!(quote("it's"), "'it'\\''s'");
         assert_eq!(quote(""), "''");
     }
+
+    #[test]
+    fn only_labels_the_named_files_declare_are_given_again() {
+        let dir = crate::tempdir::TempDir::new("repro").unwrap();
+        let file = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            path.display().to_string()
+        };
+        let with = file(
+            "with.toml",
+            "name = \"a\"\nduration_ms = 1\n[schedulers.q]\n[schedulers.r]\npath = \"x\"\n",
+        );
+        let without = file("without.toml", "name = \"b\"\nduration_ms = 1\n");
+        assert_eq!(
+            declared_labels(&[with.clone(), without.clone()]),
+            ["q", "r"]
+        );
+        assert!(declared_labels(&[without]).is_empty());
+    }
 }
