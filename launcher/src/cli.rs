@@ -146,6 +146,9 @@ run options:
                        manifest's arguments)
   --scheduler-name N   the ops name it must attach as (default: any)
   --attach-timeout S   seconds it may take to attach (default 20)
+  --extra-scheduler LABEL=PATH
+                       the program of the scheduler a scenario declares as
+                       [schedulers.LABEL] (repeatable; its args stay the scenario's)
   --payload PATH [-- ARGS]
                        a program run in every scenario beside the workers, with ARGS
                        (everything after `--`); it must exit 0 before the scenario ends
@@ -227,6 +230,15 @@ pub struct SchedulerOptions {
     /// `--manifest PATH`: the scheduler manifest a NAME is looked up in (None: the
     /// current directory's `schedulers.toml`, when there is one).
     pub manifest: Option<PathBuf>,
+    /// `--extra-scheduler LABEL=PATH`, in order.
+    pub extra: Vec<ExtraScheduler>,
+}
+
+/// `--extra-scheduler LABEL=PATH`: the program of a scheduler scenarios name by label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExtraScheduler {
+    pub label: String,
+    pub path: PathBuf,
 }
 
 /// `--payload PATH [-- ARGS]`.
@@ -695,6 +707,7 @@ struct Programs {
     scheduler_name: Option<String>,
     attach_ms: Option<u64>,
     manifest: Option<PathBuf>,
+    extra: Vec<ExtraScheduler>,
     payload: Option<PathBuf>,
 }
 
@@ -706,6 +719,9 @@ impl Programs {
             "scheduler-arg" => self.scheduler_args.push(argument(parser.value()?)?),
             "scheduler-name" => self.scheduler_name = Some(ops_name(parser.value()?.string()?)?),
             "manifest" => self.manifest = Some(path("--manifest", parser.value()?)?),
+            "extra-scheduler" => self
+                .extra
+                .push(extra_scheduler(parser.value()?, &self.extra)?),
             "attach-timeout" => {
                 let attach = seconds("attach-timeout", &parser.value()?.string()?, MAX_ATTACH_S)?;
                 // At least 1 ms: the plan carries whole milliseconds.
@@ -735,11 +751,12 @@ impl Programs {
         let companions = !self.scheduler_args.is_empty()
             || self.scheduler_name.is_some()
             || self.attach_ms.is_some()
-            || self.manifest.is_some();
+            || self.manifest.is_some()
+            || !self.extra.is_empty();
         if self.scheduler.is_none() && companions {
             return Err(UsageError(
-                "--scheduler-arg, --scheduler-name, --attach-timeout and --manifest need \
-                 --scheduler PATH (or a NAME of the manifest)"
+                "--scheduler-arg, --scheduler-name, --attach-timeout, --manifest and \
+                 --extra-scheduler need --scheduler PATH (or a NAME of the manifest)"
                     .into(),
             ));
         }
@@ -755,6 +772,7 @@ impl Programs {
             name: self.scheduler_name,
             attach_ms: self.attach_ms,
             manifest: self.manifest,
+            extra: self.extra,
         });
         let args = trailing
             .unwrap_or_default()
@@ -1018,6 +1036,41 @@ fn ops_name(name: String) -> Result<String, UsageError> {
             "--scheduler-name {name:?}: give the scheduler's ops name as /sys/kernel/sched_ext/root/ops shows it (e.g. simple)"
         )))
     }
+}
+
+/// `--extra-scheduler LABEL=PATH`: a label as scenarios write it, given once, and a path.
+fn extra_scheduler(
+    value: OsString,
+    given: &[ExtraScheduler],
+) -> Result<ExtraScheduler, UsageError> {
+    let text = value.to_string_lossy().into_owned();
+    let usage = |why: &str| {
+        UsageError(format!(
+            "--extra-scheduler {text:?}: {why}: give LABEL=PATH, LABEL as the scenario's \
+             [schedulers.LABEL] names it (a-z, 0-9, '-', '_')"
+        ))
+    };
+    let Some((label, path)) = text.split_once('=') else {
+        return Err(usage("no '='"));
+    };
+    let good_label = !label.is_empty()
+        && label.len() <= schedbox_protocol::limits::MAX_NAME
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if !good_label {
+        return Err(usage("not a label"));
+    }
+    if path.is_empty() {
+        return Err(usage("no path"));
+    }
+    if given.iter().any(|e| e.label == label) {
+        return Err(usage("this label is given twice"));
+    }
+    Ok(ExtraScheduler {
+        label: label.to_string(),
+        path: path.into(),
+    })
 }
 
 /// Every time option: seconds, decimals allowed, more than 0 and at most `max_s`.
@@ -1411,6 +1464,7 @@ mod tests {
                 name: Some("qmap".into()),
                 attach_ms: Some(500),
                 manifest: None,
+                extra: Vec::new(),
             })
         );
         assert_eq!(
@@ -1452,10 +1506,59 @@ mod tests {
             (&["plan", "--", "-l"], "only run takes"),
             (&["bench", "--scheduler", "s"], "options of run"),
             (&["run", "--payload"], "payload"),
+            (
+                &["run", "--extra-scheduler", "q=/x"],
+                "need --scheduler PATH",
+            ),
+            (
+                &["run", "--scheduler", "s", "--extra-scheduler", "q"],
+                "no '='",
+            ),
+            (
+                &["run", "--scheduler", "s", "--extra-scheduler", "Q=/x"],
+                "not a label",
+            ),
+            (
+                &["run", "--scheduler", "s", "--extra-scheduler", "q="],
+                "no path",
+            ),
+            (
+                &[
+                    "run",
+                    "--scheduler",
+                    "s",
+                    "--extra-scheduler",
+                    "q=/x",
+                    "--extra-scheduler",
+                    "q=/y",
+                ],
+                "given twice",
+            ),
         ] {
             let err = parse_args(args).unwrap_err().to_string();
             assert!(err.contains(hint), "{args:?}: {err}");
         }
+    }
+
+    #[test]
+    fn extra_schedulers_are_labelled_paths() {
+        let args = [
+            "run",
+            "--scheduler",
+            "s",
+            "--extra-scheduler",
+            "qmap-stall=/x/scx_qmap",
+        ];
+        let Command::Run(run) = parse_args(&args).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            run.scheduler.unwrap().extra,
+            [ExtraScheduler {
+                label: "qmap-stall".into(),
+                path: "/x/scx_qmap".into(),
+            }]
+        );
     }
 
     #[test]

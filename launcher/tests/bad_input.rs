@@ -143,6 +143,10 @@ fn cases(f: &Files) -> Vec<(Vec<String>, &'static str)> {
     let every = with_op("every.toml", "{ op = \"cpu-offline\", cpus = \"0-1\" }");
     let beyond = with_op("beyond.toml", "{ op = \"cpu-offline\", cpus = \"5\" }");
     let detach = with_op("detach.toml", "{ op = \"scheduler-detach\" }");
+    let label = with_op(
+        "label.toml",
+        "{ op = \"scheduler-replace\", scheduler = \"nope\" }",
+    );
     vec![
         // Lifecycle and hotplug ops.
         (
@@ -157,6 +161,10 @@ fn cases(f: &Files) -> Vec<(Vec<String>, &'static str)> {
         (
             run(&[&detach]),
             "has no sched_ext scheduler: run it with --scheduler",
+        ),
+        (
+            run(&[&label]),
+            "label.toml:7:82: [[step]] 0.ops[1].scheduler: unknown scheduler \"nope\"",
         ),
         // The command line.
         (run(&["--cpus", "0"]), "--cpus 0 is out of range"),

@@ -2,7 +2,7 @@
 //! every limit: each edge case is given to the host as a scenario and to the guest's
 //! validator as the plan line it stands for, and both must accept it or both refuse it.
 
-use schedbox::protocol::plan::{compile_checked, PlanConfig, PlanScheduler, DEFAULT_CONFIG};
+use schedbox::protocol::plan::{compile_checked, config_for_checking, DEFAULT_CONFIG};
 use schedbox::scenario::catalog::load_for_check;
 use schedbox::scenario::{parse, VmShape};
 use schedbox::scheduler::first_scheduler_op;
@@ -243,20 +243,15 @@ fn every_catalog_scenario_compiles_to_a_plan_the_guest_accepts() {
             .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         {
             let scenario = load_for_check(path, vm).unwrap_or_else(|e| panic!("{e}"));
-            // A scenario that detaches or attaches the scheduler runs only with one.
-            let config = if first_scheduler_op(std::slice::from_ref(&scenario)).is_some() {
-                PlanConfig {
-                    scheduler: Some(PlanScheduler {
-                        path: "/payload/scheduler/scx_simple".to_string(),
-                        name: None,
-                        attach_ms: 1000,
-                        args: Vec::new(),
-                    }),
-                    ..DEFAULT_CONFIG
-                }
-            } else {
-                DEFAULT_CONFIG
-            };
+            // A scenario that detaches or attaches the scheduler runs only with one, and
+            // with the schedulers it names by label.
+            let config = config_for_checking(std::slice::from_ref(&scenario));
+            assert_eq!(
+                config.scheduler.is_some(),
+                first_scheduler_op(std::slice::from_ref(&scenario)).is_some(),
+                "{}",
+                path.display()
+            );
             compile_checked(&[scenario], &config)
                 .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             seen += 1;

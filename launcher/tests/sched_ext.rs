@@ -705,6 +705,161 @@ fn the_scheduler_detaches_attaches_and_restarts_under_load() {
     );
 }
 
+/// The guest times at which the steps of scenario `name` began, from records.log.
+fn step_times(scratch: &Scratch, name: &str) -> Vec<u64> {
+    let prefix = format!("SBX1 step scenario={name} ");
+    scratch
+        .run_file("records.log")
+        .lines()
+        .filter(|l| l.starts_with(&prefix))
+        .map(|l| l.rsplit("t_ms=").next().unwrap().parse().unwrap())
+        .collect()
+}
+
+/// A scenario's scheduler windows as (scheduler or "none", from_ms, to_ms).
+fn windows(run: &Run, scenario: usize) -> Vec<(String, u64, u64)> {
+    let why = run.why();
+    run.report["scenarios"][scenario]["scheduler_windows"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no scheduler windows: {why}"))
+        .iter()
+        .map(|w| {
+            (
+                w["scheduler"].as_str().unwrap_or("none").to_string(),
+                w["from_ms"].as_u64().unwrap(),
+                w["to_ms"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// scx_simple replaced in step 1 by scx_qmap told to stall every 10th user task: the
+/// run fails on the kernel's ejection of qmap, the report names the stalled worker by
+/// its `sbx-` name, and the `scheduler` check judged the replacement's window. The
+/// scenario after it starts detached and attaches the run's scheduler: it passes,
+/// the replacement's failure being the scenario's that asked for it.
+#[test]
+fn replacing_the_scheduler_by_a_stalling_qmap_fails_on_the_ejection() {
+    let scratch = Scratch::new("replace");
+    let simple = tree_scheduler("scx_simple");
+    let qmap = tree_scheduler("scx_qmap");
+    let extra = format!("qmap-stall={}", path_str(&qmap));
+    let replace = repo().join("scenarios/sched_ext/replace-stall.toml");
+    let detached = repo().join("scenarios/sched_ext/start-detached.toml");
+    let run = run(
+        &scratch,
+        &scx_kernel(),
+        &[
+            "--scheduler",
+            path_str(&simple),
+            "--extra-scheduler",
+            &extra,
+            path_str(&replace),
+            path_str(&detached),
+        ],
+    );
+    let why = run.why();
+    assert_eq!(run.code(), Some(1), "{why}");
+    let events = events(&run);
+    let replaced: Vec<(&Value, &Value)> = events
+        .iter()
+        .filter(|e| e["op"] == "scheduler-replace")
+        .map(|e| (&e["event"], &e["name"]))
+        .collect();
+    assert_eq!(
+        replaced,
+        [
+            (&"detached".into(), &"scx_simple".into()),
+            (&"attached".into(), &"qmap-stall".into())
+        ] as [(&Value, &Value); 2],
+        "{why}"
+    );
+    let ejected = run
+        .reason("the kernel ejected scheduler qmap-stall during scenario sched-ext-replace-stall");
+    assert!(ejected.contains(": runnable task stall ("), "{ejected}");
+    // The kernel names the stalled task by the name the guest gave the worker.
+    let (pid, worker) = ejected
+        .split("; pid ")
+        .nth(1)
+        .and_then(|rest| rest.split_once(" is worker "))
+        .and_then(|(pid, rest)| Some((pid.parse::<u64>().ok()?, rest.split(' ').next()?)))
+        .unwrap_or_else(|| panic!("the stalled worker is not named: {ejected}"));
+    let comm = format!("sbx-{}", worker.replacen('/', "-", 1));
+    assert!(
+        ejected.contains(&format!("({comm}[{pid}] failed to run for ")),
+        "{ejected}"
+    );
+    let check = run.check(0, "scheduler");
+    assert_eq!(check["passed"], false, "{why}");
+    assert!(
+        check["detail"].as_str().unwrap().contains("qmap-stall"),
+        "{why}"
+    );
+    // The windows: the run's scheduler, none while switching, then the replacement
+    // from its attach to its ejection.
+    let steps = step_times(&scratch, "sched-ext-replace-stall");
+    let shown = windows(&run, 0);
+    let names: Vec<&str> = shown.iter().map(|w| w.0.as_str()).collect();
+    assert_eq!(names[..3], ["scx_simple", "none", "qmap-stall"], "{why}");
+    assert!(shown[1].1 >= steps[1], "detached after step 1 began: {why}");
+    assert!(shown[2].2 > shown[2].1, "{why}");
+    // The next scenario is not blamed for the replacement.
+    assert_eq!(run.report["scenarios"][1]["outcome"], "pass", "{why}");
+    assert_every_worker_progressed(&run, 1);
+}
+
+/// A scenario that starts detached: the run's scheduler is first attached by step 1's
+/// op, while the workers run; the run passes and the report has both windows.
+#[test]
+fn a_scenario_that_starts_detached_attaches_in_step_1_and_reports_both_windows() {
+    let scratch = Scratch::new("start-detached");
+    let simple = tree_scheduler("scx_simple");
+    let detached = repo().join("scenarios/sched_ext/start-detached.toml");
+    let run = run(
+        &scratch,
+        &scx_kernel(),
+        &["--scheduler", path_str(&simple), path_str(&detached)],
+    );
+    let why = run.why();
+    assert_eq!(run.code(), Some(0), "{why}");
+    let events = events(&run);
+    let first = &events[0];
+    assert_eq!(
+        (&first["event"], &first["op"], &first["state_before"]),
+        (
+            &"attached".into(),
+            &"scheduler-attach".into(),
+            &"disabled".into()
+        ),
+        "not attached before step 1: {why}"
+    );
+    let steps = step_times(&scratch, "sched-ext-start-detached");
+    assert_eq!(steps.len(), 2, "{why}");
+    let attached_ms = first["t_ms"].as_u64().unwrap();
+    assert!(steps[1] <= attached_ms, "{why}");
+    assert!(first["took_ms"].as_u64().unwrap() > 0, "{why}");
+    let shown = windows(&run, 0);
+    assert_eq!(shown.len(), 2, "{why}");
+    assert_eq!(
+        (shown[0].0.as_str(), shown[0].2),
+        ("none", attached_ms),
+        "{why}"
+    );
+    assert!(shown[0].1 <= steps[0], "{why}");
+    assert_eq!(
+        (shown[1].0.as_str(), shown[1].1),
+        ("scx_simple", attached_ms),
+        "{why}"
+    );
+    assert!(shown[1].2 > attached_ms, "{why}");
+    assert!(
+        run.stdout().contains("    scheduler windows: none "),
+        "{why}"
+    );
+    assert_eq!(run.check(0, "scheduler")["passed"], true, "{why}");
+    assert_every_worker_progressed(&run, 0);
+}
+
 /// The hotplug scenario: CPU 1 offline and back with pinned and free workers, each
 /// change a `cpu-state` record naming the workers the kernel moved.
 fn hotplug_run(tag: &str, scheduler: Option<&Path>) -> Run {

@@ -36,6 +36,9 @@ pub const MAX_CHECKS: usize = 32;
 /// Payloads the guest runs at once; a scenario may start no more.
 /// Hard bound: the guest's table.
 pub const MAX_PAYLOADS: usize = 16;
+/// Schedulers a plan names: the run's and those labelled for scheduler ops.
+/// Hard bound: the validator's table of labels.
+pub const MAX_SCHEDULERS: usize = 16;
 /// Workers one scenario may fork in all (the guest keeps each one's slot and result).
 /// Hard bound: the guest's slots.
 pub const MAX_WORKERS: usize = 4096;
@@ -130,6 +133,7 @@ mod tests {
             ("MAX_CGROUPS", format!("{MAX_CGROUPS}")),
             ("MAX_CHECKS", format!("{MAX_CHECKS}")),
             ("MAX_PAYLOADS", format!("{MAX_PAYLOADS}")),
+            ("MAX_SCHEDULERS", format!("{MAX_SCHEDULERS}")),
             ("MAX_WORKERS", format!("{MAX_WORKERS}")),
             ("MAX_CPUS", format!("{MAX_CPUS}")),
             ("MAX_HOLD_MS", format!("{MAX_HOLD_MS}")),

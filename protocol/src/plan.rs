@@ -7,12 +7,12 @@ use crate::checks;
 use crate::cpulist::CpuMask;
 use crate::limits::{
     MAX_CGROUPS, MAX_CGROUP_DEPTH, MAX_CHECKS, MAX_HOLD_MS, MAX_LINE, MAX_NAME, MAX_PATH,
-    MAX_PAYLOADS, MAX_WORKERS, NICE_RANGE, PLAN_VERSION, RT_PRIO_RANGE,
+    MAX_PAYLOADS, MAX_SCHEDULERS, MAX_WORKERS, NICE_RANGE, PLAN_VERSION, RT_PRIO_RANGE,
 };
 use crate::line::{lines, parse_line, Line, Values};
 use crate::msg;
 use crate::msg::{parse_i64, parse_u64, Lossy, Msg};
-use crate::vocab::{Expect, Op, Policy, Spec, Until, Verb, Word, REPEATABLE};
+use crate::vocab::{Expect, Op, Policy, SchedulerStart, Spec, Until, Verb, Word, REPEATABLE};
 use crate::works;
 
 /// Checks keys against a spec (plus `extra` keys, the work keys of a spawn).
@@ -102,7 +102,8 @@ fn check_value(what: Subject, key: &str, val: &[u8]) -> Result<(), Msg> {
         "work" => works::work(val).is_some(),
         "expect" => Expect::parse(val).is_some(),
         "until" => Until::parse(val).is_some(),
-        "group" | "file" | "name" => is_name(val),
+        "scheduler" => SchedulerStart::parse(val).is_some(),
+        "group" | "file" | "name" | "label" => is_name(val),
         "cgroup" | "path" | "from" | "to" => is_rel_path(val),
         "count" => in_range((1, MAX_WORKERS as u64)),
         "limit" => parse_u64(val).is_some(),
@@ -183,6 +184,9 @@ pub struct Validator {
     seen_version: bool,
     seen_config: bool,
     seen_scheduler: bool,
+    /// The labelled `scheduler` lines so far, by [`label_key`], and how many.
+    labels: [u64; MAX_SCHEDULERS],
+    label_count: usize,
     seen_scenario: bool,
     in_scenario: bool,
     in_step: bool,
@@ -205,6 +209,17 @@ impl Validator {
             Verb::Op => Subject::Op(self.op(line)?),
             Verb::Check => {
                 self.check(line)?;
+                Subject::Verb(verb)
+            }
+            Verb::Scheduler => {
+                check_keys(line, &verb.spec(), Subject::Verb(verb), &[])?;
+                self.scheduler_line(line)?;
+                Subject::Verb(verb)
+            }
+            Verb::Scenario => {
+                check_keys(line, &verb.spec(), Subject::Verb(verb), &[])?;
+                self.structure(verb)?;
+                self.scenario_start(line)?;
                 Subject::Verb(verb)
             }
             _ => {
@@ -278,18 +293,11 @@ impl Validator {
     /// The ordering rules of the verbs other than op and check.
     fn structure(&mut self, verb: Verb) -> Result<(), Msg> {
         match verb {
-            Verb::Config | Verb::Scheduler => {
-                let seen = if verb == Verb::Config {
-                    &mut self.seen_config
-                } else {
-                    &mut self.seen_scheduler
-                };
-                if core::mem::replace(seen, true) {
+            Verb::Config => {
+                if core::mem::replace(&mut self.seen_config, true) {
                     return Err(msg!("{verb} given twice"));
                 }
-                if self.seen_scenario {
-                    return Err(msg!("{verb} must come before the first scenario"));
-                }
+                self.before_scenarios(verb)?;
             }
             Verb::Scenario => {
                 if self.in_scenario {
@@ -315,6 +323,55 @@ impl Validator {
         Ok(())
     }
 
+    fn before_scenarios(&self, verb: Verb) -> Result<(), Msg> {
+        if self.seen_scenario {
+            return Err(msg!("{verb} must come before the first scenario"));
+        }
+        Ok(())
+    }
+
+    /// A `scheduler` line: the run's (no `label=`, at most one) or a labelled one that
+    /// scheduler ops name, each label once, all before the first scenario.
+    fn scheduler_line(&mut self, line: &Line<'_>) -> Result<(), Msg> {
+        self.before_scenarios(Verb::Scheduler)?;
+        let Some(label) = line.get("label") else {
+            if core::mem::replace(&mut self.seen_scheduler, true) {
+                return Err(msg!(
+                    "the run's scheduler (a scheduler line without label=) given twice"
+                ));
+            }
+            return Ok(());
+        };
+        if self.has_label(label) {
+            return Err(msg!("scheduler label={:?} given twice", Lossy(label)));
+        }
+        if self.label_count == MAX_SCHEDULERS {
+            return Err(msg!("more than {MAX_SCHEDULERS} labelled schedulers"));
+        }
+        self.labels[self.label_count] = label_key(label);
+        self.label_count += 1;
+        Ok(())
+    }
+
+    fn has_label(&self, label: &[u8]) -> bool {
+        self.labels[..self.label_count].contains(&label_key(label))
+    }
+
+    /// `scenario scheduler=detached`: the run's scheduler is not attached when the
+    /// scenario's first step begins.
+    fn scenario_start(&mut self, line: &Line<'_>) -> Result<(), Msg> {
+        let start = line.get("scheduler").and_then(SchedulerStart::parse);
+        if start == Some(SchedulerStart::Detached) {
+            if !self.seen_scheduler {
+                return Err(msg!(
+                    "scenario scheduler=detached needs a scheduler line before the first scenario"
+                ));
+            }
+            self.used.detached = true;
+        }
+        Ok(())
+    }
+
     /// Validates an `op` line; the op it names.
     fn op(&mut self, line: &Line<'_>) -> Result<Op, Msg> {
         let Some(name) = line.bare else {
@@ -336,19 +393,25 @@ impl Validator {
             Op::Spawn => self.spawn(line, work)?,
             Op::CgroupAdd => self.count_use(UsedKind::Cgroup)?,
             Op::Payload => self.count_use(UsedKind::Payload)?,
-            op if op.is_scheduler_op() => self.scheduler_op(op)?,
+            op if op.is_scheduler_op() => self.scheduler_op(op, line.get("label"))?,
             op if op.is_hotplug() => self.hotplug(op, line)?,
             _ => {}
         }
         Ok(op)
     }
 
-    /// A scheduler op needs the run's scheduler, attached (detach, restart) or
-    /// detached (attach) at that point.
-    fn scheduler_op(&mut self, op: Op) -> Result<(), Msg> {
+    /// A scheduler op needs the run's scheduler, attached (detach, restart, replace)
+    /// or detached (attach) at that point, and the scheduler line its `label=` names.
+    fn scheduler_op(&mut self, op: Op, label: Option<&[u8]>) -> Result<(), Msg> {
         if !self.seen_scheduler {
             return Err(msg!(
                 "{op} needs a scheduler line before the first scenario"
+            ));
+        }
+        if let Some(label) = label.filter(|l| !self.has_label(l)) {
+            return Err(msg!(
+                "{op}: no scheduler line with label={:?} before the first scenario",
+                Lossy(label)
             ));
         }
         let detached = &mut self.used.detached;
@@ -468,6 +531,16 @@ impl Validator {
 enum UsedKind {
     Cgroup,
     Payload,
+}
+
+/// What the validator keeps of a scheduler label: its FNV-1a hash (it has no
+/// allocator; two labels of one plan that collide are refused as given twice).
+fn label_key(label: &[u8]) -> u64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0100_0000_01b3;
+    label
+        .iter()
+        .fold(OFFSET, |h, &b| (h ^ u64::from(b)).wrapping_mul(PRIME))
 }
 
 /// A plan error: the line number (0 for end of plan) and the message.

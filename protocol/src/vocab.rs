@@ -85,8 +85,8 @@ impl Verb {
         match self {
             Verb::Version | Verb::Op | Verb::End => spec(&[], &[]),
             Verb::Config => spec(&[], &["heartbeat_ms", "sample_ms", "kmsg"]),
-            Verb::Scheduler => spec(&["path"], &["name", "attach_ms", "arg"]),
-            Verb::Scenario => spec(&["name"], &[]),
+            Verb::Scheduler => spec(&["path"], &["name", "attach_ms", "arg", "label"]),
+            Verb::Scenario => spec(&["name"], &["scheduler"]),
             Verb::Step => spec(&["hold_ms"], &["until"]),
             Verb::Check => spec(&["name", "limit"], &["group", "cgroup", "forward"]),
         }
@@ -113,10 +113,13 @@ words! {
         /// The run's scheduler leaves: its process is stopped and the kernel's class
         /// switches back to the fair one.
         SchedulerDetach = "scheduler-detach",
-        /// The run's scheduler is started again and waited for until enabled.
+        /// The run's scheduler (or the one `label=` names) is started again and waited
+        /// for until enabled.
         SchedulerAttach = "scheduler-attach",
         /// Detach, then attach the same scheduler.
         SchedulerRestart = "scheduler-restart",
+        /// Detach the attached scheduler, then attach the one `label=` names.
+        SchedulerReplace = "scheduler-replace",
         /// `cpus=` go offline (`/sys/devices/system/cpu/cpuN/online`).
         CpuOffline = "cpu-offline",
         /// `cpus=` come back online.
@@ -138,7 +141,9 @@ impl Op {
             Op::Affinity => spec(&["group", "cpus"], &[]),
             Op::Write => spec(&["path", "value"], &[]),
             Op::Payload => spec(&["name", "path"], &["cgroup", "arg", "timeout_ms"]),
-            Op::SchedulerDetach | Op::SchedulerAttach | Op::SchedulerRestart => spec(&[], &[]),
+            Op::SchedulerDetach | Op::SchedulerRestart => spec(&[], &[]),
+            Op::SchedulerAttach => spec(&[], &["label"]),
+            Op::SchedulerReplace => spec(&["label"], &[]),
             Op::CpuOffline | Op::CpuOnline => spec(&["cpus"], &[]),
         }
     }
@@ -147,7 +152,7 @@ impl Op {
     pub const fn is_scheduler_op(self) -> bool {
         matches!(
             self,
-            Op::SchedulerDetach | Op::SchedulerAttach | Op::SchedulerRestart
+            Op::SchedulerDetach | Op::SchedulerAttach | Op::SchedulerRestart | Op::SchedulerReplace
         )
     }
 
@@ -163,7 +168,7 @@ impl Op {
     pub const fn class_switches(self) -> u64 {
         match self {
             Op::SchedulerDetach | Op::SchedulerAttach => 1,
-            Op::SchedulerRestart | Op::CpuOffline | Op::CpuOnline => 2,
+            Op::SchedulerRestart | Op::SchedulerReplace | Op::CpuOffline | Op::CpuOnline => 2,
             _ => 0,
         }
     }
@@ -176,6 +181,15 @@ impl Op {
 
 /// Keys that may appear more than once on a line, in order.
 pub const REPEATABLE: &[&str] = &["arg"];
+
+words! {
+    /// `scheduler=` of a `scenario` line: whether the run's scheduler is attached when
+    /// its first step begins (the default) or not until a step attaches one.
+    SchedulerStart {
+        Attached = "attached",
+        Detached = "detached",
+    }
+}
 
 words! {
     /// Scheduling policies a spawn may ask for (`policy=`).

@@ -18,7 +18,7 @@ use crate::work::{self, Params};
 
 use schedbox_protocol::checks::{CheckKind, KEY_FORWARD};
 use schedbox_protocol::limits::{MAX_CGROUPS, MAX_CHECKS};
-use schedbox_protocol::vocab::{Op, Policy, Until as UntilWord, Verb, Word};
+use schedbox_protocol::vocab::{Op, Policy, SchedulerStart, Until as UntilWord, Verb, Word};
 
 #[derive(Default)]
 struct Scenario {
@@ -88,7 +88,7 @@ impl<'p> Runner<'p> {
                 if !self.in_scenario() {
                     return Err(f);
                 }
-                self.abort_scenario(&f);
+                self.abort_scenario(no, &f);
                 skipping = !is_end;
             }
             self.mon.heartbeat_if_due();
@@ -102,8 +102,8 @@ impl<'p> Runner<'p> {
 
     /// Contains a failure inside a scenario: reports it (the `error` record names the
     /// scenario), kills its payloads and workers, removes its cgroups and ends it with
-    /// `outcome=error`.
-    fn abort_scenario(&mut self, f: &fail::Fail) {
+    /// `outcome=error`. `no`: the plan line that failed.
+    fn abort_scenario(&mut self, no: usize, f: &fail::Fail) {
         Record::new(RecordKind::Error)
             .word("where", f.place)
             .str("msg", f.msg.as_bytes())
@@ -113,7 +113,7 @@ impl<'p> Runner<'p> {
         self.pool.kill_all();
         self.pool.done.clear();
         self.mon.kmsg.end();
-        let restored = self.restore();
+        let restored = self.restore(no);
         let destroyed = cgroup::destroy_scenario(&self.scen.root, self.scen.created.as_slice());
         for f in [restored, destroyed]
             .iter()
@@ -194,9 +194,13 @@ impl<'p> Runner<'p> {
                     ));
                 }
             }
-            Verb::End => self.end_scenario()?,
+            Verb::End => self.end_scenario(no)?,
+            // A labelled scheduler line only names a program that scheduler ops start.
+            Verb::Scheduler if line.get("label").is_some() => {}
             Verb::Scheduler => {
-                self.mon.sched = Scheduler::start(line, &mut || self.mon.heartbeat_if_due())?;
+                let detached = next_starts_detached(self.plan, no);
+                self.mon.sched =
+                    Scheduler::start(line, detached, &mut || self.mon.heartbeat_if_due())?;
             }
             Verb::Version => {}
         }
@@ -214,6 +218,9 @@ impl<'p> Runner<'p> {
         self.mon.stall_limit_ms = stall_limit(self.plan, no);
         let forward = forwards_kmsg(self.plan, no).then_some(name);
         self.mon.begin_scenario(forward);
+        if starts_detached(line) && self.mon.sched.is_enabled() {
+            self.with_watched_scheduler(|sched, tick| sched.detach(None, tick));
+        }
         self.mon.sched.begin_scenario();
         self.pool.done.clear();
         Record::new(RecordKind::Scenario)
@@ -237,7 +244,7 @@ impl<'p> Runner<'p> {
         }
     }
 
-    fn end_scenario(&mut self) -> Res<()> {
+    fn end_scenario(&mut self, no: usize) -> Res<()> {
         self.finish_hold();
         let name = self.scen.name.clone();
         self.mon.payloads.end(name.as_bytes());
@@ -280,7 +287,7 @@ impl<'p> Runner<'p> {
             passed &= verdict.pass;
         }
         self.mon.kmsg.stop_forwarding();
-        self.restore()?;
+        self.restore(no)?;
         cgroup::destroy_scenario(&self.scen.root, self.scen.created.as_slice())?;
         // A worker that ended before it was stopped (an error record) leaves the
         // scenario not carried out, whatever its checks say.
@@ -358,9 +365,10 @@ impl<'p> Runner<'p> {
                 self.pool
                     .set_affinity(line.get("group").unwrap_or_default(), &cpus)?;
             }
-            Op::SchedulerDetach | Op::SchedulerAttach | Op::SchedulerRestart => {
-                self.scheduler_op(op)?
-            }
+            Op::SchedulerDetach
+            | Op::SchedulerAttach
+            | Op::SchedulerRestart
+            | Op::SchedulerReplace => self.scheduler_op(op, line.get("label"))?,
             Op::CpuOffline | Op::CpuOnline => {
                 let cpus = CpuMask::parse(line.get("cpus").unwrap_or_default()).unwrap_or_default();
                 let name = self.scen.name.as_bytes();
@@ -373,18 +381,24 @@ impl<'p> Runner<'p> {
         Ok(())
     }
 
-    /// A scheduler op, with the workers watched while it waits on the kernel.
-    fn scheduler_op(&mut self, op: Op) -> Res<()> {
+    /// A scheduler op, with the workers watched while it waits on the kernel. An
+    /// attach or a replacement starts the line `label` names (the run's without one);
+    /// a restart starts again the one that ran.
+    fn scheduler_op(&mut self, op: Op, label: Option<&[u8]>) -> Res<()> {
         let plan = self.plan;
         self.with_watched_scheduler(|sched, tick| {
-            if matches!(op, Op::SchedulerDetach | Op::SchedulerRestart) {
-                sched.detach(op, tick);
+            let label = match op {
+                Op::SchedulerRestart => sched.line_label().map(Label::from_bytes),
+                _ => label.map(Label::from_bytes),
+            };
+            if op != Op::SchedulerAttach {
+                sched.detach(Some(op), tick);
             }
-            if matches!(op, Op::SchedulerAttach | Op::SchedulerRestart) {
-                with_scheduler_line(plan, |line| sched.attach(line, Some(op), tick))
-            } else {
-                Ok(())
+            if op == Op::SchedulerDetach {
+                return Ok(());
             }
+            let label = label.as_ref().map(Label::as_bytes);
+            with_scheduler_line(plan, label, |line| sched.attach(line, Some(op), tick))
         })
     }
 
@@ -410,21 +424,30 @@ impl<'p> Runner<'p> {
         result
     }
 
-    /// The scenario's end: every CPU it took offline comes back, and the run's
-    /// scheduler is attached again if a step left it detached, so that the next
-    /// scenario starts as the plan says.
-    fn restore(&mut self) -> Res<()> {
+    /// The scenario's end (`no`: a line of it): every CPU it took offline comes back,
+    /// a scheduler that replaced the run's leaves (failed or not), and the run's
+    /// scheduler is attached
+    /// again if a step left it detached, unless the next scenario starts detached; so
+    /// that the next scenario starts as the plan says.
+    fn restore(&mut self, no: usize) -> Res<()> {
         let name = self.scen.name.clone();
         if !self.scen.offline.is_empty() {
             let before = self.mon.sched.before(Some(Op::CpuOnline));
             self.scen.offline.restore(name.as_bytes(), &self.pool)?;
             self.scheduler_after_hotplug(before);
         }
-        if self.mon.sched.is_detached() {
+        // A replacement leaves whatever became of it: its failure was this scenario's,
+        // and the run's scheduler, detached on request, comes back for the next.
+        if self.mon.sched.line_label().is_some() && !self.mon.sched.is_detached() {
+            let mut sched = core::mem::take(&mut self.mon.sched);
+            sched.detach(None, &mut || self.mon.heartbeat_if_due());
+            self.mon.sched = sched;
+        }
+        if self.mon.sched.is_detached() && !next_starts_detached(self.plan, no) {
             let plan = self.plan;
             let mut sched = core::mem::take(&mut self.mon.sched);
             let mon = &mut self.mon;
-            let res = with_scheduler_line(plan, |line| {
+            let res = with_scheduler_line(plan, None, |line| {
                 sched.attach(line, None, &mut || mon.heartbeat_if_due())
             });
             self.mon.sched = sched;
@@ -462,28 +485,54 @@ impl<'p> Runner<'p> {
     }
 }
 
-/// Calls `f` with the plan's `scheduler` line (the validator lets scheduler ops into
-/// a plan only with one).
-fn with_scheduler_line(plan: &[u8], f: impl FnOnce(&Line<'_>) -> Res<()>) -> Res<()> {
+/// A scheduler line's `label=`, kept while the plan is read again.
+type Label = Buf<{ schedbox_protocol::limits::MAX_NAME }>;
+
+/// Calls `f` with the plan's `scheduler` line that has `label` (the run's, without
+/// `label=`, for None; the validator lets scheduler ops into a plan only with it).
+fn with_scheduler_line(
+    plan: &[u8],
+    label: Option<&[u8]>,
+    f: impl FnOnce(&Line<'_>) -> Res<()>,
+) -> Res<()> {
     let mut scratch = [0u8; MAX_LINE];
     for (_, raw) in plan::lines(plan) {
         let Ok(line) = plan::parse_line(raw, &mut scratch, plan::Values::Text) else {
             continue;
         };
-        if verb(&line) == Some(Verb::Scheduler) {
+        if verb(&line) == Some(Verb::Scheduler) && line.get("label") == label {
             return f(&line);
         }
     }
     Err(fail!(
         Plan,
-        "a scheduler op in a plan without a scheduler line"
+        "a scheduler op in a plan without its scheduler line"
     ))
+}
+
+/// Whether a `scenario` line says its scheduler starts detached.
+fn starts_detached(line: &Line<'_>) -> bool {
+    line.get("scheduler").and_then(SchedulerStart::parse) == Some(SchedulerStart::Detached)
+}
+
+/// Whether the first scenario after plan line `no` starts detached.
+fn next_starts_detached(plan: &[u8], no: usize) -> bool {
+    let mut scratch = [0u8; MAX_LINE];
+    for (_, raw) in plan::lines(plan).skip_while(|(n, _)| *n <= no) {
+        let Ok(line) = plan::parse_line(raw, &mut scratch, plan::Values::Text) else {
+            continue;
+        };
+        if verb(&line) == Some(Verb::Scenario) {
+            return starts_detached(&line);
+        }
+    }
+    false
 }
 
 /// How long the plan's scheduler gets to attach; the default without a scheduler line.
 fn scheduler_attach_ms(plan: &[u8]) -> u64 {
     let mut ms = DEFAULT_ATTACH_MS;
-    let _ = with_scheduler_line(plan, |line| {
+    let _ = with_scheduler_line(plan, None, |line| {
         ms = line.num("attach_ms").unwrap_or(DEFAULT_ATTACH_MS);
         Ok(())
     });
@@ -572,6 +621,29 @@ mod tests {
         let plan = b"schedbox-plan 1\nscenario name=a\ncheck name=kernel-log limit=0\nend\nscenario name=b\ncheck name=kernel-log limit=0 forward=1\nend\n";
         assert!(!forwards_kmsg(plan, 2));
         assert!(forwards_kmsg(plan, 5));
+    }
+
+    #[test]
+    fn finds_labelled_scheduler_lines_and_scenarios_that_start_detached() {
+        let plan = b"schedbox-plan 1\nscheduler path=/s/simple\nscheduler path=/s/qmap label=q arg=-S\nscenario name=a\nend\nscenario name=b scheduler=detached\nend\n";
+        assert!(!next_starts_detached(plan, 2), "a is the next after line 2");
+        assert!(
+            next_starts_detached(plan, 4),
+            "b is the next after a's line"
+        );
+        assert!(!next_starts_detached(plan, 6), "none after b");
+        let path = |label: Option<&[u8]>| {
+            let mut found = Buf::<64>::new();
+            with_scheduler_line(plan, label, |line| {
+                found = Buf::from_bytes(line.get("path").unwrap_or_default());
+                Ok(())
+            })
+            .ok()
+            .map(|()| found)
+        };
+        assert_eq!(path(None).unwrap().as_bytes(), b"/s/simple");
+        assert_eq!(path(Some(b"q")).unwrap().as_bytes(), b"/s/qmap");
+        assert!(path(Some(b"x")).is_none());
     }
 
     #[test]

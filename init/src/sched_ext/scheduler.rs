@@ -67,8 +67,10 @@ enum Health {
 pub struct Scheduler {
     /// The plan's `name` (what root/ops must say), or empty to accept any.
     want: Word,
-    /// What records call it: the plan's name, or the binary's file name.
+    /// What records call it: the line's label, else its name, else the binary's file name.
     label: Word,
+    /// The `label=` of the scheduler line it runs now; empty for the run's own.
+    line_label: Word,
     ops: Word,
     /// 0 once the process is reaped.
     pid: i32,
@@ -101,23 +103,42 @@ impl Scheduler {
     /// Starts the `scheduler` line's binary and waits, calling `tick` (heartbeats),
     /// until the kernel has it enabled or it failed to get there. Errors only when the
     /// kernel cannot run a sched_ext scheduler at all; a scheduler that does not
-    /// attach is a `scheduler` record and failing checks.
-    pub fn start(line: &Line<'_>, tick: &mut dyn FnMut()) -> Res<Self> {
-        let path = line.get("path").unwrap_or_default();
+    /// attach is a `scheduler` record and failing checks. `detached`: the first
+    /// scenario starts without it, so it is only made ready, not started.
+    pub fn start(line: &Line<'_>, detached: bool, tick: &mut dyn FnMut()) -> Res<Self> {
         let mut s = Scheduler {
-            want: Word::from_bytes(line.get("name").unwrap_or_default()),
-            label: Word::from_bytes(line.get("name").unwrap_or(basename(path))),
             out: Capture::closed(MAX_OUTPUT_LINES),
             ..Scheduler::default()
         };
         s.open_state()?;
+        if detached {
+            s.name_after(line);
+            s.health = Health::Detached;
+            return Ok(s);
+        }
         let before = s.before(None);
         s.launch(line, before, tick)?;
         Ok(s)
     }
 
+    /// Takes the names of the scheduler line it is about to run.
+    fn name_after(&mut self, line: &Line<'_>) {
+        let path = line.get("path").unwrap_or_default();
+        let label = line.get("label");
+        self.want = Word::from_bytes(line.get("name").unwrap_or_default());
+        self.label = Word::from_bytes(label.or(line.get("name")).unwrap_or(basename(path)));
+        self.line_label = Word::from_bytes(label.unwrap_or_default());
+        self.ops = Word::new();
+    }
+
+    /// The `label=` of the scheduler line it runs (or last ran); None for the run's own.
+    pub fn line_label(&self) -> Option<&[u8]> {
+        Some(self.line_label.as_bytes()).filter(|l| !l.is_empty())
+    }
+
     /// Starts the process of the `scheduler` line and waits for it to attach.
     fn launch(&mut self, line: &Line<'_>, before: Before, tick: &mut dyn FnMut()) -> Res<()> {
+        self.name_after(line);
         let path = line.get("path").unwrap_or_default();
         let argv = Argv::new(path, line.all("arg"))
             .ok_or_else(|| fail!(Scheduler, "arguments of {:?} do not fit", Lossy(path)))?;
@@ -159,14 +180,20 @@ impl Scheduler {
         matches!(self.health, Health::Detached)
     }
 
+    /// Whether the kernel has it enabled, as far as the last look saw.
+    pub fn is_enabled(&self) -> bool {
+        matches!(self.health, Health::Enabled)
+    }
+
     /// `scheduler-detach` (and the first half of `scheduler-restart`): stops the
     /// process, which unregisters the scheduler, and waits for the kernel to have
     /// sched_ext disabled. A scheduler that already failed has nothing to detach;
-    /// its failure stays the scenario's.
-    pub fn detach(&mut self, op: Op, tick: &mut dyn FnMut()) {
+    /// its failure stays the scenario's. `op` is None when PID 1 detaches it between
+    /// scenarios (a replacement's, or before a scenario that starts detached).
+    pub fn detach(&mut self, op: Option<Op>, tick: &mut dyn FnMut()) {
         self.poll();
         self.resolve(true);
-        let before = self.before(Some(op));
+        let before = self.before(op);
         let mut status = None;
         if self.pid != 0 {
             let end = self.stop_process(tick);
@@ -195,7 +222,8 @@ impl Scheduler {
     }
 
     /// `scheduler-attach` (and the second half of `scheduler-restart`): starts the
-    /// scheduler line's program again and waits for the kernel to have it enabled.
+    /// program of `line` (the run's scheduler line, or a labelled one) and waits for the
+    /// kernel to have it enabled.
     pub fn attach(&mut self, line: &Line<'_>, op: Option<Op>, tick: &mut dyn FnMut()) -> Res<()> {
         if !self.is_detached() {
             return Ok(());

@@ -51,6 +51,7 @@ fn side_options(ab: &Ab, side: &AbSide) -> Result<RunOptions, Stop> {
             name: None,
             attach_ms: None,
             manifest: ab.manifest.map(Path::to_path_buf),
+            extra: Vec::new(),
         }),
     };
     super::schedulers::apply(options)

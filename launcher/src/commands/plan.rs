@@ -19,7 +19,7 @@ pub fn print_plan(vm: &VmOptions) -> Result<Exit, Stop> {
 
 pub fn write_initramfs(vm: &VmOptions, output: &Path) -> Result<(), Stop> {
     let scenarios = load_scenarios(vm).map_err(Stop::Usage)?;
-    let (_, image) = initramfs_for(&scenarios, None)?;
+    let (_, image) = initramfs_for(&scenarios, None, &[])?;
     std::fs::write(output, image)
         .map_err(|e| Stop::io(format!("cannot write {}", output.display()), &e))
 }

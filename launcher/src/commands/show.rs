@@ -65,6 +65,18 @@ fn render(s: &Scenario, vm: &VmOptions) -> String {
         vm.memory_mib,
         s.duration_ms()
     );
+    if s.starts_detached {
+        out += "starts detached: the run's scheduler attaches when a step attaches it\n";
+    }
+    for l in &s.schedulers {
+        let program = l
+            .program
+            .as_deref()
+            .unwrap_or("(given by --extra-scheduler)");
+        let line = format!("scheduler {}: {program} {}", l.label, l.args.join(" "));
+        out += line.trim_end();
+        out += "\n";
+    }
     for (i, step) in s.steps.iter().enumerate() {
         let until = if step.until_payloads {
             ", or until its payloads end"
@@ -103,8 +115,10 @@ fn op_line(op: &Op) -> String {
         Op::Affinity { group, cpus } => format!("affinity {group}: CPUs {cpus}"),
         Op::Write { path, value } => format!("write {path} = {value}"),
         Op::SchedulerDetach => "scheduler detach".to_string(),
-        Op::SchedulerAttach => "scheduler attach".to_string(),
+        Op::SchedulerAttach { label: None } => "scheduler attach".to_string(),
+        Op::SchedulerAttach { label: Some(l) } => format!("scheduler attach {l}"),
         Op::SchedulerRestart => "scheduler restart".to_string(),
+        Op::SchedulerReplace { label } => format!("scheduler replace by {label}"),
         Op::CpuOffline { cpus } => format!("CPUs {cpus} offline"),
         Op::CpuOnline { cpus } => format!("CPUs {cpus} online"),
         Op::Payload(p) => format!(

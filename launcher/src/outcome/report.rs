@@ -12,6 +12,7 @@ use crate::protocol::record::{
     CheckRecord, CpuStateRecord, PayloadRecord, Record, StallRecord, WorkerRecord,
 };
 use crate::scenario::Scenario;
+use crate::scheduler::windows::{self, Window};
 use crate::scheduler::{self, SchedulerInfo, SchedulerReport};
 use crate::vm::session::{Observed, Timings};
 use schedbox_protocol::limits::PAYLOAD_OUTPUT_BYTES;
@@ -74,6 +75,9 @@ pub struct ScenarioReport {
     /// CPUs its steps took offline or brought back (docs/protocol.md, `cpu-state`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cpu_states: Vec<CpuStateRecord>,
+    /// Which sched_ext scheduler was attached from when to when (none without one).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scheduler_windows: Vec<Window>,
     /// This scenario's own outcome (`outcome`: pass, fail with `failed`, untestable
     /// with `reasons`); the run's follows from all of them (README, "Exit status").
     #[serde(flatten)]
@@ -253,6 +257,7 @@ fn scenario_report(
         stalls: Vec::new(),
         payloads: Vec::new(),
         cpu_states: Vec::new(),
+        scheduler_windows: windows::of_scenario(name, records),
         verdict: outcome,
     };
     let mut started_ms = None;
@@ -388,6 +393,13 @@ fn human_scenario(scenario: &ScenarioReport, scheduler_never_attached: bool) -> 
         lines.push(format!(
             "    check {:<12} {result}: value {} limit {}",
             c.name, c.value, c.limit
+        ));
+    }
+    // One window is the run's scheduler throughout, which the scheduler line says.
+    if scenario.scheduler_windows.len() > 1 {
+        lines.push(format!(
+            "    scheduler windows: {}",
+            windows::describe(&scenario.scheduler_windows)
         ));
     }
     for c in &scenario.cpu_states {

@@ -16,6 +16,7 @@ use crate::pipeline::programs;
 use crate::pipeline::shapes::{self, ShapeRun};
 use crate::protocol::plan::{self, PlanConfig, DEFAULT_CONFIG};
 use crate::scenario::{payloads, Scenario};
+use crate::scheduler::labelled::{self, Labelled};
 use crate::scheduler::{self, SchedulerInfo};
 use crate::topology::Shape;
 
@@ -42,14 +43,16 @@ pub fn load_scenarios(vm: &VmOptions) -> Result<Vec<Scenario>, String> {
 pub fn initramfs_for(
     scenarios: &[Scenario],
     scheduler: Option<&SchedulerInfo>,
+    labelled: &[Labelled],
 ) -> Result<(String, Vec<u8>), Stop> {
     let config = PlanConfig {
         scheduler: scheduler.map(SchedulerInfo::plan_line),
+        labelled: labelled.iter().map(Labelled::plan_line).collect(),
         ..DEFAULT_CONFIG
     };
     let (plan, _) =
         plan::compile_checked(scenarios, &config).map_err(|e| Stop::Usage(e.to_string()))?;
-    let programs = programs::collect(scheduler, scenarios).map_err(Stop::Usage)?;
+    let programs = programs::collect(scheduler, labelled, scenarios).map_err(Stop::Usage)?;
     let (_, init) = init::load().map_err(Stop::Host)?;
     let image = initramfs::build(&init, &plan, &programs)
         .map_err(|e| Stop::Host(format!("cannot build the initramfs: {e}")))?;
@@ -65,6 +68,8 @@ pub struct Prepared {
     pub cmdline: String,
     pub timeout: Duration,
     pub scheduler: Option<SchedulerInfo>,
+    /// The schedulers besides the run's that its scenarios name by label.
+    pub labelled: Vec<Labelled>,
     /// Why the kernel cannot run the scheduler, when its config says so: no boot then.
     pub no_sched_ext: Option<String>,
     /// The VM's shape and memory.
@@ -122,6 +127,22 @@ fn run_scenarios(
         }
     }
     Ok(scenarios)
+}
+
+/// The schedulers the scenarios declare by label, found and checked.
+fn labelled_schedulers(
+    options: &RunOptions,
+    scenarios: &[Scenario],
+    scheduler: Option<&SchedulerInfo>,
+) -> Result<Vec<Labelled>, String> {
+    let (Some(s), Some(info)) = (&options.scheduler, scheduler) else {
+        return Ok(Vec::new());
+    };
+    let found = labelled::resolve(scenarios, &s.extra, info.attach_ms)?;
+    for l in &found {
+        preflight::program(&format!("scheduler {:?}", l.label), &l.info.path)?;
+    }
+    Ok(found)
 }
 
 fn scheduler_info(options: &RunOptions) -> Result<Option<SchedulerInfo>, String> {
@@ -208,7 +229,9 @@ pub fn prepare(
     let scenarios =
         run_scenarios(options, run.scenarios, scheduler.as_ref()).map_err(Stop::Usage)?;
     let timeout = run_timeout(options, &scenarios, scheduler.as_ref());
-    let (plan, initramfs) = initramfs_for(&scenarios, scheduler.as_ref())?;
+    let labelled =
+        labelled_schedulers(options, &scenarios, scheduler.as_ref()).map_err(Stop::Usage)?;
+    let (plan, initramfs) = initramfs_for(&scenarios, scheduler.as_ref(), &labelled)?;
     let run_dir = rundir::create(out)?;
     let no_sched_ext = scheduler
         .as_ref()
@@ -224,6 +247,7 @@ pub fn prepare(
         cmdline: kernel_cmdline(&options.append),
         timeout,
         scheduler,
+        labelled,
         no_sched_ext,
         shape: run.shape,
         memory_mib: options.vm.memory_mib,

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::guest::elf::is_elf;
 use crate::guest::pack::{self, Entry};
 use crate::scenario::Scenario;
+use crate::scheduler::labelled::Labelled;
 use crate::scheduler::SchedulerInfo;
 
 /// One program (or a payload's data file) to pack: where it goes, where it comes from,
@@ -23,6 +24,7 @@ struct Wanted {
 /// Every entry the scheduler and the scenarios' payloads need, parents first.
 pub fn collect(
     scheduler: Option<&SchedulerInfo>,
+    labelled: &[Labelled],
     scenarios: &[Scenario],
 ) -> Result<Vec<Entry>, String> {
     let mut wanted: Vec<Wanted> = Vec::new();
@@ -31,6 +33,14 @@ pub fn collect(
             guest_path: s.guest_path.clone(),
             host_path: s.path.clone(),
             what: format!("--scheduler {}", s.path.display()),
+            data: false,
+        });
+    }
+    for l in labelled {
+        wanted.push(Wanted {
+            guest_path: l.info.guest_path.clone(),
+            host_path: l.info.path.clone(),
+            what: format!("scheduler {:?} ({})", l.label, l.info.path.display()),
             data: false,
         });
     }
@@ -135,7 +145,7 @@ mod tests {
             "[[payload]]\npath = \"/bin/ls\"\n[[payload]]\npath = \"/bin/cat\"\n",
         );
         let b = scenario("b", "[[payload]]\npath = \"/bin/ls\"\n");
-        let entries = collect(None, &[a, b]).unwrap();
+        let entries = collect(None, &[], &[a, b]).unwrap();
         let paths: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
         assert!(paths.contains(&"/payload/ls/ls"), "{paths:?}");
         assert!(paths.contains(&"/payload/cat/cat"), "{paths:?}");
@@ -155,7 +165,7 @@ mod tests {
             "[[payload]]\nname = \"reader\"\npath = \"/bin/cat\"\nfiles = [\"{}\"]\n",
             dir.path().join("input.txt").display()
         );
-        let entries = collect(None, &[scenario("a", &toml)]).unwrap();
+        let entries = collect(None, &[], &[scenario("a", &toml)]).unwrap();
         let file = entries
             .iter()
             .find(|e| e.path == "/payload/reader/input.txt")
@@ -169,7 +179,7 @@ mod tests {
     fn a_placed_program_comes_with_its_libraries() {
         let toml = "[[payload]]\nname = \"runner\"\npath = \"/bin/true\"\n\
                     files = [{ path = \"/bin/ls\", to = \"/usr/bin/ls\" }]\n";
-        let entries = collect(None, &[scenario("a", toml)]).unwrap();
+        let entries = collect(None, &[], &[scenario("a", toml)]).unwrap();
         let ls = entries.iter().find(|e| e.path == "/usr/bin/ls").unwrap();
         assert!(ls.data.starts_with(ELF_MAGIC));
         let paths: Vec<&str> = entries.iter().map(|e| e.path.as_str()).collect();
@@ -192,12 +202,14 @@ mod tests {
         };
         let err = collect(
             None,
+            &[],
             &[scenario("a", &payload("a")), scenario("b", &payload("b"))],
         )
         .unwrap_err();
         assert!(err.contains("give the payloads different names"), "{err}");
         assert!(collect(
             None,
+            &[],
             &[scenario("a", &payload("a")), scenario("b", &payload("a"))]
         )
         .is_ok());

@@ -41,6 +41,12 @@ pub fn command(options: &RunOptions, report: &Report, shapes: &[String]) -> Opti
             if let Some(ms) = s.attach_ms {
                 push("--attach-timeout", format!("{}", ms as f64 / 1000.0));
             }
+            // Only the labels the files it names declare: another would be refused.
+            let labels = declared_labels(&files(report));
+            for e in s.extra.iter().filter(|e| labels.contains(&e.label)) {
+                let path = absolute(&e.path.display().to_string());
+                push("--extra-scheduler", format!("{}={path}", e.label));
+            }
         }
     }
     args.extend(files(report));
@@ -95,6 +101,15 @@ fn files(report: &Report) -> Vec<String> {
         .into_iter()
         .filter(|s| Path::new(s).is_file())
         .map(str::to_string)
+        .collect()
+}
+
+/// The scheduler labels the scenario files declare (`[schedulers.LABEL]`).
+fn declared_labels(files: &[String]) -> Vec<String> {
+    files
+        .iter()
+        .filter_map(|f| crate::scenario::read(Path::new(f)).ok())
+        .flat_map(|s| s.scheduler_labels())
         .collect()
 }
 
@@ -161,5 +176,25 @@ mod tests {
         assert_eq!(quote("loglevel=7 quiet"), "'loglevel=7 quiet'");
         assert_eq!(quote("it's"), "'it'\\''s'");
         assert_eq!(quote(""), "''");
+    }
+
+    #[test]
+    fn only_labels_the_named_files_declare_are_given_again() {
+        let dir = crate::tempdir::TempDir::new("repro").unwrap();
+        let file = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            path.display().to_string()
+        };
+        let with = file(
+            "with.toml",
+            "name = \"a\"\nduration_ms = 1\n[schedulers.q]\n[schedulers.r]\npath = \"x\"\n",
+        );
+        let without = file("without.toml", "name = \"b\"\nduration_ms = 1\n");
+        assert_eq!(
+            declared_labels(&[with.clone(), without.clone()]),
+            ["q", "r"]
+        );
+        assert!(declared_labels(&[without]).is_empty());
     }
 }

@@ -15,6 +15,8 @@ pub struct PlanConfig {
     pub sample_ms: u64,
     pub kmsg: bool,
     pub scheduler: Option<PlanScheduler>,
+    /// Schedulers that scheduler ops name by label (`scheduler ... label=`).
+    pub labelled: Vec<LabelledScheduler>,
 }
 
 pub const DEFAULT_CONFIG: PlanConfig = PlanConfig {
@@ -22,7 +24,15 @@ pub const DEFAULT_CONFIG: PlanConfig = PlanConfig {
     sample_ms: DEFAULT_SAMPLE_MS,
     kmsg: true,
     scheduler: None,
+    labelled: Vec::new(),
 };
+
+/// A scheduler besides the run's, started only by the ops that name its label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelledScheduler {
+    pub label: String,
+    pub scheduler: PlanScheduler,
+}
 
 /// The sched_ext scheduler the guest starts before the scenarios (the `scheduler` line).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,23 +50,47 @@ pub struct PlanScheduler {
 const STAND_IN_SCHEDULER: &str = "/scheduler/stand-in";
 
 /// The config `check` and `show` compile with: a scenario whose steps detach, attach or
-/// restart the run's scheduler gets a stand-in `scheduler` line, so the rest of it is
-/// checked as a run with `--scheduler` would check it.
+/// restart the run's scheduler, or that starts detached, gets a stand-in `scheduler`
+/// line (and one for each label it declares), so the rest of it is checked as a run
+/// with `--scheduler` would check it.
 pub fn config_for_checking(scenarios: &[Scenario]) -> PlanConfig {
-    let uses_scheduler = scenarios
+    let uses_scheduler = scenarios.iter().any(Scenario::uses_scheduler);
+    let stand_in = || PlanScheduler {
+        path: STAND_IN_SCHEDULER.to_string(),
+        name: None,
+        attach_ms: schedbox_protocol::limits::DEFAULT_ATTACH_MS,
+        args: Vec::new(),
+    };
+    let mut labels: Vec<&str> = scenarios
         .iter()
-        .flat_map(|s| &s.steps)
-        .flat_map(|step| &step.ops)
-        .any(Op::is_scheduler_op);
+        .flat_map(|s| &s.schedulers)
+        .map(|s| s.label.as_str())
+        .collect();
+    labels.sort_unstable();
+    labels.dedup();
     PlanConfig {
-        scheduler: uses_scheduler.then(|| PlanScheduler {
-            path: STAND_IN_SCHEDULER.to_string(),
-            name: None,
-            attach_ms: schedbox_protocol::limits::DEFAULT_ATTACH_MS,
-            args: Vec::new(),
-        }),
+        scheduler: uses_scheduler.then(stand_in),
+        labelled: labels
+            .into_iter()
+            .map(|label| LabelledScheduler {
+                label: label.to_string(),
+                scheduler: stand_in(),
+            })
+            .collect(),
         ..DEFAULT_CONFIG
     }
+}
+
+/// A `scheduler` line: the run's, or a labelled one.
+fn scheduler_line(scheduler: &PlanScheduler, label: Option<&String>) -> String {
+    let mut line = LineBuilder::new(Verb::Scheduler)
+        .key("path", &scheduler.path)
+        .key_opt("name", scheduler.name.as_ref())
+        .key("attach_ms", scheduler.attach_ms);
+    for arg in &scheduler.args {
+        line = line.key("arg", arg);
+    }
+    line.key_opt("label", label).build()
 }
 
 /// The whole plan for scenarios run in order, after the scheduler under test when
@@ -71,14 +105,10 @@ pub fn compile(scenarios: &[Scenario], config: &PlanConfig) -> String {
             .build(),
     ];
     if let Some(scheduler) = &config.scheduler {
-        let mut line = LineBuilder::new(Verb::Scheduler)
-            .key("path", &scheduler.path)
-            .key_opt("name", scheduler.name.as_ref())
-            .key("attach_ms", scheduler.attach_ms);
-        for arg in &scheduler.args {
-            line = line.key("arg", arg);
-        }
-        lines.push(line.build());
+        lines.push(scheduler_line(scheduler, None));
+    }
+    for l in &config.labelled {
+        lines.push(scheduler_line(&l.scheduler, Some(&l.label)));
     }
     for scenario in scenarios {
         compile_scenario(scenario, &mut lines);
@@ -125,9 +155,13 @@ pub fn compile_checked(
 }
 
 fn compile_scenario(scenario: &Scenario, lines: &mut Vec<String>) {
+    let start = scenario
+        .starts_detached
+        .then_some(vocab::SchedulerStart::Detached);
     lines.push(
         LineBuilder::new(Verb::Scenario)
             .key("name", &scenario.name)
+            .key_opt("scheduler", start)
             .build(),
     );
     for step in &scenario.steps {
@@ -180,8 +214,13 @@ fn op_line(op: &Op) -> String {
             .build(),
         Op::Payload(payload) => payload_line(payload),
         Op::SchedulerDetach => op_builder(vocab::Op::SchedulerDetach).build(),
-        Op::SchedulerAttach => op_builder(vocab::Op::SchedulerAttach).build(),
+        Op::SchedulerAttach { label } => op_builder(vocab::Op::SchedulerAttach)
+            .key_opt("label", label.as_ref())
+            .build(),
         Op::SchedulerRestart => op_builder(vocab::Op::SchedulerRestart).build(),
+        Op::SchedulerReplace { label } => op_builder(vocab::Op::SchedulerReplace)
+            .key("label", label)
+            .build(),
         Op::CpuOffline { cpus } => op_builder(vocab::Op::CpuOffline).key("cpus", cpus).build(),
         Op::CpuOnline { cpus } => op_builder(vocab::Op::CpuOnline).key("cpus", cpus).build(),
     }

@@ -184,8 +184,9 @@ pub fn warn_unused(ctx: &Ctx, file: &ScenarioFile, groups: &[Spawn]) {
             | OpFile::Affinity { .. }
             | OpFile::Write { .. }
             | OpFile::SchedulerDetach
-            | OpFile::SchedulerAttach
+            | OpFile::SchedulerAttach { .. }
             | OpFile::SchedulerRestart
+            | OpFile::SchedulerReplace { .. }
             | OpFile::CpuOffline { .. }
             | OpFile::CpuOnline { .. } => {}
         }

@@ -1,6 +1,8 @@
 //! The scenario TOML file as written by people (docs/scenarios.md). Unknown fields are
 //! errors so that a typo never silently changes a test.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -24,6 +26,23 @@ pub struct ScenarioFile {
     pub check: Vec<CheckFile>,
     #[serde(default)]
     pub payload: Vec<PayloadFile>,
+    /// `"detached"`: the run's scheduler is not attached when step 0 begins.
+    pub scheduler: Option<String>,
+    /// Schedulers besides the run's that scheduler ops name, by label.
+    #[serde(default)]
+    pub schedulers: BTreeMap<String, SchedulerFile>,
+}
+
+/// A scheduler a scenario names by label (`[schedulers.LABEL]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulerFile {
+    /// A program, as `--scheduler` takes it; None: `--extra-scheduler LABEL=PATH` gives it.
+    pub path: Option<String>,
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// The ops name it must attach as.
+    pub name: Option<String>,
 }
 
 /// A number or a string, for cgroup values such as `memory_max = "256M"` or `= 1048576`,
@@ -232,8 +251,14 @@ pub enum OpFile {
         path: String,
     },
     SchedulerDetach,
-    SchedulerAttach,
+    /// The run's scheduler, or the one `scheduler` labels.
+    SchedulerAttach {
+        scheduler: Option<String>,
+    },
     SchedulerRestart,
+    SchedulerReplace {
+        scheduler: String,
+    },
     CpuOffline {
         cpus: String,
     },

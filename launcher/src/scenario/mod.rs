@@ -10,6 +10,7 @@ pub mod load;
 pub(crate) mod locate;
 mod model;
 pub mod payloads;
+mod schedulers;
 mod shaped;
 mod steps;
 mod suggest;
@@ -39,6 +40,11 @@ impl Unvalidated {
     /// Its `name`, as written (validation checks it).
     pub fn name(&self) -> &str {
         &self.file.name
+    }
+
+    /// The labels of the schedulers it declares (`[schedulers.LABEL]`), as written.
+    pub fn scheduler_labels(&self) -> Vec<String> {
+        self.file.schedulers.keys().cloned().collect()
     }
 
     /// The shape its `topology` pins, if any; one that cannot be booted in

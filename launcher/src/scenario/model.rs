@@ -40,12 +40,40 @@ pub struct Scenario {
     /// What validation found likely unmeant but not wrong (e.g. a cgroup nothing uses),
     /// each naming the file; printed before the run.
     pub warnings: Vec<String>,
+    /// The run's scheduler is not attached when its first step begins.
+    pub starts_detached: bool,
+    /// Schedulers besides the run's that its ops name, by label.
+    pub schedulers: Vec<NamedScheduler>,
+}
+
+/// A scheduler a scenario declares by label (`[schedulers.LABEL]`); the run resolves
+/// its program, or takes it from `--extra-scheduler`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedScheduler {
+    pub label: String,
+    /// As written: a path (relative to the scenario's folder) or a name; None when the
+    /// command line must give it.
+    pub program: Option<String>,
+    pub args: Vec<String>,
+    /// The ops name it must attach as.
+    pub name: Option<String>,
 }
 
 impl Scenario {
     /// Time the guest holds in this scenario's steps.
     pub fn duration_ms(&self) -> u64 {
         self.steps.iter().map(|s| s.hold_ms).sum()
+    }
+
+    /// Whether it needs the run's scheduler: it starts detached, or a step detaches,
+    /// attaches, restarts or replaces a scheduler.
+    pub fn uses_scheduler(&self) -> bool {
+        self.starts_detached
+            || self
+                .steps
+                .iter()
+                .flat_map(|s| &s.ops)
+                .any(Op::is_scheduler_op)
     }
 
     /// The payloads its steps start, in order.
@@ -103,8 +131,15 @@ pub enum Op {
     /// The run's scheduler leaves, comes back, or both (docs/scenarios.md, "Scheduler
     /// lifecycle").
     SchedulerDetach,
-    SchedulerAttach,
+    /// The run's scheduler (`label` None) or a labelled one attaches.
+    SchedulerAttach {
+        label: Option<String>,
+    },
     SchedulerRestart,
+    /// The attached scheduler leaves and the labelled one attaches.
+    SchedulerReplace {
+        label: String,
+    },
     /// CPUs (a CPU list, never CPU 0) taken offline or brought back online.
     CpuOffline {
         cpus: String,
@@ -119,7 +154,10 @@ impl Op {
     pub fn is_scheduler_op(&self) -> bool {
         matches!(
             self,
-            Op::SchedulerDetach | Op::SchedulerAttach | Op::SchedulerRestart
+            Op::SchedulerDetach
+                | Op::SchedulerAttach { .. }
+                | Op::SchedulerRestart
+                | Op::SchedulerReplace { .. }
         )
     }
 
@@ -129,8 +167,9 @@ impl Op {
         use schedbox_protocol::vocab::Op as Word;
         match self {
             Op::SchedulerDetach => Some(Word::SchedulerDetach),
-            Op::SchedulerAttach => Some(Word::SchedulerAttach),
+            Op::SchedulerAttach { .. } => Some(Word::SchedulerAttach),
             Op::SchedulerRestart => Some(Word::SchedulerRestart),
+            Op::SchedulerReplace { .. } => Some(Word::SchedulerReplace),
             Op::CpuOffline { .. } => Some(Word::CpuOffline),
             Op::CpuOnline { .. } => Some(Word::CpuOnline),
             _ => None,

@@ -7,7 +7,7 @@ use super::cgroups::{check_path, overlaps_cgroup, parent};
 use super::context::{check_hold, Ctx};
 use super::file::{CgroupFile, OpFile, StepFile, Value};
 use super::suggest::did_you_mean;
-use super::{Op, ScenarioError, Spawn, Step};
+use super::{NamedScheduler, Op, ScenarioError, Spawn, Step};
 use crate::cpulist;
 use schedbox_protocol::cgroup_files::{cgroup_file, CGROUP_FILES};
 use schedbox_protocol::vocab::{Until, Word};
@@ -31,8 +31,16 @@ struct State<'a> {
     spawned: Vec<String>,
     /// A step detached the run's scheduler and none attached it again.
     detached: bool,
+    /// The labels of the schedulers the scenario declares.
+    labels: Vec<&'a str>,
     /// CPUs taken offline and not brought back.
     offline: BTreeSet<u32>,
+}
+
+/// How a scenario's scheduler starts, and the others it declares.
+pub struct Lifecycle {
+    pub starts_detached: bool,
+    pub schedulers: Vec<NamedScheduler>,
 }
 
 pub fn lower_steps(
@@ -41,6 +49,7 @@ pub fn lower_steps(
     declared: &[CgroupFile],
     setup: Vec<Op>,
     groups: &[Spawn],
+    lifecycle: &Lifecycle,
 ) -> Result<Vec<Step>, ScenarioError> {
     let mut state = State {
         groups,
@@ -49,7 +58,12 @@ pub fn lower_steps(
         running: Vec::new(),
         cpus_rewritten: Vec::new(),
         spawned: Vec::new(),
-        detached: false,
+        detached: lifecycle.starts_detached,
+        labels: lifecycle
+            .schedulers
+            .iter()
+            .map(|s| s.label.as_str())
+            .collect(),
         offline: BTreeSet::new(),
     };
     let mut steps = Vec::new();
@@ -183,11 +197,47 @@ impl State<'_> {
             OpFile::Freeze { path } => self.freeze(ctx, field, path, 1),
             OpFile::Thaw { path } => self.freeze(ctx, field, path, 0),
             OpFile::SchedulerDetach => self.scheduler(ctx, field, Op::SchedulerDetach),
-            OpFile::SchedulerAttach => self.scheduler(ctx, field, Op::SchedulerAttach),
+            OpFile::SchedulerAttach { scheduler } => {
+                let label = self.label(ctx, field, scheduler.as_deref())?;
+                self.scheduler(ctx, field, Op::SchedulerAttach { label })
+            }
             OpFile::SchedulerRestart => self.scheduler(ctx, field, Op::SchedulerRestart),
+            OpFile::SchedulerReplace { scheduler } => {
+                let label = self.label(ctx, field, Some(scheduler))?.unwrap_or_default();
+                self.scheduler(ctx, field, Op::SchedulerReplace { label })
+            }
             OpFile::CpuOffline { cpus } => self.hotplug(ctx, field, cpus, false),
             OpFile::CpuOnline { cpus } => self.hotplug(ctx, field, cpus, true),
         }
+    }
+
+    /// An op's `scheduler`: a label the scenario declares.
+    fn label(
+        &self,
+        ctx: &Ctx,
+        field: &str,
+        label: Option<&str>,
+    ) -> Result<Option<String>, ScenarioError> {
+        let Some(label) = label else {
+            return Ok(None);
+        };
+        if self.labels.contains(&label) {
+            return Ok(Some(label.to_string()));
+        }
+        let declared = if self.labels.is_empty() {
+            "it declares none".to_string()
+        } else {
+            format!("it declares {}", self.labels.join(", "))
+        };
+        Err(ctx.err(
+            format!("{field}.scheduler"),
+            format!(
+                "unknown scheduler {label:?}{}: declare it in the scenario as \
+                 [schedulers.{label}] (path = a program, args = [...]; a path may be given \
+                 with --extra-scheduler {label}=PATH instead) ({declared})",
+                did_you_mean(label, self.labels.iter().copied())
+            ),
+        ))
     }
 
     /// A scheduler op in the state it changes: detach and restart need the scheduler
@@ -196,11 +246,11 @@ impl State<'_> {
     fn scheduler(&mut self, ctx: &Ctx, field: &str, op: Op) -> Result<Op, ScenarioError> {
         let word = op.transition().map(|w| w.word()).unwrap_or_default();
         match (&op, self.detached) {
-            (Op::SchedulerAttach, false) => Err(ctx.err(
+            (Op::SchedulerAttach { .. }, false) => Err(ctx.err(
                 field,
                 format!("{word}: the scheduler is attached at this point: detach it in an earlier step first"),
             )),
-            (Op::SchedulerAttach, true) => {
+            (Op::SchedulerAttach { .. }, true) => {
                 self.detached = false;
                 Ok(op)
             }

@@ -924,3 +924,80 @@ fn hotplug_ops_refuse_cpu0_every_cpu_and_cpus_the_vm_lacks() {
         "CPU 1 is offline at this point",
     );
 }
+
+#[test]
+fn a_scenario_may_start_detached_and_name_other_schedulers_by_label() {
+    let qmap =
+        "[schedulers.qmap-stall]\npath = \"scx_qmap\"\nargs = [\"-t\", \"10\"]\nname = \"qmap\"\n";
+    let attach = "{ op = \"scheduler-attach\" }";
+    let replace = "{ op = \"scheduler-replace\", scheduler = \"qmap-stall\" }";
+    let attach_qmap = "{ op = \"scheduler-attach\", scheduler = \"qmap-stall\" }";
+    let detach = "{ op = \"scheduler-detach\" }";
+    let detached =
+        |steps: &[&str]| format!("scheduler = \"detached\"\n{}{qmap}", with_steps(steps));
+    let s = ok(&detached(&[attach, replace, detach, attach_qmap]));
+    assert!(s.starts_detached);
+    assert_eq!(
+        s.schedulers,
+        [NamedScheduler {
+            label: "qmap-stall".into(),
+            program: Some("scx_qmap".into()),
+            args: vec!["-t".into(), "10".into()],
+            name: Some("qmap".into()),
+        }]
+    );
+    assert_eq!(
+        s.steps[2].ops,
+        [Op::SchedulerReplace {
+            label: "qmap-stall".into()
+        }]
+    );
+    assert_eq!(
+        s.steps[4].ops,
+        [Op::SchedulerAttach {
+            label: Some("qmap-stall".into())
+        }]
+    );
+    // A replacement is two switches of class.
+    assert_eq!(stall_limit(&s), 1000 + 2 * 1000);
+    assert!(!ok(&with_steps(&[])).starts_detached);
+    rejected(
+        &detached(&[replace]),
+        "[[step]] 1.ops[0]",
+        "the scheduler is detached at this point",
+    );
+    rejected(
+        &format!("{}{qmap}", with_steps(&[attach])),
+        "[[step]] 1.ops[0]",
+        "the scheduler is attached at this point",
+    );
+    rejected(
+        &format!("scheduler = \"off\"\n{}", with_steps(&[])),
+        "scheduler",
+        "unknown \"off\": give \"detached\"",
+    );
+    rejected(
+        &format!("{}[schedulers.Bad]\npath = \"x\"\n", with_steps(&[])),
+        "schedulers.Bad",
+        "not a valid name",
+    );
+}
+
+#[test]
+fn an_unknown_scheduler_label_is_refused_at_its_line_and_column() {
+    let toml = format!(
+        "{}[schedulers.qmap-stall]\n",
+        with_steps(&["{ op = \"scheduler-replace\", scheduler = \"qmap-stal\" }"])
+    );
+    let err = parse(&toml, "s.toml", &VM).expect_err("an unknown label was accepted");
+    assert_eq!(err.field, "[[step]] 1.ops[0].scheduler");
+    assert_eq!(err.at, Some((10, 48)), "{err}");
+    let text = err.to_string();
+    assert!(text.starts_with("s.toml:10:48: "), "{text}");
+    assert!(text.contains("(did you mean \"qmap-stall\"?)"), "{text}");
+    rejected(
+        &with_steps(&["{ op = \"scheduler-attach\", scheduler = \"qmap\" }"]),
+        "[[step]] 1.ops[0].scheduler",
+        "it declares none",
+    );
+}

@@ -5,8 +5,8 @@ use super::file::{CheckFile, ScenarioFile, WorkersFile};
 use super::suggest::did_you_mean;
 use super::vocabulary::{self as catalog, CheckKind, Expect, Policy, Scope, Word};
 use super::{
-    cgroups, load, payloads, shaped, steps, Check, LogRules, Op, Scenario, ScenarioError, Spawn,
-    Step, VmShape,
+    cgroups, load, payloads, schedulers, shaped, steps, Check, LogRules, Op, Scenario,
+    ScenarioError, Spawn, Step, VmShape,
 };
 use std::collections::BTreeSet;
 
@@ -52,7 +52,11 @@ fn lower_sections(ctx: &Ctx, file: &ScenarioFile) -> Option<Scenario> {
     }
     ctx.keep(check_groups(ctx, &groups));
     let setup = cgroups::setup_ops(ctx, &file.cgroup, &groups);
-    let mut steps = ctx.keep(lower_steps(ctx, file, setup, &groups))?;
+    let lifecycle = steps::Lifecycle {
+        starts_detached: schedulers::starts_detached(ctx, file),
+        schedulers: schedulers::declared(ctx, file),
+    };
+    let mut steps = ctx.keep(lower_steps(ctx, file, setup, &groups, &lifecycle))?;
     let before = ctx.problems();
     payloads::lower(ctx, &file.payload, &mut steps);
     // A payload left out for its own mistake would make `until` look unmet too.
@@ -80,6 +84,8 @@ fn lower_sections(ctx: &Ctx, file: &ScenarioFile) -> Option<Scenario> {
         steps,
         checks,
         warnings: Vec::new(),
+        starts_detached: lifecycle.starts_detached,
+        schedulers: lifecycle.schedulers,
     })
 }
 
@@ -89,6 +95,7 @@ fn lower_steps(
     file: &ScenarioFile,
     setup: Vec<Op>,
     groups: &[Spawn],
+    lifecycle: &steps::Lifecycle,
 ) -> Result<Vec<Step>, ScenarioError> {
     match (file.duration_ms, file.step.is_empty()) {
         (Some(hold), true) => {
@@ -101,7 +108,9 @@ fn lower_steps(
                 ops,
             }])
         }
-        (None, false) => steps::lower_steps(ctx, &file.step, &file.cgroup, setup, groups),
+        (None, false) => {
+            steps::lower_steps(ctx, &file.step, &file.cgroup, setup, groups, lifecycle)
+        }
         (Some(_), false) => Err(ctx.err(
             "duration_ms",
             "give either duration_ms (one step running every worker group) or [[step]] \

@@ -2,7 +2,9 @@
 //! the kernel can run it, why a run failed because of it, and its part of the report.
 
 pub mod build;
+pub mod labelled;
 pub mod manifest;
+pub mod windows;
 
 use std::path::{Path, PathBuf};
 
@@ -68,21 +70,20 @@ impl SchedulerInfo {
         name: Option<String>,
         attach_ms: u64,
     ) -> Result<Self, String> {
-        let as_given = program.to_string_lossy();
-        let path = if program.is_file() {
-            program.to_path_buf()
-        } else if let Some(built) = build::find(&as_given, &build::cache_dir()) {
-            built
-        } else {
-            find_program(&as_given, Path::new("")).map_err(|e| {
-                format!(
-                    "--scheduler: {e}; a production scheduler (scx_bpfland, ...) is found by \
-                     name once `schedbox scheduler build NAME` built it"
-                )
-            })?
-        };
-        let guest_path = pack::payload_path(GUEST_DIR, &path)
-            .map_err(|e| format!("--scheduler {}: {e}", path.display()))?;
+        let path = locate(program, "--scheduler")?;
+        Self::packed_in(GUEST_DIR, path, args, name, attach_ms)
+    }
+
+    /// The program at `path`, packed in the guest's folder `dir`.
+    fn packed_in(
+        dir: &str,
+        path: PathBuf,
+        args: Vec<String>,
+        name: Option<String>,
+        attach_ms: u64,
+    ) -> Result<Self, String> {
+        let guest_path = pack::payload_path(dir, &path)
+            .map_err(|e| format!("scheduler {}: {e}", path.display()))?;
         Ok(SchedulerInfo {
             path,
             guest_path,
@@ -107,6 +108,25 @@ impl SchedulerInfo {
             self.path
                 .file_name()
                 .map_or_else(String::new, |f| f.to_string_lossy().into_owned())
+        })
+    }
+}
+
+/// A scheduler program as the command line names it: a file, else a scheduler
+/// `schedbox scheduler build` left in the cache, else a name in `$PATH`; `what` names
+/// the option or field in errors.
+pub fn locate(program: &Path, what: &str) -> Result<PathBuf, String> {
+    let as_given = program.to_string_lossy();
+    if program.is_file() {
+        Ok(program.to_path_buf())
+    } else if let Some(built) = build::find(&as_given, &build::cache_dir()) {
+        Ok(built)
+    } else {
+        find_program(&as_given, Path::new("")).map_err(|e| {
+            format!(
+                "{what}: {e}; a production scheduler (scx_bpfland, ...) is found by \
+                 name once `schedbox scheduler build NAME` built it"
+            )
         })
     }
 }
@@ -429,7 +449,12 @@ fn summary(info: &SchedulerInfo, events: &[SchedulerRecord]) -> String {
             SchedulerEvent::Stopped => continue,
             other => other.word(),
         };
-        text.push_str(&format!(", {word} {}", seconds(e.t_ms)));
+        // A labelled scheduler's events name it; the run's are the summary's subject.
+        if e.name == first.name {
+            text.push_str(&format!(", {word} {}", seconds(e.t_ms)));
+        } else {
+            text.push_str(&format!(", {word} {} {}", e.name, seconds(e.t_ms)));
+        }
         let took = e.took_ms.filter(|_| !e.is_failure());
         match (&e.reason, took) {
             (Some(reason), _) if e.is_failure() => text.push_str(&format!(" ({reason})")),
@@ -440,18 +465,24 @@ fn summary(info: &SchedulerInfo, events: &[SchedulerRecord]) -> String {
     text
 }
 
-/// Whether any scenario asks for a scheduler op, and the first such op with its
-/// scenario: a run without `--scheduler` cannot carry it out.
+/// Whether any scenario asks for a scheduler op or starts detached, and the first such
+/// request with its scenario: a run without `--scheduler` cannot carry it out.
 pub fn first_scheduler_op(scenarios: &[Scenario]) -> Option<(&Scenario, &'static str)> {
     scenarios.iter().find_map(|s| {
-        s.steps
+        let op = s
+            .steps
             .iter()
             .flat_map(|step| &step.ops)
             .filter_map(|op| op.transition())
             .find(|op| op.is_scheduler_op())
-            .map(|op| (s, op.word()))
+            .map(|op| op.word());
+        let start = s.starts_detached.then_some(START_DETACHED);
+        op.or(start).map(|what| (s, what))
     })
 }
+
+/// How [`first_scheduler_op`] names a scenario that starts detached.
+const START_DETACHED: &str = "scheduler = \"detached\"";
 
 #[cfg(test)]
 mod tests {

@@ -337,6 +337,59 @@ fn scheduler_ops_need_the_scheduler_in_the_state_they_change() {
 }
 
 #[test]
+fn labelled_schedulers_are_replaced_and_attached_by_label() {
+    let head = "schedbox-plan 1\nscheduler path=/payload/scheduler/scx_simple\nscheduler path=/payload/scheduler-qmap/scx_qmap label=qmap arg=-S\n";
+    let ok = std::format!(
+        "{head}scenario name=a scheduler=detached\nstep hold_ms=1\nop scheduler-attach label=qmap\nstep hold_ms=1\nop scheduler-replace label=qmap\nop scheduler-detach\nop scheduler-attach\nend\nscenario name=b\nstep hold_ms=1\nop scheduler-replace label=qmap\nend\n"
+    );
+    assert_eq!(validate(ok.as_bytes()).unwrap().scenarios, 2);
+    let one = "schedbox-plan 1\nscheduler path=/payload/scheduler/scx_simple\n";
+    let cases = [
+        (
+            &std::format!("{head}scenario name=a\nstep hold_ms=1\nop scheduler-replace label=other\nend\n")[..],
+            6,
+            "no scheduler line with label=\"other\"",
+        ),
+        (
+            &std::format!("{head}scenario name=a\nstep hold_ms=1\nop scheduler-replace\nend\n"),
+            6,
+            "scheduler-replace needs label=",
+        ),
+        (
+            &std::format!("{head}scenario name=a scheduler=detached\nstep hold_ms=1\nop scheduler-replace label=qmap\nend\n"),
+            6,
+            "the scheduler is detached here",
+        ),
+        (
+            &std::format!("{head}scheduler path=/payload/x label=qmap\n"),
+            4,
+            "label=\"qmap\" given twice",
+        ),
+        (
+            &std::format!("{one}scheduler path=/payload/x\n"),
+            3,
+            "given twice",
+        ),
+        (
+            "schedbox-plan 1\nscenario name=a scheduler=detached\nend\n",
+            2,
+            "needs a scheduler line",
+        ),
+        (
+            &std::format!("{one}scenario name=a scheduler=off\nend\n"),
+            3,
+            "bad value",
+        ),
+        (
+            &std::format!("{one}scenario name=a\nend\nscheduler path=/payload/x label=q\n"),
+            5,
+            "must come before the first scenario",
+        ),
+    ];
+    assert_rejected(&cases);
+}
+
+#[test]
 fn hotplug_ops_never_touch_cpu0_and_follow_each_cpus_state() {
     let ok = with_ops("op cpu-offline cpus=1-2\nop cpu-online cpus=1\nop cpu-offline cpus=1\n");
     assert_eq!(validate(ok.as_bytes()).unwrap().scenarios, 1);

@@ -22,6 +22,8 @@ fn scenario(name: &str, holds: &[u64]) -> Scenario {
             .collect(),
         checks: Vec::new(),
         warnings: Vec::new(),
+        starts_detached: false,
+        schedulers: Vec::new(),
     }
 }
 

@@ -109,6 +109,7 @@ fn the_entry_brings_arguments_unless_the_command_line_gives_its_own() {
         name: None,
         attach_ms: None,
         manifest: Some(file.clone()),
+        extra: Vec::new(),
     };
     let resolved = resolve(&given, None).unwrap();
     assert_eq!(resolved.path, program);
