@@ -48,10 +48,15 @@ pub fn parse(rec: &[u8]) -> Option<(u8, &[u8])> {
     Some(((prio & 7) as u8, &msg[..end]))
 }
 
-/// Opens /dev/kmsg for non-blocking reads from the oldest record the kernel kept.
+/// Opens /dev/kmsg for non-blocking reads from the oldest record the kernel kept; in
+/// host mode from the next one, as what the kernel logged before this run is not its.
 pub fn open() -> rustix::io::Result<OwnedFd> {
     let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC;
-    rustix::fs::open(DEV_KMSG, flags, Mode::empty())
+    let fd = rustix::fs::open(DEV_KMSG, flags, Mode::empty())?;
+    if crate::platform::host::active() {
+        rustix::fs::seek(&fd, rustix::fs::SeekFrom::End(0))?;
+    }
+    Ok(fd)
 }
 
 /// What one read of an [`open`]ed /dev/kmsg gave.
