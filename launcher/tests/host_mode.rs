@@ -109,6 +109,11 @@ fn a_scenario_that_pins_a_shape_is_refused_with_host() {
     assert!(stderr.contains("topology"), "{stderr}");
 }
 
+/// Spinners held long enough for the kernel's watchdog to eject a scheduler that
+/// leaves tasks unscheduled.
+const HOLD: &str = "name = \"hold\"\nduration_ms = 15000\n\
+    [[workers]]\ngroup = \"spin\"\nwork = \"spin\"\ncount = 3\n";
+
 /// A scenario long enough to be stopped in its middle.
 const LONG: &str = "name = \"long\"\nduration_ms = 20000\n\
     [[workers]]\ngroup = \"spinner\"\nwork = \"spin\"\ncount = 2\n";
@@ -130,6 +135,7 @@ procs before
 run pass "$D/spin.toml" "$D/cpuset.toml" "$D/progress.toml"
 run stall "$D/stall.toml"
 run simple --scheduler "$D/scx_simple" "$D/spin.toml"
+run qmap --scheduler "$D/scx_qmap" --scheduler-arg -t --scheduler-arg 10 "$D/hold.toml"
 "$D/schedbox" run --host --out /tmp/term --json /tmp/term.json "$D/long.toml" > /tmp/term.out 2>&1 &
 pid=$!
 "$D/sleep" 8
@@ -168,8 +174,7 @@ impl Seen {
                     seen.exits.insert(name, rest[0].parse().unwrap_or(-1));
                 }
                 "report" | "output" => {
-                    let body: Vec<&str> = lines.by_ref().take_while(|l| *l != "@@end").collect();
-                    let body = body.join("\n");
+                    let body = rejoin(lines.by_ref().take_while(|l| *l != "@@end"));
                     if kind == "report" {
                         seen.reports
                             .insert(name, serde_json::from_str(&body).unwrap_or(Value::Null));
@@ -203,6 +208,23 @@ impl Seen {
     }
 }
 
+/// Bytes of a payload's output line the guest keeps in one piece: a longer line comes
+/// back cut into lines of this length (and the rest).
+const CAPTURED_LINE: usize = 511;
+
+/// The lines as the program printed them: a piece of [`CAPTURED_LINE`] bytes goes on
+/// with the next.
+fn rejoin<'a>(lines: impl Iterator<Item = &'a str>) -> String {
+    let mut text = String::new();
+    for line in lines {
+        text.push_str(line);
+        if line.len() != CAPTURED_LINE {
+            text.push('\n');
+        }
+    }
+    text
+}
+
 fn outer_scenario(files: &[PathBuf]) -> String {
     let files: Vec<String> = files
         .iter()
@@ -219,21 +241,24 @@ fn outer_scenario(files: &[PathBuf]) -> String {
 }
 
 #[test]
-#[ignore = "opt-in, about two minutes under TCG: cargo test --test host_mode -- --include-ignored"]
+#[ignore = "opt-in, over a minute under TCG: cargo test --test host_mode -- --include-ignored"]
 fn host_runs_inside_a_guest_pass_fail_stop_and_leave_nothing_behind() {
     let scratch = Scratch::new("host-mode");
     let long = scratch.file("long.toml", LONG);
+    let hold = scratch.file("hold.toml", HOLD);
     let scenarios = repo().join("scenarios");
     let files = vec![
         PathBuf::from(common::SCHEDBOX),
         repo().join("init/target/release/schedbox-init"),
         tree_scheduler("scx_simple"),
+        tree_scheduler("scx_qmap"),
         PathBuf::from("/usr/bin/sleep"),
         scenarios.join("spin.toml"),
         scenarios.join("cgroup/cpuset.toml"),
         scenarios.join("pass/progress.toml"),
         scenarios.join("fail/stall.toml"),
         long,
+        hold,
     ];
     let outer = scratch.file("outer.toml", &outer_scenario(&files));
     let kernel = kernel();
@@ -255,7 +280,7 @@ fn host_runs_inside_a_guest_pass_fail_stop_and_leave_nothing_behind() {
     if std::env::var_os("SCHEDBOX_TEST_SHOW").is_some() {
         eprintln!("{log}");
     }
-    for run in ["pass", "stall", "simple", "term"] {
+    for run in ["pass", "stall", "simple", "qmap", "term"] {
         assert!(seen.reports.contains_key(run), "no report of {run}: {why}");
         assert_eq!(seen.reports[run]["run"]["backend"], "host", "{run}: {why}");
         assert_eq!(seen.cgroups[run], Vec::<String>::new(), "{run}: {why}");
@@ -279,6 +304,14 @@ fn host_runs_inside_a_guest_pass_fail_stop_and_leave_nothing_behind() {
     assert!(
         scheduler.to_string().contains("attached"),
         "scx_simple did not attach: {why}"
+    );
+    // scx_qmap -t 10 leaves every 10th task unscheduled: the kernel ejects it.
+    assert_eq!(seen.exits["qmap"], 1, "{why}");
+    let qmap = seen.reports["qmap"]["reasons"].to_string();
+    assert!(
+        qmap.contains("the kernel ejected scheduler scx_qmap during scenario hold")
+            && qmap.contains("runnable task stall"),
+        "{why}"
     );
     assert_eq!(seen.exits["term"], 143, "{why}");
     assert_eq!(seen.reports["term"]["outcome"], "interrupted", "{why}");
