@@ -26,6 +26,18 @@ fn has_cgroup2() -> bool {
     }
 }
 
+/// A host run's report is a report as docs/report.schema.json describes it.
+fn validate(report: &Value) {
+    let text = std::fs::read_to_string(repo().join("docs/report.schema.json")).unwrap();
+    let schema: Value = serde_json::from_str(&text).expect("the schema is JSON");
+    let validator = jsonschema::draft202012::new(&schema).expect("the schema is valid");
+    let errors: Vec<String> = validator
+        .iter_errors(report)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}\nreport: {report:#}");
+}
+
 #[test]
 fn a_machine_without_cgroup_v2_or_sched_ext_is_untestable_before_anything_starts() {
     let no_cgroup2 = !has_cgroup2();
@@ -54,6 +66,7 @@ fn a_machine_without_cgroup_v2_or_sched_ext_is_untestable_before_anything_starts
     assert_eq!(output.status.code(), Some(125), "{why}");
     assert_eq!(report["outcome"], "untestable", "{why}");
     assert_eq!(report["run"]["backend"], "host", "{why}");
+    validate(&report);
     let reason = report["reasons"].to_string();
     if no_cgroup2 {
         assert!(reason.contains("not a cgroup v2"), "{why}");
@@ -283,6 +296,7 @@ fn host_runs_inside_a_guest_pass_fail_stop_and_leave_nothing_behind() {
     for run in ["pass", "stall", "simple", "qmap", "term"] {
         assert!(seen.reports.contains_key(run), "no report of {run}: {why}");
         assert_eq!(seen.reports[run]["run"]["backend"], "host", "{run}: {why}");
+        validate(&seen.reports[run]);
         assert_eq!(seen.cgroups[run], Vec::<String>::new(), "{run}: {why}");
         assert_eq!(
             seen.leftovers(run),

@@ -65,7 +65,9 @@ impl Backend for Host {
         }
         let sched_ext_before = sched_ext_state();
         let mut command = Command::new(dir.path().join("init"));
+        // Relative paths name what the guest has at its root.
         command
+            .current_dir(dir.path())
             .arg(dir.path())
             .arg(&cgroup)
             .stdin(Stdio::null())
