@@ -122,6 +122,32 @@ fn a_scenario_that_pins_a_shape_is_refused_with_host() {
     assert!(stderr.contains("topology"), "{stderr}");
 }
 
+#[test]
+fn a_debugfs_write_runs_on_a_host_only_in_a_scenario_marked_for_it() {
+    // LKDTM's crash trigger: refused before anything starts.
+    let lkdtm = repo().join("scenarios/fail/kernel-log.toml");
+    let output = schedbox(&["run", "--host", lkdtm.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("kernel-log.toml"), "{stderr}");
+    assert!(stderr.contains("/sys/kernel/debug"), "{stderr}");
+    assert!(stderr.contains("host_debugfs = true"), "{stderr}");
+    // fail/stall.toml is marked: it gets past the check (to what this machine lacks).
+    let scratch = Scratch::new("host-debugfs");
+    let out = scratch.0.join("run");
+    let stall = repo().join("scenarios/fail/stall.toml");
+    let output = schedbox(&[
+        "run",
+        "--host",
+        "--out",
+        out.to_str().unwrap(),
+        stall.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_ne!(output.status.code(), Some(2), "{stderr}");
+    assert!(out.join("report.json").exists(), "{stderr}");
+}
+
 /// Spinners held long enough for the kernel's watchdog to eject a scheduler that
 /// leaves tasks unscheduled.
 const HOLD: &str = "name = \"hold\"\nduration_ms = 15000\n\

@@ -3,19 +3,20 @@
 //! cannot give (root, cgroup v2, sched_ext for `--scheduler`, a sched_ext free for it)
 //! makes the run untestable before anything starts.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::cli::RunOptions;
 use crate::exit::{Exit, Stop};
 use crate::kernel::{Kernel, KernelFormat, KernelSource};
 use crate::outcome::timeline;
 use crate::pipeline::{boot, prepare, publish, shapes};
-use crate::scenario::VmShape;
+use crate::scenario::{Op, Scenario, VmShape};
 use crate::topology::{limits, Shape};
 use crate::vm::host::{self, CGROUP_ROOT};
 
 /// What the report names as the kernel of a host run.
 pub const RUNNING_KERNEL: &str = "/proc/sys/kernel/osrelease";
+const DEBUGFS: &str = "/sys/kernel/debug";
 const ONLINE_CPUS: &str = "/sys/devices/system/cpu/online";
 const MEMINFO: &str = "/proc/meminfo";
 /// `statfs` f_type of a cgroup v2 mount.
@@ -32,6 +33,7 @@ pub fn run(options: &RunOptions) -> Result<Exit, Stop> {
     let machine = machine();
     let memory_mib = machine.memory_mib;
     let run = shapes::on_host(&options.vm, machine).map_err(Stop::Usage)?;
+    refuse_debugfs_writes(&run.scenarios).map_err(Stop::Usage)?;
     let inputs = prepare::host_inputs(options, running_kernel())?;
     let mut prepared = prepare::prepare(options, &inputs, run, options.out.as_deref())?;
     prepared.started = timeline::process_start();
@@ -41,6 +43,27 @@ pub fn run(options: &RunOptions) -> Result<Exit, Stop> {
     let untestable = facts.missing(options.scheduler.is_some());
     let (report, run_dir) = boot::run_on_host(options, prepared, untestable)?;
     Ok(publish::publish(options, run_dir.path(), report))
+}
+
+/// A `write` under debugfs (LKDTM's crash triggers, the scheduler's debug knobs) may
+/// break or change a real machine: only a scenario marked for it runs one on a host.
+fn refuse_debugfs_writes(scenarios: &[Scenario]) -> Result<(), String> {
+    for s in scenarios.iter().filter(|s| !s.host_debugfs) {
+        let writes = s.steps.iter().flat_map(|step| &step.ops);
+        for op in writes {
+            if let Op::Write { path, .. } = op {
+                if Path::new(path).starts_with(DEBUGFS) {
+                    return Err(format!(
+                        "{}: a write to {path} under {DEBUGFS} would run on this machine: \
+                         drop --host to run it in a VM, or set `host_debugfs = true` in the \
+                         scenario if it is safe here",
+                        s.source
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The running kernel, as the report names it.
