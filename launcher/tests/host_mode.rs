@@ -182,6 +182,16 @@ kill -TERM "$pid"
 wait "$pid"
 printf '@@exit term %s\n' "$?"
 after term
+"$D/schedbox" run --host --out /tmp/killed "$D/long.toml" > /tmp/killed.out 2>&1 &
+pid=$!
+"$D/sleep" 8
+kill -KILL "$pid"
+wait "$pid"
+printf '@@exit killed %s\n' "$?"
+"$D/sleep" 2
+procs killed
+printf '@@cgroups killed'; for c in /sys/fs/cgroup/schedbox-*; do [ -e "$c" ] && printf ' %s' "$c"; done; printf '\n'
+run next "$D/spin.toml"
 "#;
 
 /// What the guest's shell printed, per inner run.
@@ -319,7 +329,7 @@ fn host_runs_inside_a_guest_pass_fail_stop_and_leave_nothing_behind() {
     if std::env::var_os("SCHEDBOX_TEST_SHOW").is_some() {
         eprintln!("{log}");
     }
-    for run in ["pass", "stall", "simple", "qmap", "term"] {
+    for run in ["pass", "stall", "simple", "qmap", "term", "next"] {
         assert!(seen.reports.contains_key(run), "no report of {run}: {why}");
         assert_eq!(seen.reports[run]["run"]["backend"], "host", "{run}: {why}");
         validate(&seen.reports[run]);
@@ -356,4 +366,10 @@ fn host_runs_inside_a_guest_pass_fail_stop_and_leave_nothing_behind() {
     assert_eq!(seen.exits["term"], 143, "{why}");
     assert_eq!(seen.reports["term"]["outcome"], "interrupted", "{why}");
     assert!(seen.outputs.contains_key("term"), "{why}");
+    // schedbox killed outright: everything it started dies with it (parent-death
+    // signals); only its empty cgroup stays, and the next host run removes it.
+    assert_eq!(seen.exits["killed"], 137, "{why}");
+    assert_eq!(seen.leftovers("killed"), Vec::<String>::new(), "{why}");
+    assert_eq!(seen.cgroups["killed"].len(), 1, "{why}");
+    assert_eq!(seen.exits["next"], 0, "{why}");
 }

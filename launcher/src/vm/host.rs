@@ -30,9 +30,12 @@ const POLL: Duration = Duration::from_millis(20);
 /// Runs the plan on this machine's kernel.
 pub struct Host;
 
+/// The name of a host run's cgroup, before the pid of its schedbox.
+const CGROUP_PREFIX: &str = "schedbox-";
+
 /// The run's own cgroup: `/sys/fs/cgroup/schedbox-<pid of schedbox>`.
 pub fn run_cgroup() -> PathBuf {
-    Path::new(CGROUP_ROOT).join(format!("schedbox-{}", std::process::id()))
+    Path::new(CGROUP_ROOT).join(format!("{CGROUP_PREFIX}{}", std::process::id()))
 }
 
 /// The kernel's sched_ext state (`disabled`, `enabled`...); None without sched_ext.
@@ -56,6 +59,9 @@ impl Backend for Host {
             .map_err(|e| BackendError::Host(format!("cannot create a directory: {e}")))?;
         unpack::unpack(&spec.initramfs, dir.path())
             .map_err(|e| BackendError::Host(format!("cannot lay out the initramfs: {e}")))?;
+        for removed in remove_stale_cgroups() {
+            let _ = events.send(VmEvent::Console(format!("schedbox: {removed}")));
+        }
         let cgroup = run_cgroup();
         if cgroup.exists() {
             return Err(BackendError::Host(format!(
@@ -181,6 +187,29 @@ fn wait(
         Some(s) => VmExit::Crashed(format!("schedbox-init ended with {s}")),
         None => VmExit::Crashed("schedbox-init could not be waited for".into()),
     }
+}
+
+/// The cgroups of earlier host runs whose schedbox is gone (killed with SIGKILL, so it
+/// could not remove its own): their tasks died with it, the directories stay. Each is
+/// removed; returns what was done, for the console log.
+pub fn remove_stale_cgroups() -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(CGROUP_ROOT) else {
+        return Vec::new();
+    };
+    let stale = entries.filter_map(Result::ok).filter_map(|e| {
+        let name = e.file_name().into_string().ok()?;
+        let pid: i32 = name.strip_prefix(CGROUP_PREFIX)?.parse().ok()?;
+        // SAFETY: kill with signal 0 only checks whether the process exists.
+        let gone = unsafe { libc::kill(pid, 0) } != 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        gone.then(|| e.path())
+    });
+    stale
+        .map(|path| match remove_cgroup(&path) {
+            Ok(()) => format!("removed {} of a host run that was killed", path.display()),
+            Err(e) => format!("a killed host run's cgroup stays: {e}"),
+        })
+        .collect()
 }
 
 /// Kills every task left in `top` and removes it with its descendants, deepest first.
