@@ -342,6 +342,13 @@ fn host_runs_inside_a_guest_pass_fail_stop_and_leave_nothing_behind() {
         assert_eq!(seen.sched_ext[run], "disabled", "{run}: {why}");
     }
     assert_eq!(seen.exits["pass"], 0, "{why}");
+    // The guest's two vCPUs, read from its sysfs as a host's would be.
+    assert!(
+        seen.reports["pass"]["notes"]
+            .to_string()
+            .contains("this machine is 1n1l2c1t (sysfs)"),
+        "{why}"
+    );
     assert_eq!(seen.reports["pass"]["outcome"], "pass", "{why}");
     assert_eq!(seen.exits["stall"], 1, "{why}");
     let stall = seen.reports["stall"]["reasons"].to_string();

@@ -11,13 +11,12 @@ use crate::kernel::{Kernel, KernelFormat, KernelSource};
 use crate::outcome::timeline;
 use crate::pipeline::{boot, prepare, publish, shapes};
 use crate::scenario::{Op, Scenario, VmShape};
-use crate::topology::{limits, Shape};
+use crate::topology::{limits, sysfs, Shape};
 use crate::vm::host::{self, CGROUP_ROOT};
 
 /// What the report names as the kernel of a host run.
 pub const RUNNING_KERNEL: &str = "/proc/sys/kernel/osrelease";
 const DEBUGFS: &str = "/sys/kernel/debug";
-const ONLINE_CPUS: &str = "/sys/devices/system/cpu/online";
 const MEMINFO: &str = "/proc/meminfo";
 /// `statfs` f_type of a cgroup v2 mount.
 const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
@@ -30,9 +29,10 @@ pub fn run(options: &RunOptions) -> Result<Exit, Stop> {
             "--repeat cannot be used with --host: run `schedbox run --host` again instead".into(),
         ));
     }
-    let machine = machine();
+    let (machine, note) = machine();
     let memory_mib = machine.memory_mib;
-    let run = shapes::on_host(&options.vm, machine).map_err(Stop::Usage)?;
+    let mut run = shapes::on_host(&options.vm, machine).map_err(Stop::Usage)?;
+    run.notes.push(note);
     refuse_debugfs_writes(&run.scenarios).map_err(Stop::Usage)?;
     let inputs = prepare::host_inputs(options, running_kernel())?;
     let mut prepared = prepare::prepare(options, &inputs, run, options.out.as_deref())?;
@@ -81,21 +81,37 @@ fn running_kernel() -> Kernel {
     }
 }
 
-/// This machine as scenarios are validated on: its online CPUs as one flat set (CPU
-/// sets are checked against their number), its memory.
-fn machine() -> VmShape {
-    let cpus = std::fs::read_to_string(ONLINE_CPUS)
-        .ok()
-        .and_then(|text| crate::cpulist::parse(text.trim()).ok())
-        .map_or(1, |set| set.len() as u32);
+/// This machine as scenarios are validated on: the shape sysfs says it has, else its
+/// online CPUs as one flat set; its memory; and the report's note on which.
+fn machine() -> (VmShape, String) {
+    let cpus = sysfs::read();
+    let (topology, note) = match cpus.as_deref().and_then(sysfs::shape_of) {
+        Some(shape) => (
+            shape,
+            format!("--host: this machine is {shape} (sysfs); CPU sets resolve on it"),
+        ),
+        None => {
+            let n = cpus.map_or(1, |c| c.len() as u32);
+            let flat = Shape::flat(n.clamp(1, limits::MAX_SHAPE_VCPUS));
+            let note = format!(
+                "--host: no NnLlCcTt shape numbers this machine's CPUs as sysfs places them \
+                 (the cpu and node records show where they are): CPU sets resolve on {flat}, \
+                 one node and one LLC, so llc:, node:, smt: and core: do not name its own"
+            );
+            (flat, note)
+        }
+    };
     let memory_mib = std::fs::read_to_string(MEMINFO)
         .ok()
         .and_then(|text| mem_total_mib(&text))
         .unwrap_or(0);
-    VmShape {
-        topology: Shape::flat(cpus.clamp(1, limits::MAX_SHAPE_VCPUS)),
-        memory_mib,
-    }
+    (
+        VmShape {
+            topology,
+            memory_mib,
+        },
+        note,
+    )
 }
 
 /// `MemTotal` of /proc/meminfo in MiB.
