@@ -37,6 +37,9 @@ core::arch::global_asm!(
     entry = sym entry,
 );
 
+/// Arguments taken after the program's name; more are ignored (host mode takes two).
+const MAX_ARGS: usize = 4;
+
 /// # Safety
 /// Called once by `_start` with the initial stack pointer.
 unsafe extern "C" fn entry(sp: *const usize) -> ! {
@@ -45,7 +48,15 @@ unsafe extern "C" fn entry(sp: *const usize) -> ! {
     // SAFETY: envp is the process's original environment block (rustix finds the
     // auxiliary vector after it, for the vDSO clocks).
     rustix::param::init(envp);
-    pid1::main()
+    let argv = sp.add(1) as *const *const core::ffi::c_char;
+    let mut args: [&'static [u8]; MAX_ARGS] = [&[]; MAX_ARGS];
+    let n = argc.saturating_sub(1).min(MAX_ARGS);
+    for (i, arg) in args.iter_mut().enumerate().take(n) {
+        // SAFETY: argv[1..argc] are NUL-terminated strings on the initial stack, which
+        // lives as long as the process.
+        *arg = core::ffi::CStr::from_ptr(*argv.add(1 + i)).to_bytes();
+    }
+    pid1::main(&args[..n])
 }
 
 #[panic_handler]

@@ -1,5 +1,7 @@
 //! PID 1's life: mount, open the records port, report boot, run the plan, report
 //! done, end the VM. Every failure becomes an `error` record; PID 1 never exits.
+//! In host mode (not PID 1, see platform::host) the same life without the mounts, with
+//! records on stdout, ending in an exit.
 
 use crate::engine::runner::Runner;
 use crate::engine::worker::Pool;
@@ -8,33 +10,54 @@ use crate::measure::shared::Shared;
 use crate::platform::buf::{trim_end, Buf};
 use crate::platform::fail::{Errno, Fail, Res};
 use crate::platform::record::{self, DoneStatus, Record, RecordKind};
-use crate::platform::{mount, power, serial, sys};
+use crate::platform::{host, mount, power, serial, sys};
 use crate::topology;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicI32, Ordering};
 
 const PLAN: &core::ffi::CStr = c"/plan";
+/// The plan's file under host mode's root.
+const HOST_PLAN: &[u8] = b"/plan";
+/// Where host mode's records go: stdout, a pipe to schedbox.
+const STDOUT: i32 = 1;
+/// Where host mode echoes `error` records: stderr, schedbox's console log.
+const STDERR: i32 = 2;
+/// Exit status of host mode started with arguments it cannot use.
+const EXIT_USAGE: i32 = 2;
 const MAX_PLAN: u64 = schedbox_protocol::limits::MAX_PLAN_BYTES as u64;
 const SCHED_EXT_STATE: &core::ffi::CStr = c"/sys/kernel/sched_ext/state";
 /// PID 1 runs as a top real-time task so the monitor samples on time and can always
 /// stop workers, whatever they and the scheduler under test do.
 const PID1_RT_PRIO: u32 = 99;
 
-/// Set once PID 1 has started; the panic handler uses it to tell PID 1 from a worker.
-static IS_PID1: AtomicBool = AtomicBool::new(false);
+/// The engine's own pid (1 in a VM), set once it has started; the panic handler uses it
+/// to tell it from a worker, which has a copy of it.
+static MAIN_PID: AtomicI32 = AtomicI32::new(0);
 
-pub fn is_pid1() -> bool {
-    IS_PID1.load(Ordering::Relaxed)
+fn own_pid() -> i32 {
+    rustix::process::getpid().as_raw_nonzero().get()
 }
 
-pub fn main() -> ! {
+/// Whether this is the engine's main process (PID 1 in a VM), not a child of it.
+pub fn is_pid1() -> bool {
+    MAIN_PID.load(Ordering::Relaxed) == own_pid()
+}
+
+/// `args` are the process's arguments after its name: none for a VM's PID 1, `ROOT
+/// CGROUP` in host mode.
+pub fn main(args: &[&'static [u8]]) -> ! {
     // Before anything else: the host's timeline splits the kernel's boot from PID 1's.
     let started_ms = sys::now_ms();
-    IS_PID1.store(rustix::process::getpid().is_init(), Ordering::Relaxed);
-    let dev = mount::mount_dev();
-    if !serial::open_ports() {
-        // Nowhere to report: end the VM; the host sees no boot record (untestable).
-        power::end_vm();
-    }
+    MAIN_PID.store(own_pid(), Ordering::Relaxed);
+    let dev = if rustix::process::getpid().is_init() {
+        let dev = mount::mount_dev();
+        if !serial::open_ports() {
+            // Nowhere to report: end the VM; the host sees no boot record (untestable).
+            power::end_vm();
+        }
+        dev
+    } else {
+        enter_host(args)
+    };
     let result = dev.and_then(|()| setup(started_ms)).and_then(|()| run());
     match result {
         Ok(()) => finish(true),
@@ -42,8 +65,27 @@ pub fn main() -> ! {
     }
 }
 
+/// Host mode: records on stdout, errors echoed on stderr; wrong arguments end it at
+/// once, as nothing can be reported.
+fn enter_host(args: &[&'static [u8]]) -> Res<()> {
+    let (root, cgroup) = match args {
+        [root, cgroup] => (*root, *cgroup),
+        _ => (&b""[..], &b""[..]),
+    };
+    if let Err(usage) = host::check_args(root, cgroup) {
+        record::write_all(STDERR, usage.as_bytes());
+        record::write_all(STDERR, b"\n");
+        sys::exit(EXIT_USAGE);
+    }
+    record::set_fd(STDOUT);
+    record::set_echo_fd(STDERR);
+    host::enter(root, cgroup)
+}
+
 fn setup(started_ms: u64) -> Res<()> {
-    mount::mount_rest()?;
+    if !host::active() {
+        mount::mount_rest()?;
+    }
     let policy = sys::SCHED_FIFO | sys::SCHED_RESET_ON_FORK;
     sys::set_scheduler(0, policy, PID1_RT_PRIO)
         .map_err(|e| fail!(Init, "sched_setscheduler(FIFO) for PID 1: {}", Errno(e)))?;
@@ -72,11 +114,18 @@ fn run() -> Res<()> {
     r
 }
 
-/// Maps /plan read-only; it lives as long as PID 1.
+/// Maps /plan (in host mode, under its root) read-only; it lives as long as PID 1.
 fn read_plan() -> Res<&'static [u8]> {
     use rustix::fs::{Mode, OFlags};
     use rustix::mm::{MapFlags, ProtFlags};
-    let fd = rustix::fs::open(PLAN, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+    let mut host_plan: Buf<{ host::MAX_ROOT + 8 }> = Buf::from_bytes(host::root());
+    host_plan.push(HOST_PLAN);
+    let path = if host::active() {
+        host_plan.as_cstr()
+    } else {
+        PLAN
+    };
+    let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
         .map_err(|e| fail!(Plan, "open /plan: {}", Errno(e)))?;
     let size = rustix::fs::fstat(&fd)
         .map_err(|e| fail!(Plan, "stat /plan: {}", Errno(e)))?

@@ -131,6 +131,8 @@ run options:
                        a TCG guest AMD-V, so it can run KVM itself (default: QEMU's own
                        under TCG, host under KVM)
   --append ARGS        extra kernel command line (repeatable), e.g. \"loglevel=7\"
+  --host               run only: no VM, the scenarios on this machine's running kernel
+                       (root, cgroup v2; docs/host.md); refuses the VM's options above
   --json FILE          also write the full JSON report to FILE
   --out DIR            run directory (default ./schedbox-runs/<time>-<pid>), locked
                        for the run: one run per directory at a time
@@ -218,6 +220,8 @@ pub struct RunOptions {
     pub verbose: bool,
     /// Which scenarios of the named set, how often, and the files CI reads.
     pub workflow: WorkflowOptions,
+    /// `--host`: no VM, the running kernel (docs/host.md).
+    pub host: bool,
 }
 
 /// `--scheduler` and its companions.
@@ -826,9 +830,15 @@ fn parse_run(
         out: None,
         verbose: false,
         workflow: WorkflowOptions::default(),
+        host: false,
     };
+    let mut given: Vec<String> = Vec::new();
     while let Some(arg) = next_arg(parser)? {
+        if let Long(name) = &arg {
+            given.push(name.to_string());
+        }
         match arg {
+            Long("host") if command == "run" => run.host = true,
             Long(name @ ("cpus" | "memory" | "topology")) => {
                 let name = name.to_string();
                 cpus_given |= name == "cpus";
@@ -868,6 +878,9 @@ fn parse_run(
         }
     }
     (run.scheduler, run.payload) = programs.finish(trailing)?;
+    if run.host {
+        check_host(&given)?;
+    }
     check_vm(&run.vm, cpus_given, repeats.then_some(command))?;
     if repeats && !run.kernel_list.is_empty() {
         return Err(UsageError(format!(
@@ -904,6 +917,32 @@ fn parse_run(
         ));
     }
     Ok((run, extra))
+}
+
+/// The options that shape or choose a VM, which `--host` has none of: the machine and
+/// the kernel are the ones it runs on.
+const NOT_ON_HOST: &[(&str, &str)] = &[
+    ("kernel", "the host runs its own kernel"),
+    ("cpus", "the host has the CPUs it has"),
+    ("topology", "the host has the topology it has"),
+    ("memory", "the host has the memory it has"),
+    ("append", "the host's kernel has booted already"),
+    ("backend", "no VM runs"),
+    ("accel", "no VM runs"),
+    ("qemu-cpu", "no VM runs"),
+];
+
+/// Refuses with `--host` the options of a VM, naming the first one given.
+fn check_host(given: &[String]) -> Result<(), UsageError> {
+    for name in given {
+        if let Some((_, why)) = NOT_ON_HOST.iter().find(|(n, _)| n == name) {
+            return Err(UsageError(format!(
+                "--{name} cannot be used with --host: {why}; drop --{name}, or drop --host \
+                 to run in a VM"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The run options that make no sense for a bisect: each step is a run of its own, so

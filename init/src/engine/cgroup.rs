@@ -1,17 +1,24 @@
 //! The cgroup2 tree: `/sys/fs/cgroup/schedbox/<scenario>/<path>`, with the controllers
-//! enabled on every cgroup that gets children.
+//! enabled on every cgroup that gets children. In host mode, the run's own cgroup
+//! instead: `<cgroup>/scenarios/<scenario>/<path>`, with PID 1's part in
+//! `<cgroup>/engine` (platform::host).
 
 use crate::platform::buf::{parse_u64, Buf};
 use crate::platform::fail::{Errno, Res};
+use crate::platform::host;
 use crate::platform::sys;
 use crate::topology::cpulist::CpuMask;
 use rustix::fs::Mode;
 use rustix::io::Errno as E;
 
-pub type Path = Buf<320>;
+/// Room for the longest path: base, scenario name, relative path, control file name.
+pub type Path = Buf<352>;
 
 pub const ROOT: &[u8] = b"/sys/fs/cgroup";
 pub const BASE: &[u8] = b"/sys/fs/cgroup/schedbox";
+/// Hard bound on host mode's `<cgroup>`, so that `<cgroup>/scenarios/` and the longest
+/// scenario name and cgroup path still fit a [`Path`].
+const HOST_BASE_MAX: usize = 48;
 const WANTED: &[&[u8]] = &[b"cpu", b"cpuset", b"memory", b"pids"]; // not vocabulary: controllers
 /// How long to wait for killed tasks to leave a cgroup before removing it.
 const EMPTY_WAIT_MS: u64 = 2000;
@@ -65,16 +72,55 @@ fn mkdir(path: &Path, exist_ok: bool) -> Res<()> {
     }
 }
 
-/// Enables controllers at the top and creates `/sys/fs/cgroup/schedbox`.
+/// Where the scenarios' cgroups go.
+fn base() -> Path {
+    if host::active() {
+        join(host::cgroup(), host::SCENARIOS_CGROUP)
+    } else {
+        Path::from_bytes(BASE)
+    }
+}
+
+/// Enables controllers at the top and creates `/sys/fs/cgroup/schedbox`; in host mode
+/// the run's cgroup, with this process moved into its `engine` child.
 pub fn setup_base() -> Res<()> {
+    if host::active() {
+        return setup_host();
+    }
     enable_controllers(ROOT)?;
     mkdir(&Path::from_bytes(BASE), true)?;
     enable_controllers(BASE)
 }
 
+fn setup_host() -> Res<()> {
+    let top = host::cgroup();
+    if top.len() > HOST_BASE_MAX {
+        return Err(fail!(
+            Cgroup,
+            "cgroup path longer than {} bytes",
+            HOST_BASE_MAX
+        ));
+    }
+    let parent = match top.iter().rposition(|&c| c == b'/') {
+        Some(0) | None => b"/".as_slice(),
+        Some(i) => &top[..i],
+    };
+    enable_controllers(parent)?;
+    mkdir(&Path::from_bytes(top), false)?;
+    enable_controllers(top)?;
+    let engine = join(top, host::ENGINE_CGROUP);
+    mkdir(&engine, false)?;
+    let procs = join(engine.as_bytes(), b"cgroup.procs");
+    sys::write_file(procs.as_cstr(), b"0")
+        .map_err(|e| fail!(Cgroup, "move PID 1 to {}: {}", engine, Errno(e)))?;
+    let scenarios = base();
+    mkdir(&scenarios, false)?;
+    enable_controllers(scenarios.as_bytes())
+}
+
 /// Creates the scenario's root cgroup, ready to get children.
 pub fn create_scenario_root(name: &[u8]) -> Res<Path> {
-    let root = join(BASE, name);
+    let root = join(base().as_bytes(), name);
     mkdir(&root, false)?;
     enable_controllers(root.as_bytes())?;
     Ok(root)

@@ -240,6 +240,7 @@ impl Pool {
                 )
             })?;
             if pid == 0 {
+                crate::platform::host::die_with_parent();
                 let name = comm(req.group, base + i);
                 child(procs.as_cstr(), &req.sched, &ctx, name.as_cstr());
             }

@@ -14,7 +14,7 @@ use rustix::process::{Pid, Signal, WaitOptions, WaitStatus};
 use schedbox_protocol::vocab::PAYLOAD_KILLED;
 
 /// Every argument comes from one plan line, so they fit in a line's worth of bytes.
-const ARGV_BYTES: usize = MAX_LINE + MAX_FIELDS;
+const ARGV_BYTES: usize = MAX_LINE + MAX_FIELDS + crate::platform::host::MAX_ROOT;
 /// The environment the child starts with: enough for a program that looks up its
 /// helpers, and nothing that could differ from run to run.
 const ENV: [&CStr; 2] = [c"PATH=/bin:/sbin:/usr/bin:/usr/sbin:/", c"HOME=/"];
@@ -37,14 +37,23 @@ impl Argv {
             starts: [0; MAX_FIELDS + 1],
             count: 0,
         };
+        // In host mode the programs the plan names lie under schedbox's directory.
+        let root = if path.starts_with(b"/") {
+            crate::platform::host::root()
+        } else {
+            &[]
+        };
         let mut used = 0;
-        for s in core::iter::once(path).chain(args) {
-            if s.contains(&0) || a.count == a.starts.len() || used + s.len() + 1 > ARGV_BYTES {
+        for (i, s) in core::iter::once(path).chain(args).enumerate() {
+            let prefix = if i == 0 { root } else { &[] };
+            let len = prefix.len() + s.len();
+            if s.contains(&0) || a.count == a.starts.len() || used + len + 1 > ARGV_BYTES {
                 return None;
             }
             a.starts[a.count] = used;
-            a.bytes[used..used + s.len()].copy_from_slice(s);
-            used += s.len() + 1;
+            a.bytes[used..used + prefix.len()].copy_from_slice(prefix);
+            a.bytes[used + prefix.len()..used + len].copy_from_slice(s);
+            used += len + 1;
             a.count += 1;
         }
         Some(a)
@@ -113,6 +122,7 @@ pub fn spawn(argv: &Argv, procs: Option<&CStr>, output: Output) -> Res<Child> {
     let pid =
         sys::fork().map_err(|e| fail!(Exec, "fork for {:?}: {}", Lossy(argv.get(0)), Errno(e)))?;
     if pid == 0 {
+        crate::platform::host::die_with_parent();
         child(argv.get(0), &ptrs, &envp, wr.as_raw_fd(), procs);
     }
     Ok(Child {

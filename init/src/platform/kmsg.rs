@@ -54,6 +54,16 @@ pub fn open() -> rustix::io::Result<OwnedFd> {
     rustix::fs::open(DEV_KMSG, flags, Mode::empty())
 }
 
+/// [`open`], but in host mode from the next record: what the kernel logged before the
+/// run is not the run's to judge.
+fn open_for_run() -> rustix::io::Result<OwnedFd> {
+    let fd = open()?;
+    if crate::platform::host::active() {
+        rustix::fs::seek(&fd, rustix::fs::SeekFrom::End(0))?;
+    }
+    Ok(fd)
+}
+
 /// What one read of an [`open`]ed /dev/kmsg gave.
 pub enum Read {
     /// A record of this many bytes.
@@ -117,12 +127,13 @@ impl Default for Kmsg {
 
 impl Kmsg {
     /// Opens /dev/kmsg at the oldest record the kernel kept, so problems logged
-    /// during boot are reported too. Does nothing once opened or switched off.
+    /// during boot are reported too (in host mode at the run's start). Does nothing
+    /// once opened or switched off.
     pub fn start(&mut self) {
         if self.fd.is_some() || self.off.is_some() {
             return;
         }
-        match open() {
+        match open_for_run() {
             Ok(fd) => self.fd = Some(fd),
             Err(_) => self.off = Some("cannot open /dev/kmsg"),
         }

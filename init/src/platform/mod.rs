@@ -10,6 +10,7 @@ pub mod fail;
 pub mod buf;
 pub mod capture;
 pub mod exec;
+pub mod host;
 pub mod kmsg;
 pub mod mount;
 pub mod power;

@@ -2,7 +2,7 @@
 //! when the machine can, and restarts otherwise: the host runs the kernel with
 //! `reboot=k` and QEMU with `-no-reboot`, so a restart ends the VM too.
 
-use crate::platform::{serial, sys};
+use crate::platform::{host, serial, sys};
 use rustix::system::{reboot, RebootCommand};
 
 const DSDT: &core::ffi::CStr = c"/sys/firmware/acpi/tables/DSDT";
@@ -61,8 +61,12 @@ fn power_off() {
     }
 }
 
-/// Powers the VM off (or restarts it); never returns.
+/// Powers the VM off (or restarts it); never returns. In host mode it exits instead:
+/// schedbox reads the `done` record, and removes the run's cgroup once it has gone.
 pub fn end_vm() -> ! {
+    if host::active() {
+        sys::exit(0);
+    }
     serial::drain();
     let (failures, errno) = crate::platform::record::write_failures();
     if failures > 0 {

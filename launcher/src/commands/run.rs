@@ -5,7 +5,7 @@ use crate::cli::RunOptions;
 use crate::exit::{Exit, Stop};
 use crate::outcome::timeline;
 use crate::output;
-use crate::pipeline::{boot, gauntlet, kernels, prepare, publish, shapes};
+use crate::pipeline::{boot, gauntlet, host, kernels, prepare, publish, shapes};
 use crate::selection;
 use crate::signals;
 
@@ -20,6 +20,9 @@ pub fn run_shapes(options: &RunOptions) -> Result<Exit, Stop> {
         output::print("schedbox: this shard has no scenarios: nothing to run\n");
         return Ok(Exit::Pass);
     };
+    if options.host {
+        return host::run(options);
+    }
     if let Some(count) = options.workflow.repeat {
         if !options.kernel_list.is_empty() {
             return Err(Stop::Usage(

@@ -74,6 +74,42 @@ pub fn run_prepared(
     boot(options, info, prepared, selection.backend.as_ref())
 }
 
+/// Runs a prepared `--host` run on this machine's kernel and judges it; `untestable`
+/// is what this machine cannot give (no VM starts then).
+pub fn run_on_host(
+    options: &RunOptions,
+    prepared: Prepared,
+    untestable: Option<String>,
+) -> Result<(report::Report, RunDir), Stop> {
+    let backend = crate::vm::host::Host;
+    let info = RunInfo {
+        backend: backend.name(),
+        backend_reason: HOST_REASON.to_string(),
+        kernel: prepared.kernel.path.display().to_string(),
+        kernel_release: prepared.kernel.release.clone(),
+        cpus: prepared.shape.vcpus(),
+        shape: prepared.shape.to_string(),
+        memory_mib: prepared.memory_mib,
+        cmdline: String::new(),
+        run_dir: prepared.run_dir.path().display().to_string(),
+    };
+    if let Some(why) = untestable {
+        return Ok(unbooted(info, prepared, why, Outcome::Untestable));
+    }
+    if let Some(signal) = signals::received() {
+        let why = format!(
+            "interrupted by {} before the run started",
+            signals::name(signal)
+        );
+        return Ok(unbooted(info, prepared, why, Outcome::Interrupted(signal)));
+    }
+    output::note(&format!("schedbox: {HOST_REASON}"));
+    boot(options, info, prepared, &backend)
+}
+
+/// What `--host` says it ran on.
+const HOST_REASON: &str = "--host: this machine's running kernel, no VM";
+
 /// Runs the VM and judges what it reported.
 fn boot(
     options: &RunOptions,

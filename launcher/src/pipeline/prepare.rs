@@ -216,6 +216,14 @@ pub fn inputs(options: &RunOptions) -> Result<Inputs, Stop> {
     Ok(Inputs { kernel, scheduler })
 }
 
+/// The inputs of a `--host` run: the files the options name and the scheduler, on
+/// `kernel`, the one running.
+pub fn host_inputs(options: &RunOptions, kernel: Kernel) -> Result<Inputs, Stop> {
+    check_inputs(options).map_err(Stop::Usage)?;
+    let scheduler = scheduler_info(options).map_err(Stop::Usage)?;
+    Ok(Inputs { kernel, scheduler })
+}
+
 /// One VM prepared: its scenarios with the command line's additions, its plan and
 /// initramfs, and its run directory `out` (the default one when None), locked.
 pub fn prepare(

@@ -21,14 +21,23 @@ pub fn command(options: &RunOptions, report: &Report, shapes: &[String]) -> Opti
         return None;
     }
     let mut args: Vec<String> = vec!["schedbox".into(), "run".into()];
+    if options.host {
+        args.push("--host".into());
+    }
     let mut push = |option: &str, value: String| {
         args.push(option.to_string());
         args.push(value);
     };
-    push("--kernel", absolute(&report.run.kernel));
-    push("--topology", shapes.join(","));
-    push("--memory", report.run.memory_mib.to_string());
-    vm_options(options, &mut push);
+    if options.host {
+        if let Some(t) = options.timeout {
+            push("--timeout", format!("{}", t.as_secs_f64()));
+        }
+    } else {
+        push("--kernel", absolute(&report.run.kernel));
+        push("--topology", shapes.join(","));
+        push("--memory", report.run.memory_mib.to_string());
+        vm_options(options, &mut push);
+    }
     if let Some(path) = &report.scheduler.path {
         push("--scheduler", absolute(path));
         for a in &report.scheduler.args {
@@ -57,7 +66,12 @@ pub fn command(options: &RunOptions, report: &Report, shapes: &[String]) -> Opti
         args.extend(p.args.iter().cloned());
     }
     let words: Vec<String> = args.iter().map(|a| quote(a)).collect();
-    Some(format!("{}  # {}", words.join(" "), kernel_id(report)))
+    let id = if options.host {
+        host_kernel_id(report)
+    } else {
+        kernel_id(report)
+    };
+    Some(format!("{}  # {}", words.join(" "), id))
 }
 
 /// The options that change what the VM is or does, as given.
@@ -111,6 +125,16 @@ fn declared_labels(files: &[String]) -> Vec<String> {
         .filter_map(|f| crate::scenario::read(Path::new(f)).ok())
         .flat_map(|s| s.scheduler_labels())
         .collect()
+}
+
+/// A `--host` run's kernel: the release that was running (there is no image to hash).
+fn host_kernel_id(report: &Report) -> String {
+    let release = report
+        .run
+        .kernel_release
+        .as_deref()
+        .unwrap_or("unknown release");
+    format!("on a host running kernel release {release}")
 }
 
 /// `kernel sha256:HEX, release R` (what can be read of it).

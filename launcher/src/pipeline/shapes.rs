@@ -75,6 +75,34 @@ pub fn group(vm: &VmOptions) -> Result<Vec<ShapeRun>, String> {
     Ok(runs)
 }
 
+/// The scenarios of a `--host` run, validated on this machine (`host`); a scenario that
+/// pins a VM's shape cannot run there.
+pub fn on_host(vm: &VmOptions, host: VmShape) -> Result<ShapeRun, String> {
+    let inputs = inputs(vm)?;
+    check_names(&inputs)?;
+    let mut scenarios = Vec::new();
+    for input in &inputs {
+        if let Some(shape) = input.topology(host.memory_mib).map_err(|e| e.to_string())? {
+            return Err(format!(
+                "{}: `topology = \"{shape}\"` asks for a VM of that shape; --host runs on this \
+                 machine as it is: drop --host, or drop the scenario's topology",
+                input.source
+            ));
+        }
+        let scenario = input.validate(&host).map_err(|e| e.to_string())?;
+        for warning in &scenario.warnings {
+            eprintln!("schedbox: {warning}");
+        }
+        scenarios.push(scenario);
+    }
+    Ok(ShapeRun {
+        shape: host.topology,
+        verify: false,
+        scenarios,
+        notes: Vec::new(),
+    })
+}
+
 /// The one VM of a command that boots one (plan, initramfs, soak, bench); scenarios that
 /// pin different shapes need `run`.
 pub fn single(vm: &VmOptions) -> Result<ShapeRun, String> {

@@ -13,6 +13,9 @@ pub struct ScenarioFile {
     /// The machine this scenario runs on (`NnLlCcTt` or a preset), whatever the command
     /// line's shape.
     pub topology: Option<String>,
+    /// Its `write` ops under /sys/kernel/debug may run on a host (`run --host`).
+    #[serde(default)]
+    pub host_debugfs: bool,
     /// Simple form: one step that starts every worker group and holds this long.
     pub duration_ms: Option<u64>,
     #[serde(default)]

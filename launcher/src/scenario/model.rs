@@ -35,6 +35,8 @@ pub struct Scenario {
     pub source: String,
     /// The shape its own `topology` pins; None runs on the command line's.
     pub topology: Option<Shape>,
+    /// Whether its writes under /sys/kernel/debug may run on a host (`run --host`).
+    pub host_debugfs: bool,
     pub steps: Vec<Step>,
     pub checks: Vec<Check>,
     /// What validation found likely unmeant but not wrong (e.g. a cgroup nothing uses),

@@ -81,6 +81,7 @@ fn lower_sections(ctx: &Ctx, file: &ScenarioFile) -> Option<Scenario> {
         description: file.description.clone(),
         source: ctx.source.to_string(),
         topology: None,
+        host_debugfs: file.host_debugfs,
         steps,
         checks,
         warnings: Vec::new(),

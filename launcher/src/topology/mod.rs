@@ -7,6 +7,7 @@ pub mod placement;
 pub mod qemu;
 pub mod sets;
 pub mod shape;
+pub mod sysfs;
 pub mod verify;
 
 pub use shape::{CpuPlace, Shape, ShapeError, PRESETS};

@@ -12,6 +12,7 @@ fn scenario(name: &str, holds: &[u64]) -> Scenario {
         description: None,
         source: "test".to_string(),
         topology: None,
+        host_debugfs: false,
         steps: holds
             .iter()
             .map(|&hold_ms| Step {
