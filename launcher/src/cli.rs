@@ -113,6 +113,9 @@ run options:
   --out DIR            run directory (default ./schedbox-runs/<time>-<pid>), locked
                        for the run: one run per directory at a time
   -v, --verbose        echo the guest console to stderr
+  -q, --quiet          no progress on stderr (by default: on a terminal one live line,
+                       scenario k/N, elapsed, ETA; elsewhere a line per scenario; and
+                       each scenario's verdict as soon as its records are in)
   --scheduler PATH     sched_ext scheduler to test (packed with its libraries), started
                        (a NAME[@VERSION] that `scheduler build` built is found by name)
                        before the scenarios; each scenario gets the `scheduler` check
@@ -186,6 +189,8 @@ pub struct RunOptions {
     pub json: Option<PathBuf>,
     pub out: Option<PathBuf>,
     pub verbose: bool,
+    /// `-q`: no progress on stderr while the VM runs.
+    pub quiet: bool,
     /// Which scenarios of the named set, how often, and the files CI reads.
     pub workflow: WorkflowOptions,
 }
@@ -737,6 +742,7 @@ fn parse_run(
         json: None,
         out: None,
         verbose: false,
+        quiet: false,
         workflow: WorkflowOptions::default(),
     };
     while let Some(arg) = next_arg(parser)? {
@@ -759,6 +765,7 @@ fn parse_run(
             Long("json") => run.json = Some(path("--json", parser.value()?)?),
             Long("out") => run.out = Some(path("--out", parser.value()?)?),
             Short('v') | Long("verbose") => run.verbose = true,
+            Short('q') | Long("quiet") => run.quiet = true,
             Long("runs") if repeats => extra.runs = Some(bench_runs(&parser.value()?.string()?)?),
             Long("doc") if bench => extra.doc = Some(path("--doc", parser.value()?)?),
             Long("images") if command == "bisect" => extra.images.extend(parser.values()?),
