@@ -15,6 +15,7 @@ mod bisect;
 mod workflow;
 pub use args::UsageError;
 use args::{next_arg, number, HELP_ASKED};
+pub use bisect::{BisectOver, SourceRange};
 pub use workflow::{Shard, WorkflowOptions};
 
 pub const DEFAULT_CPUS: u32 = 2;
@@ -59,6 +60,16 @@ usage:
                                                failing report; exit 0 found, 2 usage, 125
                                                undecided (the first image fails, none
                                                fails, or skipped images hide the boundary)
+  schedbox bisect --source TREE --good REV --bad REV [run OPTIONS] [SCENARIO.toml ...]
+                                               the same over the commits of a git kernel
+                                               tree: drives `git bisect` in a worktree of
+                                               TREE, each commit built with the project's
+                                               config fragment (incrementally, cached by
+                                               commit); a commit that does not build or
+                                               boot is skipped, never bad. --bad is run
+                                               first, for its failing report; --good is
+                                               taken as good. Prints the first bad commit
+                                               and its failing report; exit as above
   schedbox kernel fetch                        cache Debian's cloud kernel (needs apt)
   schedbox kernel fetch-source [--dest DIR]    get linux-source-6.12 into the cache
   schedbox kernel build [--source DIR] [--force] [--jobs N] [--verbose]
@@ -85,6 +96,8 @@ run options:
   --kernel PATH        bzImage or vmlinux (default: $SCHEDBOX_KERNEL, then the newest
                        kernel in ~/.cache/schedbox/kernels; with --scheduler, the
                        highest release there that has sched_ext)
+  --source TREE        (run) build the kernel tree TREE as it is (out of tree, in the
+                       cache, incrementally, with kernel/schedbox.config) and boot it
   --kernel A,B,...     a kernel matrix (run only): the scenarios on each kernel, one VM
                        each (per shape), a kernel × scenario table, a folder per kernel
                        under the run directory; combined exit as over shapes. A path
@@ -179,6 +192,8 @@ pub struct RunOptions {
     /// `--kernel A,B,...`: a kernel matrix, the same scenarios on each (two or more; then
     /// `kernel` is None, and `run` gives each VM one of these).
     pub kernel_list: Vec<PathBuf>,
+    /// `--source TREE` (run): the kernel is built from this tree, as it is, first.
+    pub source: Option<PathBuf>,
     /// `--timeout`.
     pub timeout: Option<Duration>,
     pub accel: AccelChoice,
@@ -263,7 +278,7 @@ pub enum Command {
     /// first that fails.
     Bisect {
         options: RunOptions,
-        images: Vec<PathBuf>,
+        over: BisectOver,
     },
     Help,
     /// `COMMAND --help` (or `-h`, or `help COMMAND`): that command's part of the help.
@@ -374,7 +389,7 @@ fn parse_command(
                 },
                 "bisect" => Command::Bisect {
                     options,
-                    images: bisect::images(extra.images).map_err(UsageError)?,
+                    over: bisect::over(extra.bisect).map_err(UsageError)?,
                 },
                 _ => Command::Run(options),
             })
@@ -712,8 +727,8 @@ struct RunExtras {
     runs: Option<u32>,
     /// `--doc FILE` (bench).
     doc: Option<PathBuf>,
-    /// `--images K1 K2 ...` (bisect), as given.
-    images: Vec<OsString>,
+    /// `--images K1 K2 ...` or `--source TREE --good REV --bad REV` (bisect).
+    bisect: bisect::BisectArgs,
 }
 
 /// The options of `run`, and of `bench` and `soak`, which take `--runs` too, and of
@@ -734,6 +749,7 @@ fn parse_run(
         payload: None,
         kernel: None,
         kernel_list: Vec::new(),
+        source: None,
         timeout: None,
         accel: AccelChoice::Auto,
         backend: BackendChoice::Auto,
@@ -768,7 +784,19 @@ fn parse_run(
             Short('q') | Long("quiet") => run.quiet = true,
             Long("runs") if repeats => extra.runs = Some(bench_runs(&parser.value()?.string()?)?),
             Long("doc") if bench => extra.doc = Some(path("--doc", parser.value()?)?),
-            Long("images") if command == "bisect" => extra.images.extend(parser.values()?),
+            Long("images") if command == "bisect" => extra.bisect.images.extend(parser.values()?),
+            Long("source") if matches!(command, "run" | "bisect") => {
+                extra.bisect.source = Some(path("--source", parser.value()?)?)
+            }
+            Long(which @ ("good" | "bad")) if command == "bisect" => {
+                let option = format!("--{which}");
+                let rev = bisect::revision(&option, parser.value()?.string()?);
+                let rev = Some(rev.map_err(UsageError)?);
+                match option.as_str() {
+                    "--good" => extra.bisect.good = rev,
+                    _ => extra.bisect.bad = rev,
+                }
+            }
             Long(name) => {
                 let name = name.to_string();
                 let workflow = !repeats && run.workflow.take(&name, parser)?;
@@ -790,6 +818,16 @@ fn parse_run(
     }
     if command == "bisect" {
         check_bisect(&run)?;
+    }
+    if command == "run" {
+        run.source = extra.bisect.source.take();
+        if run.source.is_some() && (run.kernel.is_some() || !run.kernel_list.is_empty()) {
+            return Err(UsageError(
+                "give --kernel or --source, not both: --source TREE builds the kernel the \
+                 run boots"
+                    .into(),
+            ));
+        }
     }
     if run.backend == BackendChoice::Kvm && run.accel == AccelChoice::Tcg {
         return Err(UsageError(
@@ -824,7 +862,7 @@ fn check_bisect(run: &RunOptions) -> Result<(), UsageError> {
     let refused = [
         (
             run.kernel.is_some() || !run.kernel_list.is_empty(),
-            "--kernel: bisect runs the kernels of --images",
+            "--kernel: bisect runs the kernels of --images or builds those of --source",
         ),
         (
             run.json.is_some(),
@@ -1103,10 +1141,14 @@ mod tests {
 
     #[test]
     fn bisect_takes_images_up_to_the_next_option() {
-        let Command::Bisect { options, images } = parse_args(&[
+        let Command::Bisect {
+            options,
+            over: BisectOver::Images(images),
+        } = parse_args(&[
             "bisect", "--images", "/k/1", "/k/2", "/k/3", "--cpus", "1", "a.toml",
         ])
-        .unwrap() else {
+        .unwrap()
+        else {
             panic!("not bisect")
         };
         assert_eq!(images.len(), 3);
@@ -1137,6 +1179,71 @@ mod tests {
                 "does not take --json",
             ),
             (&["run", "--images", "/k/1", "/k/2"], "--images"),
+        ] {
+            let err = parse_args(args).unwrap_err().0;
+            assert!(err.contains(want), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn bisect_and_run_take_a_source_tree() {
+        let Command::Bisect { options, over } = parse_args(&[
+            "bisect",
+            "--source",
+            "/src/linux",
+            "--good",
+            "v6.12",
+            "--bad",
+            "HEAD",
+            "a.toml",
+        ])
+        .unwrap() else {
+            panic!("not bisect")
+        };
+        assert_eq!(
+            over,
+            BisectOver::Source(SourceRange {
+                tree: "/src/linux".into(),
+                good: "v6.12".into(),
+                bad: "HEAD".into(),
+            })
+        );
+        assert_eq!(options.vm.scenarios, [PathBuf::from("a.toml")]);
+        let Command::Run(run) = parse_args(&["run", "--source", "/src/linux", "a.toml"]).unwrap()
+        else {
+            panic!("not run")
+        };
+        assert_eq!(run.source, Some(PathBuf::from("/src/linux")));
+        assert_eq!(run.kernel, None);
+        for (args, want) in [
+            (
+                &["bisect", "--source", "/s", "--bad", "HEAD"][..],
+                "needs --good REV and --bad REV (missing --good)",
+            ),
+            (
+                &["bisect", "--source", "/s", "--good", "v1"],
+                "(missing --bad)",
+            ),
+            (
+                &["bisect", "--good", "v1", "--bad", "v2"],
+                "revisions of --source TREE",
+            ),
+            (
+                &["bisect", "--images", "/k/1", "/k/2", "--source", "/s"],
+                "give --images or --source, not both",
+            ),
+            (
+                &["bisect", "--source", "/s", "--good", "", "--bad", "x"],
+                "give a git revision",
+            ),
+            (&["bisect", "--source", ""], "--source is empty"),
+            (
+                &["run", "--source", "/s", "--kernel", "/k"],
+                "give --kernel or --source, not both",
+            ),
+            (&["run", "--good", "v1"], "--good"),
+            (&["soak", "--source", "/s"], "--source"),
+            (&["bench", "--source", "/s"], "--source"),
         ] {
             let err = parse_args(args).unwrap_err().0;
             assert!(err.contains(want), "{args:?}: {err}");

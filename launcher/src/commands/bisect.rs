@@ -3,12 +3,15 @@
 //! Each step is a whole `schedbox run` in `<bisect dir>/NN-<file name>`; a run that
 //! passes is good (0), one that fails bad (1), an untestable one (125, or a host fault)
 //! is skipped, never bad. Every image and the scenarios are checked before the first VM.
+//! `bisect --source` ([`source`]) judges each commit of a kernel tree by the same step.
 
+mod git;
 mod search;
+mod source;
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::RunOptions;
+use crate::cli::{BisectOver, RunOptions};
 use crate::exit::{Exit, Stop};
 use crate::outcome::rundir;
 use crate::output;
@@ -29,9 +32,13 @@ struct Step {
     dir: PathBuf,
 }
 
-pub fn run(options: &RunOptions, images: &[PathBuf]) -> Exit {
+pub fn run(options: &RunOptions, over: &BisectOver) -> Exit {
     signals::install();
-    match bisect(options, images) {
+    let bisected = match over {
+        BisectOver::Images(images) => bisect(options, images),
+        BisectOver::Source(range) => source::bisect(options, range),
+    };
+    match bisected {
         Ok(exit) => exit,
         Err(Halt::Signal(signal)) => Exit::Interrupted(signal),
         Err(Halt::Stop(stop)) => stop.report(),

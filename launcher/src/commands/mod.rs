@@ -67,7 +67,7 @@ pub fn main(args: Vec<OsString>) -> Exit {
         Command::Check(vm) => check::check(&vm),
         Command::Run(options) => Ok(run::run(&options)),
         Command::Soak { options, runs } => Ok(soak::run(&options, runs)),
-        Command::Bisect { options, images } => Ok(bisect::run(&options, &images)),
+        Command::Bisect { options, over } => Ok(bisect::run(&options, &over)),
         Command::Bench { options, runs, doc } => {
             Ok(crate::bench::main(&options, runs, doc.as_deref()))
         }
