@@ -209,8 +209,11 @@ fn kernel_history(repo: &Path, source: &Path) -> Vec<String> {
         std::fs::remove_dir_all(repo).unwrap();
     }
     init(repo);
+    // The cached tree's files go into this repository's index, from where they are;
+    // every one of them (Debian's .gitignore ignores its own tree).
+    let git_dir = format!("--git-dir={}", repo.join(".git").display());
     let work_tree = format!("--work-tree={}", source.display());
-    git(repo, &[&work_tree, "add", "-A"]);
+    git(source, &[&git_dir, &work_tree, "add", "-A", "--force"]);
     git(
         repo,
         &["commit", "--quiet", "-m", "linux as the project caches it"],
