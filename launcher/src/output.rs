@@ -37,9 +37,52 @@ pub fn live(line: Option<&str>) {
     let mut err = std::io::stderr().lock();
     let shown = LIVE_LINE.swap(line.is_some(), Ordering::Relaxed);
     let text = match (line, shown) {
-        (Some(line), _) => format!("{ERASE_LINE}{line}"),
+        (Some(line), _) => format!("{ERASE_LINE}{}", fit(line, stderr_columns())),
         (None, true) => ERASE_LINE.to_string(),
         (None, false) => return,
     };
     let _ = err.write_all(text.as_bytes()).and_then(|()| err.flush());
+}
+
+/// `line` cut to fit `columns` (less one, where the cursor stays): a live line that
+/// wrapped could not be erased whole.
+pub fn fit(line: &str, columns: Option<usize>) -> &str {
+    match columns {
+        Some(columns) if line.chars().count() >= columns => {
+            let end = line
+                .char_indices()
+                .nth(columns.saturating_sub(1))
+                .map_or(line.len(), |(at, _)| at);
+            &line[..end]
+        }
+        _ => line,
+    }
+}
+
+/// The width of the terminal on stderr, if it is one and says.
+fn stderr_columns() -> Option<usize> {
+    let mut size = libc::winsize {
+        ws_row: 0,
+        ws_col: 0,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCGWINSZ writes one winsize into the struct it is given, which lives
+    // through the call.
+    let ok = unsafe { libc::ioctl(libc::STDERR_FILENO, libc::TIOCGWINSZ, &mut size) } == 0;
+    (ok && size.ws_col > 0).then_some(usize::from(size.ws_col))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit;
+
+    #[test]
+    fn a_live_line_is_cut_to_the_terminal() {
+        assert_eq!(fit("abcdef", Some(4)), "abc");
+        assert_eq!(fit("abc", Some(4)), "abc");
+        assert_eq!(fit("abcd", Some(4)), "abc");
+        assert_eq!(fit("äöü", Some(3)), "äö");
+        assert_eq!(fit("abcdef", None), "abcdef");
+    }
 }
