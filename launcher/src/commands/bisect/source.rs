@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use super::git::{self, Git, Said};
 use super::search::Verdict;
-use super::{step, word, Halt};
+use super::step::{step, word, Halt};
 use crate::cli::{RunOptions, SourceRange};
 use crate::commands::kernel::kbuild_stop;
 use crate::exit::{Exit, Stop};
@@ -35,7 +35,7 @@ struct Tested {
     dir: PathBuf,
 }
 
-pub(super) fn bisect(options: &RunOptions, range: &SourceRange) -> Result<Exit, Halt> {
+pub fn bisect(options: &RunOptions, range: &SourceRange) -> Result<Exit, Halt> {
     let usage = |why: String| Halt::Stop(Stop::Usage(why));
     let Some(options) = crate::commands::run::selected(options).map_err(Halt::Stop)? else {
         return Err(usage(
