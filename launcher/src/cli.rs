@@ -17,6 +17,7 @@ mod manifest;
 mod workflow;
 pub use args::UsageError;
 use args::{next_arg, number, path, HELP_ASKED};
+pub use bisect::{BisectOver, SourceRange};
 pub use compare::{AbSide, CompareArgs, DEFAULT_AB_REPEATS, DEFAULT_THRESHOLD_PERCENT, KERNEL_OWN};
 pub use workflow::{Shard, WorkflowOptions};
 
@@ -64,6 +65,16 @@ usage:
                                                failing report; exit 0 found, 2 usage, 125
                                                undecided (the first image fails, none
                                                fails, or skipped images hide the boundary)
+  schedbox bisect --source TREE --good REV --bad REV [run OPTIONS] [SCENARIO.toml ...]
+                                               the same over the commits of a git kernel
+                                               tree: drives `git bisect` in a worktree of
+                                               TREE, each commit built with the project's
+                                               config fragment (incrementally, cached by
+                                               commit); a commit that does not build or
+                                               boot is skipped, never bad. --bad is run
+                                               first, for its failing report; --good is
+                                               taken as good. Prints the first bad commit
+                                               and its failing report; exit as above
   schedbox compare [--threshold PCT] [--json FILE] A.json B.json
                                                per scenario and check, B's change from A
                                                (reports of run, --repeat, gauntlets),
@@ -107,6 +118,8 @@ run options:
   --kernel PATH        bzImage or vmlinux (default: $SCHEDBOX_KERNEL, then the newest
                        kernel in ~/.cache/schedbox/kernels; with --scheduler, the
                        highest release there that has sched_ext)
+  --source TREE        (run) build the kernel tree TREE as it is (out of tree, in the
+                       cache, incrementally, with kernel/schedbox.config) and boot it
   --kernel A,B,...     a kernel matrix (run only): the scenarios on each kernel, one VM
                        each (per shape), a kernel × scenario table, a folder per kernel
                        under the run directory; combined exit as over shapes. A path
@@ -137,6 +150,9 @@ run options:
   --out DIR            run directory (default ./schedbox-runs/<time>-<pid>), locked
                        for the run: one run per directory at a time
   -v, --verbose        echo the guest console to stderr
+  -q, --quiet          no progress on stderr (by default: on a terminal one live line,
+                       scenario k/N, elapsed, ETA; elsewhere a line per scenario; and
+                       each scenario's verdict as soon as its records are in)
   --scheduler PATH     sched_ext scheduler to test (packed with its libraries), started
                        (a NAME[@VERSION] that `scheduler build` built is found by name)
                        before the scenarios; each scenario gets the `scheduler` check
@@ -208,6 +224,8 @@ pub struct RunOptions {
     /// `--kernel A,B,...`: a kernel matrix, the same scenarios on each (two or more; then
     /// `kernel` is None, and `run` gives each VM one of these).
     pub kernel_list: Vec<PathBuf>,
+    /// `--source TREE` (run): the kernel is built from this tree, as it is, first.
+    pub source: Option<PathBuf>,
     /// `--timeout`.
     pub timeout: Option<Duration>,
     pub accel: AccelChoice,
@@ -218,6 +236,8 @@ pub struct RunOptions {
     pub json: Option<PathBuf>,
     pub out: Option<PathBuf>,
     pub verbose: bool,
+    /// `-q`: no progress on stderr while the VM runs.
+    pub quiet: bool,
     /// Which scenarios of the named set, how often, and the files CI reads.
     pub workflow: WorkflowOptions,
     /// `--host`: no VM, the running kernel (docs/host.md).
@@ -323,7 +343,7 @@ pub enum Command {
     /// first that fails.
     Bisect {
         options: RunOptions,
-        images: Vec<PathBuf>,
+        over: BisectOver,
     },
     Help,
     /// `COMMAND --help` (or `-h`, or `help COMMAND`): that command's part of the help.
@@ -437,7 +457,7 @@ fn parse_command(
                 },
                 "bisect" => Command::Bisect {
                     options,
-                    images: bisect::images(extra.images).map_err(UsageError)?,
+                    over: bisect::over(extra.bisect).map_err(UsageError)?,
                 },
                 "ab" => ab_command(extra.ab, options)?,
                 _ => Command::Run(options),
@@ -797,8 +817,8 @@ struct RunExtras {
     doc: Option<PathBuf>,
     /// `--catalog PATH` (bench, repeatable): scenarios run batched and one boot each.
     catalog: Vec<PathBuf>,
-    /// `--images K1 K2 ...` (bisect), as given.
-    images: Vec<OsString>,
+    /// `--images K1 K2 ...` or `--source TREE --good REV --bad REV` (bisect).
+    bisect: bisect::BisectArgs,
     /// `--scheduler-a`, `--scheduler-b` and `--threshold` (ab).
     ab: compare::AbSides,
 }
@@ -821,6 +841,7 @@ fn parse_run(
         payload: None,
         kernel: None,
         kernel_list: Vec::new(),
+        source: None,
         timeout: None,
         accel: AccelChoice::Auto,
         backend: BackendChoice::Auto,
@@ -829,6 +850,7 @@ fn parse_run(
         json: None,
         out: None,
         verbose: false,
+        quiet: false,
         workflow: WorkflowOptions::default(),
         host: false,
     };
@@ -857,10 +879,23 @@ fn parse_run(
             Long("json") => run.json = Some(path("--json", parser.value()?)?),
             Long("out") => run.out = Some(path("--out", parser.value()?)?),
             Short('v') | Long("verbose") => run.verbose = true,
+            Short('q') | Long("quiet") => run.quiet = true,
             Long("runs") if repeats => extra.runs = Some(bench_runs(&parser.value()?.string()?)?),
             Long("doc") if bench => extra.doc = Some(path("--doc", parser.value()?)?),
             Long("catalog") if bench => extra.catalog.push(path("--catalog", parser.value()?)?),
-            Long("images") if command == "bisect" => extra.images.extend(parser.values()?),
+            Long("images") if command == "bisect" => extra.bisect.images.extend(parser.values()?),
+            Long("source") if matches!(command, "run" | "bisect") => {
+                extra.bisect.source = Some(path("--source", parser.value()?)?)
+            }
+            Long(which @ ("good" | "bad")) if command == "bisect" => {
+                let option = format!("--{which}");
+                let rev = bisect::revision(&option, parser.value()?.string()?);
+                let rev = Some(rev.map_err(UsageError)?);
+                match option.as_str() {
+                    "--good" => extra.bisect.good = rev,
+                    _ => extra.bisect.bad = rev,
+                }
+            }
             Long(name @ ("scheduler-a" | "scheduler-b" | "threshold" | "manifest"))
                 if command == "ab" =>
             {
@@ -891,6 +926,16 @@ fn parse_run(
     }
     if command == "bisect" {
         check_bisect(&run)?;
+    }
+    if command == "run" {
+        run.source = extra.bisect.source.take();
+        if run.source.is_some() && (run.kernel.is_some() || !run.kernel_list.is_empty()) {
+            return Err(UsageError(
+                "give --kernel or --source, not both: --source TREE builds the kernel the \
+                 run boots"
+                    .into(),
+            ));
+        }
     }
     if run.backend == BackendChoice::Kvm && run.accel == AccelChoice::Tcg {
         return Err(UsageError(
@@ -951,7 +996,7 @@ fn check_bisect(run: &RunOptions) -> Result<(), UsageError> {
     let refused = [
         (
             run.kernel.is_some() || !run.kernel_list.is_empty(),
-            "--kernel: bisect runs the kernels of --images",
+            "--kernel: bisect runs the kernels of --images or builds those of --source",
         ),
         (
             run.json.is_some(),
@@ -1306,10 +1351,14 @@ mod tests {
 
     #[test]
     fn bisect_takes_images_up_to_the_next_option() {
-        let Command::Bisect { options, images } = parse_args(&[
+        let Command::Bisect {
+            options,
+            over: BisectOver::Images(images),
+        } = parse_args(&[
             "bisect", "--images", "/k/1", "/k/2", "/k/3", "--cpus", "1", "a.toml",
         ])
-        .unwrap() else {
+        .unwrap()
+        else {
             panic!("not bisect")
         };
         assert_eq!(images.len(), 3);
@@ -1340,6 +1389,71 @@ mod tests {
                 "does not take --json",
             ),
             (&["run", "--images", "/k/1", "/k/2"], "--images"),
+        ] {
+            let err = parse_args(args).unwrap_err().0;
+            assert!(err.contains(want), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn bisect_and_run_take_a_source_tree() {
+        let Command::Bisect { options, over } = parse_args(&[
+            "bisect",
+            "--source",
+            "/src/linux",
+            "--good",
+            "v6.12",
+            "--bad",
+            "HEAD",
+            "a.toml",
+        ])
+        .unwrap() else {
+            panic!("not bisect")
+        };
+        assert_eq!(
+            over,
+            BisectOver::Source(SourceRange {
+                tree: "/src/linux".into(),
+                good: "v6.12".into(),
+                bad: "HEAD".into(),
+            })
+        );
+        assert_eq!(options.vm.scenarios, [PathBuf::from("a.toml")]);
+        let Command::Run(run) = parse_args(&["run", "--source", "/src/linux", "a.toml"]).unwrap()
+        else {
+            panic!("not run")
+        };
+        assert_eq!(run.source, Some(PathBuf::from("/src/linux")));
+        assert_eq!(run.kernel, None);
+        for (args, want) in [
+            (
+                &["bisect", "--source", "/s", "--bad", "HEAD"][..],
+                "needs --good REV and --bad REV (missing --good)",
+            ),
+            (
+                &["bisect", "--source", "/s", "--good", "v1"],
+                "(missing --bad)",
+            ),
+            (
+                &["bisect", "--good", "v1", "--bad", "v2"],
+                "revisions of --source TREE",
+            ),
+            (
+                &["bisect", "--images", "/k/1", "/k/2", "--source", "/s"],
+                "give --images or --source, not both",
+            ),
+            (
+                &["bisect", "--source", "/s", "--good", "", "--bad", "x"],
+                "give a git revision",
+            ),
+            (&["bisect", "--source", ""], "--source is empty"),
+            (
+                &["run", "--source", "/s", "--kernel", "/k"],
+                "give --kernel or --source, not both",
+            ),
+            (&["run", "--good", "v1"], "--good"),
+            (&["soak", "--source", "/s"], "--source"),
+            (&["bench", "--source", "/s"], "--source"),
         ] {
             let err = parse_args(args).unwrap_err().0;
             assert!(err.contains(want), "{args:?}: {err}");

@@ -30,6 +30,7 @@ pub mod kernel;
 pub mod outcome;
 pub mod output;
 pub mod pipeline;
+pub mod progress;
 pub mod protocol;
 pub mod scenario;
 pub mod scheduler;

@@ -24,7 +24,7 @@ pub fn boot(
     let io = |e: std::io::Error| format!("{}: {e}", dir.display());
     std::fs::create_dir_all(dir).map_err(io)?;
     std::fs::write(dir.join(rundir::PLAN), plan).map_err(io)?;
-    let observed = observe(backend, spec, timeout, dir, false)
+    let observed = observe(backend, spec, timeout, dir, (false, None))
         .map_err(|stop| stop.to_string())?
         .map_err(|e| e.to_string())?;
     let logs = dir.display();

@@ -26,14 +26,6 @@ pub fn kbuild_stop(what: &str, e: build::KbuildError) -> Stop {
 }
 
 pub fn kernel_build(options: &cli::KernelBuildOptions) -> Result<Exit, Stop> {
-    if let Some(source) = options.source.as_deref().filter(|s| !s.is_dir()) {
-        return Err(Stop::Usage(format!(
-            "kernel build --source {}: not a directory; give the top of a Linux source tree",
-            source.display()
-        )));
-    }
-    let source = build::source_or_fetch(options.source.as_deref())
-        .map_err(|e| kbuild_stop("kernel build", e))?;
     let mut build = build::BuildOptions {
         force: options.force,
         verbose: options.verbose,
@@ -42,13 +34,31 @@ pub fn kernel_build(options: &cli::KernelBuildOptions) -> Result<Exit, Stop> {
     if let Some(jobs) = options.jobs {
         build.jobs = jobs;
     }
-    let built = build::build(&source, &build).map_err(|e| kbuild_stop("kernel build", e))?;
+    let built = build_from("kernel build", options.source.as_deref(), &build)?;
+    Ok(print_path(built.image))
+}
+
+/// Builds (or finds in the cache) the kernel of `source` (None: the fetched
+/// linux-source), saying which on stderr; `what` names the command in errors.
+pub fn build_from(
+    what: &str,
+    source: Option<&Path>,
+    options: &build::BuildOptions,
+) -> Result<build::BuiltKernel, Stop> {
+    if let Some(source) = source.filter(|s| !s.is_dir()) {
+        return Err(Stop::Usage(format!(
+            "{what} --source {}: not a directory; give the top of a Linux source tree",
+            source.display()
+        )));
+    }
+    let source = build::source_or_fetch(source).map_err(|e| kbuild_stop(what, e))?;
+    let built = build::build(&source, options).map_err(|e| kbuild_stop(what, e))?;
     let how = if built.reused { "cached" } else { "built" };
     output::note(&format!(
         "schedbox: {how} kernel {} ({})",
         built.version, built.key
     ));
-    Ok(print_path(built.image))
+    Ok(built)
 }
 
 /// `kernel check`: 0 sched_ext present, 1 absent, 2 unknown or error.

@@ -89,8 +89,8 @@ pub fn main(args: Vec<OsString>) -> Exit {
             threshold,
             manifest: manifest.as_deref(),
         })),
-        Command::Bisect { options, images } => {
-            schedulers::apply(options).map(|o| bisect::run(&o, &images))
+        Command::Bisect { options, over } => {
+            schedulers::apply(options).map(|o| bisect::run(&o, &over))
         }
         Command::Bench {
             options,

@@ -11,7 +11,29 @@ use crate::signals;
 
 pub fn run(options: &RunOptions) -> Exit {
     signals::install();
-    run_shapes(options).unwrap_or_else(|stop| stop.report())
+    built_from_source(options)
+        .and_then(|options| run_shapes(&options))
+        .unwrap_or_else(|stop| stop.report())
+}
+
+/// With `--source TREE`: the tree built as it is (its scenarios checked first, so that
+/// a typo does not wait for a build), and the options with that kernel.
+fn built_from_source(options: &RunOptions) -> Result<RunOptions, Stop> {
+    let Some(tree) = &options.source else {
+        return Ok(options.clone());
+    };
+    if let Some(chosen) = selected(options)? {
+        shapes::group(&chosen.vm).map_err(Stop::Usage)?;
+    }
+    let built = super::kernel::build_from(
+        "run --source",
+        Some(tree),
+        &crate::kernel::build::BuildOptions::default(),
+    )?;
+    let mut options = options.clone();
+    options.kernel = Some(built.image);
+    options.source = None;
+    Ok(options)
 }
 
 /// The run of `options`, up to its exit status (Err: it stopped before a verdict).

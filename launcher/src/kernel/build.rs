@@ -284,9 +284,14 @@ pub fn build_dir(source: &Path, opts: &BuildOptions) -> PathBuf {
     if let Some(dir) = &opts.build_dir {
         return dir.clone();
     }
-    let source = fs::canonicalize(source).unwrap_or_else(|_| source.to_path_buf());
-    let id = hex(fnv1a(source.as_os_str().as_encoded_bytes()));
-    opts.cache_dir.join("build").join(id)
+    opts.cache_dir.join("build").join(path_id(source))
+}
+
+/// A short, stable name for a folder, from its canonical path: what keys the cache's
+/// folders that belong to one source tree.
+pub fn path_id(path: &Path) -> String {
+    let path = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    hex(fnv1a(path.as_os_str().as_encoded_bytes()))
 }
 
 fn is_complete(kernel: &BuiltKernel) -> bool {

@@ -153,6 +153,45 @@ pub fn judge(
     }
 }
 
+/// One scenario judged as soon as its records are in (the run may go on): by the same
+/// rules as [`judge`], on what was observed so far. The run's own verdict still comes
+/// from [`judge`] at its end, which also weighs what only the whole run shows.
+pub fn judge_scenario(
+    observed: &Observed,
+    name: &str,
+    expected: &[ExpectedCheck],
+    expected_payloads: &[ExpectedPayload],
+) -> ScenarioOutcome {
+    let expected: Vec<ExpectedCheck> = expected
+        .iter()
+        .filter(|c| c.scenario == name)
+        .cloned()
+        .collect();
+    let pays: Vec<ExpectedPayload> = expected_payloads
+        .iter()
+        .filter(|p| p.scenario == name)
+        .cloned()
+        .collect();
+    let checks = judged_checks(observed, &expected);
+    let payload_verdicts = payloads::judge(observed, &pays);
+    let names = [name.to_string()];
+    scenarios::judge(
+        observed,
+        &names,
+        &expected,
+        &pays,
+        (&checks, &payload_verdicts),
+    )
+    .into_iter()
+    .find(|s| s.name == name)
+    .map_or(
+        ScenarioOutcome::Untestable {
+            reasons: vec![format!("scenario {name}: not judged")],
+        },
+        |s| s.outcome,
+    )
+}
+
 fn untestable(reasons: Vec<String>, notes: Vec<String>) -> Verdict {
     Verdict {
         outcome: Outcome::Untestable,

@@ -15,10 +15,11 @@ use crate::pipeline::judge::{judged, unbooted};
 use crate::pipeline::preflight;
 use crate::pipeline::prepare::{self, Prepared};
 use crate::pipeline::shapes;
+use crate::progress::{Mode, Progress};
 use crate::signals;
 use crate::vm::backend::{Backend, BackendError, VmSpec};
 use crate::vm::select;
-use crate::vm::session::{self, Limits, Observed, Sinks};
+use crate::vm::session::{self, Limits, Observed, Sinks, Watcher};
 
 /// Boots and judges a run of one VM (its scenarios may not need more); Err is a run that
 /// never got a report.
@@ -126,7 +127,15 @@ fn boot(
     };
     let dir = prepared.run_dir.path().to_path_buf();
     let launched = Instant::now();
-    match observe(backend, &spec, prepared.timeout, &dir, options.verbose)? {
+    let mut progress = Progress::new(Mode::for_stderr(options.quiet), &prepared.scenarios);
+    let seen = observe(
+        backend,
+        &spec,
+        prepared.timeout,
+        &dir,
+        (options.verbose, Some(&mut progress)),
+    )?;
+    match seen {
         Ok(observed) => Ok(judged(info, prepared, &observed, launched)),
         Err(BackendError::BadKernel(why)) => {
             Err(Stop::Usage(format!("cannot boot the kernel: {why}")))
@@ -136,14 +145,15 @@ fn boot(
 }
 
 /// Runs `spec` on `backend` under the watchdog until it ends, with console.log and
-/// records.log in `dir`: the observe stage of every run, soak and bench boot. Err is a
+/// records.log in `dir`: the observe stage of every run, soak and bench boot; the
+/// console echoed to stderr or not, and a watcher (progress) told as it goes. Err is a
 /// log that could not be created; the inner Err a VM that could not be started.
 pub fn observe(
     backend: &dyn Backend,
     spec: &VmSpec,
     timeout: Duration,
     dir: &Path,
-    echo_console: bool,
+    (echo_console, watcher): (bool, Option<&mut (dyn Watcher + 'static)>),
 ) -> Result<Result<Observed, BackendError>, Stop> {
     let limits = Limits {
         timeout,
@@ -155,6 +165,7 @@ pub fn observe(
         console: &mut console,
         records: &mut records,
         echo_console,
+        watcher,
     };
     Ok(session::run(backend, spec, &limits, &mut sinks))
 }

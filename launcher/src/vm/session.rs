@@ -128,6 +128,17 @@ pub struct Sinks<'a> {
     pub records: &'a mut dyn Write,
     /// Echo console lines to stderr as they arrive.
     pub echo_console: bool,
+    /// Told of each record and tick as the run goes (progress for the user).
+    pub watcher: Option<&'a mut (dyn Watcher + 'static)>,
+}
+
+/// Follows a run as it goes, for a person watching: each record as it arrives, with
+/// everything observed so far, and each turn of the watch loop (about every
+/// [`TICK`]); `end` once the VM is gone.
+pub trait Watcher {
+    fn record(&mut self, observed: &Observed);
+    fn tick(&mut self);
+    fn end(&mut self);
 }
 
 /// State of a run in progress.
@@ -157,6 +168,9 @@ pub fn run(
     let mut kill: Option<(RunEnd, Instant)> = None;
     loop {
         let event = rx.recv_timeout(TICK);
+        if let Some(watcher) = sinks.watcher.as_deref_mut() {
+            watcher.tick();
+        }
         let exit = match event {
             Ok(VmEvent::Console(line)) => watch.console(&line, sinks).err(),
             Ok(VmEvent::Record(line)) => watch.record(&line, sinks).err(),
@@ -185,6 +199,9 @@ pub fn run(
     // A signal that came as the VM ended still decides how the run is reported.
     if let Some(signal) = crate::signals::received() {
         watch.observed.end = RunEnd::Interrupted(signal);
+    }
+    if let Some(watcher) = sinks.watcher.as_deref_mut() {
+        watcher.end();
     }
     Ok(watch.finish())
 }
@@ -265,6 +282,9 @@ impl Watch {
                 }
                 self.observed.records.push(record);
                 self.observed.arrivals_ms.push(now_ms);
+                if let Some(watcher) = sinks.watcher.as_deref_mut() {
+                    watcher.record(&self.observed);
+                }
             }
             Line::Malformed(why) => self.observed.malformed.push(why),
             Line::NotRecord => {}

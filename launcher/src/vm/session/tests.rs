@@ -76,6 +76,7 @@ fn watch(script: Vec<(u64, VmEvent)>, exits: bool) -> (Observed, String, String)
         console: &mut console,
         records: &mut records,
         echo_console: false,
+        watcher: None,
     };
     let observed = run(&Scripted { script, exits }, &spec, &LIMITS, &mut sinks).unwrap();
     let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
@@ -199,6 +200,7 @@ fn a_log_that_cannot_be_written_stops_the_run_as_a_host_fault() {
         console: &mut console,
         records: &mut Full,
         echo_console: false,
+        watcher: None,
     };
     let backend = Scripted {
         script: vec![(0, record(BOOT))],
