@@ -7,7 +7,6 @@ use crate::engine::payload::Payloads;
 use crate::engine::usage::Usage;
 use crate::engine::worker::{Pool, RelPath, Stall, Worker};
 use crate::measure::shared::BLOCKED;
-use crate::platform::buf::Buf;
 use crate::platform::fail::Res;
 use crate::platform::kmsg::Kmsg;
 use crate::platform::record::{Record, RecordKind};
@@ -20,20 +19,22 @@ pub use schedbox_protocol::limits::{DEFAULT_HEARTBEAT_MS, DEFAULT_SAMPLE_MS};
 /// Cgroups whose CPU time one scenario tracks.
 const MAX_USAGE: usize = 64;
 /// How long new workers get to join their cgroup and apply their settings (TCG is
-/// slow), and how often PID 1 looks whether they have.
+/// slow), and how often PID 1 looks whether they have: each look preempts a worker
+/// setting itself up, so not more often than a worker's start-up needs resolving.
 const READY_TIMEOUT_MS: u64 = 10_000;
-const READY_POLL_NS: u64 = 500 * sys::NS_PER_US;
+const READY_POLL_NS: u64 = 2 * NS_PER_MS;
 /// A gap without progress longer than this is checked against the worker's state, and
 /// counts only while the worker is runnable: time frozen or blocked outside the work's
 /// own marked waits (memory reclaim, a cgroup freeze) is no stall. Shorter gaps are
 /// counted unchecked, so the error is bounded by this.
 const STATE_CHECK_NS: u64 = 50 * NS_PER_MS;
 /// With many workers waiting their turn, a waiting worker's state is re-read only
-/// this often per live worker (at most 2000 reads a second in all): at 1000 workers a
-/// read each `STATE_CHECK_NS` would take PID 1 most of a CPU under TCG, which it would
-/// take from the workers it watches.
-const STATE_READ_SPACING_NS: u64 = 500 * sys::NS_PER_US;
-
+/// this often per live worker (at most 500 reads a second in all): a read of
+/// /proc/<pid>/stat costs PID 1 tens of microseconds under TCG, and 64 spinners on two
+/// CPUs wait longer than `STATE_CHECK_NS` between their turns all the time. Trusting a
+/// runnable state longer only lengthens a gap that ends in a block outside the work's
+/// marked waits; a stall is named only after a fresh read finds the worker runnable.
+const STATE_READ_SPACING_NS: u64 = 2 * NS_PER_MS;
 /// How long a waiting worker's runnable state is trusted before it is read again.
 fn state_recheck_ns(live: usize) -> u64 {
     STATE_CHECK_NS.max(live as u64 * STATE_READ_SPACING_NS)
@@ -253,7 +254,7 @@ impl Monitor {
             // would be most of the monitor's cost.
             let stat =
                 if now.saturating_sub(w.runnable_ns) > recheck_ns || (over && w.stall.is_none()) {
-                    let stat = proc_stat(w.pid);
+                    let stat = w.stat_file.read(w.pid);
                     if stat.state != b'R' {
                         // Not runnable (frozen, blocked, dead): not the scheduler's doing.
                         close_stall(scenario, w);
@@ -307,44 +308,6 @@ fn close_stall(scenario: &[u8], w: &mut Worker) {
     }
 }
 
-/// The fields of /proc/<pid>/stat a stall record needs.
-#[derive(Clone, Copy, Default)]
-pub struct ProcStat {
-    pub state: u8,
-    pub cpu: u64,
-}
-
-/// Reads state and last CPU from /proc/<pid>/stat; state `?` if unreadable.
-pub fn proc_stat(pid: i32) -> ProcStat {
-    /// `processor` is field 39; the state is field 3, the first after the comm.
-    const CPU_AFTER_STATE: usize = 36;
-    let mut path: Buf<48> = Buf::from_bytes(b"/proc/");
-    path.push_u64(pid as u64);
-    path.push(b"/stat");
-    let mut buf = [0u8; 1024];
-    let mut out = ProcStat {
-        state: b'?',
-        cpu: 0,
-    };
-    let Ok(n) = sys::read_file(path.as_cstr(), &mut buf) else {
-        return out;
-    };
-    // The comm may contain spaces and parentheses: fields start after the last ')'.
-    let Some(close) = buf[..n].iter().rposition(|&c| c == b')') else {
-        return out;
-    };
-    let mut fields = buf[close + 1..n]
-        .split(|&c| c == b' ')
-        .filter(|f| !f.is_empty());
-    if let Some(s) = fields.next() {
-        out.state = s[0];
-    }
-    if let Some(cpu) = fields.nth(CPU_AFTER_STATE - 1) {
-        out.cpu = crate::platform::buf::parse_u64(cpu).unwrap_or(0);
-    }
-    out
-}
-
 fn report_stall(scenario: &[u8], w: &Worker, s: &Stall) {
     stall_record(scenario, w, s).send();
 }
@@ -371,8 +334,9 @@ mod tests {
     #[test]
     fn many_workers_space_their_state_reads() {
         assert_eq!(state_recheck_ns(1), STATE_CHECK_NS);
-        assert_eq!(state_recheck_ns(100), STATE_CHECK_NS);
-        assert_eq!(state_recheck_ns(1000), 500 * NS_PER_MS);
+        assert_eq!(state_recheck_ns(25), STATE_CHECK_NS);
+        assert_eq!(state_recheck_ns(64), 128 * NS_PER_MS);
+        assert_eq!(state_recheck_ns(1000), 2000 * NS_PER_MS);
         assert_eq!(state_recheck_ns(4096), 4096 * STATE_READ_SPACING_NS);
     }
 

@@ -13,6 +13,7 @@ pub mod exec;
 pub mod kmsg;
 pub mod mount;
 pub mod power;
+pub mod proc_stat;
 pub mod record;
 pub mod serial;
 pub mod sys;
