@@ -76,6 +76,15 @@ pub const KMSG_REPORTS: u64 = 16;
 /// than a scenario logs unless the kernel floods the log; the rest are counted.
 /// Policy.
 pub const KMSG_FORWARD_LINES: u64 = 100_000;
+/// Bytes of one piece of evidence on a failure (a sched_ext state dump, a CPU's section
+/// of /proc/sched_debug) that the guest sends and the report keeps; the rest are counted.
+/// The kernel's own dump buffer defaults to 32 KiB.
+/// Policy.
+pub const EVIDENCE_BYTES: usize = 32 << 10;
+/// Pieces of evidence the guest gathers per scenario (one per stalled worker, one per
+/// ejection): each costs PID 1 a read of the kernel's state while the workers run.
+/// Policy.
+pub const EVIDENCE_CAPTURES: u32 = 4;
 /// Bytes of a payload's output forwarded from its start (the head); the lines after it
 /// are counted, and the last [`PAYLOAD_TAIL_BYTES`] of them sent when it ends.
 /// Policy.
@@ -146,9 +155,8 @@ mod tests {
             ("KMSG_FORWARD_LINES", format!("{KMSG_FORWARD_LINES}")),
             ("PAYLOAD_OUTPUT_BYTES", format!("{PAYLOAD_OUTPUT_BYTES}")),
             ("PAYLOAD_TAIL_BYTES", format!("{PAYLOAD_TAIL_BYTES}")),
-            ("KMSG_FORWARD_LINES", format!("{KMSG_FORWARD_LINES}")),
-            ("PAYLOAD_OUTPUT_BYTES", format!("{PAYLOAD_OUTPUT_BYTES}")),
-            ("PAYLOAD_TAIL_BYTES", format!("{PAYLOAD_TAIL_BYTES}")),
+            ("EVIDENCE_BYTES", format!("{EVIDENCE_BYTES}")),
+            ("EVIDENCE_CAPTURES", format!("{EVIDENCE_CAPTURES}")),
             ("GUEST_BASE_MIB", format!("{GUEST_BASE_MIB}")),
             ("WORKER_KIB", format!("{WORKER_KIB}")),
         ];

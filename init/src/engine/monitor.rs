@@ -3,6 +3,7 @@
 //! its cgroup's cpuset (isolation); the kernel log; the CPU time of the cgroups.
 
 use crate::engine::cgroup::{self, Path};
+use crate::engine::evidence;
 use crate::engine::payload::Payloads;
 use crate::engine::usage::Usage;
 use crate::engine::worker::{Pool, RelPath, Stall, Worker};
@@ -15,6 +16,7 @@ use crate::platform::table::Table;
 use crate::sched_ext::scheduler::Scheduler;
 use core::sync::atomic::Ordering::{Acquire, Relaxed};
 
+use schedbox_protocol::limits::EVIDENCE_CAPTURES;
 pub use schedbox_protocol::limits::{DEFAULT_HEARTBEAT_MS, DEFAULT_SAMPLE_MS};
 /// Cgroups whose CPU time one scenario tracks.
 const MAX_USAGE: usize = 64;
@@ -61,6 +63,8 @@ pub struct Monitor {
     /// The sched_ext scheduler under test and the running payloads, looked at each sample.
     pub sched: Scheduler,
     pub payloads: Payloads,
+    /// Pieces of evidence this scenario may still gather on stalls.
+    evidence_left: u32,
 }
 
 impl Default for Monitor {
@@ -74,6 +78,7 @@ impl Default for Monitor {
             usage: Table::default(),
             sched: Scheduler::default(),
             payloads: Payloads::default(),
+            evidence_left: EVIDENCE_CAPTURES,
         }
     }
 }
@@ -104,6 +109,7 @@ impl Monitor {
         self.kmsg.start();
         self.kmsg.begin(forward);
         self.usage.clear();
+        self.evidence_left = EVIDENCE_CAPTURES;
     }
 
     /// After an op that may change where workers are or may run (spawn, a cgroup
@@ -271,17 +277,23 @@ impl Monitor {
                 close_stall(scenario, w);
                 continue;
             }
-            let s = w.stall.get_or_insert_with(|| {
+            if w.stall.is_none() {
                 let stat = stat.unwrap_or_default();
-                Stall {
+                w.stall = Some(Stall {
                     cpu: stat.cpu,
                     state: stat.state,
                     gap_ns: 0,
                     since_ns: since,
                     detected_ns: now,
+                });
+                if !w.stall_reported && self.evidence_left > 0 {
+                    self.evidence_left -= 1;
+                    evidence::stall(w.pid, stat.cpu, self.sched.is_enabled());
                 }
-            });
-            s.gap_ns = gap;
+            }
+            if let Some(s) = &mut w.stall {
+                s.gap_ns = gap;
+            }
         }
     }
 

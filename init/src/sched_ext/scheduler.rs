@@ -5,13 +5,14 @@
 //! stopped at the end.
 
 use crate::engine::check::{self, CheckSpec};
+use crate::engine::evidence;
 use crate::engine::plan::{Line, Lossy};
 use crate::platform::buf::{parse_u64, trim_end, Buf};
 use crate::platform::capture::Capture;
 use crate::platform::exec::{self, Argv, End};
 use crate::platform::fail::{Errno, Res};
 use crate::platform::kmsg;
-use crate::platform::record::{OutputSource, Record, RecordKind, SchedulerEvent};
+use crate::platform::record::{EvidenceCause, OutputSource, Record, RecordKind, SchedulerEvent};
 use crate::platform::sys::{self, NS_PER_MS};
 use core::ffi::CStr;
 use core::fmt::Write;
@@ -111,6 +112,7 @@ impl Scheduler {
             ..Scheduler::default()
         };
         s.open_state()?;
+        evidence::prepare_sched_ext_dump();
         let before = s.before(None);
         s.launch(line, before, tick)?;
         Ok(s)
@@ -152,6 +154,11 @@ impl Scheduler {
             Health::Failed => self.why.clone(),
             _ => Why::new(),
         };
+    }
+
+    /// Whether the kernel has it enabled, as last seen.
+    pub fn is_enabled(&self) -> bool {
+        matches!(self.health, Health::Enabled)
     }
 
     /// Whether a step detached it and none attached it again.
@@ -455,6 +462,8 @@ impl Scheduler {
             r.str("msg", msg.as_bytes())
         }
         .send();
+        // The kernel wrote its state dump as it ejected the scheduler.
+        evidence::sched_ext_dump(EvidenceCause::Ejected, None, None, false);
         let mut why = Why::new();
         let _ = write!(
             why,

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::outcome::evidence::{self, Evidence};
 use crate::outcome::rundir;
 use crate::outcome::timeline::{self, Timeline};
 use crate::outcome::verdict::tap::Tap;
@@ -124,6 +125,9 @@ pub struct Report {
     /// sched_ext scheduler under test and its fate.
     pub scheduler: SchedulerReport,
     pub scenarios: Vec<ScenarioReport>,
+    /// What the guest gathered on each stall and ejection, with the failure it explains
+    /// (docs/report.md, "Evidence").
+    pub evidence: Vec<Evidence>,
     pub errors: Vec<GuestError>,
     pub timings: Timings,
     /// Where the run's time went, phase by phase (docs/report.md, "The timeline").
@@ -197,6 +201,7 @@ pub fn build(judged: Judged) -> Report {
         sched_ext,
         scheduler,
         scenarios,
+        evidence: evidence::collect(records),
         errors,
         timings: observed.map(|o| o.timings.clone()).unwrap_or_default(),
         timeline: Timeline::default(),
@@ -334,6 +339,13 @@ pub fn human(report: &Report) -> String {
         out.extend(human_scenario(scenario, report.scheduler.never_attached()));
     }
     out.extend(report.reasons.iter().map(|r| format!("  reason: {r}")));
+    out.extend(
+        report
+            .evidence
+            .iter()
+            .enumerate()
+            .map(|(i, e)| format!("  {}", e.summary(i))),
+    );
     out.extend(report.notes.iter().map(|n| format!("  note: {n}")));
     out.extend(report.repro.iter().map(|r| format!("  reproduce: {r}")));
     if let Some(tail) = &report.console_tail {
