@@ -433,6 +433,14 @@ fn a_stall_keeps_its_cpus_run_queue_as_evidence() {
         "{}",
         run.why
     );
+    let text = std::fs::read_to_string(repo().join("docs/report.schema.json")).unwrap();
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    let validator = jsonschema::draft202012::new(&schema).expect("the schema is valid");
+    let errors: Vec<String> = validator
+        .iter_errors(&run.report)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
 }
 
 /// Lines of 400 bytes the `big` payload prints: 18 MB, over the 16 MiB the guest

@@ -81,10 +81,13 @@ pub const KMSG_FORWARD_LINES: u64 = 100_000;
 /// The kernel's own dump buffer defaults to 32 KiB.
 /// Policy.
 pub const EVIDENCE_BYTES: usize = 32 << 10;
-/// Pieces of evidence the guest gathers per scenario (one per stalled worker, one per
-/// ejection): each costs PID 1 a read of the kernel's state while the workers run.
+/// Pieces of evidence the guest gathers on stalls per scenario: the first stall's.
+/// Each costs PID 1 (at the highest priority) a read of the kernel's state and its
+/// lines through the emulated serial port, time the other workers wait: later stalls
+/// are as often the gathering's doing as the scheduler's. An ejection's dump is always
+/// gathered.
 /// Policy.
-pub const EVIDENCE_CAPTURES: u32 = 4;
+pub const EVIDENCE_CAPTURES: u32 = 1;
 /// Bytes of a payload's output forwarded from its start (the head); the lines after it
 /// are counted, and the last [`PAYLOAD_TAIL_BYTES`] of them sent when it ends.
 /// Policy.
