@@ -226,7 +226,7 @@ fn the_schema_refuses_a_report_that_breaks_it() {
         "release": null, "sched_ext": null,
         "scheduler": {"summary": "EEVDF", "name": null, "path": null, "args": [], "attached_ms": null,
                       "events": [], "output_lines": 0, "output_tail": [], "log": null},
-        "scenarios": [], "errors": [],
+        "scenarios": [], "evidence": [], "errors": [],
         "timings": {"first_console_ms": null, "boot_record_ms": null, "done_record_ms": null, "total_ms": 0},
         "timeline": {"wall_ms": 3, "phases": [{"phase": "preparation", "start_ms": 0, "ms": 2},
                                               {"phase": "judging", "start_ms": 2, "ms": 1}]},

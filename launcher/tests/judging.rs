@@ -393,6 +393,56 @@ fn the_default_stall_limit_holds_for_256_spinners_and_a_real_stall_still_fails()
     assert!(stall["value"].as_u64().unwrap() > 1025);
 }
 
+/// The stall under EEVDF keeps, with its failure, the section of the kernel's
+/// sched_debug of the CPU the victim was seen on: that run queue, with the victim
+/// waiting in it by its `sbx-` name.
+#[test]
+fn a_stall_keeps_its_cpus_run_queue_as_evidence() {
+    let run = run();
+    let pieces = run.report["evidence"]
+        .as_array()
+        .expect("no evidence section");
+    let piece = pieces
+        .iter()
+        .find(|p| p["scenario"] == "fail-stall")
+        .unwrap_or_else(|| panic!("no evidence for fail-stall: {}", run.why));
+    assert_eq!(piece["check"], "stall");
+    assert_eq!(piece["source"], "sched-debug");
+    assert_eq!(piece["worker"], "victim/0", "{piece}");
+    assert_eq!(piece["complete"], true);
+    let cpu = piece["cpu"].as_u64().unwrap();
+    let lines: Vec<&str> = piece["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert!(
+        lines[0].starts_with(&format!("cpu#{cpu},")) || lines[0] == format!("cpu#{cpu}"),
+        "{piece}"
+    );
+    let pid = piece["pid"].as_u64().unwrap().to_string();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("sbx-victim-0") && l.split_whitespace().any(|w| w == pid)),
+        "the victim is not in its CPU's run queue: {piece}"
+    );
+    assert!(
+        run.why.contains("evidence: stall of worker victim/0"),
+        "{}",
+        run.why
+    );
+    let text = std::fs::read_to_string(repo().join("docs/report.schema.json")).unwrap();
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    let validator = jsonschema::draft202012::new(&schema).expect("the schema is valid");
+    let errors: Vec<String> = validator
+        .iter_errors(&run.report)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
 /// Lines of 400 bytes the `big` payload prints: 18 MB, over the 16 MiB the guest
 /// forwards from the start.
 const BIG_LINES: u64 = 45_000;

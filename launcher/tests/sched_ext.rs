@@ -306,6 +306,56 @@ fn qmap_stall_injection_is_caught() {
         .expect("no ejected event");
     assert_eq!(ejection["reason"], "runnable task stall", "{why}");
     assert_eq!(run.report["scheduler"]["name"], "qmap", "{why}");
+    assert_dump_evidence(&run, &comm);
+}
+
+/// The evidence of an ejection under scx_qmap: the kernel's sched_ext dump, written as
+/// it ejected the scheduler and naming the stalled task by its `sbx-` name, with the
+/// scheduler's own exit report; and the SysRq-D dumps taken on the stalls before it.
+fn assert_dump_evidence(run: &Run, comm: &str) {
+    let why = run.why();
+    let pieces = run.report["evidence"]
+        .as_array()
+        .expect("no evidence section");
+    let lines = |p: &Value, key: &str| -> Vec<String> { strings(&p[key]) };
+    let ejection = pieces
+        .iter()
+        .find(|p| p["cause"] == "ejected")
+        .unwrap_or_else(|| panic!("no evidence of the ejection: {why}"));
+    assert_eq!(ejection["check"], "scheduler", "{why}");
+    assert_eq!(ejection["source"], "sched-ext-dump", "{why}");
+    assert_eq!(ejection["complete"], true, "{why}");
+    let dump = lines(ejection, "lines");
+    assert!(
+        dump[0].contains("triggered exit kind"),
+        "not the kernel's exit dump: {dump:?}"
+    );
+    assert!(
+        dump.iter()
+            .any(|l| l.contains("runnable task stall") && l.contains(comm)),
+        "the dump does not name {comm}: {dump:?}"
+    );
+    assert!(dump.iter().any(|l| l == "CPU states"), "{dump:?}");
+    let output = lines(ejection, "scheduler_output");
+    assert!(
+        output
+            .iter()
+            .any(|l| l.starts_with("EXIT: runnable task stall")),
+        "the scheduler's exit report is not kept: {output:?}"
+    );
+    let stall = pieces
+        .iter()
+        .find(|p| p["cause"] == "stall")
+        .unwrap_or_else(|| panic!("no evidence of a stall: {why}"));
+    assert_eq!(stall["source"], "sched-ext-dump", "{why}");
+    assert_eq!(
+        lines(stall, "lines")[0],
+        "Debug dump triggered by SysRq-D",
+        "{why}"
+    );
+    assert!(run
+        .stdout()
+        .contains("evidence: ejected (scheduler check): the kernel's sched_ext dump"));
 }
 
 /// Two scenarios, one failure: the scheduler that never attached is reported once, with

@@ -79,6 +79,18 @@ pub const KMSG_REPORTS: u64 = 16;
 /// than a scenario logs unless the kernel floods the log; the rest are counted.
 /// Policy.
 pub const KMSG_FORWARD_LINES: u64 = 100_000;
+/// Bytes of one piece of evidence on a failure (a sched_ext state dump, a CPU's section
+/// of /proc/sched_debug) that the guest sends and the report keeps; the rest are counted.
+/// The kernel's own dump buffer defaults to 32 KiB.
+/// Policy.
+pub const EVIDENCE_BYTES: usize = 32 << 10;
+/// Pieces of evidence the guest gathers on stalls per scenario: the first stall's.
+/// Each costs PID 1 (at the highest priority) a read of the kernel's state and its
+/// lines through the emulated serial port, time the other workers wait: later stalls
+/// are as often the gathering's doing as the scheduler's. An ejection's dump is always
+/// gathered.
+/// Policy.
+pub const EVIDENCE_CAPTURES: u32 = 1;
 /// Bytes of a payload's output forwarded from its start (the head); the lines after it
 /// are counted, and the last [`PAYLOAD_TAIL_BYTES`] of them sent when it ends.
 /// Policy.
@@ -150,9 +162,8 @@ mod tests {
             ("KMSG_FORWARD_LINES", format!("{KMSG_FORWARD_LINES}")),
             ("PAYLOAD_OUTPUT_BYTES", format!("{PAYLOAD_OUTPUT_BYTES}")),
             ("PAYLOAD_TAIL_BYTES", format!("{PAYLOAD_TAIL_BYTES}")),
-            ("KMSG_FORWARD_LINES", format!("{KMSG_FORWARD_LINES}")),
-            ("PAYLOAD_OUTPUT_BYTES", format!("{PAYLOAD_OUTPUT_BYTES}")),
-            ("PAYLOAD_TAIL_BYTES", format!("{PAYLOAD_TAIL_BYTES}")),
+            ("EVIDENCE_BYTES", format!("{EVIDENCE_BYTES}")),
+            ("EVIDENCE_CAPTURES", format!("{EVIDENCE_CAPTURES}")),
             ("GUEST_BASE_MIB", format!("{GUEST_BASE_MIB}")),
             ("WORKER_KIB", format!("{WORKER_KIB}")),
         ];

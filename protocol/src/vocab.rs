@@ -242,6 +242,7 @@ words! {
         Kmsg = "kmsg",
         Payload = "payload",
         CpuState = "cpu-state",
+        Evidence = "evidence",
         Check = "check",
         ScenarioEnd = "scenario-end",
         Error = "error",
@@ -273,6 +274,27 @@ impl SchedulerEvent {
             self,
             SchedulerEvent::AttachFailed | SchedulerEvent::Ejected | SchedulerEvent::Exited
         )
+    }
+}
+
+words! {
+    /// `cause=` of an `evidence` record: the failure its lines explain.
+    EvidenceCause {
+        /// A worker the monitor found runnable without progress past the stall limit.
+        Stall = "stall",
+        /// The kernel ejected the sched_ext scheduler under test.
+        Ejected = "ejected",
+    }
+}
+
+words! {
+    /// `source=` of an `evidence` record: where its lines were read.
+    EvidenceSource {
+        /// The kernel's sched_ext state dump, read from its `sched_ext_dump` trace event:
+        /// the one the kernel writes when it ejects a scheduler, or one SysRq-D asks for.
+        SchedExtDump = "sched-ext-dump",
+        /// The stalled worker's CPU's section of /proc/sched_debug (its run queues).
+        SchedDebug = "sched-debug",
     }
 }
 
@@ -363,6 +385,8 @@ mod tests {
         words_are_unique_and_parse_back::<Until>();
         words_are_unique_and_parse_back::<RecordKind>();
         words_are_unique_and_parse_back::<SchedulerEvent>();
+        words_are_unique_and_parse_back::<EvidenceCause>();
+        words_are_unique_and_parse_back::<EvidenceSource>();
         words_are_unique_and_parse_back::<OutputSource>();
         words_are_unique_and_parse_back::<OutputPart>();
         words_are_unique_and_parse_back::<DoneStatus>();

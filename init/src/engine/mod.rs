@@ -1,9 +1,10 @@
 //! The plan and what runs it: the plan read and validated, its interpreter, the
-//! scenario's cgroups, the worker pool, payloads, the monitor that watches a scenario
-//! and the checks that judge it at its end.
+//! scenario's cgroups, the worker pool, payloads, the monitor that watches a scenario,
+//! the checks that judge it at its end, and the evidence kept on a failure.
 
 pub mod cgroup;
 pub mod check;
+pub mod evidence;
 pub mod hotplug;
 pub mod isolation;
 pub mod monitor;

@@ -3,11 +3,11 @@
 //! its cgroup's cpuset (isolation); the kernel log; the CPU time of the cgroups.
 
 use crate::engine::cgroup::{self, Path};
+use crate::engine::evidence;
 use crate::engine::payload::Payloads;
 use crate::engine::usage::Usage;
 use crate::engine::worker::{Pool, RelPath, Stall, Worker};
 use crate::measure::shared::BLOCKED;
-use crate::platform::buf::Buf;
 use crate::platform::fail::Res;
 use crate::platform::kmsg::Kmsg;
 use crate::platform::record::{Record, RecordKind};
@@ -16,6 +16,7 @@ use crate::platform::table::Table;
 use crate::sched_ext::scheduler::Scheduler;
 use core::sync::atomic::Ordering::{Acquire, Relaxed};
 
+use schedbox_protocol::limits::EVIDENCE_CAPTURES;
 pub use schedbox_protocol::limits::{DEFAULT_HEARTBEAT_MS, DEFAULT_SAMPLE_MS};
 /// Cgroups whose CPU time one scenario tracks.
 const MAX_USAGE: usize = 64;
@@ -60,6 +61,8 @@ pub struct Monitor {
     /// The sched_ext scheduler under test and the running payloads, looked at each sample.
     pub sched: Scheduler,
     pub payloads: Payloads,
+    /// Pieces of evidence this scenario may still gather on stalls.
+    evidence_left: u32,
 }
 
 impl Default for Monitor {
@@ -73,6 +76,7 @@ impl Default for Monitor {
             usage: Table::default(),
             sched: Scheduler::default(),
             payloads: Payloads::default(),
+            evidence_left: EVIDENCE_CAPTURES,
         }
     }
 }
@@ -103,6 +107,7 @@ impl Monitor {
         self.kmsg.start();
         self.kmsg.begin(forward);
         self.usage.clear();
+        self.evidence_left = EVIDENCE_CAPTURES;
     }
 
     /// After an op that may change where workers are or may run (spawn, a cgroup
@@ -253,7 +258,7 @@ impl Monitor {
             // would be most of the monitor's cost.
             let stat =
                 if now.saturating_sub(w.runnable_ns) > recheck_ns || (over && w.stall.is_none()) {
-                    let stat = proc_stat(w.pid);
+                    let stat = w.stat_file.read(w.pid);
                     if stat.state != b'R' {
                         // Not runnable (frozen, blocked, dead): not the scheduler's doing.
                         close_stall(scenario, w);
@@ -270,17 +275,23 @@ impl Monitor {
                 close_stall(scenario, w);
                 continue;
             }
-            let s = w.stall.get_or_insert_with(|| {
+            if w.stall.is_none() {
                 let stat = stat.unwrap_or_default();
-                Stall {
+                w.stall = Some(Stall {
                     cpu: stat.cpu,
                     state: stat.state,
                     gap_ns: 0,
                     since_ns: since,
                     detected_ns: now,
+                });
+                if !w.stall_reported && self.evidence_left > 0 {
+                    self.evidence_left -= 1;
+                    evidence::stall(w.pid, stat.cpu, self.sched.is_enabled());
                 }
-            });
-            s.gap_ns = gap;
+            }
+            if let Some(s) = &mut w.stall {
+                s.gap_ns = gap;
+            }
         }
     }
 
@@ -305,44 +316,6 @@ fn close_stall(scenario: &[u8], w: &mut Worker) {
             report_stall(scenario, w, &s);
         }
     }
-}
-
-/// The fields of /proc/<pid>/stat a stall record needs.
-#[derive(Clone, Copy, Default)]
-pub struct ProcStat {
-    pub state: u8,
-    pub cpu: u64,
-}
-
-/// Reads state and last CPU from /proc/<pid>/stat; state `?` if unreadable.
-pub fn proc_stat(pid: i32) -> ProcStat {
-    /// `processor` is field 39; the state is field 3, the first after the comm.
-    const CPU_AFTER_STATE: usize = 36;
-    let mut path: Buf<48> = Buf::from_bytes(b"/proc/");
-    path.push_u64(pid as u64);
-    path.push(b"/stat");
-    let mut buf = [0u8; 1024];
-    let mut out = ProcStat {
-        state: b'?',
-        cpu: 0,
-    };
-    let Ok(n) = sys::read_file(path.as_cstr(), &mut buf) else {
-        return out;
-    };
-    // The comm may contain spaces and parentheses: fields start after the last ')'.
-    let Some(close) = buf[..n].iter().rposition(|&c| c == b')') else {
-        return out;
-    };
-    let mut fields = buf[close + 1..n]
-        .split(|&c| c == b' ')
-        .filter(|f| !f.is_empty());
-    if let Some(s) = fields.next() {
-        out.state = s[0];
-    }
-    if let Some(cpu) = fields.nth(CPU_AFTER_STATE - 1) {
-        out.cpu = crate::platform::buf::parse_u64(cpu).unwrap_or(0);
-    }
-    out
 }
 
 fn report_stall(scenario: &[u8], w: &Worker, s: &Stall) {

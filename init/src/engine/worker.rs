@@ -8,6 +8,7 @@ use crate::measure::shared::{Shared, BLOCKED, FAILED, MAX_SLOTS, READY};
 use crate::measure::wakes::WakeStats;
 use crate::platform::buf::{parse_u64, Buf};
 use crate::platform::fail::{Errno, Res};
+use crate::platform::proc_stat::StatFile;
 use crate::platform::record::{ErrorPlace, Record, RecordKind};
 use crate::platform::sys;
 use crate::platform::table::Table;
@@ -72,6 +73,8 @@ pub struct Worker {
     pub runnable_ns: u64,
     pub stall: Option<Stall>,
     pub stall_reported: bool,
+    /// Its /proc/<pid>/stat, kept open for the monitor's state reads.
+    pub stat_file: StatFile,
     pub iso: Isolation,
     pub expect: Expect,
 }

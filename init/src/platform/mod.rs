@@ -14,6 +14,7 @@ pub mod host;
 pub mod kmsg;
 pub mod mount;
 pub mod power;
+pub mod proc_stat;
 pub mod record;
 pub mod serial;
 pub mod sys;

@@ -5,8 +5,8 @@ use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 
 pub use schedbox_protocol::limits::MAX_LINE;
 pub use schedbox_protocol::vocab::{
-    CheckResult, DoneStatus, ErrorPlace, OutputPart, OutputSource, RecordKind, ScenarioOutcome,
-    SchedulerEvent, Word,
+    CheckResult, DoneStatus, ErrorPlace, EvidenceCause, EvidenceSource, OutputPart, OutputSource,
+    RecordKind, ScenarioOutcome, SchedulerEvent, Word,
 };
 const MARKER: &[u8] = schedbox_protocol::limits::RECORD_MARKER.as_bytes();
 const HEX: &[u8; 16] = b"0123456789ABCDEF";

@@ -5,13 +5,14 @@
 //! stopped at the end.
 
 use crate::engine::check::{self, CheckSpec};
+use crate::engine::evidence;
 use crate::engine::plan::{Line, Lossy};
 use crate::platform::buf::{parse_u64, trim_end, Buf};
 use crate::platform::capture::Capture;
 use crate::platform::exec::{self, Argv, End};
 use crate::platform::fail::{Errno, Res};
 use crate::platform::kmsg;
-use crate::platform::record::{OutputSource, Record, RecordKind, SchedulerEvent};
+use crate::platform::record::{EvidenceCause, OutputSource, Record, RecordKind, SchedulerEvent};
 use crate::platform::sys::{self, NS_PER_MS};
 use core::ffi::CStr;
 use core::fmt::Write;
@@ -111,6 +112,7 @@ impl Scheduler {
             ..Scheduler::default()
         };
         s.open_state()?;
+        evidence::prepare_sched_ext_dump();
         if detached {
             s.name_after(line);
             s.health = Health::Detached;
@@ -175,14 +177,14 @@ impl Scheduler {
         };
     }
 
+    /// Whether the kernel has it enabled, as last seen.
+    pub fn is_enabled(&self) -> bool {
+        matches!(self.health, Health::Enabled)
+    }
+
     /// Whether a step detached it and none attached it again.
     pub fn is_detached(&self) -> bool {
         matches!(self.health, Health::Detached)
-    }
-
-    /// Whether the kernel has it enabled, as far as the last look saw.
-    pub fn is_enabled(&self) -> bool {
-        matches!(self.health, Health::Enabled)
     }
 
     /// `scheduler-detach` (and the first half of `scheduler-restart`): stops the
@@ -483,6 +485,8 @@ impl Scheduler {
             r.str("msg", msg.as_bytes())
         }
         .send();
+        // The kernel wrote its state dump as it ejected the scheduler.
+        evidence::sched_ext_dump(EvidenceCause::Ejected, None, None, false);
         let mut why = Why::new();
         let _ = write!(
             why,

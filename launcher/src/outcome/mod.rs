@@ -1,7 +1,9 @@
 //! What a run came to: the verdict judged from the guest's records, the report that
-//! presents it, and the run directory that keeps the evidence.
+//! presents it with the evidence the guest gathered on failures, and the run directory
+//! that keeps it all.
 
 pub mod ci;
+pub mod evidence;
 pub mod gauntlet;
 pub mod report;
 pub mod rundir;

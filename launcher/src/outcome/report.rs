@@ -4,6 +4,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::outcome::evidence::{self, Evidence};
 use crate::outcome::rundir;
 use crate::outcome::timeline::{self, Timeline};
 use crate::outcome::verdict::tap::Tap;
@@ -128,6 +129,9 @@ pub struct Report {
     /// sched_ext scheduler under test and its fate.
     pub scheduler: SchedulerReport,
     pub scenarios: Vec<ScenarioReport>,
+    /// What the guest gathered on each stall and ejection, with the failure it explains
+    /// (docs/report.md, "Evidence").
+    pub evidence: Vec<Evidence>,
     pub errors: Vec<GuestError>,
     pub timings: Timings,
     /// Where the run's time went, phase by phase (docs/report.md, "The timeline").
@@ -201,6 +205,7 @@ pub fn build(judged: Judged) -> Report {
         sched_ext,
         scheduler,
         scenarios,
+        evidence: evidence::collect(records),
         errors,
         timings: observed.map(|o| o.timings.clone()).unwrap_or_default(),
         timeline: Timeline::default(),
@@ -339,6 +344,13 @@ pub fn human(report: &Report) -> String {
         out.extend(human_scenario(scenario, report.scheduler.never_attached()));
     }
     out.extend(report.reasons.iter().map(|r| format!("  reason: {r}")));
+    out.extend(
+        report
+            .evidence
+            .iter()
+            .enumerate()
+            .map(|(i, e)| format!("  {}", e.summary(i))),
+    );
     out.extend(report.notes.iter().map(|n| format!("  note: {n}")));
     out.extend(report.repro.iter().map(|r| format!("  reproduce: {r}")));
     if let Some(tail) = &report.console_tail {

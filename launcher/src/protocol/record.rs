@@ -6,8 +6,8 @@ use schedbox_protocol::limits::MAX_LINE;
 use schedbox_protocol::line::{self, Values};
 use schedbox_protocol::msg::{parse_u64, Lossy};
 pub use schedbox_protocol::vocab::{
-    CheckResult, DoneStatus, ErrorPlace, Op, OutputPart, OutputSource, RecordKind, ScenarioOutcome,
-    SchedulerEvent, Word,
+    CheckResult, DoneStatus, ErrorPlace, EvidenceCause, EvidenceSource, Op, OutputPart,
+    OutputSource, RecordKind, ScenarioOutcome, SchedulerEvent, Word,
 };
 
 use crate::protocol::words::{word, word_opt};
@@ -221,6 +221,20 @@ pub struct OutputRecord {
     pub part: Option<OutputPart>,
 }
 
+/// A line of evidence on a failure (`text`), or the end of its piece (`lines`,
+/// `dropped_bytes`); the lines of one piece share `capture`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceRecord {
+    pub capture: u64,
+    pub cause: EvidenceCause,
+    pub source: EvidenceSource,
+    pub pid: Option<u64>,
+    pub cpu: Option<u64>,
+    pub text: Option<String>,
+    pub lines: Option<u64>,
+    pub dropped_bytes: Option<u64>,
+}
+
 /// One record from the guest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
@@ -259,6 +273,7 @@ pub enum Record {
     },
     Payload(PayloadRecord),
     CpuState(CpuStateRecord),
+    Evidence(EvidenceRecord),
     Check(CheckRecord),
     ScenarioEnd {
         name: String,
@@ -441,6 +456,16 @@ fn typed(fields: &line::Line<'_>) -> Result<Record, String> {
             took_ms: g.num("took_ms")?,
             moved: g.opt_num("moved")?,
             workers: g.opt_text("workers"),
+        }),
+        RecordKind::Evidence => Record::Evidence(EvidenceRecord {
+            capture: g.num("capture")?,
+            cause: g.word("cause")?,
+            source: g.word("source")?,
+            pid: g.opt_num("pid")?,
+            cpu: g.opt_num("cpu")?,
+            text: g.opt_text("text"),
+            lines: g.opt_num("lines")?,
+            dropped_bytes: g.opt_num("dropped_bytes")?,
         }),
         RecordKind::Check => Record::Check(check(&g)?),
         RecordKind::ScenarioEnd => Record::ScenarioEnd {

@@ -1,0 +1,86 @@
+//! A worker's /proc/<pid>/stat as the monitor reads it: its state and last CPU.
+
+use crate::platform::buf::Buf;
+use crate::platform::sys;
+use rustix::fd::OwnedFd;
+use rustix::fs::{Mode, OFlags};
+
+/// The fields of /proc/<pid>/stat a stall record needs.
+#[derive(Clone, Copy, Default)]
+pub struct ProcStat {
+    pub state: u8,
+    pub cpu: u64,
+}
+
+/// A worker's /proc/<pid>/stat, opened on its first read and kept open: a `pread` of
+/// the open file skips the path walk and the open and close that most of a read costs
+/// PID 1 under TCG, a read per waiting worker every few samples.
+#[derive(Default)]
+pub struct StatFile {
+    fd: Option<OwnedFd>,
+}
+
+impl StatFile {
+    /// State and last CPU of `pid`; state `?` if unreadable. Without a descriptor to
+    /// spare (thousands of workers) the file is opened for this read only.
+    pub fn read(&mut self, pid: i32) -> ProcStat {
+        let mut buf = [0u8; STAT_BYTES];
+        if self.fd.is_none() {
+            let mut path: Buf<48> = Buf::from_bytes(b"/proc/");
+            path.push_u64(pid as u64);
+            path.push(b"/stat");
+            match rustix::fs::open(
+                path.as_cstr(),
+                OFlags::RDONLY | OFlags::CLOEXEC,
+                Mode::empty(),
+            ) {
+                Ok(fd) => self.fd = Some(fd),
+                Err(rustix::io::Errno::MFILE | rustix::io::Errno::NFILE) => {
+                    return match sys::read_file(path.as_cstr(), &mut buf) {
+                        Ok(n) => parse_stat(&buf[..n]),
+                        Err(_) => ProcStat::UNREADABLE,
+                    };
+                }
+                Err(_) => return ProcStat::UNREADABLE,
+            }
+        }
+        let Some(fd) = &self.fd else {
+            return ProcStat::UNREADABLE;
+        };
+        match rustix::io::pread(fd, &mut buf, 0) {
+            Ok(n) => parse_stat(&buf[..n]),
+            Err(_) => ProcStat::UNREADABLE,
+        }
+    }
+}
+
+/// Enough for any /proc/<pid>/stat line (52 numbers and a 16-byte comm).
+const STAT_BYTES: usize = 1024;
+
+impl ProcStat {
+    const UNREADABLE: ProcStat = ProcStat {
+        state: b'?',
+        cpu: 0,
+    };
+}
+
+/// State and last CPU from the text of /proc/<pid>/stat.
+fn parse_stat(text: &[u8]) -> ProcStat {
+    /// `processor` is field 39; the state is field 3, the first after the comm.
+    const CPU_AFTER_STATE: usize = 36;
+    let mut out = ProcStat::UNREADABLE;
+    // The comm may contain spaces and parentheses: fields start after the last ')'.
+    let Some(close) = text.iter().rposition(|&c| c == b')') else {
+        return out;
+    };
+    let mut fields = text[close + 1..]
+        .split(|&c| c == b' ')
+        .filter(|f| !f.is_empty());
+    if let Some(s) = fields.next() {
+        out.state = s[0];
+    }
+    if let Some(cpu) = fields.nth(CPU_AFTER_STATE - 1) {
+        out.cpu = crate::platform::buf::parse_u64(cpu).unwrap_or(0);
+    }
+    out
+}
