@@ -152,7 +152,7 @@ fn list_describes_every_catalog_file() {
         .iter()
         .all(|i| i["name"].as_str().unwrap().starts_with("fail-")));
     let by_file = listed(&["list", "--json", "scenarios/pass/*.toml"]);
-    assert_eq!(by_file.len(), 4, "{by_file:?}");
+    assert_eq!(by_file.len(), 8, "{by_file:?}");
 }
 
 #[test]
@@ -236,7 +236,7 @@ fn run_narrows_a_folder_before_any_vm() {
     let output = schedbox(&["run", "--filter", "nothing-*", "scenarios/pass"]);
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
     assert!(
-        String::from_utf8_lossy(&output.stderr).contains("keeps none of the 4 scenarios"),
+        String::from_utf8_lossy(&output.stderr).contains("keeps none of the 8 scenarios"),
         "{}",
         text(&output)
     );

@@ -6,6 +6,7 @@ use crate::engine::cgroup::{self, Path};
 use crate::engine::payload::Payloads;
 use crate::engine::usage::Usage;
 use crate::engine::worker::{Pool, RelPath, Stall, Worker};
+use crate::measure::runqueues::Runqueues;
 use crate::measure::shared::BLOCKED;
 use crate::platform::buf::Buf;
 use crate::platform::fail::Res;
@@ -60,6 +61,8 @@ pub struct Monitor {
     /// The sched_ext scheduler under test and the running payloads, looked at each sample.
     pub sched: Scheduler,
     pub payloads: Payloads,
+    /// Runnable tasks per CPU, for a scenario with an `imbalance` check.
+    pub runqueues: Runqueues,
 }
 
 impl Default for Monitor {
@@ -73,6 +76,7 @@ impl Default for Monitor {
             usage: Table::default(),
             sched: Scheduler::default(),
             payloads: Payloads::default(),
+            runqueues: Runqueues::default(),
         }
     }
 }
@@ -216,6 +220,7 @@ impl Monitor {
     /// `tick` of the grid after `now`.
     fn watch(&mut self, pool: &mut Pool, scenario: &[u8], now: u64, tick: &mut u64) {
         self.sample(pool, scenario, now);
+        self.runqueues.sample_if_due(now);
         self.payloads.poll(scenario, now);
         while *tick <= now {
             *tick += self.sample_ns;

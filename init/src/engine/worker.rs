@@ -74,6 +74,8 @@ pub struct Worker {
     pub stall_reported: bool,
     pub iso: Isolation,
     pub expect: Expect,
+    /// When it was forked: its rate is its iterations over the time since.
+    pub spawned_ns: u64,
 }
 
 /// A gap over the stall limit still going on: where the worker was, how long, when it
@@ -114,6 +116,8 @@ pub struct Outcome {
     pub moves: Moves,
     /// `numa-working-set`: pages of its working set, and those on its policy's nodes.
     pub numa: Option<Locality>,
+    /// How long it lived, from its fork to its stop.
+    pub alive_ns: u64,
 }
 
 #[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
@@ -251,6 +255,7 @@ impl Pool {
                 index: base + i,
                 work,
                 expect: req.expect,
+                spawned_ns: sys::now_ns(),
                 ..Worker::default()
             };
             if self.live.push(w).is_err() {
@@ -441,6 +446,7 @@ impl Pool {
                 pages: s.seldom.numa_pages.load(Relaxed),
                 local_pages: s.seldom.numa_local_pages.load(Relaxed),
             }),
+            alive_ns: sys::now_ns().saturating_sub(w.spawned_ns),
         }
     }
 

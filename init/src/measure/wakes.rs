@@ -48,6 +48,7 @@ pub fn bounds(b: usize) -> (u64, u64) {
 #[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
 pub struct WakeStats {
     pub p50_ns: u64,
+    pub p90_ns: u64,
     pub p99_ns: u64,
     pub max_ns: u64,
     pub samples: u64,
@@ -89,7 +90,7 @@ impl Wakes {
         self.count.store(0, Relaxed);
     }
 
-    /// p50, p99 and max of the wake-ups counted; None without any. The buckets are
+    /// p50, p90, p99 and max of the wake-ups counted; None without any. The buckets are
     /// read only when there are some, so an idle histogram stays untouched.
     pub fn stats(&self) -> Option<WakeStats> {
         if self.count.load(Relaxed) == 0 {
@@ -104,6 +105,7 @@ impl Wakes {
         let max_ns = self.max_ns.load(Relaxed);
         Some(WakeStats {
             p50_ns: self.percentile(samples, 500, max_ns),
+            p90_ns: self.percentile(samples, 900, max_ns),
             p99_ns: self.percentile(samples, 990, max_ns),
             max_ns,
             samples,
@@ -195,6 +197,7 @@ mod tests {
             assert_eq!(st.max_ns, *samples.last().unwrap());
             assert_within_1_percent(st.p99_ns, exact(&samples, 990), "p99");
             assert_within_1_percent(st.p50_ns, exact(&samples, 500), "p50");
+            assert_within_1_percent(st.p90_ns, exact(&samples, 900), "p90");
             let one = wakes();
             one.add(v);
             let p = one.stats().unwrap().p99_ns;
