@@ -1005,19 +1005,16 @@ fn imbalance_fails_on_spinners_confined_to_one_of_two_cpus() {
 #[test]
 fn latency_judges_the_chosen_figure_of_a_timer_worker() {
     let b = checks();
-    let c = assert_fails(b, "fail-latency", "latency", "p90 of sbx-timer-0");
-    assert!(c.value > c.limit * 3, "{c:?}");
+    let c = assert_fails(b, "fail-latency", "latency", "p50 of sbx-timer-0");
+    assert!(c.value > c.limit * 2, "{c:?}");
     let twin = b.check("pass-latency", "latency");
-    assert!(twin.passed && twin.value * 3 < twin.limit, "{twin:?}");
-    // The p90 lies between the p50 and the p99 the worker records report.
+    assert!(twin.passed && twin.value * 10 < twin.limit, "{twin:?}");
+    // The value is the median its worker record reports, and the tail is no shorter.
     for (check, scenario) in [(&c, "fail-latency"), (&twin, "pass-latency")] {
         let [timer] = b.group(scenario, "timer").try_into().unwrap();
         let p50 = measured(timer.wake_p50_us, &timer, "wake_p50_us");
         let p99 = measured(timer.wake_p99_us, &timer, "wake_p99_us");
-        assert!(
-            p50 <= check.value && check.value <= p99,
-            "{check:?} {timer:?}"
-        );
+        assert!(check.value == p50 && p50 <= p99, "{check:?} {timer:?}");
     }
 }
 
