@@ -211,6 +211,14 @@ fn show_fills_in_the_defaults_by_name_or_file() {
     }
     let by_file = schedbox(&["show", "scenarios/fail/weight.toml"]);
     assert_eq!(String::from_utf8_lossy(&by_file.stdout), shown);
+    // A check's settings, its defaults included.
+    let imbalance = schedbox(&["show", "pass-imbalance"]);
+    let shown = String::from_utf8_lossy(&imbalance.stdout);
+    assert!(
+        shown.contains("  imbalance limit 3000 ‰ window_ms=1000\n"),
+        "{}",
+        text(&imbalance)
+    );
     let scratch = Scratch::new("show-defaults");
     let bursty = scratch.file(
         "b.toml",
