@@ -147,7 +147,36 @@ fn cases(f: &Files) -> Vec<(Vec<String>, &'static str)> {
         "label.toml",
         "{ op = \"scheduler-replace\", scheduler = \"nope\" }",
     );
+    let with_check = |name: &str, work: &str, check: &str| {
+        in_scenario(
+            name,
+            format!(
+                "name = \"checks\"\nduration_ms = 500\n[[workers]]\ngroup = \"t\"\nwork = \"{work}\"\n[[check]]\n{check}\n"
+            ),
+        )
+    };
+    let percentile = with_check(
+        "percentile.toml",
+        "timer-latency",
+        "name = \"latency\"\npercentile = \"p95\"",
+    );
+    let window = with_check(
+        "window.toml",
+        "spin",
+        "name = \"imbalance\"\nwindow_ms = 50",
+    );
+    let unmeasured = with_check("unmeasured.toml", "spin", "name = \"latency\"");
     vec![
+        // The settings of checks.
+        (
+            run(&[&percentile]),
+            "percentile.toml:8:14: [[check]] \"latency\".percentile: unknown percentile \"p95\"",
+        ),
+        (
+            run(&[&window]),
+            "window.toml:8:13: [[check]] \"imbalance\".window_ms: 50 ms is not within 200..30000 ms",
+        ),
+        (run(&[&unmeasured]), "latency judges workers that time their wake-ups"),
         // Lifecycle and hotplug ops.
         (
             run(&["--cpus", "2", &cpu0]),

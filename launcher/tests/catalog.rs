@@ -1038,6 +1038,75 @@ fn wake_latency_fails_for_an_idle_policy_sleeper() {
     );
 }
 
+#[test]
+fn throughput_cv_fails_on_nice_19_beside_nice_0_and_names_the_starved() {
+    let b = checks();
+    let c = assert_fails(
+        b,
+        "fail-throughput-cv",
+        "throughput-cv",
+        "slowest sbx-slow-0",
+    );
+    // Two workers at 98.5 % and 1.5 % of one CPU: the spread is nearly the mean.
+    assert!(c.value > c.limit * 2, "{c:?}");
+    let [slow] = b.group("fail-throughput-cv", "slow").try_into().unwrap();
+    let [fast] = b.group("fail-throughput-cv", "fast").try_into().unwrap();
+    assert!(slow.iterations * 10 < fast.iterations, "{slow:?} {fast:?}");
+    let twin = b.check("pass-throughput-cv", "throughput-cv");
+    assert!(twin.passed && twin.value * 2 < twin.limit, "{twin:?}");
+}
+
+#[test]
+fn min_rate_is_the_groups_work_per_cpu_second() {
+    let b = checks();
+    let c = assert_fails(b, "fail-min-rate", "min-rate", "slowest sbx-req-");
+    let twin = b.check("pass-min-rate", "min-rate");
+    assert!(twin.passed, "{twin:?}: {}", b.says("pass-min-rate"));
+    for (check, scenario) in [(&c, "fail-min-rate"), (&twin, "pass-min-rate")] {
+        // The value is the group's iterations over its CPU time, as its workers say.
+        let workers = b.group(scenario, "req");
+        let iterations: u64 = workers.iter().map(|w| w.iterations).sum();
+        let cpu_ns: u64 = workers.iter().map(|w| w.cpu_ns).sum();
+        let rate = u128::from(iterations) * 1_000_000_000 / u128::from(cpu_ns);
+        assert!(
+            rate.abs_diff(u128::from(check.value)) <= 1 + rate / 100,
+            "{check:?} vs {rate}"
+        );
+    }
+    assert!(
+        c.value * 4 < c.limit && twin.value > twin.limit * 2,
+        "{c:?} {twin:?}"
+    );
+}
+
+#[test]
+fn imbalance_fails_on_spinners_confined_to_one_of_two_cpus() {
+    let b = checks();
+    let c = assert_fails(b, "fail-imbalance", "imbalance", "sbx-hog-");
+    // Six runnable on CPU 0, none on CPU 1 (an idle CPU counts as one task).
+    assert!(c.value >= 5000, "{c:?}");
+    let detail = c.detail.unwrap_or_default();
+    assert!(detail.starts_with("CPU 0 had "), "{detail}");
+    let twin = b.check("pass-imbalance", "imbalance");
+    assert!(twin.passed && twin.value <= 2000, "{twin:?}");
+}
+
+#[test]
+fn latency_judges_the_chosen_figure_of_a_timer_worker() {
+    let b = checks();
+    let c = assert_fails(b, "fail-latency", "latency", "p50 of sbx-timer-0");
+    assert!(c.value > c.limit * 2, "{c:?}");
+    let twin = b.check("pass-latency", "latency");
+    assert!(twin.passed && twin.value * 10 < twin.limit, "{twin:?}");
+    // The value is the median its worker record reports, and the tail is no shorter.
+    for (check, scenario) in [(&c, "fail-latency"), (&twin, "pass-latency")] {
+        let [timer] = b.group(scenario, "timer").try_into().unwrap();
+        let p50 = measured(timer.wake_p50_us, &timer, "wake_p50_us");
+        let p99 = measured(timer.wake_p99_us, &timer, "wake_p99_us");
+        assert!(check.value == p50 && p50 <= p99, "{check:?} {timer:?}");
+    }
+}
+
 /// Every check fails for real somewhere in the catalog and passes somewhere else,
 /// but for the two that cannot (see the top of this file).
 #[test]

@@ -152,7 +152,7 @@ fn list_describes_every_catalog_file() {
         .iter()
         .all(|i| i["name"].as_str().unwrap().starts_with("fail-")));
     let by_file = listed(&["list", "--json", "scenarios/pass/*.toml"]);
-    assert_eq!(by_file.len(), 4, "{by_file:?}");
+    assert_eq!(by_file.len(), 8, "{by_file:?}");
 }
 
 #[test]
@@ -211,6 +211,14 @@ fn show_fills_in_the_defaults_by_name_or_file() {
     }
     let by_file = schedbox(&["show", "scenarios/fail/weight.toml"]);
     assert_eq!(String::from_utf8_lossy(&by_file.stdout), shown);
+    // A check's settings, its defaults included.
+    let imbalance = schedbox(&["show", "pass-imbalance"]);
+    let shown = String::from_utf8_lossy(&imbalance.stdout);
+    assert!(
+        shown.contains("  imbalance limit 3000 ‰ window_ms=1000\n"),
+        "{}",
+        text(&imbalance)
+    );
     let scratch = Scratch::new("show-defaults");
     let bursty = scratch.file(
         "b.toml",
@@ -236,7 +244,7 @@ fn run_narrows_a_folder_before_any_vm() {
     let output = schedbox(&["run", "--filter", "nothing-*", "scenarios/pass"]);
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
     assert!(
-        String::from_utf8_lossy(&output.stderr).contains("keeps none of the 4 scenarios"),
+        String::from_utf8_lossy(&output.stderr).contains("keeps none of the 8 scenarios"),
         "{}",
         text(&output)
     );

@@ -70,6 +70,11 @@ const OTHER_MEANINGS: &[(&str, &str, &str)] = &[
         "(\"payload\", \"name\")",
         "a TOML table's name",
     ),
+    (
+        "launcher/src/bench/table.rs",
+        "(\"latency\", VALUE)",
+        "a column heading",
+    ),
     ("launcher/src/cli.rs", "\"scheduler\",", "a command's name"),
     ("launcher/src/cli.rs", "\"check\",", "a command's name"),
     (

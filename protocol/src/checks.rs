@@ -13,6 +13,9 @@ pub enum Scope {
     Group,
     /// A cgroup, which must be named.
     Cgroup,
+    /// Optionally one worker group; without one, every worker of the scenario, which
+    /// must then all run the same work type (their rates are compared).
+    SameWork,
 }
 
 pub struct Check {
@@ -44,8 +47,54 @@ words! {
         LlcCrossings = "llc-crossings",
         NodeCrossings = "node-crossings",
         NumaLocality = "numa-locality",
+        ThroughputCv = "throughput-cv",
+        MinRate = "min-rate",
+        Imbalance = "imbalance",
+        Latency = "latency",
     }
 }
+
+words! {
+    /// Which figure of a worker's latencies the `latency` check judges (`percentile=`).
+    Percentile {
+        P50 = "p50",
+        P90 = "p90",
+        P99 = "p99",
+        Max = "max",
+    }
+}
+
+/// `check name=latency percentile=<p50|p90|p99|max>`: the figure judged.
+pub const KEY_PERCENTILE: &str = "percentile";
+/// The figure `latency` judges when the scenario names none: the tail a sleeper feels.
+pub const DEFAULT_PERCENTILE: Percentile = Percentile::P99;
+/// A latency beyond a minute is no latency but a stall, which `stall` judges.
+pub const MAX_LATENCY_LIMIT_US: u64 = 60_000_000;
+
+/// `check name=imbalance window_ms=N`: how long the ratio must hold to count.
+pub const KEY_WINDOW_MS: &str = "window_ms";
+/// How often the guest reads the runnable tasks of every CPU for `imbalance`: a policy,
+/// coarse enough that reading the kernel's scheduler statistics (a few KiB a CPU)
+/// costs PID 1 little, fine enough for windows of a fraction of a second.
+pub const IMBALANCE_SAMPLE_MS: u64 = 100;
+/// A window of at least two samples, so that one sample never decides alone; at most
+/// 30 s of samples, which the guest keeps (a hard bound of its buffer).
+pub const MIN_IMBALANCE_WINDOW_MS: u64 = 2 * IMBALANCE_SAMPLE_MS;
+pub const MAX_IMBALANCE_WINDOW_MS: u64 = 30_000;
+/// A load balancer evens out runnable tasks within a few of its periods (tens of
+/// milliseconds); a full second of imbalance is no transient. A policy.
+pub const DEFAULT_IMBALANCE_WINDOW_MS: u64 = 1000;
+/// Twice as many runnable tasks on the busiest CPU as on the idlest, for a whole
+/// window: more than an odd task out (3 on one CPU, 2 on the other is 1500 ‰). A policy.
+pub const DEFAULT_IMBALANCE_PERMILLE: u64 = 2000;
+
+/// Per-worker rates of identical workers under a fair scheduler differ by a few
+/// percent; a third of the mean is unfairness. A policy.
+pub const DEFAULT_THROUGHPUT_CV_PERMILLE: u64 = 300;
+
+/// `min-rate` measures unless given a floor: what one iteration costs depends on the
+/// work type and its parameters, so only the scenario knows what is too slow.
+pub const DEFAULT_MIN_RATE: u64 = 0;
 
 /// `migrations` measures unless limited: a scheduler migrates tasks as it sees fit, so
 /// only the scenario knows how many are too many.
@@ -213,6 +262,38 @@ pub const CHECKS: &[Check] = &[
         true,
         "‰",
     ),
+    kind(
+        CheckKind::ThroughputCv,
+        DEFAULT_THROUGHPUT_CV_PERMILLE,
+        100_000,
+        Scope::SameWork,
+        false,
+        "‰",
+    ),
+    kind(
+        CheckKind::MinRate,
+        DEFAULT_MIN_RATE,
+        u64::MAX,
+        Scope::SameWork,
+        true,
+        "iterations per CPU-second",
+    ),
+    kind(
+        CheckKind::Imbalance,
+        DEFAULT_IMBALANCE_PERMILLE,
+        u64::MAX,
+        Scope::Scenario,
+        false,
+        "‰",
+    ),
+    kind(
+        CheckKind::Latency,
+        20_000,
+        MAX_LATENCY_LIMIT_US,
+        Scope::Group,
+        false,
+        "µs",
+    ),
 ];
 
 /// Checks every scenario gets unless it lists a check of the same name. `kernel-log`
@@ -253,6 +334,19 @@ mod tests {
         for kind in CheckKind::ALL {
             assert_eq!(kind.check().kind, *kind);
         }
+    }
+
+    #[test]
+    fn the_new_checks_judge_in_their_direction_and_scope() {
+        let min_rate = CheckKind::MinRate.check();
+        assert!(min_rate.at_least && min_rate.scope == Scope::SameWork);
+        assert_eq!(CheckKind::ThroughputCv.check().scope, Scope::SameWork);
+        assert_eq!(CheckKind::Imbalance.check().scope, Scope::Scenario);
+        assert!(!CheckKind::Latency.check().at_least);
+        assert_eq!(Percentile::parse(b"p90"), Some(Percentile::P90));
+        assert_eq!(Percentile::parse(b"p95"), None);
+        assert!((MIN_IMBALANCE_WINDOW_MS..=MAX_IMBALANCE_WINDOW_MS)
+            .contains(&DEFAULT_IMBALANCE_WINDOW_MS));
     }
 
     #[test]

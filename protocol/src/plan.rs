@@ -99,6 +99,7 @@ fn check_value(what: Subject, key: &str, val: &[u8]) -> Result<(), Msg> {
         "prio" => parse_u64(val).is_some(),
         "affinity" | "cpus" => CpuMask::parse(val).is_some_and(|m| !m.is_empty()),
         "kmsg" | "forward" => val == b"0" || val == b"1",
+        "percentile" => checks::Percentile::parse(val).is_some(),
         "work" => works::work(val).is_some(),
         "expect" => Expect::parse(val).is_some(),
         "until" => Until::parse(val).is_some(),
@@ -118,6 +119,28 @@ fn check_value(what: Subject, key: &str, val: &[u8]) -> Result<(), Msg> {
         Ok(())
     } else {
         Err(msg!("bad value {:?} for {}", Lossy(val), key))
+    }
+}
+
+/// The keys only one check takes: `percentile` (`latency`) and `window_ms`
+/// (`imbalance`, within its bounds).
+fn check_check_params(line: &Line<'_>, kind: checks::CheckKind) -> Result<(), Msg> {
+    use checks::{CheckKind, KEY_PERCENTILE, KEY_WINDOW_MS};
+    if line.get(KEY_PERCENTILE).is_some() && kind != CheckKind::Latency {
+        return Err(msg!("only the latency check takes {KEY_PERCENTILE}="));
+    }
+    if line.get(KEY_WINDOW_MS).is_some() && kind != CheckKind::Imbalance {
+        return Err(msg!("only the imbalance check takes {KEY_WINDOW_MS}="));
+    }
+    let (lo, hi) = (
+        checks::MIN_IMBALANCE_WINDOW_MS,
+        checks::MAX_IMBALANCE_WINDOW_MS,
+    );
+    match line.num(KEY_WINDOW_MS) {
+        Some(ms) if !(lo..=hi).contains(&ms) => {
+            Err(msg!("{KEY_WINDOW_MS} of {ms} is not within {lo}..{hi}"))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -283,6 +306,7 @@ impl Validator {
         if line.get(checks::KEY_FORWARD).is_some() && kind.kind != checks::CheckKind::KernelLog {
             return Err(msg!("only the kernel-log check takes forward="));
         }
+        check_check_params(line, kind.kind)?;
         self.used.checks += 1;
         if self.used.checks > MAX_CHECKS {
             return Err(msg!("more than {MAX_CHECKS} checks in one scenario"));

@@ -88,7 +88,10 @@ impl Verb {
             Verb::Scheduler => spec(&["path"], &["name", "attach_ms", "arg", "label"]),
             Verb::Scenario => spec(&["name"], &["scheduler"]),
             Verb::Step => spec(&["hold_ms"], &["until"]),
-            Verb::Check => spec(&["name", "limit"], &["group", "cgroup", "forward"]),
+            Verb::Check => spec(
+                &["name", "limit"],
+                &["group", "cgroup", "forward", "percentile", "window_ms"],
+            ),
         }
     }
 

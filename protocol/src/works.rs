@@ -198,6 +198,33 @@ pub const WORKS: &[Work] = &[
     STRESS_MIX,
 ];
 
+/// The work types whose workers time their wake-ups (how late each ran after its
+/// timer fired or a teammate woke it): what the `latency` check judges.
+pub const LATENCY_WORKS: &[&Work] = &[
+    &BURSTY,
+    &SLEEP_WAKE,
+    &PIPE_PINGPONG,
+    &FUTEX_PINGPONG,
+    &FUTEX_FANOUT,
+    &MUTEX,
+    &REQUEST_LOOP,
+    &THUNDERING_HERD,
+    &WAKE_CHAIN,
+    &PRODUCER_CONSUMER,
+    &TIMER_LATENCY,
+    &EPOLL_STORM,
+    &SIGNAL_STORM,
+    &PRIORITY_INVERSION,
+    &RT_STARVATION,
+];
+
+impl Work {
+    /// Whether its workers time their wake-ups ([`LATENCY_WORKS`]).
+    pub fn measures_latency(&self) -> bool {
+        LATENCY_WORKS.iter().any(|w| w.name == self.name)
+    }
+}
+
 pub fn work(name: &[u8]) -> Option<&'static Work> {
     WORKS.iter().find(|w| w.name.as_bytes() == name)
 }

@@ -1,15 +1,23 @@
 //! Checks evaluated at the end of a scenario over its workers' outcomes.
 
+mod imbalance;
+mod latency;
+mod rates;
+mod verdict;
+
+use verdict::{at_most, cannot, detail};
+pub use verdict::{Detail, Verdict};
+
 use crate::engine::cgroup;
 use crate::engine::usage::Usage;
 use crate::engine::worker::{Locality, Name, Outcome, RelPath};
 use crate::measure::migrations::Moves;
+use crate::measure::runqueues::Runqueues;
 use crate::platform::buf::Buf;
 use crate::platform::record::{CheckResult, Record, RecordKind};
 use crate::platform::sys::{NS_PER_MS, NS_PER_US, US_PER_MS};
 use crate::work::Expect;
-use core::fmt::Write;
-use schedbox_protocol::checks::CheckKind;
+use schedbox_protocol::checks::{CheckKind, Percentile, DEFAULT_PERCENTILE};
 
 /// A `check` line of the plan.
 #[derive(Clone)]
@@ -20,6 +28,8 @@ pub struct CheckSpec {
     pub cgroup: Option<RelPath>,
     /// `kernel-log` only: every line was forwarded, so the record says how many.
     pub forward: bool,
+    /// `latency` only: the figure judged.
+    pub percentile: Percentile,
 }
 
 /// An empty slot of a scenario's check table, never evaluated.
@@ -31,6 +41,7 @@ impl Default for CheckSpec {
             group: None,
             cgroup: None,
             forward: false,
+            percentile: DEFAULT_PERCENTILE,
         }
     }
 }
@@ -51,16 +62,6 @@ impl CheckSpec {
     }
 }
 
-/// What a check's detail says: who or what is to blame, or why it could not be judged.
-pub type Detail = Buf<256>;
-
-pub struct Verdict {
-    pub pass: bool,
-    pub value: u64,
-    /// Empty for none.
-    pub detail: Detail,
-}
-
 /// What the checks look at once a scenario's workers are stopped.
 pub struct Scene<'a> {
     pub outcomes: &'a [Outcome],
@@ -69,6 +70,8 @@ pub struct Scene<'a> {
     pub usage: &'a [Usage],
     /// What the kernel logged during the scenario, or why the log was not read.
     pub kmsg: Result<KernelLog<'a>, &'static str>,
+    /// Runnable tasks per CPU, when the scenario has an `imbalance` check.
+    pub runqueues: &'a Runqueues,
 }
 
 /// The kernel log of a scenario, as the `kernel-log` check sees it.
@@ -80,30 +83,6 @@ pub struct KernelLog<'a> {
     /// Lines forwarded, and not forwarded, when the check forwards them all.
     pub forwarded: u64,
     pub dropped: u64,
-}
-
-fn detail(args: core::fmt::Arguments<'_>) -> Detail {
-    let mut d = Detail::new();
-    let _ = d.write_fmt(args);
-    d
-}
-
-/// A check that could not be judged: it fails, saying why.
-fn cannot(why: core::fmt::Arguments<'_>) -> Verdict {
-    Verdict {
-        pass: false,
-        value: 0,
-        detail: detail(why),
-    }
-}
-
-/// At most the limit passes.
-fn at_most(value: u64, limit: u64, detail: Detail) -> Verdict {
-    Verdict {
-        pass: value <= limit,
-        value,
-        detail,
-    }
 }
 
 /// A worker as details name it: `group/index/pid`.
@@ -150,6 +129,10 @@ pub fn evaluate(spec: &CheckSpec, scene: &Scene<'_>) -> Verdict {
             Some(m.node_crossings)
         }),
         CheckKind::NumaLocality => numa_locality(picked(), limit),
+        CheckKind::ThroughputCv => rates::throughput_cv(picked(), limit),
+        CheckKind::MinRate => rates::min_rate(picked(), limit),
+        CheckKind::Latency => latency::latency(picked(), spec.percentile, limit),
+        CheckKind::Imbalance => imbalance::imbalance(scene.runqueues, limit),
         CheckKind::KernelLog => match scene.kmsg {
             Ok(log) => at_most(log.count, limit, Detail::from_bytes(log.first)),
             Err(why) => cannot(format_args!("{why}")),
@@ -547,6 +530,7 @@ mod tests {
             group: group.map(|g| Name::from_bytes(g.as_bytes())),
             cgroup: None,
             forward: false,
+            percentile: DEFAULT_PERCENTILE,
         }
     }
 
@@ -561,7 +545,13 @@ mod tests {
                 forwarded: 0,
                 dropped: 0,
             }),
+            runqueues: idle_runqueues(),
         }
+    }
+
+    /// A sampler that saw nothing (no scenario here has an `imbalance` check).
+    fn idle_runqueues() -> &'static Runqueues {
+        Box::leak(Box::default())
     }
 
     fn eval(spec: &CheckSpec, outcomes: &[Outcome]) -> Verdict {

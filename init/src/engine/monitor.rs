@@ -7,6 +7,7 @@ use crate::engine::evidence;
 use crate::engine::payload::Payloads;
 use crate::engine::usage::Usage;
 use crate::engine::worker::{Pool, RelPath, Stall, Worker};
+use crate::measure::runqueues::Runqueues;
 use crate::measure::shared::BLOCKED;
 use crate::platform::fail::Res;
 use crate::platform::kmsg::Kmsg;
@@ -63,6 +64,8 @@ pub struct Monitor {
     pub payloads: Payloads,
     /// Pieces of evidence this scenario may still gather on stalls.
     evidence_left: u32,
+    /// Runnable tasks per CPU, for a scenario with an `imbalance` check.
+    pub runqueues: Runqueues,
 }
 
 impl Default for Monitor {
@@ -77,6 +80,7 @@ impl Default for Monitor {
             sched: Scheduler::default(),
             payloads: Payloads::default(),
             evidence_left: EVIDENCE_CAPTURES,
+            runqueues: Runqueues::default(),
         }
     }
 }
@@ -221,6 +225,7 @@ impl Monitor {
     /// `tick` of the grid after `now`.
     fn watch(&mut self, pool: &mut Pool, scenario: &[u8], now: u64, tick: &mut u64) {
         self.sample(pool, scenario, now);
+        self.runqueues.sample_if_due(now);
         self.payloads.poll(scenario, now);
         while *tick <= now {
             *tick += self.sample_ns;

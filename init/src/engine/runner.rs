@@ -16,7 +16,10 @@ use crate::topology::cpulist::CpuMask;
 use crate::work::Expect;
 use crate::work::{self, Params};
 
-use schedbox_protocol::checks::{CheckKind, KEY_FORWARD};
+use schedbox_protocol::checks::{
+    CheckKind, Percentile, DEFAULT_IMBALANCE_WINDOW_MS, DEFAULT_PERCENTILE, KEY_FORWARD,
+    KEY_PERCENTILE, KEY_WINDOW_MS,
+};
 use schedbox_protocol::limits::{MAX_CGROUPS, MAX_CHECKS};
 use schedbox_protocol::vocab::{Op, Policy, SchedulerStart, Until as UntilWord, Verb, Word};
 
@@ -184,6 +187,10 @@ impl<'p> Runner<'p> {
                     group: line.get("group").map(Name::from_bytes),
                     cgroup: line.get("cgroup").map(RelPath::from_bytes),
                     forward: line.get(KEY_FORWARD) == Some(b"1"),
+                    percentile: line
+                        .get(KEY_PERCENTILE)
+                        .and_then(Percentile::parse)
+                        .unwrap_or(DEFAULT_PERCENTILE),
                 };
                 if self.scen.checks.push(spec).is_err() {
                     return Err(fail!(
@@ -221,6 +228,7 @@ impl<'p> Runner<'p> {
         if starts_detached(line) && self.mon.sched.is_enabled() {
             self.with_watched_scheduler(|sched, tick| sched.detach(None, tick));
         }
+        self.mon.runqueues.begin(imbalance_window(self.plan, no));
         self.mon.sched.begin_scenario();
         self.pool.done.clear();
         Record::new(RecordKind::Scenario)
@@ -270,6 +278,7 @@ impl<'p> Runner<'p> {
             root: self.scen.root.as_bytes(),
             usage: self.mon.usage.as_slice(),
             kmsg,
+            runqueues: &self.mon.runqueues,
         };
         let mut passed = true;
         for spec in self.scen.checks.as_slice() {
@@ -592,6 +601,28 @@ fn stall_limit(plan: &[u8], start: usize) -> Option<u64> {
         }
     }
     limit
+}
+
+/// The window of the scenario starting at line `start`'s `imbalance` check (the
+/// shortest, if it has several); None without one.
+fn imbalance_window(plan: &[u8], start: usize) -> Option<u64> {
+    let mut scratch = [0u8; MAX_LINE];
+    let mut window: Option<u64> = None;
+    for (_, raw) in plan::lines(plan).skip_while(|(no, _)| *no <= start) {
+        let Ok(line) = plan::parse_line(raw, &mut scratch, plan::Values::Text) else {
+            continue;
+        };
+        if verb(&line) == Some(Verb::End) {
+            break;
+        }
+        if is_check(&line, CheckKind::Imbalance) {
+            let w = line
+                .num(KEY_WINDOW_MS)
+                .unwrap_or(DEFAULT_IMBALANCE_WINDOW_MS);
+            window = Some(window.map_or(w, |m| m.min(w)));
+        }
+    }
+    window
 }
 
 /// Whether the scenario starting at line `start` has a `kernel-log` check that asks

@@ -77,6 +77,8 @@ pub struct Worker {
     pub stat_file: StatFile,
     pub iso: Isolation,
     pub expect: Expect,
+    /// When it was forked: its rate is its iterations over the time since.
+    pub spawned_ns: u64,
 }
 
 /// A gap over the stall limit still going on: where the worker was, how long, when it
@@ -119,6 +121,8 @@ pub struct Outcome {
     pub numa: Option<Locality>,
     /// `cgroup-churn`: how many of its scenario's cgroups it saw itself in.
     pub cgroups_seen: Option<u32>,
+    /// How long it lived, from its fork to its stop.
+    pub alive_ns: u64,
 }
 
 #[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
@@ -257,6 +261,7 @@ impl Pool {
                 index: base + i,
                 work,
                 expect: req.expect,
+                spawned_ns: sys::now_ns(),
                 ..Worker::default()
             };
             if self.live.push(w).is_err() {
@@ -449,6 +454,7 @@ impl Pool {
             }),
             cgroups_seen: (work::WORKS[w.work].name == CGROUP_CHURN.name)
                 .then(|| s.seldom.cgroups_seen.load(Relaxed).count_ones()),
+            alive_ns: sys::now_ns().saturating_sub(w.spawned_ns),
         }
     }
 

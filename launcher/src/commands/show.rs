@@ -99,6 +99,12 @@ fn render(s: &Scenario, vm: &VmOptions) -> String {
                 line += &format!(" {word}={v}");
             }
         }
+        if let Some(p) = c.params.percentile {
+            line += &format!(" {}={p}", catalog::KEY_PERCENTILE);
+        }
+        if let Some(ms) = c.params.window_ms {
+            line += &format!(" {}={ms}", catalog::KEY_WINDOW_MS);
+        }
         out += &(line.trim_end().to_string() + "\n");
     }
     out

@@ -2,7 +2,7 @@
 
 use crate::protocol::wire::LineBuilder;
 use crate::scenario::{Op, Payload, Scenario, Spawn};
-use schedbox_protocol::checks::KEY_FORWARD;
+use schedbox_protocol::checks::{KEY_FORWARD, KEY_PERCENTILE, KEY_WINDOW_MS};
 use schedbox_protocol::limits::{DEFAULT_HEARTBEAT_MS, DEFAULT_SAMPLE_MS, PLAN_VERSION};
 use schedbox_protocol::plan::{self as guest_plan, Summary};
 use schedbox_protocol::vocab::{self, Until, Verb};
@@ -180,7 +180,9 @@ fn compile_scenario(scenario: &Scenario, lines: &mut Vec<String>) {
             .key_opt("group", check.group.as_ref())
             .key_opt("cgroup", check.cgroup.as_ref())
             // The host judges allow/expect patterns, so it needs every line.
-            .key_opt(KEY_FORWARD, (!check.log.is_empty()).then_some(1));
+            .key_opt(KEY_FORWARD, (!check.log.is_empty()).then_some(1))
+            .key_opt(KEY_PERCENTILE, check.params.percentile)
+            .key_opt(KEY_WINDOW_MS, check.params.window_ms);
         lines.push(line.build());
     }
     lines.push(LineBuilder::new(Verb::End).build());

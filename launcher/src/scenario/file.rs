@@ -283,6 +283,12 @@ pub struct CheckFile {
     /// `kernel-log`: regular expressions each of which some line must match.
     #[serde(default)]
     pub expect: Vec<String>,
+    /// `latency`: the figure judged (`p50`, `p90`, `p99`, `max`).
+    pub percentile: Option<String>,
+    /// `latency`: the limit in milliseconds, instead of `limit` in microseconds.
+    pub limit_ms: Option<u64>,
+    /// `imbalance`: how long the ratio must hold to count.
+    pub window_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use crate::topology::Shape;
+use schedbox_protocol::checks::Percentile;
 
 /// The VM a scenario will run in; CPU sets and sizes are validated against it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,6 +252,18 @@ pub struct Check {
     pub cgroup: Option<String>,
     /// `kernel-log` only: what the host judges the forwarded kernel log by.
     pub log: LogRules,
+    /// What only some checks take; the plan carries each one its check has.
+    pub params: CheckParams,
+}
+
+/// The settings of the checks that have more than a limit, always given for their
+/// check (the default where the file gave none), none for the others.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CheckParams {
+    /// `latency`: the figure judged.
+    pub percentile: Option<Percentile>,
+    /// `imbalance`: how long the ratio must hold.
+    pub window_ms: Option<u64>,
 }
 
 /// Regular expressions over the kernel log lines of a scenario (`kernel-log`'s `allow`

@@ -1001,3 +1001,108 @@ fn an_unknown_scheduler_label_is_refused_at_its_line_and_column() {
         "it declares none",
     );
 }
+
+/// A scenario with a spin group `w`, a timer-latency group `t` and `check`.
+fn two_works_with(check: &str) -> String {
+    format!(
+        "{SIMPLE}[[workers]]\ngroup = \"w\"\nwork = \"spin\"\n\n[[workers]]\ngroup = \"t\"\n\
+         work = \"timer-latency\"\n\n[[check]]\n{check}\n"
+    )
+}
+
+fn lowered(s: &Scenario, name: &str) -> Check {
+    s.checks.iter().find(|c| c.name == name).unwrap().clone()
+}
+
+#[test]
+fn latency_takes_a_percentile_and_a_limit_in_us_or_ms() {
+    let s = ok(&two_works_with(
+        "name = \"latency\"\ngroup = \"t\"\nlimit_ms = 5",
+    ));
+    let c = lowered(&s, "latency");
+    assert_eq!(c.limit, 5000);
+    assert_eq!(c.params.percentile, Some(catalog::DEFAULT_PERCENTILE));
+    let s = ok(&two_works_with(
+        "name = \"latency\"\npercentile = \"p90\"\nlimit = 700",
+    ));
+    let c = lowered(&s, "latency");
+    assert_eq!(
+        (c.limit, c.params.percentile),
+        (700, Some(catalog::Percentile::P90))
+    );
+    rejected(
+        &two_works_with("name = \"latency\"\npercentile = \"p95\""),
+        "\"latency\".percentile",
+        "use one of p50, p90, p99, max",
+    );
+    rejected(
+        &two_works_with("name = \"latency\"\nlimit = 1\nlimit_ms = 1"),
+        "\"latency\".limit_ms",
+        "not both",
+    );
+    rejected(
+        &two_works_with("name = \"latency\"\ngroup = \"w\""),
+        "\"latency\".group",
+        "group \"w\" runs no such work",
+    );
+    rejected(
+        &with_workers("[[check]]\nname = \"latency\""),
+        "\"latency\".name",
+        "time their wake-ups",
+    );
+    rejected(
+        &two_works_with("name = \"stall\"\npercentile = \"p99\""),
+        "\"stall\".percentile",
+        "only the latency check",
+    );
+    rejected(
+        &two_works_with("name = \"stall\"\nlimit_ms = 5"),
+        "\"stall\".limit_ms",
+        "only the latency check",
+    );
+}
+
+#[test]
+fn rate_checks_compare_workers_of_one_work_type() {
+    rejected(
+        &two_works_with("name = \"throughput-cv\""),
+        "\"throughput-cv\".group",
+        "runs spin, timer-latency: name a group",
+    );
+    let s = ok(&two_works_with(
+        "name = \"min-rate\"\ngroup = \"w\"\nlimit = 10",
+    ));
+    assert_eq!(lowered(&s, "min-rate").limit, 10);
+    let s = ok(&with_workers("[[check]]\nname = \"throughput-cv\""));
+    assert_eq!(lowered(&s, "throughput-cv").limit, 300);
+}
+
+#[test]
+fn imbalance_takes_a_window_within_bounds() {
+    let s = ok(&with_workers("[[check]]\nname = \"imbalance\""));
+    let c = lowered(&s, "imbalance");
+    assert_eq!(
+        (c.limit, c.params.window_ms),
+        (2000, Some(catalog::DEFAULT_IMBALANCE_WINDOW_MS))
+    );
+    rejected(
+        &with_workers("[[check]]\nname = \"imbalance\"\nwindow_ms = 50"),
+        "\"imbalance\".window_ms",
+        "not within 200..30000 ms",
+    );
+    rejected(
+        &with_workers("[[check]]\nname = \"imbalance\"\ngroup = \"w\""),
+        "\"imbalance\".group",
+        "does not take",
+    );
+    rejected(
+        &with_workers("[[check]]\nname = \"imbalance\"\n\n[[check]]\nname = \"imbalance\""),
+        "\"imbalance\".name",
+        "a second imbalance check",
+    );
+    rejected(
+        &with_workers("[[check]]\nname = \"progress\"\nwindow_ms = 500"),
+        "\"progress\".window_ms",
+        "only the imbalance check",
+    );
+}

@@ -3,11 +3,16 @@
 use super::context::{check_hold, check_name, Ctx};
 use super::file::{CheckFile, ScenarioFile, WorkersFile};
 use super::suggest::did_you_mean;
-use super::vocabulary::{self as catalog, CheckKind, Expect, Policy, Scope, Word};
+use super::vocabulary::{
+    self as catalog, CheckKind, CheckSpec, Expect, Percentile, Policy, Scope, Word,
+    DEFAULT_IMBALANCE_WINDOW_MS, DEFAULT_PERCENTILE, KEY_PERCENTILE, KEY_WINDOW_MS,
+    MAX_IMBALANCE_WINDOW_MS, MIN_IMBALANCE_WINDOW_MS,
+};
 use super::{
-    cgroups, load, payloads, schedulers, shaped, steps, Check, LogRules, Op, Scenario,
+    cgroups, load, payloads, schedulers, shaped, steps, Check, CheckParams, LogRules, Op, Scenario,
     ScenarioError, Spawn, Step, VmShape,
 };
+use schedbox_protocol::works::LATENCY_WORKS;
 use std::collections::BTreeSet;
 
 use crate::cpulist;
@@ -419,6 +424,7 @@ fn lower_checks(
             group: None,
             cgroup: None,
             log: LogRules::default(),
+            params: CheckParams::default(),
         })
         .collect();
     // Workers that expect a limit are judged by whether they met it.
@@ -430,14 +436,23 @@ fn lower_checks(
             group: None,
             cgroup: None,
             log: LogRules::default(),
+            params: CheckParams::default(),
         });
+    }
+    // The guest samples the run queues with one window a scenario.
+    let imbalance = CheckKind::Imbalance.word();
+    if let Some(second) = listed.iter().filter(|c| c.name == imbalance).nth(1) {
+        ctx.report(ctx.err(
+            format!("[[check]] \"{}\".name", second.name),
+            "a second imbalance check: a scenario has one (its window is sampled once)",
+        ));
     }
     // Defaults first, in catalog order, then the scenario's own in file order.
     for check in listed {
         let Some(mut lowered) = ctx.keep(lower_check(ctx, check, groups, cgroup_paths)) else {
             continue;
         };
-        if check.limit.is_none() {
+        if check.limit.is_none() && check.limit_ms.is_none() {
             lowered.limit = default_limit(ctx, &lowered.name, load);
         }
         checks.push(lowered);
@@ -470,7 +485,7 @@ fn lower_check(
             ),
         ));
     }
-    let limit = check.limit.unwrap_or(kind.default_limit);
+    let limit = check_limit(ctx, check, kind)?;
     if limit > kind.max_limit {
         return Err(ctx.err(
             field("limit"),
@@ -481,7 +496,7 @@ fn lower_check(
         ));
     }
     if let Some(group) = &check.group {
-        if kind.scope != Scope::Group {
+        if !matches!(kind.scope, Scope::Group | Scope::SameWork) {
             return Err(ctx.err(field("group"), "this check does not take a group"));
         }
         if !groups.iter().any(|g| &g.group == group) && !ctx.is_failed_group(group) {
@@ -527,12 +542,139 @@ fn lower_check(
             "wake-latency measures sleep-wake workers: add a group with work = \"sleep-wake\"",
         ));
     }
+    compared_workers(ctx, check, kind, groups)?;
     Ok(Check {
         name: kind.name().to_string(),
         limit,
         group: check.group.clone(),
         cgroup: check.cgroup.clone(),
         log: log_rules(ctx, check, kind.kind)?,
+        params: check_params(ctx, check, kind.kind)?,
+    })
+}
+
+/// The limit a check file gives: `limit`, or for `latency` `limit_ms` in its place
+/// (the check's unit is µs); the catalog's default without either.
+fn check_limit(ctx: &Ctx, check: &CheckFile, kind: &CheckSpec) -> Result<u64, ScenarioError> {
+    let field = |key: &str| format!("[[check]] \"{}\".{key}", check.name);
+    let Some(ms) = check.limit_ms else {
+        return Ok(check.limit.unwrap_or(kind.default_limit));
+    };
+    if kind.kind != CheckKind::Latency {
+        return Err(ctx.err(
+            field("limit_ms"),
+            "only the latency check takes limit_ms: give limit, in the check's unit",
+        ));
+    }
+    if check.limit.is_some() {
+        return Err(ctx.err(field("limit_ms"), "give limit (µs) or limit_ms, not both"));
+    }
+    Ok(ms.saturating_mul(US_PER_MS))
+}
+
+const US_PER_MS: u64 = 1000;
+
+/// The workers a check selects must be comparable (`throughput-cv`, `min-rate`: of one
+/// work type) or measure what it judges (`latency`: a work type that times its
+/// wake-ups).
+fn compared_workers(
+    ctx: &Ctx,
+    check: &CheckFile,
+    kind: &CheckSpec,
+    groups: &[Spawn],
+) -> Result<(), ScenarioError> {
+    let field = |key: &str| format!("[[check]] \"{}\".{key}", check.name);
+    if check.group.as_ref().is_some_and(|g| ctx.is_failed_group(g)) {
+        return Ok(());
+    }
+    let picked: Vec<&Spawn> = groups
+        .iter()
+        .filter(|g| check.group.as_ref().is_none_or(|n| &g.group == n))
+        .collect();
+    if kind.scope == Scope::SameWork && check.group.is_none() {
+        let works: BTreeSet<&str> = picked.iter().map(|g| g.work.as_str()).collect();
+        if works.len() > 1 {
+            let works: Vec<&str> = works.into_iter().collect();
+            return Err(ctx.err(
+                field("group"),
+                format!(
+                    "missing: {} compares workers of one work type, and this scenario runs {}: \
+                     name a group",
+                    kind.name(),
+                    works.join(", ")
+                ),
+            ));
+        }
+    }
+    let times_wakes =
+        |g: &&Spawn| catalog::work_type(&g.work).is_some_and(|w| w.measures_latency());
+    if kind.kind == CheckKind::Latency && !picked.iter().any(times_wakes) {
+        let works: Vec<&str> = LATENCY_WORKS.iter().map(|w| w.name).collect();
+        let what = match &check.group {
+            Some(g) => format!("group {g:?} runs no such work"),
+            None => "no group runs such work".to_string(),
+        };
+        return Err(ctx.err(
+            field(if check.group.is_some() {
+                "group"
+            } else {
+                "name"
+            }),
+            format!(
+                "latency judges workers that time their wake-ups ({}), and {what}",
+                works.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// `percentile` (`latency`) and `window_ms` (`imbalance`): only for their check, in
+/// their vocabulary or range, and the default for their check where not given.
+fn check_params(
+    ctx: &Ctx,
+    check: &CheckFile,
+    kind: CheckKind,
+) -> Result<CheckParams, ScenarioError> {
+    let field = |key: &str| format!("[[check]] \"{}\".{key}", check.name);
+    if check.percentile.is_some() && kind != CheckKind::Latency {
+        return Err(ctx.err(
+            field(KEY_PERCENTILE),
+            "only the latency check takes a percentile",
+        ));
+    }
+    if check.window_ms.is_some() && kind != CheckKind::Imbalance {
+        return Err(ctx.err(
+            field(KEY_WINDOW_MS),
+            "only the imbalance check takes a window",
+        ));
+    }
+    let percentile = match &check.percentile {
+        Some(p) => Some(Percentile::parse(p.as_bytes()).ok_or_else(|| {
+            ctx.err(
+                field(KEY_PERCENTILE),
+                format!(
+                    "unknown percentile {p:?}: use one of {}",
+                    catalog::words::<Percentile>()
+                ),
+            )
+        })?),
+        None => (kind == CheckKind::Latency).then_some(DEFAULT_PERCENTILE),
+    };
+    let (lo, hi) = (MIN_IMBALANCE_WINDOW_MS, MAX_IMBALANCE_WINDOW_MS);
+    let window_ms = match check.window_ms {
+        Some(ms) if !(lo..=hi).contains(&ms) => {
+            return Err(ctx.err(
+                field(KEY_WINDOW_MS),
+                format!("{ms} ms is not within {lo}..{hi} ms"),
+            ))
+        }
+        Some(ms) => Some(ms),
+        None => (kind == CheckKind::Imbalance).then_some(DEFAULT_IMBALANCE_WINDOW_MS),
+    };
+    Ok(CheckParams {
+        percentile,
+        window_ms,
     })
 }
 

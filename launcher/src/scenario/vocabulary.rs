@@ -3,8 +3,10 @@
 //! the names scenario files use.
 
 pub use schedbox_protocol::checks::{
-    default_stall_limit_ms, Check as CheckSpec, CheckKind, Scope, CHECKS, DEFAULT_BANDWIDTH_LIMIT,
-    DEFAULT_CHECKS, DEFAULT_STALL_LIMIT_MS, KEY_FORWARD, STALL_MS_PER_QUEUED_TASK,
+    default_stall_limit_ms, Check as CheckSpec, CheckKind, Percentile, Scope, CHECKS,
+    DEFAULT_BANDWIDTH_LIMIT, DEFAULT_CHECKS, DEFAULT_IMBALANCE_WINDOW_MS, DEFAULT_PERCENTILE,
+    DEFAULT_STALL_LIMIT_MS, KEY_FORWARD, KEY_PERCENTILE, KEY_WINDOW_MS, MAX_IMBALANCE_WINDOW_MS,
+    MIN_IMBALANCE_WINDOW_MS, STALL_MS_PER_QUEUED_TASK,
 };
 pub use schedbox_protocol::vocab::{Expect, Policy, Until, Word};
 pub use schedbox_protocol::works::{Key, Work as WorkType, WORKS as WORK_TYPES};

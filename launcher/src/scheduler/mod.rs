@@ -141,6 +141,7 @@ pub fn add_check(scenarios: &mut [Scenario]) {
                 group: None,
                 cgroup: None,
                 log: Default::default(),
+                params: Default::default(),
             });
         }
     }

@@ -414,3 +414,37 @@ fn hotplug_ops_never_touch_cpu0_and_follow_each_cpus_state() {
     ];
     assert_rejected(&cases);
 }
+
+#[test]
+fn only_latency_takes_a_percentile_and_only_imbalance_a_window() {
+    let check = |line: &str| std::format!("schedbox-plan 1\nscenario name=a\n{line}\nend\n");
+    validate(check("check name=latency limit=500 percentile=p90").as_bytes()).unwrap();
+    validate(check("check name=imbalance limit=2000 window_ms=500").as_bytes()).unwrap();
+    assert_rejected(&[
+        (
+            &check("check name=stall limit=1 percentile=p99"),
+            3,
+            "only the latency check takes percentile=",
+        ),
+        (
+            &check("check name=latency limit=1 percentile=p95"),
+            3,
+            "bad value \"p95\" for percentile",
+        ),
+        (
+            &check("check name=latency limit=1 window_ms=500"),
+            3,
+            "only the imbalance check takes window_ms=",
+        ),
+        (
+            &check("check name=imbalance limit=1 window_ms=100"),
+            3,
+            "window_ms of 100 is not within 200..30000",
+        ),
+        (
+            &check("check name=imbalance limit=1 window_ms=30001"),
+            3,
+            "window_ms of 30001 is not within 200..30000",
+        ),
+    ]);
+}
