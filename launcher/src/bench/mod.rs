@@ -383,7 +383,11 @@ fn measure_floor(row: &mut FloorRow, inputs: &Inputs, options: &RunOptions, n: u
 fn size_rows(inputs: &Inputs) -> Vec<sizes::Size> {
     let mut rows = Vec::new();
     if let Ok((path, _)) = init::load() {
-        rows.push(sizes::binary("guest init (static)", &path));
+        let label = format!(
+            "guest init (static; limit {})",
+            sizes::human_bytes(init::INIT_SIZE_LIMIT)
+        );
+        rows.push(sizes::binary(&label, &path));
     }
     if let Ok(exe) = std::env::current_exe() {
         rows.push(sizes::binary("launcher (release)", &exe));
