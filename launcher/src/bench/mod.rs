@@ -309,6 +309,7 @@ fn boot_row(
         cmdline: prepare::kernel_cmdline(&options.append),
         topology: row.shape.unwrap_or_else(|| options.vm.shape()),
         memory_mib: options.vm.memory_mib,
+        virtio_records: true,
     };
     let timeout = options.timeout.unwrap_or(
         Duration::from_millis(row.hold_ms) + Duration::from_secs(prepare::BOOT_ALLOWANCE_S),
