@@ -14,6 +14,7 @@ pub mod rows;
 pub mod sizes;
 pub mod stats;
 pub mod table;
+pub mod throughput;
 pub mod tiny;
 
 use std::path::{Path, PathBuf};
@@ -56,6 +57,7 @@ pub fn main(options: &RunOptions, runs: u32, doc: Option<&Path>) -> Exit {
     let mut rows = linux_rows(&inputs, &probe);
     let mut tiny = tiny_rows();
     let mut floor = FloorRow::default();
+    let mut throughput = throughput::ThroughputRow::default();
     for n in 0..runs {
         for row in rows.iter_mut() {
             measure(row, &inputs, options, n);
@@ -64,6 +66,7 @@ pub fn main(options: &RunOptions, runs: u32, doc: Option<&Path>) -> Exit {
             measure_tiny(row, n);
         }
         measure_floor(&mut floor, &inputs, options, n);
+        throughput::measure(&mut throughput, options, n);
     }
     let nested = nested::measure(options, &inputs.kernel.path, &inputs.out.join("nested"));
     let header = table::Header {
@@ -78,7 +81,8 @@ pub fn main(options: &RunOptions, runs: u32, doc: Option<&Path>) -> Exit {
     let mut sizes = size_rows(&inputs);
     sizes.push(sizes::peak_rss());
     sizes.push(sizes::cold_build(&inputs.out));
-    let text = table::render(&header, &rows, &tiny, &floor, &nested, &sizes);
+    let mut text = table::render(&header, &rows, &tiny, &floor, &nested, &sizes);
+    text.push_str(&throughput::render(&throughput));
     crate::output::print(&text);
     match doc {
         Some(doc) => match table::write_doc(doc, &text) {
