@@ -537,7 +537,7 @@ mod tests {
         assert_eq!(
             after("-device"),
             [
-                "virtio-serial-pci,max_ports=1",
+                "virtio-serial-pci,max_ports=1,ioeventfd=off",
                 "virtconsole,chardev=vrecords"
             ]
         );
