@@ -230,7 +230,7 @@ fn the_schema_refuses_a_report_that_breaks_it() {
         "timings": {"first_console_ms": null, "boot_record_ms": null, "done_record_ms": null, "total_ms": 0},
         "timeline": {"wall_ms": 3, "phases": [{"phase": "preparation", "start_ms": 0, "ms": 2},
                                               {"phase": "judging", "start_ms": 2, "ms": 1}]},
-        "end": null, "repro": null
+        "end": null, "records_channels": [], "repro": null
     });
     assert!(!validator.is_valid(&bad));
     let mut good = bad.clone();

@@ -63,6 +63,11 @@ fn the_own_vmm_boots_linux_to_init_inside_a_tcg_guest_with_nested_svm() {
         let why = format!("{}\n{name} output:\n{log}", describe(&output, &outer));
         let inner = inner_report(&log).unwrap_or_else(|| panic!("no inner report:\n{why}"));
         assert_eq!(inner["run"]["backend"], backend, "{why}");
+        assert_eq!(
+            inner["records_channels"],
+            serde_json::json!(["virtio"]),
+            "the inner guest's records did not come on the virtio console: {why}"
+        );
         assert_eq!(inner["outcome"], "pass", "{why}");
         assert_eq!(
             inner["release"], outer["release"],

@@ -19,6 +19,7 @@ fn spec(kernel: &str) -> VmSpec {
         cmdline: String::new(),
         topology: Shape::flat(1),
         memory_mib: 128,
+        virtio_records: true,
     }
 }
 

@@ -44,6 +44,7 @@ fn launch(kernel: PathBuf, cmdline: &str) -> (Box<dyn VmHandle>, Receiver<VmEven
         cmdline: cmdline.to_string(),
         topology: Shape::flat(1),
         memory_mib: MEMORY_MIB,
+        virtio_records: true,
     };
     let vm = KvmBackend
         .launch(&spec, tx)
@@ -76,6 +77,7 @@ fn wait_for(rx: &Receiver<VmEvent>, wanted: &str, limit: Duration) -> Watch {
                 }
             }
             VmEvent::Record(r) => panic!("no init, yet a record arrived: {r}"),
+            VmEvent::Channel(c) => panic!("no init, yet records came on {c:?}"),
             VmEvent::Exited(reason) => {
                 watch.exit = Some(reason);
                 return watch;
@@ -122,6 +124,7 @@ fn pvh_vmlinux_boots_to_its_banner_then_ends_with_a_reason() {
         cmdline: "panic=-1".to_string(),
         topology: Shape::flat(2),
         memory_mib: MEMORY_MIB,
+        virtio_records: true,
     };
     let vm = KvmBackend
         .launch(&spec, tx)
@@ -200,6 +203,7 @@ fn vmlinux_through_the_64bit_boot_protocol_reads_the_zero_page() {
             cmdline: launch::kernel_cmdline("panic=-1"),
             initramfs: initramfs.clone(),
             protocol: Protocol::Linux64,
+            virtio_console: true,
         }),
     };
     let vm: Box<dyn VmHandle> = Box::new(start(&config, tx).unwrap_or_else(|e| panic!("{e}")));
@@ -240,6 +244,7 @@ fn a_file_that_is_no_kernel_is_a_clear_error() {
         cmdline: String::new(),
         topology: Shape::flat(1),
         memory_mib: MEMORY_MIB,
+        virtio_records: true,
     };
     let err = KvmBackend
         .launch(&spec, tx)
@@ -267,6 +272,7 @@ fn pvh_vmlinux_sees_a_two_node_topology_in_the_acpi_tables() {
             cmdline: launch::kernel_cmdline("panic=-1 loglevel=8"),
             initramfs: vec![0u8; 4096],
             protocol: Protocol::Auto,
+            virtio_console: true,
         }),
     };
     let half = (u64::from(MEMORY_MIB) << 20) / 2;

@@ -106,6 +106,7 @@ mod tests {
             malformed: Default::default(),
             console_tail: Vec::new(),
             panic: None,
+            records_channels: Vec::new(),
             end: RunEnd::Exited(crate::vm::backend::VmExit::PowerOff),
             timings: Timings {
                 boot_record_ms: Some(900),

@@ -16,6 +16,7 @@ pub mod rows;
 pub mod sizes;
 pub mod stats;
 pub mod table;
+pub mod throughput;
 pub mod tiny;
 
 use std::path::{Path, PathBuf};
@@ -58,6 +59,7 @@ pub fn main(options: &RunOptions, runs: u32, doc: Option<&Path>, catalog: &[Path
     let mut rows = linux_rows(&inputs, &probe);
     let mut tiny = tiny_rows();
     let mut floor = FloorRow::default();
+    let mut throughput = throughput::ThroughputRow::default();
     for n in 0..runs {
         for row in rows.iter_mut() {
             measure(row, &inputs, options, n);
@@ -66,6 +68,7 @@ pub fn main(options: &RunOptions, runs: u32, doc: Option<&Path>, catalog: &[Path
             measure_tiny(row, n);
         }
         measure_floor(&mut floor, &inputs, options, n);
+        throughput::measure(&mut throughput, options, n);
     }
     let nested = nested::measure(options, &inputs.kernel.path, &inputs.out.join("nested"));
     let catalog = catalog::measure(options, catalog, &inputs.out.join("catalog"));
@@ -81,7 +84,8 @@ pub fn main(options: &RunOptions, runs: u32, doc: Option<&Path>, catalog: &[Path
     let mut sizes = size_rows(&inputs);
     sizes.push(sizes::peak_rss());
     sizes.push(sizes::cold_build(&inputs.out));
-    let text = table::render(&header, &rows, &tiny, &floor, &nested, &catalog, &sizes);
+    let mut text = table::render(&header, &rows, &tiny, &floor, &nested, &catalog, &sizes);
+    text.push_str(&throughput::render(&throughput));
     crate::output::print(&text);
     match doc {
         Some(doc) => match table::write_doc(doc, &text) {
@@ -312,6 +316,7 @@ fn boot_row(
         cmdline: prepare::kernel_cmdline(&options.append),
         topology: row.shape.unwrap_or_else(|| options.vm.shape()),
         memory_mib: options.vm.memory_mib,
+        virtio_records: true,
     };
     let timeout = options.timeout.unwrap_or(
         Duration::from_millis(row.hold_ms) + Duration::from_secs(prepare::BOOT_ALLOWANCE_S),
@@ -386,7 +391,11 @@ fn measure_floor(row: &mut FloorRow, inputs: &Inputs, options: &RunOptions, n: u
 fn size_rows(inputs: &Inputs) -> Vec<sizes::Size> {
     let mut rows = Vec::new();
     if let Ok((path, _)) = init::load() {
-        rows.push(sizes::binary("guest init (static)", &path));
+        let label = format!(
+            "guest init (static; limit {})",
+            sizes::human_bytes(init::INIT_SIZE_LIMIT)
+        );
+        rows.push(sizes::binary(&label, &path));
     }
     if let Ok(exe) = std::env::current_exe() {
         rows.push(sizes::binary("launcher (release)", &exe));

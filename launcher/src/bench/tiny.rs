@@ -83,6 +83,7 @@ pub fn vmm() -> Result<Duration, String> {
         cmdline: String::new(),
         topology: Shape::flat(1),
         memory_mib: MEMORY_MIB,
+        virtio_records: true,
     };
     launch_to_first_record(&TinyVmm, &spec, LIMIT)
 }

@@ -15,6 +15,7 @@ use crate::protocol::record::{
 use crate::scenario::Scenario;
 use crate::scheduler::windows::{self, Window};
 use crate::scheduler::{self, SchedulerInfo, SchedulerReport};
+use crate::vm::backend::RecordsChannel;
 use crate::vm::session::{Observed, Timings};
 use schedbox_protocol::limits::PAYLOAD_OUTPUT_BYTES;
 
@@ -138,6 +139,9 @@ pub struct Report {
     pub timeline: Timeline,
     /// How the VM ended, in words.
     pub end: Option<String>,
+    /// The channels that carried the guest's records (`virtio`, else the `serial`
+    /// fallback), in the order their first records came; empty when none came.
+    pub records_channels: Vec<RecordsChannel>,
     /// The last console lines, for runs that were not judged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub console_tail: Option<Vec<String>>,
@@ -210,6 +214,7 @@ pub fn build(judged: Judged) -> Report {
         timings: observed.map(|o| o.timings.clone()).unwrap_or_default(),
         timeline: Timeline::default(),
         end: observed.map(|o| o.end.to_string()),
+        records_channels: observed.map_or(Vec::new(), |o| o.records_channels.clone()),
         console_tail,
         repro: None,
     }
@@ -338,6 +343,17 @@ pub fn human(report: &Report) -> String {
     if run.backend != NO_BACKEND {
         // Otherwise the reasons below say why none ran.
         out.push(format!("  backend: {}", run.backend_reason));
+    }
+    if !report.records_channels.is_empty() {
+        let channels: Vec<&str> = report
+            .records_channels
+            .iter()
+            .map(|c| c.describe())
+            .collect();
+        out.push(format!(
+            "  records: over the {}",
+            channels.join(", then the ")
+        ));
     }
     out.push(format!("  scheduler: {}", report.scheduler.summary));
     for scenario in &report.scenarios {

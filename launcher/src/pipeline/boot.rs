@@ -124,6 +124,7 @@ fn boot(
         cmdline: prepared.cmdline.clone(),
         topology: prepared.shape,
         memory_mib: prepared.memory_mib,
+        virtio_records: prepared.virtio_records,
     };
     let dir = prepared.run_dir.path().to_path_buf();
     let launched = Instant::now();

@@ -83,6 +83,8 @@ pub struct Prepared {
     pub started: Instant,
     /// How long its own preparation took.
     pub prepared_in: Duration,
+    /// Whether the VM offers the guest a virtio console for its records.
+    pub virtio_records: bool,
 }
 
 impl Prepared {
@@ -263,6 +265,7 @@ pub fn prepare(
         notes: run.notes,
         started,
         prepared_in: started.elapsed(),
+        virtio_records: crate::vm::backend::virtio_wanted(),
     })
 }
 

@@ -50,6 +50,7 @@ fn empty() -> Observed {
         panic: None,
         end: RunEnd::Exited(VmExit::PowerOff),
         timings: Timings::default(),
+        records_channels: Vec::new(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! What a VM backend (our KVM VMM, QEMU) must provide to the launcher.
 //!
-//! A backend only runs a VM: it turns bytes from the guest's two serial ports into
-//! events. Watchdog, record parsing, verdict and report live above it, so the backends
+//! A backend only runs a VM: it turns bytes from the guest's serial ports and its
+//! virtio console into events. Watchdog, record parsing, verdict and report live above it, so the backends
 //! differ only in how the VM runs.
 
 use crate::topology::Shape;
@@ -20,6 +20,41 @@ pub struct VmSpec {
     /// Nodes, LLCs, cores and threads; `Shape::flat(n)` for `--cpus n`.
     pub topology: Shape,
     pub memory_mib: u32,
+    /// Whether the guest gets a virtio console for its records; without one (or without
+    /// the driver in its kernel) the init writes them to COM2.
+    pub virtio_records: bool,
+}
+
+/// Set (non-empty) to boot without the virtio console, so that the records take the
+/// serial port: for measuring both channels, and for testing the fallback.
+pub const SERIAL_RECORDS_ENV: &str = "SCHEDBOX_SERIAL_RECORDS";
+
+/// Whether this run offers the guest a virtio console for its records.
+pub fn virtio_wanted() -> bool {
+    std::env::var_os(SERIAL_RECORDS_ENV).is_none_or(|v| v.is_empty())
+}
+
+/// Which channel carried the guest's records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RecordsChannel {
+    /// The 16550 UART COM2 (/dev/ttyS1 in the guest): one VM exit per byte.
+    Serial,
+    /// The virtio console (/dev/hvc0): a page or more per exit.
+    Virtio,
+    /// A `--host` run's init writes them to its stdout, a pipe to schedbox.
+    Pipe,
+}
+
+impl RecordsChannel {
+    /// How the text summary names it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            RecordsChannel::Serial => "serial port COM2 (ttyS1)",
+            RecordsChannel::Virtio => "virtio console (hvc0)",
+            RecordsChannel::Pipe => "pipe from the host's init (its stdout)",
+        }
+    }
 }
 
 /// How the VM ended.
@@ -44,8 +79,10 @@ pub enum VmExit {
 pub enum VmEvent {
     /// One line from COM1, the kernel console (without the newline).
     Console(String),
-    /// One line from COM2, the record port (without the newline).
+    /// One line from the records channel (without the newline).
     Record(String),
+    /// The channel that the records after this event come on; sent before its first line.
+    Channel(RecordsChannel),
     /// The VM ended; no events follow.
     Exited(VmExit),
 }

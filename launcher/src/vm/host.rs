@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use crate::guest::unpack;
 use crate::tempdir::TempDir;
-use crate::vm::backend::{Backend, BackendError, VmEvent, VmExit, VmHandle, VmSpec};
+use crate::vm::backend::{
+    Backend, BackendError, RecordsChannel, VmEvent, VmExit, VmHandle, VmSpec,
+};
 use crate::vm::qemu::{dies_with_schedbox, read_lines};
 
 /// The unified cgroup hierarchy.
@@ -112,6 +114,7 @@ struct Running {
 
 impl Running {
     fn start(mut child: Child, events: Sender<VmEvent>, leftovers: Leftovers) -> Self {
+        let _ = events.send(VmEvent::Channel(RecordsChannel::Pipe));
         let readers = [
             child.stdout.take().map(|out| {
                 let events = events.clone();

@@ -1,7 +1,8 @@
 //! The QEMU backend: qemu-system-x86_64 with direct kernel boot, TCG or KVM.
 //!
-//! COM1 (the kernel console) is QEMU's stdout; COM2 (records) is a unix socket QEMU
-//! connects to at startup. Each is read by its own thread and turned into `VmEvent`s.
+//! COM1 (the kernel console) is QEMU's stdout; COM2 (records) and the virtio console
+//! (records, when the guest's kernel drives it) are unix sockets QEMU connects to at
+//! startup. Each is read by its own thread and turned into `VmEvent`s.
 
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -17,7 +18,9 @@ use std::time::{Duration, Instant};
 
 use crate::tempdir::TempDir;
 use crate::topology;
-use crate::vm::backend::{Backend, BackendError, VmEvent, VmExit, VmHandle, VmSpec};
+use crate::vm::backend::{
+    Backend, BackendError, RecordsChannel, VmEvent, VmExit, VmHandle, VmSpec,
+};
 use crate::vm::console::{self, Ending};
 use crate::vm::lines::LineCutter;
 
@@ -69,7 +72,7 @@ impl Qemu {
         }
     }
 
-    fn args(&self, spec: &VmSpec, initrd: &str, socket: &str) -> Vec<String> {
+    fn args(&self, spec: &VmSpec, initrd: &str, sockets: &Sockets) -> Vec<String> {
         let accel = match self.accel {
             Accel::Kvm => "kvm",
             Accel::Tcg => "tcg",
@@ -92,9 +95,12 @@ impl Qemu {
         // QEMU option lists split on ',': a literal comma is written twice.
         args.push(format!(
             "socket,id=records,path={}",
-            socket.replace(',', ",,")
+            sockets.serial.replace(',', ",,")
         ));
         args.extend(["-serial".into(), "chardev:records".into()]);
+        if let Some(virtio) = &sockets.virtio {
+            args.extend(virtio_console_args(virtio));
+        }
         if let Some(qboot) = QBOOT_PATHS
             .iter()
             .find(|p| std::path::Path::new(p).exists())
@@ -146,10 +152,21 @@ impl Backend for Qemu {
         let dir =
             TempDir::new("qemu").map_err(|e| host("cannot create a temporary directory", e))?;
         let socket = dir.path().join("records.sock");
+        let vsocket = dir.path().join("virtio-records.sock");
         let listener =
             UnixListener::bind(&socket).map_err(|e| host("cannot create the record socket", e))?;
+        let vlistener = if spec.virtio_records {
+            let bound = UnixListener::bind(&vsocket);
+            Some(bound.map_err(|e| host("cannot create the virtio record socket", e))?)
+        } else {
+            None
+        };
         let initrd_path = format!("/proc/self/fd/{}", initrd.as_raw_fd());
-        let args = self.args(spec, &initrd_path, &socket.display().to_string());
+        let sockets = Sockets {
+            serial: socket.display().to_string(),
+            virtio: vlistener.as_ref().map(|_| vsocket.display().to_string()),
+        };
+        let args = self.args(spec, &initrd_path, &sockets);
         let mut command = Command::new(&self.binary);
         command
             .args(&args)
@@ -173,18 +190,44 @@ impl Backend for Qemu {
             _ => host(&format!("cannot start {}", self.binary.display()), e),
         })?;
         drop(initrd);
-        let records = match accept(&listener, &mut child) {
-            Ok(stream) => stream,
+        let accepted = accept(&listener, &mut child).and_then(|serial| {
+            let virtio = vlistener.as_ref().map(|l| accept(l, &mut child));
+            Ok((serial, virtio.transpose()?))
+        });
+        let (records, virtio) = match accepted {
+            Ok(streams) => streams,
             Err(e) => {
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(e);
             }
         };
-        drop(listener);
+        drop((listener, vlistener));
         drop(dir);
-        Ok(Box::new(Running::start(child, records, events)))
+        Ok(Box::new(Running::start(child, records, virtio, events)))
     }
+}
+
+/// The record sockets QEMU connects to: COM2's, and the virtio console's when offered.
+struct Sockets {
+    serial: String,
+    virtio: Option<String>,
+}
+
+/// A virtio console on the PCI bus whose port 0 (the guest's hvc0) is a socket. One port
+/// only: without the multiport feature the guest creates hvc0 as it probes the device,
+/// before init starts, rather than later from the control queue. No ioeventfd: the
+/// guest spins until each buffer comes back, so the vCPU that notified must take it at
+/// once rather than wait for QEMU's main loop (7× the lines per second under TCG).
+fn virtio_console_args(socket: &str) -> Vec<String> {
+    vec![
+        "-chardev".into(),
+        format!("socket,id=vrecords,path={}", socket.replace(',', ",,")),
+        "-device".into(),
+        "virtio-serial-pci,max_ports=1,ioeventfd=off".into(),
+        "-device".into(),
+        "virtconsole,chardev=vrecords".into(),
+    ]
 }
 
 /// In the QEMU child before exec: dies with schedbox (SIGKILL when the thread that
@@ -294,7 +337,12 @@ struct Running {
 }
 
 impl Running {
-    fn start(mut child: Child, records: UnixStream, events: Sender<VmEvent>) -> Self {
+    fn start(
+        mut child: Child,
+        records: UnixStream,
+        virtio: Option<UnixStream>,
+        events: Sender<VmEvent>,
+    ) -> Self {
         let ending: Arc<Mutex<Option<Ending>>> = Arc::default();
         let stdout = child.stdout.take();
         let stderr = child.stderr.take();
@@ -311,10 +359,18 @@ impl Running {
                 }
             })
         };
-        let record_reader = {
+        let mut readers = vec![console_reader];
+        let channels = [
+            (Some(records), RecordsChannel::Serial),
+            (virtio, RecordsChannel::Virtio),
+        ];
+        for (stream, channel) in channels {
+            let Some(stream) = stream else { continue };
             let events = events.clone();
-            thread::spawn(move || read_lines(records, &events, VmEvent::Record))
-        };
+            readers.push(thread::spawn(move || {
+                read_records(stream, &events, channel)
+            }));
+        }
         let stderr_reader = thread::spawn(move || stderr.map(read_tail).unwrap_or_default());
         let child = Arc::new(Mutex::new(child));
         let killed = Arc::new(AtomicBool::new(false));
@@ -322,7 +378,7 @@ impl Running {
             child: child.clone(),
             killed: killed.clone(),
             ending,
-            readers: vec![console_reader, record_reader],
+            readers,
             stderr: stderr_reader,
         };
         thread::spawn(move || {
@@ -344,7 +400,7 @@ impl VmHandle for Running {
 pub fn read_lines(
     mut source: impl Read,
     events: &Sender<VmEvent>,
-    event: impl Fn(String) -> VmEvent,
+    mut event: impl FnMut(String) -> VmEvent,
 ) {
     let mut cutter = LineCutter::default();
     let mut buf = [0u8; READ_CHUNK];
@@ -362,6 +418,18 @@ pub fn read_lines(
     }
     cutter.finish(|line| {
         let _ = events.send(event(line));
+    });
+}
+
+/// Sends the records of one channel, announcing the channel before its first line.
+pub fn read_records(source: impl Read, events: &Sender<VmEvent>, channel: RecordsChannel) {
+    let mut announced = false;
+    read_lines(source, events, |line| {
+        if !announced {
+            announced = true;
+            let _ = events.send(VmEvent::Channel(channel));
+        }
+        VmEvent::Record(line)
     });
 }
 
@@ -436,13 +504,18 @@ mod tests {
             cmdline: "rdinit=/init quiet".into(),
             topology: crate::topology::Shape::flat(3),
             memory_mib: 300,
+            virtio_records: true,
         };
         let qemu = Qemu {
             binary: DEFAULT_BINARY.into(),
             accel: Accel::Tcg,
             cpu: None,
         };
-        let args = qemu.args(&spec, "/t/initrd", "/t,x/rec.sock");
+        let sockets = Sockets {
+            serial: "/t,x/rec.sock".into(),
+            virtio: Some("/t/v.sock".into()),
+        };
+        let args = qemu.args(&spec, "/t/initrd", &sockets);
         let after = |flag: &str| -> Vec<&str> {
             args.windows(2)
                 .filter(|w| w[0] == flag)
@@ -455,8 +528,18 @@ mod tests {
         assert_eq!(after("-accel"), ["tcg"]);
         assert_eq!(after("-serial"), ["chardev:console", "chardev:records"]);
         assert_eq!(
-            after("-chardev")[1],
-            "socket,id=records,path=/t,,x/rec.sock"
+            after("-chardev")[1..],
+            [
+                "socket,id=records,path=/t,,x/rec.sock",
+                "socket,id=vrecords,path=/t/v.sock"
+            ]
+        );
+        assert_eq!(
+            after("-device"),
+            [
+                "virtio-serial-pci,max_ports=1,ioeventfd=off",
+                "virtconsole,chardev=vrecords"
+            ]
         );
         assert_eq!(after("-smp"), ["3,sockets=1,cores=3,threads=1"]);
         assert_eq!(after("-m"), ["300"]);
@@ -465,7 +548,12 @@ mod tests {
         assert_eq!(after("-append"), ["console=ttyS0 rdinit=/init quiet"]);
         assert!(after("-cpu").is_empty(), "TCG keeps the default CPU model");
         let svm = qemu.with_cpu(Some("EPYC,+svm"));
-        let args = svm.args(&spec, "/t/initrd", "/t/rec.sock");
+        let serial_only = Sockets {
+            serial: "/t/rec.sock".into(),
+            virtio: None,
+        };
+        let args = svm.args(&spec, "/t/initrd", &serial_only);
+        assert!(!args.iter().any(|a| a == "-device"), "{args:?}");
         let cpu: Vec<&String> = args.iter().skip_while(|a| *a != "-cpu").take(2).collect();
         assert_eq!(cpu, ["-cpu", "EPYC,+svm"]);
     }

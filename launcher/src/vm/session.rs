@@ -7,7 +7,7 @@ use std::sync::mpsc::{channel, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use crate::protocol::record::{self, Line, ProtocolErrors, Record};
-use crate::vm::backend::{Backend, BackendError, VmEvent, VmExit, VmSpec};
+use crate::vm::backend::{Backend, BackendError, RecordsChannel, VmEvent, VmExit, VmSpec};
 use crate::vm::console::{self, PanicScanner};
 
 /// Console lines kept for reports of untestable runs.
@@ -118,6 +118,8 @@ pub struct Observed {
     pub console_tail: Vec<String>,
     /// The kernel's panic message, if it panicked.
     pub panic: Option<String>,
+    /// The channels that carried records, in the order their first records came.
+    pub records_channels: Vec<RecordsChannel>,
     pub end: RunEnd,
     pub timings: Timings,
 }
@@ -174,6 +176,10 @@ pub fn run(
         let exit = match event {
             Ok(VmEvent::Console(line)) => watch.console(&line, sinks).err(),
             Ok(VmEvent::Record(line)) => watch.record(&line, sinks).err(),
+            Ok(VmEvent::Channel(channel)) => {
+                watch.observed.records_channels.push(channel);
+                None
+            }
             Ok(VmEvent::Exited(exit)) => {
                 watch.observed.end = kill.map_or(RunEnd::Exited(exit), |(end, _)| end);
                 break;
@@ -227,6 +233,7 @@ impl Watch {
                 malformed: Default::default(),
                 console_tail: Vec::new(),
                 panic: None,
+                records_channels: Vec::new(),
                 end: RunEnd::Exited(VmExit::Killed),
                 timings: Timings::default(),
             },

@@ -4,7 +4,7 @@
 use std::sync::mpsc::channel;
 use std::sync::{Arc, Mutex};
 
-use schedbox::vm::backend::{VmEvent, VmExit};
+use schedbox::vm::backend::{RecordsChannel, VmEvent, VmExit};
 use schedbox::vm::vmm::devices::bus::PortBus;
 use schedbox::vm::vmm::devices::i8042::{I8042, I8042_PORT, I8042_PORTS, OUTPUT_CAPACITY};
 use schedbox::vm::vmm::devices::irq::IrqLine;
@@ -120,6 +120,9 @@ fn port_io(input: &[u8]) -> String {
     drop(tx);
     let mut lines = 0;
     for event in rx.try_iter() {
+        if event == VmEvent::Channel(RecordsChannel::Serial) {
+            continue;
+        }
         let (VmEvent::Console(line) | VmEvent::Record(line)) = &event else {
             panic!("a device sent {event:?}")
         };

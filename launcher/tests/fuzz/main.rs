@@ -11,6 +11,7 @@ mod plan;
 mod stream;
 mod tap;
 mod text;
+mod virtio;
 
 #[global_allocator]
 static COUNTING: alloc::Counting = alloc::Counting;
@@ -37,6 +38,7 @@ targets! {
     scenario_toml => plan::SCENARIO,
     plan_args => plan::PLAN_ARGS,
     port_devices => devices::DEVICES,
+    virtio_console => virtio::VIRTIO,
     kernel_image => images::KERNEL_IMAGE,
     kernel_load => images::KERNEL_LOAD,
     elf_reader => images::ELF_READER,

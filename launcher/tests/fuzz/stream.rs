@@ -30,11 +30,17 @@ impl Read for Pieces<'_> {
 }
 
 fn lines(events: std::sync::mpsc::Receiver<VmEvent>) -> Vec<String> {
+    // A port names its channel once, before its first line.
+    let mut first = true;
     events
         .try_iter()
-        .map(|e| match e {
-            VmEvent::Record(line) => line,
-            other => panic!("a record port sent {other:?}"),
+        .filter_map(|e| {
+            let was_first = std::mem::replace(&mut first, false);
+            match e {
+                VmEvent::Record(line) => Some(line),
+                VmEvent::Channel(_) if was_first => None,
+                other => panic!("a record port sent {other:?}"),
+            }
         })
         .collect()
 }

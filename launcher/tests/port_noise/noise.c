@@ -1,5 +1,6 @@
-/* A payload that writes noise to the records port: a broken record, NULs, lone '%',
- * invalid UTF-8, 100 KB without a newline and pseudo-random bytes. */
+/* A payload that writes noise to the records channel the init uses (the virtio console
+ * where there is one, else the serial port): a broken record, NULs, lone '%', invalid
+ * UTF-8, 100 KB without a newline and pseudo-random bytes. */
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,7 +21,9 @@ static void put(int fd, const void *bytes, size_t len) {
 
 int main(void) {
     static char buf[LONG_LINE];
-    int fd = open("/dev/ttyS1", O_WRONLY | O_NOCTTY);
+    int fd = open("/dev/hvc0", O_WRONLY | O_NOCTTY);
+    if (fd < 0)
+        fd = open("/dev/ttyS1", O_WRONLY | O_NOCTTY);
     if (fd < 0)
         return 2;
     put(fd, "\nSBX1 teleport to=mars\n", 23);

@@ -40,6 +40,7 @@ fn observed(records: &str, boot_ms: u64, total_ms: u64, arrivals_ms: Vec<u64>) -
         malformed: Default::default(),
         console_tail: Vec::new(),
         panic: None,
+        records_channels: Vec::new(),
         end: RunEnd::Exited(VmExit::PowerOff),
         timings: Timings {
             first_console_ms: Some(boot_ms / 2),

@@ -228,6 +228,7 @@ mod tests {
             malformed: Default::default(),
             console_tail: Vec::new(),
             panic: None,
+            records_channels: Vec::new(),
             end: RunEnd::Exited(VmExit::PowerOff),
             timings: Timings::default(),
         }

@@ -12,6 +12,7 @@ fn observed(records: &str, end: RunEnd) -> Observed {
         malformed: Default::default(),
         console_tail: Vec::new(),
         panic: None,
+        records_channels: Vec::new(),
         end,
         timings: Timings::default(),
     }

@@ -70,6 +70,7 @@ fn watch(script: Vec<(u64, VmEvent)>, exits: bool) -> (Observed, String, String)
         cmdline: String::new(),
         topology: Shape::flat(1),
         memory_mib: 64,
+        virtio_records: true,
     };
     let (mut console, mut records) = (Vec::new(), Vec::new());
     let mut sinks = Sinks {
@@ -194,6 +195,7 @@ fn a_log_that_cannot_be_written_stops_the_run_as_a_host_fault() {
         cmdline: String::new(),
         topology: Shape::flat(1),
         memory_mib: 64,
+        virtio_records: true,
     };
     let mut console = Vec::new();
     let mut sinks = Sinks {

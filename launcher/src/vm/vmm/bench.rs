@@ -27,6 +27,7 @@ pub fn launch_to_first_record(
         match rx.recv_timeout(limit.saturating_sub(started.elapsed())) {
             Ok(VmEvent::Record(_)) => break Ok(started.elapsed()),
             Ok(VmEvent::Console(line)) => console.push(line),
+            Ok(VmEvent::Channel(_)) => {}
             Ok(VmEvent::Exited(reason)) => {
                 break Err(format!("the VM ended ({reason:?}) before its first record"))
             }

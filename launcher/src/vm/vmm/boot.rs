@@ -10,6 +10,7 @@ use vm_memory::{Bytes, GuestAddress};
 use crate::topology::Shape;
 use crate::vm::vmm::devices::power::SLEEP_PORT;
 use crate::vm::vmm::devices::serial::{COM1_IRQ, COM1_PORT, COM2_IRQ, COM2_PORT, UART_PORTS};
+use crate::vm::vmm::devices::virtio_console::{VIRTIO_IRQ, VIRTIO_MMIO_BASE, VIRTIO_MMIO_LEN};
 use crate::vm::vmm::error::VmmError;
 use crate::vm::vmm::initrd;
 use crate::vm::vmm::kernel::{self, KernelEntry};
@@ -45,6 +46,8 @@ pub struct KernelBoot {
     pub cmdline: String,
     pub initramfs: Vec<u8>,
     pub protocol: Protocol,
+    /// Whether the machine has the virtio console (declared in the DSDT) for records.
+    pub virtio_console: bool,
 }
 
 /// How an ELF kernel is entered (a bzImage always uses the 64-bit boot protocol).
@@ -117,7 +120,12 @@ fn load_kernel(
         initrd::write(mem, addr, initramfs)?;
         Some((addr, initramfs.len() as u64))
     };
-    let rsdp = write_firmware_tables(mem, mem_bytes, shape)?;
+    let virtio: &[acpi::VirtioMmio] = if boot.virtio_console {
+        &VIRTIO_DEVICES
+    } else {
+        &[]
+    };
+    let rsdp = write_firmware_tables(mem, mem_bytes, shape, virtio)?;
     let e820 = e820_map(mem_bytes);
     let info = BootInfo {
         cmdline_addr: CMDLINE_START,
@@ -158,12 +166,20 @@ const SERIAL_PORTS: [acpi::SerialPort; 2] = [
     },
 ];
 
+/// The virtio console as the DSDT declares it.
+const VIRTIO_DEVICES: [acpi::VirtioMmio; 1] = [acpi::VirtioMmio {
+    base: VIRTIO_MMIO_BASE as u32,
+    len: VIRTIO_MMIO_LEN as u32,
+    irq: VIRTIO_IRQ as u8,
+}];
+
 /// The ACPI tables of `shape` (the kernel prefers them), and for a flat machine also the
 /// MP table, whose processor entries number APIC IDs 0..n. Returns the RSDP's address.
 fn write_firmware_tables(
     mem: &GuestMemory,
     mem_bytes: u64,
     shape: &Shape,
+    virtio_devices: &[acpi::VirtioMmio],
 ) -> Result<u64, VmmError> {
     let ram = ram_ranges(mem_bytes);
     let platform = acpi::Platform {
@@ -173,6 +189,7 @@ fn write_firmware_tables(
         ioapic_addr: IOAPIC_ADDR,
         sleep_port: SLEEP_PORT,
         serial_ports: &SERIAL_PORTS,
+        virtio_devices,
     };
     let tables = acpi::build(&platform, ACPI_START);
     if ACPI_START + tables.bytes.len() as u64 > MPTABLE_START {

@@ -52,6 +52,7 @@ impl Backend for KvmBackend {
             cmdline: kernel_cmdline(&spec.cmdline),
             initramfs: spec.initramfs.clone(),
             protocol: Protocol::Auto,
+            virtio_console: spec.virtio_records,
         });
         launch_boot(spec, boot, events)
     }

@@ -11,7 +11,7 @@ use kvm_ioctls::{Kvm, VcpuFd, VmFd};
 
 use crate::topology::shape::MAX_VCPUS;
 use crate::topology::Shape;
-use crate::vm::backend::{VmEvent, VmExit, VmHandle};
+use crate::vm::backend::{RecordsChannel, VmEvent, VmExit, VmHandle};
 use crate::vm::vmm::boot::{self, Boot};
 use crate::vm::vmm::devices::bus::PortBus;
 use crate::vm::vmm::devices::i8042::{I8042, I8042_PORT, I8042_PORTS};
@@ -19,6 +19,9 @@ use crate::vm::vmm::devices::irq::IrqLine;
 use crate::vm::vmm::devices::power::{Power, SLEEP_PORT, SLEEP_PORTS};
 use crate::vm::vmm::devices::serial::{
     LineKind, LineSink, Uart, COM1_IRQ, COM1_PORT, COM2_IRQ, COM2_PORT, UART_PORTS,
+};
+use crate::vm::vmm::devices::virtio_console::{
+    VirtioConsole, VIRTIO_IRQ, VIRTIO_MMIO_BASE, VIRTIO_MMIO_LEN,
 };
 use crate::vm::vmm::error::VmmError;
 use crate::vm::vmm::exit::ExitState;
@@ -74,6 +77,24 @@ fn create_vm(kvm: &Kvm) -> Result<VmFd, VmmError> {
 
 /// The UARTs, kept to flush their last lines at the end.
 type Uarts = Vec<Arc<Mutex<Uart>>>;
+/// The virtio console, where the machine has one.
+type Console = Option<Arc<Mutex<VirtioConsole<LineSink>>>>;
+
+/// The virtio console on its MMIO window, when the boot declares it.
+fn virtio_console(
+    bus: &mut PortBus,
+    vm: &VmFd,
+    memory: &GuestMemory,
+    events: &Sender<VmEvent>,
+) -> Result<Console, VmmError> {
+    let console = Arc::new(Mutex::new(VirtioConsole::new(
+        memory.clone(),
+        IrqLine::connect(vm, VIRTIO_IRQ)?,
+        LineSink::records(RecordsChannel::Virtio, events.clone()),
+    )));
+    bus.insert_mmio(VIRTIO_MMIO_BASE, VIRTIO_MMIO_LEN, console.clone())?;
+    Ok(Some(console))
+}
 
 /// The two UARTs and the i8042 on a port bus.
 fn devices(
@@ -123,6 +144,13 @@ fn device_counters(resources: &Resources) -> String {
         .iter()
         .map(|(port, n)| format!("{port:#x}×{n}"))
         .collect();
+    if let Some(console) = &resources.console {
+        let console = console.lock().unwrap_or_else(|p| p.into_inner());
+        lines.push(format!(
+            "schedbox-vmm: virtio console: {}",
+            console.describe_counters()
+        ));
+    }
     lines.push(format!(
         "schedbox-vmm: unclaimed ports: {}",
         if unclaimed.is_empty() {
@@ -140,6 +168,7 @@ struct Resources {
     _vm: VmFd,
     memory: GuestMemory,
     uarts: Uarts,
+    console: Console,
     bus: Arc<PortBus>,
 }
 
@@ -159,7 +188,13 @@ pub fn start(config: &MachineConfig, events: Sender<VmEvent>) -> Result<RunningV
     let mem_bytes = u64::from(config.memory_mib) << 20;
     let entry = boot::load(&memory, mem_bytes, &config.boot, &config.topology)?;
     let exit = Arc::new(ExitState::new());
-    let (bus, uarts) = devices(&vm, &exit, &events)?;
+    let (mut bus, uarts) = devices(&vm, &exit, &events)?;
+    let console = match &config.boot {
+        Boot::Kernel(kernel) if kernel.virtio_console => {
+            virtio_console(&mut bus, &vm, &memory, &events)?
+        }
+        _ => None,
+    };
     let supported = cpuid::supported(&kvm)?;
     let mut fds = Vec::new();
     for index in 0..cpus {
@@ -190,6 +225,7 @@ pub fn start(config: &MachineConfig, events: Sender<VmEvent>) -> Result<RunningV
         _vm: vm,
         memory,
         uarts,
+        console,
         bus,
     };
     // The supervisor only ends after receiving this, so the send cannot fail.
@@ -236,6 +272,13 @@ fn supervise(
     for uart in &resources.uarts {
         uart.lock()
             .unwrap_or_else(|p| p.into_inner())
+            .flush_partial();
+    }
+    if let Some(console) = &resources.console {
+        console
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .output_mut()
             .flush_partial();
     }
     if std::env::var_os(DEVICE_COUNTERS_ENV).is_some() {

@@ -78,13 +78,15 @@ pub fn step(fd: &mut VcpuFd, index: u32, bus: &PortBus) -> Step {
             bus.read(port, data);
             return Step::Continue;
         }
-        Ok(VcpuExit::MmioRead(_, data)) => {
-            data.fill(0xff);
+        Ok(VcpuExit::MmioRead(addr, data)) => {
+            bus.mmio_read(addr, data);
             return Step::Continue;
         }
-        Ok(VcpuExit::MmioWrite(..) | VcpuExit::IrqWindowOpen | VcpuExit::Intr) => {
-            return Step::Continue
+        Ok(VcpuExit::MmioWrite(addr, data)) => {
+            bus.mmio_write(addr, data);
+            return Step::Continue;
         }
+        Ok(VcpuExit::IrqWindowOpen | VcpuExit::Intr) => return Step::Continue,
         Ok(VcpuExit::Hlt) => return Step::Halted,
         Ok(VcpuExit::SystemEvent(kind, _)) => return Step::End(system_event(kind, index)),
         Ok(VcpuExit::FailEntry(reason, _)) => {

@@ -7,7 +7,7 @@ use std::sync::mpsc::Sender;
 use vm_superio::serial::NoEvents;
 use vm_superio::Serial;
 
-use crate::vm::backend::VmEvent;
+use crate::vm::backend::{RecordsChannel, VmEvent};
 use crate::vm::lines::LineCutter;
 use crate::vm::vmm::devices::bus::PortDevice;
 use crate::vm::vmm::devices::irq::IrqLine;
@@ -29,27 +29,50 @@ pub enum LineKind {
     Record,
 }
 
-/// Cuts the byte stream into lines and sends each as an event.
+/// Cuts the byte stream into lines and sends each as an event; a records sink names its
+/// channel before its first line.
 pub struct LineSink {
     kind: LineKind,
     cutter: LineCutter,
     events: Sender<VmEvent>,
+    /// The channel still to announce (records only).
+    announce: Option<RecordsChannel>,
 }
 
 impl LineSink {
+    /// A sink for `kind`; records are announced as the serial port's.
     pub fn new(kind: LineKind, events: Sender<VmEvent>) -> Self {
+        let announce = (kind == LineKind::Record).then_some(RecordsChannel::Serial);
         Self {
             kind,
             cutter: LineCutter::default(),
             events,
+            announce,
         }
     }
 
-    fn emitter(kind: LineKind, events: &Sender<VmEvent>) -> impl FnMut(String) + '_ {
+    /// A records sink for `channel`.
+    pub fn records(channel: RecordsChannel, events: Sender<VmEvent>) -> Self {
+        Self {
+            announce: Some(channel),
+            ..Self::new(LineKind::Record, events)
+        }
+    }
+
+    fn emitter<'a>(
+        kind: LineKind,
+        events: &'a Sender<VmEvent>,
+        announce: &'a mut Option<RecordsChannel>,
+    ) -> impl FnMut(String) + 'a {
         move |text| {
             let event = match kind {
                 LineKind::Console => VmEvent::Console(text),
-                LineKind::Record => VmEvent::Record(text),
+                LineKind::Record => {
+                    if let Some(channel) = announce.take() {
+                        let _ = events.send(VmEvent::Channel(channel));
+                    }
+                    VmEvent::Record(text)
+                }
             };
             // Nobody listening any more is not the guest's problem.
             let _ = events.send(event);
@@ -58,14 +81,15 @@ impl LineSink {
 
     /// Sends what is left of an unfinished line (at the end of the VM).
     pub fn flush_partial(&mut self) {
-        self.cutter.finish(Self::emitter(self.kind, &self.events));
+        let emit = Self::emitter(self.kind, &self.events, &mut self.announce);
+        self.cutter.finish(emit);
     }
 }
 
 impl Write for LineSink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.cutter
-            .push(buf, Self::emitter(self.kind, &self.events));
+        let emit = Self::emitter(self.kind, &self.events, &mut self.announce);
+        self.cutter.push(buf, emit);
         Ok(buf.len())
     }
 
@@ -170,6 +194,10 @@ mod tests {
     fn bytes_become_lines() {
         let (mut u, rx) = uart(LineKind::Record);
         send(&mut u, b"SBX1 boot cpus=2\r\nSBX1 done");
+        assert_eq!(
+            rx.try_recv().unwrap(),
+            VmEvent::Channel(RecordsChannel::Serial)
+        );
         assert_eq!(
             rx.try_recv().unwrap(),
             VmEvent::Record("SBX1 boot cpus=2".into())

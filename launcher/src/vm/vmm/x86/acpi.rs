@@ -7,7 +7,7 @@
 use crate::topology::Shape;
 
 pub mod dsdt;
-pub use dsdt::{SerialPort, S5_TYPE};
+pub use dsdt::{SerialPort, VirtioMmio, S5_TYPE};
 
 pub const RSDP_LEN: usize = 36;
 const HEADER_LEN: usize = 36;
@@ -65,6 +65,8 @@ pub struct Platform<'a> {
     pub sleep_port: u16,
     /// The UARTs, declared in the DSDT so the kernel maps their IRQs.
     pub serial_ports: &'a [SerialPort],
+    /// The virtio-mmio devices, which the kernel finds only here.
+    pub virtio_devices: &'a [VirtioMmio],
 }
 
 /// The tables, laid out from `base`: the RSDP first.
@@ -81,7 +83,11 @@ impl Tables {
 
 /// Builds every table for `platform`, to be copied to guest address `base`.
 pub fn build(platform: &Platform, base: u64) -> Tables {
-    let dsdt = table(b"DSDT", 2, &dsdt::aml(platform.serial_ports));
+    let dsdt = table(
+        b"DSDT",
+        2,
+        &dsdt::aml(platform.serial_ports, platform.virtio_devices),
+    );
     let fadt_at_dsdt = |dsdt_addr: u64| fadt(platform.sleep_port, dsdt_addr);
     let others = [madt(platform), srat(platform), slit(platform.shape)];
     // Layout: RSDP, XSDT, DSDT, FADT, then the others.

@@ -1,6 +1,6 @@
-//! The DSDT's AML: the UARTs as PNP0501 devices under `\_SB` (a hardware-reduced
-//! platform has no legacy PIC, so the kernel maps an ISA IRQ only for a device that
-//! declares it), then `\_S5` so the kernel can power off.
+//! The DSDT's AML: the UARTs as PNP0501 devices and the virtio-mmio devices under `\_SB`
+//! (a hardware-reduced platform has no legacy PIC, so the kernel maps an ISA IRQ only for
+//! a device that declares it), then `\_S5` so the kernel can power off.
 
 /// AML opcodes and prefixes (ACPI 6.x, section 20).
 const NAME_OP: u8 = 0x08;
@@ -9,6 +9,7 @@ const BUFFER_OP: u8 = 0x11;
 const PACKAGE_OP: u8 = 0x12;
 const ZERO_OP: u8 = 0x00;
 const BYTE_PREFIX: u8 = 0x0a;
+const STRING_PREFIX: u8 = 0x0d;
 const DWORD_PREFIX: u8 = 0x0c;
 const EXT_OP_PREFIX: u8 = 0x5b;
 const DEVICE_OP: u8 = 0x82;
@@ -25,11 +26,17 @@ const IO_PORT_TAG: u8 = 0x47;
 const IO_DECODE_16: u8 = 0x01;
 /// IRQ without flags (edge, active high, exclusive): tag 0x22, then a 16-bit mask.
 const IRQ_NO_FLAGS_TAG: u8 = 0x22;
+/// 32-bit fixed memory range: tag 0x86, length 9, then writable, base, length.
+const MEMORY32_FIXED: [u8; 3] = [0x86, 0x09, 0x00];
+const MEMORY_WRITABLE: u8 = 0x01;
 /// End tag with a zero checksum (meaning: not checked).
 const END_TAG: [u8; 2] = [0x79, 0x00];
 
 /// EISA ID "PNP0501": a 16550A-compatible UART, compressed as ACPI wants it.
 pub const PNP0501: u32 = 0x0105_d041;
+
+/// The hardware ID Linux's virtio-mmio driver matches in ACPI.
+pub const VIRTIO_MMIO_HID: &str = "LNRO0005";
 
 /// The sleep type the kernel writes to power off (`\_S5`).
 pub const S5_TYPE: u8 = 5;
@@ -42,11 +49,22 @@ pub struct SerialPort {
     pub irq: u8,
 }
 
+/// A virtio-mmio device for the DSDT: its register window and its ISA IRQ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VirtioMmio {
+    pub base: u32,
+    pub len: u32,
+    pub irq: u8,
+}
+
 /// The DSDT's body.
-pub fn aml(ports: &[SerialPort]) -> Vec<u8> {
+pub fn aml(ports: &[SerialPort], virtio: &[VirtioMmio]) -> Vec<u8> {
     let mut devices = Vec::new();
     for (index, port) in ports.iter().enumerate() {
         devices.extend(serial_device(index, port));
+    }
+    for (index, device) in virtio.iter().enumerate() {
+        devices.extend(virtio_device(index, device));
     }
     let mut out = scope(b"_SB_", &devices);
     out.extend(s5());
@@ -82,6 +100,28 @@ fn resources(port: &SerialPort) -> Vec<u8> {
     let mask = (1u16 << port.irq).to_le_bytes();
     out.extend([IRQ_NO_FLAGS_TAG, mask[0], mask[1]]);
     out.extend(END_TAG);
+    out
+}
+
+/// `Device (VIOn) { _HID "LNRO0005", _UID n, _CRS { Memory32Fixed, IRQNoFlags } }`.
+fn virtio_device(index: usize, device: &VirtioMmio) -> Vec<u8> {
+    let digit = b'0' + (index as u8 % 10);
+    let mut inner = vec![b'V', b'I', b'O', digit];
+    let mut hid = vec![STRING_PREFIX];
+    hid.extend(VIRTIO_MMIO_HID.bytes());
+    hid.push(0);
+    inner.extend(name(b"_HID", &hid));
+    inner.extend(name(b"_UID", &[BYTE_PREFIX, index as u8]));
+    let mut resources = MEMORY32_FIXED.to_vec();
+    resources.push(MEMORY_WRITABLE);
+    resources.extend(device.base.to_le_bytes());
+    resources.extend(device.len.to_le_bytes());
+    let mask = (1u16 << device.irq).to_le_bytes();
+    resources.extend([IRQ_NO_FLAGS_TAG, mask[0], mask[1]]);
+    resources.extend(END_TAG);
+    inner.extend(name(b"_CRS", &buffer(&resources)));
+    let mut out = vec![EXT_OP_PREFIX, DEVICE_OP];
+    out.extend(with_pkg_length(&inner));
     out
 }
 
@@ -175,6 +215,7 @@ mod tests {
                 DWORD_PREFIX => 5,
                 BYTE_PREFIX => 2,
                 BUFFER_OP => 1 + read_pkg_length(&body[value_at + 1..]).0,
+                STRING_PREFIX => 1 + body[value_at..].iter().position(|&b| b == 0).unwrap(),
                 other => panic!("unexpected value op {other:#x}"),
             };
             names.push((n, body[value_at..value_at + value_len].to_vec()));
@@ -185,7 +226,7 @@ mod tests {
 
     #[test]
     fn uarts_are_pnp0501_devices_with_their_ports_and_irqs_then_s5() {
-        let aml = aml(&PORTS);
+        let aml = aml(&PORTS, &[]);
         assert_eq!(aml[0], SCOPE_OP);
         let (scope_len, size) = read_pkg_length(&aml[1..]);
         assert_eq!(&aml[1 + size..1 + size + 5], b"\\_SB_");
@@ -232,6 +273,32 @@ mod tests {
                 0x00
             ],
             "Name (\\_S5, Package (2) {{ 5, 0 }})"
+        );
+    }
+
+    #[test]
+    fn a_virtio_mmio_device_has_its_hid_window_and_irq() {
+        let device = VirtioMmio {
+            base: 0xd000_0000,
+            len: 0x1000,
+            irq: 5,
+        };
+        let aml = aml(&[], &[device]);
+        let (_, size) = read_pkg_length(&aml[1..]);
+        let at = 1 + size + 5;
+        assert_eq!(aml[at..at + 2], [EXT_OP_PREFIX, DEVICE_OP]);
+        let (len, size) = read_pkg_length(&aml[at + 2..]);
+        let (seg, names) = device_names(&aml[at + 2 + size..at + 2 + len]);
+        assert_eq!(&seg, b"VIO0");
+        let value = |n: &[u8; 4]| names.iter().find(|(k, _)| k == n).unwrap().1.clone();
+        assert_eq!(value(b"_HID"), b"\x0dLNRO0005\x00");
+        let crs = value(b"_CRS");
+        assert_eq!(
+            crs[crs.len() - 17..],
+            [
+                0x86, 0x09, 0x00, 0x01, 0x00, 0x00, 0x00, 0xd0, 0x00, 0x10, 0x00, 0x00, 0x22, 0x20,
+                0x00, 0x79, 0x00
+            ]
         );
     }
 

@@ -27,6 +27,7 @@ fn build_for(spec: &str, ram: &[(u64, u64)]) -> (Shape, Tables) {
             len: 8,
             irq: 4,
         }],
+        virtio_devices: &[],
     };
     let tables = build(&platform, BASE);
     (shape, tables)
