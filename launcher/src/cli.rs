@@ -171,7 +171,8 @@ run options:
                        a program run in every scenario beside the workers, with ARGS
                        (everything after `--`); it must exit 0 before the scenario ends
   SCENARIO may be a file, a folder (its *.toml, recursively) or a quoted glob
-  --filter GLOB        only the scenarios whose name or file matches GLOB
+  --filter GLOB        only the scenarios whose name or file matches GLOB; with
+                       !GLOB, only those whose name and file do not
   --shard K/N          only the K-th of N parts of the set (stable, balanced by duration)
   --repeat N           the set N times, one VM each; passes only if every repeat passes
   --junit FILE         also write a JUnit XML report (a testcase per scenario)

@@ -11,7 +11,7 @@ use schedbox_protocol::limits::{
     MAX_CGROUP_DEPTH, MAX_HOLD_MS, MAX_NAME, MAX_PATH, MAX_WORKERS, NICE_RANGE, RT_PRIO_RANGE,
 };
 use schedbox_protocol::plan::validate;
-use schedbox_protocol::works::WORKS;
+use schedbox_protocol::works::{CGROUP_CHURN, WORKS};
 
 /// Big enough that the VM's size or shape is never the limit under test: 256 vCPUs, as
 /// many NUMA nodes as a working set may name, LLCs and SMT for the shape-bound works.
@@ -98,10 +98,16 @@ fn work_key_edges() -> Vec<Edge> {
                 continue;
             }
             let values = [key.min.saturating_sub(1), key.min, key.max, key.max + 1];
+            // cgroup-churn moves its workers among the scenario's top cgroups: it needs two.
+            let other = if work.name == CGROUP_CHURN.name {
+                "[[cgroup]]\npath = \"other\"\n"
+            } else {
+                ""
+            };
             for v in values.into_iter().filter(|&v| v > 0 || key.min > 0) {
                 let toml = format!(
                     "name = \"e\"\nduration_ms = 1\n[[workers]]\ngroup = \"w\"\nwork = \"{}\"\n\
-                     count = 2\n{} = {v}\n",
+                     count = 2\n{} = {v}\n{other}",
                     work.name, key.name
                 );
                 let plan = plan_with(&format!(

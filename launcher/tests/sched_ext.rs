@@ -206,6 +206,11 @@ fn the_test_kernel_has_sched_ext_btf_and_lkdtm_in_the_guest() {
     assert_eq!(listed, files, "{why}");
 }
 
+/// Under a sched_ext scheduler on 6.12 a FIFO hog starves the fair-policy sleepers of
+/// this scenario outright: the kernel's RT throttling hands its spare time to the fair
+/// class's deadline server only, and the sleepers run in the sched_ext class.
+const STARVED_UNDER_SCHED_EXT: &str = "rt-starvation.toml";
+
 /// The whole work-type catalog under scx_simple, in one VM: every scenario passes, the
 /// scheduler stays attached through each, and every worker made progress.
 #[test]
@@ -216,6 +221,7 @@ fn every_work_type_passes_under_scx_simple() {
         .expect("scenarios/work is readable")
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .filter(|p| !p.ends_with(STARVED_UNDER_SCHED_EXT))
         .collect();
     files.sort();
     let mut args = vec!["--scheduler", path_str(&simple)];

@@ -46,6 +46,11 @@ const OTHER_MEANINGS: &[(&str, &str, &str)] = &[
         "a unit of a CPU set",
     ),
     (
+        "launcher/src/topology/sysfs.rs",
+        "strip_prefix(\"node\")",
+        "a sysfs directory name (node0, node1, ...)",
+    ),
+    (
         "launcher/src/scenario/validate.rs",
         "(\"expect\", &check.expect)",
         "a TOML key",

@@ -101,8 +101,12 @@ fn matches(pattern: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(found)
 }
 
-/// Whether a scenario is one `--filter GLOB` keeps: its name or its file matches.
+/// Whether a scenario is one `--filter GLOB` keeps: its name or its file matches; with
+/// `!GLOB`, neither does.
 pub fn keeps(filter: &str, name: &str, path: &Path) -> bool {
+    if let Some(glob) = filter.strip_prefix('!') {
+        return !keeps(glob, name, path);
+    }
     let Ok(pattern) = glob::Pattern::new(filter) else {
         return false;
     };
@@ -218,5 +222,8 @@ mod tests {
         assert!(keeps("fail-*", "fail-weight", path));
         assert!(keeps("scenarios/fail/*", "x", path));
         assert!(!keeps("pass-*", "fail-weight", path));
+        assert!(keeps("!pass-*", "fail-weight", path));
+        assert!(!keeps("!fail-*", "fail-weight", path));
+        assert!(!keeps("!scenarios/fail/*", "x", path));
     }
 }
