@@ -290,7 +290,6 @@ fn outer_scenario(files: &[PathBuf]) -> String {
 }
 
 #[test]
-#[ignore = "opt-in, over a minute under TCG: cargo test --test host_mode -- --include-ignored"]
 fn host_runs_inside_a_guest_pass_fail_stop_and_leave_nothing_behind() {
     let scratch = Scratch::new("host-mode");
     let long = scratch.file("long.toml", LONG);
