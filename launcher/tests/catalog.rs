@@ -550,9 +550,10 @@ fn a_fast_producer_waits_for_its_slow_consumer() {
     let [producer, consumer] = b.group(s, "pc").try_into().unwrap();
     assert!(consumer.iterations > 10, "{consumer:?}: {}", b.says(s));
     // The one-page pipe holds 64 items: the producer cannot run further ahead, and
-    // the consumer cannot take an item that was not written.
+    // the consumer cannot take an item that was not written (but the producer, stopped
+    // first, may not have counted the one it had just written).
     assert!(
-        producer.iterations >= consumer.iterations
+        producer.iterations + 1 >= consumer.iterations
             && producer.iterations <= consumer.iterations + 64 + 1,
         "{producer:?} {consumer:?}: {}",
         b.says(s)
@@ -595,8 +596,10 @@ fn epoll_storm_wakes_every_waiter_for_every_event() {
     assert_eq!(workers.len(), 7);
     let rounds = workers[0].iterations;
     assert!(rounds > 10, "{:?}: {}", workers[0], b.says(s));
+    // Workers are stopped one after another: a waiter still takes the event or two the
+    // driver posted before it was stopped and counted.
     for w in &workers[1..] {
-        assert!(w.iterations.abs_diff(rounds) <= 1, "{w:?}: {}", b.says(s));
+        assert!(w.iterations.abs_diff(rounds) <= 2, "{w:?}: {}", b.says(s));
         assert_woke(w, b, s);
     }
 }
@@ -609,8 +612,10 @@ fn signal_storm_delivers_every_signal() {
     assert_eq!(workers.len(), 5);
     let rounds = workers[0].iterations;
     assert!(rounds > 10, "{:?}: {}", workers[0], b.says(s));
+    // Workers are stopped one after another: a waiter still takes the event or two the
+    // driver posted before it was stopped and counted.
     for w in &workers[1..] {
-        assert!(w.iterations.abs_diff(rounds) <= 1, "{w:?}: {}", b.says(s));
+        assert!(w.iterations.abs_diff(rounds) <= 2, "{w:?}: {}", b.says(s));
         assert_woke(w, b, s);
     }
 }

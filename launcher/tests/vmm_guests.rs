@@ -5,7 +5,7 @@ use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
 use schedbox::topology::Shape;
-use schedbox::vm::backend::{VmEvent, VmExit, VmHandle};
+use schedbox::vm::backend::{RecordsChannel, VmEvent, VmExit, VmHandle};
 use schedbox::vm::vmm::{start, Boot, CodeMode, MachineConfig};
 
 /// Longest a tiny guest may take to reach its end before the test kills it.
@@ -98,6 +98,11 @@ fn record(text: &str) -> VmEvent {
     VmEvent::Record(text.to_string())
 }
 
+/// What the VMM sends before the first record on COM2: which channel carries them.
+fn serial_channel() -> VmEvent {
+    VmEvent::Channel(RecordsChannel::Serial)
+}
+
 #[test]
 fn real_mode_guest_prints_on_both_ports_and_resets() {
     let code = Program::new(CodeMode::Real)
@@ -112,6 +117,7 @@ fn real_mode_guest_prints_on_both_ports_and_resets() {
         events,
         vec![
             console("hello from real mode"),
+            serial_channel(),
             record("SBX1 boot cpus=1"),
             console("unfinished"),
         ]
@@ -128,7 +134,11 @@ fn long_mode_guest_prints_then_triple_faults() {
     let (events, exit) = collect(vm, &rx);
     assert_eq!(
         events,
-        vec![record("SBX1 heartbeat t_ms=1"), console("64-bit")]
+        vec![
+            serial_channel(),
+            record("SBX1 heartbeat t_ms=1"),
+            console("64-bit")
+        ]
     );
     match exit {
         VmExit::Crashed(why) => assert!(why.contains("triple fault on vCPU 0"), "{why}"),
@@ -186,7 +196,7 @@ const IRQ_GUEST: [u8; 88] = [
 fn uart_interrupt_reaches_the_guest() {
     let (vm, rx) = boot(IRQ_GUEST.to_vec(), CodeMode::Real, 1);
     let (events, exit) = collect(vm, &rx);
-    assert_eq!(events, vec![record("SBX1 irq line=4")]);
+    assert_eq!(events, vec![serial_channel(), record("SBX1 irq line=4")]);
     assert_eq!(exit, VmExit::Reset);
 }
 

@@ -2,6 +2,7 @@
 
 use crate::platform::buf::Buf;
 use crate::platform::sys;
+use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use rustix::fd::OwnedFd;
 use rustix::fs::{Mode, OFlags};
 
@@ -20,26 +21,37 @@ pub struct StatFile {
     fd: Option<OwnedFd>,
 }
 
+/// Policy: stat files kept open at once. PID 1 has 1024 descriptors; the rest stay for
+/// its other reads (the final measurement of each worker among them), so a scenario
+/// with more workers reads theirs by open, read and close.
+const MAX_KEPT_OPEN: usize = 512;
+
+/// Stat files open now, across all workers.
+static KEPT_OPEN: AtomicUsize = AtomicUsize::new(0);
+
 impl StatFile {
-    /// State and last CPU of `pid`; state `?` if unreadable. Without a descriptor to
-    /// spare (thousands of workers) the file is opened for this read only.
+    /// State and last CPU of `pid`; state `?` if unreadable. Beyond [`MAX_KEPT_OPEN`]
+    /// or without a descriptor to spare the file is opened for this read only.
     pub fn read(&mut self, pid: i32) -> ProcStat {
         let mut buf = [0u8; STAT_BYTES];
         if self.fd.is_none() {
             let mut path: Buf<48> = Buf::from_bytes(b"/proc/");
             path.push_u64(pid as u64);
             path.push(b"/stat");
+            if KEPT_OPEN.load(Relaxed) >= MAX_KEPT_OPEN {
+                return read_once(&path, &mut buf);
+            }
             match rustix::fs::open(
                 path.as_cstr(),
                 OFlags::RDONLY | OFlags::CLOEXEC,
                 Mode::empty(),
             ) {
-                Ok(fd) => self.fd = Some(fd),
+                Ok(fd) => {
+                    KEPT_OPEN.fetch_add(1, Relaxed);
+                    self.fd = Some(fd);
+                }
                 Err(rustix::io::Errno::MFILE | rustix::io::Errno::NFILE) => {
-                    return match sys::read_file(path.as_cstr(), &mut buf) {
-                        Ok(n) => parse_stat(&buf[..n]),
-                        Err(_) => ProcStat::UNREADABLE,
-                    };
+                    return read_once(&path, &mut buf);
                 }
                 Err(_) => return ProcStat::UNREADABLE,
             }
@@ -51,6 +63,21 @@ impl StatFile {
             Ok(n) => parse_stat(&buf[..n]),
             Err(_) => ProcStat::UNREADABLE,
         }
+    }
+}
+
+impl Drop for StatFile {
+    fn drop(&mut self) {
+        if self.fd.take().is_some() {
+            KEPT_OPEN.fetch_sub(1, Relaxed);
+        }
+    }
+}
+
+fn read_once(path: &Buf<48>, buf: &mut [u8; STAT_BYTES]) -> ProcStat {
+    match sys::read_file(path.as_cstr(), buf) {
+        Ok(n) => parse_stat(&buf[..n]),
+        Err(_) => ProcStat::UNREADABLE,
     }
 }
 

@@ -29,6 +29,12 @@ pub fn run(options: &RunOptions) -> Result<Exit, Stop> {
             "--repeat cannot be used with --host: run `schedbox run --host` again instead".into(),
         ));
     }
+    let facts = Facts::read();
+    if options.scheduler.is_some() {
+        if let Some(why) = facts.scheduler_taken() {
+            return Err(Stop::Usage(why));
+        }
+    }
     let (machine, note) = machine();
     let memory_mib = machine.memory_mib;
     let mut run = shapes::on_host(&options.vm, machine).map_err(Stop::Usage)?;
@@ -39,7 +45,6 @@ pub fn run(options: &RunOptions) -> Result<Exit, Stop> {
     prepared.started = timeline::process_start();
     prepared.no_sched_ext = None;
     prepared.memory_mib = memory_mib;
-    let facts = Facts::read();
     let untestable = facts.missing(options.scheduler.is_some());
     let (report, run_dir) = boot::run_on_host(options, prepared, untestable)?;
     Ok(publish::publish(options, run_dir.path(), report))
@@ -169,16 +174,23 @@ impl Facts {
                      cannot run on it: drop --host to boot one that has it"
                         .into(),
                 ),
-                Some("disabled") => {}
-                Some(state) => missing.push(format!(
-                    "another sched_ext scheduler is attached already ({}, state {state}): stop \
-                     it first",
-                    self.attached_ops.as_deref().unwrap_or("ops name unknown")
-                )),
+                // Another scheduler attached is refused before this (scheduler_taken).
+                Some(_) => {}
             }
         }
         (!missing.is_empty())
             .then(|| format!("this machine cannot run the test: {}", missing.join("; ")))
+    }
+
+    /// Why `--scheduler` is refused here: another sched_ext scheduler is attached (the
+    /// user stops it, or runs in a VM); None when sched_ext is absent or disabled.
+    pub fn scheduler_taken(&self) -> Option<String> {
+        let state = self.sched_ext.as_deref().filter(|s| *s != "disabled")?;
+        Some(format!(
+            "--host --scheduler: another sched_ext scheduler is attached already ({}, state \
+             {state}): stop it first, or drop --host to test in a VM",
+            self.attached_ops.as_deref().unwrap_or("ops name unknown")
+        ))
     }
 }
 
@@ -237,11 +249,13 @@ mod tests {
             attached_ops: Some("lavd_1.0".into()),
             ..all_there()
         };
-        let why = taken.missing(true).unwrap();
+        assert_eq!(taken.missing(true), None);
+        let why = taken.scheduler_taken().unwrap();
         assert!(
             why.contains("attached already (lavd_1.0, state enabled)"),
             "{why}"
         );
+        assert_eq!(all_there().scheduler_taken(), None);
     }
 
     #[test]
