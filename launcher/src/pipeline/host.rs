@@ -167,16 +167,13 @@ impl Facts {
                  or a hybrid of both; boot it with systemd.unified_cgroup_hierarchy=1"
             ));
         }
-        if scheduler {
-            match self.sched_ext.as_deref() {
-                None => missing.push(
-                    "this kernel has no sched_ext (no /sys/kernel/sched_ext), so --scheduler \
-                     cannot run on it: drop --host to boot one that has it"
-                        .into(),
-                ),
-                // Another scheduler attached is refused before this (scheduler_taken).
-                Some(_) => {}
-            }
+        // Another scheduler attached is refused before this (scheduler_taken).
+        if scheduler && self.sched_ext.is_none() {
+            missing.push(
+                "this kernel has no sched_ext (no /sys/kernel/sched_ext), so --scheduler \
+                 cannot run on it: drop --host to boot one that has it"
+                    .into(),
+            );
         }
         (!missing.is_empty())
             .then(|| format!("this machine cannot run the test: {}", missing.join("; ")))
