@@ -23,8 +23,6 @@ use crate::vm::select::{AccelChoice, BackendChoice};
 /// (`reboot(LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2, LINUX_REBOOT_CMD_POWER_OFF)`) and
 /// spins should that fail: PID 1 must never exit.
 pub fn poweroff_init() -> Vec<u8> {
-    const BASE: u64 = 0x40_0000;
-    const HEADERS: u64 = 64 + 56;
     #[rustfmt::skip]
     const CODE: [u8; 30] = [
         0xb8, 0xa9, 0x00, 0x00, 0x00, // mov eax, 169 (reboot)
@@ -36,7 +34,15 @@ pub fn poweroff_init() -> Vec<u8> {
         0xeb, 0xfe,                   // jmp .
         0x90, 0x90, 0x90,
     ];
-    let size = HEADERS + CODE.len() as u64;
+    one_page_elf(&CODE)
+}
+
+/// A static x86-64 executable whose one segment is `body` right after the headers,
+/// entered at its first byte: for hand-assembled programs of a few bytes.
+pub fn one_page_elf(body: &[u8]) -> Vec<u8> {
+    const BASE: u64 = 0x40_0000;
+    const HEADERS: u64 = 64 + 56;
+    let size = HEADERS + body.len() as u64;
     let mut elf = Vec::new();
     elf.extend_from_slice(&[0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
     elf.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
@@ -54,7 +60,7 @@ pub fn poweroff_init() -> Vec<u8> {
     for word in [0, BASE, BASE, size, size, 0x1000] {
         elf.extend_from_slice(&word.to_le_bytes());
     }
-    elf.extend_from_slice(&CODE);
+    elf.extend_from_slice(body);
     elf
 }
 

@@ -24,8 +24,6 @@ pub const GOAL_FACTOR: f64 = 20.0;
 /// (`write(1, line, 70)` in a loop, whatever it returns): the payload is killed at the
 /// end of its scenario.
 pub fn yes_payload() -> Vec<u8> {
-    const BASE: u64 = 0x40_0000;
-    const HEADERS: u64 = 64 + 56;
     #[rustfmt::skip]
     const CODE: [u8; 26] = [
         0xbf, 0x01, 0x00, 0x00, 0x00,             // mov edi, 1 (stdout)
@@ -35,29 +33,10 @@ pub fn yes_payload() -> Vec<u8> {
         0x0f, 0x05,                               // syscall
         0xeb, 0xf7,                               // jmp to the mov eax
     ];
-    let mut line = [b'y'; LINE_BYTES];
-    line[LINE_BYTES - 1] = b'\n';
-    let size = HEADERS + (CODE.len() + LINE_BYTES) as u64;
-    let mut elf = Vec::new();
-    elf.extend_from_slice(&[0x7f, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-    elf.extend_from_slice(&2u16.to_le_bytes()); // ET_EXEC
-    elf.extend_from_slice(&0x3eu16.to_le_bytes()); // EM_X86_64
-    elf.extend_from_slice(&1u32.to_le_bytes());
-    elf.extend_from_slice(&(BASE + HEADERS).to_le_bytes()); // entry
-    elf.extend_from_slice(&64u64.to_le_bytes()); // program headers
-    elf.extend_from_slice(&0u64.to_le_bytes()); // no section headers
-    elf.extend_from_slice(&0u32.to_le_bytes());
-    for half in [64u16, 56, 1, 0, 0, 0] {
-        elf.extend_from_slice(&half.to_le_bytes());
-    }
-    elf.extend_from_slice(&1u32.to_le_bytes()); // PT_LOAD
-    elf.extend_from_slice(&5u32.to_le_bytes()); // R+X
-    for word in [0, BASE, BASE, size, size, 0x1000] {
-        elf.extend_from_slice(&word.to_le_bytes());
-    }
-    elf.extend_from_slice(&CODE);
-    elf.extend_from_slice(&line);
-    elf
+    let mut body = CODE.to_vec();
+    body.extend_from_slice(&[b'y'; LINE_BYTES - 1]);
+    body.push(b'\n');
+    super::floor::one_page_elf(&body)
 }
 
 /// Lines per second on each channel, one sample per bench run.
