@@ -359,6 +359,13 @@ fn assert_dump_evidence(run: &Run, comm: &str) {
         "Debug dump triggered by SysRq-D",
         "{why}"
     );
+    // Each capture keeps its own dump, whichever the kernel wrote first.
+    assert!(
+        !lines(stall, "lines")
+            .iter()
+            .any(|l| l.contains("triggered exit kind")),
+        "the stall's evidence took the ejection's dump: {why}"
+    );
     assert!(run
         .stdout()
         .contains("evidence: ejected (scheduler check): the kernel's sched_ext dump"));

@@ -132,7 +132,9 @@ pub fn stall(pid: i32, cpu: u64, sched_ext: bool) {
 }
 
 /// The kernel's sched_ext dump as its trace event kept it (asked for first with
-/// SysRq-D when `ask`); the lines sent.
+/// SysRq-D when `ask`); the lines sent. The trace may hold several dumps (an ejection
+/// can dump beside a SysRq-D asked for a stall): the last one of the kind wanted is
+/// sent, so each capture gets its own dump whatever the order they were written in.
 pub fn sched_ext_dump(cause: EvidenceCause, pid: Option<i32>, cpu: Option<u64>, ask: bool) -> u64 {
     if !DUMP_READY.load(Relaxed) {
         return 0;
@@ -140,15 +142,63 @@ pub fn sched_ext_dump(cause: EvidenceCause, pid: Option<i32>, cpu: Option<u64>, 
     if ask && sys::write_file(SYSRQ, b"D").is_err() {
         return 0;
     }
+    let wanted = if ask { DumpKind::Asked } else { DumpKind::Exit };
     let mut piece = Piece::new(cause, EvidenceSource::SchedExtDump, pid, cpu);
-    each_line(TRACE, &mut |line| {
-        if let Some(at) = find(line, DUMP_MARK) {
-            piece.line(&line[at + DUMP_MARK.len()..]);
+    if let Some(first) = last_dump(wanted) {
+        let mut index = 0u64;
+        each_dump_line(&mut |text| {
+            let inside = index == first || (index > first && dump_kind(text).is_none());
+            if inside {
+                piece.line(text);
+            }
+            index += 1;
+            inside || index <= first
+        });
+    }
+    piece.end()
+}
+
+/// What starts a dump in the trace: SysRq-D's header, or an exit's.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum DumpKind {
+    Asked,
+    Exit,
+}
+
+/// The kernel's first line of an asked-for dump (`Debug dump triggered by SysRq-D`).
+const ASKED_HEADER: &[u8] = b"Debug dump triggered by ";
+/// In the first line of an exit's dump (`comm[pid] triggered exit kind 1026:`).
+const EXIT_HEADER: &[u8] = b" triggered exit kind ";
+
+fn dump_kind(text: &[u8]) -> Option<DumpKind> {
+    if text.starts_with(ASKED_HEADER) {
+        Some(DumpKind::Asked)
+    } else if find(text, EXIT_HEADER).is_some() {
+        Some(DumpKind::Exit)
+    } else {
+        None
+    }
+}
+
+/// The index, among the trace's dump lines, of the last header of a `wanted` dump.
+fn last_dump(wanted: DumpKind) -> Option<u64> {
+    let (mut index, mut last) = (0u64, None);
+    each_dump_line(&mut |text| {
+        if dump_kind(text) == Some(wanted) {
+            last = Some(index);
         }
+        index += 1;
         true
     });
-    clear_trace();
-    piece.end()
+    last
+}
+
+/// Calls `f` with the text of each dump line of the trace, until it returns false.
+fn each_dump_line(f: &mut dyn FnMut(&[u8]) -> bool) {
+    each_line(TRACE, &mut |line| match find(line, DUMP_MARK) {
+        Some(at) => f(&line[at + DUMP_MARK.len()..]),
+        None => true,
+    });
 }
 
 /// The section of the scheduler's debug file of `cpu`: its run queues and runnable tasks.
@@ -271,6 +321,15 @@ mod tests {
         });
         assert_eq!(seen, 3);
         assert!(first[..first_len].starts_with(b"Name:"));
+    }
+
+    #[test]
+    fn dump_headers_are_told_apart() {
+        assert!(dump_kind(b"Debug dump triggered by SysRq-D") == Some(DumpKind::Asked));
+        let exit = b"kworker/u4:1[53] triggered exit kind 1026:";
+        assert!(dump_kind(exit) == Some(DumpKind::Exit));
+        assert!(dump_kind(b"  runnable task stall (sbx-victim-0[90] failed)").is_none());
+        assert!(dump_kind(b"CPU states").is_none());
     }
 
     #[test]
