@@ -287,6 +287,8 @@ words! {
         Stall = "stall",
         /// The kernel ejected the sched_ext scheduler under test.
         Ejected = "ejected",
+        /// The sched_ext scheduler's program ended on its own while it was meant to run.
+        Exited = "exited",
     }
 }
 

@@ -136,15 +136,16 @@ pub fn stall(pid: i32, cpu: u64, sched_ext: bool) {
 /// can dump beside a SysRq-D asked for a stall): the last one of the kind wanted is
 /// sent, so each capture gets its own dump whatever the order they were written in.
 pub fn sched_ext_dump(cause: EvidenceCause, pid: Option<i32>, cpu: Option<u64>, ask: bool) -> u64 {
-    if !DUMP_READY.load(Relaxed) {
-        return 0;
-    }
-    if ask && sys::write_file(SYSRQ, b"D").is_err() {
+    let ready = DUMP_READY.load(Relaxed);
+    if ask && (!ready || sys::write_file(SYSRQ, b"D").is_err()) {
         return 0;
     }
     let wanted = if ask { DumpKind::Asked } else { DumpKind::Exit };
     let mut piece = Piece::new(cause, EvidenceSource::SchedExtDump, pid, cpu);
-    if let Some(first) = last_dump(wanted) {
+    // An ejection's or exit's piece is sent even without a dump: the host keeps the
+    // scheduler's own output with it.
+    let first = if ready { last_dump(wanted) } else { None };
+    if let Some(first) = first {
         let mut index = 0u64;
         each_dump_line(&mut |text| {
             let inside = index == first || (index > first && dump_kind(text).is_none());

@@ -508,6 +508,11 @@ impl Scheduler {
             .str("output", self.out.tail().as_bytes())
             .send();
         if let Health::Enabled | Health::Starting = self.health {
+            if let Health::Enabled = self.health {
+                // A dump if the kernel wrote one as the program went (a BPF error), and
+                // the program's output with it on the host.
+                evidence::sched_ext_dump(EvidenceCause::Exited, None, None, false);
+            }
             let mut why = Why::new();
             let _ = write!(
                 why,

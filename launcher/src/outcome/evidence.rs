@@ -44,7 +44,7 @@ impl Evidence {
     fn new(scenario: Option<String>, r: &EvidenceRecord) -> Self {
         let check = match r.cause {
             EvidenceCause::Stall => CheckKind::Stall,
-            EvidenceCause::Ejected => CheckKind::Scheduler,
+            EvidenceCause::Ejected | EvidenceCause::Exited => CheckKind::Scheduler,
         };
         Evidence {
             scenario,
@@ -84,6 +84,9 @@ impl Evidence {
             _ => String::new(),
         };
         let what = match self.source {
+            EvidenceSource::SchedExtDump if self.lines.is_empty() => {
+                "no sched_ext dump (the kernel wrote none)".to_string()
+            }
             EvidenceSource::SchedExtDump => "the kernel's sched_ext dump".to_string(),
             EvidenceSource::SchedDebug => format!(
                 "sched_debug (run queues) of CPU {}",
@@ -98,11 +101,14 @@ impl Evidence {
                 self.scheduler_output.len()
             )
         };
+        let count = if self.lines.is_empty() {
+            String::new()
+        } else {
+            format!(", {} lines", self.lines.len())
+        };
         format!(
-            "evidence: {}{whose} ({} check): {what}, {} lines{output} in report.json evidence[{index}]",
-            self.cause,
-            self.check,
-            self.lines.len()
+            "evidence: {}{whose} ({} check): {what}{count}{output} in report.json evidence[{index}]",
+            self.cause, self.check,
         )
     }
 }
@@ -165,7 +171,7 @@ fn attach_scheduler_output(records: &[Record], pieces: &mut [Evidence]) {
                 outputs[attachment].push(&o.text);
             }
             Record::Evidence(r)
-                if r.cause == EvidenceCause::Ejected
+                if r.cause != EvidenceCause::Stall
                     && !seen_pieces.iter().any(|(c, _)| *c == r.capture) =>
             {
                 seen_pieces.push((r.capture, attachment));
@@ -175,7 +181,7 @@ fn attach_scheduler_output(records: &[Record], pieces: &mut [Evidence]) {
     }
     let mut ejections = pieces
         .iter_mut()
-        .filter(|p| p.cause == EvidenceCause::Ejected);
+        .filter(|p| p.cause != EvidenceCause::Stall);
     for (_, attachment) in seen_pieces {
         let Some(piece) = ejections.next() else {
             break;
@@ -253,6 +259,26 @@ mod tests {
         assert_eq!(pieces[0].check, "scheduler");
         assert_eq!(pieces[0].lines, ["CPU states"]);
         assert_eq!(pieces[0].scheduler_output, ["started", "DEBUG DUMP"]);
+    }
+
+    #[test]
+    fn an_exit_without_a_dump_keeps_the_schedulers_output_and_says_so() {
+        let records = records(
+            "SBX1 scheduler event=attached name=q state=enabled ops=qmap pid=9 t_ms=1\n\
+             SBX1 output source=scheduler name=q text=bye\n\
+             SBX1 scheduler event=exited name=q state=disabled ops=qmap pid=9 t_ms=5 status=1 output=bye\n\
+             SBX1 evidence capture=1 cause=exited source=sched-ext-dump lines=0 dropped_bytes=0\n",
+        );
+        let pieces = collect(&records);
+        assert_eq!(pieces.len(), 1);
+        assert_eq!(pieces[0].check, "scheduler");
+        assert!(pieces[0].lines.is_empty() && pieces[0].complete);
+        assert_eq!(pieces[0].scheduler_output, ["bye"]);
+        assert_eq!(
+            pieces[0].summary(0),
+            "evidence: exited (scheduler check): no sched_ext dump (the kernel wrote none) \
+             and 1 lines of the scheduler's output in report.json evidence[0]"
+        );
     }
 
     #[test]
