@@ -44,19 +44,8 @@ impl Layout {
 
     /// The online CPUs sysfs reported (`cpus`, in order of number).
     pub fn of_host(cpus: &[HostCpu]) -> Layout {
-        let unknown = |what: &str, file: &str| {
-            let missing: BTreeSet<u32> = match what {
-                "llc" => cpus
-                    .iter()
-                    .filter(|c| c.llc.is_none())
-                    .map(|c| c.cpu)
-                    .collect(),
-                _ => cpus
-                    .iter()
-                    .filter(|c| c.siblings.is_none())
-                    .map(|c| c.cpu)
-                    .collect(),
-            };
+        let unknown = |file: &str, of: fn(&HostCpu) -> bool| {
+            let missing: BTreeSet<u32> = cpus.iter().filter(|c| !of(c)).map(|c| c.cpu).collect();
             (!missing.is_empty()).then(|| {
                 format!(
                     "sysfs does not give {file} of CPU {}",
@@ -64,8 +53,12 @@ impl Layout {
                 )
             })
         };
-        let llc_unknown = unknown("llc", "the last-level cache (cache/index*/shared_cpu_list)");
-        let core_unknown = unknown("core", "the core's threads (topology/thread_siblings_list)");
+        let llc_unknown = unknown("the last-level cache (cache/index*/shared_cpu_list)", |c| {
+            c.llc.is_some()
+        });
+        let core_unknown = unknown("the core's threads (topology/thread_siblings_list)", |c| {
+            c.siblings.is_some()
+        });
         // A unit's index: its rank among the units, ordered by their lowest CPU.
         let rank = |sets: Vec<Option<&BTreeSet<u32>>>| -> Vec<u32> {
             let firsts: BTreeSet<u32> = sets
