@@ -88,11 +88,11 @@ pub fn check_args(root: &[u8], cgroup: &[u8]) -> Result<(), &'static str> {
 const PR_SET_PDEATHSIG: usize = 1;
 const PR_SET_CHILD_SUBREAPER: usize = 36;
 const SIGKILL: usize = 9;
-/// Signals that say schedbox is gone: the parent-death signal it sets (SIGTERM), a
-/// hang-up, and a records pipe nobody reads any more (SIGPIPE).
-const PARENT_GONE: [u32; 3] = [
+/// Signals that say schedbox is gone: the parent-death signal it sets (SIGTERM), and a
+/// records pipe nobody reads any more (SIGPIPE). Not SIGHUP: under `nohup` schedbox
+/// lives on through a hang-up, and so must this process.
+const PARENT_GONE: [u32; 2] = [
     linux_raw_sys::general::SIGTERM,
-    linux_raw_sys::general::SIGHUP,
     linux_raw_sys::general::SIGPIPE,
 ];
 const SIG_DFL: usize = 0;
