@@ -79,7 +79,14 @@ fn enter_host(args: &[&'static [u8]]) -> Res<()> {
     }
     record::set_fd(STDOUT);
     record::set_echo_fd(STDERR);
-    host::enter(root, cgroup)
+    host::enter(root, cgroup)?;
+    host::on_parent_gone(parent_gone)
+}
+
+/// Host mode, schedbox gone: nothing is left behind, then the engine ends.
+extern "C" fn parent_gone(_signal: i32) {
+    cgroup::remove_host_tree();
+    sys::exit(host::EXIT_PARENT_GONE);
 }
 
 fn setup(started_ms: u64) -> Res<()> {

@@ -11,6 +11,7 @@ use crate::outcome::verdict::{self, ExpectedCheck, ExpectedPayload, ScenarioOutc
 use crate::output;
 use crate::protocol::record::Record;
 use crate::scenario::Scenario;
+use crate::vm::backend::Machine;
 use crate::vm::session::{Observed, Watcher};
 
 /// How often the live line is redrawn at most: often enough to see the clock move,
@@ -104,8 +105,12 @@ impl Progress {
                 self.booted = true;
                 plain.then(|| {
                     format!(
-                        "schedbox: guest up after {}, kernel {release}; {} scenario(s), {} \
+                        "schedbox: {} up after {}, kernel {release}; {} scenario(s), {} \
                          declared",
+                        match observed.machine {
+                            Machine::Vm => "guest",
+                            Machine::Host => "schedbox-init",
+                        },
                         seconds(self.start.elapsed()),
                         self.planned.len(),
                         seconds(Duration::from_millis(self.left_ms(0))),

@@ -24,6 +24,7 @@ const VM: VmShape = VmShape {
         remote_distance: 20,
     },
     memory_mib: 1 << 20,
+    host: None,
 };
 
 /// One edge case: a scenario file, and the plan body (after `step hold_ms=1`, or the

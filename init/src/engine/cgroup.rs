@@ -274,6 +274,67 @@ pub fn destroy_scenario(root: &Path, created: &[Path]) -> Res<()> {
     rustix::fs::rmdir(root.as_cstr()).map_err(|e| fail!(Cgroup, "rmdir {}: {}", root, Errno(e)))
 }
 
+/// Subdirectory levels [`remove_host_tree`] descends: the run's cgroup, `scenarios`, a
+/// scenario, and its declared cgroups' depth, with room to spare.
+const HOST_TREE_DEPTH: u32 = 16;
+
+/// Host mode, once schedbox is gone (its parent-death signal): nobody else will remove
+/// the run's cgroup. This process leaves it for its parent, kills every task in it (the
+/// scheduler, payloads, workers), waits for them to leave and removes the tree, leaves
+/// first. Raw system calls and stack buffers only: it runs in a signal handler.
+pub fn remove_host_tree() {
+    let top = host::cgroup();
+    let parent = match top.iter().rposition(|&c| c == b'/') {
+        Some(0) | None => b"/".as_slice(),
+        Some(i) => &top[..i],
+    };
+    if sys::write_file(join(parent, b"cgroup.procs").as_cstr(), b"0").is_err() {
+        // Still inside, so cgroup.kill on the top would end this process first: the
+        // scenarios' tasks die now, the rest with this process, and the next host run
+        // removes the directories.
+        let _ = sys::write_file(join(base().as_bytes(), b"cgroup.kill").as_cstr(), b"1");
+        return;
+    }
+    let _ = sys::write_file(join(top, b"cgroup.kill").as_cstr(), b"1");
+    let deadline = sys::now_ms() + EMPTY_WAIT_MS;
+    while populated(top) && sys::now_ms() < deadline {
+        sys::reap_strays();
+        sys::sleep_ns(POLL_MS * sys::NS_PER_MS);
+    }
+    remove_tree(&Path::from_bytes(top), HOST_TREE_DEPTH);
+}
+
+/// rmdir of `dir` after its subdirectories, `depth` levels down at most.
+fn remove_tree(dir: &Path, depth: u32) {
+    // One child at a time, the directory read again after each: nothing is removed
+    // under an open reader.
+    if depth > 0 {
+        while let Some(child) = first_subdirectory(dir) {
+            remove_tree(&child, depth - 1);
+            if sys::exists(child.as_cstr()) {
+                break;
+            }
+        }
+    }
+    let _ = rustix::fs::rmdir(dir.as_cstr());
+}
+
+fn first_subdirectory(dir: &Path) -> Option<Path> {
+    use core::mem::MaybeUninit;
+    use rustix::fs::{FileType, OFlags, RawDir};
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let fd = rustix::fs::open(dir.as_cstr(), flags, Mode::empty()).ok()?;
+    let mut buf = [MaybeUninit::<u8>::uninit(); 1024];
+    let mut entries = RawDir::new(fd, &mut buf);
+    while let Some(Ok(entry)) = entries.next() {
+        let name = entry.file_name().to_bytes();
+        if entry.file_type() == FileType::Directory && name != b"." && name != b".." {
+            return Some(join(dir.as_bytes(), name));
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,6 +376,22 @@ mod tests {
         std::fs::write(cg.join("cpu.max"), "max 100000\n").unwrap();
         assert_eq!(cpu_max(root, b"g"), Some((None, 100_000)));
         assert_eq!(weight(root, b"missing"), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn removes_a_tree_of_directories_leaves_first() {
+        let dir = std::env::temp_dir().join(format!("sbx-tree-{}", std::process::id()));
+        for sub in ["engine", "scenarios/a/b/c", "scenarios/d"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        let path = Path::from_bytes(dir.to_str().unwrap().as_bytes());
+        remove_tree(&path, HOST_TREE_DEPTH);
+        assert!(!dir.exists());
+        // Too deep to descend: the top stays, as rmdir of a non-empty directory fails.
+        std::fs::create_dir_all(dir.join("a/b")).unwrap();
+        remove_tree(&path, 1);
+        assert!(dir.join("a/b").exists());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

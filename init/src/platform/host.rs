@@ -5,9 +5,10 @@
 //! and exits instead of ending a VM. Its arguments: `ROOT CGROUP`, both absolute.
 //!
 //! What it starts must not outlive it: it reaps orphans (a child subreaper), and each
-//! child it forks gets SIGKILL when it dies; schedbox sets the same for this process.
-//! schedbox removes `CGROUP` (killing what is left in it) once this process has ended,
-//! since a process cannot remove the cgroup it is in.
+//! child it forks gets SIGKILL when it dies. schedbox removes `CGROUP` (killing what is
+//! left in it) once this process has ended, since a process cannot remove the cgroup it
+//! is in. When schedbox is gone first (killed with SIGKILL), its parent-death signal,
+//! SIGTERM, has this process do that itself ([`on_parent_gone`]).
 
 use crate::platform::fail::{Errno, Res};
 use crate::platform::sys;
@@ -87,6 +88,64 @@ pub fn check_args(root: &[u8], cgroup: &[u8]) -> Result<(), &'static str> {
 const PR_SET_PDEATHSIG: usize = 1;
 const PR_SET_CHILD_SUBREAPER: usize = 36;
 const SIGKILL: usize = 9;
+/// Signals that say schedbox is gone: the parent-death signal it sets (SIGTERM), and a
+/// records pipe nobody reads any more (SIGPIPE). Not SIGHUP: under `nohup` schedbox
+/// lives on through a hang-up, and so must this process.
+const PARENT_GONE: [u32; 2] = [
+    linux_raw_sys::general::SIGTERM,
+    linux_raw_sys::general::SIGPIPE,
+];
+const SIG_DFL: usize = 0;
+/// Exit status of the engine ended by [`PARENT_GONE`]: 128 + SIGTERM, as if killed.
+pub const EXIT_PARENT_GONE: i32 = 143;
+
+/// The kernel's `struct sigaction` on x86-64.
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: u64,
+    restorer: usize,
+    mask: u64,
+}
+
+/// Sets `signal`'s action to `handler` (an address, or SIG_DFL), with the other
+/// [`PARENT_GONE`] signals blocked while it runs.
+fn set_action(signal: u32, handler: usize) -> isize {
+    let mask = PARENT_GONE.iter().fold(0u64, |m, &s| m | 1 << (s - 1));
+    let action = KernelSigaction {
+        handler,
+        flags: u64::from(linux_raw_sys::general::SA_RESTORER),
+        restorer: restorer as extern "C" fn() as usize,
+        mask,
+    };
+    // SAFETY: rt_sigaction reads one struct sigaction, alive across the call; the old
+    // action is not asked for; the set is 8 bytes.
+    unsafe {
+        sys::syscall6(
+            linux_raw_sys::general::__NR_rt_sigaction,
+            [signal as usize, &action as *const _ as usize, 0, 8, 0, 0],
+        )
+    }
+}
+
+/// The x86-64 kernel takes no handler without a restorer; the handler here never
+/// returns, so the restorer only ends the process should it ever be reached.
+extern "C" fn restorer() {
+    sys::exit(EXIT_PARENT_GONE);
+}
+
+/// Host mode: `handler` runs on a [`PARENT_GONE`] signal. It runs in a signal handler:
+/// raw system calls and stack buffers only, and it must end the process.
+pub fn on_parent_gone(handler: extern "C" fn(i32)) -> Res<()> {
+    for signal in PARENT_GONE {
+        let ret = set_action(signal, handler as usize);
+        if ret < 0 {
+            let e = rustix::io::Errno::from_raw_os_error(-ret as i32);
+            return Err(fail!(Init, "rt_sigaction({}): {}", signal, Errno(e)));
+        }
+    }
+    Ok(())
+}
 
 fn prctl(option: usize, arg: usize) -> isize {
     // SAFETY: both prctl options used here take a plain integer argument.
@@ -119,6 +178,11 @@ fn own_pid() -> i32 {
 pub fn die_with_parent() {
     if !active() {
         return;
+    }
+    // A forked worker keeps the engine's handlers until it execs: its own end is not
+    // schedbox's.
+    for signal in PARENT_GONE {
+        let _ = set_action(signal, SIG_DFL);
     }
     let _ = prctl(PR_SET_PDEATHSIG, SIGKILL);
     // The parent died before prctl took effect: the signal will never come.

@@ -5,7 +5,7 @@
 use crate::platform::buf::{parse_u64, trim_end, Buf};
 use crate::platform::record::{Record, RecordKind};
 use crate::platform::sys;
-use crate::topology::cpulist::MAX_CPUS;
+use crate::topology::cpulist::{CpuMask, MAX_CPUS};
 use core::fmt::Write;
 
 /// Cache index directories looked at for the last level (index3 is the L3 on x86).
@@ -50,14 +50,14 @@ fn last_level_cache(cpu: u64) -> Option<Value> {
     best.map(|(_, v)| v)
 }
 
-fn report_cpu(cpu: u64, node: Option<u64>) -> bool {
+fn report_cpu(cpu: u64, node: Option<u64>) {
     let topo = |file: &str| {
         read(&path(format_args!(
             "/sys/devices/system/cpu/cpu{cpu}/topology/{file}"
         )))
     };
     let Some(package) = topo("physical_package_id") else {
-        return false;
+        return;
     };
     let mut r = Record::new(RecordKind::Cpu)
         .num("index", cpu)
@@ -86,7 +86,6 @@ fn report_cpu(cpu: u64, node: Option<u64>) -> bool {
         llc.as_ref().map(|v| v.as_bytes()),
         node,
     );
-    true
 }
 
 /// The node CPU `cpu` belongs to: the `nodeN` link in its sysfs directory.
@@ -110,14 +109,14 @@ fn node_memory_kb(node: u64) -> Option<u64> {
     parse_u64(digits)
 }
 
-fn report_node(node: u64) -> bool {
+fn report_node(node: u64) {
     let dir = |file: &str| {
         read(&path(format_args!(
             "/sys/devices/system/node/node{node}/{file}"
         )))
     };
     let Some(cpus) = dir("cpulist") else {
-        return false;
+        return;
     };
     let mut r = Record::new(RecordKind::Node)
         .num("index", node)
@@ -135,20 +134,22 @@ fn report_node(node: u64) -> bool {
         r = r.str("distances", commas.as_bytes());
     }
     r.send();
-    true
 }
 
 /// Sends a `cpu` record for every CPU and a `node` record for every NUMA node, and
 /// keeps each CPU's place for the workers ([`crate::topology::places`]).
+///
+/// Every number is tried: an offline CPU (a host's, under `run --host`) has no topology
+/// directory, and the CPUs after it must still be reported.
 pub fn report() {
-    for cpu in 0..MAX_CPUS as u64 {
-        if !report_cpu(cpu, node_of(cpu)) {
-            break;
+    let online = read(&path(format_args!("/sys/devices/system/cpu/online")))
+        .and_then(|v| CpuMask::parse(v.as_bytes()));
+    for cpu in 0..MAX_CPUS {
+        if online.as_ref().is_none_or(|m| m.has(cpu)) {
+            report_cpu(cpu as u64, node_of(cpu as u64));
         }
     }
     for node in 0..MAX_NODES {
-        if !report_node(node) {
-            break;
-        }
+        report_node(node);
     }
 }

@@ -108,6 +108,7 @@ mod tests {
             panic: None,
             records_channels: Vec::new(),
             end: RunEnd::Exited(crate::vm::backend::VmExit::PowerOff),
+            machine: crate::vm::backend::Machine::Vm,
             timings: Timings {
                 boot_record_ms: Some(900),
                 done_record_ms: Some(3000),

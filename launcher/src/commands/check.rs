@@ -44,6 +44,7 @@ fn check_file(path: &Path, vm: &VmOptions) -> Result<String, String> {
         let on = VmShape {
             topology,
             memory_mib: vm.memory_mib,
+            host: None,
         };
         let scenario = read.validate(&on).map_err(|e| match several {
             true => format!("{e} (on {topology})"),

@@ -213,7 +213,7 @@ pub fn build(judged: Judged) -> Report {
         errors,
         timings: observed.map(|o| o.timings.clone()).unwrap_or_default(),
         timeline: Timeline::default(),
-        end: observed.map(|o| o.end.to_string()),
+        end: observed.map(Observed::end_text),
         records_channels: observed.map_or(Vec::new(), |o| o.records_channels.clone()),
         console_tail,
         repro: None,

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::protocol::record::Record;
 use crate::scenario::Scenario;
+use crate::vm::backend::Machine;
 use crate::vm::session::Observed;
 
 const MS_PER_S: f64 = 1e3;
@@ -23,6 +24,9 @@ pub enum Phase {
     Preparation,
     /// The VMM starting, up to the kernel's entry (the guest's time 0).
     VmStart,
+    /// `run --host`: schedbox-init started as a process of schedbox's, up to its
+    /// start stamp (the boot record's `init_ms`). There is no VM and no boot.
+    EngineStart,
     /// The kernel's boot up to PID 1's start (the boot record's `init_ms`; a guest
     /// without it: up to the boot record, PID 1's first mounts included).
     Kernel,
@@ -39,6 +43,9 @@ pub enum Phase {
     InitShutDown,
     /// From the `done` record to the VM's exit.
     PowerOff,
+    /// `run --host`: from the `done` record to schedbox-init's exit, its cgroup
+    /// removed and sched_ext back as it was.
+    EngineExit,
     /// Host: the verdict and the report.
     Judging,
     /// Time between stamps that no phase accounts for.
@@ -46,9 +53,10 @@ pub enum Phase {
 }
 
 impl Phase {
-    pub const ALL: [Phase; 11] = [
+    pub const ALL: [Phase; 13] = [
         Phase::Preparation,
         Phase::VmStart,
+        Phase::EngineStart,
         Phase::Kernel,
         Phase::InitStartUp,
         Phase::SetUp,
@@ -56,6 +64,7 @@ impl Phase {
         Phase::TearDown,
         Phase::InitShutDown,
         Phase::PowerOff,
+        Phase::EngineExit,
         Phase::Judging,
         Phase::Unaccounted,
     ];
@@ -65,6 +74,7 @@ impl Phase {
         match self {
             Phase::Preparation => "preparation",
             Phase::VmStart => "vm-start",
+            Phase::EngineStart => "engine-start",
             Phase::Kernel => "kernel",
             Phase::InitStartUp => "init-start-up",
             Phase::SetUp => "set-up",
@@ -72,6 +82,7 @@ impl Phase {
             Phase::TearDown => "tear-down",
             Phase::InitShutDown => "init-shut-down",
             Phase::PowerOff => "power-off",
+            Phase::EngineExit => "engine-exit",
             Phase::Judging => "judging",
             Phase::Unaccounted => "unaccounted",
         }
@@ -201,17 +212,20 @@ fn guest_phases(cursor: &mut Cursor, launch_ms: u64, observed: &Observed, scenar
     else {
         return;
     };
+    let host = observed.machine == Machine::Host;
     let clock = GuestClock {
         zero_ms: (launch_ms + arrived) as i64 - uptime_ms as i64,
         launch_ms,
         arrivals: observed.arrivals_ms.clone(),
     };
-    cursor.to(Phase::VmStart, None, clock.host(0));
-    cursor.to(
-        Phase::Kernel,
-        None,
-        clock.host(init_ms.unwrap_or(uptime_ms)),
-    );
+    let init_start = clock.host(init_ms.unwrap_or(uptime_ms));
+    if host {
+        // The guest's time 0 is this machine's boot, long before the run.
+        cursor.to(Phase::EngineStart, None, init_start);
+    } else {
+        cursor.to(Phase::VmStart, None, clock.host(0));
+        cursor.to(Phase::Kernel, None, init_start);
+    }
     let first_scenario = records.iter().find_map(|r| match r {
         Record::Scenario { t_ms, .. } => Some(*t_ms),
         _ => None,
@@ -234,7 +248,12 @@ fn guest_phases(cursor: &mut Cursor, launch_ms: u64, observed: &Observed, scenar
     }
     if let Some(done_ms) = done {
         cursor.to(Phase::InitShutDown, None, clock.host(done_ms));
-        cursor.to(Phase::PowerOff, None, cursor.limit);
+        let end = if host {
+            Phase::EngineExit
+        } else {
+            Phase::PowerOff
+        };
+        cursor.to(end, None, cursor.limit);
     }
 }
 

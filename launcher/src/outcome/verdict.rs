@@ -7,6 +7,7 @@ use crate::protocol::record::{CheckRecord, ProtocolErrors, Record};
 use crate::scenario::catalog::CheckKind;
 use crate::scenario::LogRules;
 use crate::scheduler;
+use crate::vm::backend::Machine;
 use crate::vm::console::panic_hint;
 use crate::vm::session::{Observed, RunEnd};
 
@@ -90,11 +91,11 @@ pub fn judge(
 ) -> Verdict {
     let mut notes = notes(observed);
     if let RunEnd::Interrupted(signal) = observed.end {
-        let reasons = vec![format!("the run was interrupted: {}", observed.end)];
+        let reasons = vec![format!("the run was interrupted: {}", observed.end_text())];
         return untestable(reasons, notes).with_outcome(Outcome::Interrupted(signal));
     }
     if let RunEnd::HostFault(_) = observed.end {
-        return untestable(vec![observed.end.to_string()], notes);
+        return untestable(vec![observed.end_text()], notes);
     }
     // A stream the host could not read in full cannot be judged: what it lost may be
     // the very record that would have failed or passed a check.
@@ -278,18 +279,23 @@ fn run_problems(observed: &Observed) -> Vec<String> {
         _ => None,
     });
     match done {
-        None => problems.push(format!("the guest did not finish: {}", end_story(observed))),
-        Some(false) if problems.is_empty() => {
-            problems.push("the guest finished with done status=error".to_string())
-        }
+        None => problems.push(format!(
+            "{} did not finish: {}",
+            observed.machine.engine(),
+            end_story(observed)
+        )),
+        Some(false) if problems.is_empty() => problems.push(format!(
+            "{} finished with done status=error",
+            observed.machine.engine()
+        )),
         _ => {}
     }
     problems
 }
 
-/// How the VM ended, in words, with the panic message if there was one.
+/// How the run ended, in words, with the panic message if there was one.
 fn end_story(observed: &Observed) -> String {
-    let mut story = observed.end.to_string();
+    let mut story = observed.end_text();
     if let Some(panic) = &observed.panic {
         story.push_str(&format!("; the kernel panicked: \"{panic}\""));
         if let Some(hint) = panic_hint(panic) {
@@ -316,7 +322,13 @@ fn notes(observed: &Observed) -> Vec<String> {
         }
     }
     if observed.end == RunEnd::NoPowerOff {
-        notes.push("the guest did not power off after its done record; it was killed".to_string());
+        let engine = observed.machine.engine();
+        notes.push(match observed.machine {
+            Machine::Vm => {
+                format!("{engine} did not power off after its done record; it was killed")
+            }
+            Machine::Host => format!("{engine} did not exit after its done record; it was killed"),
+        });
     }
     notes
 }

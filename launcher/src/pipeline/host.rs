@@ -11,7 +11,7 @@ use crate::kernel::{Kernel, KernelFormat, KernelSource};
 use crate::outcome::timeline;
 use crate::pipeline::{boot, prepare, publish, shapes};
 use crate::scenario::{Op, Scenario, VmShape};
-use crate::topology::{limits, sysfs, Shape};
+use crate::topology::{limits, sysfs, Layout, Shape};
 use crate::vm::host::{self, CGROUP_ROOT};
 
 /// What the report names as the kernel of a host run.
@@ -86,24 +86,41 @@ fn running_kernel() -> Kernel {
     }
 }
 
-/// This machine as scenarios are validated on: the shape sysfs says it has, else its
-/// online CPUs as one flat set; its memory; and the report's note on which.
+/// This machine as scenarios are validated on: its online CPUs where sysfs places them
+/// (CPU sets resolve on that layout), the shape that numbers them so when one does (for
+/// the report), its memory; and the report's note on which.
 fn machine() -> (VmShape, String) {
-    let cpus = sysfs::read();
-    let (topology, note) = match cpus.as_deref().and_then(sysfs::shape_of) {
-        Some(shape) => (
-            shape,
-            format!("--host: this machine is {shape} (sysfs); CPU sets resolve on it"),
-        ),
-        None => {
-            let n = cpus.map_or(1, |c| c.len() as u32);
-            let flat = Shape::flat(n.clamp(1, limits::MAX_SHAPE_VCPUS));
-            let note = format!(
-                "--host: no NnLlCcTt shape numbers this machine's CPUs as sysfs places them \
-                 (the cpu and node records show where they are): CPU sets resolve on {flat}, \
-                 one node and one LLC, so llc:, node:, smt: and core: do not name its own"
-            );
-            (flat, note)
+    let (layout, shape, note) = match sysfs::read(Path::new(sysfs::ROOT)) {
+        Ok(cpus) => {
+            let layout = Layout::of_host(&cpus);
+            let (shape, note) = match sysfs::shape_of(&cpus) {
+                Some(shape) => (
+                    shape,
+                    format!("--host: this machine is {shape} (sysfs); CPU sets resolve on it"),
+                ),
+                None => layout_note(&layout),
+            };
+            (layout, shape, note)
+        }
+        Err(why) => {
+            let n = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+            let unknown = Some(format!("{why}, so no topology is known"));
+            let cpus: Vec<sysfs::HostCpu> = (0..n)
+                .map(|cpu| sysfs::HostCpu {
+                    cpu,
+                    siblings: None,
+                    llc: None,
+                    node: 0,
+                })
+                .collect();
+            let layout = Layout {
+                llc_unknown: unknown.clone(),
+                core_unknown: unknown,
+                ..Layout::of_host(&cpus)
+            };
+            let note = format!("--host: {why}: CPU sets take CPUs 0-{} as one node", n - 1);
+            let shape = flat_shape(&layout);
+            (layout, shape, note)
         }
     };
     let memory_mib = std::fs::read_to_string(MEMINFO)
@@ -112,11 +129,35 @@ fn machine() -> (VmShape, String) {
         .unwrap_or(0);
     (
         VmShape {
-            topology,
+            topology: shape,
             memory_mib,
+            // One machine per process: the layout lives as long as it.
+            host: Some(Box::leak(Box::new(layout))),
         },
         note,
     )
+}
+
+/// The report's shape of a machine no `NnLlCcTt` numbers: its CPU count alone.
+fn flat_shape(layout: &Layout) -> Shape {
+    Shape::flat((layout.places.len() as u32).clamp(1, limits::MAX_SHAPE_VCPUS))
+}
+
+/// The shape and note of a machine no `NnLlCcTt` numbers as sysfs places its CPUs
+/// (siblings numbered apart, LLCs of different sizes, CPUs offline in between).
+fn layout_note(layout: &Layout) -> (Shape, String) {
+    let online: std::collections::BTreeSet<u32> = layout.cpus().collect();
+    let note = format!(
+        "--host: CPU sets resolve on this machine as sysfs places its CPUs: CPUs {} \
+         online, {} cores, {} LLCs, nodes {} (LLCs and cores numbered from 0 by their \
+         lowest CPU); no NnLlCcTt shape numbers them so, and the report's shape is their \
+         count alone",
+        crate::cpulist::format(&online),
+        layout.cores,
+        layout.llcs,
+        crate::cpulist::format(&layout.nodes)
+    );
+    (flat_shape(layout), note)
 }
 
 /// `MemTotal` of /proc/meminfo in MiB.

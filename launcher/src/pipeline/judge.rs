@@ -97,6 +97,10 @@ pub fn unbooted(
 /// The differences between the shape asked for (`--topology`, or the scenarios' own)
 /// and the guest's own view, once the guest booted far enough to report it.
 fn topology_mismatch(prepared: &Prepared, observed: &Observed) -> Option<Mismatch> {
+    if let Some(layout) = prepared.host_layout {
+        observed.timings.boot_record_ms?;
+        return topology::verify_host(layout, &observed.records).err();
+    }
     if !prepared.verify_topology {
         return None;
     }

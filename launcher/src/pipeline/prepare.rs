@@ -18,7 +18,7 @@ use crate::protocol::plan::{self, PlanConfig, DEFAULT_CONFIG};
 use crate::scenario::{payloads, Scenario};
 use crate::scheduler::labelled::{self, Labelled};
 use crate::scheduler::{self, SchedulerInfo};
-use crate::topology::Shape;
+use crate::topology::{Layout, Shape};
 
 /// Kernel parameters for every guest: boot straight into our init, turn a panic into an
 /// immediate reset (which ends the VM), reboot without firmware, and keep the console
@@ -77,6 +77,8 @@ pub struct Prepared {
     pub memory_mib: u32,
     /// Whether the guest's own view of its topology is checked against `shape`.
     pub verify_topology: bool,
+    /// With `--host`: the layout CPU sets were resolved on, to check the records against.
+    pub host_layout: Option<&'static Layout>,
     /// What the report notes besides the verdict: scenarios that pinned their shape.
     pub notes: Vec<String>,
     /// When this VM's run began: its timeline's 0 (docs/report.md, `timeline`).
@@ -262,6 +264,7 @@ pub fn prepare(
         shape: run.shape,
         memory_mib: options.vm.memory_mib,
         verify_topology: run.verify,
+        host_layout: run.host,
         notes: run.notes,
         started,
         prepared_in: started.elapsed(),

@@ -8,7 +8,7 @@
 use crate::cli::VmOptions;
 use crate::pipeline::preflight;
 use crate::scenario::{self, Scenario, Unvalidated, VmShape};
-use crate::topology::Shape;
+use crate::topology::{Layout, Shape};
 
 /// One VM of a run.
 #[derive(Debug, Clone)]
@@ -17,6 +17,9 @@ pub struct ShapeRun {
     /// Whether the guest's own view of its topology is checked against `shape`: it was
     /// asked for by name (`--topology` or a scenario's `topology`), not `--cpus`.
     pub verify: bool,
+    /// With `--host`: the machine's layout its CPU sets were resolved on, which the
+    /// engine's `cpu` records must agree with.
+    pub host: Option<&'static Layout>,
     pub scenarios: Vec<Scenario>,
     /// For the report: scenarios whose own shape replaced the command line's.
     pub notes: Vec<String>,
@@ -40,6 +43,7 @@ pub fn group(vm: &VmOptions) -> Result<Vec<ShapeRun>, String> {
                     runs.push(ShapeRun {
                         shape,
                         verify: named,
+                        host: None,
                         scenarios: Vec::new(),
                         notes: Vec::new(),
                     });
@@ -50,6 +54,7 @@ pub fn group(vm: &VmOptions) -> Result<Vec<ShapeRun>, String> {
             let on = VmShape {
                 topology: shape,
                 memory_mib: vm.memory_mib,
+                host: None,
             };
             let scenario = input.validate(&on).map_err(|e| {
                 if several {
@@ -98,6 +103,7 @@ pub fn on_host(vm: &VmOptions, host: VmShape) -> Result<ShapeRun, String> {
     Ok(ShapeRun {
         shape: host.topology,
         verify: false,
+        host: host.host,
         scenarios,
         notes: Vec::new(),
     })

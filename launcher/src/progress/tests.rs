@@ -49,6 +49,7 @@ fn empty() -> Observed {
         console_tail: Vec::new(),
         panic: None,
         end: RunEnd::Exited(VmExit::PowerOff),
+        machine: crate::vm::backend::Machine::Vm,
         timings: Timings::default(),
         records_channels: Vec::new(),
     }

@@ -26,6 +26,7 @@ pub const TOPOLOGY_BATCH_SHAPE: VmShape = VmShape {
         remote_distance: DEFAULT_REMOTE_DISTANCE,
     },
     memory_mib: 512,
+    host: None,
 };
 
 /// Where `make scx-selftests` leaves the runner, as scenarios/selftests names it.

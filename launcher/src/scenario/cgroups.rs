@@ -151,7 +151,7 @@ fn allowed_cpus<'c>(
             .find(|c| c.path == path)
             .and_then(|c| Some((c.path.as_str(), c.cpus.as_deref()?)));
         if let Some((owner, text)) = setting {
-            let set = placement::resolve(text, &ctx.vm.topology).ok()?;
+            let set = placement::resolve(text, &ctx.vm.layout()).ok()?;
             return Some((owner, set));
         }
         at = parent(path);
@@ -269,7 +269,7 @@ fn settings(ctx: &Ctx, cg: &CgroupFile) -> Result<Vec<(&'static str, String)>, S
         out.push(("cpuset.cpus", ctx.cpus(&field("cpus"), cpus)?));
     }
     if let Some(mems) = &cg.mems {
-        let nodes = placement::nodes(mems, &ctx.vm.topology)
+        let nodes = placement::nodes(mems, &ctx.vm.layout())
             .map_err(|e| ctx.err(field("mems"), format!("{e}: raise --topology's nodes")))?;
         out.push(("cpuset.mems", cpulist::format(&nodes)));
     }

@@ -90,7 +90,7 @@ impl<'a> Ctx<'a> {
         field: &str,
         text: &str,
     ) -> Result<std::collections::BTreeSet<u32>, ScenarioError> {
-        placement::resolve(text, &self.vm.topology).map_err(|e| {
+        placement::resolve(text, &self.vm.layout()).map_err(|e| {
             self.err(
                 field,
                 format!("{e}: use CPUs the VM has, or raise --cpus or --topology"),

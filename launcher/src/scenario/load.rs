@@ -1,7 +1,7 @@
 //! How many workers may be runnable on one CPU at once, for limits that depend on it
 //! (the default stall limit: a task waits its turn behind the others on its CPU).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::Spawn;
 use crate::cpulist;
@@ -10,29 +10,34 @@ use crate::cpulist;
 /// over the CPUs it may use (its `affinity`, else the `cpus` of its cgroup or the
 /// nearest ancestor that sets them, else all), summed per CPU, rounded up. Every worker
 /// counts as runnable, whatever its work: an upper bound, never an underestimate.
-/// `cgroup_cpus` are the declared cgroups' (path, cpus); CPUs in `offline` (those a step
-/// takes offline) count as gone, and a group left with none of its CPUs spreads over
-/// the rest, as the kernel moves it there.
+/// `machine` are the machine's CPUs (a VM's 0..N, a host's online ones, numbered as they
+/// are); `cgroup_cpus` the declared cgroups' (path, cpus); CPUs in `offline` (those a
+/// step takes offline) count as gone, but the first, and a group left with none of its
+/// CPUs spreads over the rest, as the kernel moves it there.
 pub fn runnable_per_cpu(
-    vm_cpus: u32,
+    machine: &BTreeSet<u32>,
     groups: &[Spawn],
     cgroup_cpus: &[(String, String)],
     offline: &BTreeSet<u32>,
 ) -> u64 {
-    let all: BTreeSet<u32> = (0..vm_cpus.max(1))
-        .filter(|c| !offline.contains(c) || *c == 0)
+    let first = machine.first().copied().unwrap_or(0);
+    let mut all: BTreeSet<u32> = machine
+        .iter()
+        .copied()
+        .filter(|c| !offline.contains(c) || *c == first)
         .collect();
-    let mut load = vec![0f64; all.len()];
+    all.insert(first);
+    let mut load: BTreeMap<u32, f64> = all.iter().map(|&c| (c, 0.0)).collect();
     for group in groups {
         let cpus = group_cpus(group, cgroup_cpus, &all);
         let share = group.count as f64 / cpus.len() as f64;
         for cpu in cpus {
-            if let Some(l) = load.get_mut(cpu as usize) {
+            if let Some(l) = load.get_mut(&cpu) {
                 *l += share;
             }
         }
     }
-    load.into_iter().fold(0f64, f64::max).ceil() as u64
+    load.into_values().fold(0f64, f64::max).ceil() as u64
 }
 
 fn group_cpus(
@@ -83,25 +88,41 @@ mod tests {
         }
     }
 
+    fn machine(cpus: u32) -> BTreeSet<u32> {
+        (0..cpus).collect()
+    }
+
+    #[test]
+    fn a_host_with_cpus_offline_counts_its_own_numbers() {
+        // CPUs 0-1 and 4-5 online: three pinned to 4-5 share them, not the first CPUs.
+        let host: BTreeSet<u32> = [0, 1, 4, 5].into();
+        let pinned = [group(4, "a", Some("4-5")), group(2, "b", None)];
+        assert_eq!(
+            runnable_per_cpu(&host, &pinned, &[], &BTreeSet::new()),
+            3,
+            "4/2 + 2/4 on CPUs 4 and 5"
+        );
+    }
+
     #[test]
     fn workers_spread_over_the_cpus_they_may_use() {
         let none = BTreeSet::new();
         assert_eq!(
-            runnable_per_cpu(2, &[group(256, "work", None)], &[], &none),
+            runnable_per_cpu(&machine(2), &[group(256, "work", None)], &[], &none),
             128
         );
         assert_eq!(
-            runnable_per_cpu(2, &[group(3, "work", None)], &[], &none),
+            runnable_per_cpu(&machine(2), &[group(3, "work", None)], &[], &none),
             2
         );
-        assert_eq!(runnable_per_cpu(2, &[], &[], &none), 0);
+        assert_eq!(runnable_per_cpu(&machine(2), &[], &[], &none), 0);
         let pinned = [group(4, "a/b", None), group(2, "c", Some("1"))];
         let cpus = [("a".to_string(), "0".to_string())];
         // CPU 0 runs the four under a/ (cpuset inherited), CPU 1 the two pinned there.
-        assert_eq!(runnable_per_cpu(2, &pinned, &cpus, &none), 4);
+        assert_eq!(runnable_per_cpu(&machine(2), &pinned, &cpus, &none), 4);
         let both = [group(4, "a", None), group(4, "c", None)];
         assert_eq!(
-            runnable_per_cpu(2, &both, &cpus, &none),
+            runnable_per_cpu(&machine(2), &both, &cpus, &none),
             6,
             "4 + 4/2 on CPU 0"
         );
@@ -112,15 +133,15 @@ mod tests {
         let offline: BTreeSet<u32> = [1].into();
         let pinned = [group(2, "c", Some("1")), group(2, "d", None)];
         // On 2 CPUs with CPU 1 gone, all four share CPU 0.
-        assert_eq!(runnable_per_cpu(2, &pinned, &[], &offline), 4);
+        assert_eq!(runnable_per_cpu(&machine(2), &pinned, &[], &offline), 4);
         let spread = [group(8, "c", None)];
         assert_eq!(
-            runnable_per_cpu(4, &spread, &[], &offline),
+            runnable_per_cpu(&machine(4), &spread, &[], &offline),
             3,
             "8 over CPUs 0, 2, 3"
         );
         assert_eq!(
-            runnable_per_cpu(2, &spread, &[], &[0].into()),
+            runnable_per_cpu(&machine(2), &spread, &[], &[0].into()),
             4,
             "CPU 0 stays"
         );

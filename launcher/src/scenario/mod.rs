@@ -116,6 +116,7 @@ fn validate_on_own_shape(parsed: Unvalidated, vm: &VmShape) -> Result<Scenario, 
     let own = parsed.topology(vm.memory_mib)?.map(|topology| VmShape {
         topology,
         memory_mib: vm.memory_mib,
+        host: None,
     });
     parsed.validate(own.as_ref().unwrap_or(vm))
 }

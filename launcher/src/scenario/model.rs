@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
-use crate::topology::Shape;
+use std::borrow::Cow;
+
+use crate::topology::{Layout, Shape};
 use schedbox_protocol::checks::Percentile;
 
 /// The VM a scenario will run in; CPU sets and sizes are validated against it.
@@ -11,6 +13,9 @@ use schedbox_protocol::checks::Percentile;
 pub struct VmShape {
     pub topology: Shape,
     pub memory_mib: u32,
+    /// With `--host`: this machine's CPUs as sysfs places them, which CPU sets resolve
+    /// on instead of `topology`'s. It lives as long as the process (one machine).
+    pub host: Option<&'static Layout>,
 }
 
 impl VmShape {
@@ -19,6 +24,15 @@ impl VmShape {
         VmShape {
             topology: Shape::flat(cpus),
             memory_mib,
+            host: None,
+        }
+    }
+
+    /// Where each CPU sits, as CPU sets resolve.
+    pub fn layout(&self) -> Cow<'static, Layout> {
+        match self.host {
+            Some(host) => Cow::Borrowed(host),
+            None => Cow::Owned(Layout::of_shape(&self.topology)),
         }
     }
 

@@ -19,22 +19,23 @@ pub fn fits(
     params: &[(&'static str, u64)],
     field: &dyn Fn(&str) -> String,
 ) -> Result<(), ScenarioError> {
-    let shape = &ctx.vm.topology;
+    let machine = ctx.vm.layout();
+    let shape = &machine.name;
     let name = work.name;
-    if name == SMT_SIBLING_SPIN.name && shape.threads_per_core < PAIR {
+    if name == SMT_SIBLING_SPIN.name && machine.max_threads() < PAIR {
         return Err(ctx.err(
             field("work"),
             format!(
-                "{name} pins pairs to the two threads of a core, and the VM ({shape}) has \
+                "{name} pins pairs to the two threads of a core, and {shape} has \
                  one thread a core: give a --topology with 2t, e.g. 1n1l2c2t"
             ),
         ));
     }
-    if name == CROSS_LLC_PINGPONG.name && shape.llcs < PAIR {
+    if name == CROSS_LLC_PINGPONG.name && machine.llcs < PAIR {
         return Err(ctx.err(
             field("work"),
             format!(
-                "{name} puts partners in different LLCs, and the VM ({shape}) has one: \
+                "{name} puts partners in different LLCs, and {shape} has one: \
                  give a --topology with 2 or more LLCs, e.g. 1n2l2c1t"
             ),
         ));
@@ -61,7 +62,7 @@ fn numa_nodes(
             .unwrap_or(0)
     };
     let (node, nodes, policy) = (get("node"), get("nodes"), get("mempolicy"));
-    let shape = &ctx.vm.topology;
+    let machine = ctx.vm.layout();
     if policy == MEMPOLICY_PREFERRED && nodes != 1 {
         return Err(ctx.err(
             field("nodes"),
@@ -69,18 +70,16 @@ fn numa_nodes(
         ));
     }
     let last = node + nodes - 1;
-    if last >= u64::from(shape.nodes) {
-        let key = if node >= u64::from(shape.nodes) {
-            "node"
-        } else {
-            "nodes"
-        };
+    let has = |n: u64| u32::try_from(n).is_ok_and(|n| machine.nodes.contains(&n));
+    if !(node..=last).all(has) {
+        let key = if has(node) { "nodes" } else { "node" };
         return Err(ctx.err(
             field(key),
             format!(
-                "nodes {node}-{last} are not all in the VM ({shape}), which has nodes 0-{}: \
+                "nodes {node}-{last} are not all in {}, which has nodes {}: \
                  lower node or nodes, or give a --topology with more nodes (e.g. 2n2l1c1t)",
-                shape.nodes - 1
+                machine.name,
+                crate::cpulist::format(&machine.nodes)
             ),
         ));
     }

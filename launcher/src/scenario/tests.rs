@@ -591,6 +591,7 @@ fn shaped(work: &str, extra: &str, shape: &str) -> Result<Scenario, ScenarioErro
     let vm = VmShape {
         topology: crate::topology::Shape::parse(shape).unwrap(),
         memory_mib: 512,
+        host: None,
     };
     let toml =
         format!("{SIMPLE}[[workers]]\ngroup = \"w\"\nwork = \"{work}\"\ncount = 2\n{extra}\n");

@@ -716,6 +716,7 @@ fn default_limit(ctx: &Ctx, name: &str, l: &Load) -> u64 {
     if kind.kind != CheckKind::Stall {
         return kind.default_limit;
     }
-    let per_cpu = load::runnable_per_cpu(ctx.vm.cpus(), l.groups, l.cgroup_cpus, &l.offline());
+    let machine = ctx.vm.layout().cpus().collect();
+    let per_cpu = load::runnable_per_cpu(&machine, l.groups, l.cgroup_cpus, &l.offline());
     catalog::default_stall_limit_ms(per_cpu, l.class_switches())
 }

@@ -120,6 +120,7 @@ pub fn load(files: &[PathBuf], vm: &VmOptions) -> Result<Vec<Entry>, String> {
     let on = VmShape {
         topology: vm.shape(),
         memory_mib: vm.memory_mib,
+        host: None,
     };
     files
         .iter()

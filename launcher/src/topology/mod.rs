@@ -2,6 +2,7 @@
 //! caches, cores, SMT threads), where each vCPU sits in it, and the named presets.
 
 pub mod fit;
+pub mod layout;
 pub mod limits;
 pub mod placement;
 pub mod qemu;
@@ -10,8 +11,9 @@ pub mod shape;
 pub mod sysfs;
 pub mod verify;
 
+pub use layout::Layout;
 pub use shape::{CpuPlace, Shape, ShapeError, PRESETS};
-pub use verify::{verify, Mismatch};
+pub use verify::{verify, verify_host, Mismatch};
 
 /// The presets as a table (name, shape, vCPUs, nodes, LLCs), then the sets of them.
 pub fn preset_table() -> String {

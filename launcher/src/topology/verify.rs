@@ -1,10 +1,11 @@
 //! The guest's own account of its topology (its `cpu` and `node` records) against the
-//! shape that was asked for. A run on a shape it did not ask for is not a test of it.
+//! shape that was asked for, or with `--host` against the layout its CPU sets were
+//! resolved on. A run on a shape it did not ask for is not a test of it.
 
 use std::collections::BTreeSet;
 use std::fmt;
 
-use super::Shape;
+use super::{CpuPlace, Layout, Shape};
 use crate::cpulist;
 use crate::protocol::record::{CpuRecord, NodeRecord, Record};
 
@@ -17,17 +18,14 @@ const PER_MILLE: u64 = 1000;
 /// Every difference between what was asked and what the guest saw.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mismatch {
-    pub shape: Shape,
+    /// What did not hold, as a sentence.
+    pub what: String,
     pub differences: Vec<String>,
 }
 
 impl fmt::Display for Mismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "the guest's topology is not the {} that was asked for:",
-            self.shape
-        )?;
+        write!(f, "{}:", self.what)?;
         for d in &self.differences {
             write!(f, "\n  {d}")?;
         }
@@ -45,13 +43,7 @@ fn list(cpus: &BTreeSet<u32>) -> String {
 
 /// Compares the records of a booted guest with `shape` of `memory_mib` MiB.
 pub fn verify(shape: &Shape, memory_mib: u32, records: &[Record]) -> Result<(), Mismatch> {
-    let cpus: Vec<&CpuRecord> = records
-        .iter()
-        .filter_map(|r| match r {
-            Record::Cpu(c) => Some(c),
-            _ => None,
-        })
-        .collect();
+    let cpus = cpu_records(records);
     let nodes: Vec<&NodeRecord> = records
         .iter()
         .filter_map(|r| match r {
@@ -68,7 +60,74 @@ pub fn verify(shape: &Shape, memory_mib: u32, records: &[Record]) -> Result<(), 
         Ok(())
     } else {
         Err(Mismatch {
-            shape: *shape,
+            what: format!("the guest's topology is not the {shape} that was asked for"),
+            differences,
+        })
+    }
+}
+
+fn cpu_records(records: &[Record]) -> Vec<&CpuRecord> {
+    records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Cpu(c) => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Compares what `run --host`'s engine reported of this machine with the layout its CPU
+/// sets were resolved on before the run (a CPU taken offline or brought online in
+/// between, or sysfs read otherwise, would have moved them).
+pub fn verify_host(layout: &Layout, records: &[Record]) -> Result<(), Mismatch> {
+    let cpus = cpu_records(records);
+    let mut differences = Vec::new();
+    let reported: BTreeSet<u32> = cpus.iter().map(|c| c.index as u32).collect();
+    let resolved: BTreeSet<u32> = layout.cpus().collect();
+    if reported != resolved {
+        differences.push(format!(
+            "CPUs {} reported, {} when CPU sets were resolved",
+            list(&reported),
+            list(&resolved)
+        ));
+    }
+    for c in cpus {
+        let cpu = c.index as u32;
+        if layout.place(cpu).is_none() {
+            continue;
+        }
+        let mut agree = |name: &str, got: Option<&str>, of: fn(&CpuPlace) -> u32| {
+            let want = layout.mates(cpu, of);
+            if got.map(set).as_ref() != Some(&want) {
+                differences.push(format!(
+                    "cpu {cpu}: {name} {}, resolved as {}",
+                    got.unwrap_or("unknown"),
+                    list(&want)
+                ));
+            }
+        };
+        if layout.core_unknown.is_none() {
+            agree("thread siblings", c.siblings.as_deref(), |p| p.core);
+        }
+        if layout.llc_unknown.is_none() {
+            agree("last-level cache shared with", c.llc.as_deref(), |p| p.llc);
+        }
+        let want_node = layout.place(cpu).map_or(0, |p| p.node);
+        // A kernel without NUMA in sysfs reports no node: node 0.
+        if c.node.unwrap_or(0) != u64::from(want_node) {
+            differences.push(format!(
+                "cpu {cpu}: node {}, resolved as {want_node}",
+                c.node.map_or("none".to_string(), |n| n.to_string())
+            ));
+        }
+    }
+    if differences.is_empty() {
+        Ok(())
+    } else {
+        Err(Mismatch {
+            what: "this machine's cpu records do not agree with the topology its CPU sets \
+                   were resolved on (sysfs, read before the run)"
+                .into(),
             differences,
         })
     }
@@ -263,5 +322,46 @@ mod tests {
         let err = verify(&shape, 512, &records).unwrap_err().to_string();
         assert!(err.contains("1 CPUs reported, 2 asked for"), "{err}");
         assert!(err.contains("0 NUMA nodes reported, 2 asked for"), "{err}");
+    }
+
+    #[test]
+    fn a_host_run_must_report_the_layout_it_was_resolved_on() {
+        use crate::topology::sysfs::{self, fixture};
+        // Siblings numbered apart: n and n+2; two LLCs of one core each.
+        let fixture_cpus: Vec<fixture::Cpu> = (0..4)
+            .map(|cpu| fixture::Cpu {
+                cpu,
+                siblings: ["0,2", "1,3"][cpu as usize % 2],
+                llc: ["0,2", "1,3"][cpu as usize % 2],
+            })
+            .collect();
+        let dir = fixture::machine("0-3", &fixture_cpus, &["0-3"]);
+        let layout = Layout::of_host(&sysfs::read(dir.path()).unwrap());
+        let record = |cpu: u64, siblings: &str| {
+            Record::Cpu(CpuRecord {
+                index: cpu,
+                package: 0,
+                die: None,
+                core: None,
+                siblings: Some(siblings.into()),
+                llc: Some(siblings.into()),
+                node: Some(0),
+            })
+        };
+        let mut records: Vec<Record> = (0..4)
+            .map(|c| record(c, ["0,2", "1,3"][c as usize % 2]))
+            .collect();
+        assert_eq!(verify_host(&layout, &records), Ok(()));
+        records[1] = record(1, "1");
+        records.pop();
+        let err = verify_host(&layout, &records).unwrap_err();
+        let text = err.to_string();
+        for want in [
+            "CPUs 0-2 reported, 0-3 when CPU sets were resolved",
+            "cpu 1: thread siblings 1, resolved as 1,3",
+            "cpu 1: last-level cache shared with 1, resolved as 1,3",
+        ] {
+            assert!(text.contains(want), "{want} not in {text}");
+        }
     }
 }

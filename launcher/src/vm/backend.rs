@@ -93,6 +93,24 @@ pub trait VmHandle: Send {
     fn kill(&mut self);
 }
 
+/// What a run's plan ran in, for the words that describe it: a VM, or (`run --host`)
+/// this machine, where schedbox-init is a process of schedbox's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Machine {
+    Vm,
+    Host,
+}
+
+impl Machine {
+    /// What ran the plan, as messages name it.
+    pub fn engine(self) -> &'static str {
+        match self {
+            Machine::Vm => "the guest",
+            Machine::Host => "schedbox-init",
+        }
+    }
+}
+
 /// A way to run VMs.
 pub trait Backend {
     /// Short name for reports: "kvm", "qemu-tcg", "qemu-kvm".
@@ -101,6 +119,10 @@ pub trait Backend {
     /// times what they would be on hardware.
     fn emulated(&self) -> bool {
         false
+    }
+    /// What the run happens in: a VM, unless this backend runs on the host itself.
+    fn machine(&self) -> Machine {
+        Machine::Vm
     }
     /// Boots the VM; events arrive on `events` until `Exited`.
     fn launch(

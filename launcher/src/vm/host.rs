@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 use crate::guest::unpack;
 use crate::tempdir::TempDir;
 use crate::vm::backend::{
-    Backend, BackendError, RecordsChannel, VmEvent, VmExit, VmHandle, VmSpec,
+    Backend, BackendError, Machine, RecordsChannel, VmEvent, VmExit, VmHandle, VmSpec,
 };
-use crate::vm::qemu::{dies_with_schedbox, read_lines};
+use crate::vm::qemu::{on_schedbox_death, read_lines};
 
 /// The unified cgroup hierarchy.
 pub const CGROUP_ROOT: &str = "/sys/fs/cgroup";
@@ -52,6 +52,10 @@ impl Backend for Host {
         "host".into()
     }
 
+    fn machine(&self) -> Machine {
+        Machine::Host
+    }
+
     fn launch(
         &self,
         spec: &VmSpec,
@@ -81,7 +85,9 @@ impl Backend for Host {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        dies_with_schedbox(&mut command);
+        // SIGTERM, not SIGKILL: init then kills what it started and removes the cgroup,
+        // which nobody else would do once schedbox is gone.
+        on_schedbox_death(&mut command, libc::SIGTERM);
         let child = command
             .spawn()
             .map_err(|e| BackendError::Host(format!("cannot start schedbox-init: {e}")))?;

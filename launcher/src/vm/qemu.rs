@@ -234,7 +234,7 @@ fn virtio_console_args(socket: &str) -> Vec<String> {
 /// started it ends: this is the main thread, which lives as long as the process), and
 /// keeps the initramfs descriptor open across exec.
 fn die_with_parent(parent: u32, initrd: RawFd) -> std::io::Result<()> {
-    parent_death_kills(parent)?;
+    parent_death_signal(parent, libc::SIGKILL)?;
     // SAFETY: fcntl is async-signal-safe and takes no pointers.
     if unsafe { libc::fcntl(initrd, libc::F_SETFD, 0) } != 0 {
         return Err(std::io::Error::last_os_error());
@@ -245,19 +245,26 @@ fn die_with_parent(parent: u32, initrd: RawFd) -> std::io::Result<()> {
 /// Makes a QEMU that `command` will start die with schedbox, as the backend's does: for
 /// the bench's own QEMU processes.
 pub fn dies_with_schedbox(command: &mut Command) {
+    on_schedbox_death(command, libc::SIGKILL);
+}
+
+/// Sends `signal` to the process `command` will start when schedbox's thread that
+/// starts it ends: SIGKILL for a VM; a signal it handles for a process that has
+/// something to undo first.
+pub fn on_schedbox_death(command: &mut Command, signal: i32) {
     let parent = std::process::id();
     // SAFETY: the closure makes only async-signal-safe calls (prctl, getppid, raise)
     // between fork and exec.
     unsafe {
-        command.pre_exec(move || parent_death_kills(parent));
+        command.pre_exec(move || parent_death_signal(parent, signal));
     }
 }
 
-/// SIGKILL to this (child) process when its parent's starting thread ends.
-fn parent_death_kills(parent: u32) -> std::io::Result<()> {
+/// `signal` to this (child) process when its parent's starting thread ends.
+fn parent_death_signal(parent: u32, signal: i32) -> std::io::Result<()> {
     // SAFETY: prctl, getppid and raise are async-signal-safe and take no pointers.
     unsafe {
-        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+        if libc::prctl(libc::PR_SET_PDEATHSIG, signal) != 0 {
             return Err(std::io::Error::last_os_error());
         }
         // The parent died before prctl took effect: the signal will never come.

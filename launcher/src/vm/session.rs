@@ -7,7 +7,7 @@ use std::sync::mpsc::{channel, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use crate::protocol::record::{self, Line, ProtocolErrors, Record};
-use crate::vm::backend::{Backend, BackendError, RecordsChannel, VmEvent, VmExit, VmSpec};
+use crate::vm::backend::{Backend, BackendError, Machine, RecordsChannel, VmEvent, VmExit, VmSpec};
 use crate::vm::console::{self, PanicScanner};
 
 /// Console lines kept for reports of untestable runs.
@@ -63,38 +63,45 @@ impl RunEnd {
     }
 }
 
-impl std::fmt::Display for RunEnd {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl RunEnd {
+    /// How the run ended, in the words of the machine it ran in.
+    pub fn describe(&self, machine: Machine) -> String {
+        let host = machine == Machine::Host;
+        let it = if host { "schedbox-init" } else { "the VM" };
         match self {
             RunEnd::TimedOut(after) => {
-                write!(f, "timed out after {} s and was killed", after.as_secs())
+                format!("timed out after {} s and was killed", after.as_secs())
             }
-            RunEnd::Silent(after) => {
-                write!(
-                    f,
-                    "sent no record for {} s (hung?) and was killed",
-                    after.as_secs()
-                )
-            }
-            RunEnd::NoPowerOff => f.write_str("did not power off after done and was killed"),
-            RunEnd::Panicked => f.write_str("schedbox stopped the VM at the kernel panic"),
-            RunEnd::Interrupted(signal) => write!(
-                f,
-                "schedbox got {} and stopped the VM",
+            RunEnd::Silent(after) => format!(
+                "sent no record for {} s (hung?) and was killed",
+                after.as_secs()
+            ),
+            RunEnd::NoPowerOff if host => "did not exit after done and was killed".into(),
+            RunEnd::NoPowerOff => "did not power off after done and was killed".into(),
+            RunEnd::Panicked => format!("schedbox stopped {it} at the kernel panic"),
+            RunEnd::Interrupted(signal) => format!(
+                "schedbox got {} and stopped {it}",
                 crate::signals::name(*signal)
             ),
-            RunEnd::HostFault(why) => write!(
-                f,
-                "the host could not record the run ({why}); the VM was stopped"
+            RunEnd::HostFault(why) => {
+                format!("the host could not record the run ({why}); {it} was stopped")
+            }
+            RunEnd::Exited(VmExit::PowerOff) if host => "schedbox-init exited".into(),
+            RunEnd::Exited(VmExit::PowerOff) => "the VM powered off".into(),
+            RunEnd::Exited(VmExit::Reset) => format!("{it} reset"),
+            RunEnd::Exited(VmExit::Stopped) => format!(
+                "{it} stopped by itself (powered off or reset: the console did not say which)"
             ),
-            RunEnd::Exited(VmExit::PowerOff) => f.write_str("the VM powered off"),
-            RunEnd::Exited(VmExit::Reset) => f.write_str("the VM reset"),
-            RunEnd::Exited(VmExit::Stopped) => f.write_str(
-                "the VM stopped by itself (powered off or reset: the console did not say which)",
-            ),
-            RunEnd::Exited(VmExit::Crashed(why)) => write!(f, "the VM crashed: {why}"),
-            RunEnd::Exited(VmExit::Killed) => f.write_str("the VM was killed"),
+            RunEnd::Exited(VmExit::Crashed(why)) if host => format!("schedbox-init failed: {why}"),
+            RunEnd::Exited(VmExit::Crashed(why)) => format!("the VM crashed: {why}"),
+            RunEnd::Exited(VmExit::Killed) => format!("{it} was killed"),
         }
+    }
+}
+
+impl std::fmt::Display for RunEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe(Machine::Vm))
     }
 }
 
@@ -122,6 +129,15 @@ pub struct Observed {
     pub records_channels: Vec<RecordsChannel>,
     pub end: RunEnd,
     pub timings: Timings,
+    /// What the run happened in, for the words of its reasons.
+    pub machine: Machine,
+}
+
+impl Observed {
+    /// How the run ended, in words.
+    pub fn end_text(&self) -> String {
+        self.end.describe(self.machine)
+    }
 }
 
 /// Where the raw streams go (the run directory's console.log and records.log).
@@ -167,6 +183,7 @@ pub fn run(
     let start = Instant::now();
     let mut handle = backend.launch(spec, tx)?;
     let mut watch = Watch::new(start);
+    watch.observed.machine = backend.machine();
     let mut kill: Option<(RunEnd, Instant)> = None;
     loop {
         let event = rx.recv_timeout(TICK);
@@ -236,6 +253,7 @@ impl Watch {
                 records_channels: Vec::new(),
                 end: RunEnd::Exited(VmExit::Killed),
                 timings: Timings::default(),
+                machine: Machine::Vm,
             },
         }
     }

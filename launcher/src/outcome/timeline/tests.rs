@@ -42,6 +42,7 @@ fn observed(records: &str, boot_ms: u64, total_ms: u64, arrivals_ms: Vec<u64>) -
         panic: None,
         records_channels: Vec::new(),
         end: RunEnd::Exited(VmExit::PowerOff),
+        machine: crate::vm::backend::Machine::Vm,
         timings: Timings {
             first_console_ms: Some(boot_ms / 2),
             boot_record_ms: Some(boot_ms),
@@ -112,6 +113,44 @@ fn the_spin_example_is_placed_on_the_host_clock() {
         line.starts_with("timeline (s, of 3.16): preparation 0.05"),
         "{line}"
     );
+}
+
+#[test]
+fn a_host_run_has_no_vm_start_kernel_or_power_off() {
+    // The boot record's uptime is the machine's: its time 0 is long before the run.
+    let records =
+        "SBX1 boot release=6.12.117 cpus=2 uptime_ms=90000500 init_ms=90000490 sched_ext=disabled
+SBX1 scenario name=one t_ms=90000600
+SBX1 scenario-end name=one t_ms=90001600 init_cpu_ns=1 outcome=pass
+SBX1 done status=ok t_ms=90001610
+";
+    let run = Observed {
+        machine: crate::vm::backend::Machine::Host,
+        ..observed(records, 20, 1200, vec![20, 120, 1120, 1130])
+    };
+    let marks = HostMarks {
+        launch_ms: LAUNCH_MS,
+        exit_ms: Some(LAUNCH_MS + 1200),
+        judged_ms: 1260,
+    };
+    let timeline = build(marks, Some(&run), &[scenario("one", &[1000])]);
+    let words: Vec<&str> = timeline.phases.iter().map(|s| s.phase.word()).collect();
+    assert_eq!(
+        words,
+        [
+            "preparation",
+            "engine-start",
+            "init-start-up",
+            "set-up",
+            "hold",
+            "tear-down",
+            "init-shut-down",
+            "engine-exit",
+            "judging"
+        ]
+    );
+    assert_eq!(phases(&timeline)[1], (Phase::EngineStart, None, 50, 10));
+    assert_contiguous(&timeline);
 }
 
 #[test]

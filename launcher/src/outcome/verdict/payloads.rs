@@ -230,6 +230,7 @@ mod tests {
             panic: None,
             records_channels: Vec::new(),
             end: RunEnd::Exited(VmExit::PowerOff),
+            machine: crate::vm::backend::Machine::Vm,
             timings: Timings::default(),
         }
     }

@@ -14,6 +14,7 @@ fn observed(records: &str, end: RunEnd) -> Observed {
         panic: None,
         records_channels: Vec::new(),
         end,
+        machine: crate::vm::backend::Machine::Vm,
         timings: Timings::default(),
     }
 }

@@ -163,6 +163,32 @@ fn ends_say_what_happened_and_no_more() {
 }
 
 #[test]
+fn a_host_runs_ends_name_no_vm() {
+    let host = |end: RunEnd| end.describe(crate::vm::backend::Machine::Host);
+    assert_eq!(
+        host(RunEnd::Exited(VmExit::PowerOff)),
+        "schedbox-init exited"
+    );
+    assert_eq!(
+        host(RunEnd::Interrupted(libc::SIGTERM)),
+        "schedbox got SIGTERM and stopped schedbox-init"
+    );
+    let ends = [
+        RunEnd::Exited(VmExit::Killed),
+        RunEnd::Exited(VmExit::Crashed(
+            "schedbox-init ended with exit status: 3".into(),
+        )),
+        RunEnd::NoPowerOff,
+        RunEnd::Panicked,
+        RunEnd::HostFault("disk full".into()),
+    ];
+    for end in ends {
+        let said = host(end);
+        assert!(!said.contains("VM") && !said.contains("power"), "{said}");
+    }
+}
+
+#[test]
 fn a_panic_stops_a_guest_that_would_hang() {
     let panic = || VmEvent::Console("[ 1.0] Kernel panic - not syncing: Fatal exception".into());
     let end =
