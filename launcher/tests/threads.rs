@@ -1,0 +1,151 @@
+//! Worker groups run as threads of one process (`threads = true`), booted: the catalog's
+//! scenarios/threads in one VM. From the guest's own values: every worker of a group
+//! reports the same thread group, each its own thread id and task name, and each made
+//! progress; a starved thread is named by the stall check as a process worker is.
+//!
+//! Needs `make` (the release init) and a kernel, as tests/e2e.rs.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use common::{repo, try_boot, Scratch};
+
+#[derive(Debug, Deserialize)]
+struct Worker {
+    group: String,
+    index: u64,
+    pid: u64,
+    tgid: Option<u64>,
+    comm: Option<String>,
+    iterations: u64,
+    cpu_ns: u64,
+    wake_samples: Option<u64>,
+}
+
+struct Batch {
+    exit: Option<i32>,
+    report: Value,
+    why: String,
+}
+
+impl Batch {
+    fn scenario(&self, name: &str) -> &Value {
+        self.report["scenarios"]
+            .as_array()
+            .and_then(|all| all.iter().find(|s| s["name"] == name))
+            .unwrap_or_else(|| panic!("no scenario {name}:\n{}", self.why))
+    }
+
+    fn group(&self, scenario: &str, group: &str) -> Vec<Worker> {
+        let all: Vec<Worker> =
+            serde_json::from_value(self.scenario(scenario)["workers"].clone()).unwrap();
+        let mut workers: Vec<Worker> = all.into_iter().filter(|w| w.group == group).collect();
+        workers.sort_by_key(|w| w.index);
+        workers
+    }
+
+    fn check(&self, scenario: &str, name: &str) -> &Value {
+        self.scenario(scenario)["checks"]
+            .as_array()
+            .and_then(|all| all.iter().find(|c| c["name"] == name))
+            .unwrap_or_else(|| panic!("{scenario}: no check {name}:\n{}", self.why))
+    }
+}
+
+/// scenarios/threads, booted once for every test here.
+fn batch() -> &'static Batch {
+    static CELL: OnceLock<Result<Batch, String>> = OnceLock::new();
+    let run = || {
+        let scratch = Scratch::new("threads");
+        let dir = repo().join("scenarios/threads");
+        let files = [dir.join("threads.toml"), dir.join("threads-stall.toml")];
+        let args: Vec<&str> = files.iter().map(|f| f.to_str().unwrap()).collect();
+        let (output, report) = try_boot(&scratch, &args)?;
+        Ok(Batch {
+            exit: output.status.code(),
+            report,
+            why: format!(
+                "exit {:?}\n{}{}",
+                output.status.code(),
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ),
+        })
+    };
+    match CELL.get_or_init(run) {
+        Ok(batch) => batch,
+        Err(e) => panic!("batch threads: {e}"),
+    }
+}
+
+/// The workers of a group run as threads: `count` of them, one thread group whose id
+/// is the first thread's, distinct thread ids, each named `sbx-<group>-<i>`, each with
+/// progress and CPU time of its own.
+fn assert_one_thread_group(b: &Batch, scenario: &str, group: &str, count: usize) -> Vec<Worker> {
+    let workers = b.group(scenario, group);
+    assert_eq!(workers.len(), count, "{scenario} {group}:\n{}", b.why);
+    let tgid = workers[0]
+        .tgid
+        .unwrap_or_else(|| panic!("no tgid: {workers:?}"));
+    assert_eq!(
+        workers[0].pid, tgid,
+        "the first thread is the process: {workers:?}"
+    );
+    let tids: BTreeSet<u64> = workers.iter().map(|w| w.pid).collect();
+    assert_eq!(tids.len(), count, "distinct thread ids: {workers:?}");
+    for (i, w) in workers.iter().enumerate() {
+        assert_eq!(w.tgid, Some(tgid), "one thread group: {workers:?}");
+        assert_eq!(w.index, i as u64);
+        assert_eq!(
+            w.comm.as_deref(),
+            Some(format!("sbx-{group}-{i}").as_str()),
+            "{w:?}"
+        );
+        assert!(w.iterations > 0, "{w:?} made no progress:\n{}", b.why);
+        assert!(w.cpu_ns > 0, "{w:?} has no CPU time of its own");
+    }
+    workers
+}
+
+#[test]
+fn a_group_run_as_threads_is_one_process_of_named_progressing_threads() {
+    let b = batch();
+    let s = "threads";
+    assert_eq!(b.scenario(s)["outcome"], "pass", "{}", b.why);
+    let team = assert_one_thread_group(b, s, "team", 4);
+    let naps = assert_one_thread_group(b, s, "naps", 2);
+    assert_ne!(team[0].tgid, naps[0].tgid, "a thread group per group");
+    for w in &naps {
+        assert!(w.wake_samples.unwrap_or(0) > 0, "{w:?} timed no wake-up");
+    }
+    for check in ["progress", "stall"] {
+        assert_eq!(b.check(s, check)["passed"], true, "{check}:\n{}", b.why);
+    }
+}
+
+#[test]
+fn a_starved_thread_is_named_by_the_stall_check() {
+    let b = batch();
+    let s = "threads-stall";
+    assert_eq!(b.exit, Some(1), "{}", b.why);
+    assert_eq!(b.scenario(s)["outcome"], "fail", "{}", b.why);
+    let victims = assert_one_thread_group(b, s, "victim", 2);
+    let stall = b.check(s, "stall");
+    assert_eq!(stall["passed"], false, "{}", b.why);
+    let stalls = b.scenario(s)["stalls"].as_array().unwrap();
+    // Each starved thread is named by its own id, the one its worker record has.
+    for v in &victims {
+        let named = stalls
+            .iter()
+            .any(|st| st["group"] == "victim" && st["index"] == v.index && st["pid"] == v.pid);
+        assert!(named, "no stall of {v:?}: {stalls:?}\n{}", b.why);
+    }
+    let detail = stall["detail"].as_str().unwrap_or_default();
+    let named_by = |v: &Worker| detail.contains(&format!("victim/{}/{}", v.index, v.pid));
+    assert!(victims.iter().any(named_by), "{detail}");
+}
