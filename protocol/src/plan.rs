@@ -128,8 +128,9 @@ fn check_value(what: Subject, key: &str, val: &[u8]) -> Result<(), Msg> {
 fn check_threads(line: &Line<'_>, work: Option<&works::Work>) -> Result<(), Msg> {
     if let Some(work) = work.filter(|w| !w.runs_as_threads()) {
         return Err(msg!(
-            "work {} cannot run as threads (threads=1): it forks, execs, changes cgroup or \
-             keeps per-process state; leave threads= out for it",
+            "work {} cannot run as threads (threads=1): it forks, moves between cgroups, \
+             signals its teammates or shares pipes or per-process state; leave threads= \
+             out for it",
             work.name
         ));
     }

@@ -219,8 +219,9 @@ pub const LATENCY_WORKS: &[&Work] = &[
 ];
 
 /// The work types a spawn may run as threads of one process (`threads=1`): loops that
-/// keep no state of their own process, fork nothing, execute nothing and change no
-/// cgroup, so that N of them in one thread group behave as N processes would, except
+/// keep no state of their own process, fork nothing, execute nothing, signal no
+/// teammate and change no cgroup (teams among them meet on futex words in the shared
+/// mapping), so that N of them in one thread group behave as N processes would, except
 /// for how schedulers that look at thread groups treat them.
 pub const THREAD_WORKS: &[&Work] = &[
     &SPIN,
@@ -230,6 +231,15 @@ pub const THREAD_WORKS: &[&Work] = &[
     &SLEEP_WAKE,
     &TIMER_LATENCY,
     &IDLE_CHURN,
+    &PREEMPT_STORM,
+    &CACHE,
+    &FUTEX_PINGPONG,
+    &FUTEX_FANOUT,
+    &FAN_OUT_COMPUTE,
+    &MUTEX,
+    &REQUEST_LOOP,
+    &THUNDERING_HERD,
+    &WAKE_CHAIN,
 ];
 
 impl Work {

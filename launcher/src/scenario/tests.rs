@@ -1108,7 +1108,9 @@ fn imbalance_takes_a_window_within_bounds() {
 }
 
 #[test]
-fn a_group_may_run_as_threads_of_simple_loop_work() {
+fn a_group_may_run_as_threads_of_work_that_keeps_to_its_thread() {
+    let team = "[[workers]]\ngroup = \"r\"\nwork = \"request-loop\"\ncount = 4\nthreads = true";
+    ok(&with_workers(&format!("count = 4\nthreads = true\n{team}")));
     let s = ok(&with_workers("count = 4\nthreads = true"));
     let Op::Spawn(spawn) = &s.steps[0].ops[1] else {
         panic!("no spawn: {:?}", s.steps[0].ops)
@@ -1127,8 +1129,14 @@ fn threads_are_refused_to_work_that_cannot_run_as_threads() {
     let toml = |work: &str, extra: &str| {
         format!("{SIMPLE}[[workers]]\ngroup = \"w\"\nwork = \"{work}\"\nthreads = true\n{extra}")
     };
-    for work in ["fork-churn", "cgroup-churn", "stress-mix", "futex-pingpong"] {
-        let extra = if work == "futex-pingpong" {
+    for work in [
+        "fork-churn",
+        "cgroup-churn",
+        "stress-mix",
+        "signal-storm",
+        "pipe-pingpong",
+    ] {
+        let extra = if work == "pipe-pingpong" {
             "count = 2\n"
         } else {
             ""

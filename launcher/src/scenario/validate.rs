@@ -192,8 +192,9 @@ fn lower_workers(ctx: &Ctx, w: &WorkersFile) -> Result<Spawn, ScenarioError> {
 }
 
 /// `threads = true`: the group runs as one process with `count` threads, which only
-/// simple loops can do (work that forks, execs, moves itself between cgroups or keeps
-/// per-process state would act on the whole thread group), and never with `expect`.
+/// work that keeps to its own thread can do (`THREAD_WORKS`: work that forks, moves
+/// itself between cgroups, signals its teammates or shares pipes would act on the
+/// whole thread group), and never with `expect`.
 fn lower_threads(
     ctx: &Ctx,
     w: &WorkersFile,
@@ -207,9 +208,9 @@ fn lower_threads(
         return Err(ctx.err(
             field("threads"),
             format!(
-                "{} workers cannot run as threads (it forks, execs, changes cgroup or \
-                 keeps per-process state): threads = true takes one of {}, or leave \
-                 threads out to run them as processes",
+                "{} workers cannot run as threads (it forks, moves between cgroups, \
+                 signals its teammates or shares pipes or per-process state): threads = \
+                 true takes one of {}, or leave threads out to run them as processes",
                 work.name,
                 catalog::names(catalog::THREAD_WORKS, |t| t.name)
             ),
