@@ -433,17 +433,9 @@ impl Pool {
             gone[k] = has_ended(w.process());
             due[k] = self.shared.slot(w.slot).sleep_until_ns.load(Acquire);
         }
-        // A thread group is stopped, not killed, until it is measured: a killed
-        // thread's /proc entry goes at once, unlike a process's, kept until reaped.
         for (k, &i) in chosen[..n].iter().enumerate() {
-            let w = &self.live.as_slice()[i];
-            if !gone[k] && w.leads() {
-                let signal = if w.tgid.is_some() {
-                    Signal::STOP
-                } else {
-                    Signal::KILL
-                };
-                let _ = rustix::process::kill_process(pid(w.process()), signal);
+            if !gone[k] {
+                halt(&self.live.as_slice()[i]);
             }
         }
         // Measure only once every chosen worker is dead, as a zombie (its slot and its
@@ -451,12 +443,7 @@ impl Pool {
         // like a ping-pong pair, are then read at one instant, not one after the other
         // while the rest still run.
         for &i in &chosen[..n] {
-            let w = &self.live.as_slice()[i];
-            match w.tgid {
-                Some(tgid) if w.leads() => threads::wait_stopped(tgid),
-                Some(_) => {}
-                None => wait_ended(w.pid),
-            }
+            wait_halted(&self.live.as_slice()[i]);
         }
         let first = self.done.len();
         let mut full = false;
@@ -466,26 +453,7 @@ impl Pool {
             full |= self.done.push(self.measure(w)).is_err();
         }
         for (k, &i) in chosen[..n].iter().enumerate() {
-            let w = &self.live.as_slice()[i];
-            if !w.leads() {
-                continue;
-            }
-            if w.tgid.is_some() && !gone[k] {
-                let _ = rustix::process::kill_process(pid(w.process()), Signal::KILL);
-            }
-            if gone[k] {
-                let status = reap_status(w.process());
-                if oom_killed(w, status, root) {
-                    let done = &mut self.done.as_mut_slice()[first..];
-                    if let Some(o) = done.iter_mut().find(|o| o.pid == w.pid) {
-                        o.oom_killed = true;
-                    }
-                } else {
-                    report_early_end(w, status);
-                }
-            } else {
-                reap(w, true);
-            }
+            self.collect(i, gone[k], first, root);
         }
         // Remove from the back so earlier indices stay valid.
         for &i in chosen[..n].iter().rev() {
@@ -503,6 +471,33 @@ impl Pool {
             ));
         }
         Ok(())
+    }
+
+    /// Collects the process of measured worker `i` (once, by its first thread for a
+    /// thread group, killed now): one that had `gone` before it was stopped is
+    /// reported, as the OOM kill it was meant to meet (its outcome from `first` on in
+    /// `done` says so) or as an early end.
+    fn collect(&mut self, i: usize, gone: bool, first: usize, root: &Path) {
+        let w = &self.live.as_slice()[i];
+        if !w.leads() {
+            return;
+        }
+        if !gone {
+            if w.tgid.is_some() {
+                let _ = rustix::process::kill_process(pid(w.process()), Signal::KILL);
+            }
+            reap(w, true);
+            return;
+        }
+        let status = reap_status(w.process());
+        if oom_killed(w, status, root) {
+            let done = &mut self.done.as_mut_slice()[first..];
+            if let Some(o) = done.iter_mut().find(|o| o.pid == w.pid) {
+                o.oom_killed = true;
+            }
+        } else {
+            report_early_end(w, status);
+        }
     }
 
     /// A worker that measures its wake-ups and was still waiting to run at `now`, past
@@ -581,6 +576,29 @@ fn fork_for(group: &[u8]) -> Res<i32> {
 
 fn pid(raw: i32) -> Pid {
     Pid::from_raw(raw).unwrap_or(Pid::INIT)
+}
+
+/// Halts a worker's process for its measurement, once per process: a process of its
+/// own is killed (as a zombie it keeps its /proc entry until reaped), a thread group
+/// stopped (a killed thread's /proc entry goes at once).
+fn halt(w: &Worker) {
+    if w.leads() {
+        let signal = if w.tgid.is_some() {
+            Signal::STOP
+        } else {
+            Signal::KILL
+        };
+        let _ = rustix::process::kill_process(pid(w.process()), signal);
+    }
+}
+
+/// Waits until [`halt`] has taken effect on a worker's process.
+fn wait_halted(w: &Worker) {
+    match w.tgid {
+        Some(tgid) if w.leads() => threads::wait_stopped(tgid),
+        Some(_) => {}
+        None => wait_ended(w.pid),
+    }
 }
 
 /// Whether a worker that ended before it was stopped is one the OOM killer ended, as
