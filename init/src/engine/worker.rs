@@ -799,6 +799,35 @@ mod tests {
     }
 
     #[test]
+    fn a_thread_group_is_signalled_and_collected_through_its_first_thread() {
+        let thread = |pid, tgid| Worker {
+            pid,
+            tgid,
+            ..Worker::default()
+        };
+        let (first, other, process) =
+            (thread(40, Some(40)), thread(42, Some(40)), thread(50, None));
+        assert_eq!(
+            [first.process(), other.process(), process.process()],
+            [40, 40, 50]
+        );
+        assert!(first.leads() && !other.leads() && process.leads());
+        assert_eq!(
+            other.proc_path(b"stat").as_bytes(),
+            b"/proc/40/task/42/stat"
+        );
+        assert_eq!(process.proc_path(b"comm").as_bytes(), b"/proc/50/comm");
+        let mut unstarted = thread(0, Some(40));
+        let slot = crate::measure::shared::Shared::map().ok().unwrap();
+        slot.slot(0).reset();
+        unstarted.learn_tid(slot.slot(0));
+        assert_eq!(unstarted.pid, 0, "not started yet");
+        slot.slot(0).tid.store(43, Relaxed);
+        unstarted.learn_tid(slot.slot(0));
+        assert_eq!((unstarted.pid, unstarted.process()), (43, 40));
+    }
+
+    #[test]
     fn slots_are_taken_lowest_first_and_given_back() {
         let mut used = Used::default();
         for i in 0..MAX_SLOTS {
