@@ -1,13 +1,16 @@
 //! Worker groups run as threads of one process (`threads = true`), booted: the catalog's
-//! scenarios/threads in one VM. From the guest's own values: every worker of a group
-//! reports the same thread group, each its own thread id and task name, and each made
-//! progress; a starved thread is named by the stall check as a process worker is.
+//! scenarios/threads in one VM, and threads.toml again under scx_simple. From the
+//! guest's own values: every worker of a group reports the same thread group, each its
+//! own thread id and task name, and each made progress; a starved thread is named by
+//! the stall check as a process worker is.
 //!
-//! Needs `make` (the release init) and a kernel, as tests/e2e.rs.
+//! Needs `make` (the release init) and a kernel with sched_ext and its schedulers, as
+//! tests/catalog.rs.
 
 mod common;
 
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use serde::Deserialize;
@@ -57,27 +60,33 @@ impl Batch {
     }
 }
 
-/// scenarios/threads, booted once for every test here.
+/// Boots `files` with `options` in one VM.
+fn boot(tag: &str, options: &[&str], files: &[PathBuf]) -> Result<Batch, String> {
+    let scratch = Scratch::new(tag);
+    let mut args = options.to_vec();
+    args.extend(files.iter().map(|f| f.to_str().unwrap()));
+    let (output, report) = try_boot(&scratch, &args)?;
+    Ok(Batch {
+        exit: output.status.code(),
+        report,
+        why: format!(
+            "exit {:?}\n{}{}",
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ),
+    })
+}
+
+fn catalog(file: &str) -> PathBuf {
+    repo().join("scenarios/threads").join(file)
+}
+
+/// scenarios/threads, booted once for the tests under EEVDF.
 fn batch() -> &'static Batch {
     static CELL: OnceLock<Result<Batch, String>> = OnceLock::new();
-    let run = || {
-        let scratch = Scratch::new("threads");
-        let dir = repo().join("scenarios/threads");
-        let files = [dir.join("threads.toml"), dir.join("threads-stall.toml")];
-        let args: Vec<&str> = files.iter().map(|f| f.to_str().unwrap()).collect();
-        let (output, report) = try_boot(&scratch, &args)?;
-        Ok(Batch {
-            exit: output.status.code(),
-            report,
-            why: format!(
-                "exit {:?}\n{}{}",
-                output.status.code(),
-                String::from_utf8_lossy(&output.stdout),
-                String::from_utf8_lossy(&output.stderr)
-            ),
-        })
-    };
-    match CELL.get_or_init(run) {
+    let files = [catalog("threads.toml"), catalog("threads-stall.toml")];
+    match CELL.get_or_init(|| boot("threads", &[], &files)) {
         Ok(batch) => batch,
         Err(e) => panic!("batch threads: {e}"),
     }
@@ -114,7 +123,24 @@ fn assert_one_thread_group(b: &Batch, scenario: &str, group: &str, count: usize)
 
 #[test]
 fn a_group_run_as_threads_is_one_process_of_named_progressing_threads() {
-    let b = batch();
+    assert_thread_groups(batch());
+}
+
+/// Under scx_simple, a sched_ext scheduler, as under EEVDF; the scheduler stays
+/// attached throughout.
+#[test]
+fn groups_run_as_threads_under_a_sched_ext_scheduler() {
+    let simple = common::tree_scheduler("scx_simple");
+    let options = ["--scheduler", simple.to_str().unwrap()];
+    let b = boot("threads-scx", &options, &[catalog("threads.toml")])
+        .unwrap_or_else(|e| panic!("batch threads-scx: {e}"));
+    assert_eq!(b.exit, Some(0), "{}", b.why);
+    assert_thread_groups(&b);
+    assert_eq!(b.check("threads", "scheduler")["passed"], true, "{}", b.why);
+}
+
+/// threads.toml: each group one thread group, the teams still meeting on their words.
+fn assert_thread_groups(b: &Batch) {
     let s = "threads";
     assert_eq!(b.scenario(s)["outcome"], "pass", "{}", b.why);
     let team = assert_one_thread_group(b, s, "team", 4);
