@@ -123,6 +123,12 @@ fn cases(f: &Files) -> Vec<(Vec<String>, &'static str)> {
         "affinity-outside.toml",
         format!("{SPIN}cgroup = \"capped\"\naffinity = \"0\"\n{capped}"),
     );
+    let forks_as_threads = in_scenario(
+        "forks-as-threads.toml",
+        "name = \"t\"\nduration_ms = 10\n[[workers]]\ngroup = \"g\"\nwork = \"fork-churn\"\n\
+         threads = true\n"
+            .to_string(),
+    );
     let run = |extra: &[&str]| -> Vec<String> {
         let mut args = vec!["run", "--kernel", &kernel, "--out"];
         let out = f.path("out");
@@ -355,6 +361,10 @@ fn cases(f: &Files) -> Vec<(Vec<String>, &'static str)> {
         (
             run(&[&affinity_outside]),
             "[[workers]] \"g\".affinity: CPUs 0 are none of the CPUs 1 that cgroup \"capped\" allows",
+        ),
+        (
+            run(&[&forks_as_threads]),
+            "[[workers]] \"g\".threads: fork-churn workers cannot run as threads",
         ),
         // Programs for the guest.
         (run(&["--payload", &noexec]), "chmod +x"),

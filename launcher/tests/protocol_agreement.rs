@@ -87,6 +87,33 @@ fn spawn_edges() -> Vec<Edge> {
             spawn_plan(&format!("affinity={cpus}")),
         ));
     }
+    edges.extend(thread_edges());
+    edges
+}
+
+/// `threads = true` for every work type (only `THREAD_WORKS` may), and with `expect`.
+fn thread_edges() -> Vec<Edge> {
+    let mut edges: Vec<Edge> = WORKS
+        .iter()
+        .filter(|w| w.name != CGROUP_CHURN.name)
+        .map(|w| {
+            let toml = format!(
+                "name = \"e\"\nduration_ms = 1\n[[workers]]\ngroup = \"w\"\nwork = \"{}\"\n\
+                 count = 2\nthreads = true\n",
+                w.name
+            );
+            let plan = plan_with(&format!(
+                "op spawn group=w cgroup=w work={} count=2 threads=1\n",
+                w.name
+            ));
+            edge(format!("{} as threads", w.name), toml, plan)
+        })
+        .collect();
+    edges.push(edge(
+        "threads with expect",
+        workers("threads = true\nexpect = \"oom-killed\""),
+        spawn_plan("threads=1 expect=oom-killed"),
+    ));
     edges
 }
 

@@ -98,7 +98,7 @@ fn check_value(what: Subject, key: &str, val: &[u8]) -> Result<(), Msg> {
         "policy" => Policy::parse(val).is_some(),
         "prio" => parse_u64(val).is_some(),
         "affinity" | "cpus" => CpuMask::parse(val).is_some_and(|m| !m.is_empty()),
-        "kmsg" | "forward" => val == b"0" || val == b"1",
+        "kmsg" | "forward" | "threads" => val == b"0" || val == b"1",
         "percentile" => checks::Percentile::parse(val).is_some(),
         "work" => works::work(val).is_some(),
         "expect" => Expect::parse(val).is_some(),
@@ -120,6 +120,26 @@ fn check_value(what: Subject, key: &str, val: &[u8]) -> Result<(), Msg> {
     } else {
         Err(msg!("bad value {:?} for {}", Lossy(val), key))
     }
+}
+
+/// A spawn with `threads=1` runs its workers as threads of one process: only work
+/// that can (`works::THREAD_WORKS`), and without `expect` (the OOM killer ends the whole
+/// thread group, and only fork-churn, which forks, can have its forks refused).
+fn check_threads(line: &Line<'_>, work: Option<&works::Work>) -> Result<(), Msg> {
+    if let Some(work) = work.filter(|w| !w.runs_as_threads()) {
+        return Err(msg!(
+            "work {} cannot run as threads (threads=1): it forks, moves between cgroups, \
+             signals its teammates or shares pipes or per-process state; leave threads= \
+             out for it",
+            work.name
+        ));
+    }
+    if line.get("expect").is_some() {
+        return Err(msg!(
+            "threads=1 cannot take expect=: the limit would end the whole thread group"
+        ));
+    }
+    Ok(())
 }
 
 /// The keys only one check takes: `percentile` (`latency`) and `window_ms`
@@ -513,6 +533,9 @@ impl Validator {
                     check_work_key(work, key, text)?;
                 }
             }
+        }
+        if line.get("threads") == Some(b"1") {
+            check_threads(line, work)?;
         }
         let rt = line
             .get("policy")

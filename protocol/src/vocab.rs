@@ -137,7 +137,9 @@ impl Op {
             Op::CgroupSet => spec(&["path", "file", "value"], &[]),
             Op::Spawn => spec(
                 &["group", "cgroup", "work"],
-                &["count", "nice", "policy", "prio", "affinity", "expect"],
+                &[
+                    "count", "nice", "policy", "prio", "affinity", "expect", "threads",
+                ],
             ),
             Op::Stop => spec(&["group"], &[]),
             Op::Move => spec(&["from", "to"], &[]),

@@ -218,7 +218,36 @@ pub const LATENCY_WORKS: &[&Work] = &[
     &RT_STARVATION,
 ];
 
+/// The work types a spawn may run as threads of one process (`threads=1`): loops that
+/// keep no state of their own process, fork nothing, execute nothing, signal no
+/// teammate and change no cgroup (teams among them meet on futex words in the shared
+/// mapping), so that N of them in one thread group behave as N processes would, except
+/// for how schedulers that look at thread groups treat them.
+pub const THREAD_WORKS: &[&Work] = &[
+    &SPIN,
+    &YIELD,
+    &MIXED,
+    &BURSTY,
+    &SLEEP_WAKE,
+    &TIMER_LATENCY,
+    &IDLE_CHURN,
+    &PREEMPT_STORM,
+    &CACHE,
+    &FUTEX_PINGPONG,
+    &FUTEX_FANOUT,
+    &FAN_OUT_COMPUTE,
+    &MUTEX,
+    &REQUEST_LOOP,
+    &THUNDERING_HERD,
+    &WAKE_CHAIN,
+];
+
 impl Work {
+    /// Whether a spawn may run its workers as threads ([`THREAD_WORKS`]).
+    pub fn runs_as_threads(&self) -> bool {
+        THREAD_WORKS.iter().any(|w| w.name == self.name)
+    }
+
     /// Whether its workers time their wake-ups ([`LATENCY_WORKS`]).
     pub fn measures_latency(&self) -> bool {
         LATENCY_WORKS.iter().any(|w| w.name == self.name)

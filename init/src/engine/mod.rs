@@ -1,6 +1,7 @@
 //! The plan and what runs it: the plan read and validated, its interpreter, the
-//! scenario's cgroups, the worker pool, payloads, the monitor that watches a scenario,
-//! the checks that judge it at its end, and the evidence kept on a failure.
+//! scenario's cgroups, the worker pool (processes, or threads of one process),
+//! payloads, the monitor that watches a scenario, the checks that judge it at its
+//! end, and the evidence kept on a failure.
 
 pub mod cgroup;
 pub mod check;
@@ -11,5 +12,7 @@ pub mod monitor;
 pub mod payload;
 pub mod plan;
 pub mod runner;
+pub mod setup;
+pub mod threads;
 pub mod usage;
 pub mod worker;

@@ -243,6 +243,7 @@ impl Monitor {
         for i in 0..pool.live.len() {
             let slot = pool.shared.slot(pool.live.as_slice()[i].slot);
             let w = &mut pool.live.as_mut_slice()[i];
+            w.learn_tid(slot);
             let progress = slot.progress.load(Relaxed);
             w.iso.observe(&slot.take_recent_cpus(), progress);
             let until = slot.sleep_until_ns.load(Acquire);
@@ -263,7 +264,7 @@ impl Monitor {
             // would be most of the monitor's cost.
             let stat =
                 if now.saturating_sub(w.runnable_ns) > recheck_ns || (over && w.stall.is_none()) {
-                    let stat = w.stat_file.read(w.pid);
+                    let stat = w.stat_file.read(w.pid, w.tgid);
                     if stat.state != b'R' {
                         // Not runnable (frozen, blocked, dead): not the scheduler's doing.
                         close_stall(scenario, w);
@@ -416,7 +417,7 @@ mod tests {
     #[test]
     fn ready_waits_for_every_new_worker_and_names_a_failed_one() {
         use crate::measure::shared::{FAILED, READY};
-        let pool = pool_with_unrun_worker(0);
+        let mut pool = pool_with_unrun_worker(0);
         let second = Worker {
             slot: 1,
             index: 1,
@@ -432,7 +433,7 @@ mod tests {
         assert!(!pool.ready(0).ok().unwrap());
         assert!(pool.ready(2).ok().unwrap(), "no new workers: all ready");
         b.err_stage
-            .store(crate::engine::worker::Stage::Cgroup as u32, Relaxed);
+            .store(crate::engine::setup::Stage::Cgroup as u32, Relaxed);
         b.err_errno.store(2, Relaxed);
         b.state.store(FAILED, Relaxed);
         let Err(e) = pool.ready(0) else {

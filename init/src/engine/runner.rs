@@ -5,7 +5,8 @@ use crate::engine::check::{self, CheckSpec};
 use crate::engine::hotplug::Offline;
 use crate::engine::monitor::{Monitor, Until};
 use crate::engine::plan::{self, Line, MAX_LINE};
-use crate::engine::worker::{Name, Pool, RelPath, SchedParams, SpawnReq};
+use crate::engine::setup::SchedParams;
+use crate::engine::worker::{Name, Pool, RelPath, SpawnReq};
 use crate::platform::buf::Buf;
 use crate::platform::fail::Res;
 use crate::platform::record::{Record, RecordKind, ScenarioOutcome};
@@ -487,6 +488,7 @@ impl<'p> Runner<'p> {
                 .get("expect")
                 .and_then(Expect::parse)
                 .unwrap_or_default(),
+            threads: line.get("threads") == Some(b"1"),
         };
         let first = self.pool.spawn(&self.scen.root, &req)?;
         self.mon

@@ -3,19 +3,21 @@
 
 use crate::engine::cgroup::{self, Path};
 use crate::engine::isolation::Isolation;
+use crate::engine::setup::{fail_setup, settle, stage_name, SchedParams, Stage};
+use crate::engine::threads::{self, Stacks, Start};
 use crate::measure::migrations::{self, Moves};
-use crate::measure::shared::{Shared, BLOCKED, FAILED, MAX_SLOTS, READY};
+use crate::measure::shared::{Shared, Slot, BLOCKED, FAILED, MAX_SLOTS, READY};
 use crate::measure::wakes::WakeStats;
 use crate::platform::buf::{parse_u64, Buf};
 use crate::platform::fail::{Errno, Res};
-use crate::platform::proc_stat::StatFile;
+use crate::platform::proc_stat::{task_path, ProcPath, StatFile};
 use crate::platform::record::{ErrorPlace, Record, RecordKind};
 use crate::platform::sys;
 use crate::platform::table::Table;
 use crate::topology::cpulist::{to_cpuset, CpuMask};
 use crate::work::Expect;
 use crate::work::{self, Ctx, Params, WorkSpec};
-use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use core::sync::atomic::Ordering::{Acquire, Relaxed};
 use rustix::process::{waitid, Pid, Signal, WaitId, WaitIdOptions, WaitOptions};
 use schedbox_protocol::works::{CGROUP_CHURN, NUMA_WORKING_SET};
 
@@ -23,42 +25,14 @@ pub const MAX_WORKERS: usize = MAX_SLOTS;
 pub type Name = Buf<64>;
 pub type RelPath = Buf<192>;
 
-/// Worker setup stages, reported when one fails.
-#[derive(Clone, Copy)]
-#[repr(u32)]
-pub enum Stage {
-    Cgroup = 1,
-    Policy = 2,
-    Nice = 3,
-    Affinity = 4,
-}
-
-/// What a worker was doing at the stage its slot reports.
-fn stage_name(v: u32) -> &'static str {
-    const NAMES: [(Stage, &str); 4] = [
-        (Stage::Cgroup, "joining its cgroup"),
-        (Stage::Policy, "setting its scheduling policy"),
-        (Stage::Nice, "setting its nice value"),
-        (Stage::Affinity, "setting its CPU affinity"),
-    ];
-    NAMES
-        .iter()
-        .find(|(s, _)| *s as u32 == v)
-        .map_or("setup", |(_, name)| name)
-}
-
-#[derive(Clone, Copy, Default)]
-pub struct SchedParams {
-    pub policy: u32,
-    pub prio: u32,
-    pub nice: i32,
-    pub affinity: Option<CpuMask>,
-}
-
 /// A running worker, as PID 1 tracks it.
 #[derive(Default)]
 pub struct Worker {
+    /// Its process's id, or its thread's for a worker run as a thread (0 until its
+    /// process has started it: `Slot::tid`).
     pub pid: i32,
+    /// A worker run as a thread: its thread group, the process PID 1 forked.
+    pub tgid: Option<i32>,
     pub slot: usize,
     pub group: Name,
     pub cgroup: RelPath,
@@ -99,6 +73,7 @@ pub struct Outcome {
     pub cgroup: RelPath,
     pub index: u32,
     pub pid: i32,
+    pub tgid: Option<i32>,
     pub work: usize,
     pub iterations: u64,
     pub cpu_ns: u64,
@@ -125,6 +100,31 @@ pub struct Outcome {
     pub alive_ns: u64,
 }
 
+impl Worker {
+    /// The process PID 1 forked for it: its own, or its thread group.
+    pub fn process(&self) -> i32 {
+        self.tgid.unwrap_or(self.pid)
+    }
+
+    /// Whether PID 1 collects its process: every process worker, and the first thread
+    /// of a group (whose id is its process's).
+    fn leads(&self) -> bool {
+        self.tgid.is_none_or(|t| t == self.pid)
+    }
+
+    /// A thread's id once its process has started it.
+    pub fn learn_tid(&mut self, slot: &Slot) {
+        if self.pid == 0 {
+            self.pid = slot.tid.load(Relaxed) as i32;
+        }
+    }
+
+    /// Where /proc keeps `file` of its task.
+    fn proc_path(&self, file: &[u8]) -> ProcPath {
+        task_path(self.pid, self.tgid, file)
+    }
+}
+
 #[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
 pub struct Locality {
     pub pages: u64,
@@ -140,6 +140,8 @@ pub struct SpawnReq<'a> {
     pub sched: SchedParams,
     pub params: Params,
     pub expect: Expect,
+    /// Run the workers as threads of one process.
+    pub threads: bool,
 }
 
 /// Which slots serve a live worker, one bit each.
@@ -203,77 +205,138 @@ impl Pool {
         (live + done) as u32
     }
 
-    /// Forks `count` workers into their cgroup with their settings; returns the index
-    /// in `live` of the first new one. They set themselves up on their own: `ready`
-    /// says when they are done.
+    /// Forks `count` workers into their cgroup with their settings (or one process that
+    /// runs them as its threads); returns the index in `live` of the first new one. They
+    /// set themselves up on their own: `ready` says when they are done.
     pub fn spawn(&mut self, root: &Path, req: &SpawnReq<'_>) -> Res<usize> {
         let procs = cgroup::join(
             cgroup::join(root.as_bytes(), req.cgroup).as_bytes(),
             b"cgroup.procs",
         );
         let base = self.next_index(req.group);
-        let work = work::WORKS
-            .iter()
-            .position(|w| core::ptr::eq(w, req.work))
-            .unwrap_or(0);
         let first = self.live.len();
         let mut team = work::TeamSetup::new(req.work, req.count, &req.params)?;
+        if req.threads {
+            self.spawn_threads(&procs, base, req, &mut team)?;
+            return Ok(first);
+        }
         for i in 0..req.count {
-            let Some(slot) = self.used.first_free() else {
-                return Err(fail!(Spawn, "more than {} workers at once", MAX_SLOTS));
-            };
-            let s = self.shared.slot(slot);
-            let wakes = self.shared.wakes(slot);
-            if s.woke.load(Relaxed) != 0 {
-                wakes.reset();
-            }
-            s.reset();
-            let ctx = Ctx {
-                slot: s,
-                wakes,
-                spec: req.work,
-                params: req.params,
-                index: i,
-                count: req.count,
-                link: team.join(&self.shared, i, slot)?,
-                expect: req.expect,
-            };
-            let pid = sys::fork().map_err(|e| {
-                fail!(
-                    Spawn,
-                    "fork for group {}: {}",
-                    Name::from_bytes(req.group),
-                    Errno(e)
-                )
-            })?;
+            let (slot, ctx) = self.prepare(req, i, &mut team)?;
+            let pid = fork_for(req.group)?;
             if pid == 0 {
                 crate::platform::host::die_with_parent();
                 let name = comm(req.group, base + i);
                 child(procs.as_cstr(), &req.sched, &ctx, name.as_cstr());
             }
             team.forked(i);
-            self.used.set(slot, true);
-            let w = Worker {
-                pid,
-                slot,
-                group: Name::from_bytes(req.group),
-                cgroup: RelPath::from_bytes(req.cgroup),
-                index: base + i,
-                work,
-                expect: req.expect,
-                spawned_ns: sys::now_ns(),
-                ..Worker::default()
-            };
-            if self.live.push(w).is_err() {
-                return Err(fail!(Spawn, "more than {} live workers", MAX_WORKERS));
-            }
+            self.enlist(req, slot, base + i, pid, None)?;
         }
         Ok(first)
     }
 
+    /// One process for the whole spawn, which starts the workers as its threads: their
+    /// slots and their starts are ready before its fork.
+    fn spawn_threads(
+        &mut self,
+        procs: &Path,
+        base: u32,
+        req: &SpawnReq<'_>,
+        team: &mut work::TeamSetup,
+    ) -> Res<()> {
+        let stacks = Stacks::map(req.count)?;
+        let mut slots = [0usize; MAX_WORKERS];
+        for i in 0..req.count {
+            let (slot, ctx) = self.prepare(req, i, team)?;
+            slots[i as usize] = slot;
+            stacks.put(i, Start::new(ctx, req.sched, comm(req.group, base + i)));
+        }
+        let tgid = fork_for(req.group)?;
+        if tgid == 0 {
+            crate::platform::host::die_with_parent();
+            threads::lead(procs.as_cstr(), &stacks);
+        }
+        for (i, &slot) in slots[..req.count as usize].iter().enumerate() {
+            team.forked(i as u32);
+            // The first thread is the process itself; the others' ids come later.
+            let pid = if i == 0 { tgid } else { 0 };
+            self.enlist(req, slot, base + i as u32, pid, Some(tgid))?;
+        }
+        Ok(())
+    }
+
+    /// Takes a slot for worker `i` of a spawn, clears it and joins the worker to its
+    /// team: what the worker will run with.
+    fn prepare(
+        &mut self,
+        req: &SpawnReq<'_>,
+        i: u32,
+        team: &mut work::TeamSetup,
+    ) -> Res<(usize, Ctx)> {
+        let Some(slot) = self.used.first_free() else {
+            return Err(fail!(Spawn, "more than {} workers at once", MAX_SLOTS));
+        };
+        let s = self.shared.slot(slot);
+        let wakes = self.shared.wakes(slot);
+        if s.woke.load(Relaxed) != 0 {
+            wakes.reset();
+        }
+        s.reset();
+        let ctx = Ctx {
+            slot: s,
+            wakes,
+            spec: req.work,
+            params: req.params,
+            index: i,
+            count: req.count,
+            link: team.join(&self.shared, i, slot)?,
+            expect: req.expect,
+        };
+        self.used.set(slot, true);
+        Ok((slot, ctx))
+    }
+
+    /// A forked worker (`pid`; a thread of `tgid`) joins the live ones.
+    fn enlist(
+        &mut self,
+        req: &SpawnReq<'_>,
+        slot: usize,
+        index: u32,
+        pid: i32,
+        tgid: Option<i32>,
+    ) -> Res<()> {
+        let work = work::WORKS
+            .iter()
+            .position(|w| core::ptr::eq(w, req.work))
+            .unwrap_or(0);
+        let w = Worker {
+            pid,
+            tgid,
+            slot,
+            group: Name::from_bytes(req.group),
+            cgroup: RelPath::from_bytes(req.cgroup),
+            index,
+            work,
+            expect: req.expect,
+            spawned_ns: sys::now_ns(),
+            ..Worker::default()
+        };
+        if self.live.push(w).is_err() {
+            return Err(fail!(Spawn, "more than {} live workers", MAX_WORKERS));
+        }
+        Ok(())
+    }
+
+    /// Learns the ids of threads their process has started since the last look.
+    pub fn learn_tids(&mut self) {
+        for w in self.live.as_mut_slice() {
+            w.learn_tid(self.shared.slot(w.slot));
+        }
+    }
+
     /// Whether every worker from `first` on has reported ready; one whose setup failed
     /// is an error naming the stage and the errno.
-    pub fn ready(&self, first: usize) -> Res<bool> {
+    pub fn ready(&mut self, first: usize) -> Res<bool> {
+        self.learn_tids();
         let mut all = true;
         for w in &self.live.as_slice()[first..] {
             let s = self.shared.slot(w.slot);
@@ -298,14 +361,24 @@ impl Pool {
     }
 
     /// `sched_setaffinity` on every live worker of `group`.
-    pub fn set_affinity(&self, group: &[u8], cpus: &CpuMask) -> Res<()> {
+    pub fn set_affinity(&mut self, group: &[u8], cpus: &CpuMask) -> Res<()> {
         let set = to_cpuset(cpus);
+        self.learn_tids();
         for w in self
             .live
             .as_slice()
             .iter()
             .filter(|w| w.group.eq_bytes(group))
         {
+            if w.pid == 0 {
+                return Err(fail!(
+                    Affinity,
+                    "worker {} {} (thread of pid {}): its process has not started it yet",
+                    w.group,
+                    w.index,
+                    w.process()
+                ));
+            }
             rustix::thread::sched_setaffinity(Pid::from_raw(w.pid), &set).map_err(|e| {
                 fail!(
                     Affinity,
@@ -349,6 +422,7 @@ impl Pool {
                 n += 1;
             }
         }
+        self.learn_tids();
         // A worker that already ended (the OOM killer's SIGKILL, a crash) is reported as
         // such, so that its end is not taken for PID 1's own kill.
         let mut gone = [false; MAX_WORKERS];
@@ -356,42 +430,30 @@ impl Pool {
         let now = sys::now_ns();
         for (k, &i) in chosen[..n].iter().enumerate() {
             let w = &self.live.as_slice()[i];
-            gone[k] = has_ended(w.pid);
+            gone[k] = has_ended(w.process());
             due[k] = self.shared.slot(w.slot).sleep_until_ns.load(Acquire);
         }
         for (k, &i) in chosen[..n].iter().enumerate() {
             if !gone[k] {
-                let _ =
-                    rustix::process::kill_process(pid(self.live.as_slice()[i].pid), Signal::KILL);
+                halt(&self.live.as_slice()[i]);
             }
         }
         // Measure only once every chosen worker is dead, as a zombie (its slot and its
-        // /proc entry last until it is reaped): workers that work together, like a
-        // ping-pong pair, are then read at one instant, not one after the other while
-        // the rest still run.
+        // /proc entry last until it is reaped), or stopped: workers that work together,
+        // like a ping-pong pair, are then read at one instant, not one after the other
+        // while the rest still run.
+        for &i in &chosen[..n] {
+            wait_halted(&self.live.as_slice()[i]);
+        }
         let first = self.done.len();
         let mut full = false;
         for (k, &i) in chosen[..n].iter().enumerate() {
             let w = &self.live.as_slice()[i];
-            wait_ended(w.pid);
             self.count_overdue_wake(w, due[k], now);
             full |= self.done.push(self.measure(w)).is_err();
         }
         for (k, &i) in chosen[..n].iter().enumerate() {
-            let w = &self.live.as_slice()[i];
-            if gone[k] {
-                let status = reap_status(w.pid);
-                if oom_killed(w, status, root) {
-                    let done = &mut self.done.as_mut_slice()[first..];
-                    if let Some(o) = done.iter_mut().find(|o| o.pid == w.pid) {
-                        o.oom_killed = true;
-                    }
-                } else {
-                    report_early_end(w, status);
-                }
-            } else {
-                reap(w, true);
-            }
+            self.collect(i, gone[k], first, root);
         }
         // Remove from the back so earlier indices stay valid.
         for &i in chosen[..n].iter().rev() {
@@ -411,6 +473,33 @@ impl Pool {
         Ok(())
     }
 
+    /// Collects the process of measured worker `i` (once, by its first thread for a
+    /// thread group, killed now): one that had `gone` before it was stopped is
+    /// reported, as the OOM kill it was meant to meet (its outcome from `first` on in
+    /// `done` says so) or as an early end.
+    fn collect(&mut self, i: usize, gone: bool, first: usize, root: &Path) {
+        let w = &self.live.as_slice()[i];
+        if !w.leads() {
+            return;
+        }
+        if !gone {
+            if w.tgid.is_some() {
+                let _ = rustix::process::kill_process(pid(w.process()), Signal::KILL);
+            }
+            reap(w, true);
+            return;
+        }
+        let status = reap_status(w.process());
+        if oom_killed(w, status, root) {
+            let done = &mut self.done.as_mut_slice()[first..];
+            if let Some(o) = done.iter_mut().find(|o| o.pid == w.pid) {
+                o.oom_killed = true;
+            }
+        } else {
+            report_early_end(w, status);
+        }
+    }
+
     /// A worker that measures its wake-ups and was still waiting to run at `now`, past
     /// the instant `due` it was to wake (or was woken), gets that wait as one more
     /// wake-up: else a sleeper starved until the end would show only its earlier,
@@ -426,12 +515,13 @@ impl Pool {
     /// Snapshot of a live worker: its slot's counters and its /proc schedstat.
     fn measure(&self, w: &Worker) -> Outcome {
         let s = self.shared.slot(w.slot);
-        let [cpu_ns, wait_ns, slices] = schedstat(w.pid);
+        let [cpu_ns, wait_ns, slices] = schedstat(&w.proc_path(b"schedstat"));
         Outcome {
             group: w.group.clone(),
             cgroup: w.cgroup.clone(),
             index: w.index,
             pid: w.pid,
+            tgid: w.tgid,
             work: w.work,
             iterations: s.progress.load(Relaxed),
             cpu_ns,
@@ -443,10 +533,11 @@ impl Pool {
             wake: (s.woke.load(Relaxed) != 0)
                 .then(|| self.shared.wakes(w.slot).stats())
                 .flatten(),
-            comm: read_comm(w.pid),
+            comm: read_comm(&w.proc_path(b"comm")),
             expect: w.expect,
             forks_refused: s.forks_refused.load(Relaxed),
             oom_killed: false,
+            // `/proc/<tid>/sched` is the thread's own, as for a process.
             moves: migrations::measure(w.pid, s),
             numa: (work::WORKS[w.work].name == NUMA_WORKING_SET.name).then(|| Locality {
                 pages: s.seldom.numa_pages.load(Relaxed),
@@ -460,10 +551,10 @@ impl Pool {
 
     /// Kills every live worker without reporting (the error path).
     pub fn kill_all(&mut self) {
-        for w in self.live.as_slice() {
-            let _ = rustix::process::kill_process(pid(w.pid), Signal::KILL);
+        for w in self.live.as_slice().iter().filter(|w| w.leads()) {
+            let _ = rustix::process::kill_process(pid(w.process()), Signal::KILL);
         }
-        for w in self.live.as_slice() {
+        for w in self.live.as_slice().iter().filter(|w| w.leads()) {
             reap(w, false);
         }
         self.live.clear();
@@ -471,8 +562,43 @@ impl Pool {
     }
 }
 
+/// Forks a worker's process (0 in the child).
+fn fork_for(group: &[u8]) -> Res<i32> {
+    sys::fork().map_err(|e| {
+        fail!(
+            Spawn,
+            "fork for group {}: {}",
+            Name::from_bytes(group),
+            Errno(e)
+        )
+    })
+}
+
 fn pid(raw: i32) -> Pid {
     Pid::from_raw(raw).unwrap_or(Pid::INIT)
+}
+
+/// Halts a worker's process for its measurement, once per process: a process of its
+/// own is killed (as a zombie it keeps its /proc entry until reaped), a thread group
+/// stopped (a killed thread's /proc entry goes at once).
+fn halt(w: &Worker) {
+    if w.leads() {
+        let signal = if w.tgid.is_some() {
+            Signal::STOP
+        } else {
+            Signal::KILL
+        };
+        let _ = rustix::process::kill_process(pid(w.process()), signal);
+    }
+}
+
+/// Waits until [`halt`] has taken effect on a worker's process.
+fn wait_halted(w: &Worker) {
+    match w.tgid {
+        Some(tgid) if w.leads() => threads::wait_stopped(tgid),
+        Some(_) => {}
+        None => wait_ended(w.pid),
+    }
 }
 
 /// Whether a worker that ended before it was stopped is one the OOM killer ended, as
@@ -487,7 +613,7 @@ fn oom_killed(w: &Worker, status: Option<rustix::process::WaitStatus>, root: &Pa
 /// Waits for a killed worker; with `check`, one that had ended on its own before is
 /// reported as an error.
 fn reap(w: &Worker, check: bool) {
-    let status = reap_status(w.pid);
+    let status = reap_status(w.process());
     let killed = status.is_some_and(|s| s.terminating_signal() == Some(Signal::KILL.as_raw()));
     if check && !killed {
         report_early_end(w, status);
@@ -554,21 +680,15 @@ pub fn ns_to_us(ns: u64) -> u64 {
     ns.saturating_add(sys::NS_PER_US / 2) / sys::NS_PER_US
 }
 
-/// `/proc/<pid>/comm`, the task's name as the kernel has it; empty when unreadable.
-fn read_comm(pid: i32) -> Buf<{ COMM_LEN + 1 }> {
-    let mut path: Buf<48> = Buf::from_bytes(b"/proc/");
-    path.push_u64(pid as u64);
-    path.push(b"/comm");
+/// A task's `comm` file: its name as the kernel has it; empty when unreadable.
+fn read_comm(path: &ProcPath) -> Buf<{ COMM_LEN + 1 }> {
     let mut buf = [0u8; COMM_LEN + 1];
     let n = sys::read_file(path.as_cstr(), &mut buf).unwrap_or(0);
     Buf::from_bytes(crate::platform::buf::trim_end(&buf[..n]))
 }
 
-/// `/proc/<pid>/schedstat`: time on CPU, time waiting on a runqueue, timeslices.
-pub fn schedstat(pid: i32) -> [u64; 3] {
-    let mut path: Buf<48> = Buf::from_bytes(b"/proc/");
-    path.push_u64(pid as u64);
-    path.push(b"/schedstat");
+/// A task's `schedstat` file: time on CPU, time waiting on a runqueue, timeslices.
+pub fn schedstat(path: &ProcPath) -> [u64; 3] {
     let mut buf = [0u8; 96];
     let mut out = [0u64; 3];
     if let Ok(n) = sys::read_file(path.as_cstr(), &mut buf) {
@@ -597,6 +717,9 @@ fn report(scenario: &[u8], o: &Outcome) {
         .num("wait_ns", o.wait_ns)
         .num("slices", o.slices)
         .str("cpus", cpus.as_bytes());
+    if let Some(tgid) = o.tgid {
+        r = r.num("tgid", tgid as u64);
+    }
     if let Some(w) = o.wake {
         r = r
             .num("wake_p50_us", ns_to_us(w.p50_ns))
@@ -650,39 +773,15 @@ pub fn comm(group: &[u8], index: u32) -> Buf<{ COMM_LEN + 1 }> {
     name
 }
 
-/// The child side of a spawn: take its name, join the cgroup, apply settings, report
-/// ready, work.
+/// The child side of a spawn: take its name, join the cgroup, then settle and work.
 fn child(procs: &core::ffi::CStr, sched: &SchedParams, ctx: &Ctx, name: &core::ffi::CStr) -> ! {
     // A name is only a label: a kernel that refuses it does not stop the work.
     let _ = rustix::thread::set_name(name);
-    let slot = ctx.slot;
-    let die = |stage: Stage, e: rustix::io::Errno| -> ! {
-        slot.err_stage.store(stage as u32, Relaxed);
-        slot.err_errno.store(e.raw_os_error() as u32, Relaxed);
-        slot.state.store(FAILED, Release);
-        sys::exit(1)
-    };
     // "0" names the writer itself.
     if let Err(e) = sys::write_file(procs, b"0") {
-        die(Stage::Cgroup, e);
+        fail_setup(ctx, Stage::Cgroup, e);
     }
-    if sched.policy != sys::SCHED_OTHER {
-        if let Err(e) = sys::set_scheduler(0, sched.policy, sched.prio) {
-            die(Stage::Policy, e);
-        }
-    }
-    if sched.nice != 0 {
-        if let Err(e) = rustix::process::setpriority_process(None, sched.nice) {
-            die(Stage::Nice, e);
-        }
-    }
-    if let Some(m) = &sched.affinity {
-        if let Err(e) = rustix::thread::sched_setaffinity(None, &to_cpuset(m)) {
-            die(Stage::Affinity, e);
-        }
-    }
-    slot.state.store(READY, Release);
-    (ctx.spec.run)(ctx)
+    settle(sched, ctx)
 }
 
 #[cfg(test)]
@@ -697,6 +796,35 @@ mod tests {
         let long = comm(b"a-very-long-group-name", 1_000_000);
         assert_eq!(long.as_bytes(), b"sbx-a-v-1000000");
         assert_eq!(long.len(), COMM_LEN);
+    }
+
+    #[test]
+    fn a_thread_group_is_signalled_and_collected_through_its_first_thread() {
+        let thread = |pid, tgid| Worker {
+            pid,
+            tgid,
+            ..Worker::default()
+        };
+        let (first, other, process) =
+            (thread(40, Some(40)), thread(42, Some(40)), thread(50, None));
+        assert_eq!(
+            [first.process(), other.process(), process.process()],
+            [40, 40, 50]
+        );
+        assert!(first.leads() && !other.leads() && process.leads());
+        assert_eq!(
+            other.proc_path(b"stat").as_bytes(),
+            b"/proc/40/task/42/stat"
+        );
+        assert_eq!(process.proc_path(b"comm").as_bytes(), b"/proc/50/comm");
+        let mut unstarted = thread(0, Some(40));
+        let slot = crate::measure::shared::Shared::map().ok().unwrap();
+        slot.slot(0).reset();
+        unstarted.learn_tid(slot.slot(0));
+        assert_eq!(unstarted.pid, 0, "not started yet");
+        slot.slot(0).tid.store(43, Relaxed);
+        unstarted.learn_tid(slot.slot(0));
+        assert_eq!((unstarted.pid, unstarted.process()), (43, 40));
     }
 
     #[test]

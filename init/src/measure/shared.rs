@@ -74,6 +74,9 @@ pub struct Slot {
     /// Nonzero once the worker recorded a wake-up: only then does PID 1 read or clear
     /// its histogram, whose pages (shared memory) would be allocated by a mere read.
     pub woke: AtomicU32,
+    /// A worker run as a thread: its thread id, stored by the kernel as its process
+    /// starts it (PID 1 knows only the process's id, from its fork).
+    pub tid: AtomicU32,
     pub cpus: [AtomicU64; MAX_CPUS / 64],
     /// CPUs seen since PID 1 last took them (for the isolation check).
     pub recent_cpus: [AtomicU64; MAX_CPUS / 64],
@@ -113,6 +116,7 @@ impl Slot {
             &self.err_errno,
             &self.next_mate,
             &self.woke,
+            &self.tid,
             &self.seldom.knock,
         ];
         for a in ints.into_iter().chain(&self.seldom.team.words) {

@@ -1,10 +1,29 @@
-//! A worker's /proc/<pid>/stat as the monitor reads it: its state and last CPU.
+//! Where /proc keeps a worker's task, and its stat file as the monitor reads it: its
+//! state and last CPU.
 
 use crate::platform::buf::Buf;
 use crate::platform::sys;
 use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use rustix::fd::OwnedFd;
 use rustix::fs::{Mode, OFlags};
+
+/// A path under a task's /proc directory.
+pub type ProcPath = Buf<64>;
+
+/// `file` of a worker's task: `/proc/<pid>/<file>` for a process, and for a thread
+/// `/proc/<tgid>/task/<tid>/<file>`, the thread's own (the process's directory sums
+/// some figures over its threads).
+pub fn task_path(pid: i32, tgid: Option<i32>, file: &[u8]) -> ProcPath {
+    let mut path = ProcPath::from_bytes(b"/proc/");
+    if let Some(tgid) = tgid {
+        path.push_u64(tgid as u64);
+        path.push(b"/task/");
+    }
+    path.push_u64(pid as u64);
+    path.push(b"/");
+    path.push(file);
+    path
+}
 
 /// The fields of /proc/<pid>/stat a stall record needs.
 #[derive(Clone, Copy, Default)]
@@ -30,14 +49,13 @@ const MAX_KEPT_OPEN: usize = 512;
 static KEPT_OPEN: AtomicUsize = AtomicUsize::new(0);
 
 impl StatFile {
-    /// State and last CPU of `pid`; state `?` if unreadable. Beyond [`MAX_KEPT_OPEN`]
-    /// or without a descriptor to spare the file is opened for this read only.
-    pub fn read(&mut self, pid: i32) -> ProcStat {
+    /// State and last CPU of `pid` (a thread of `tgid`: [`task_path`]); state `?` if
+    /// unreadable. Beyond [`MAX_KEPT_OPEN`] or without a descriptor to spare the file
+    /// is opened for this read only.
+    pub fn read(&mut self, pid: i32, tgid: Option<i32>) -> ProcStat {
         let mut buf = [0u8; STAT_BYTES];
         if self.fd.is_none() {
-            let mut path: Buf<48> = Buf::from_bytes(b"/proc/");
-            path.push_u64(pid as u64);
-            path.push(b"/stat");
+            let path = task_path(pid, tgid, b"stat");
             if KEPT_OPEN.load(Relaxed) >= MAX_KEPT_OPEN {
                 return read_once(&path, &mut buf);
             }
@@ -74,7 +92,7 @@ impl Drop for StatFile {
     }
 }
 
-fn read_once(path: &Buf<48>, buf: &mut [u8; STAT_BYTES]) -> ProcStat {
+fn read_once(path: &ProcPath, buf: &mut [u8; STAT_BYTES]) -> ProcStat {
     match sys::read_file(path.as_cstr(), buf) {
         Ok(n) => parse_stat(&buf[..n]),
         Err(_) => ProcStat::UNREADABLE,
@@ -110,4 +128,26 @@ fn parse_stat(text: &[u8]) -> ProcStat {
         out.cpu = crate::platform::buf::parse_u64(cpu).unwrap_or(0);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thread_is_read_from_its_process_task_directory() {
+        assert_eq!(task_path(40, None, b"stat").as_bytes(), b"/proc/40/stat");
+        assert_eq!(
+            task_path(42, Some(40), b"schedstat").as_bytes(),
+            b"/proc/40/task/42/schedstat"
+        );
+    }
+
+    #[test]
+    fn reads_this_thread_through_its_task_directory() {
+        let me = rustix::process::getpid().as_raw_nonzero().get();
+        let tid = rustix::thread::gettid().as_raw_nonzero().get();
+        let stat = StatFile::default().read(tid, Some(me));
+        assert_eq!(stat.state, b'R');
+    }
 }

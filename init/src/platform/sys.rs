@@ -1,5 +1,5 @@
 //! Thin system-call helpers: clocks, files, and the calls rustix does not offer (fork,
-//! sched_setscheduler, exit).
+//! a thread's clone, sched_setscheduler, exit).
 
 use core::arch::asm;
 use core::ffi::CStr;
@@ -76,6 +76,47 @@ pub fn fork() -> Result<i32, Errno> {
     // SAFETY: clone with only SIGCHLD and no stack behaves as fork.
     check(unsafe { syscall6(linux_raw_sys::general::__NR_clone, [sigchld, 0, 0, 0, 0, 0]) })
         .map(|p| p as i32)
+}
+
+/// What a thread's entry point is given: the argument passed to [`clone_thread`].
+pub type ThreadEntry = extern "C" fn(usize) -> !;
+
+/// Starts a thread of this process (`flags` must make it one: `CLONE_VM`,
+/// `CLONE_THREAD`...) that runs `entry(arg)` on the stack whose top is `stack_top`;
+/// returns its thread id. The kernel stores the id at `parent_tid`, and clears the word
+/// at `child_tid` (and wakes its futex) when the thread ends, as `flags` ask.
+///
+/// # Safety
+/// `stack_top` is the 16-byte aligned end of memory no one else uses, big enough for
+/// `entry`; `parent_tid` and `child_tid` stay valid for the thread's whole life.
+pub unsafe fn clone_thread(
+    flags: usize,
+    stack_top: *mut u8,
+    parent_tid: *const core::sync::atomic::AtomicU32,
+    child_tid: *const core::sync::atomic::AtomicU32,
+    entry: ThreadEntry,
+    arg: usize,
+) -> Result<i32, Errno> {
+    let ret: isize;
+    // The child starts on its new stack with every other register as the parent's:
+    // it calls `entry` (kept in r12, its argument in r13) and never comes back here.
+    asm!(
+        "syscall",
+        "test rax, rax",
+        "jnz 2f",
+        "xor ebp, ebp",
+        "mov rdi, r13",
+        "call r12",
+        "ud2",
+        "2:",
+        inlateout("rax") linux_raw_sys::general::__NR_clone as isize => ret,
+        in("rdi") flags, in("rsi") stack_top, in("rdx") parent_tid,
+        in("r10") child_tid, in("r8") 0usize,
+        in("r12") entry, in("r13") arg,
+        lateout("rcx") _, lateout("r11") _,
+        options(nostack),
+    );
+    check(ret).map(|t| t as i32)
 }
 
 /// Ends the calling process at once (no destructors; the child of a fork owns nothing).

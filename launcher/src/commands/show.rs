@@ -153,6 +153,9 @@ fn spawn_line(s: &Spawn) -> String {
     if let Some(expect) = &s.expect {
         line += &format!(", expect {expect}");
     }
+    if s.threads {
+        line += ", as threads of one process";
+    }
     let keys: &[Key] = catalog::work_type(&s.work).map_or(&[], |w| w.keys);
     for key in keys {
         let given = s.params.iter().find(|(k, _)| *k == key.name);

@@ -250,7 +250,8 @@ fn spawn_line(spawn: &Spawn) -> String {
         .key("policy", &spawn.policy)
         .key_opt("prio", spawn.prio)
         .key_opt("affinity", spawn.affinity.as_ref())
-        .key_opt("expect", spawn.expect.as_ref());
+        .key_opt("expect", spawn.expect.as_ref())
+        .key_opt("threads", spawn.threads.then_some(1));
     let work = schedbox_protocol::works::work(spawn.work.as_bytes());
     for (key, value) in &spawn.params {
         // A word key carries its word, not the word's index.
@@ -286,6 +287,31 @@ mod tests {
         "#;
         let scenario = parse(toml, "test.toml", &VM).unwrap();
         assert_eq!(compile(&[scenario], &DEFAULT_CONFIG), example("spin.plan"));
+    }
+
+    #[test]
+    fn a_group_run_as_threads_says_so_on_its_spawn_line() {
+        let toml = |threads: bool| {
+            format!(
+                "name = \"t\"\nduration_ms = 100\n[[workers]]\ngroup = \"t\"\nwork = \"spin\"\n\
+                 count = 4\nthreads = {threads}\n"
+            )
+        };
+        let plan = |threads| {
+            compile(
+                &[parse(&toml(threads), "t.toml", &VM).unwrap()],
+                &DEFAULT_CONFIG,
+            )
+        };
+        let spawn = |plan: String| {
+            plan.lines()
+                .find(|l| l.starts_with("op spawn"))
+                .map(str::to_string)
+                .unwrap()
+        };
+        assert!(spawn(plan(true)).ends_with(" threads=1"), "{}", plan(true));
+        assert!(!spawn(plan(false)).contains("threads"), "{}", plan(false));
+        schedbox_protocol::plan::validate(plan(true).as_bytes()).unwrap();
     }
 
     #[test]

@@ -21,6 +21,10 @@ pub struct WorkerRecord {
     pub group: String,
     pub index: u64,
     pub pid: u64,
+    /// The process its thread belongs to, for a group run as threads (`threads = true`):
+    /// the same for every worker of the group, `pid` being the thread's own id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tgid: Option<u64>,
     pub work: String,
     pub iterations: u64,
     pub cpu_ns: u64,
@@ -517,6 +521,7 @@ fn worker(g: &Get) -> Result<WorkerRecord, String> {
         group: g.text("group")?,
         index: g.num("index")?,
         pid: g.num("pid")?,
+        tgid: g.opt_num("tgid")?,
         work: g.text("work")?,
         iterations: g.num("iterations")?,
         cpu_ns: g.num("cpu_ns")?,

@@ -139,6 +139,8 @@ pub struct WorkersFile {
     pub prio: Option<u64>,
     pub affinity: Option<String>,
     pub expect: Option<String>,
+    /// Runs the group as one process with `count` threads.
+    pub threads: Option<bool>,
     pub spin_us: Option<u64>,
     pub burst_ms: Option<u64>,
     pub sleep_ms: Option<u64>,

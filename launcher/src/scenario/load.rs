@@ -85,6 +85,7 @@ mod tests {
             affinity: affinity.map(str::to_string),
             params: Vec::new(),
             expect: None,
+            threads: false,
         }
     }
 

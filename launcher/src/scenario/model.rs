@@ -254,6 +254,8 @@ pub struct Spawn {
     pub affinity: Option<String>,
     /// The limit the workers are meant to meet (`fork-refused`, `oom-killed`).
     pub expect: Option<String>,
+    /// Its workers are threads of one process, not processes of their own.
+    pub threads: bool,
     /// Work parameters that were given, as (plan key, value).
     pub params: Vec<(&'static str, u64)>,
 }

@@ -1107,3 +1107,61 @@ fn imbalance_takes_a_window_within_bounds() {
         "only the imbalance check",
     );
 }
+
+#[test]
+fn a_group_may_run_as_threads_of_work_that_keeps_to_its_thread() {
+    let team = "[[workers]]\ngroup = \"r\"\nwork = \"request-loop\"\ncount = 4\nthreads = true";
+    ok(&with_workers(&format!("count = 4\nthreads = true\n{team}")));
+    let s = ok(&with_workers("count = 4\nthreads = true"));
+    let Op::Spawn(spawn) = &s.steps[0].ops[1] else {
+        panic!("no spawn: {:?}", s.steps[0].ops)
+    };
+    assert!(spawn.threads);
+    assert_eq!(spawn.count, 4);
+    let plain = ok(&with_workers("threads = false"));
+    let Op::Spawn(spawn) = &plain.steps[0].ops[1] else {
+        panic!("no spawn: {:?}", plain.steps[0].ops)
+    };
+    assert!(!spawn.threads);
+}
+
+#[test]
+fn threads_are_refused_to_work_that_cannot_run_as_threads() {
+    let toml = |work: &str, extra: &str| {
+        format!("{SIMPLE}[[workers]]\ngroup = \"w\"\nwork = \"{work}\"\nthreads = true\n{extra}")
+    };
+    for work in [
+        "fork-churn",
+        "cgroup-churn",
+        "stress-mix",
+        "signal-storm",
+        "pipe-pingpong",
+    ] {
+        let extra = if work == "pipe-pingpong" {
+            "count = 2\n"
+        } else {
+            ""
+        };
+        rejected(
+            &toml(work, extra),
+            "\"w\".threads",
+            &format!("{work} workers cannot run as threads"),
+        );
+    }
+    rejected(
+        &toml("fork-churn", ""),
+        "threads",
+        "threads = true takes one of spin, yield",
+    );
+    rejected(
+        &toml("page-fault", "expect = \"oom-killed\"\n"),
+        "threads",
+        "cannot run as threads",
+    );
+    rejected(
+        &toml("spin", "expect = \"oom-killed\"\n"),
+        "threads",
+        "threads = true cannot take expect",
+    );
+    rejected(&with_workers("threads = 1"), "", "expected a boolean");
+}

@@ -175,6 +175,7 @@ fn lower_workers(ctx: &Ctx, w: &WorkersFile) -> Result<Spawn, ScenarioError> {
     params.extend(lower_words(ctx, w, work, &field)?);
     shaped::fits(ctx, work, &params, &field)?;
     let expect = lower_expect(ctx, w, &field)?;
+    let threads = lower_threads(ctx, w, work, &field)?;
     Ok(Spawn {
         group: w.group.clone(),
         cgroup: w.cgroup.clone().unwrap_or_else(|| w.group.clone()),
@@ -185,8 +186,44 @@ fn lower_workers(ctx: &Ctx, w: &WorkersFile) -> Result<Spawn, ScenarioError> {
         prio,
         affinity,
         expect,
+        threads,
         params,
     })
+}
+
+/// `threads = true`: the group runs as one process with `count` threads, which only
+/// work that keeps to its own thread can do (`THREAD_WORKS`: work that forks, moves
+/// itself between cgroups, signals its teammates or shares pipes would act on the
+/// whole thread group), and never with `expect`.
+fn lower_threads(
+    ctx: &Ctx,
+    w: &WorkersFile,
+    work: &catalog::WorkType,
+    field: &dyn Fn(&str) -> String,
+) -> Result<bool, ScenarioError> {
+    if w.threads != Some(true) {
+        return Ok(false);
+    }
+    if !work.runs_as_threads() {
+        return Err(ctx.err(
+            field("threads"),
+            format!(
+                "{} workers cannot run as threads (it forks, moves between cgroups, \
+                 signals its teammates or shares pipes or per-process state): threads = \
+                 true takes one of {}, or leave threads out to run them as processes",
+                work.name,
+                catalog::names(catalog::THREAD_WORKS, |t| t.name)
+            ),
+        ));
+    }
+    if w.expect.is_some() {
+        return Err(ctx.err(
+            field("threads"),
+            "threads = true cannot take expect: the limit would end the whole thread group; \
+             remove one of them",
+        ));
+    }
+    Ok(true)
 }
 
 /// `expect`: a limit the workers are meant to meet; forks can be refused only to work

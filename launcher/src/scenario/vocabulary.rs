@@ -9,7 +9,7 @@ pub use schedbox_protocol::checks::{
     MIN_IMBALANCE_WINDOW_MS, STALL_MS_PER_QUEUED_TASK,
 };
 pub use schedbox_protocol::vocab::{Expect, Policy, Until, Word};
-pub use schedbox_protocol::works::{Key, Work as WorkType, WORKS as WORK_TYPES};
+pub use schedbox_protocol::works::{Key, Work as WorkType, THREAD_WORKS, WORKS as WORK_TYPES};
 
 pub fn work_type(name: &str) -> Option<&'static WorkType> {
     schedbox_protocol::works::work(name.as_bytes())

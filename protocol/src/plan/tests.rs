@@ -448,3 +448,47 @@ fn only_latency_takes_a_percentile_and_only_imbalance_a_window() {
         ),
     ]);
 }
+
+#[test]
+fn only_work_that_keeps_to_its_thread_runs_as_threads() {
+    for work in [
+        "spin",
+        "sleep-wake",
+        "timer-latency",
+        "request-loop",
+        "futex-pingpong",
+    ] {
+        let ok = with_ops(&std::format!(
+            "op spawn group=g cgroup=c work={work} count=4 threads=1\n"
+        ));
+        validate(ok.as_bytes()).unwrap();
+    }
+    validate(with_ops("op spawn group=g cgroup=c work=fork-churn threads=0\n").as_bytes()).unwrap();
+    assert_rejected(&[
+        (
+            &with_ops("op spawn group=g cgroup=c work=fork-churn threads=1\n"),
+            4,
+            "work fork-churn cannot run as threads (threads=1)",
+        ),
+        (
+            &with_ops("op spawn group=g cgroup=c work=cgroup-churn threads=1\n"),
+            4,
+            "work cgroup-churn cannot run as threads",
+        ),
+        (
+            &with_ops("op spawn group=g cgroup=c work=signal-storm count=2 threads=1\n"),
+            4,
+            "work signal-storm cannot run as threads",
+        ),
+        (
+            &with_ops("op spawn group=g cgroup=c work=spin threads=1 expect=oom-killed\n"),
+            4,
+            "threads=1 cannot take expect=",
+        ),
+        (
+            &with_ops("op spawn group=g cgroup=c work=spin threads=yes\n"),
+            4,
+            "bad value \"yes\" for threads",
+        ),
+    ]);
+}
