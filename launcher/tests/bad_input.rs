@@ -190,7 +190,7 @@ fn cases(f: &Files) -> Vec<(Vec<String>, &'static str)> {
         ),
         (
             run(&["--cpus", "2", &every]),
-            "would take every CPU of the VM (2) offline",
+            "would take every CPU of the machine (2) offline",
         ),
         (run(&["--cpus", "2", &beyond]), "use CPUs the VM has"),
         (

@@ -2,11 +2,12 @@
 //! process: its scheduling settings, each of which applies to the calling thread
 //! alone, then ready, then its work; or the stage that failed, in its slot.
 
-use crate::measure::shared::{FAILED, READY};
+use crate::measure::shared::{FAILED, JOINED, READY, STARTING};
 use crate::platform::sys;
 use crate::topology::cpulist::{to_cpuset, CpuMask};
 use crate::work::Ctx;
-use core::sync::atomic::Ordering::{Relaxed, Release};
+use core::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use rustix::thread::futex;
 
 /// Worker setup stages, reported when one fails.
 #[derive(Clone, Copy)]
@@ -40,6 +41,42 @@ pub struct SchedParams {
     pub prio: u32,
     pub nice: i32,
     pub affinity: Option<CpuMask>,
+}
+
+/// Puts the new process `pid`, whose first thread's slot is `ctx`'s, into the cgroup
+/// whose `cgroup.procs` is `procs`, then lets it run its setup (`wait_joined`).
+/// PID 1 does the move, before the worker runs: a worker that moved itself took the
+/// cgroup locks from among many runnable tasks, and under a scheduler without wake-up
+/// preemption each holder waited a whole round of them, so a large group got ready
+/// seconds late and its workers' wait read as a stall.
+pub fn join_cgroup(procs: &core::ffi::CStr, pid: i32, ctx: &Ctx) {
+    let mut text = crate::platform::buf::Buf::<12>::default();
+    text.push_u64(pid as u64);
+    let slot = ctx.slot;
+    match sys::write_file(procs, text.as_bytes()) {
+        Ok(()) => slot.state.store(JOINED, Release),
+        Err(e) => {
+            slot.err_stage.store(Stage::Cgroup as u32, Relaxed);
+            slot.err_errno.store(e.raw_os_error() as u32, Relaxed);
+            slot.state.store(FAILED, Release);
+        }
+    }
+    // Not private: the waiter is another process sharing the mapping.
+    let _ = futex::wake(&slot.state, futex::Flags::empty(), 1);
+}
+
+/// In the new worker: waits until PID 1 has moved it (`join_cgroup`); a failed move
+/// ends the process (PID 1 reports it).
+pub fn wait_joined(ctx: &Ctx) {
+    loop {
+        match ctx.slot.state.load(Acquire) {
+            JOINED => return,
+            FAILED => sys::exit(1),
+            _ => {
+                let _ = futex::wait(&ctx.slot.state, futex::Flags::empty(), STARTING, None);
+            }
+        }
+    }
 }
 
 /// A worker's own scheduling settings (each applies to the calling thread alone, so a

@@ -108,7 +108,7 @@ impl Stacks {
         unsafe { self.start_ptr(i as usize).write(start) };
     }
 
-    fn start(&self, i: usize) -> &'static Start {
+    pub fn start(&self, i: usize) -> &'static Start {
         // SAFETY: `put` wrote it before the fork; the mapping lives as long as the
         // forked process, which is the only one that calls this.
         unsafe { &*self.start_ptr(i) }
@@ -122,16 +122,13 @@ impl Drop for Stacks {
     }
 }
 
-/// The forked process: joins the cgroup (`procs`: its `cgroup.procs`), so that every
+/// The forked process: waits until PID 1 has moved it into the cgroup, so that every
 /// thread it starts is there from its first instant, starts threads 1.. and becomes
 /// thread 0.
-pub fn lead(procs: &core::ffi::CStr, stacks: &Stacks) -> ! {
+pub fn lead(stacks: &Stacks) -> ! {
     let first = stacks.start(0);
     let _ = rustix::thread::set_name(first.name.as_cstr());
-    // "0" names the writer's whole thread group.
-    if let Err(e) = sys::write_file(procs, b"0") {
-        fail_setup(&first.ctx, Stage::Cgroup, e);
-    }
+    crate::engine::setup::wait_joined(&first.ctx);
     for i in 1..stacks.count {
         let start = stacks.start(i);
         let top = (start as *const Start as usize) & !0xf;

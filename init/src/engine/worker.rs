@@ -3,7 +3,7 @@
 
 use crate::engine::cgroup::{self, Path};
 use crate::engine::isolation::Isolation;
-use crate::engine::setup::{fail_setup, settle, stage_name, SchedParams, Stage};
+use crate::engine::setup::{self, settle, stage_name, SchedParams};
 use crate::engine::threads::{self, Stacks, Start};
 use crate::measure::migrations::{self, Moves};
 use crate::measure::shared::{Shared, Slot, BLOCKED, FAILED, MAX_SLOTS, READY};
@@ -226,8 +226,9 @@ impl Pool {
             if pid == 0 {
                 crate::platform::host::die_with_parent();
                 let name = comm(req.group, base + i);
-                child(procs.as_cstr(), &req.sched, &ctx, name.as_cstr());
+                child(&req.sched, &ctx, name.as_cstr());
             }
+            setup::join_cgroup(procs.as_cstr(), pid, &ctx);
             team.forked(i);
             self.enlist(req, slot, base + i, pid, None)?;
         }
@@ -253,8 +254,10 @@ impl Pool {
         let tgid = fork_for(req.group)?;
         if tgid == 0 {
             crate::platform::host::die_with_parent();
-            threads::lead(procs.as_cstr(), &stacks);
+            threads::lead(&stacks);
         }
+        // Before the process starts its threads, so that each starts in the cgroup.
+        setup::join_cgroup(procs.as_cstr(), tgid, &stacks.start(0).ctx);
         for (i, &slot) in slots[..req.count as usize].iter().enumerate() {
             team.forked(i as u32);
             // The first thread is the process itself; the others' ids come later.
@@ -774,13 +777,10 @@ pub fn comm(group: &[u8], index: u32) -> Buf<{ COMM_LEN + 1 }> {
 }
 
 /// The child side of a spawn: take its name, join the cgroup, then settle and work.
-fn child(procs: &core::ffi::CStr, sched: &SchedParams, ctx: &Ctx, name: &core::ffi::CStr) -> ! {
+fn child(sched: &SchedParams, ctx: &Ctx, name: &core::ffi::CStr) -> ! {
     // A name is only a label: a kernel that refuses it does not stop the work.
     let _ = rustix::thread::set_name(name);
-    // "0" names the writer itself.
-    if let Err(e) = sys::write_file(procs, b"0") {
-        fail_setup(ctx, Stage::Cgroup, e);
-    }
+    setup::wait_joined(ctx);
     settle(sched, ctx)
 }
 

@@ -51,6 +51,8 @@ pub const NO_MATE: u32 = 0;
 pub const STARTING: u32 = 0;
 pub const READY: u32 = 1;
 pub const FAILED: u32 = 2;
+/// PID 1 has moved the new worker into its cgroup: it may set itself up.
+pub const JOINED: u32 = 3;
 
 #[repr(C, align(64))]
 pub struct Slot {

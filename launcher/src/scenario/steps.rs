@@ -286,7 +286,7 @@ impl State<'_> {
             return Err(ctx.err(
                 &field,
                 format!(
-                    "{text:?} would take every CPU of the VM ({vm_cpus}) offline: leave CPU 0 \
+                    "{text:?} would take every CPU of the machine ({vm_cpus}) offline: leave CPU 0 \
                      online (give CPUs 1 to {})",
                     vm_cpus.saturating_sub(1)
                 ),

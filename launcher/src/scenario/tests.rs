@@ -911,7 +911,7 @@ fn hotplug_ops_refuse_cpu0_every_cpu_and_cpus_the_vm_lacks() {
     rejected(
         &with_steps(&[&off("0-1")]),
         field,
-        "would take every CPU of the VM (2) offline",
+        "would take every CPU of the machine (2) offline",
     );
     rejected(&with_steps(&[&off("2")]), field, "use CPUs the VM has");
     rejected(
