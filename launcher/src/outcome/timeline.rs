@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::protocol::record::Record;
 use crate::scenario::Scenario;
-use crate::vm::session::Observed;
+use crate::vm::session::{Observed, RunEnd};
 
 const MS_PER_S: f64 = 1e3;
 
@@ -37,8 +37,10 @@ pub enum Phase {
     TearDown,
     /// PID 1 after the last scenario: payloads killed, the scheduler stopped.
     InitShutDown,
-    /// From the `done` record to the VM's exit.
+    /// From the `done` record to the VM's exit, the guest powering off.
     PowerOff,
+    /// From the `done` record to the VM's exit, schedbox stopping it there.
+    VmStop,
     /// Host: the verdict and the report.
     Judging,
     /// Time between stamps that no phase accounts for.
@@ -46,7 +48,7 @@ pub enum Phase {
 }
 
 impl Phase {
-    pub const ALL: [Phase; 11] = [
+    pub const ALL: [Phase; 12] = [
         Phase::Preparation,
         Phase::VmStart,
         Phase::Kernel,
@@ -56,6 +58,7 @@ impl Phase {
         Phase::TearDown,
         Phase::InitShutDown,
         Phase::PowerOff,
+        Phase::VmStop,
         Phase::Judging,
         Phase::Unaccounted,
     ];
@@ -72,6 +75,7 @@ impl Phase {
             Phase::TearDown => "tear-down",
             Phase::InitShutDown => "init-shut-down",
             Phase::PowerOff => "power-off",
+            Phase::VmStop => "vm-stop",
             Phase::Judging => "judging",
             Phase::Unaccounted => "unaccounted",
         }
@@ -234,7 +238,12 @@ fn guest_phases(cursor: &mut Cursor, launch_ms: u64, observed: &Observed, scenar
     }
     if let Some(done_ms) = done {
         cursor.to(Phase::InitShutDown, None, clock.host(done_ms));
-        cursor.to(Phase::PowerOff, None, cursor.limit);
+        let end = if observed.end == RunEnd::StoppedAtDone {
+            Phase::VmStop
+        } else {
+            Phase::PowerOff
+        };
+        cursor.to(end, None, cursor.limit);
     }
 }
 
