@@ -142,7 +142,8 @@ run options:
                        kvm: schedbox's own VMM; auto: it if the KVM probe passes, else QEMU
   --qemu-cpu MODEL     QEMU's -cpu (implies the QEMU backend), e.g. \"EPYC,+svm\" to give
                        a TCG guest AMD-V, so it can run KVM itself (default: QEMU's own
-                       under TCG, host under KVM)
+                       under TCG, host under KVM; without it the guest kernel's own KVM
+                       is not started)
   --append ARGS        extra kernel command line (repeatable), e.g. \"loglevel=7\"
   --host               run only: no VM, the scenarios on this machine's running kernel
                        (root, cgroup v2; docs/host.md); refuses the VM's options above

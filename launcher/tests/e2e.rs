@@ -43,7 +43,10 @@ fn default_scenario_passes_on_what_the_guest_measured() {
         let comm = format!("sbx-spin-{}", w["index"]);
         assert_eq!(w["comm"], comm.as_str(), "{why}");
     }
-    assert_eq!(report["end"], "the VM powered off", "{why}");
+    assert_eq!(
+        report["end"], "schedbox stopped the VM after its done record",
+        "{why}"
+    );
     // Two spinners on two CPUs for the whole hold: together at least about duration ×
     // CPUs, and never more than the CPUs had in the guest time the scenario took (a
     // busy host delays the vCPUs, so the scenario can take longer than its hold).

@@ -10,7 +10,8 @@
 
 mod common;
 
-use common::{boot, describe, Scratch};
+use common::{boot, describe, try_boot_with_env, Scratch};
+use schedbox::vm::backend::WAIT_POWER_OFF_ENV;
 
 /// Four scenarios in one VM, the second of which cannot be carried out (a `write` op to
 /// a file that does not exist): the guest ends that one alone and goes on, and each
@@ -100,15 +101,29 @@ fn an_error_in_one_scenario_leaves_the_others_their_own_outcome() {
 #[test]
 fn the_guest_powers_off_at_the_end_of_every_run() {
     // fork-churn leaves children to reap: none may be taken for the power-off child.
+    // schedbox would stop the VM at the done record: here the guest powers it off.
+    let wait = [(WAIT_POWER_OFF_ENV, "1")];
     for run in 0..3 {
         let scratch = Scratch::new(&format!("power-off-{run}"));
         let scenario = scratch.file(
             "churn.toml",
             "name = \"churn\"\nduration_ms = 300\n[[workers]]\ngroup = \"f\"\nwork = \"fork-churn\"\ncount = 2\n",
         );
-        let (output, report) = boot(&scratch, &[scenario.to_str().unwrap()]);
+        let (output, report, _) = try_boot_with_env(&scratch, &[scenario.to_str().unwrap()], &wait)
+            .unwrap_or_else(|e| panic!("{e}"));
         let why = describe(&output, &report);
         assert_eq!(report["end"], "the VM powered off", "run {run}: {why}");
+        let last = report["timeline"]["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .rev()
+            .nth(1);
+        assert_eq!(
+            last.map(|p| &p["phase"]),
+            Some(&"power-off".into()),
+            "run {run}: {why}"
+        );
         assert_eq!(output.status.code(), Some(0), "run {run}: {why}");
     }
 }

@@ -73,7 +73,10 @@ fn the_own_vmm_boots_linux_to_init_inside_a_tcg_guest_with_nested_svm() {
             inner["release"], outer["release"],
             "the inner guest booted the same kernel to init: {why}"
         );
-        assert_eq!(inner["end"], "the VM powered off", "{why}");
+        assert_eq!(
+            inner["end"], "schedbox stopped the VM after its done record",
+            "{why}"
+        );
         let workers = inner["scenarios"][0]["workers"].as_array().unwrap();
         assert!(!workers.is_empty(), "{why}");
         for w in workers {

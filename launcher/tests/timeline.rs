@@ -87,7 +87,7 @@ fn the_timeline_accounts_for_the_whole_run_in_order() {
     }
     want.extend([
         ("init-shut-down", None),
-        ("power-off", None),
+        ("vm-stop", None),
         ("judging", None),
     ]);
     assert_eq!(named, want, "{why}");

@@ -107,7 +107,7 @@ pub fn bare_qemu(
     .arg(&initrd)
     .args([
         "-append",
-        &format!("console=ttyS0 {}", prepare::kernel_cmdline(&options.append)),
+        &format!("console=ttyS0 {}", prepare::kernel_cmdline(options)),
     ])
     .stdin(Stdio::null())
     .stdout(Stdio::piped())

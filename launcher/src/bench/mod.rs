@@ -313,7 +313,7 @@ fn boot_row(
     let spec = VmSpec {
         kernel: row.kernel.clone(),
         initramfs,
-        cmdline: prepare::kernel_cmdline(&options.append),
+        cmdline: prepare::kernel_cmdline(options),
         topology: row.shape.unwrap_or_else(|| options.vm.shape()),
         memory_mib: options.vm.memory_mib,
         virtio_records: true,

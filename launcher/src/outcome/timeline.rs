@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::protocol::record::Record;
 use crate::scenario::Scenario;
 use crate::vm::backend::Machine;
-use crate::vm::session::Observed;
+use crate::vm::session::{Observed, RunEnd};
 
 const MS_PER_S: f64 = 1e3;
 
@@ -41,11 +41,13 @@ pub enum Phase {
     TearDown,
     /// PID 1 after the last scenario: payloads killed, the scheduler stopped.
     InitShutDown,
-    /// From the `done` record to the VM's exit.
+    /// From the `done` record to the VM's exit, the guest powering off.
     PowerOff,
     /// `run --host`: from the `done` record to schedbox-init's exit, its cgroup
     /// removed and sched_ext back as it was.
     EngineExit,
+    /// From the `done` record to the VM's exit, schedbox stopping it there.
+    VmStop,
     /// Host: the verdict and the report.
     Judging,
     /// Time between stamps that no phase accounts for.
@@ -53,7 +55,7 @@ pub enum Phase {
 }
 
 impl Phase {
-    pub const ALL: [Phase; 13] = [
+    pub const ALL: [Phase; 14] = [
         Phase::Preparation,
         Phase::VmStart,
         Phase::EngineStart,
@@ -65,6 +67,7 @@ impl Phase {
         Phase::InitShutDown,
         Phase::PowerOff,
         Phase::EngineExit,
+        Phase::VmStop,
         Phase::Judging,
         Phase::Unaccounted,
     ];
@@ -83,6 +86,7 @@ impl Phase {
             Phase::InitShutDown => "init-shut-down",
             Phase::PowerOff => "power-off",
             Phase::EngineExit => "engine-exit",
+            Phase::VmStop => "vm-stop",
             Phase::Judging => "judging",
             Phase::Unaccounted => "unaccounted",
         }
@@ -250,6 +254,8 @@ fn guest_phases(cursor: &mut Cursor, launch_ms: u64, observed: &Observed, scenar
         cursor.to(Phase::InitShutDown, None, clock.host(done_ms));
         let end = if host {
             Phase::EngineExit
+        } else if observed.end == RunEnd::StoppedAtDone {
+            Phase::VmStop
         } else {
             Phase::PowerOff
         };

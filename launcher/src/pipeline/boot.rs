@@ -160,6 +160,7 @@ pub fn observe(
         timeout,
         silence: session::SILENCE_LIMIT,
         power_off_grace: session::POWER_OFF_GRACE,
+        stop_at_done: backend.stops_at_done() && crate::vm::backend::stop_at_done_wanted(),
     };
     let (mut console, mut records) = open_logs(dir)?;
     let mut sinks = Sinks {

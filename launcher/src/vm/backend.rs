@@ -34,6 +34,15 @@ pub fn virtio_wanted() -> bool {
     std::env::var_os(SERIAL_RECORDS_ENV).is_none_or(|v| v.is_empty())
 }
 
+/// Set (non-empty) to let the guest power the VM off by itself after its `done` record
+/// instead of schedbox stopping the VM there: for testing the guest's power-off path.
+pub const WAIT_POWER_OFF_ENV: &str = "SCHEDBOX_WAIT_POWER_OFF";
+
+/// Whether this run stops its VM as soon as the guest's `done` record is in.
+pub fn stop_at_done_wanted() -> bool {
+    std::env::var_os(WAIT_POWER_OFF_ENV).is_none_or(|v| v.is_empty())
+}
+
 /// Which channel carried the guest's records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -123,6 +132,12 @@ pub trait Backend {
     /// What the run happens in: a VM, unless this backend runs on the host itself.
     fn machine(&self) -> Machine {
         Machine::Vm
+    }
+    /// Whether the VM may be stopped as soon as the guest's `done` record is in: its
+    /// last record, after which a VM's guest only powers off. A host run's init must
+    /// end by itself (its run's cgroup is removed once it has gone).
+    fn stops_at_done(&self) -> bool {
+        false
     }
     /// Boots the VM; events arrive on `events` until `Exited`.
     fn launch(

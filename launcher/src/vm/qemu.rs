@@ -139,6 +139,10 @@ impl Backend for Qemu {
         self.accel == Accel::Tcg
     }
 
+    fn stops_at_done(&self) -> bool {
+        true
+    }
+
     fn launch(
         &self,
         spec: &VmSpec,

@@ -31,6 +31,10 @@ pub struct Limits {
     pub timeout: Duration,
     pub silence: Duration,
     pub power_off_grace: Duration,
+    /// Stop the VM once the `done` record is in rather than wait for the guest to
+    /// power off: nothing judged comes after it, and a power-off under emulation
+    /// takes a large share of a short run.
+    pub stop_at_done: bool,
 }
 
 /// Why the run ended.
@@ -44,6 +48,8 @@ pub enum RunEnd {
     Silent(Duration),
     /// The guest sent `done` but did not power off in time, and was killed.
     NoPowerOff,
+    /// The guest sent `done`, its last record, and schedbox stopped the VM there.
+    StoppedAtDone,
     /// The kernel panicked (or an oops stopped it); the VM was stopped at once rather
     /// than left to hang (`panic=0`) until the timeout.
     Panicked,
@@ -78,6 +84,7 @@ impl RunEnd {
             ),
             RunEnd::NoPowerOff if host => "did not exit after done and was killed".into(),
             RunEnd::NoPowerOff => "did not power off after done and was killed".into(),
+            RunEnd::StoppedAtDone => "schedbox stopped the VM after its done record".into(),
             RunEnd::Panicked => format!("schedbox stopped {it} at the kernel panic"),
             RunEnd::Interrupted(signal) => format!(
                 "schedbox got {} and stopped {it}",
@@ -198,7 +205,14 @@ pub fn run(
                 None
             }
             Ok(VmEvent::Exited(exit)) => {
-                watch.observed.end = kill.map_or(RunEnd::Exited(exit), |(end, _)| end);
+                watch.observed.end = match kill {
+                    // The guest may have powered off before the stop reached it.
+                    Some((RunEnd::StoppedAtDone, _)) if exit != VmExit::Killed => {
+                        RunEnd::Exited(exit)
+                    }
+                    Some((end, _)) => end,
+                    None => RunEnd::Exited(exit),
+                };
                 break;
             }
             Err(RecvTimeoutError::Timeout) => None,
@@ -326,6 +340,10 @@ impl Watch {
             if self.panic_over || at.elapsed() > PANIC_GRACE {
                 return Some(RunEnd::Panicked);
             }
+        }
+        // A panic on the console is left its grace, so the run's end names it.
+        if limits.stop_at_done && self.done_at.is_some() && self.panicked_at.is_none() {
+            return Some(RunEnd::StoppedAtDone);
         }
         if let Some(done) = self.done_at {
             return (done.elapsed() > limits.power_off_grace).then_some(RunEnd::NoPowerOff);

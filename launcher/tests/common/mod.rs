@@ -189,6 +189,15 @@ pub fn run_and_report_timed(
     scratch: &Scratch,
     args: &[&std::ffi::OsStr],
 ) -> Result<(Output, Value, std::time::Duration), String> {
+    run_and_report_with_env(scratch, args, &[])
+}
+
+/// As [`run_and_report_timed`], with `env` set for `schedbox run`.
+pub fn run_and_report_with_env(
+    scratch: &Scratch,
+    args: &[&std::ffi::OsStr],
+    env: &[(&str, &str)],
+) -> Result<(Output, Value, std::time::Duration), String> {
     let _one_at_a_time = one_vm_at_a_time();
     let json = scratch.0.join("report.json");
     let started = std::time::Instant::now();
@@ -200,6 +209,7 @@ pub fn run_and_report_timed(
         .arg(&json)
         .args(args)
         .env_remove("SCHEDBOX_SKIP_KVM_PROBE")
+        .envs(env.iter().copied())
         .output()
         .expect("cannot run schedbox");
     let took = started.elapsed();
@@ -286,6 +296,15 @@ pub fn try_boot_timed(
     scratch: &Scratch,
     extra: &[&str],
 ) -> Result<(Output, Value, std::time::Duration), String> {
+    try_boot_with_env(scratch, extra, &[])
+}
+
+/// As [`try_boot_timed`], with `env` set for `schedbox run`.
+pub fn try_boot_with_env(
+    scratch: &Scratch,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Result<(Output, Value, std::time::Duration), String> {
     let kernel = kernel();
     let cpus = CPUS.to_string();
     let mut args = vec!["--accel", "tcg", "--kernel", kernel.to_str().unwrap()];
@@ -294,7 +313,7 @@ pub fn try_boot_timed(
         args.extend(["--cpus", &cpus]);
     }
     args.extend_from_slice(extra);
-    run_and_report_timed(scratch, &os(&args))
+    run_and_report_with_env(scratch, &os(&args), env)
 }
 
 /// As [`try_boot`], failing the test when there is no report.

@@ -261,6 +261,30 @@ fn stamps_past_the_vm_exit_are_held_to_it() {
 }
 
 #[test]
+fn a_vm_stopped_at_done_names_its_last_phase_so() {
+    let marks = HostMarks {
+        launch_ms: LAUNCH_MS,
+        exit_ms: Some(LAUNCH_MS + 3100),
+        judged_ms: 3160,
+    };
+    let mut run = spin_run();
+    run.end = RunEnd::StoppedAtDone;
+    let timeline = build(marks, Some(&run), &[scenario("spin-basic", &[2000])]);
+    assert_contiguous(&timeline);
+    let last_guest = &timeline.phases[timeline.phases.len() - 2];
+    assert_eq!(
+        (last_guest.phase, last_guest.start_ms, last_guest.ms),
+        (Phase::VmStop, 3074, 76)
+    );
+    assert!(timeline.phases.iter().all(|s| s.phase != Phase::PowerOff));
+    assert!(
+        line(&timeline).contains("vm-stop 0.08"),
+        "{}",
+        line(&timeline)
+    );
+}
+
+#[test]
 fn a_run_without_a_vm_is_preparation_and_judging() {
     let marks = HostMarks {
         launch_ms: 30,

@@ -57,6 +57,7 @@ const LIMITS: Limits = Limits {
     timeout: Duration::from_millis(1500),
     silence: Duration::from_millis(400),
     power_off_grace: Duration::from_millis(300),
+    stop_at_done: false,
 };
 
 fn record(line: &str) -> VmEvent {
@@ -64,6 +65,14 @@ fn record(line: &str) -> VmEvent {
 }
 
 fn watch(script: Vec<(u64, VmEvent)>, exits: bool) -> (Observed, String, String) {
+    watch_with(script, exits, &LIMITS)
+}
+
+fn watch_with(
+    script: Vec<(u64, VmEvent)>,
+    exits: bool,
+    limits: &Limits,
+) -> (Observed, String, String) {
     let spec = VmSpec {
         kernel: "k".into(),
         initramfs: Vec::new(),
@@ -79,7 +88,7 @@ fn watch(script: Vec<(u64, VmEvent)>, exits: bool) -> (Observed, String, String)
         echo_console: false,
         watcher: None,
     };
-    let observed = run(&Scripted { script, exits }, &spec, &LIMITS, &mut sinks).unwrap();
+    let observed = run(&Scripted { script, exits }, &spec, limits, &mut sinks).unwrap();
     let text = |b: Vec<u8>| String::from_utf8(b).unwrap();
     (observed, text(console), text(records))
 }
@@ -147,6 +156,43 @@ fn a_guest_that_does_not_power_off_after_done_is_killed() {
         false,
     );
     assert_eq!(observed.end, RunEnd::NoPowerOff);
+}
+
+#[test]
+fn a_vm_is_stopped_as_soon_as_done_is_in_when_asked() {
+    let stop = Limits {
+        stop_at_done: true,
+        ..LIMITS
+    };
+    // The guest would take a second to power off: the stop comes first.
+    let shutting_down = (0..10).map(|_| (100, VmEvent::Console("shutting down".into())));
+    let script = [(0, record(BOOT)), (0, record("SBX1 done status=ok t_ms=9"))]
+        .into_iter()
+        .chain(shutting_down)
+        .chain([(0, VmEvent::Console("reboot: Power down".into()))])
+        .collect();
+    let (observed, console, _) = watch_with(script, false, &stop);
+    assert_eq!(observed.end, RunEnd::StoppedAtDone);
+    assert_eq!(observed.records.len(), 2);
+    assert!(observed.timings.total_ms < 500, "{:?}", observed.timings);
+    assert!(!console.contains("Power down"), "{console}");
+    assert_eq!(
+        RunEnd::StoppedAtDone.to_string(),
+        "schedbox stopped the VM after its done record"
+    );
+}
+
+#[test]
+fn a_guest_that_powers_off_before_the_stop_is_said_to_have() {
+    let stop = Limits {
+        stop_at_done: true,
+        ..LIMITS
+    };
+    // Done and the power-off in one burst: the VM has ended by itself when the stop
+    // is asked for, and the end says so.
+    let script = vec![(0, record(BOOT)), (0, record("SBX1 done status=ok t_ms=9"))];
+    let (observed, _, _) = watch_with(script, true, &stop);
+    assert_eq!(observed.end, RunEnd::Exited(VmExit::PowerOff));
 }
 
 #[test]

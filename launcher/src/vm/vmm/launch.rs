@@ -42,6 +42,10 @@ impl Backend for KvmBackend {
         "kvm".to_string()
     }
 
+    fn stops_at_done(&self) -> bool {
+        true
+    }
+
     fn launch(
         &self,
         spec: &VmSpec,
