@@ -164,8 +164,11 @@ pub fn read_file(path: &CStr, buf: &mut [u8]) -> Result<usize, Errno> {
     Ok(n)
 }
 
-/// Writes `data` to a file in one `write` (kernfs files take one value per write).
+/// Writes `data` to a file in one `write` (kernfs files take one value per write). The
+/// records held back go out first: such a write changes the kernel (a sysrq, a CPU
+/// going offline, a cgroup's limits) and may be the last thing the guest does.
 pub fn write_file(path: &CStr, data: &[u8]) -> Result<(), Errno> {
+    record::flush();
     let fd = rustix::fs::open(path, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())?;
     let n = rustix::io::write(&fd, data)?;
     if n == data.len() {
