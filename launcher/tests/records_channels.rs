@@ -111,7 +111,7 @@ fn a_payloads_output_arrives_whole_and_in_order_over_the_serial_port() {
 }
 
 #[test]
-#[ignore = "reason: 50 MB through the serial port takes ~5 min under TCG; run with --ignored"]
+#[ignore = "reason: 50 MB through the serial port takes ~4 min under TCG (248 s seen); run with --ignored"]
 fn fifty_megabytes_of_output_arrive_whole_and_in_order_over_the_serial_port() {
     every_line_in_order("serial-big", BIG_LINES, true, "serial");
 }
