@@ -58,6 +58,7 @@ pub fn main(args: &[&'static [u8]]) -> ! {
     } else {
         enter_host(args)
     };
+    record::start_batching();
     let result = dev.and_then(|()| setup(started_ms)).and_then(|()| run());
     match result {
         Ok(()) => finish(true),

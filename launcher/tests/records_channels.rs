@@ -17,10 +17,11 @@ use serde_json::Value;
 
 /// Bytes of each line the payload prints, its newline included.
 const LINE_BYTES: u64 = 70;
-/// Lines on the virtio console: as many as a payload's log keeps whole.
-const VIRTIO_LINES: u64 = PAYLOAD_OUTPUT_BYTES / LINE_BYTES;
-/// Lines on the serial port, about a hundredth of the bytes per second: fewer, so that
-/// the test takes seconds, not minutes.
+/// 50 MB of lines, kept whole (under the output cap): seconds on the virtio console.
+const BIG_LINES: u64 = 50_000_000 / LINE_BYTES;
+const _: () = assert!(BIG_LINES * LINE_BYTES <= PAYLOAD_OUTPUT_BYTES);
+/// Lines on the serial port in the suite: a tenth of the bytes per second or less, so
+/// fewer, that the test takes seconds, not minutes.
 const SERIAL_LINES: u64 = 15_000;
 /// The longest the payload may take (the scenario ends when it does).
 const HOLD_LIMIT_MS: u64 = 600_000;
@@ -100,11 +101,17 @@ fn every_line_in_order(name: &str, lines: u64, serial: bool, channel: &str) {
 }
 
 #[test]
-fn a_payloads_output_arrives_whole_and_in_order_over_virtio() {
-    every_line_in_order("virtio-lines", VIRTIO_LINES, false, "virtio");
+fn fifty_megabytes_of_output_arrive_whole_and_in_order_over_virtio() {
+    every_line_in_order("virtio-lines", BIG_LINES, false, "virtio");
 }
 
 #[test]
 fn a_payloads_output_arrives_whole_and_in_order_over_the_serial_port() {
     every_line_in_order("serial-lines", SERIAL_LINES, true, "serial");
+}
+
+#[test]
+#[ignore = "reason: 50 MB through the serial port takes ~4 min under TCG (248 s seen); run with --ignored"]
+fn fifty_megabytes_of_output_arrive_whole_and_in_order_over_the_serial_port() {
+    every_line_in_order("serial-big", BIG_LINES, true, "serial");
 }

@@ -13,7 +13,7 @@ use schedbox_protocol::vocab::{Op, RecordKind, SchedulerEvent, Word};
 /// of the vocabulary.
 const KEY_METHODS: &[&str] = &[
     "str", "num", "word", "get", "text", "int", "all", "key", "key_opt", "opt_text", "opt_num",
-    "opt_word", "field", "param", "Long",
+    "opt_word", "field", "param", "Long", "add_str", "add_num", "add_word",
 ];
 
 /// Words with another meaning where they stand: (file, the line's text, why).

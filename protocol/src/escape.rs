@@ -4,8 +4,9 @@
 use core::fmt;
 
 /// Whether a byte may appear in a value as it is.
+#[inline]
 pub fn is_plain(byte: u8) -> bool {
-    (0x21..=0x7e).contains(&byte) && !b"%=\"".contains(&byte)
+    matches!(byte, 0x21..=0x7e) && !matches!(byte, b'%' | b'=' | b'"')
 }
 
 /// Writes `value` percent-encoded (upper-case hex).

@@ -25,6 +25,9 @@ const MAX_USAGE: usize = 64;
 /// slow), and how often PID 1 looks whether they have.
 const READY_TIMEOUT_MS: u64 = 10_000;
 const READY_POLL_NS: u64 = 500 * sys::NS_PER_US;
+/// How soon the monitor reads a printing payload's output again, between samples: its
+/// terminal holds 4 KiB, so one read per 10 ms sample would cap it near 400 KB/s.
+const PAYLOAD_POLL_NS: u64 = sys::NS_PER_MS;
 /// A gap without progress longer than this is checked against the worker's state, and
 /// counts only while the worker is runnable: time frozen or blocked outside the work's
 /// own marked waits (memory reclaim, a cgroup freeze) is no stall. Shorter gaps are
@@ -171,15 +174,24 @@ impl Monitor {
         let start = now_ns();
         let end = start + ms * NS_PER_MS;
         let mut tick = start;
+        // Woken only to read payload output: no sample is due.
+        let mut for_output = false;
         loop {
             self.idle();
             let now = now_ns();
-            self.watch(pool, scenario, now, &mut tick);
+            if for_output && now < tick && now < end {
+                self.payloads.poll(scenario, now);
+            } else {
+                self.watch(pool, scenario, now, &mut tick);
+            }
             let payloads_ended = until == Until::PayloadsEnded && self.payloads.is_empty();
             if now >= end || payloads_ended {
                 return;
             }
-            sys::sleep_until_ns(tick.min(end).min(self.next_heartbeat_ns));
+            let due = tick.min(end).min(self.next_heartbeat_ns);
+            let output = now + PAYLOAD_POLL_NS;
+            for_output = self.payloads.printing() && output < due;
+            sys::sleep_until_ns(if for_output { output } else { due });
         }
     }
 

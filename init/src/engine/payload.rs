@@ -8,7 +8,7 @@ use crate::engine::worker::Name;
 use crate::platform::capture::Capture;
 use crate::platform::exec::{self, Argv, End};
 use crate::platform::fail::Res;
-use crate::platform::record::{OutputPart, OutputSource, Record, RecordKind};
+use crate::platform::record::{self, OutputPart, OutputSource, Record, RecordKind};
 use crate::platform::sys;
 use crate::platform::table::Table;
 
@@ -86,6 +86,12 @@ impl Payloads {
         }
     }
 
+    /// A payload printed since the last look: its terminal (4 KiB) fills long before the
+    /// next sample, so the monitor looks again sooner.
+    pub fn printing(&self) -> bool {
+        self.live.as_slice().iter().any(|p| p.out.flowing())
+    }
+
     /// No payload is running.
     pub fn is_empty(&self) -> bool {
         self.live.is_empty()
@@ -132,20 +138,26 @@ fn finish(scenario: &[u8], mut p: Payload, end: End) {
 }
 
 fn output(scenario: &[u8], name: &Name, text: &[u8]) {
-    output_record(scenario, name, text).send();
+    record::send_with(RecordKind::Output, |r| {
+        output_fields(r, scenario, name, text);
+    });
 }
 
 /// A line from the end of the output, after lines that were not sent.
 fn output_tail(scenario: &[u8], name: &Name, text: &[u8]) {
-    output_record(scenario, name, text)
-        .word("part", OutputPart::Tail)
-        .send();
+    record::send_with(RecordKind::Output, |r| {
+        output_fields(r, scenario, name, text).add_word("part", OutputPart::Tail);
+    });
 }
 
-fn output_record(scenario: &[u8], name: &Name, text: &[u8]) -> Record {
-    Record::new(RecordKind::Output)
-        .word("source", OutputSource::Payload)
-        .str("scenario", scenario)
-        .str("name", name.as_bytes())
-        .str("text", text)
+fn output_fields<'r>(
+    r: &'r mut Record,
+    scenario: &[u8],
+    name: &Name,
+    text: &[u8],
+) -> &'r mut Record {
+    r.add_word("source", OutputSource::Payload)
+        .add_str("scenario", scenario)
+        .add_str("name", name.as_bytes())
+        .add_str("text", text)
 }

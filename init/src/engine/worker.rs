@@ -11,7 +11,7 @@ use crate::measure::wakes::WakeStats;
 use crate::platform::buf::{parse_u64, Buf};
 use crate::platform::fail::{Errno, Res};
 use crate::platform::proc_stat::{task_path, ProcPath, StatFile};
-use crate::platform::record::{ErrorPlace, Record, RecordKind};
+use crate::platform::record::{self, ErrorPlace, Record, RecordKind};
 use crate::platform::sys;
 use crate::platform::table::Table;
 use crate::topology::cpulist::{to_cpuset, CpuMask};
@@ -625,6 +625,7 @@ fn reap(w: &Worker, check: bool) {
 
 /// Waits for the child `p` to end and collects it; None when there is none to collect.
 fn reap_status(p: i32) -> Option<rustix::process::WaitStatus> {
+    record::flush();
     loop {
         match rustix::process::waitpid(Pid::from_raw(p), WaitOptions::empty()) {
             Err(rustix::io::Errno::INTR) => continue,
@@ -643,6 +644,7 @@ fn has_ended(p: i32) -> bool {
 /// Waits until the child `p` has ended, leaving it to be collected later.
 fn wait_ended(p: i32) {
     let opts = WaitIdOptions::EXITED | WaitIdOptions::NOWAIT;
+    record::flush();
     while let Err(rustix::io::Errno::INTR) = waitid(WaitId::Pid(pid(p)), opts) {}
 }
 

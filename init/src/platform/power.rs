@@ -64,6 +64,7 @@ fn power_off() {
 /// Powers the VM off (or restarts it); never returns. In host mode it exits instead:
 /// schedbox reads the `done` record, and removes the run's cgroup once it has gone.
 pub fn end_vm() -> ! {
+    crate::platform::record::flush();
     if host::active() {
         sys::exit(0);
     }

@@ -1,7 +1,8 @@
 //! Record lines (`SBX1 <kind> key=value ...`) written to the records port.
 
 use crate::platform::buf::{fmt_u64, Buf};
-use core::sync::atomic::{AtomicI32, AtomicU32, AtomicU8, AtomicUsize, Ordering};
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU8, AtomicUsize, Ordering};
 
 pub use schedbox_protocol::limits::MAX_LINE;
 pub use schedbox_protocol::vocab::{
@@ -120,16 +121,24 @@ pub fn needs_escape(b: u8) -> bool {
 /// Stops at the first byte that would not fit whole.
 pub fn encode_into<const N: usize>(out: &mut Buf<N>, val: &[u8]) {
     let room = N - 2;
-    for &b in val {
-        let width = if needs_escape(b) { 3 } else { 1 };
-        if out.len() + width > room {
+    let mut rest = val;
+    while !rest.is_empty() {
+        // Plain bytes go in runs, one copy each: most values are all plain.
+        let plain = rest
+            .iter()
+            .position(|&b| needs_escape(b))
+            .unwrap_or(rest.len());
+        let fit = plain.min(room.saturating_sub(out.len()));
+        out.push(&rest[..fit]);
+        if fit < plain || plain == rest.len() {
             return;
         }
-        if width == 3 {
-            out.push(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
-        } else {
-            out.push_byte(b);
+        let b = rest[plain];
+        if out.len() + 3 > room {
+            return;
         }
+        out.push(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]]);
+        rest = &rest[plain + 1..];
     }
 }
 
@@ -139,27 +148,41 @@ pub struct Record {
     error: bool,
     /// An `error` record inside a scenario, which does not end the run.
     contained: bool,
+    /// It may wait in PID 1's batch.
+    hold: bool,
 }
 
 impl Record {
     /// A record of `kind`; an `error` record inside a scenario starts with its
     /// `scenario=`.
     pub fn new(kind: RecordKind) -> Self {
-        let mut line = Buf::new();
-        line.push(MARKER);
-        line.push_byte(b' ');
-        line.push(kind.word().as_bytes());
-        let mut r = Record {
-            line,
-            error: kind == RecordKind::Error,
-            contained: false,
-        };
-        let scenario = scenario();
-        if r.error && !scenario.is_empty() {
-            r.contained = true;
-            r = r.str("scenario", scenario.as_bytes());
-        }
+        let mut r = Record::empty();
+        r.begin(kind);
         r
+    }
+
+    const fn empty() -> Self {
+        Record {
+            line: Buf::new(),
+            error: false,
+            contained: false,
+            hold: false,
+        }
+    }
+
+    /// Starts the line anew as a record of `kind`.
+    fn begin(&mut self, kind: RecordKind) {
+        self.line.clear();
+        self.line.push(MARKER);
+        self.line.push_byte(b' ');
+        self.line.push(kind.word().as_bytes());
+        self.error = kind == RecordKind::Error;
+        self.hold = batched(kind);
+        let scenario = scenario();
+        self.contained = self.error && !scenario.is_empty();
+        if self.contained {
+            self.add_str("scenario", scenario.as_bytes());
+        }
     }
 
     fn key(&mut self, key: &str) {
@@ -169,8 +192,7 @@ impl Record {
     }
 
     pub fn str(mut self, key: &str, val: &[u8]) -> Self {
-        self.key(key);
-        encode_into(&mut self.line, val);
+        self.add_str(key, val);
         self
     }
 
@@ -180,6 +202,24 @@ impl Record {
     }
 
     pub fn num(mut self, key: &str, val: u64) -> Self {
+        self.add_num(key, val);
+        self
+    }
+
+    /// [`Record::str`] in place, for [`send_with`].
+    pub fn add_str(&mut self, key: &str, val: &[u8]) -> &mut Self {
+        self.key(key);
+        encode_into(&mut self.line, val);
+        self
+    }
+
+    /// [`Record::word`] in place.
+    pub fn add_word(&mut self, key: &str, val: impl Word) -> &mut Self {
+        self.add_str(key, val.word().as_bytes())
+    }
+
+    /// [`Record::num`] in place.
+    pub fn add_num(&mut self, key: &str, val: u64) -> &mut Self {
         self.key(key);
         let mut tmp = [0; 20];
         self.line.push(fmt_u64(val, &mut tmp));
@@ -196,11 +236,16 @@ impl Record {
     /// Writes the record to the records port; errors also go to the console, without
     /// the marker so the host never counts them twice.
     pub fn send(mut self) {
+        self.transmit();
+    }
+
+    fn transmit(&mut self) {
         let fd = fd();
         let echo = ECHO_FD.load(Ordering::Relaxed);
         let (error, contained) = (self.error, self.contained);
+        let hold = self.hold;
         let line = self.line();
-        if fd >= 0 {
+        if fd >= 0 && !send_batched(fd, line, hold) {
             write_all(fd, line);
         }
         if error {
@@ -212,6 +257,151 @@ impl Record {
             write_all(echo, &line[MARKER.len() + 1..]);
         }
     }
+}
+
+/// Bytes of records PID 1 holds back to send in one write(): each write to the virtio
+/// console is a VM exit (a 4 KiB page per exit at most), so a batch of 16 KiB costs 4
+/// exits where 230 output records of 70 bytes, one write each, cost 230. Policy.
+pub const BATCH_BYTES: usize = 16 << 10;
+
+/// Records waiting for the next write, oldest first.
+pub struct Batch {
+    bytes: [u8; BATCH_BYTES],
+    len: usize,
+}
+
+impl Batch {
+    pub const fn new() -> Self {
+        Batch {
+            bytes: [0; BATCH_BYTES],
+            len: 0,
+        }
+    }
+
+    /// Appends `line`, first handing `out` what waits when `line` would not fit. A line
+    /// is at most [`MAX_LINE`] bytes, far below the batch, so it always fits then.
+    pub fn push(&mut self, line: &[u8], out: &mut dyn FnMut(&[u8])) {
+        if self.len + line.len() > BATCH_BYTES {
+            self.take(out);
+        }
+        let n = line.len().min(BATCH_BYTES);
+        self.bytes[self.len..self.len + n].copy_from_slice(&line[..n]);
+        self.len += n;
+    }
+
+    /// Hands `out` everything waiting, in one piece, and empties the batch.
+    pub fn take(&mut self, out: &mut dyn FnMut(&[u8])) {
+        if self.len > 0 {
+            out(&self.bytes[..self.len]);
+            self.len = 0;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+impl Default for Batch {
+    fn default() -> Self {
+        Batch::new()
+    }
+}
+
+/// PID 1's batch. It has one thread; `BATCHING` is set only in PID 1 (a forked child
+/// clears it, see [`forked`]) and `IN_BATCH` keeps a record sent from inside a flush
+/// (the panic handler's) from touching the batch while it is borrowed.
+struct Pending(UnsafeCell<Batch>);
+// SAFETY: only the single thread of PID 1 reaches the cell, guarded by IN_BATCH.
+unsafe impl Sync for Pending {}
+static PENDING: Pending = Pending(UnsafeCell::new(Batch::new()));
+static BATCHING: AtomicBool = AtomicBool::new(false);
+static IN_BATCH: AtomicBool = AtomicBool::new(false);
+
+/// From now on this process batches the bulk records (payload output, the forwarded
+/// kernel log, per-worker reports): they go out when the batch fills, when any other
+/// record is sent (right behind them), or at [`flush`], which PID 1 calls before it
+/// sleeps, blocks, forks or ends. So no record waits longer than PID 1's work between
+/// two sleeps (one monitor tick), the order is the order of `send`, and a failure
+/// record is never held back behind a step that could crash the guest.
+pub fn start_batching() {
+    BATCHING.store(true, Ordering::Relaxed);
+}
+
+/// Called in a child right after fork: it writes its records itself, at once (the
+/// batch it inherited is empty: [`flush`] runs before every fork).
+pub fn forked() {
+    BATCHING.store(false, Ordering::Relaxed);
+}
+
+/// Runs `f` on PID 1's batch; None when batching is off or the batch is in use.
+fn with_batch<R>(f: impl FnOnce(&mut Batch) -> R) -> Option<R> {
+    if !BATCHING.load(Ordering::Relaxed) || IN_BATCH.swap(true, Ordering::Acquire) {
+        return None;
+    }
+    // SAFETY: IN_BATCH was false and is now ours: no other borrow of the cell exists.
+    let r = f(unsafe { &mut *PENDING.0.get() });
+    IN_BATCH.store(false, Ordering::Release);
+    Some(r)
+}
+
+/// Sends every record still waiting in the batch.
+pub fn flush() {
+    let fd = fd();
+    let _ = with_batch(|b| {
+        if !b.is_empty() && fd >= 0 {
+            b.take(&mut |bytes| write_all(fd, bytes));
+        }
+    });
+}
+
+/// Whether records of `kind` may wait in the batch: the ones that come in bulk and
+/// decide nothing on their own.
+fn batched(kind: RecordKind) -> bool {
+    matches!(
+        kind,
+        RecordKind::Output | RecordKind::Kmsg | RecordKind::Worker
+    )
+}
+
+/// Sends `line` through PID 1's batch (held back when `hold`, else with everything
+/// before it at once); false when this process does not batch.
+fn send_batched(fd: i32, line: &[u8], hold: bool) -> bool {
+    with_batch(|b| {
+        b.push(line, &mut |bytes| write_all(fd, bytes));
+        if !hold {
+            b.take(&mut |bytes| write_all(fd, bytes));
+        }
+    })
+    .is_some()
+}
+
+/// PID 1's line for [`send_with`], reused from record to record; `IN_LINE` guards it
+/// as `IN_BATCH` guards the batch.
+struct Scratch(UnsafeCell<Record>);
+// SAFETY: as for Pending.
+unsafe impl Sync for Scratch {}
+static SCRATCH: Scratch = Scratch(UnsafeCell::new(Record::empty()));
+static IN_LINE: AtomicBool = AtomicBool::new(false);
+
+/// Builds a record of `kind` with `fill` and sends it, as `Record::new(kind)...send()`
+/// does, but in PID 1 in a line kept for reuse: a record built by value is a 4 KiB line
+/// zeroed and copied at each step, which under TCG costs more than sending it. For
+/// the records that come by the thousand (payload output).
+pub fn send_with(kind: RecordKind, fill: impl FnOnce(&mut Record)) {
+    let reuse = BATCHING.load(Ordering::Relaxed) && !IN_LINE.swap(true, Ordering::Acquire);
+    if !reuse {
+        let mut r = Record::new(kind);
+        fill(&mut r);
+        r.transmit();
+        return;
+    }
+    // SAFETY: IN_LINE was false and is now ours: no other borrow of the cell exists.
+    let r = unsafe { &mut *SCRATCH.0.get() };
+    r.begin(kind);
+    fill(r);
+    r.transmit();
+    IN_LINE.store(false, Ordering::Release);
 }
 
 /// Writes everything, retrying short writes and EINTR; gives up on other errors since
@@ -335,5 +525,63 @@ mod tests {
         let body = &line[..line.len() - 1];
         assert!(!body.contains(&b'\n'));
         assert!(body.ends_with(b"%20"), "escapes are never split");
+    }
+
+    #[test]
+    fn a_batch_keeps_the_order_and_hands_over_whole_lines_when_full() {
+        let mut batch = Batch::new();
+        let mut writes: Vec<Vec<u8>> = Vec::new();
+        let line = |n: usize| format!("SBX1 output text={n:0>60}\n").into_bytes();
+        let per_batch = BATCH_BYTES / line(0).len();
+        for n in 0..per_batch + 1 {
+            batch.push(&line(n), &mut |b| writes.push(b.to_vec()));
+        }
+        assert_eq!(
+            writes.len(),
+            1,
+            "one write when the next line would not fit"
+        );
+        assert_eq!(writes[0].len(), per_batch * line(0).len());
+        batch.take(&mut |b| writes.push(b.to_vec()));
+        assert!(batch.is_empty());
+        batch.take(&mut |_| panic!("nothing to write"));
+        let all: Vec<u8> = writes.concat();
+        let want: Vec<u8> = (0..per_batch + 1).flat_map(line).collect();
+        assert_eq!(all, want);
+    }
+
+    #[test]
+    fn only_bulk_records_wait_in_the_batch() {
+        assert!(batched(RecordKind::Output) && batched(RecordKind::Kmsg));
+        for kind in [
+            RecordKind::Error,
+            RecordKind::Done,
+            RecordKind::ScenarioEnd,
+            RecordKind::Evidence,
+            RecordKind::Scheduler,
+            RecordKind::Check,
+            RecordKind::Stall,
+        ] {
+            assert!(!batched(kind), "{kind:?} goes out at once");
+        }
+        assert!(Record::new(RecordKind::Output).hold);
+        assert!(!Record::new(RecordKind::Error).hold);
+    }
+
+    #[test]
+    fn plain_runs_and_escapes_encode_as_byte_by_byte() {
+        let val = b"ab%c=d\"e f\x01gh\xffij";
+        let mut fast: Buf<64> = Buf::new();
+        encode_into(&mut fast, val);
+        let mut slow = String::new();
+        schedbox_protocol::escape::encode(val, &mut slow).unwrap();
+        assert_eq!(fast.as_bytes(), slow.as_bytes());
+        // Cut at the room left, never inside an escape.
+        let mut small: Buf<8> = Buf::new();
+        encode_into(&mut small, b"abcd%efgh");
+        assert_eq!(small.as_bytes(), b"abcd");
+        let mut small: Buf<10> = Buf::new();
+        encode_into(&mut small, b"abcd%efgh");
+        assert_eq!(small.as_bytes(), b"abcd%25e");
     }
 }

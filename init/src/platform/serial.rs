@@ -83,6 +83,7 @@ pub fn open_ports() -> bool {
 
 /// Waits until everything written to the records channel has left the guest.
 pub fn drain() {
+    record::flush();
     let fd = record::fd();
     if fd >= 0 {
         // SAFETY: the records fd stays open for the life of PID 1.

@@ -7,6 +7,8 @@ use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 use rustix::time::{ClockId, Timespec};
 
+use crate::platform::record;
+
 pub const NS_PER_MS: u64 = 1_000_000;
 pub const NS_PER_US: u64 = 1_000;
 pub const US_PER_MS: u64 = 1_000;
@@ -35,8 +37,10 @@ fn timespec(ns: u64) -> Timespec {
     }
 }
 
-/// Sleeps until the `CLOCK_BOOTTIME` instant `ns`, resuming after signals.
+/// Sleeps until the `CLOCK_BOOTTIME` instant `ns`, resuming after signals. The records
+/// PID 1 holds back go out first: none waits while it sleeps.
 pub fn sleep_until_ns(ns: u64) {
+    record::flush();
     while rustix::thread::clock_nanosleep_absolute(ClockId::Boottime, &timespec(ns))
         == Err(Errno::INTR)
     {}
@@ -70,12 +74,20 @@ fn check(ret: isize) -> Result<usize, Errno> {
 }
 
 /// `fork()`: 0 in the child, the child's pid in the parent. This process never has
-/// more than one thread, so the child's copy of memory is consistent.
+/// more than one thread, so the child's copy of memory is consistent. Records held back
+/// go out first, so that whatever the child sends comes after them; the child sends
+/// its own at once.
 pub fn fork() -> Result<i32, Errno> {
+    record::flush();
     let sigchld = linux_raw_sys::general::SIGCHLD as usize;
     // SAFETY: clone with only SIGCHLD and no stack behaves as fork.
-    check(unsafe { syscall6(linux_raw_sys::general::__NR_clone, [sigchld, 0, 0, 0, 0, 0]) })
-        .map(|p| p as i32)
+    let pid =
+        check(unsafe { syscall6(linux_raw_sys::general::__NR_clone, [sigchld, 0, 0, 0, 0, 0]) })
+            .map(|p| p as i32);
+    if pid == Ok(0) {
+        record::forked();
+    }
+    pid
 }
 
 /// What a thread's entry point is given: the argument passed to [`clone_thread`].
@@ -193,8 +205,11 @@ pub fn read_file(path: &CStr, buf: &mut [u8]) -> Result<usize, Errno> {
     Ok(n)
 }
 
-/// Writes `data` to a file in one `write` (kernfs files take one value per write).
+/// Writes `data` to a file in one `write` (kernfs files take one value per write). The
+/// records held back go out first: such a write changes the kernel (a sysrq, a CPU
+/// going offline, a cgroup's limits) and may be the last thing the guest does.
 pub fn write_file(path: &CStr, data: &[u8]) -> Result<(), Errno> {
+    record::flush();
     let fd = rustix::fs::open(path, OFlags::WRONLY | OFlags::CLOEXEC, Mode::empty())?;
     let n = rustix::io::write(&fd, data)?;
     if n == data.len() {
