@@ -66,6 +66,10 @@ pub struct Monitor {
     evidence_left: u32,
     /// Runnable tasks per CPU, for a scenario with an `imbalance` check.
     pub runqueues: Runqueues,
+    /// The scenario's holds: their wall time and PID 1's CPU time in them, which is
+    /// the monitor's own cost apart from forking, readying and stopping workers.
+    pub held_ns: u64,
+    pub held_cpu_ns: u64,
 }
 
 impl Default for Monitor {
@@ -81,6 +85,8 @@ impl Default for Monitor {
             payloads: Payloads::default(),
             evidence_left: EVIDENCE_CAPTURES,
             runqueues: Runqueues::default(),
+            held_ns: 0,
+            held_cpu_ns: 0,
         }
     }
 }
@@ -112,6 +118,8 @@ impl Monitor {
         self.kmsg.begin(forward);
         self.usage.clear();
         self.evidence_left = EVIDENCE_CAPTURES;
+        self.held_ns = 0;
+        self.held_cpu_ns = 0;
     }
 
     /// After an op that may change where workers are or may run (spawn, a cgroup
@@ -168,6 +176,7 @@ impl Monitor {
 
     /// Holds for `ms`, sampling on a fixed grid and sending heartbeats when due.
     pub fn hold(&mut self, pool: &mut Pool, scenario: &[u8], ms: u64, until: Until) {
+        let cpu_start = sys::own_cpu_ns();
         let start = now_ns();
         let end = start + ms * NS_PER_MS;
         let mut tick = start;
@@ -177,6 +186,8 @@ impl Monitor {
             self.watch(pool, scenario, now, &mut tick);
             let payloads_ended = until == Until::PayloadsEnded && self.payloads.is_empty();
             if now >= end || payloads_ended {
+                self.held_ns += now - start;
+                self.held_cpu_ns += sys::own_cpu_ns().saturating_sub(cpu_start);
                 return;
             }
             sys::sleep_until_ns(tick.min(end).min(self.next_heartbeat_ns));
