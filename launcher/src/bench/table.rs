@@ -589,4 +589,40 @@ mod tests {
         );
         assert!(out.contains("all (wall)"), "{out}");
     }
+
+    #[test]
+    fn the_monitor_is_shown_during_the_hold_and_over_the_scenario() {
+        let row = |sample_ms: u64, hold: f64, hold_cpu: f64| {
+            let mut r = Row::new(
+                &format!("64 spinners, sample every {sample_ms} ms"),
+                Measure::Monitor,
+                Err("no backend".into()),
+            );
+            r.not_measured = None;
+            r.first = Samples(vec![0.10]);
+            r.total = Samples(vec![600.0]);
+            r.hold = Samples(vec![hold]);
+            r.hold_cpu = Samples(vec![hold_cpu]);
+            r
+        };
+        let rows = [row(10, 0.025, 100.0), row(100, 0.005, 20.0)];
+        let mut out = String::new();
+        monitor_section(&mut out, &rows, &mut Notes::default());
+        let line = |start: &str| {
+            out.lines()
+                .filter(|l| l.trim_start().starts_with(start))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        let hold = line("monitor, during the hold");
+        assert!(
+            hold[0].contains("2.50 %") && hold[0].contains("100 ms"),
+            "{out}"
+        );
+        assert!(hold[1].contains("0.20×"), "{out}");
+        assert!(line("PID 1, whole scenario")[0].contains("600 ms"), "{out}");
+        // 80 ms more in the hold for 180 more samples.
+        assert!(line("one sample of 64")[0].contains("444 µs"), "{out}");
+        assert!(line("set-up and tear-down")[0].contains("500 ms"), "{out}");
+    }
 }
