@@ -22,9 +22,8 @@ pub use schedbox_protocol::limits::{DEFAULT_HEARTBEAT_MS, DEFAULT_SAMPLE_MS};
 /// Cgroups whose CPU time one scenario tracks.
 const MAX_USAGE: usize = 64;
 /// How long new workers get to join their cgroup and apply their settings (TCG is
-/// slow), and how often PID 1 looks whether they have.
+/// slow). PID 1 sleeps meanwhile until the last of them wakes it, or its next sample.
 const READY_TIMEOUT_MS: u64 = 10_000;
-const READY_POLL_NS: u64 = 500 * sys::NS_PER_US;
 /// A gap without progress longer than this is checked against the worker's state, and
 /// counts only while the worker is runnable: time frozen or blocked outside the work's
 /// own marked waits (memory reclaim, a cgroup freeze) is no stall. Shorter gaps are
@@ -207,7 +206,11 @@ impl Monitor {
             if now >= tick {
                 self.watch(pool, scenario, now, &mut tick);
             }
-            if pool.ready(first)? {
+            // Read before the slots: a worker settling after it moves the count, and
+            // the wait then returns at once.
+            let seen = pool.shared.readiness().count();
+            let unready = pool.unready(first)?;
+            if unready == 0 {
                 return Ok(());
             }
             if now >= deadline {
@@ -216,8 +219,9 @@ impl Monitor {
                 // progress checks judge them.
                 return Ok(());
             }
-            let poll = now + READY_POLL_NS;
-            sys::sleep_until_ns(poll.min(tick).min(self.next_heartbeat_ns));
+            let wake = tick.min(self.next_heartbeat_ns).min(deadline);
+            let timeout = wake.saturating_sub(now_ns());
+            pool.shared.readiness().wait(seen, unready, timeout);
         }
     }
 
@@ -438,15 +442,15 @@ mod tests {
         assert!(pool.live.push(second).is_ok());
         let (a, b) = (pool.shared.slot(0), pool.shared.slot(1));
         b.reset();
-        assert!(!pool.ready(0).ok().unwrap());
+        assert_eq!(pool.unready(0).ok(), Some(2));
         a.state.store(READY, Relaxed);
-        assert!(!pool.ready(0).ok().unwrap());
-        assert!(pool.ready(2).ok().unwrap(), "no new workers: all ready");
+        assert_eq!(pool.unready(0).ok(), Some(1));
+        assert_eq!(pool.unready(2).ok(), Some(0), "no new workers: all ready");
         b.err_stage
             .store(crate::engine::worker::Stage::Cgroup as u32, Relaxed);
         b.err_errno.store(2, Relaxed);
         b.state.store(FAILED, Relaxed);
-        let Err(e) = pool.ready(0) else {
+        let Err(e) = pool.unready(0) else {
             panic!("a failed worker is an error");
         };
         assert_eq!(e.place, crate::platform::fail::ErrorPlace::Spawn);
@@ -455,6 +459,6 @@ mod tests {
             b"worker spin 1 (pid 99) failed joining its cgroup: ENOENT (2)"
         );
         b.state.store(READY, Relaxed);
-        assert!(pool.ready(0).ok().unwrap());
+        assert_eq!(pool.unready(0).ok(), Some(0));
     }
 }

@@ -4,7 +4,7 @@
 use crate::engine::cgroup::{self, Path};
 use crate::engine::isolation::Isolation;
 use crate::measure::migrations::{self, Moves};
-use crate::measure::shared::{Shared, BLOCKED, FAILED, MAX_SLOTS, READY};
+use crate::measure::shared::{Readiness, Shared, BLOCKED, FAILED, MAX_SLOTS, READY};
 use crate::measure::wakes::WakeStats;
 use crate::platform::buf::{parse_u64, Buf};
 use crate::platform::fail::{Errno, Res};
@@ -249,7 +249,8 @@ impl Pool {
             if pid == 0 {
                 crate::platform::host::die_with_parent();
                 let name = comm(req.group, base + i);
-                child(procs.as_cstr(), &req.sched, &ctx, name.as_cstr());
+                let ready = self.shared.readiness();
+                child(procs.as_cstr(), &req.sched, &ctx, ready, name.as_cstr());
             }
             team.forked(i);
             self.used.set(slot, true);
@@ -271,10 +272,10 @@ impl Pool {
         Ok(first)
     }
 
-    /// Whether every worker from `first` on has reported ready; one whose setup failed
-    /// is an error naming the stage and the errno.
-    pub fn ready(&self, first: usize) -> Res<bool> {
-        let mut all = true;
+    /// How many workers from `first` on have not reported ready yet; one whose setup
+    /// failed is an error naming the stage and the errno.
+    pub fn unready(&self, first: usize) -> Res<u32> {
+        let mut unready = 0;
         for w in &self.live.as_slice()[first..] {
             let s = self.shared.slot(w.slot);
             match s.state.load(Acquire) {
@@ -291,10 +292,10 @@ impl Pool {
                         Errno(rustix::io::Errno::from_raw_os_error(errno as i32))
                     ));
                 }
-                _ => all = false,
+                _ => unready += 1,
             }
         }
-        Ok(all)
+        Ok(unready)
     }
 
     /// `sched_setaffinity` on every live worker of `group`.
@@ -652,7 +653,13 @@ pub fn comm(group: &[u8], index: u32) -> Buf<{ COMM_LEN + 1 }> {
 
 /// The child side of a spawn: take its name, join the cgroup, apply settings, report
 /// ready, work.
-fn child(procs: &core::ffi::CStr, sched: &SchedParams, ctx: &Ctx, name: &core::ffi::CStr) -> ! {
+fn child(
+    procs: &core::ffi::CStr,
+    sched: &SchedParams,
+    ctx: &Ctx,
+    ready: &Readiness,
+    name: &core::ffi::CStr,
+) -> ! {
     // A name is only a label: a kernel that refuses it does not stop the work.
     let _ = rustix::thread::set_name(name);
     let slot = ctx.slot;
@@ -660,6 +667,7 @@ fn child(procs: &core::ffi::CStr, sched: &SchedParams, ctx: &Ctx, name: &core::f
         slot.err_stage.store(stage as u32, Relaxed);
         slot.err_errno.store(e.raw_os_error() as u32, Relaxed);
         slot.state.store(FAILED, Release);
+        ready.settle();
         sys::exit(1)
     };
     // "0" names the writer itself.
@@ -682,6 +690,7 @@ fn child(procs: &core::ffi::CStr, sched: &SchedParams, ctx: &Ctx, name: &core::f
         }
     }
     slot.state.store(READY, Release);
+    ready.settle();
     (ctx.spec.run)(ctx)
 }
 
