@@ -22,9 +22,8 @@ pub use schedbox_protocol::limits::{DEFAULT_HEARTBEAT_MS, DEFAULT_SAMPLE_MS};
 /// Cgroups whose CPU time one scenario tracks.
 const MAX_USAGE: usize = 64;
 /// How long new workers get to join their cgroup and apply their settings (TCG is
-/// slow), and how often PID 1 looks whether they have.
+/// slow). PID 1 sleeps meanwhile until the last of them wakes it, or its next sample.
 const READY_TIMEOUT_MS: u64 = 10_000;
-const READY_POLL_NS: u64 = 500 * sys::NS_PER_US;
 /// How soon the monitor reads a printing payload's output again, between samples: its
 /// terminal holds 4 KiB, so one read per 10 ms sample would cap it near 400 KB/s.
 const PAYLOAD_POLL_NS: u64 = sys::NS_PER_MS;
@@ -69,6 +68,10 @@ pub struct Monitor {
     evidence_left: u32,
     /// Runnable tasks per CPU, for a scenario with an `imbalance` check.
     pub runqueues: Runqueues,
+    /// The scenario's holds: their wall time and PID 1's CPU time in them, which is
+    /// the monitor's own cost apart from forking, readying and stopping workers.
+    pub held_ns: u64,
+    pub held_cpu_ns: u64,
 }
 
 impl Default for Monitor {
@@ -84,6 +87,8 @@ impl Default for Monitor {
             payloads: Payloads::default(),
             evidence_left: EVIDENCE_CAPTURES,
             runqueues: Runqueues::default(),
+            held_ns: 0,
+            held_cpu_ns: 0,
         }
     }
 }
@@ -115,6 +120,8 @@ impl Monitor {
         self.kmsg.begin(forward);
         self.usage.clear();
         self.evidence_left = EVIDENCE_CAPTURES;
+        self.held_ns = 0;
+        self.held_cpu_ns = 0;
     }
 
     /// After an op that may change where workers are or may run (spawn, a cgroup
@@ -171,6 +178,7 @@ impl Monitor {
 
     /// Holds for `ms`, sampling on a fixed grid and sending heartbeats when due.
     pub fn hold(&mut self, pool: &mut Pool, scenario: &[u8], ms: u64, until: Until) {
+        let cpu_start = sys::own_cpu_ns();
         let start = now_ns();
         let end = start + ms * NS_PER_MS;
         let mut tick = start;
@@ -186,6 +194,8 @@ impl Monitor {
             }
             let payloads_ended = until == Until::PayloadsEnded && self.payloads.is_empty();
             if now >= end || payloads_ended {
+                self.held_ns += now - start;
+                self.held_cpu_ns += sys::own_cpu_ns().saturating_sub(cpu_start);
                 return;
             }
             let due = tick.min(end).min(self.next_heartbeat_ns);
@@ -208,7 +218,11 @@ impl Monitor {
             if now >= tick {
                 self.watch(pool, scenario, now, &mut tick);
             }
-            if pool.ready(first)? {
+            // Read before the slots: a worker settling after it moves the count, and
+            // the wait then returns at once.
+            let seen = pool.shared.readiness().count();
+            let unready = pool.unready(first)?;
+            if unready == 0 {
                 return Ok(());
             }
             if now >= deadline {
@@ -217,8 +231,11 @@ impl Monitor {
                 // progress checks judge them.
                 return Ok(());
             }
-            let poll = now + READY_POLL_NS;
-            sys::sleep_until_ns(poll.min(tick).min(self.next_heartbeat_ns));
+            let wake = tick.min(self.next_heartbeat_ns).min(deadline);
+            let timeout = wake.saturating_sub(now_ns());
+            // Records held back go out before PID 1 blocks.
+            crate::platform::record::flush();
+            pool.shared.readiness().wait(seen, unready, timeout);
         }
     }
 
@@ -440,15 +457,15 @@ mod tests {
         assert!(pool.live.push(second).is_ok());
         let (a, b) = (pool.shared.slot(0), pool.shared.slot(1));
         b.reset();
-        assert!(!pool.ready(0).ok().unwrap());
+        assert_eq!(pool.unready(0).ok(), Some(2));
         a.state.store(READY, Relaxed);
-        assert!(!pool.ready(0).ok().unwrap());
-        assert!(pool.ready(2).ok().unwrap(), "no new workers: all ready");
+        assert_eq!(pool.unready(0).ok(), Some(1));
+        assert_eq!(pool.unready(2).ok(), Some(0), "no new workers: all ready");
         b.err_stage
             .store(crate::engine::setup::Stage::Cgroup as u32, Relaxed);
         b.err_errno.store(2, Relaxed);
         b.state.store(FAILED, Relaxed);
-        let Err(e) = pool.ready(0) else {
+        let Err(e) = pool.unready(0) else {
             panic!("a failed worker is an error");
         };
         assert_eq!(e.place, crate::platform::fail::ErrorPlace::Spawn);
@@ -457,6 +474,6 @@ mod tests {
             b"worker spin 1 (pid 99) failed joining its cgroup: ENOENT (2)"
         );
         b.state.store(READY, Relaxed);
-        assert!(pool.ready(0).ok().unwrap());
+        assert_eq!(pool.unready(0).ok(), Some(0));
     }
 }

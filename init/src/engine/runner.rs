@@ -140,6 +140,8 @@ impl<'p> Runner<'p> {
                 "init_cpu_ns",
                 sys::own_cpu_ns().saturating_sub(self.scen.init_cpu_start_ns),
             )
+            .num("hold_ms", self.mon.held_ns / sys::NS_PER_MS)
+            .num("hold_cpu_ns", self.mon.held_cpu_ns)
             .word("outcome", outcome)
             .send();
         self.scen = Scenario::default();

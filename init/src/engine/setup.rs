@@ -59,6 +59,8 @@ pub fn join_cgroup(procs: &core::ffi::CStr, pid: i32, ctx: &Ctx) {
             slot.err_stage.store(Stage::Cgroup as u32, Relaxed);
             slot.err_errno.store(e.raw_os_error() as u32, Relaxed);
             slot.state.store(FAILED, Release);
+            // The worker only exits: it counts as settled here.
+            ctx.readiness.settle();
         }
     }
     // Not private: the waiter is another process sharing the mapping.
@@ -98,6 +100,7 @@ pub fn settle(sched: &SchedParams, ctx: &Ctx) -> ! {
         }
     }
     ctx.slot.state.store(READY, Release);
+    ctx.readiness.settle();
     (ctx.spec.run)(ctx)
 }
 
@@ -108,5 +111,6 @@ pub fn fail_setup(ctx: &Ctx, stage: Stage, e: rustix::io::Errno) -> ! {
     slot.err_stage.store(stage as u32, Relaxed);
     slot.err_errno.store(e.raw_os_error() as u32, Relaxed);
     slot.state.store(FAILED, Release);
+    ctx.readiness.settle();
     sys::exit(1)
 }

@@ -293,6 +293,7 @@ impl Pool {
             count: req.count,
             link: team.join(&self.shared, i, slot)?,
             expect: req.expect,
+            readiness: self.shared.readiness(),
         };
         self.used.set(slot, true);
         Ok((slot, ctx))
@@ -336,11 +337,11 @@ impl Pool {
         }
     }
 
-    /// Whether every worker from `first` on has reported ready; one whose setup failed
-    /// is an error naming the stage and the errno.
-    pub fn ready(&mut self, first: usize) -> Res<bool> {
+    /// How many workers from `first` on have not reported ready yet; one whose setup
+    /// failed is an error naming the stage and the errno.
+    pub fn unready(&mut self, first: usize) -> Res<u32> {
         self.learn_tids();
-        let mut all = true;
+        let mut unready = 0;
         for w in &self.live.as_slice()[first..] {
             let s = self.shared.slot(w.slot);
             match s.state.load(Acquire) {
@@ -357,10 +358,10 @@ impl Pool {
                         Errno(rustix::io::Errno::from_raw_os_error(errno as i32))
                     ));
                 }
-                _ => all = false,
+                _ => unready += 1,
             }
         }
-        Ok(all)
+        Ok(unready)
     }
 
     /// `sched_setaffinity` on every live worker of `group`.

@@ -5,7 +5,10 @@ use crate::measure::wakes::Wakes;
 use crate::platform::fail::{Errno, Res};
 use crate::topology::cpulist::{CpuMask, MAX_CPUS};
 use crate::topology::places;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::AcqRel, Ordering::Relaxed};
+use core::sync::atomic::{
+    AtomicU32, AtomicU64, Ordering::AcqRel, Ordering::Relaxed, Ordering::SeqCst,
+};
+use rustix::thread::futex;
 
 /// Workers that can run at once. A slot costs `size_of::<Slot>()` (192 bytes) of the
 /// shared mapping; the wake-latency histogram beside it (`Wakes`, 8 KiB) is touched only
@@ -193,11 +196,51 @@ impl Slot {
     }
 }
 
+/// How many workers have finished setting up (ready or failed), for PID 1 to sleep on
+/// instead of polling their slots: the worker that brings the count to `awaited` wakes
+/// it.
+#[repr(C, align(64))]
+pub struct Readiness {
+    settled: AtomicU32,
+    awaited: AtomicU32,
+}
+
+impl Readiness {
+    /// Worker side, once its slot says `READY` or `FAILED`.
+    pub fn settle(&self) {
+        let n = self.settled.fetch_add(1, SeqCst).wrapping_add(1);
+        if n == self.awaited.load(SeqCst) {
+            let _ = futex::wake(&self.settled, futex::Flags::empty(), 1);
+        }
+    }
+
+    /// PID 1 side: the count, read before looking at the slots.
+    pub fn count(&self) -> u32 {
+        self.settled.load(SeqCst)
+    }
+
+    /// PID 1 side: sleeps for at most `timeout_ns` while the count is still `seen`,
+    /// to be woken when `pending` more workers have settled. Returns at once if any
+    /// settled since `seen`; may return early: the caller looks at the slots again.
+    pub fn wait(&self, seen: u32, pending: u32, timeout_ns: u64) {
+        // A full fence between publishing the target and the kernel's reading of the
+        // count: either the last worker sees the target and wakes, or the count has
+        // already moved and the wait returns at once.
+        self.awaited.swap(seen.wrapping_add(pending), SeqCst);
+        let t = rustix::time::Timespec {
+            tv_sec: (timeout_ns / crate::platform::sys::NS_PER_S) as i64,
+            tv_nsec: (timeout_ns % crate::platform::sys::NS_PER_S) as i64,
+        };
+        let _ = futex::wait(&self.settled, futex::Flags::empty(), seen, Some(&t));
+    }
+}
+
 /// The slots and their wake histograms, mapped shared before any fork so every worker
 /// sees the same pages.
 pub struct Shared {
     slots: &'static [Slot],
     wakes: &'static [Wakes],
+    readiness: &'static Readiness,
 }
 
 /// `count` zeroed `T`s in a fresh shared anonymous mapping, never unmapped. Pages are
@@ -216,9 +259,24 @@ unsafe fn map_zeroed<T>(count: usize) -> Res<&'static [T]> {
 
 impl Shared {
     pub fn map() -> Res<Self> {
-        // SAFETY: Slot and Wakes are atomics only, for which zero is a valid value.
-        let (slots, wakes) = unsafe { (map_zeroed(MAX_SLOTS)?, map_zeroed(MAX_SLOTS)?) };
-        Ok(Shared { slots, wakes })
+        // SAFETY: Slot, Wakes and Readiness are atomics only, for which zero is a valid
+        // value.
+        let (slots, wakes, readiness) = unsafe {
+            (
+                map_zeroed(MAX_SLOTS)?,
+                map_zeroed(MAX_SLOTS)?,
+                map_zeroed(1)?,
+            )
+        };
+        Ok(Shared {
+            slots,
+            wakes,
+            readiness: &readiness[0],
+        })
+    }
+
+    pub fn readiness(&self) -> &'static Readiness {
+        self.readiness
     }
 
     pub fn slot(&self, i: usize) -> &'static Slot {
@@ -276,6 +334,36 @@ mod tests {
         }
         assert_eq!(s.seldom.llc_crossings.load(Relaxed), 2);
         assert_eq!(s.seldom.node_crossings.load(Relaxed), 2);
+    }
+
+    #[test]
+    fn the_last_worker_to_settle_wakes_the_waiter() {
+        // SAFETY: all-zero is a valid Readiness (atomics only).
+        let r: &'static Readiness = Box::leak(unsafe { Box::new(core::mem::zeroed()) });
+        let seen = r.count();
+        let start = std::time::Instant::now();
+        let workers = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            r.settle();
+            r.settle();
+        });
+        r.wait(seen, 2, 10 * crate::platform::sys::NS_PER_S);
+        let mut took = start.elapsed();
+        while r.count() != seen + 2 {
+            // An early return (the first settle moved the count): wait for the rest.
+            r.wait(
+                r.count(),
+                seen + 2 - r.count(),
+                10 * crate::platform::sys::NS_PER_S,
+            );
+            took = start.elapsed();
+        }
+        workers.join().unwrap();
+        assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+        // Nothing settles: the wait ends at its timeout.
+        let start = std::time::Instant::now();
+        r.wait(r.count(), 1, 30 * crate::platform::sys::NS_PER_MS);
+        assert!(start.elapsed() >= std::time::Duration::from_millis(25));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use super::expect::Expect;
 use super::link::{Link, PrepareFn, Teams};
-use crate::measure::shared::{Slot, BLOCKED};
+use crate::measure::shared::{Readiness, Slot, BLOCKED};
 use crate::measure::wakes::Wakes;
 use crate::platform::buf::Buf;
 use crate::platform::fail::Errno;
@@ -67,6 +67,8 @@ pub struct Ctx {
     pub link: Link,
     /// The limit the worker is meant to meet, which its work then takes in its stride.
     pub expect: Expect,
+    /// Where the worker counts itself once set up (ready or failed), waking PID 1.
+    pub readiness: &'static Readiness,
 }
 
 impl Ctx {

@@ -52,9 +52,21 @@ pub fn spin_times(observed: &Observed) -> Result<(f64, f64), String> {
     }
 }
 
-/// PID 1's CPU time in the scenario over its wall time on all guest CPUs (a fraction),
-/// and that CPU time in ms.
-pub fn monitor_share(observed: &Observed) -> Result<(f64, f64), String> {
+/// PID 1's CPU time, over the whole scenario and during its holds alone.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MonitorCost {
+    /// The whole scenario: its CPU time over its wall time on all guest CPUs (a
+    /// fraction), and that CPU time in ms. It includes forking, readying and stopping
+    /// the workers.
+    pub share: f64,
+    pub cpu_ms: f64,
+    /// The holds only, while the monitor samples: the same fraction and CPU time.
+    pub hold_share: f64,
+    pub hold_cpu_ms: f64,
+}
+
+/// PID 1's cost in the (first) scenario, from its `scenario-end` record.
+pub fn monitor_share(observed: &Observed) -> Result<MonitorCost, String> {
     let mut cpus = None;
     let mut start = None;
     for record in &observed.records {
@@ -64,17 +76,29 @@ pub fn monitor_share(observed: &Observed) -> Result<(f64, f64), String> {
             Record::ScenarioEnd {
                 t_ms,
                 init_cpu_ns: Some(cpu_ns),
+                hold_ms: Some(hold_ms),
+                hold_cpu_ns: Some(hold_cpu_ns),
                 ..
             } => {
-                let (cpus, start) = (cpus.unwrap_or(1).max(1), start.unwrap_or(0));
-                let wall_ns = t_ms.saturating_sub(start).max(1) as f64 * NS_PER_MS;
-                let cpu_ns = *cpu_ns as f64;
-                return Ok((cpu_ns / (wall_ns * cpus as f64), cpu_ns / NS_PER_MS));
+                let cpus = cpus.unwrap_or(1).max(1) as f64;
+                let share = |cpu_ns: u64, wall_ms: u64| {
+                    cpu_ns as f64 / (wall_ms.max(1) as f64 * NS_PER_MS * cpus)
+                };
+                let wall_ms = t_ms.saturating_sub(start.unwrap_or(0));
+                return Ok(MonitorCost {
+                    share: share(*cpu_ns, wall_ms),
+                    cpu_ms: *cpu_ns as f64 / NS_PER_MS,
+                    hold_share: share(*hold_cpu_ns, *hold_ms),
+                    hold_cpu_ms: *hold_cpu_ns as f64 / NS_PER_MS,
+                });
             }
             _ => {}
         }
     }
-    Err("no scenario-end record with init_cpu_ns (an older init?)".to_string())
+    Err(
+        "no scenario-end record with init_cpu_ns, hold_ms and hold_cpu_ns (an older init?)"
+            .to_string(),
+    )
 }
 
 /// From the worker's last progress to the monitor seeing its gap over the limit, ms.
@@ -122,13 +146,13 @@ mod tests {
     fn reads_the_measures_from_real_records() {
         let stall = observed("stall.records");
         assert_eq!(stall_latency(&stall), Ok(1584.0 - 1081.0));
-        // 89.1 ms of PID 1 over 1083 ms on 2 CPUs.
-        let (share, cpu_ms) = monitor_share(&stall).unwrap();
-        assert!(
-            (share - 0.089_114_073 / (1.083 * 2.0)).abs() < 1e-6,
-            "{share}"
-        );
-        assert!((cpu_ms - 89.114_073).abs() < 1e-6, "{cpu_ms}");
+        // 89.1 ms of PID 1 over 1083 ms on 2 CPUs; 21 ms in its 1000 ms hold.
+        let cost = monitor_share(&stall).unwrap();
+        let near = |a: f64, b: f64| (a - b).abs() < 1e-6;
+        assert!(near(cost.share, 0.089_114_073 / (1.083 * 2.0)), "{cost:?}");
+        assert!(near(cost.cpu_ms, 89.114_073), "{cost:?}");
+        assert!(near(cost.hold_share, 0.021 / 2.0), "{cost:?}");
+        assert!(near(cost.hold_cpu_ms, 21.0), "{cost:?}");
         assert_eq!(spin_times(&stall), Ok((900.0, 3100.0)));
     }
 

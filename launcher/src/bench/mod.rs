@@ -331,12 +331,18 @@ fn boot_row(
             Ok(format!("first record {first:.0} ms, total {total:.0} ms"))
         }
         Measure::Monitor => {
-            let (share, cpu_ms) = boots::monitor_share(&observed)?;
-            row.first.push(share);
-            row.total.push(cpu_ms);
+            let cost = boots::monitor_share(&observed)?;
+            row.first.push(cost.share);
+            row.total.push(cost.cpu_ms);
+            row.hold.push(cost.hold_share);
+            row.hold_cpu.push(cost.hold_cpu_ms);
             Ok(format!(
-                "PID 1 used {cpu_ms:.0} ms of CPU, a share of {} %",
-                stats::percent(share)
+                "PID 1 used {:.0} ms of CPU in the hold, a share of {} %; {:.0} ms over \
+                 the scenario, a share of {} %",
+                cost.hold_cpu_ms,
+                stats::percent(cost.hold_share),
+                cost.cpu_ms,
+                stats::percent(cost.share)
             ))
         }
         Measure::Stall => {

@@ -12,7 +12,7 @@ use crate::vm::backend::Backend;
 pub enum Measure {
     /// Launch to the `boot` record, and launch to the VM's end (two samples per run).
     Spin,
-    /// PID 1's CPU share over the scenario.
+    /// PID 1's CPU share during the hold (the monitor) and over the whole scenario.
     Monitor,
     /// Stall detection latency.
     Stall,
@@ -34,6 +34,9 @@ pub struct Row {
     pub first: Samples,
     /// Launch to the VM's end (Spin), PID 1's CPU time in ms (Monitor).
     pub total: Samples,
+    /// Monitor rows: PID 1's CPU share during the hold, and its CPU time then in ms.
+    pub hold: Samples,
+    pub hold_cpu: Samples,
     /// Why the row has no (more) samples.
     pub not_measured: Option<String>,
 }
@@ -59,6 +62,8 @@ impl Row {
             hold_ms: 0,
             first: Samples::default(),
             total: Samples::default(),
+            hold: Samples::default(),
+            hold_cpu: Samples::default(),
             not_measured,
         }
     }

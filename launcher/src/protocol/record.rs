@@ -282,8 +282,13 @@ pub enum Record {
     ScenarioEnd {
         name: String,
         t_ms: u64,
-        /// CPU time PID 1 itself used during the scenario (the monitor's cost).
+        /// CPU time PID 1 itself used during the scenario: the monitor, and forking,
+        /// readying and stopping the workers.
         init_cpu_ns: Option<u64>,
+        /// The wall time of the scenario's holds, and PID 1's CPU time in them: the
+        /// monitor's own cost, apart from set-up and tear-down.
+        hold_ms: Option<u64>,
+        hold_cpu_ns: Option<u64>,
         /// The guest's word on it: `pass`, `fail`, or `error` (it could not be carried
         /// out; an `error` record says why).
         outcome: Option<ScenarioOutcome>,
@@ -476,6 +481,8 @@ fn typed(fields: &line::Line<'_>) -> Result<Record, String> {
             name: g.text("name")?,
             t_ms: g.num("t_ms")?,
             init_cpu_ns: g.opt_num("init_cpu_ns")?,
+            hold_ms: g.opt_num("hold_ms")?,
+            hold_cpu_ns: g.opt_num("hold_cpu_ns")?,
             outcome: g.opt_word("outcome")?,
         },
         RecordKind::Error => Record::Error {
@@ -654,6 +661,8 @@ mod tests {
                 name: "spin-basic".into(),
                 t_ms: 2770,
                 init_cpu_ns: Some(31_000_000),
+                hold_ms: None,
+                hold_cpu_ns: None,
                 outcome: Some(ScenarioOutcome::Pass),
             }
         );
