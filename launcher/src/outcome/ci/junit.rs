@@ -1,8 +1,8 @@
 //! The JUnit XML report (`--junit FILE`), as CI systems read it: a `<testsuite>` per VM
 //! (named by its shape), a `<testcase>` per scenario; a `<failure>` per failed check or
 //! payload with its value, limit and reason; an untestable scenario is an `<error>`, one
-//! never run `<skipped>`; the VM's console tail is the suite's `<system-out>` and that of
-//! each case that did not pass.
+//! never run `<skipped>`; the VM's console tail, where it has one, is the suite's
+//! `<system-out>` and that of each case that did not pass.
 
 use super::{console_tail, failures, Suite, SuiteResult};
 use crate::outcome::report::{Report, ScenarioReport};
@@ -78,7 +78,9 @@ fn suite_xml(suite: &Suite) -> (Counts, String) {
                 }
                 cases += &case_xml(&class, s, &tail);
             }
-            out = format!("    <system-out>{}</system-out>\n", escape(&tail));
+            if !tail.is_empty() {
+                out = format!("    <system-out>{}</system-out>\n", escape(&tail));
+            }
         }
         SuiteResult::NotJudged { error, scenarios } => {
             for name in scenarios.iter() {
@@ -149,7 +151,8 @@ fn case_xml(class: &str, s: &ScenarioReport, tail: &str) -> String {
             );
         }
     }
-    if !inner.is_empty() {
+    // A quiet kernel that the run stopped at done may have written nothing.
+    if !inner.is_empty() && !tail.is_empty() {
         inner += &format!("      <system-out>{}</system-out>\n", escape(tail));
     }
     let time = s.guest_ms.unwrap_or(0) as f64 / MS_PER_S;
