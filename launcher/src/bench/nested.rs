@@ -220,17 +220,23 @@ pub fn measure(options: &RunOptions, kernel: &Path, out: &Path) -> NestedRow {
     row
 }
 
-/// The bench's kernel if it has KVM_AMD, else the newest cached one if that has it.
+/// The bench's kernel if it has KVM_AMD built in, else the newest cached one that has:
+/// the outer guest loads no modules (a distribution kernel's kvm_amd.ko would leave it
+/// without /dev/kvm).
 fn outer_kernel(bench_kernel: &Path) -> Result<PathBuf, String> {
-    let has_kvm_amd = |k: &Path| config::check_image(k).is_ok_and(|f| f.has("KVM_AMD"));
+    let has_kvm_amd = |k: &Path| config::check_image(k).is_ok_and(|f| f.has_built_in("KVM_AMD"));
     if has_kvm_amd(bench_kernel) {
         return Ok(bench_kernel.to_path_buf());
     }
-    kernel::newest_cached(&kernel::cache_dir())
+    kernel::cached(&kernel::cache_dir())
+        .into_iter()
         .filter(|k| has_kvm_amd(k))
+        .filter_map(|k| Some((k.metadata().ok()?.modified().ok()?, k)))
+        .max()
+        .map(|(_, k)| k)
         .ok_or_else(|| {
             format!(
-                "{} has no KVM_AMD, nor has a cached kernel: the outer guest needs the \
+                "{} has no built-in KVM_AMD, nor has a cached kernel: the outer guest needs the \
                  project's kernel (make test-inputs)",
                 bench_kernel.display()
             )

@@ -74,7 +74,8 @@ fn lines_per_second(
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .map_err(|e| format!("{}: {e}", payload.display()))?;
-    write(&scenario, scenario_text(&payload).as_bytes())?;
+    // Named from the scenario's own folder, where paths in a scenario start.
+    write(&scenario, scenario_text(Path::new("yes")).as_bytes())?;
     let mut one = options.clone();
     one.vm.scenarios = vec![scenario];
     one.backend = BackendChoice::Qemu;

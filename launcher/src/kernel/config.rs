@@ -207,6 +207,13 @@ impl KernelFeatures {
         self.config.as_ref().is_some_and(|c| c.is_enabled(name))
     }
 
+    /// Whether option `name` is built in (`=y`), so a guest with no modules has it.
+    pub fn has_built_in(&self, name: &str) -> bool {
+        self.config
+            .as_ref()
+            .is_some_and(|c| c.get(name) == Some("y"))
+    }
+
     /// Each of [`FEATURES`]: (option, what it gives, enabled); empty without a config.
     pub fn options(&self) -> Vec<(&'static str, &'static str, bool)> {
         let Some(config) = &self.config else {

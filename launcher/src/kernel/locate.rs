@@ -113,7 +113,7 @@ pub fn locate(flag: Option<&Path>, need: Need) -> Result<Kernel, KernelError> {
 }
 
 /// The cached kernels: fetched `vmlinuz-*` files and the `bzImage` of built kernels.
-fn cached(dir: &Path) -> Vec<PathBuf> {
+pub fn cached(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
