@@ -178,8 +178,10 @@ fn quoted(path: &Path) -> String {
 }
 
 /// An inner run's report: the pretty JSON object that starts and ends at column 0 in its
-/// payload's output (the console echo and notes go around it).
+/// payload's output (the console echo and notes go around it). The payload writes to a
+/// terminal, which ends its lines with CR LF.
 pub fn inner_report(log: &str) -> Option<Value> {
+    let log = &log.replace("\r\n", "\n");
     let start = log.find("\n{\n")? + 1;
     let end = start + log[start..].find("\n}\n")? + 2;
     serde_json::from_str(&log[start..end]).ok()
@@ -310,6 +312,9 @@ mod tests {
         let report = inner_report(log).unwrap();
         assert_eq!(report["timings"]["boot_record_ms"], 42);
         assert!(inner_report("no report\n").is_none());
+        let terminal = log.replace('\n', "\r\n");
+        let report = inner_report(&terminal).unwrap();
+        assert_eq!(report["timings"]["boot_record_ms"], 42);
     }
 
     #[test]
