@@ -117,7 +117,8 @@ pub fn outer_scenario(inner: &Inner, runs: &[(InnerBackend, usize)]) -> Result<S
     Ok(text)
 }
 
-/// One inner `schedbox run` on `backend`, writing its JSON report to its stdout.
+/// One inner `schedbox run` on `backend`, writing its JSON report to its stdout. Quiet:
+/// its stderr is the same terminal, where a live progress line would run into the JSON.
 fn payload(
     inner: &Inner,
     step: usize,
@@ -142,7 +143,7 @@ fn payload(
         "[[payload]]\nname = \"{name}\"\nstep = {step}\npath = {launcher}\n\
          files = [{files}]\n\
          args = [\"run\", {args}, \"--kernel\", \"/payload/{name}/{kernel_name}\", \
-         \"--cpus\", \"{INNER_VCPUS}\", \"--timeout\", \"{INNER_TIMEOUT_S}\", \"--verbose\", \
+         \"--cpus\", \"{INNER_VCPUS}\", \"--timeout\", \"{INNER_TIMEOUT_S}\", \"--verbose\", \"--quiet\", \
          \"--json\", \"/proc/self/fd/1\"]\nexpect_status = \"any\"\n",
         launcher = quoted(inner.launcher),
         files = files.join(", "),
@@ -179,9 +180,10 @@ fn quoted(path: &Path) -> String {
 
 /// An inner run's report: the pretty JSON object that starts and ends at column 0 in its
 /// payload's output (the console echo and notes go around it). The payload writes to a
-/// terminal, which ends its lines with CR LF.
+/// terminal, which ends its lines with CR LF, and a live line erased (CR, erase to the
+/// end) also leaves the next text at column 0.
 pub fn inner_report(log: &str) -> Option<Value> {
-    let log = &log.replace("\r\n", "\n");
+    let log = &log.replace("\r\n", "\n").replace("\r\x1b[K", "\n");
     let start = log.find("\n{\n")? + 1;
     let end = start + log[start..].find("\n}\n")? + 2;
     serde_json::from_str(&log[start..end]).ok()
@@ -314,6 +316,9 @@ mod tests {
         assert!(inner_report("no report\n").is_none());
         let terminal = log.replace('\n', "\r\n");
         let report = inner_report(&terminal).unwrap();
+        assert_eq!(report["timings"]["boot_record_ms"], 42);
+        let erased = log.replacen("\n{", "\n\r\x1b[Kschedbox: scenario 1/1\r\x1b[K{", 1);
+        let report = inner_report(&erased).unwrap();
         assert_eq!(report["timings"]["boot_record_ms"], 42);
     }
 
