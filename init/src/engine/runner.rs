@@ -587,11 +587,9 @@ fn is_check(line: &Line<'_>, kind: CheckKind) -> bool {
     verb(line) == Some(Verb::Check) && line.get("name") == Some(kind.word().as_bytes())
 }
 
-/// The tightest `check name=stall` limit of the scenario starting at line `start`, so
-/// the monitor knows it while holding steps that come before the check lines.
-fn stall_limit(plan: &[u8], start: usize) -> Option<u64> {
+/// Calls `f` with each `check` line of `kind` in the scenario starting at line `start`.
+fn each_check(plan: &[u8], start: usize, kind: CheckKind, mut f: impl FnMut(&Line<'_>)) {
     let mut scratch = [0u8; MAX_LINE];
-    let mut limit: Option<u64> = None;
     for (_, raw) in plan::lines(plan).skip_while(|(no, _)| *no <= start) {
         let Ok(line) = plan::parse_line(raw, &mut scratch, plan::Values::Text) else {
             continue;
@@ -599,52 +597,44 @@ fn stall_limit(plan: &[u8], start: usize) -> Option<u64> {
         if verb(&line) == Some(Verb::End) {
             break;
         }
-        if is_check(&line, CheckKind::Stall) {
-            let l = line.num("limit").unwrap_or(u64::MAX);
-            limit = Some(limit.map_or(l, |m| m.min(l)));
+        if is_check(&line, kind) {
+            f(&line);
         }
     }
+}
+
+/// The tightest `check name=stall` limit of the scenario starting at line `start`, so
+/// the monitor knows it while holding steps that come before the check lines.
+fn stall_limit(plan: &[u8], start: usize) -> Option<u64> {
+    let mut limit: Option<u64> = None;
+    each_check(plan, start, CheckKind::Stall, |line| {
+        let l = line.num("limit").unwrap_or(u64::MAX);
+        limit = Some(limit.map_or(l, |m| m.min(l)));
+    });
     limit
 }
 
 /// The window of the scenario starting at line `start`'s `imbalance` check (the
 /// shortest, if it has several); None without one.
 fn imbalance_window(plan: &[u8], start: usize) -> Option<u64> {
-    let mut scratch = [0u8; MAX_LINE];
     let mut window: Option<u64> = None;
-    for (_, raw) in plan::lines(plan).skip_while(|(no, _)| *no <= start) {
-        let Ok(line) = plan::parse_line(raw, &mut scratch, plan::Values::Text) else {
-            continue;
-        };
-        if verb(&line) == Some(Verb::End) {
-            break;
-        }
-        if is_check(&line, CheckKind::Imbalance) {
-            let w = line
-                .num(KEY_WINDOW_MS)
-                .unwrap_or(DEFAULT_IMBALANCE_WINDOW_MS);
-            window = Some(window.map_or(w, |m| m.min(w)));
-        }
-    }
+    each_check(plan, start, CheckKind::Imbalance, |line| {
+        let w = line
+            .num(KEY_WINDOW_MS)
+            .unwrap_or(DEFAULT_IMBALANCE_WINDOW_MS);
+        window = Some(window.map_or(w, |m| m.min(w)));
+    });
     window
 }
 
 /// Whether the scenario starting at line `start` has a `kernel-log` check that asks
 /// for every kernel log line (`forward=1`).
 fn forwards_kmsg(plan: &[u8], start: usize) -> bool {
-    let mut scratch = [0u8; MAX_LINE];
-    for (_, raw) in plan::lines(plan).skip_while(|(no, _)| *no <= start) {
-        let Ok(line) = plan::parse_line(raw, &mut scratch, plan::Values::Text) else {
-            continue;
-        };
-        if verb(&line) == Some(Verb::End) {
-            break;
-        }
-        if is_check(&line, CheckKind::KernelLog) && line.get(KEY_FORWARD) == Some(b"1") {
-            return true;
-        }
-    }
-    false
+    let mut forward = false;
+    each_check(plan, start, CheckKind::KernelLog, |line| {
+        forward |= line.get(KEY_FORWARD) == Some(b"1");
+    });
+    forward
 }
 
 #[cfg(test)]
